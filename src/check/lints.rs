@@ -1,0 +1,193 @@
+//! Warnings about declarations: unused ones and names with look-alike letters.
+
+use std::collections::{HashMap, HashSet};
+
+use super::{Checker, Symbol, names};
+use crate::diagnostic::{Code, Diagnostic, shown};
+use crate::ir::*;
+use crate::source::Span;
+
+impl Checker<'_> {
+    pub(super) fn lints(&mut self) {
+        self.look_alikes();
+        // With a declaration that did not parse, any name may be used there: stay quiet.
+        if self.any_broken {
+            return;
+        }
+        self.unused_declarations();
+        self.unused_outcomes();
+        self.unused_imports();
+    }
+
+    fn unused_declarations(&mut self) {
+        let mut found = Vec::new();
+        for (i, f) in self.program.facts.iter().enumerate() {
+            if !self.used.contains(&Symbol::Fact(FactId(i as u32))) {
+                found.push((
+                    Code::UnusedFact,
+                    format!("fact `{}` is never read", shown(&f.name)),
+                    f.name_span,
+                    "read it in a rule or definition, or remove it",
+                ));
+            }
+        }
+        for (i, d) in self.program.defines.iter().enumerate() {
+            if !self.used.contains(&Symbol::Define(DefineId(i as u32))) {
+                found.push((
+                    Code::UnusedDefine,
+                    format!("definition `{}` is never used", shown(&d.name)),
+                    d.name_span,
+                    "use it in a rule or another definition, or remove it",
+                ));
+            }
+        }
+        for (i, s) in self.program.code_sets.iter().enumerate() {
+            let Some(name) = &s.name else { continue };
+            if !self.used.contains(&Symbol::CodeSet(CodeSetId(i as u32))) {
+                found.push((
+                    Code::UnusedCodeSet,
+                    format!("code set `{}` is never used", shown(name)),
+                    s.name_span,
+                    "use it in a condition or another code set, or remove it",
+                ));
+            }
+        }
+        for (code, message, span, help) in found {
+            self.report(
+                Diagnostic::new(code, message)
+                    .primary(span, "declared here")
+                    .help(help),
+            );
+        }
+    }
+
+    fn unused_outcomes(&mut self) {
+        let mut found = Vec::new();
+        for d in &self.program.decisions {
+            let unresolved = d.rules.iter().map(|r| r.outcome).chain(d.otherwise.iter().map(|o| o.outcome));
+            if unresolved.into_iter().any(|o| o == u32::MAX) {
+                // A rule names an outcome that is not declared; which one it meant is unknown.
+                continue;
+            }
+            let given: HashSet<u32> = d
+                .rules
+                .iter()
+                .map(|r| r.outcome)
+                .chain(d.otherwise.iter().map(|o| o.outcome))
+                .collect();
+            for (i, o) in d.outcomes.iter().enumerate() {
+                if !given.contains(&(i as u32)) {
+                    found.push((o.name.clone(), d.name.clone(), o.span));
+                }
+            }
+        }
+        for (outcome, decision, span) in found {
+            self.report(
+                Diagnostic::new(
+                    Code::UnusedOutcome,
+                    format!(
+                        "outcome `{}` of decision `{}` is never given",
+                        shown(&outcome),
+                        shown(&decision)
+                    ),
+                )
+                .primary(span, "no rule gives it")
+                .help("give it in a rule or `otherwise`, or remove it from `outcomes`"),
+            );
+        }
+    }
+
+    fn unused_imports(&mut self) {
+        let mut found = Vec::new();
+        for import in &self.imports_used {
+            if import.whole_file {
+                if import.used.is_empty() && !import.names.is_empty() {
+                    found.push((
+                        format!("nothing imported from `{}` is used", shown(&import.path)),
+                        import.span,
+                    ));
+                }
+                continue;
+            }
+            for (name, span) in &import.names {
+                if !import.used.contains(name) {
+                    found.push((format!("imported `{}` is never used", shown(name)), *span));
+                }
+            }
+        }
+        for (message, span) in found {
+            self.report(
+                Diagnostic::new(Code::UnusedImport, message)
+                    .primary(span, "unused import")
+                    .help("remove it"),
+            );
+        }
+    }
+
+    /// Declared names with letters that imitate others (a Cyrillic `а` for a Latin `a`).
+    fn look_alikes(&mut self) {
+        let p = &self.program;
+        let mut declared: Vec<(String, Span)> = Vec::new();
+        declared.extend(p.facts.iter().map(|f| (f.name.clone(), f.name_span)));
+        declared.extend(p.defines.iter().map(|d| (d.name.clone(), d.name_span)));
+        declared.extend(
+            p.code_sets
+                .iter()
+                .filter_map(|s| s.name.clone().map(|n| (n, s.name_span))),
+        );
+        for d in &p.decisions {
+            declared.push((d.name.clone(), d.name_span));
+            declared.extend(d.outcomes.iter().map(|o| (o.name.clone(), o.span)));
+            declared.extend(d.rules.iter().map(|r| (r.name.clone(), r.name_span)));
+        }
+        for e in &p.enums {
+            declared.extend(e.values.iter().cloned());
+        }
+        let by_name: HashMap<&str, Span> = declared
+            .iter()
+            .filter(|(n, _)| n.is_ascii())
+            .map(|(n, s)| (n.as_str(), *s))
+            .collect();
+        let mut found = Vec::new();
+        for (name, span) in &declared {
+            let alikes = names::look_alikes(name);
+            if alikes.is_empty() {
+                continue;
+            }
+            let described = alikes
+                .iter()
+                .map(|l| {
+                    format!(
+                        "`{}` (U+{:04X}, {}) looks like `{}`",
+                        l.found, l.found as u32, l.script, l.looks_like
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let ascii: String = name
+                .chars()
+                .map(|c| {
+                    alikes
+                        .iter()
+                        .find(|l| l.found == c)
+                        .map_or(c, |l| l.looks_like)
+                })
+                .collect();
+            let mut d = Diagnostic::new(
+                Code::ConfusableName,
+                format!("name `{}` has a look-alike letter: {described}", shown(name)),
+            )
+            .primary(*span, "look-alike letter in this name");
+            if let Some(&twin) = by_name.get(ascii.as_str()) {
+                d = d
+                    .secondary(twin, format!("`{ascii}` is declared here"))
+                    .note("the two names look the same but are different names");
+            }
+            d = d.help(format!("retype the name in one script, such as `{}`", shown(&ascii)));
+            found.push(d);
+        }
+        for d in found {
+            self.report(d);
+        }
+    }
+}

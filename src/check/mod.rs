@@ -1,0 +1,284 @@
+//! Stage 2, check: syntax trees to the typed model.
+//!
+//! [`check`] is the stage's one public function. It resolves every name (with "did you mean"),
+//! reports duplicates with both places, type-checks every expression, test and metadata entry,
+//! and finds unused declarations. Like the parser it never stops early: every problem in every
+//! file is reported, and later problems caused only by an earlier one are kept quiet.
+
+mod decls;
+mod expr;
+mod lints;
+pub mod names;
+mod policy;
+
+use std::collections::{HashMap, HashSet};
+
+use crate::ast;
+use crate::diagnostic::{Code, Diagnostic, shown};
+use crate::ir::*;
+use crate::source::{FileId, Span};
+use crate::types::EnumId;
+
+/// What a name refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Symbol {
+    Fact(FactId),
+    CodeSet(CodeSetId),
+    Define(DefineId),
+    Decision(DecisionId),
+    Policy(PolicyId),
+    EnumValue(EnumId, u32),
+    Outcome(DecisionId, u32),
+    Rule(DecisionId, u32),
+}
+
+impl Symbol {
+    /// The kind of thing, for messages: "fact", "code set".
+    pub fn kind(self) -> &'static str {
+        match self {
+            Symbol::Fact(_) => "fact",
+            Symbol::CodeSet(_) => "code set",
+            Symbol::Define(_) => "definition",
+            Symbol::Decision(_) => "decision",
+            Symbol::Policy(_) => "policy",
+            Symbol::EnumValue(..) => "enum value",
+            Symbol::Outcome(..) => "outcome",
+            Symbol::Rule(..) => "rule",
+        }
+    }
+}
+
+/// A name in the source and what it refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reference {
+    pub span: Span,
+    pub symbol: Symbol,
+    /// This is where the symbol is declared, not a use of it.
+    pub declaration: bool,
+}
+
+/// Where each import statement leads: the span of the import's path string, and the file it
+/// names (as the project loader found it).
+pub type ImportMap = HashMap<Span, FileId>;
+
+/// The result of checking.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub program: Program,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Every resolved name, declarations and uses, in source order per file.
+    pub references: Vec<Reference>,
+}
+
+/// Checks the parsed files of one project.
+pub fn check(files: &[ast::File], imports: &ImportMap) -> Checked {
+    let mut c = Checker::new(files, imports);
+    c.declare_all();
+    c.define_reads = vec![Vec::new(); c.program.defines.len()];
+    c.import_all();
+    c.resolve_fact_types();
+    c.resolve_definitions();
+    c.check_policies();
+    c.lints();
+    let mut references = c.references;
+    references.sort_by_key(|r| (r.span.file, r.span.start, r.span.end));
+    Checked {
+        program: c.program,
+        diagnostics: c.diagnostics,
+        references,
+    }
+}
+
+/// One name in a file's scope.
+#[derive(Debug, Clone)]
+struct Entry {
+    symbol: Symbol,
+    /// Where the symbol is declared (its name).
+    declared: Span,
+    /// The import that brought it in, by index into `Checker::imports_used`.
+    import: Option<usize>,
+}
+
+#[derive(Debug, Default)]
+struct Scope {
+    names: HashMap<String, Entry>,
+    /// Names of declarations that did not parse, here or in imported files.
+    broken: HashSet<String>,
+    /// An imported file could not be read, so any unknown name may be declared there.
+    incomplete: bool,
+    policy: Option<PolicyId>,
+}
+
+/// An import statement and which of its names were used.
+#[derive(Debug)]
+struct ImportUse {
+    /// The names it brought in, with the span that names them.
+    names: Vec<(String, Span)>,
+    used: HashSet<String>,
+    whole_file: bool,
+    span: Span,
+    path: String,
+}
+
+struct Checker<'a> {
+    files: &'a [ast::File],
+    import_map: &'a ImportMap,
+    program: Program,
+    diagnostics: Vec<Diagnostic>,
+    references: Vec<Reference>,
+    scopes: HashMap<FileId, Scope>,
+    fact_decls: Vec<&'a ast::FactDecl>,
+    set_decls: Vec<&'a ast::CodesDecl>,
+    define_decls: Vec<&'a ast::DefineDecl>,
+    imports_used: Vec<ImportUse>,
+    /// Symbols used somewhere (not counting their declaration or a test).
+    used: HashSet<Symbol>,
+    /// Some declaration did not parse: "unused" warnings could then be wrong, so none are given.
+    any_broken: bool,
+    suggestions_left: usize,
+    /// Code sets in a reference cycle or with errors that leave their system unknown.
+    cyclic_sets: HashSet<CodeSetId>,
+    /// For each define, every fact it reads, through other defines too.
+    define_reads: Vec<Vec<FactId>>,
+}
+
+impl<'a> Checker<'a> {
+    fn new(files: &'a [ast::File], import_map: &'a ImportMap) -> Self {
+        Checker {
+            files,
+            import_map,
+            program: Program::default(),
+            diagnostics: Vec::new(),
+            references: Vec::new(),
+            scopes: HashMap::new(),
+            fact_decls: Vec::new(),
+            set_decls: Vec::new(),
+            define_decls: Vec::new(),
+            imports_used: Vec::new(),
+            used: HashSet::new(),
+            any_broken: files.iter().any(|f| !f.broken.is_empty()),
+            suggestions_left: names::SUGGESTION_BUDGET,
+            cyclic_sets: HashSet::new(),
+            define_reads: Vec::new(),
+        }
+    }
+
+    fn report(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    fn scope(&self, file: FileId) -> Option<&Scope> {
+        self.scopes.get(&file)
+    }
+
+    fn reference(&mut self, span: Span, symbol: Symbol) {
+        self.references.push(Reference {
+            span,
+            symbol,
+            declaration: false,
+        });
+    }
+
+    fn declaration(&mut self, span: Span, symbol: Symbol) {
+        self.references.push(Reference {
+            span,
+            symbol,
+            declaration: true,
+        });
+    }
+
+    /// The span where a symbol is declared, for secondary labels.
+    fn declared_at(&self, symbol: Symbol) -> Option<Span> {
+        let p = &self.program;
+        match symbol {
+            Symbol::Fact(id) => p.fact(id).map(|f| f.name_span),
+            Symbol::CodeSet(id) => p.code_set(id).map(|s| s.name_span),
+            Symbol::Define(id) => p.define(id).map(|d| d.name_span),
+            Symbol::Decision(id) => p.decision(id).map(|d| d.name_span),
+            Symbol::Policy(id) => p.policies.get(id.index()).map(|p| p.span),
+            Symbol::EnumValue(e, v) => p
+                .enum_type(e)
+                .and_then(|t| t.values.get(v as usize))
+                .map(|(_, s)| *s),
+            Symbol::Outcome(d, o) => p
+                .decision(d)
+                .and_then(|d| d.outcomes.get(o as usize))
+                .map(|o| o.span),
+            Symbol::Rule(d, r) => p
+                .decision(d)
+                .and_then(|d| d.rules.get(r as usize))
+                .map(|r| r.name_span),
+        }
+    }
+
+    /// Looks a name up in a file's scope and records the use.
+    fn lookup(&mut self, file: FileId, name: &ast::Ident) -> Option<Symbol> {
+        let entry = self.scope(file)?.names.get(&name.name)?.clone();
+        if let Some(i) = entry.import
+            && let Some(import) = self.imports_used.get_mut(i)
+        {
+            import.used.insert(name.name.clone());
+        }
+        self.used.insert(entry.symbol);
+        self.reference(name.span, entry.symbol);
+        Some(entry.symbol)
+    }
+
+    /// Reports an unknown name, unless a declaration that did not parse may be the one meant.
+    /// `kinds` limits the suggestions to symbols that would fit.
+    fn unknown_name(&mut self, file: FileId, name: &ast::Ident, what: &str, fits: fn(Symbol) -> bool) {
+        let Some(scope) = self.scopes.get(&file) else { return };
+        if scope.broken.contains(&name.name) || scope.incomplete {
+            return;
+        }
+        let suggestion = if self.suggestions_left > 0 {
+            self.suggestions_left -= 1;
+            names::suggest(
+                &name.name,
+                scope
+                    .names
+                    .iter()
+                    .filter(|(_, e)| fits(e.symbol))
+                    .map(|(n, _)| n.as_str()),
+            )
+            .map(str::to_string)
+        } else {
+            None
+        };
+        let mut d = Diagnostic::new(
+            Code::UnknownName,
+            format!("unknown {what} `{}`", shown(&name.name)),
+        )
+        .primary(name.span, format!("no {what} of this name is declared"));
+        if let Some(s) = suggestion {
+            let symbol = self.scope(file).and_then(|sc| sc.names.get(&s)).map(|e| e.symbol);
+            if let Some(at) = symbol.and_then(|sym| self.declared_at(sym)) {
+                d = d.secondary(at, format!("`{s}` is declared here"));
+            }
+            d = d.help(format!("did you mean `{s}`?"));
+        } else {
+            d = d.help("declare it, or import the file that declares it");
+        }
+        self.report(d);
+    }
+
+    /// Reports a name declared twice in one scope.
+    fn duplicate(&mut self, what: &str, name: &str, second: Span, first: Span) {
+        self.report(
+            Diagnostic::new(
+                Code::DuplicateDefinition,
+                format!("{what} `{}` is declared twice", shown(name)),
+            )
+            .primary(second, "declared again here")
+            .secondary(first, "first declared here")
+            .help("rename one of them, or remove the repeat"),
+        );
+    }
+
+    fn file_of(&self, id: FileId) -> Option<&'a ast::File> {
+        self.files.iter().find(|f| f.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,201 @@
+//! Unit tests of the checker: each checks a diagnostic's code and where it points.
+
+use super::*;
+use crate::source::FileId;
+
+/// Parses and checks one file; returns (code, the text under the primary label).
+fn check_text(text: &str) -> Vec<(Code, String)> {
+    let parsed = crate::syntax::parse(FileId(0), text);
+    let checked = check(&[parsed.file], &ImportMap::new());
+    let mut out: Vec<(Code, String)> = parsed
+        .diagnostics
+        .iter()
+        .chain(checked.diagnostics.iter())
+        .map(|d| {
+            let s = d.primary_span().unwrap_or_default();
+            (d.code, text.get(s.range()).unwrap_or("").to_string())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+const HEAD: &str = "policy \"p\" {\n title \"t\"\n version \"1\"\n effective 2020-06-01\n}\n";
+
+fn policy(body: &str) -> String {
+    format!("{HEAD}{body}")
+}
+
+#[test]
+fn a_clean_policy_has_no_diagnostics() {
+    let text = policy(
+        "fact age: duration<years>\n\
+         fact setting: enum { inpatient, outpatient }\n\
+         define old = age > 78.5 years\n\
+         decision d (first) {\n outcomes { yes, no }\n rule r when old and setting == inpatient then yes\n otherwise no\n}\n\
+         test \"t\" { given { age = 80 years, setting = inpatient } expect d = yes }\n",
+    );
+    assert_eq!(check_text(&text), vec![]);
+}
+
+#[test]
+fn unknown_names_point_at_the_name() {
+    let text = policy(
+        "fact symptomatic: bool\n\
+         decision d (first) {\n outcomes { yes }\n rule r when symptomatc then yes\n}\n",
+    );
+    assert_eq!(check_text(&text), vec![(Code::UnknownName, "symptomatc".into()), (Code::UnusedFact, "symptomatic".into())]);
+}
+
+#[test]
+fn duplicates_point_at_both_declarations() {
+    let parsed = crate::syntax::parse(FileId(0), "fact a: bool\nfact a: int\n");
+    let checked = check(&[parsed.file], &ImportMap::new());
+    let d = checked
+        .diagnostics
+        .iter()
+        .find(|d| d.code == Code::DuplicateDefinition)
+        .expect("a duplicate");
+    let spans: Vec<(u32, u32, bool)> = d.labels.iter().map(|l| (l.span.start, l.span.end, l.primary)).collect();
+    assert_eq!(spans, vec![(18, 19, true), (5, 6, false)]);
+}
+
+#[test]
+fn units_convert_exactly_or_not_at_all() {
+    let ok = policy(
+        "fact care: duration<days>\n\
+         decision d (first) {\n outcomes { yes }\n rule r when care >= 6 weeks then yes\n}\n",
+    );
+    assert_eq!(check_text(&ok), vec![]);
+    let bad = policy(
+        "fact care: duration<days>\n\
+         decision d (first) {\n outcomes { yes }\n rule r when care >= 2 months then yes\n}\n",
+    );
+    assert_eq!(check_text(&bad), vec![(Code::UnitMismatch, "2 months".into())]);
+    let no_unit = policy(
+        "fact care: duration<days>\n\
+         decision d (first) {\n outcomes { yes }\n rule r when care >= 6 then yes\n}\n",
+    );
+    assert_eq!(check_text(&no_unit), vec![(Code::UnitMismatch, "6".into())]);
+    let converted = policy(
+        "fact care: duration<days>\n\
+         decision d (first) {\n outcomes { yes }\n rule r when care as months >= 2 months then yes\n}\n",
+    );
+    assert_eq!(check_text(&converted), vec![]);
+}
+
+#[test]
+fn comparisons_normalise_to_the_facts_unit() {
+    let text = policy(
+        "fact care: duration<days>\n\
+         decision d (first) {\n outcomes { yes }\n rule r when 6 weeks <= care then yes\n}\n",
+    );
+    let parsed = crate::syntax::parse(FileId(0), &text);
+    let checked = check(&[parsed.file], &ImportMap::new());
+    let rule = &checked.program.decisions[0].rules[0];
+    match &rule.condition.kind {
+        ExprKind::Compare { op, value, .. } => {
+            assert_eq!(*op, crate::ast::CmpOp::Ge);
+            assert_eq!(value.to_string(), "42");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn enum_values_are_checked_with_suggestions() {
+    let text = policy(
+        "fact setting: enum { inpatient, outpatient }\n\
+         decision d (first) {\n outcomes { yes }\n rule r when setting == inpatinet then yes\n}\n",
+    );
+    assert_eq!(check_text(&text), vec![(Code::UnknownEnumValue, "inpatinet".into())]);
+}
+
+#[test]
+fn codes_of_the_wrong_system_and_format() {
+    let text = policy(
+        "fact procedure: code<cpt>\n\
+         codes spine = icd10cm { M80.08XA, WI40.50XA }\n\
+         decision d (first) {\n outcomes { yes }\n rule r when procedure in spine then yes\n}\n",
+    );
+    assert_eq!(
+        check_text(&text),
+        vec![(Code::MalformedCode, "WI40.50XA".into()), (Code::WrongCodeSystem, "spine".into())]
+    );
+}
+
+#[test]
+fn count_bounds() {
+    let text = policy(
+        "fact a: bool\nfact b: bool\n\
+         decision d (first) {\n outcomes { yes }\n rule r when at least 3 of (a, b) then yes\n rule s when at least 0 of (a, b) then yes\n}\n",
+    );
+    assert_eq!(
+        check_text(&text),
+        vec![(Code::CountOutOfBounds, "3".into()), (Code::TrivialCount, "0".into())]
+    );
+}
+
+#[test]
+fn undeclared_outcomes_and_unused_ones() {
+    let text = policy(
+        "fact a: bool\n\
+         decision d (first) {\n outcomes { yes, no }\n rule r when a then yse\n}\n",
+    );
+    assert_eq!(check_text(&text), vec![(Code::UndeclaredOutcome, "yse".into())]);
+}
+
+#[test]
+fn cycles_show_the_path() {
+    let parsed = crate::syntax::parse(FileId(0), "fact x: bool\ndefine a = b and x\ndefine b = c\ndefine c = a\n");
+    let checked = check(&[parsed.file], &ImportMap::new());
+    let cycles: Vec<&Diagnostic> = checked.diagnostics.iter().filter(|d| d.code == Code::DefinitionCycle).collect();
+    assert_eq!(cycles.len(), 1);
+    assert_eq!(cycles[0].message, "`a` is defined in terms of itself: `a` → `b` → `c` → `a`");
+    assert_eq!(cycles[0].labels.len(), 3);
+}
+
+#[test]
+fn two_facts_cannot_be_compared() {
+    let text = policy(
+        "fact a: int\nfact b: int\n\
+         decision d (first) {\n outcomes { yes }\n rule r when a < b then yes\n}\n",
+    );
+    assert_eq!(check_text(&text), vec![(Code::ComparisonWithoutFact, "b".into())]);
+}
+
+#[test]
+fn test_values_are_typed() {
+    let text = policy(
+        "fact care: duration<weeks>\nfact setting: enum { inpatient, outpatient }\nfact procedure: code<cpt>\n\
+         decision d (first) {\n outcomes { yes }\n rule r when care > 6 weeks and setting == inpatient and procedure in { 22510 } then yes\n}\n\
+         test \"t\" { given { care = 2 months, setting = home, procedure = 0200T, nothing = true } expect d = maybe }\n",
+    );
+    assert_eq!(
+        check_text(&text),
+        vec![
+            (Code::UnknownName, "nothing".into()),
+            (Code::UnitMismatch, "2 months".into()),
+            (Code::UnknownEnumValue, "home".into()),
+            (Code::UndeclaredOutcome, "maybe".into()),
+        ]
+    );
+}
+
+#[test]
+fn look_alike_letters_warn() {
+    let text = policy(
+        "fact symptomatic: bool\nfact s\u{0443}mptomatic: bool\n\
+         decision d (first) {\n outcomes { yes }\n rule r when symptomatic and s\u{0443}mptomatic then yes\n}\n",
+    );
+    assert_eq!(check_text(&text), vec![(Code::ConfusableName, "s\u{0443}mptomatic".into())]);
+}
+
+#[test]
+fn names_of_broken_declarations_are_not_unknown() {
+    let text = policy(
+        "fact a: bool\nfact b bool\n\
+         decision d (first) {\n outcomes { yes }\n rule r when a and b then yes\n}\n",
+    );
+    assert_eq!(check_text(&text), vec![(Code::SyntaxError, "bool".into())]);
+}

@@ -1,0 +1,254 @@
+//! The one diagnostic model every stage reports in.
+//!
+//! A [`Diagnostic`] is plain data: a stable [`Code`], a severity, a message, labelled spans,
+//! help and notes. Stages only build them; `render` turns them into terminal reports, one-line
+//! reports or JSON, and the language server maps them to LSP diagnostics.
+
+use crate::source::Span;
+
+/// How serious a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Note,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        }
+    }
+}
+
+macro_rules! codes {
+    ($( $variant:ident = $code:literal, $name:literal, $sev:ident, $summary:literal; )*) => {
+        /// Every diagnostic code medpol can report. Codes are stable: a code keeps its meaning
+        /// forever, and a retired code is never reused.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $( $variant, )*
+        }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[ $( Code::$variant, )* ];
+
+            /// The stable code, such as `E0101`.
+            pub fn as_str(self) -> &'static str {
+                match self { $( Code::$variant => $code, )* }
+            }
+
+            /// The kebab-case name, such as `unknown-name`; usable in `medpol.yaml` lint levels.
+            pub fn name(self) -> &'static str {
+                match self { $( Code::$variant => $name, )* }
+            }
+
+            pub fn default_severity(self) -> Severity {
+                match self { $( Code::$variant => Severity::$sev, )* }
+            }
+
+            /// One line saying what the code is about.
+            pub fn summary(self) -> &'static str {
+                match self { $( Code::$variant => $summary, )* }
+            }
+        }
+    };
+}
+
+codes! {
+    // Reading and parsing the text.
+    SyntaxError = "E0001", "syntax-error", Error, "the text does not follow the language's syntax";
+    InvalidUtf8 = "E0002", "invalid-utf8", Error, "the file is not valid UTF-8";
+    InvalidCharacter = "E0003", "invalid-character", Error, "a NUL byte or control character in the text";
+    UnterminatedString = "E0004", "unterminated-string", Error, "a string is not closed on its line";
+    UnterminatedComment = "E0005", "unterminated-comment", Error, "a block comment is never closed";
+    NestingTooDeep = "E0006", "nesting-too-deep", Error, "brackets nested deeper than the limit";
+    NumberOutOfRange = "E0007", "number-out-of-range", Error, "a number too large or too precise to handle exactly";
+    InvalidDate = "E0008", "invalid-date", Error, "a date that does not exist on the calendar";
+    MalformedCode = "E0009", "malformed-code", Error, "a code that does not have the format of its code system";
+    NameTooLong = "E0010", "name-too-long", Error, "a name longer than the limit";
+    EmptyFile = "E0011", "empty-file", Error, "a policy file with no declarations";
+    InvalidEscape = "E0012", "invalid-escape", Error, "an unknown escape sequence in a string";
+    ConfusableName = "W0001", "confusable-name", Warning, "a name with a letter that looks like a different one";
+
+    // Names and types.
+    UnknownName = "E0101", "unknown-name", Error, "a name that is not declared";
+    DuplicateDefinition = "E0102", "duplicate-definition", Error, "a name declared twice";
+    TypeMismatch = "E0103", "type-mismatch", Error, "a value of the wrong type";
+    UnitMismatch = "E0104", "unit-mismatch", Error, "quantities whose units cannot be compared exactly";
+    UnknownEnumValue = "E0105", "unknown-enum-value", Error, "a value the enum does not declare";
+    WrongCodeSystem = "E0106", "wrong-code-system", Error, "a code or code set of another code system";
+    CountOutOfBounds = "E0107", "count-out-of-bounds", Error, "a k-of-n count larger than its list";
+    UndeclaredOutcome = "E0108", "undeclared-outcome", Error, "an outcome the decision does not declare";
+    DefinitionCycle = "E0109", "definition-cycle", Error, "definitions that refer to themselves";
+    ComparisonWithoutFact = "E0110", "comparison-without-fact", Error, "a comparison that does not compare one fact with a value";
+    UnknownType = "E0111", "unknown-type", Error, "a type or unit name that does not exist";
+    UnknownCodeSystem = "E0112", "unknown-code-system", Error, "a code system name that does not exist";
+    UnknownHitPolicy = "E0113", "unknown-hit-policy", Error, "a hit policy other than `unique`, `first` or `any`";
+    InvalidMetadata = "E0114", "invalid-metadata", Error, "a policy block with a missing, unknown or repeated entry";
+    MisplacedDeclaration = "E0115", "misplaced-declaration", Error, "a declaration in a file or place where it cannot be";
+    InvalidDecision = "E0116", "invalid-decision", Error, "a decision without outcomes or rules, or with a misplaced `otherwise`";
+    UndeclaredInput = "E0117", "undeclared-input", Error, "a rule reads a fact its decision does not list as an input";
+    EmptyTest = "E0118", "empty-test", Error, "a test that expects nothing";
+    UnusedFact = "W0101", "unused-fact", Warning, "a fact no rule or definition reads";
+    UnusedDefine = "W0102", "unused-define", Warning, "a definition nothing uses";
+    UnusedCodeSet = "W0103", "unused-code-set", Warning, "a code set nothing uses";
+    TrivialCount = "W0104", "trivial-count", Warning, "a k-of-n condition that is always true or always false";
+    UnusedOutcome = "W0105", "unused-outcome", Warning, "an outcome that no rule gives";
+    UnusedImport = "W0106", "unused-import", Warning, "an imported name that is never used";
+
+    // Projects and imports.
+    InvalidProjectFile = "E0201", "invalid-project-file", Error, "a `medpol.yaml` that cannot be read";
+    UnknownLint = "E0202", "unknown-lint", Error, "a lint level for a code that does not exist or cannot be changed";
+    ImportNotFound = "E0203", "import-not-found", Error, "an import of a file that does not exist";
+    ImportOutsideProject = "E0204", "import-outside-project", Error, "an import that leaves the project folder";
+    NoPolicyFiles = "E0205", "no-policy-files", Error, "a project with no `.medpol` files";
+}
+
+impl Code {
+    /// Looks a code up by its code (`E0101`, any case) or its name (`unknown-name`).
+    pub fn parse(text: &str) -> Option<Code> {
+        let text = text.trim();
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str().eq_ignore_ascii_case(text) || c.name() == text)
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A labelled span. The primary label says where the problem is; secondary labels point at
+/// related places (the first definition of a duplicate, the other rule of an overlap).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+    pub primary: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub severity: Severity,
+    pub message: String,
+    pub labels: Vec<Label>,
+    pub help: Option<String>,
+    pub notes: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn new(code: Code, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            code,
+            severity: code.default_severity(),
+            message: message.into(),
+            labels: Vec::new(),
+            help: None,
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn primary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+            primary: true,
+        });
+        self
+    }
+
+    pub fn secondary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+            primary: false,
+        });
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Diagnostic {
+        self.notes.push(note.into());
+        self
+    }
+
+    /// The span of the first primary label.
+    pub fn primary_span(&self) -> Option<Span> {
+        self.labels.iter().find(|l| l.primary).map(|l| l.span)
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// Key for a stable report order: by file, position, then code.
+    pub fn sort_key(&self) -> (u32, u32, u32, Code) {
+        match self.primary_span() {
+            Some(s) => (s.file.0, s.start, s.end, self.code),
+            None => (u32::MAX, 0, 0, self.code),
+        }
+    }
+}
+
+/// User text as shown inside a message: long text is cut, so that a one-megabyte name does
+/// not become a one-megabyte message.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 60;
+    if text.chars().count() <= MAX {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let head: String = text.chars().take(MAX).collect();
+    std::borrow::Cow::Owned(format!("{head}…"))
+}
+
+/// Sorts diagnostics into report order and drops exact repeats.
+pub fn sort_diagnostics(diagnostics: &mut Vec<Diagnostic>) {
+    diagnostics.sort_by(|a, b| {
+        a.sort_key()
+            .cmp(&b.sort_key())
+            .then_with(|| a.message.cmp(&b.message))
+    });
+    diagnostics.dedup();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_and_names_are_unique_and_well_formed() {
+        let mut codes = HashSet::new();
+        let mut names = HashSet::new();
+        for code in Code::ALL {
+            assert!(codes.insert(code.as_str()), "duplicate {code}");
+            assert!(names.insert(code.name()), "duplicate name {}", code.name());
+            let prefix = match code.default_severity() {
+                Severity::Error => 'E',
+                Severity::Warning | Severity::Note => 'W',
+            };
+            assert!(code.as_str().starts_with(prefix), "{code} has the wrong prefix");
+            assert_eq!(code.as_str().len(), 5);
+        }
+    }
+
+    #[test]
+    fn parse_accepts_codes_and_names() {
+        assert_eq!(Code::parse("e0101"), Some(Code::UnknownName));
+        assert_eq!(Code::parse("unused-fact"), Some(Code::UnusedFact));
+        assert_eq!(Code::parse("E9999"), None);
+    }
+}

@@ -1,0 +1,348 @@
+//! The typed model of a checked project: every name resolved to an id, every comparison
+//! normalised to "fact, operator, exact value in the fact's own unit", every code in normal
+//! form. Later stages (analysis, compilation, evaluation, the language server) read only this.
+
+use crate::ast::{CmpOp, CountKind, Quantifier};
+use crate::codes::{CodeItem, System};
+use crate::source::{FileId, Span};
+use crate::types::{Date, EnumId, Num, Type};
+
+macro_rules! id {
+    ($($name:ident),*) => {$(
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub u32);
+
+        impl $name {
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+    )*};
+}
+
+id!(FactId, CodeSetId, DefineId, DecisionId, PolicyId, TestId);
+
+#[derive(Debug, Clone, Default)]
+pub struct Program {
+    pub facts: Vec<Fact>,
+    pub enums: Vec<EnumType>,
+    pub code_sets: Vec<CodeSet>,
+    pub defines: Vec<Define>,
+    pub decisions: Vec<Decision>,
+    pub policies: Vec<Policy>,
+    pub tests: Vec<Test>,
+}
+
+impl Program {
+    pub fn fact(&self, id: FactId) -> Option<&Fact> {
+        self.facts.get(id.index())
+    }
+
+    pub fn code_set(&self, id: CodeSetId) -> Option<&CodeSet> {
+        self.code_sets.get(id.index())
+    }
+
+    pub fn define(&self, id: DefineId) -> Option<&Define> {
+        self.defines.get(id.index())
+    }
+
+    pub fn decision(&self, id: DecisionId) -> Option<&Decision> {
+        self.decisions.get(id.index())
+    }
+
+    pub fn enum_type(&self, id: EnumId) -> Option<&EnumType> {
+        self.enums.get(id.0 as usize)
+    }
+
+    /// The name of a value of an enum type.
+    pub fn enum_value(&self, id: EnumId, value: u32) -> &str {
+        self.enum_type(id)
+            .and_then(|e| e.values.get(value as usize))
+            .map_or("?", |(name, _)| name.as_str())
+    }
+
+    /// Whether a code (in normal form) is in a code set; references are followed (the checker
+    /// guarantees they have no cycle).
+    pub fn set_contains(&self, set: CodeSetId, code: &str) -> bool {
+        self.code_set(set)
+            .is_some_and(|s| self.expr_contains(&s.expr, code))
+    }
+
+    fn expr_contains(&self, expr: &SetExpr, code: &str) -> bool {
+        match expr {
+            SetExpr::Items(items) => items.iter().any(|i| i.item.matches(code)),
+            SetExpr::Ref(id) => self.set_contains(*id, code),
+            SetExpr::Chain { first, rest } => {
+                let mut inside = self.expr_contains(first, code);
+                for (op, e) in rest {
+                    match op {
+                        crate::ast::SetOp::Union => inside = inside || self.expr_contains(e, code),
+                        crate::ast::SetOp::Difference => {
+                            inside = inside && !self.expr_contains(e, code)
+                        }
+                    }
+                }
+                inside
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Fact {
+    pub name: String,
+    pub ty: Type,
+    pub description: Option<String>,
+    pub file: FileId,
+    pub span: Span,
+    pub name_span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct EnumType {
+    pub values: Vec<(String, Span)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CodeSet {
+    /// `None` for a set written in place (`procedure in cpt { 22510 }`).
+    pub name: Option<String>,
+    pub system: System,
+    pub description: Option<String>,
+    pub expr: SetExpr,
+    pub span: Span,
+    pub name_span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum SetExpr {
+    Items(Vec<SetItem>),
+    Ref(CodeSetId),
+    /// Applied left to right.
+    Chain {
+        first: Box<SetExpr>,
+        rest: Vec<(crate::ast::SetOp, SetExpr)>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct SetItem {
+    pub item: CodeItem,
+    /// The item as written, for code-table lints.
+    pub written: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Define {
+    pub name: String,
+    pub description: Option<String>,
+    pub ty: Type,
+    pub body: DefineBody,
+    pub file: FileId,
+    pub span: Span,
+    pub name_span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum DefineBody {
+    Condition(Expr),
+    /// A named value, such as `define advanced_age = 78.5 years`; used where it is named.
+    Value(Num),
+    /// Another name for a fact, possibly converted (`define age_in_days = age as days`).
+    Alias { fact: FactId, scale: Num },
+    /// The body had errors.
+    Invalid,
+}
+
+#[derive(Debug, Clone)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum ExprKind {
+    Const(bool),
+    /// A `bool` fact is true.
+    Fact(FactId),
+    Define(DefineId),
+    Not(Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    /// `fact op value`, the value in the fact's own unit.
+    Compare { fact: FactId, op: CmpOp, value: Num },
+    /// An enum fact's value is one of these (indices into its enum type, sorted).
+    EnumIn { fact: FactId, values: Vec<u32> },
+    /// A single-code fact is in the set.
+    CodeIn { fact: FactId, set: CodeSetId },
+    /// A code-set fact has any, all or none of the set's codes.
+    Has {
+        fact: FactId,
+        quantifier: Quantifier,
+        set: CodeSetId,
+    },
+    Count {
+        kind: CountKind,
+        k: u32,
+        items: Vec<Expr>,
+    },
+}
+
+impl Expr {
+    /// Calls `f` on every fact this expression reads directly (not through defines).
+    pub fn for_each_fact(&self, f: &mut impl FnMut(FactId, Span)) {
+        match &self.kind {
+            ExprKind::Const(_) | ExprKind::Define(_) => {}
+            ExprKind::Fact(id)
+            | ExprKind::Compare { fact: id, .. }
+            | ExprKind::EnumIn { fact: id, .. }
+            | ExprKind::CodeIn { fact: id, .. }
+            | ExprKind::Has { fact: id, .. } => f(*id, self.span),
+            ExprKind::Not(e) => e.for_each_fact(f),
+            ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => {
+                for e in es {
+                    e.for_each_fact(f);
+                }
+            }
+        }
+    }
+
+    /// Calls `f` on every define this expression names directly.
+    pub fn for_each_define(&self, f: &mut impl FnMut(DefineId, Span)) {
+        match &self.kind {
+            ExprKind::Define(id) => f(*id, self.span),
+            ExprKind::Not(e) => e.for_each_define(f),
+            ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => {
+                for e in es {
+                    e.for_each_define(f);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HitPolicy {
+    /// Rules must not overlap.
+    Unique,
+    /// The first matching rule wins.
+    First,
+    /// Rules may overlap when they agree on the outcome.
+    Any,
+}
+
+impl HitPolicy {
+    pub fn parse(text: &str) -> Option<HitPolicy> {
+        Some(match text {
+            "unique" => HitPolicy::Unique,
+            "first" => HitPolicy::First,
+            "any" => HitPolicy::Any,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            HitPolicy::Unique => "unique",
+            HitPolicy::First => "first",
+            HitPolicy::Any => "any",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub name: String,
+    pub policy: PolicyId,
+    pub hit: HitPolicy,
+    pub description: Option<String>,
+    pub outcomes: Vec<Outcome>,
+    /// The facts the decision declares it reads, when it lists them.
+    pub inputs: Option<Vec<FactId>>,
+    pub rules: Vec<Rule>,
+    pub otherwise: Option<Otherwise>,
+    pub file: FileId,
+    pub span: Span,
+    pub name_span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    pub description: Option<String>,
+    pub condition: Expr,
+    /// Index into the decision's outcomes.
+    pub outcome: u32,
+    pub span: Span,
+    pub name_span: Span,
+    pub outcome_span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Otherwise {
+    pub outcome: u32,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub id: String,
+    pub meta: Metadata,
+    pub file: FileId,
+    pub decisions: Vec<DecisionId>,
+    pub tests: Vec<TestId>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Metadata {
+    pub title: String,
+    pub version: String,
+    pub effective: Option<Date>,
+    pub ends: Option<Date>,
+    pub description: Option<String>,
+    pub references: Vec<String>,
+    pub related: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Test {
+    pub name: String,
+    pub policy: PolicyId,
+    pub given: Vec<Given>,
+    pub expects: Vec<Expect>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Given {
+    pub fact: FactId,
+    pub value: Value,
+    pub span: Span,
+}
+
+/// A fact's value in a test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Bool(bool),
+    /// In the fact's own unit.
+    Num(Num),
+    Enum(u32),
+    Code(String),
+    Codes(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Expect {
+    pub decision: DecisionId,
+    pub outcome: u32,
+    pub span: Span,
+}

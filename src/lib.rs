@@ -1,0 +1,25 @@
+//! medpol: a compiler and linter for medical coverage policy criteria.
+//!
+//! The pipeline is a sequence of stages, each one public function (see `docs/architecture.md`):
+//! [`syntax::parse`] turns text into a syntax tree, [`check::check`] resolves names and types
+//! into the typed model of a project. Diagnostics are plain data ([`diagnostic::Diagnostic`]),
+//! rendered only at the edges by [`render`].
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::string_slice,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::unimplemented
+)]
+
+pub mod ast;
+pub mod diagnostic;
+pub mod source;
+pub mod syntax;
+pub mod check;
+pub mod codes;
+pub mod ir;
+pub mod types;

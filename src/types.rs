@@ -1,0 +1,372 @@
+//! Values and types of the language: exact numbers, units, dates and fact types.
+
+use std::fmt;
+
+use num_rational::Ratio;
+use num_traits::{CheckedDiv, CheckedMul, Signed, ToPrimitive, Zero};
+
+use crate::codes::System;
+
+/// An exact number. Decimal literals are exact (`78.5` is 785/10); conversions between units
+/// may make fractions that no decimal writes (a day is 1/30 of a month), so the value is a
+/// fraction of two 128-bit integers, and every operation checks for overflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Num(Ratio<i128>);
+
+/// Why a number literal could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NumError {
+    Malformed,
+    TooLarge,
+}
+
+/// Literals may have at most this many significant digits.
+pub const MAX_DIGITS: usize = 30;
+
+impl Num {
+    pub fn from_int(n: i128) -> Num {
+        Num(Ratio::from_integer(n))
+    }
+
+    pub fn ratio(numer: i128, denom: i128) -> Option<Num> {
+        (denom != 0).then(|| Num(Ratio::new(numer, denom)))
+    }
+
+    /// Reads a decimal literal such as `-2.95`.
+    pub fn parse(text: &str) -> Result<Num, NumError> {
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+        if int.is_empty()
+            || !int.bytes().all(|b| b.is_ascii_digit())
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+            || (digits.contains('.') && frac.is_empty())
+        {
+            return Err(NumError::Malformed);
+        }
+        let significant = int.trim_start_matches('0').len() + frac.len();
+        if significant > MAX_DIGITS {
+            return Err(NumError::TooLarge);
+        }
+        let mut numer: i128 = 0;
+        for b in int.bytes().chain(frac.bytes()) {
+            numer = numer
+                .checked_mul(10)
+                .and_then(|n| n.checked_add(i128::from(b - b'0')))
+                .ok_or(NumError::TooLarge)?;
+        }
+        let exp = u32::try_from(frac.len()).map_err(|_| NumError::TooLarge)?;
+        let denom = 10i128.checked_pow(exp).ok_or(NumError::TooLarge)?;
+        if negative {
+            numer = -numer;
+        }
+        Ok(Num(Ratio::new(numer, denom)))
+    }
+
+    pub fn checked_mul(self, other: Num) -> Option<Num> {
+        self.0.checked_mul(&other.0).map(Num)
+    }
+
+    pub fn checked_div(self, other: Num) -> Option<Num> {
+        if other.0.is_zero() {
+            return None;
+        }
+        self.0.checked_div(&other.0).map(Num)
+    }
+
+    pub fn is_integer(self) -> bool {
+        self.0.is_integer()
+    }
+
+    pub fn is_negative(self) -> bool {
+        self.0.is_negative()
+    }
+
+    pub fn numer(self) -> i128 {
+        *self.0.numer()
+    }
+
+    pub fn denom(self) -> i128 {
+        *self.0.denom()
+    }
+
+    /// The integer part when the number is a whole number that fits.
+    pub fn to_i64(self) -> Option<i64> {
+        if self.is_integer() {
+            self.0.to_integer().to_i64()
+        } else {
+            None
+        }
+    }
+
+    pub fn floor(self) -> Num {
+        Num(self.0.floor())
+    }
+
+    pub fn ceil(self) -> Num {
+        Num(self.0.ceil())
+    }
+}
+
+impl fmt::Display for Num {
+    /// Exact decimal form when there is one (`78.5`, `-2.95`), else a fraction (`1/30`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let numer = self.numer();
+        let denom = self.denom();
+        let mut d = denom;
+        let mut digits = 0u32;
+        while d % 10 == 0 {
+            d /= 10;
+            digits += 1;
+        }
+        let (mut twos, mut fives) = (0u32, 0u32);
+        while d % 2 == 0 {
+            d /= 2;
+            twos += 1;
+        }
+        while d % 5 == 0 {
+            d /= 5;
+            fives += 1;
+        }
+        if d != 1 {
+            return write!(f, "{numer}/{denom}");
+        }
+        let places = digits + twos.max(fives);
+        let Some(scale) = 10i128.checked_pow(places) else {
+            return write!(f, "{numer}/{denom}");
+        };
+        let Some(scaled) = numer.checked_mul(scale / denom) else {
+            return write!(f, "{numer}/{denom}");
+        };
+        if places == 0 {
+            return write!(f, "{scaled}");
+        }
+        let sign = if scaled < 0 { "-" } else { "" };
+        let abs = scaled.unsigned_abs();
+        let scale = scale.unsigned_abs();
+        let frac = format!("{:0width$}", abs % scale, width = places as usize);
+        write!(f, "{sign}{}.{}", abs / scale, frac.trim_end_matches('0'))
+    }
+}
+
+/// A unit of a quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Unit {
+    Day,
+    Week,
+    Month,
+    Year,
+    Percent,
+}
+
+/// Units within one family convert exactly; across families only by convention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// days and weeks
+    DayBased,
+    /// months and years
+    MonthBased,
+    Percent,
+}
+
+impl Unit {
+    pub const ALL: &'static [Unit] = &[Unit::Day, Unit::Week, Unit::Month, Unit::Year, Unit::Percent];
+
+    pub fn parse(text: &str) -> Option<Unit> {
+        Some(match text {
+            "day" | "days" => Unit::Day,
+            "week" | "weeks" => Unit::Week,
+            "month" | "months" => Unit::Month,
+            "year" | "years" => Unit::Year,
+            "percent" | "%" => Unit::Percent,
+            _ => return None,
+        })
+    }
+
+    /// The plural name, as in `duration<weeks>`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Day => "days",
+            Unit::Week => "weeks",
+            Unit::Month => "months",
+            Unit::Year => "years",
+            Unit::Percent => "percent",
+        }
+    }
+
+    pub fn family(self) -> Family {
+        match self {
+            Unit::Day | Unit::Week => Family::DayBased,
+            Unit::Month | Unit::Year => Family::MonthBased,
+            Unit::Percent => Family::Percent,
+        }
+    }
+
+    /// How many of the family's smallest unit one of this unit is.
+    fn in_base(self) -> i128 {
+        match self {
+            Unit::Week => 7,
+            Unit::Year => 12,
+            Unit::Day | Unit::Month | Unit::Percent => 1,
+        }
+    }
+
+    /// The factor that turns an amount in `self` into an amount in `to`, when the two convert
+    /// exactly (same family).
+    pub fn exact_factor(self, to: Unit) -> Option<Num> {
+        (self.family() == to.family()).then(|| Num::ratio(self.in_base(), to.in_base()))?
+    }
+
+    /// The factor for an explicit `as` conversion: exact within a family, and across the
+    /// day/month families by the documented convention of 30 days a month and 365 a year.
+    pub fn conventional_factor(self, to: Unit) -> Option<Num> {
+        if let Some(f) = self.exact_factor(to) {
+            return Some(f);
+        }
+        let days = |u: Unit| match u {
+            Unit::Day => Some(Num::from_int(1)),
+            Unit::Week => Some(Num::from_int(7)),
+            Unit::Month => Some(Num::from_int(30)),
+            Unit::Year => Some(Num::from_int(365)),
+            Unit::Percent => None,
+        };
+        days(self)?.checked_div(days(to)?)
+    }
+}
+
+/// A calendar date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    pub year: u16,
+    pub month: u8,
+    pub day: u8,
+}
+
+impl Date {
+    /// Reads `YYYY-MM-DD`; `None` when the date is malformed or not on the calendar.
+    pub fn parse(text: &str) -> Option<Date> {
+        let mut parts = text.split('-');
+        let year: u16 = parts.next()?.parse().ok()?;
+        let month: u8 = parts.next()?.parse().ok()?;
+        let day: u8 = parts.next()?.parse().ok()?;
+        if parts.next().is_some() || !(1..=12).contains(&month) || day == 0 {
+            return None;
+        }
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let days = match month {
+            2 if leap => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        };
+        (day <= days).then_some(Date { year, month, day })
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+/// Index of an enum type in the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EnumId(pub u32);
+
+/// The type of a fact or an expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Type {
+    Bool,
+    Int,
+    Decimal,
+    Quantity(Unit),
+    Enum(EnumId),
+    Code(System),
+    CodeSet(System),
+    /// A type that could not be determined; never reported again.
+    Error,
+}
+
+impl Type {
+    /// How the type is written in a policy.
+    pub fn syntax(self) -> String {
+        match self {
+            Type::Bool => "bool".into(),
+            Type::Int => "int".into(),
+            Type::Decimal => "decimal".into(),
+            Type::Quantity(Unit::Percent) => "percent".into(),
+            Type::Quantity(u) => format!("duration<{}>", u.name()),
+            Type::Enum(_) => "enum".into(),
+            Type::Code(s) => format!("code<{}>", s.name()),
+            Type::CodeSet(s) => format!("set<code<{}>>", s.name()),
+            Type::Error => "unknown".into(),
+        }
+    }
+
+    /// The type in words, for messages: "a duration in weeks".
+    pub fn describe(self) -> String {
+        match self {
+            Type::Bool => "`true` or `false`".into(),
+            Type::Int => "a whole number".into(),
+            Type::Decimal => "a number".into(),
+            Type::Quantity(Unit::Percent) => "a percentage".into(),
+            Type::Quantity(u) => format!("a duration in {}", u.name()),
+            Type::Enum(_) => "an enum value".into(),
+            Type::Code(s) => format!("one {} code", s.display()),
+            Type::CodeSet(s) => format!("a set of {} codes", s.display()),
+            Type::Error => "a value".into(),
+        }
+    }
+
+    pub fn is_numeric(self) -> bool {
+        matches!(self, Type::Int | Type::Decimal | Type::Quantity(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(t: &str) -> Num {
+        Num::parse(t).unwrap()
+    }
+
+    #[test]
+    fn decimals_are_exact() {
+        assert_eq!(n("78.5"), Num::ratio(157, 2).unwrap());
+        assert!(n("-2.95") < n("-2.9"));
+        assert_eq!(n("0.10"), n("0.1"));
+        assert_eq!(n("-2.95").to_string(), "-2.95");
+        assert_eq!(n("78.50").to_string(), "78.5");
+        assert_eq!(Num::ratio(1, 30).unwrap().to_string(), "1/30");
+        assert_eq!(Num::ratio(7, 4).unwrap().to_string(), "1.75");
+        assert_eq!(n("42").to_string(), "42");
+    }
+
+    #[test]
+    fn literals_are_bounded() {
+        assert_eq!(Num::parse(&"9".repeat(31)), Err(NumError::TooLarge));
+        assert!(Num::parse(&"9".repeat(30)).is_ok());
+        assert_eq!(Num::parse("1."), Err(NumError::Malformed));
+    }
+
+    #[test]
+    fn weeks_and_days_convert_exactly_months_and_days_do_not() {
+        assert_eq!(Unit::Week.exact_factor(Unit::Day), Some(Num::from_int(7)));
+        assert_eq!(Unit::Year.exact_factor(Unit::Month), Some(Num::from_int(12)));
+        assert_eq!(Unit::Month.exact_factor(Unit::Day), None);
+        assert_eq!(Unit::Month.conventional_factor(Unit::Day), Some(Num::from_int(30)));
+        assert_eq!(Unit::Day.conventional_factor(Unit::Year), Num::ratio(1, 365));
+        assert_eq!(Unit::Percent.conventional_factor(Unit::Day), None);
+    }
+
+    #[test]
+    fn dates_are_checked_against_the_calendar() {
+        assert!(Date::parse("2020-02-29").is_some());
+        assert!(Date::parse("2021-02-29").is_none());
+        assert!(Date::parse("2020-13-01").is_none());
+        assert!(Date::parse("2020-06-31").is_none());
+    }
+}
