@@ -23,3 +23,7 @@ pub mod check;
 pub mod codes;
 pub mod ir;
 pub mod types;
+pub mod driver;
+pub mod project;
+pub mod explain;
+pub mod render;

@@ -131,6 +131,7 @@ impl<'a> Checker<'a> {
         if let Some(first) = scope.names.get(&name.name) {
             let first = first.declared;
             self.duplicate(symbol.kind(), &name.name, name.span, first);
+            self.shadowed.insert(symbol);
             return;
         }
         scope.names.insert(
@@ -241,18 +242,28 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        self.imports_used.push(ImportUse {
-            names: brought.iter().map(|(n, _, s)| (n.clone(), *s)).collect(),
-            used: Default::default(),
-            whole_file: import.names.is_none(),
-            span: import.span,
-            path: import.path.value.clone(),
-        });
         let Some(mut scope) = self.scopes.remove(&file) else { return };
         scope.broken.extend(target_broken);
+        let mut kept = Vec::new();
         for (name, entry, at) in brought {
             match scope.names.get(&name) {
-                Some(existing) if existing.symbol == entry.symbol => {}
+                Some(existing) if existing.symbol == entry.symbol => {
+                    // The same declaration again: harmless for a whole file, a slip when named.
+                    if import.names.is_some()
+                        && let Some(first) = existing.import.and_then(|i| self.imports_used.get(i))
+                    {
+                        let first = first.span;
+                        self.report(
+                            Diagnostic::new(
+                                Code::UnusedImport,
+                                format!("`{}` is already imported", shown(&name)),
+                            )
+                            .primary(at, "imported again")
+                            .secondary(first, "first imported here")
+                            .help("remove the second import"),
+                        );
+                    }
+                }
                 Some(existing) => {
                     let first = existing.declared;
                     self.report(
@@ -271,6 +282,7 @@ impl<'a> Checker<'a> {
                     );
                 }
                 None => {
+                    kept.push((name.clone(), at));
                     scope.names.insert(
                         name,
                         Entry {
@@ -282,6 +294,13 @@ impl<'a> Checker<'a> {
             }
         }
         self.scopes.insert(file, scope);
+        self.imports_used.push(ImportUse {
+            names: kept,
+            used: Default::default(),
+            whole_file: import.names.is_none(),
+            span: import.span,
+            path: import.path.value.clone(),
+        });
     }
 
     pub(super) fn resolve_fact_types(&mut self) {
@@ -558,16 +577,28 @@ impl<'a> Checker<'a> {
         }
         d = d.help("a definition cannot depend on itself; write one of them out in full");
         self.report(d);
-        // Members of the cycle stay invalid, so uses of them are not reported again.
+        // Members of the cycle stay invalid, so uses of them are not reported again; their
+        // bodies are still checked, for their own errors and for the names they use.
         for &n in component {
-            if let Some(Def::Define(id)) = nodes.get(n)
-                && let Some(def) = self.program.defines.get_mut(id.index())
-            {
-                def.ty = Type::Error;
-                def.body = DefineBody::Invalid;
-            }
             if let Some(Def::Set(id)) = nodes.get(n) {
                 self.cyclic_sets.insert(*id);
+            }
+        }
+        for &n in component {
+            match nodes.get(n) {
+                Some(Def::Define(id)) => {
+                    if let Some(decl) = self.define_decls.get(id.index()).copied() {
+                        self.term(decl.span.file, &decl.expr);
+                    }
+                }
+                Some(Def::Set(id)) => {
+                    if let Some(decl) = self.set_decls.get(id.index()).copied()
+                        && let Some(system) = self.explicit_system(decl.span.file, &decl.set)
+                    {
+                        self.set_expr(decl.span.file, &decl.set, system);
+                    }
+                }
+                None => {}
             }
         }
     }
@@ -576,6 +607,14 @@ impl<'a> Checker<'a> {
         let Some(decl) = self.set_decls.get(id.index()).copied() else { return };
         let file = decl.span.file;
         let explicit = self.explicit_system(file, &decl.set);
+        let unknown_systems = unknown_system_names(&decl.set);
+        if explicit.is_none() && !unknown_systems.is_empty() {
+            for name in unknown_systems {
+                self.system(name);
+            }
+            self.cyclic_sets.insert(id);
+            return;
+        }
         let Some(system) = explicit else {
             self.report(
                 Diagnostic::new(Code::UnknownCodeSystem, "the code system of this set is not said")
@@ -644,14 +683,16 @@ impl<'a> Checker<'a> {
                 match System::parse(&sys.name) {
                     Some(s) if s != system => {
                         self.wrong_system(sys.span, &format!("`{} {{ ... }}`", s.name()), s, system);
+                        // Its codes are still checked, in their own system.
+                        self.set_items(set, s);
+                        SetExpr::Items(Vec::new())
                     }
-                    Some(_) => {}
+                    Some(_) => SetExpr::Items(self.set_items(set, system)),
                     None => {
                         self.system(sys);
-                        return SetExpr::Items(Vec::new());
+                        SetExpr::Items(Vec::new())
                     }
                 }
-                SetExpr::Items(self.set_items(set, system))
             }
             ast::SetExpr::Literal(set) => SetExpr::Items(self.set_items(set, system)),
             ast::SetExpr::Paren { inner, .. } => self.set_expr(file, inner, system),
@@ -733,7 +774,7 @@ impl<'a> Checker<'a> {
                         e.reason
                     ),
                 )
-                .primary(word.span, format!("not a {} code", system.display()));
+                .primary(word.span, format!("not {} {} code", article(system.display()), system.display()));
                 if let Some(h) = e.help {
                     d = d.help(h);
                 }
@@ -744,11 +785,36 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// "a" or "an" before a word, by how it is said (`an ICD-10-CM code`, `a CPT code`).
+pub(super) fn article(word: &str) -> &'static str {
+    if word.starts_with(|c: char| "AEFHILMNORSX".contains(c) || "aeiou".contains(c)) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
 /// The plain name given as a type's argument (`days` in `duration<days>`).
 fn type_arg_name(a: Option<&ast::TypeExpr>) -> Option<&ast::Ident> {
     match a {
         Some(ast::TypeExpr::Named { name, arg: None, .. }) => Some(name),
         _ => None,
+    }
+}
+
+/// System prefixes in a set expression that name no code system.
+fn unknown_system_names(e: &ast::SetExpr) -> Vec<&ast::Ident> {
+    match e {
+        ast::SetExpr::System { system, .. } if System::parse(&system.name).is_none() => vec![system],
+        ast::SetExpr::Paren { inner, .. } => unknown_system_names(inner),
+        ast::SetExpr::Chain { first, rest, .. } => {
+            let mut out = unknown_system_names(first);
+            for (_, e) in rest {
+                out.extend(unknown_system_names(e));
+            }
+            out
+        }
+        _ => Vec::new(),
     }
 }
 

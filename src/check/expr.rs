@@ -453,7 +453,7 @@ impl Checker<'_> {
             format!("`{}` is not a value of `{}`", shown(&value.name), shown(&fact_name)),
         )
         .primary(value.span, "unknown value");
-        if let Some(at) = self.program.fact(fact).map(|f| f.span) {
+        if let Some(at) = self.program.fact(fact).map(|f| f.name_span) {
             d = d.secondary(at, format!("`{fact_name}` is declared here"));
         }
         d = match names::suggest(&value.name, values.iter().map(String::as_str)) {

@@ -21,8 +21,9 @@ impl Checker<'_> {
 
     fn unused_declarations(&mut self) {
         let mut found = Vec::new();
+        let unused = |s: Symbol| !self.used.contains(&s) && !self.shadowed.contains(&s);
         for (i, f) in self.program.facts.iter().enumerate() {
-            if !self.used.contains(&Symbol::Fact(FactId(i as u32))) {
+            if unused(Symbol::Fact(FactId(i as u32))) {
                 found.push((
                     Code::UnusedFact,
                     format!("fact `{}` is never read", shown(&f.name)),
@@ -32,7 +33,7 @@ impl Checker<'_> {
             }
         }
         for (i, d) in self.program.defines.iter().enumerate() {
-            if !self.used.contains(&Symbol::Define(DefineId(i as u32))) {
+            if unused(Symbol::Define(DefineId(i as u32))) {
                 found.push((
                     Code::UnusedDefine,
                     format!("definition `{}` is never used", shown(&d.name)),
@@ -43,7 +44,7 @@ impl Checker<'_> {
         }
         for (i, s) in self.program.code_sets.iter().enumerate() {
             let Some(name) = &s.name else { continue };
-            if !self.used.contains(&Symbol::CodeSet(CodeSetId(i as u32))) {
+            if unused(Symbol::CodeSet(CodeSetId(i as u32))) {
                 found.push((
                     Code::UnusedCodeSet,
                     format!("code set `{}` is never used", shown(name)),
@@ -65,7 +66,7 @@ impl Checker<'_> {
         let mut found = Vec::new();
         for d in &self.program.decisions {
             let unresolved = d.rules.iter().map(|r| r.outcome).chain(d.otherwise.iter().map(|o| o.outcome));
-            if unresolved.into_iter().any(|o| o == u32::MAX) {
+            if d.rules.is_empty() || unresolved.into_iter().any(|o| o == u32::MAX) {
                 // A rule names an outcome that is not declared; which one it meant is unknown.
                 continue;
             }

@@ -133,6 +133,8 @@ struct Checker<'a> {
     imports_used: Vec<ImportUse>,
     /// Symbols used somewhere (not counting their declaration or a test).
     used: HashSet<Symbol>,
+    /// Declarations that repeat a name: they are reported as duplicates, never as unused.
+    shadowed: HashSet<Symbol>,
     /// Some declaration did not parse: "unused" warnings could then be wrong, so none are given.
     any_broken: bool,
     suggestions_left: usize,
@@ -156,6 +158,7 @@ impl<'a> Checker<'a> {
             define_decls: Vec::new(),
             imports_used: Vec::new(),
             used: HashSet::new(),
+            shadowed: HashSet::new(),
             any_broken: files.iter().any(|f| !f.broken.is_empty()),
             suggestions_left: names::SUGGESTION_BUDGET,
             cyclic_sets: HashSet::new(),
@@ -231,6 +234,8 @@ impl<'a> Checker<'a> {
         if scope.broken.contains(&name.name) || scope.incomplete {
             return;
         }
+        // Names whose declaration did not parse are candidates too: the typo may be in a use
+        // of one of them.
         let suggestion = if self.suggestions_left > 0 {
             self.suggestions_left -= 1;
             names::suggest(
@@ -239,7 +244,8 @@ impl<'a> Checker<'a> {
                     .names
                     .iter()
                     .filter(|(_, e)| fits(e.symbol))
-                    .map(|(n, _)| n.as_str()),
+                    .map(|(n, _)| n.as_str())
+                    .chain(scope.broken.iter().map(String::as_str)),
             )
             .map(str::to_string)
         } else {
@@ -249,15 +255,22 @@ impl<'a> Checker<'a> {
             Code::UnknownName,
             format!("unknown {what} `{}`", shown(&name.name)),
         )
-        .primary(name.span, format!("no {what} of this name is declared"));
-        if let Some(s) = suggestion {
-            let symbol = self.scope(file).and_then(|sc| sc.names.get(&s)).map(|e| e.symbol);
-            if let Some(at) = symbol.and_then(|sym| self.declared_at(sym)) {
-                d = d.secondary(at, format!("`{s}` is declared here"));
+        .primary(name.span, "not declared");
+        match suggestion {
+            Some(s) => {
+                let symbol = self.scope(file).and_then(|sc| sc.names.get(&s)).map(|e| e.symbol);
+                match symbol.and_then(|sym| self.declared_at(sym)) {
+                    Some(at) => {
+                        d = d
+                            .secondary(at, format!("`{s}` is declared here"))
+                            .help(format!("did you mean `{s}`?"));
+                    }
+                    None => {
+                        d = d.help(format!("did you mean `{s}`? its declaration does not parse"));
+                    }
+                }
             }
-            d = d.help(format!("did you mean `{s}`?"));
-        } else {
-            d = d.help("declare it, or import the file that declares it");
+            None => d = d.help("declare it, or import the file that declares it"),
         }
         self.report(d);
     }

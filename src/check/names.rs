@@ -28,6 +28,9 @@ pub fn suggest<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) ->
         }
         let score = if c.to_lowercase() == lower || skeleton(c) == skel {
             0
+        } else if name.chars().count() < 3 {
+            // Every short name is a small edit away from every other.
+            continue;
         } else {
             let d = strsim::damerau_levenshtein(&lower, &c.to_lowercase());
             let limit = (name.chars().count().max(c.chars().count()) / 3).max(1);

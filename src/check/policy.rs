@@ -69,6 +69,8 @@ impl<'a> Checker<'a> {
             );
         }
         let mut effective_span = None;
+        // Entries an unknown (misspelt) entry probably meant: not reported missing as well.
+        let mut meant: Vec<&str> = Vec::new();
         for entry in &p.entries {
             let key = entry.key.name.as_str();
             let Some(&known) = META_KEYS.iter().find(|k| **k == key) else {
@@ -77,7 +79,9 @@ impl<'a> Checker<'a> {
                     format!("unknown policy entry `{}`", shown(key)),
                 )
                 .primary(entry.key.span, "not a policy entry");
-                d = match names::suggest(key, META_KEYS.iter().copied()) {
+                let suggestion = names::suggest(key, META_KEYS.iter().copied());
+                meant.extend(suggestion);
+                d = match suggestion {
                     Some(s) => d.help(format!("did you mean `{s}`?")),
                     None => d.help(format!(
                         "the entries are {}",
@@ -151,7 +155,7 @@ impl<'a> Checker<'a> {
             }
         }
         for required in ["title", "version", "effective"] {
-            if !seen.contains_key(required) {
+            if !seen.contains_key(required) && !meant.contains(&required) {
                 let example = match required {
                     "title" => "title \"Percutaneous Vertebroplasty and Sacroplasty\"",
                     "version" => "version \"2020.06\"",
@@ -607,7 +611,7 @@ impl<'a> Checker<'a> {
                             Diagnostic::new(
                                 Code::UnitMismatch,
                                 format!(
-                                    "`{}` is in {} but `{found}` is in {}, which do not convert exactly",
+                                    "`{}` is in {} but {found} is in {}, which do not convert exactly",
                                     shown(fact),
                                     u.name(),
                                     w.name()

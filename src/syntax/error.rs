@@ -18,6 +18,40 @@ pub(super) fn with_detail(err: Error<Rule>, chunk: &str) -> Error<Rule> {
     }
 }
 
+/// Where the error is in the chunk and what was expected there.
+///
+/// pest's detailed attempts reach farther than its plain error (they follow literal tokens
+/// too), so they are tried first: the farthest point, moved back to the start of a word it
+/// falls inside (a failed unit `weekz` fails after `week`). When they have nothing to say
+/// there (the attempt ended inside a lookahead, such as the reserved-word check of a name),
+/// the plain error, at its own position, is used.
+pub(super) fn locate(err: &Error<Rule>, chunk: &str) -> (usize, Option<String>) {
+    let raw = raw_position(err).min(chunk.len());
+    if let Some(attempts) = err.parse_attempts()
+        && attempts.max_position >= raw
+    {
+        let at = snap_to_word(chunk, attempts.max_position.min(chunk.len()));
+        let mut tokens = Vec::new();
+        let mut rules = Vec::new();
+        for token in attempts.expected_tokens() {
+            tokens.push(token.to_string());
+        }
+        for stack in attempts.call_stacks() {
+            if let Some(r) = stack.deepest.get_rule() {
+                rules.push(*r);
+            }
+        }
+        if let Some(phrase) = phrase(&tokens, &rules, after_word(chunk, at)) {
+            return (at, Some(phrase));
+        }
+    }
+    let rules = match &err.variant {
+        ErrorVariant::ParsingError { positives, .. } => positives.clone(),
+        ErrorVariant::CustomError { .. } => Vec::new(),
+    };
+    (raw, phrase(&[], &rules, after_word(chunk, raw)))
+}
+
 fn raw_position(err: &Error<Rule>) -> usize {
     match err.location {
         InputLocation::Pos(p) => p,
@@ -25,14 +59,7 @@ fn raw_position(err: &Error<Rule>) -> usize {
     }
 }
 
-/// Where the error is in the chunk: the farthest point the parser reached, moved back to the
-/// start of the word it falls inside (a failed unit `weekz` fails after `week`).
-pub(super) fn position(err: &Error<Rule>, chunk: &str) -> usize {
-    let raw = raw_position(err);
-    let far = err
-        .parse_attempts()
-        .map_or(raw, |a| a.max_position.max(raw))
-        .min(chunk.len());
+fn snap_to_word(chunk: &str, far: usize) -> usize {
     let before = chunk.get(..far).unwrap_or("");
     let word_len: usize = before
         .chars()
@@ -49,6 +76,14 @@ pub(super) fn position(err: &Error<Rule>, chunk: &str) -> usize {
     } else {
         far
     }
+}
+
+/// The text right before a position is part of a word.
+fn after_word(chunk: &str, at: usize) -> bool {
+    chunk
+        .get(..at)
+        .and_then(|b| b.chars().next_back())
+        .is_some_and(|c| c.is_alphanumeric() || c == '_')
 }
 
 /// What a rule means to an author, or nothing for rules that only add noise.
@@ -128,15 +163,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
     })
 }
 
-pub fn debug_attempts(err: &Error<Rule>) -> String {
-    match err.parse_attempts() {
-        Some(a) => format!("max={} tokens={:?} stacks={:?}", a.max_position, a.expected_tokens().iter().map(|t| t.to_string()).collect::<Vec<_>>(), a.call_stacks().iter().map(|c| (c.deepest.get_rule().copied(), c.parent)).collect::<Vec<_>>()),
-        None => "none".into(),
-    }
-}
-
 pub(super) fn syntax_error(
-    err: &Error<Rule>,
+    expected: Option<String>,
     file: FileId,
     text: &str,
     chunk_start: usize,
@@ -144,11 +172,6 @@ pub(super) fn syntax_error(
     chunk_end: usize,
 ) -> Diagnostic {
     let at = at.min(text.len());
-    let after_word = text
-        .get(..at)
-        .and_then(|b| b.chars().next_back())
-        .is_some_and(|c| c.is_alphanumeric() || c == '_');
-    let expected = expected(err, after_word);
     let found = Found::at(text, at, chunk_end);
     let message = match &expected {
         Some(expected) => format!("expected {expected}, found {}", found.describe()),
@@ -176,7 +199,7 @@ pub(super) fn syntax_error(
     let mut d = Diagnostic::new(Code::SyntaxError, message).primary(span, label);
     if let Some(help) = help(&found, expected.as_deref().unwrap_or(""), text, at) {
         d = d.help(help);
-    } else if found.ends_declaration {
+    } else if found.ends_declaration && !found.end_of_file {
         d = d.help("a declaration ends where the next line starting with a declaration keyword begins");
     }
     d
@@ -196,67 +219,58 @@ const COMPARISON: &str = "a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`)";
 
 const NEW_DECLARATION: &str = "a new declaration";
 
-fn expected(err: &Error<Rule>, after_word: bool) -> Option<String> {
+/// "a name, `:` or `{`": what the expected tokens and rules mean to an author.
+fn phrase(literals: &[String], rules: &[Rule], after_word: bool) -> Option<String> {
     let mut tokens: Vec<(usize, String)> = Vec::new();
-    let mut rules: Vec<&'static str> = Vec::new();
-    let detailed = err.parse_attempts().filter(|a| a.max_position >= raw_position(err));
-    if let Some(attempts) = detailed {
-        // The token type is not exported by name; its display form is the literal itself.
-        let literals: Vec<String> = attempts.expected_tokens().iter().map(|t| t.to_string()).collect();
-        let comparing = literals.iter().any(|t| t == "==");
-        if comparing {
-            rules.push(COMPARISON);
+    let mut phrases: Vec<&'static str> = Vec::new();
+    let comparing = literals.iter().any(|t| t == "==");
+    if comparing {
+        phrases.push(COMPARISON);
+    }
+    for token in literals {
+        if comparing && (token == "<" || token == ">") {
+            continue;
         }
-        for token in literals {
-            if comparing && (token == "<" || token == ">") {
-                continue;
-            }
-            if let Some(rank) = STRUCTURAL.iter().position(|s| *s == token) {
-                tokens.push((rank, format!("`{token}`")));
-            } else if token == "\"" {
-                rules.push("a string");
-            } else if super::scan::DECLARATION_KEYWORDS.contains(&token.as_str()) {
-                rules.push(NEW_DECLARATION);
-            }
-        }
-        for stack in attempts.call_stacks() {
-            if let Some(p) = stack.deepest.get_rule().copied().and_then(describe) {
-                rules.push(p);
-            }
+        if let Some(rank) = STRUCTURAL.iter().position(|s| s == token) {
+            tokens.push((rank, format!("`{token}`")));
+        } else if token == "\"" {
+            phrases.push("a string");
+        } else if super::scan::DECLARATION_KEYWORDS.contains(&token.as_str()) {
+            phrases.push(NEW_DECLARATION);
         }
     }
-    if tokens.is_empty() && rules.is_empty()
-        && let ErrorVariant::ParsingError { positives, .. } = &err.variant
-    {
-        rules.extend(positives.iter().copied().filter_map(describe));
-    }
-    tokens.sort();
-    let mut tokens: Vec<String> = tokens.into_iter().map(|(_, t)| t).collect();
-    let opens_value = rules
-        .iter()
-        .any(|r| matches!(*r, "a condition" | "a value" | "a set such as `{ ... }`"));
+    phrases.extend(rules.iter().copied().filter_map(describe));
     if after_word {
         // Right after a word, the word itself could have gone on; that is not worth saying.
-        rules.retain(|r| *r != "a name" && *r != "a code");
+        phrases.retain(|r| *r != "a name" && *r != "a code");
     }
-    if opens_value {
-        tokens.retain(|t| t != "`(`" && t != "`{`");
-    }
-    let mut phrases: Vec<String> = Vec::new();
-    for p in tokens.into_iter().chain(rules.into_iter().map(str::to_string)) {
-        if !phrases.contains(&p) {
-            phrases.push(p);
+    let opens_value = phrases
+        .iter()
+        .any(|r| matches!(*r, "a condition" | "a value" | "a set such as `{ ... }`"));
+    tokens.sort();
+    let mut all: Vec<String> = Vec::new();
+    for (_, t) in tokens {
+        if opens_value && (t == "`(`" || t == "`{`") {
+            continue;
+        }
+        if !all.contains(&t) {
+            all.push(t);
         }
     }
-    if phrases.len() > 1 {
-        // In the middle of a line a new declaration is possible but never what the author meant.
-        phrases.retain(|p| p != NEW_DECLARATION);
+    for p in phrases {
+        if !all.iter().any(|x| x == p) {
+            all.push(p.to_string());
+        }
     }
-    match phrases.len() {
+    if all.len() > 1 {
+        // In the middle of a line a new declaration is possible but never what the author meant.
+        all.retain(|p| p != NEW_DECLARATION);
+    }
+    match all.len() {
         0 => None,
-        1 => phrases.pop(),
+        1 => all.pop(),
         n => {
-            let (init, last) = phrases.split_at(n - 1);
+            let (init, last) = all.split_at(n - 1);
             Some(format!("{} or {}", init.join(", "), last.join("")))
         }
     }

@@ -57,10 +57,10 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
             }
             Err(err) => {
                 let err = error::with_detail(err, chunk_text);
-                if std::env::var("MEDPOL_DEBUG").is_ok() { eprintln!("{}", error::debug_attempts(&err)); }
-                let at = chunk.start + error::position(&err, chunk_text);
+                let (at, expected) = error::locate(&err, chunk_text);
+                let at = chunk.start + at;
                 if chunk.first_problem.is_none_or(|first| at < first) {
-                    diagnostics.push(error::syntax_error(&err, file, text, chunk.start, at, chunk.end));
+                    diagnostics.push(error::syntax_error(expected, file, text, chunk.start, at, chunk.end));
                 }
                 if chunk.keyword.is_some() {
                     tree.broken.push(broken());
@@ -86,69 +86,60 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
     }
 }
 
-/// A file's bytes read as text.
-#[derive(Debug)]
-pub struct Decoded {
-    pub text: String,
-    /// Where the first invalid UTF-8 sequence starts, its length, and how many there are.
-    pub invalid_utf8: Option<(usize, usize, usize)>,
+/// Where a file stops being valid UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidUtf8 {
+    /// Byte offset of the first invalid sequence (the same in the decoded text).
+    pub offset: usize,
+    /// Its length in bytes.
+    pub len: usize,
+    /// How many invalid sequences the file has.
+    pub count: usize,
 }
 
 /// Reads bytes as UTF-8 text. A leading byte-order mark is dropped; invalid sequences are
-/// replaced with U+FFFD and reported by [`Decoded::diagnostic`].
-pub fn decode(bytes: Vec<u8>) -> Decoded {
+/// replaced with U+FFFD and described by the second value.
+pub fn decode(bytes: Vec<u8>) -> (String, Option<InvalidUtf8>) {
     let bytes = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
         Some(rest) => rest.to_vec(),
         None => bytes,
     };
     match String::from_utf8(bytes) {
-        Ok(text) => Decoded {
-            text,
-            invalid_utf8: None,
-        },
+        Ok(text) => (text, None),
         Err(err) => {
+            let offset = err.utf8_error().valid_up_to();
+            let len = err.utf8_error().error_len().unwrap_or(1);
             let bytes = err.into_bytes();
-            let mut first = None;
-            let mut count = 0;
-            for chunk in bytes.utf8_chunks() {
-                if !chunk.invalid().is_empty() {
-                    count += 1;
-                }
-            }
-            if let Err(e) = std::str::from_utf8(&bytes) {
-                first = Some((e.valid_up_to(), e.error_len().unwrap_or(1)));
-            }
+            let count = bytes.utf8_chunks().filter(|c| !c.invalid().is_empty()).count();
             let text = String::from_utf8_lossy(&bytes).into_owned();
-            Decoded {
-                text,
-                invalid_utf8: first.map(|(at, len)| (at, len, count)),
-            }
+            (text, Some(InvalidUtf8 { offset, len, count }))
         }
     }
 }
 
-impl Decoded {
-    /// E0002 for the first invalid sequence. The offset is valid in the decoded text too: the
-    /// text before it is unchanged, and the replacement character starts there.
-    pub fn diagnostic(&self, file: FileId) -> Option<Diagnostic> {
-        let (at, len, count) = self.invalid_utf8?;
+impl InvalidUtf8 {
+    /// E0002 at the first invalid sequence: the text before it is unchanged by decoding, so
+    /// the offset points at the replacement character there.
+    pub fn diagnostic(self, file: FileId) -> Diagnostic {
+        let InvalidUtf8 { offset, len, count } = self;
         let shown = "\u{FFFD}".len();
         let mut d = Diagnostic::new(
             Code::InvalidUtf8,
             format!(
-                "the file is not valid UTF-8: {len} invalid byte{} at byte offset {at}",
+                "the file is not valid UTF-8: {len} invalid byte{} at byte offset {offset}",
                 if len == 1 { "" } else { "s" }
             ),
         )
-        .primary(Span::new(file, at, at + shown), "invalid UTF-8 starts here")
+        .primary(Span::new(file, offset, offset + shown), "invalid UTF-8 starts here")
         .help("re-save the file as UTF-8; medpol reads no other encoding");
         if count > 1 {
+            let more = count - 1;
             d = d.note(format!(
-                "the file has {} more invalid sequences after this one",
-                count - 1
+                "the file has {more} more invalid sequence{} after this one",
+                if more == 1 { "" } else { "s" }
             ));
         }
-        Some(d)
+        d
     }
 }
 
@@ -192,11 +183,12 @@ mod tests {
 
     #[test]
     fn bom_is_dropped_and_invalid_utf8_located() {
-        let d = decode(b"\xEF\xBB\xBFfact a: bool".to_vec());
-        assert_eq!(d.text, "fact a: bool");
-        let d = decode(b"fact \xFF\xFEa: bool \xC3".to_vec());
-        assert_eq!(d.invalid_utf8, Some((5, 1, 3)));
-        let diag = d.diagnostic(FileId(0)).map(|d| (d.code, d.primary_span()));
-        assert_eq!(diag, Some((Code::InvalidUtf8, Some(Span::new(FileId(0), 5, 8)))));
+        let (text, bad) = decode(b"\xEF\xBB\xBFfact a: bool".to_vec());
+        assert_eq!((text.as_str(), bad), ("fact a: bool", None));
+        let (_, bad) = decode(b"fact \xFF\xFEa: bool \xC3".to_vec());
+        let bad = bad.unwrap();
+        assert_eq!((bad.offset, bad.len, bad.count), (5, 1, 3));
+        let d = bad.diagnostic(FileId(0));
+        assert_eq!((d.code, d.primary_span()), (Code::InvalidUtf8, Some(Span::new(FileId(0), 5, 8))));
     }
 }

@@ -1,0 +1,76 @@
+//! The whole check of some paths, as `medpol check` runs it: load each project, parse, check,
+//! apply the project's lint levels, and keep the diagnostics of the files asked about.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::check;
+use crate::diagnostic::{Diagnostic, Severity, sort_diagnostics};
+use crate::project::{self, Level, LoadError, Project};
+use crate::source::Sources;
+
+/// What a check found, with the sources needed to show it.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub sources: Sources,
+    pub diagnostics: Vec<Diagnostic>,
+    /// How many policy files were checked and reported on.
+    pub files: usize,
+}
+
+impl Report {
+    pub fn count(&self, severity: Severity) -> usize {
+        self.diagnostics.iter().filter(|d| d.severity == severity).count()
+    }
+}
+
+/// Checks files and folders. Paths in one project are loaded together.
+pub fn check_paths(paths: &[PathBuf]) -> Result<Report, LoadError> {
+    let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    for path in paths {
+        groups.entry(project::project_root(path)?).or_default().push(path.clone());
+    }
+    let mut report = Report::default();
+    for (root, targets) in groups {
+        let project = project::load(&mut report.sources, &root, &targets)?;
+        let (diagnostics, files) = check_project(project);
+        report.diagnostics.extend(diagnostics);
+        report.files += files;
+    }
+    sort_diagnostics(&mut report.diagnostics);
+    Ok(report)
+}
+
+/// Checks one loaded project; returns its reported diagnostics and how many files they cover.
+pub fn check_project(project: Project) -> (Vec<Diagnostic>, usize) {
+    let checked = check::check(&project.files, &project.imports);
+    let mut diagnostics = project.diagnostics;
+    diagnostics.extend(checked.diagnostics);
+    let keep = |d: &Diagnostic| match d.primary_span() {
+        Some(span) => project.requested.contains(&span.file) || Some(span.file) == project.config_file,
+        None => true,
+    };
+    let diagnostics = diagnostics
+        .into_iter()
+        .filter(keep)
+        .filter_map(|d| apply_level(d, &project.lint_levels))
+        .collect();
+    (diagnostics, project.requested.len())
+}
+
+/// The project's lint level for a diagnostic's code: allowed ones are dropped, denied ones
+/// become errors.
+fn apply_level(mut d: Diagnostic, levels: &std::collections::HashMap<crate::diagnostic::Code, Level>) -> Option<Diagnostic> {
+    match levels.get(&d.code) {
+        Some(Level::Allow) => None,
+        Some(Level::Deny) => {
+            d.severity = Severity::Error;
+            Some(d)
+        }
+        Some(Level::Warn) => {
+            d.severity = Severity::Warning;
+            Some(d)
+        }
+        None => Some(d),
+    }
+}

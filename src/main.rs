@@ -1,0 +1,150 @@
+//! The `medpol` command.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::string_slice,
+    clippy::panic
+)]
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use medpol::diagnostic::{Code, Severity};
+use medpol::render;
+
+#[derive(Parser)]
+#[command(name = "medpol", version, about = "Compiler and linter for medical coverage policy criteria")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and type-check policy files and report every problem.
+    Check {
+        /// Policy files or project folders (default: the project in the current folder).
+        paths: Vec<PathBuf>,
+        /// How to report: a rich report, one line per problem, or JSON on standard output.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Fail (exit 1) on warnings too.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Explain a diagnostic code, such as E0101 or unused-fact.
+    Explain {
+        /// The code (`E0101`) or name (`unknown-name`).
+        code: String,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Short,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check {
+            paths,
+            format,
+            deny_warnings,
+        } => check(paths, format, deny_warnings),
+        Command::Explain { code } => explain(&code),
+    }
+}
+
+/// Exit code for a usage or I/O problem.
+const USAGE: u8 = 2;
+
+fn check(paths: Vec<PathBuf>, format: Format, deny_warnings: bool) -> ExitCode {
+    let paths = if paths.is_empty() { vec![PathBuf::from(".")] } else { paths };
+    let report = match medpol::driver::check_paths(&paths) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let errors = report.count(Severity::Error);
+    let warnings = report.count(Severity::Warning);
+    let written = match format {
+        Format::Human => {
+            let color = if std::io::stderr().is_terminal() && !no_color() {
+                render::human::Color::Always
+            } else {
+                render::human::Color::Never
+            };
+            let mut text = render::human::render(&report.sources, &report.diagnostics, color);
+            text.push_str(&summary(errors, warnings, report.files));
+            std::io::stderr().write_all(text.as_bytes())
+        }
+        Format::Short => {
+            let text = render::short::render(&report.sources, &report.diagnostics);
+            std::io::stdout().write_all(text.as_bytes())
+        }
+        Format::Json => {
+            let mut text = render::json::render(&report.sources, &report.diagnostics, report.files);
+            text.push('\n');
+            std::io::stdout().write_all(text.as_bytes())
+        }
+    };
+    if let Err(e) = written
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write the report: {e}");
+        return ExitCode::from(USAGE);
+    }
+    if errors > 0 || (deny_warnings && warnings > 0) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+}
+
+fn summary(errors: usize, warnings: usize, files: usize) -> String {
+    let files = plural(files, "file");
+    match (errors, warnings) {
+        (0, 0) => format!("checked {files}: no problems\n"),
+        (0, w) => format!("checked {files}: {}\n", plural(w, "warning")),
+        (e, 0) => format!("checked {files}: {}\n", plural(e, "error")),
+        (e, w) => format!("checked {files}: {} and {}\n", plural(e, "error"), plural(w, "warning")),
+    }
+}
+
+fn explain(text: &str) -> ExitCode {
+    let Some(code) = Code::parse(text) else {
+        let known = Code::ALL.iter().flat_map(|c| [c.as_str(), c.name()]);
+        match medpol::check::names::suggest(text, known) {
+            Some(s) => eprintln!("error: unknown diagnostic code `{text}`; did you mean `{s}`?"),
+            None => eprintln!("error: unknown diagnostic code `{text}`; codes look like `E0101` or `unused-fact`"),
+        }
+        return ExitCode::from(USAGE);
+    };
+    match medpol::explain::explain(code) {
+        Some(body) => {
+            println!("{} {}: {}\n\n{body}", code.as_str(), code.name(), code.summary());
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!("error: `{}` has no explanation yet", code.as_str());
+            ExitCode::from(USAGE)
+        }
+    }
+}

@@ -1,0 +1,481 @@
+//! Policy projects: the `medpol.yaml` file, which files belong, and imports between them.
+//!
+//! Loading reads files and parses them (stage 1); it is the only module besides the CLI that
+//! touches the file system. Imports are resolved relative to the importing file and may never
+//! leave the project folder.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Component, Path, PathBuf};
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::ast;
+use crate::check::ImportMap;
+use crate::diagnostic::{Code, Diagnostic, Severity, shown};
+use crate::source::{FileId, SourceFile, Sources, Span};
+use crate::syntax;
+
+/// The name of the project file.
+pub const CONFIG_FILE: &str = "medpol.yaml";
+
+/// How a warning is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Allow,
+    Warn,
+    Deny,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    files: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    lints: HashMap<Spanned<String>, Spanned<String>>,
+}
+
+/// A loaded project: its files read and parsed, imports resolved.
+#[derive(Debug, Default)]
+pub struct Project {
+    pub root: PathBuf,
+    pub config_file: Option<FileId>,
+    /// Every loaded file, parsed, in a stable order.
+    pub files: Vec<ast::File>,
+    /// The files whose diagnostics are reported.
+    pub requested: HashSet<FileId>,
+    pub imports: ImportMap,
+    /// Diagnostics of the project file, of loading and of parsing.
+    pub diagnostics: Vec<Diagnostic>,
+    pub lint_levels: HashMap<crate::diagnostic::Code, Level>,
+}
+
+/// A problem that stops the run before any policy is read: exit code 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError(pub String);
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Finds the project a path belongs to: the nearest folder, from the path upwards, that holds
+/// a `medpol.yaml`.
+pub fn find_root(path: &Path) -> Option<PathBuf> {
+    let start = if path.is_dir() { path } else { path.parent()? };
+    start
+        .ancestors()
+        .find(|dir| dir.join(CONFIG_FILE).is_file())
+        .map(Path::to_path_buf)
+}
+
+/// The project folder of a file or folder: the nearest one with a `medpol.yaml`, else the
+/// folder itself (for a file, its folder).
+pub fn project_root(target: &Path) -> Result<PathBuf, LoadError> {
+    if !target.exists() {
+        return Err(LoadError(format!("`{}` does not exist", target.display())));
+    }
+    let target = canonical(target)?;
+    Ok(match find_root(&target) {
+        Some(root) => root,
+        None if target.is_dir() => target,
+        None => target.parent().map_or_else(|| target.clone(), Path::to_path_buf),
+    })
+}
+
+/// Loads the project in `root` and parses its files. Diagnostics are reported for the files
+/// under the `targets` (files or folders inside the project) and the files those import.
+pub fn load(sources: &mut Sources, root: &Path, targets: &[PathBuf]) -> Result<Project, LoadError> {
+    let root = canonical(root)?;
+    let targets = targets
+        .iter()
+        .map(|t| canonical(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut loader = Loader {
+        sources,
+        project: Project {
+            root: root.clone(),
+            ..Project::default()
+        },
+        by_path: HashMap::new(),
+    };
+    let config_path = root.join(CONFIG_FILE);
+    let patterns = if config_path.is_file() {
+        loader.config(&config_path)?
+    } else {
+        None
+    };
+    let named_files: Vec<PathBuf> = targets.iter().filter(|t| t.is_file()).cloned().collect();
+    let members: Vec<PathBuf> = if !config_path.is_file() && named_files.len() == targets.len() {
+        // Files outside any project: just them, and what they import.
+        named_files
+    } else {
+        let patterns = patterns.unwrap_or_else(|| vec!["**/*.medpol".to_string()]);
+        let mut all = loader.members(&patterns)?;
+        // A policy file named on the command line is checked even if no pattern lists it.
+        for f in named_files {
+            if !all.contains(&f) {
+                all.push(f);
+            }
+        }
+        all
+    };
+    if members.is_empty() {
+        let mut d = Diagnostic::new(
+            Code::NoPolicyFiles,
+            format!("no `.medpol` files in `{}`", display(&root)),
+        )
+        .help("policy files end in `.medpol`; a `files` list in `medpol.yaml` says which to check");
+        if let Some(cfg) = loader.project.config_file {
+            d = d.primary(Span::new(cfg, 0, 0), "this project lists no policy files");
+        }
+        loader.project.diagnostics.push(d);
+    }
+    let mut queue: Vec<FileId> = Vec::new();
+    for path in &members {
+        let id = loader.file(path)?;
+        if targets.iter().any(|t| path.starts_with(t)) {
+            loader.project.requested.insert(id);
+        }
+        queue.push(id);
+    }
+    loader.follow_imports(queue)?;
+    loader.project.files.sort_by_key(|f| f.id);
+    Ok(loader.project)
+}
+
+struct Loader<'s> {
+    sources: &'s mut Sources,
+    project: Project,
+    by_path: HashMap<PathBuf, FileId>,
+}
+
+impl Loader<'_> {
+    /// Reads `medpol.yaml`; returns its file patterns, if it lists any.
+    fn config(&mut self, path: &Path) -> Result<Option<Vec<String>>, LoadError> {
+        let text = std::fs::read(path).map_err(|e| io_error(path, &e))?;
+        let (text, invalid) = syntax::decode(text);
+        let id = self.sources.add(SourceFile::new(display(path), Some(path.to_path_buf()), text));
+        self.project.config_file = Some(id);
+        if let Some(bad) = invalid {
+            self.project.diagnostics.push(bad.diagnostic(id));
+            return Ok(None);
+        }
+        let text = self.sources.text(id).to_string();
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        let raw: RawConfig = match serde_saphyr::from_str(&text) {
+            Ok(raw) => raw,
+            Err(err) => {
+                let span = err
+                    .location()
+                    .map(|l| self.offset(id, l.line(), l.column()))
+                    .map_or(Span::new(id, 0, 0), |at| Span::new(id, at, at + 1));
+                let message = err.without_snippet().to_string();
+                let message = match message.rfind(" at line ") {
+                    Some(i) => message.get(..i).unwrap_or(&message).to_string(),
+                    None => message,
+                };
+                self.project.diagnostics.push(
+                    Diagnostic::new(Code::InvalidProjectFile, format!("cannot read `{CONFIG_FILE}`: {message}"))
+                        .primary(span, "here")
+                        .help("the project file has `files:` (a list of patterns) and `lints:` (code: allow, warn or deny)"),
+                );
+                return Ok(None);
+            }
+        };
+        let mut lints: Vec<_> = raw.lints.into_iter().collect();
+        lints.sort_by_key(|(k, _)| (k.referenced.line(), k.referenced.column()));
+        for (key, level) in lints {
+            let key_span = self.spanned(id, &key);
+            let value_span = self.spanned(id, &level);
+            let Some(code) = Code::parse(&key.value) else {
+                let names = Code::ALL
+                    .iter()
+                    .filter(|c| c.default_severity() != Severity::Error)
+                    .flat_map(|c| [c.as_str(), c.name()]);
+                let mut d = Diagnostic::new(Code::UnknownLint, format!("unknown lint `{}`", shown(&key.value)))
+                    .primary(key_span, "no diagnostic has this code or name");
+                d = match crate::check::names::suggest(&key.value, names) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d.help("name a warning by its code (`W0101`) or name (`unused-fact`); `medpol explain` lists them"),
+                };
+                self.project.diagnostics.push(d);
+                continue;
+            };
+            if code.default_severity() == Severity::Error {
+                self.project.diagnostics.push(
+                    Diagnostic::new(
+                        Code::UnknownLint,
+                        format!("`{}` is an error; only warnings change level", code.as_str()),
+                    )
+                    .primary(key_span, "an error code")
+                    .help("errors always stop the check; fix the policy instead"),
+                );
+                continue;
+            }
+            let level = match level.value.as_str() {
+                "allow" => Level::Allow,
+                "warn" => Level::Warn,
+                "deny" => Level::Deny,
+                other => {
+                    self.project.diagnostics.push(
+                        Diagnostic::new(Code::InvalidProjectFile, format!("unknown lint level `{}`", shown(other)))
+                            .primary(value_span, "not a level")
+                            .help("the levels are `allow`, `warn` and `deny`"),
+                    );
+                    continue;
+                }
+            };
+            self.project.lint_levels.insert(code, level);
+        }
+        Ok(raw.files.map(|f| f.into_iter().map(|s| s.value).collect()))
+    }
+
+    fn spanned<T>(&self, id: FileId, s: &Spanned<T>) -> Span {
+        let at = self.offset(id, s.referenced.line(), s.referenced.column());
+        let len = s.referenced.span().byte_len().unwrap_or(1) as usize;
+        Span::new(id, at, at + len.max(1))
+    }
+
+    /// Byte offset of a one-based line and column.
+    fn offset(&self, id: FileId, line: u64, column: u64) -> usize {
+        let Some(file) = self.sources.get(id) else { return 0 };
+        let start = file.line_start(line.saturating_sub(1) as usize);
+        let rest = file.text.get(start..).unwrap_or("");
+        start
+            + rest
+                .chars()
+                .take(column.saturating_sub(1) as usize)
+                .map(char::len_utf8)
+                .sum::<usize>()
+    }
+
+    /// The project's policy files: those under the root matching a pattern, sorted.
+    fn members(&mut self, patterns: &[String]) -> Result<Vec<PathBuf>, LoadError> {
+        let mut builder = globset::GlobSetBuilder::new();
+        for p in patterns {
+            match globset::Glob::new(p) {
+                Ok(g) => {
+                    builder.add(g);
+                }
+                Err(e) => {
+                    let span = self.project.config_file.map(|cfg| {
+                        let text = self.sources.text(cfg);
+                        let at = text.find(p.as_str()).unwrap_or(0);
+                        Span::new(cfg, at, at + p.len())
+                    });
+                    let mut d = Diagnostic::new(
+                        Code::InvalidProjectFile,
+                        format!("`{}` is not a valid file pattern: {}", shown(p), e.kind()),
+                    )
+                    .help("patterns are globs relative to the project folder, such as `*.medpol` or `shared/**/*.medpol`");
+                    if let Some(s) = span {
+                        d = d.primary(s, "invalid pattern");
+                    }
+                    self.project.diagnostics.push(d);
+                }
+            }
+        }
+        let set = builder
+            .build()
+            .map_err(|e| LoadError(format!("invalid file patterns: {e}")))?;
+        let mut found = Vec::new();
+        let walker = walkdir::WalkDir::new(&self.project.root)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| {
+                e.depth() == 0
+                    || !e.file_name().to_str().is_some_and(|n| n.starts_with('.') || n == "target")
+            });
+        for entry in walker {
+            let entry = entry.map_err(|e| LoadError(format!("cannot read the project folder: {e}")))?;
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let Ok(relative) = entry.path().strip_prefix(&self.project.root) else {
+                continue;
+            };
+            if set.is_match(relative) && entry.path().extension().is_some_and(|e| e == "medpol") {
+                found.push(canonical(entry.path())?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Reads and parses one file once; returns its id.
+    fn file(&mut self, path: &Path) -> Result<FileId, LoadError> {
+        if let Some(&id) = self.by_path.get(path) {
+            return Ok(id);
+        }
+        let bytes = std::fs::read(path).map_err(|e| io_error(path, &e))?;
+        let (text, invalid) = syntax::decode(bytes);
+        let id = self.sources.add(SourceFile::new(display(path), Some(path.to_path_buf()), text));
+        if let Some(bad) = invalid {
+            self.project.diagnostics.push(bad.diagnostic(id));
+        }
+        let parsed = syntax::parse(id, self.sources.text(id));
+        self.project.diagnostics.extend(parsed.diagnostics);
+        self.project.files.push(parsed.file);
+        self.by_path.insert(path.to_path_buf(), id);
+        Ok(id)
+    }
+
+    /// Loads every file the queued files import, transitively.
+    fn follow_imports(&mut self, mut queue: Vec<FileId>) -> Result<(), LoadError> {
+        let mut done: HashSet<FileId> = HashSet::new();
+        while let Some(id) = queue.pop() {
+            if !done.insert(id) {
+                continue;
+            }
+            let imports: Vec<ast::ImportDecl> = self
+                .project
+                .files
+                .iter()
+                .find(|f| f.id == id)
+                .map(|f| f.imports().cloned().collect())
+                .unwrap_or_default();
+            let Some(dir) = self
+                .sources
+                .get(id)
+                .and_then(|f| f.path.as_ref())
+                .and_then(|p| p.parent())
+                .map(Path::to_path_buf)
+            else {
+                continue;
+            };
+            for import in imports {
+                let Some(path) = self.resolve_import(&dir, &import.path) else {
+                    continue;
+                };
+                let target = self.file(&path)?;
+                if self.project.requested.contains(&id) {
+                    self.project.requested.insert(target);
+                }
+                self.project.imports.insert(import.path.span, target);
+                queue.push(target);
+            }
+        }
+        Ok(())
+    }
+
+    /// The file an import names, or a diagnostic saying why there is none.
+    fn resolve_import(&mut self, dir: &Path, path: &ast::Str) -> Option<PathBuf> {
+        let written = Path::new(&path.value);
+        if written.is_absolute() || written.has_root() {
+            self.project.diagnostics.push(
+                Diagnostic::new(
+                    Code::ImportOutsideProject,
+                    format!("import of an absolute path `{}`", shown(&path.value)),
+                )
+                .primary(path.span, "absolute path")
+                .help("import files by a path relative to this file, inside the project folder"),
+            );
+            return None;
+        }
+        let joined = normalize(&dir.join(written));
+        if !joined.starts_with(&self.project.root) {
+            self.outside(path);
+            return None;
+        }
+        if !joined.is_file() {
+            let mut d = Diagnostic::new(
+                Code::ImportNotFound,
+                format!("imported file `{}` does not exist", shown(&path.value)),
+            )
+            .primary(path.span, "no such file");
+            let with_ext = joined.with_extension("medpol");
+            d = if joined.extension().is_none() && with_ext.is_file() {
+                d.help(format!("did you mean `{}.medpol`?", path.value))
+            } else {
+                match self.similar_file(&joined) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d.help("the path is relative to the importing file's folder"),
+                }
+            };
+            self.project.diagnostics.push(d);
+            return None;
+        }
+        // A symbolic link could still point outside.
+        let real = canonical(&joined).ok()?;
+        if !real.starts_with(&self.project.root) {
+            self.outside(path);
+            return None;
+        }
+        Some(real)
+    }
+
+    fn outside(&mut self, path: &ast::Str) {
+        self.project.diagnostics.push(
+            Diagnostic::new(
+                Code::ImportOutsideProject,
+                format!("import `{}` leaves the project folder", shown(&path.value)),
+            )
+            .primary(path.span, "outside the project")
+            .help(format!(
+                "imports stay inside `{}`; copy shared definitions into the project",
+                display(&self.project.root)
+            )),
+        );
+    }
+
+    /// A `.medpol` file in the same folder with a similar name.
+    fn similar_file(&self, wanted: &Path) -> Option<String> {
+        let dir = wanted.parent()?;
+        let name = wanted.file_name()?.to_str()?;
+        let entries = std::fs::read_dir(dir).ok()?;
+        let names: Vec<String> = entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".medpol"))
+            .collect();
+        crate::check::names::suggest(name, names.iter().map(String::as_str)).map(str::to_string)
+    }
+}
+
+fn canonical(path: &Path) -> Result<PathBuf, LoadError> {
+    path.canonicalize().map_err(|e| io_error(path, &e))
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> LoadError {
+    LoadError(format!("cannot read `{}`: {e}", path.display()))
+}
+
+/// Removes `.` and `..` without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A path as shown to the user: relative to the working folder when it is inside it.
+pub fn display(path: &Path) -> String {
+    let cwd = std::env::current_dir().ok().and_then(|d| d.canonicalize().ok());
+    match cwd.as_deref().and_then(|cwd| path.strip_prefix(cwd).ok()) {
+        Some(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
+        _ => path.display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_removes_dots() {
+        assert_eq!(normalize(Path::new("/a/b/../c/./d")), PathBuf::from("/a/c/d"));
+        assert_eq!(normalize(Path::new("/a/../../x")), PathBuf::from("/x"));
+    }
+}
