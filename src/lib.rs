@@ -15,6 +15,10 @@
     clippy::unimplemented
 )]
 
+// The generated parser names `alloc` when pest is built without `std` (which drops pest's
+// per-call stack probe; the parser's own nesting limit already bounds recursion).
+extern crate alloc;
+
 pub mod ast;
 pub mod diagnostic;
 pub mod source;

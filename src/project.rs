@@ -136,9 +136,10 @@ pub fn load(sources: &mut Sources, root: &Path, targets: &[PathBuf]) -> Result<P
         loader.project.diagnostics.push(d);
     }
     let mut queue: Vec<FileId> = Vec::new();
-    for path in &members {
-        let id = loader.file(path)?;
-        if targets.iter().any(|t| path.starts_with(t)) {
+    for id in loader.files(&members)? {
+        if let Some(path) = loader.sources.get(id).and_then(|f| f.path.as_ref())
+            && targets.iter().any(|t| path.starts_with(t))
+        {
             loader.project.requested.insert(id);
         }
         queue.push(id);
@@ -310,20 +311,43 @@ impl Loader<'_> {
 
     /// Reads and parses one file once; returns its id.
     fn file(&mut self, path: &Path) -> Result<FileId, LoadError> {
-        if let Some(&id) = self.by_path.get(path) {
-            return Ok(id);
+        let ids = self.files(&[path.to_path_buf()])?;
+        ids.into_iter()
+            .next()
+            .ok_or_else(|| LoadError(format!("cannot read `{}`", path.display())))
+    }
+
+    /// Reads files (each once) and parses them in parallel; returns their ids in order.
+    fn files(&mut self, paths: &[PathBuf]) -> Result<Vec<FileId>, LoadError> {
+        use rayon::prelude::*;
+
+        let mut ids = Vec::with_capacity(paths.len());
+        let mut fresh = Vec::new();
+        for path in paths {
+            if let Some(&id) = self.by_path.get(path) {
+                ids.push(id);
+                continue;
+            }
+            let bytes = std::fs::read(path).map_err(|e| io_error(path, &e))?;
+            let (text, invalid) = syntax::decode(bytes);
+            let id = self.sources.add(SourceFile::new(display(path), Some(path.to_path_buf()), text));
+            if let Some(bad) = invalid {
+                self.project.diagnostics.push(bad.diagnostic(id));
+            }
+            self.by_path.insert(path.clone(), id);
+            ids.push(id);
+            fresh.push(id);
         }
-        let bytes = std::fs::read(path).map_err(|e| io_error(path, &e))?;
-        let (text, invalid) = syntax::decode(bytes);
-        let id = self.sources.add(SourceFile::new(display(path), Some(path.to_path_buf()), text));
-        if let Some(bad) = invalid {
-            self.project.diagnostics.push(bad.diagnostic(id));
+        let sources = &*self.sources;
+        let parsed: Vec<syntax::Parsed> = fresh
+            .par_iter()
+            .map(|&id| syntax::parse(id, sources.text(id)))
+            .collect();
+        for p in parsed {
+            self.project.diagnostics.extend(p.diagnostics);
+            self.project.files.push(p.file);
         }
-        let parsed = syntax::parse(id, self.sources.text(id));
-        self.project.diagnostics.extend(parsed.diagnostics);
-        self.project.files.push(parsed.file);
-        self.by_path.insert(path.to_path_buf(), id);
-        Ok(id)
+        Ok(ids)
     }
 
     /// Loads every file the queued files import, transitively.

@@ -159,7 +159,9 @@ fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::test_decl
         | Rule::keyword
         | Rule::WHITESPACE
-        | Rule::COMMENT => return None,
+        | Rule::COMMENT
+        | Rule::line_char
+        | Rule::str_char => return None,
     })
 }
 

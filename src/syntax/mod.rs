@@ -27,8 +27,14 @@ pub struct Parsed {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// Files at least this large have their declarations parsed in parallel: below it, starting
+/// the threads costs more than it saves.
+const PARALLEL_FROM: usize = 256 * 1024;
+
 /// Parses one file's text into a syntax tree, recovering at every declaration.
 pub fn parse(file: FileId, text: &str) -> Parsed {
+    use rayon::prelude::*;
+
     let scanned = scan::scan(file, text);
     let mut diagnostics = scanned.diagnostics;
     let mut tree = ast::File {
@@ -37,36 +43,16 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
         broken: Vec::new(),
         comments: scanned.comments,
     };
-    for chunk in &scanned.chunks {
-        let Some(chunk_text) = text.get(chunk.start..chunk.end) else {
-            continue;
-        };
-        let broken = || ast::BrokenDecl {
-            keyword: chunk.keyword.unwrap_or_default().to_string(),
-            name: chunk.name.clone(),
-            span: Span::new(file, chunk.start, chunk.end),
-        };
-        if chunk.too_deep {
-            tree.broken.push(broken());
-            continue;
-        }
-        match Grammar::parse(Rule::chunk, chunk_text) {
-            Ok(pairs) => {
-                let mut builder = build::Builder::new(file, chunk.start, &mut diagnostics);
-                tree.decls.extend(builder.chunk(pairs));
-            }
-            Err(err) => {
-                let err = error::with_detail(err, chunk_text);
-                let (at, expected) = error::locate(&err, chunk_text);
-                let at = chunk.start + at;
-                if chunk.first_problem.is_none_or(|first| at < first) {
-                    diagnostics.push(error::syntax_error(expected, file, text, chunk.start, at, chunk.end));
-                }
-                if chunk.keyword.is_some() {
-                    tree.broken.push(broken());
-                }
-            }
-        }
+    let one = |chunk: &scan::Chunk| parse_chunk(file, text, chunk);
+    let parts: Vec<ChunkParse> = if text.len() >= PARALLEL_FROM {
+        scanned.chunks.par_iter().map(one).collect()
+    } else {
+        scanned.chunks.iter().map(one).collect()
+    };
+    for part in parts {
+        tree.decls.extend(part.decls);
+        diagnostics.extend(part.diagnostics);
+        tree.broken.extend(part.broken);
     }
     if tree.decls.is_empty() && tree.broken.is_empty() && diagnostics.is_empty() {
         let what = if text.trim().is_empty() {
@@ -84,6 +70,51 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
         file: tree,
         diagnostics,
     }
+}
+
+/// What one declaration chunk gave.
+struct ChunkParse {
+    decls: Vec<ast::Decl>,
+    diagnostics: Vec<Diagnostic>,
+    broken: Option<ast::BrokenDecl>,
+}
+
+fn parse_chunk(file: FileId, text: &str, chunk: &scan::Chunk) -> ChunkParse {
+    let mut out = ChunkParse {
+        decls: Vec::new(),
+        diagnostics: Vec::new(),
+        broken: None,
+    };
+    let Some(chunk_text) = text.get(chunk.start..chunk.end) else {
+        return out;
+    };
+    let broken = || ast::BrokenDecl {
+        keyword: chunk.keyword.unwrap_or_default().to_string(),
+        name: chunk.name.clone(),
+        span: Span::new(file, chunk.start, chunk.end),
+    };
+    if chunk.too_deep {
+        out.broken = Some(broken());
+        return out;
+    }
+    match Grammar::parse(Rule::chunk, chunk_text) {
+        Ok(pairs) => {
+            let mut builder = build::Builder::new(file, chunk.start, &mut out.diagnostics);
+            out.decls = builder.chunk(pairs);
+        }
+        Err(err) => {
+            let err = error::with_detail(err, chunk_text);
+            let (at, expected) = error::locate(&err, chunk_text);
+            let at = chunk.start + at;
+            if chunk.first_problem.is_none_or(|first| at < first) {
+                out.diagnostics.push(error::syntax_error(expected, file, text, chunk.start, at, chunk.end));
+            }
+            if chunk.keyword.is_some() {
+                out.broken = Some(broken());
+            }
+        }
+    }
+    out
 }
 
 /// Where a file stops being valid UTF-8.
