@@ -70,10 +70,10 @@ pub enum Decl {
     Policy(PolicyDecl),
     Import(ImportDecl),
     Fact(FactDecl),
-    Codes(CodesDecl),
-    Define(DefineDecl),
-    Decision(DecisionDecl),
-    Test(TestDecl),
+    Codes(Box<CodesDecl>),
+    Define(Box<DefineDecl>),
+    Decision(Box<DecisionDecl>),
+    Test(Box<TestDecl>),
 }
 
 impl Decl {
@@ -139,8 +139,15 @@ pub struct FactDecl {
 
 #[derive(Debug, Clone)]
 pub enum TypeExpr {
-    Enum { values: Vec<Ident>, span: Span },
-    Named { name: Ident, arg: Option<Box<TypeExpr>>, span: Span },
+    Enum {
+        values: Vec<Ident>,
+        span: Span,
+    },
+    Named {
+        name: Ident,
+        arg: Option<Box<TypeExpr>>,
+        span: Span,
+    },
 }
 
 impl TypeExpr {
@@ -180,7 +187,7 @@ pub struct DecisionDecl {
 pub enum DecisionItem {
     Outcomes { names: Vec<Ident>, span: Span },
     Inputs { names: Vec<Ident>, span: Span },
-    Rule(RuleDecl),
+    Rule(Box<RuleDecl>),
     Otherwise { outcome: Ident, span: Span },
 }
 
@@ -213,8 +220,15 @@ pub struct TestDecl {
 
 #[derive(Debug, Clone)]
 pub enum TestItem {
-    Given { assignments: Vec<Assignment>, span: Span },
-    Expect { decision: Ident, outcome: Ident, span: Span },
+    Given {
+        assignments: Vec<Assignment>,
+        span: Span,
+    },
+    Expect {
+        decision: Ident,
+        outcome: Ident,
+        span: Span,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -231,7 +245,10 @@ pub enum Value {
     Number(NumberLit),
     Set(SetLiteral),
     /// A bare word: `true`, an enum value or a code.
-    Word { text: String, span: Span },
+    Word {
+        text: String,
+        span: Span,
+    },
 }
 
 impl Value {
@@ -254,10 +271,17 @@ pub enum SetExpr {
         span: Span,
     },
     /// `( ... )`
-    Paren { inner: Box<SetExpr>, span: Span },
+    Paren {
+        inner: Box<SetExpr>,
+        span: Span,
+    },
     Name(Ident),
     /// `icd10cm { ... }`
-    System { system: Ident, set: SetLiteral, span: Span },
+    System {
+        system: Ident,
+        set: SetLiteral,
+        span: Span,
+    },
     /// `{ ... }` with the system (or enum) taken from where it is used.
     Literal(SetLiteral),
 }

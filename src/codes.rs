@@ -15,7 +15,12 @@ pub enum System {
 }
 
 impl System {
-    pub const ALL: &'static [System] = &[System::Icd10Cm, System::Icd10Pcs, System::Cpt, System::Hcpcs];
+    pub const ALL: &'static [System] = &[
+        System::Icd10Cm,
+        System::Icd10Pcs,
+        System::Cpt,
+        System::Hcpcs,
+    ];
 
     pub fn parse(name: &str) -> Option<System> {
         Some(match name {
@@ -107,10 +112,19 @@ pub fn parse_code(system: System, written: &str) -> Result<CodeForm, FormatError
         return Err(FormatError::new("ICD-10-CM codes start with a letter")
             .help("the first character is a letter, such as the `M` of `M80.08XA`"));
     }
-    if let Some(c) = body.chars().find(|c| !c.is_ascii_alphanumeric() && *c != '.') {
+    if let Some(c) = body
+        .chars()
+        .find(|c| !c.is_ascii_alphanumeric() && *c != '.')
+    {
         let reason = match c {
-            '-' => format!("`-` can only end a pattern such as {}", pattern_example(system)),
-            '*' => format!("`*` can only end a pattern such as {}", pattern_example(system)),
+            '-' => format!(
+                "`-` can only end a pattern such as {}",
+                pattern_example(system)
+            ),
+            '*' => format!(
+                "`*` can only end a pattern such as {}",
+                pattern_example(system)
+            ),
             c => format!("`{c}` is not a letter or digit"),
         };
         return Err(FormatError::new(reason));
@@ -150,7 +164,9 @@ fn icd10cm(body: &str, pattern: bool) -> Result<String, FormatError> {
         return Err(FormatError::new("the code is empty"));
     }
     if p.get(1).is_some_and(|b| !b.is_ascii_digit()) {
-        return Err(FormatError::new("the second character of an ICD-10-CM code is a digit"));
+        return Err(FormatError::new(
+            "the second character of an ICD-10-CM code is a digit",
+        ));
     }
     if plain.len() > 7 {
         return Err(FormatError::new(format!(
@@ -182,13 +198,29 @@ fn icd10cm(body: &str, pattern: bool) -> Result<String, FormatError> {
                 plain.get(..3).unwrap_or(""),
                 plain.get(3..).unwrap_or("")
             );
-            return Err(FormatError::new("the `.` after the third character is missing")
-                .help(format!("write `{fixed}`")));
+            return Err(
+                FormatError::new("the `.` after the third character is missing")
+                    .help(format!("write `{fixed}`")),
+            );
         }
         None => {}
     }
     if !pattern && plain.len() < 3 {
-        return Err(FormatError::new("ICD-10-CM codes have at least 3 characters"));
+        return Err(FormatError::new(
+            "ICD-10-CM codes have at least 3 characters",
+        ));
+    }
+    if !pattern && body.ends_with('.') {
+        return Err(FormatError::new("a code does not end in `.`").help(format!(
+            "write `{}`, or `{body}-` for every code below it",
+            body.trim_end_matches('.')
+        )));
+    }
+    if pattern && plain.len() >= 7 {
+        return Err(FormatError::new(
+            "a pattern is shorter than a full code: it stands for the codes that start with it",
+        )
+        .help(format!("write the code `{body}` itself")));
     }
     // A pattern may end in its dot (`M80.-`); the normal form drops it.
     Ok(body.trim_end_matches('.').to_string())
@@ -225,7 +257,10 @@ fn fixed(
     check: fn(u8) -> Result<(), FormatError>,
 ) -> Result<String, FormatError> {
     if body.contains('.') {
-        return Err(FormatError::new(format!("{} codes have no `.`", system.display())));
+        return Err(FormatError::new(format!(
+            "{} codes have no `.`",
+            system.display()
+        )));
     }
     for b in body.bytes() {
         check(b)?;
@@ -258,7 +293,9 @@ fn cpt(body: &str, pattern: bool) -> Result<String, FormatError> {
         if c.is_ascii_alphanumeric() {
             Ok(())
         } else {
-            Err(FormatError::new("CPT codes have only digits and a final letter"))
+            Err(FormatError::new(
+                "CPT codes have only digits and a final letter",
+            ))
         }
     })?;
     let b = code.as_bytes();
@@ -279,7 +316,9 @@ fn hcpcs(body: &str, pattern: bool) -> Result<String, FormatError> {
         if c.is_ascii_alphanumeric() {
             Ok(())
         } else {
-            Err(FormatError::new("HCPCS codes have only a letter and digits"))
+            Err(FormatError::new(
+                "HCPCS codes have only a letter and digits",
+            ))
         }
     })?;
     let b = code.as_bytes();
@@ -336,12 +375,27 @@ mod tests {
 
     #[test]
     fn icd10cm_codes_and_patterns() {
-        assert_eq!(ok(System::Icd10Cm, "M80.08XA"), CodeForm::Exact("M80.08XA".into()));
-        assert_eq!(ok(System::Icd10Cm, "m48.50xa"), CodeForm::Exact("M48.50XA".into()));
-        assert_eq!(ok(System::Icd10Cm, "M80.08X-"), CodeForm::Prefix("M80.08X".into()));
-        assert_eq!(ok(System::Icd10Cm, "M80.08X*"), CodeForm::Prefix("M80.08X".into()));
+        assert_eq!(
+            ok(System::Icd10Cm, "M80.08XA"),
+            CodeForm::Exact("M80.08XA".into())
+        );
+        assert_eq!(
+            ok(System::Icd10Cm, "m48.50xa"),
+            CodeForm::Exact("M48.50XA".into())
+        );
+        assert_eq!(
+            ok(System::Icd10Cm, "M80.08X-"),
+            CodeForm::Prefix("M80.08X".into())
+        );
+        assert_eq!(
+            ok(System::Icd10Cm, "M80.08X*"),
+            CodeForm::Prefix("M80.08X".into())
+        );
         assert_eq!(ok(System::Icd10Cm, "M80.-"), CodeForm::Prefix("M80".into()));
-        assert_eq!(ok(System::Icd10Cm, "C4A.0"), CodeForm::Exact("C4A.0".into()));
+        assert_eq!(
+            ok(System::Icd10Cm, "C4A.0"),
+            CodeForm::Exact("C4A.0".into())
+        );
         assert_eq!(ok(System::Icd10Cm, "G35"), CodeForm::Exact("G35".into()));
     }
 
@@ -352,11 +406,16 @@ mod tests {
         assert!(err(System::Icd10Cm, "101-0.0070").contains("start with a letter"));
         assert!(err(System::Icd10Cm, "M4850XA").contains("missing"));
         assert!(err(System::Icd10Cm, "M485.0XA").contains("third character"));
+        assert!(err(System::Icd10Cm, "M80.").contains("does not end in `.`"));
+        assert!(err(System::Icd10Cm, "M80.08XA*").contains("shorter than a full code"));
     }
 
     #[test]
     fn pcs_cpt_hcpcs_formats() {
-        assert_eq!(ok(System::Icd10Pcs, "0QU03JZ"), CodeForm::Exact("0QU03JZ".into()));
+        assert_eq!(
+            ok(System::Icd10Pcs, "0QU03JZ"),
+            CodeForm::Exact("0QU03JZ".into())
+        );
         assert!(err(System::Icd10Pcs, "OQU03JZ").contains("`O`"));
         assert!(err(System::Icd10Pcs, "0QU03J").contains("7 characters"));
         assert_eq!(ok(System::Cpt, "0200t"), CodeForm::Exact("0200T".into()));

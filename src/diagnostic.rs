@@ -240,7 +240,10 @@ mod tests {
                 Severity::Error => 'E',
                 Severity::Warning | Severity::Note => 'W',
             };
-            assert!(code.as_str().starts_with(prefix), "{code} has the wrong prefix");
+            assert!(
+                code.as_str().starts_with(prefix),
+                "{code} has the wrong prefix"
+            );
             assert_eq!(code.as_str().len(), 5);
         }
     }

@@ -20,7 +20,10 @@ pub struct Report {
 
 impl Report {
     pub fn count(&self, severity: Severity) -> usize {
-        self.diagnostics.iter().filter(|d| d.severity == severity).count()
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == severity)
+            .count()
     }
 }
 
@@ -28,7 +31,10 @@ impl Report {
 pub fn check_paths(paths: &[PathBuf]) -> Result<Report, LoadError> {
     let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
     for path in paths {
-        groups.entry(project::project_root(path)?).or_default().push(path.clone());
+        groups
+            .entry(project::project_root(path)?)
+            .or_default()
+            .push(path.clone());
     }
     let mut report = Report::default();
     for (root, targets) in groups {
@@ -47,7 +53,9 @@ pub fn check_project(project: Project) -> (Vec<Diagnostic>, usize) {
     let mut diagnostics = project.diagnostics;
     diagnostics.extend(checked.diagnostics);
     let keep = |d: &Diagnostic| match d.primary_span() {
-        Some(span) => project.requested.contains(&span.file) || Some(span.file) == project.config_file,
+        Some(span) => {
+            project.requested.contains(&span.file) || Some(span.file) == project.config_file
+        }
         None => true,
     };
     let diagnostics = diagnostics
@@ -60,7 +68,10 @@ pub fn check_project(project: Project) -> (Vec<Diagnostic>, usize) {
 
 /// The project's lint level for a diagnostic's code: allowed ones are dropped, denied ones
 /// become errors.
-fn apply_level(mut d: Diagnostic, levels: &std::collections::HashMap<crate::diagnostic::Code, Level>) -> Option<Diagnostic> {
+fn apply_level(
+    mut d: Diagnostic,
+    levels: &std::collections::HashMap<crate::diagnostic::Code, Level>,
+) -> Option<Diagnostic> {
     match levels.get(&d.code) {
         Some(Level::Allow) => None,
         Some(Level::Deny) => {

@@ -9,7 +9,9 @@ const DOCUMENT: &str = include_str!("../docs/diagnostics.md");
 
 /// The section of `docs/diagnostics.md` about a code, without its heading.
 pub fn explain(code: Code) -> Option<&'static str> {
-    sections().find(|(c, _)| *c == code.as_str()).map(|(_, body)| body)
+    sections()
+        .find(|(c, _)| *c == code.as_str())
+        .map(|(_, body)| body)
 }
 
 /// Every section: the code in its heading and the text under it.

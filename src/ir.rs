@@ -150,7 +150,10 @@ pub enum DefineBody {
     /// A named value, such as `define advanced_age = 78.5 years`; used where it is named.
     Value(Num),
     /// Another name for a fact, possibly converted (`define age_in_days = age as days`).
-    Alias { fact: FactId, scale: Num },
+    Alias {
+        fact: FactId,
+        scale: Num,
+    },
     /// The body had errors.
     Invalid,
 }
@@ -171,11 +174,21 @@ pub enum ExprKind {
     And(Vec<Expr>),
     Or(Vec<Expr>),
     /// `fact op value`, the value in the fact's own unit.
-    Compare { fact: FactId, op: CmpOp, value: Num },
+    Compare {
+        fact: FactId,
+        op: CmpOp,
+        value: Num,
+    },
     /// An enum fact's value is one of these (indices into its enum type, sorted).
-    EnumIn { fact: FactId, values: Vec<u32> },
+    EnumIn {
+        fact: FactId,
+        values: Vec<u32>,
+    },
     /// A single-code fact is in the set.
-    CodeIn { fact: FactId, set: CodeSetId },
+    CodeIn {
+        fact: FactId,
+        set: CodeSetId,
+    },
     /// A code-set fact has any, all or none of the set's codes.
     Has {
         fact: FactId,

@@ -20,14 +20,14 @@
 extern crate alloc;
 
 pub mod ast;
-pub mod diagnostic;
-pub mod source;
-pub mod syntax;
 pub mod check;
 pub mod codes;
-pub mod ir;
-pub mod types;
+pub mod diagnostic;
 pub mod driver;
-pub mod project;
 pub mod explain;
+pub mod ir;
+pub mod project;
 pub mod render;
+pub mod source;
+pub mod syntax;
+pub mod types;

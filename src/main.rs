@@ -17,7 +17,11 @@ use medpol::diagnostic::{Code, Severity};
 use medpol::render;
 
 #[derive(Parser)]
-#[command(name = "medpol", version, about = "Compiler and linter for medical coverage policy criteria")]
+#[command(
+    name = "medpol",
+    version,
+    about = "Compiler and linter for medical coverage policy criteria"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -66,7 +70,11 @@ fn main() -> ExitCode {
 const USAGE: u8 = 2;
 
 fn check(paths: Vec<PathBuf>, format: Format, deny_warnings: bool) -> ExitCode {
-    let paths = if paths.is_empty() { vec![PathBuf::from(".")] } else { paths };
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        paths
+    };
     let report = match medpol::driver::check_paths(&paths) {
         Ok(r) => r,
         Err(e) => {
@@ -115,7 +123,11 @@ fn no_color() -> bool {
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 fn summary(errors: usize, warnings: usize, files: usize) -> String {
@@ -124,7 +136,11 @@ fn summary(errors: usize, warnings: usize, files: usize) -> String {
         (0, 0) => format!("checked {files}: no problems\n"),
         (0, w) => format!("checked {files}: {}\n", plural(w, "warning")),
         (e, 0) => format!("checked {files}: {}\n", plural(e, "error")),
-        (e, w) => format!("checked {files}: {} and {}\n", plural(e, "error"), plural(w, "warning")),
+        (e, w) => format!(
+            "checked {files}: {} and {}\n",
+            plural(e, "error"),
+            plural(w, "warning")
+        ),
     }
 }
 
@@ -133,13 +149,20 @@ fn explain(text: &str) -> ExitCode {
         let known = Code::ALL.iter().flat_map(|c| [c.as_str(), c.name()]);
         match medpol::check::names::suggest(text, known) {
             Some(s) => eprintln!("error: unknown diagnostic code `{text}`; did you mean `{s}`?"),
-            None => eprintln!("error: unknown diagnostic code `{text}`; codes look like `E0101` or `unused-fact`"),
+            None => eprintln!(
+                "error: unknown diagnostic code `{text}`; codes look like `E0101` or `unused-fact`"
+            ),
         }
         return ExitCode::from(USAGE);
     };
     match medpol::explain::explain(code) {
         Some(body) => {
-            println!("{} {}: {}\n\n{body}", code.as_str(), code.name(), code.summary());
+            println!(
+                "{} {}: {}\n\n{body}",
+                code.as_str(),
+                code.name(),
+                code.summary()
+            );
             ExitCode::SUCCESS
         }
         None => {

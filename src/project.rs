@@ -83,7 +83,9 @@ pub fn project_root(target: &Path) -> Result<PathBuf, LoadError> {
     Ok(match find_root(&target) {
         Some(root) => root,
         None if target.is_dir() => target,
-        None => target.parent().map_or_else(|| target.clone(), Path::to_path_buf),
+        None => target
+            .parent()
+            .map_or_else(|| target.clone(), Path::to_path_buf),
     })
 }
 
@@ -160,7 +162,11 @@ impl Loader<'_> {
     fn config(&mut self, path: &Path) -> Result<Option<Vec<String>>, LoadError> {
         let text = std::fs::read(path).map_err(|e| io_error(path, &e))?;
         let (text, invalid) = syntax::decode(text);
-        let id = self.sources.add(SourceFile::new(display(path), Some(path.to_path_buf()), text));
+        let id = self.sources.add(SourceFile::new(
+            display(path),
+            Some(path.to_path_buf()),
+            text,
+        ));
         self.project.config_file = Some(id);
         if let Some(bad) = invalid {
             self.project.diagnostics.push(bad.diagnostic(id));
@@ -200,8 +206,11 @@ impl Loader<'_> {
                     .iter()
                     .filter(|c| c.default_severity() != Severity::Error)
                     .flat_map(|c| [c.as_str(), c.name()]);
-                let mut d = Diagnostic::new(Code::UnknownLint, format!("unknown lint `{}`", shown(&key.value)))
-                    .primary(key_span, "no diagnostic has this code or name");
+                let mut d = Diagnostic::new(
+                    Code::UnknownLint,
+                    format!("unknown lint `{}`", shown(&key.value)),
+                )
+                .primary(key_span, "no diagnostic has this code or name");
                 d = match crate::check::names::suggest(&key.value, names) {
                     Some(s) => d.help(format!("did you mean `{s}`?")),
                     None => d.help("name a warning by its code (`W0101`) or name (`unused-fact`); `medpol explain` lists them"),
@@ -213,7 +222,10 @@ impl Loader<'_> {
                 self.project.diagnostics.push(
                     Diagnostic::new(
                         Code::UnknownLint,
-                        format!("`{}` is an error; only warnings change level", code.as_str()),
+                        format!(
+                            "`{}` is an error; only warnings change level",
+                            code.as_str()
+                        ),
                     )
                     .primary(key_span, "an error code")
                     .help("errors always stop the check; fix the policy instead"),
@@ -226,9 +238,12 @@ impl Loader<'_> {
                 "deny" => Level::Deny,
                 other => {
                     self.project.diagnostics.push(
-                        Diagnostic::new(Code::InvalidProjectFile, format!("unknown lint level `{}`", shown(other)))
-                            .primary(value_span, "not a level")
-                            .help("the levels are `allow`, `warn` and `deny`"),
+                        Diagnostic::new(
+                            Code::InvalidProjectFile,
+                            format!("unknown lint level `{}`", shown(other)),
+                        )
+                        .primary(value_span, "not a level")
+                        .help("the levels are `allow`, `warn` and `deny`"),
                     );
                     continue;
                 }
@@ -246,7 +261,9 @@ impl Loader<'_> {
 
     /// Byte offset of a one-based line and column.
     fn offset(&self, id: FileId, line: u64, column: u64) -> usize {
-        let Some(file) = self.sources.get(id) else { return 0 };
+        let Some(file) = self.sources.get(id) else {
+            return 0;
+        };
         let start = file.line_start(line.saturating_sub(1) as usize);
         let rest = file.text.get(start..).unwrap_or("");
         start
@@ -261,7 +278,8 @@ impl Loader<'_> {
     fn members(&mut self, patterns: &[String]) -> Result<Vec<PathBuf>, LoadError> {
         let mut builder = globset::GlobSetBuilder::new();
         for p in patterns {
-            match globset::Glob::new(p) {
+            // `*` stays within one folder; `**` crosses folders.
+            match globset::GlobBuilder::new(p).literal_separator(true).build() {
                 Ok(g) => {
                     builder.add(g);
                 }
@@ -292,10 +310,14 @@ impl Loader<'_> {
             .into_iter()
             .filter_entry(|e| {
                 e.depth() == 0
-                    || !e.file_name().to_str().is_some_and(|n| n.starts_with('.') || n == "target")
+                    || !e
+                        .file_name()
+                        .to_str()
+                        .is_some_and(|n| n.starts_with('.') || n == "target")
             });
         for entry in walker {
-            let entry = entry.map_err(|e| LoadError(format!("cannot read the project folder: {e}")))?;
+            let entry =
+                entry.map_err(|e| LoadError(format!("cannot read the project folder: {e}")))?;
             if !entry.file_type().is_file() {
                 continue;
             }
@@ -330,7 +352,11 @@ impl Loader<'_> {
             }
             let bytes = std::fs::read(path).map_err(|e| io_error(path, &e))?;
             let (text, invalid) = syntax::decode(bytes);
-            let id = self.sources.add(SourceFile::new(display(path), Some(path.to_path_buf()), text));
+            let id = self.sources.add(SourceFile::new(
+                display(path),
+                Some(path.to_path_buf()),
+                text,
+            ));
             if let Some(bad) = invalid {
                 self.project.diagnostics.push(bad.diagnostic(id));
             }
@@ -486,7 +512,9 @@ fn normalize(path: &Path) -> PathBuf {
 
 /// A path as shown to the user: relative to the working folder when it is inside it.
 pub fn display(path: &Path) -> String {
-    let cwd = std::env::current_dir().ok().and_then(|d| d.canonicalize().ok());
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|d| d.canonicalize().ok());
     match cwd.as_deref().and_then(|cwd| path.strip_prefix(cwd).ok()) {
         Some(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
         _ => path.display().to_string(),
@@ -499,7 +527,10 @@ mod tests {
 
     #[test]
     fn normalize_removes_dots() {
-        assert_eq!(normalize(Path::new("/a/b/../c/./d")), PathBuf::from("/a/c/d"));
+        assert_eq!(
+            normalize(Path::new("/a/b/../c/./d")),
+            PathBuf::from("/a/c/d")
+        );
         assert_eq!(normalize(Path::new("/a/../../x")), PathBuf::from("/x"));
     }
 }

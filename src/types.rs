@@ -20,7 +20,7 @@ pub enum NumError {
     TooLarge,
 }
 
-/// Literals may have at most this many significant digits.
+/// Literals may have at most this many significant digits, and this many decimal places.
 pub const MAX_DIGITS: usize = 30;
 
 impl Num {
@@ -46,8 +46,9 @@ impl Num {
         {
             return Err(NumError::Malformed);
         }
-        let significant = int.trim_start_matches('0').len() + frac.len();
-        if significant > MAX_DIGITS {
+        let all = format!("{int}{frac}");
+        let significant = all.trim_start_matches('0').len();
+        if significant > MAX_DIGITS || frac.len() > MAX_DIGITS {
             return Err(NumError::TooLarge);
         }
         let mut numer: i128 = 0;
@@ -172,7 +173,13 @@ pub enum Family {
 }
 
 impl Unit {
-    pub const ALL: &'static [Unit] = &[Unit::Day, Unit::Week, Unit::Month, Unit::Year, Unit::Percent];
+    pub const ALL: &'static [Unit] = &[
+        Unit::Day,
+        Unit::Week,
+        Unit::Month,
+        Unit::Year,
+        Unit::Percent,
+    ];
 
     pub fn parse(text: &str) -> Option<Unit> {
         Some(match text {
@@ -220,7 +227,9 @@ impl Unit {
     }
 
     /// The factor for an explicit `as` conversion: exact within a family, and across the
-    /// day/month families by the documented convention of 30 days a month and 365 a year.
+    /// day/month families by the documented convention of 365 days a year, so a month is a
+    /// twelfth of that (30 5/12 days). One convention for both keeps 12 months equal to a year
+    /// on either side of a conversion.
     pub fn conventional_factor(self, to: Unit) -> Option<Num> {
         if let Some(f) = self.exact_factor(to) {
             return Some(f);
@@ -228,7 +237,7 @@ impl Unit {
         let days = |u: Unit| match u {
             Unit::Day => Some(Num::from_int(1)),
             Unit::Week => Some(Num::from_int(7)),
-            Unit::Month => Some(Num::from_int(30)),
+            Unit::Month => Num::ratio(365, 12),
             Unit::Year => Some(Num::from_int(365)),
             Unit::Percent => None,
         };
@@ -254,7 +263,8 @@ impl Date {
         if parts.next().is_some() || !(1..=12).contains(&month) || day == 0 {
             return None;
         }
-        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let leap =
+            (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
         let days = match month {
             2 if leap => 29,
             2 => 28,
@@ -349,16 +359,37 @@ mod tests {
     fn literals_are_bounded() {
         assert_eq!(Num::parse(&"9".repeat(31)), Err(NumError::TooLarge));
         assert!(Num::parse(&"9".repeat(30)).is_ok());
+        assert!(
+            Num::parse(&format!("0.{}1", "0".repeat(28))).is_ok(),
+            "leading zeros are not significant"
+        );
+        assert_eq!(
+            Num::parse(&format!("0.{}1", "0".repeat(30))),
+            Err(NumError::TooLarge)
+        );
         assert_eq!(Num::parse("1."), Err(NumError::Malformed));
     }
 
     #[test]
     fn weeks_and_days_convert_exactly_months_and_days_do_not() {
         assert_eq!(Unit::Week.exact_factor(Unit::Day), Some(Num::from_int(7)));
-        assert_eq!(Unit::Year.exact_factor(Unit::Month), Some(Num::from_int(12)));
+        assert_eq!(
+            Unit::Year.exact_factor(Unit::Month),
+            Some(Num::from_int(12))
+        );
         assert_eq!(Unit::Month.exact_factor(Unit::Day), None);
-        assert_eq!(Unit::Month.conventional_factor(Unit::Day), Some(Num::from_int(30)));
-        assert_eq!(Unit::Day.conventional_factor(Unit::Year), Num::ratio(1, 365));
+        assert_eq!(
+            Unit::Month.conventional_factor(Unit::Day),
+            Num::ratio(365, 12)
+        );
+        let year_via_months = Unit::Year
+            .exact_factor(Unit::Month)
+            .and_then(|f| f.checked_mul(Unit::Month.conventional_factor(Unit::Day)?));
+        assert_eq!(year_via_months, Unit::Year.conventional_factor(Unit::Day));
+        assert_eq!(
+            Unit::Day.conventional_factor(Unit::Year),
+            Num::ratio(1, 365)
+        );
         assert_eq!(Unit::Percent.conventional_factor(Unit::Day), None);
     }
 

@@ -10,7 +10,11 @@ use medpol::render;
 fn report(path: &Path) -> String {
     let report = check_paths(&[path.to_path_buf()]).expect("the case loads");
     let short = render::short::render(&report.sources, &report.diagnostics);
-    let human = render::human::render(&report.sources, &report.diagnostics, render::human::Color::Never);
+    let human = render::human::render(
+        &report.sources,
+        &report.diagnostics,
+        render::human::Color::Never,
+    );
     format!("--- short\n{short}--- human\n{human}")
 }
 
@@ -26,7 +30,10 @@ fn regex_escape(text: &str) -> String {
     text.chars()
         .flat_map(|c| {
             let special = "\\.+*?()|[]{}^$#&-~".contains(c);
-            special.then_some('\\').into_iter().chain(std::iter::once(c))
+            special
+                .then_some('\\')
+                .into_iter()
+                .chain(std::iter::once(c))
         })
         .collect()
 }

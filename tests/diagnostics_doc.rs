@@ -20,7 +20,11 @@ fn headings_give_the_code_and_its_name() {
     let doc = include_str!("../docs/diagnostics.md");
     for code in Code::ALL {
         let heading = format!("\n## {} {}\n", code.as_str(), code.name());
-        assert!(doc.contains(&heading), "missing heading `{}`", heading.trim());
+        assert!(
+            doc.contains(&heading),
+            "missing heading `{}`",
+            heading.trim()
+        );
     }
 }
 

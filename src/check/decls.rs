@@ -197,7 +197,10 @@ impl<'a> Checker<'a> {
         match &import.names {
             None => {
                 for (name, entry) in &shared {
-                    if matches!(entry.symbol, Symbol::Fact(_) | Symbol::CodeSet(_) | Symbol::Define(_)) {
+                    if matches!(
+                        entry.symbol,
+                        Symbol::Fact(_) | Symbol::CodeSet(_) | Symbol::Define(_)
+                    ) {
                         brought.push((name.clone(), entry.clone(), import.path.span));
                     }
                 }
@@ -206,14 +209,23 @@ impl<'a> Checker<'a> {
             Some(list) => {
                 for ident in list {
                     match shared.get(&ident.name) {
-                        Some(e) if matches!(e.symbol, Symbol::Fact(_) | Symbol::CodeSet(_) | Symbol::Define(_)) => {
+                        Some(e)
+                            if matches!(
+                                e.symbol,
+                                Symbol::Fact(_) | Symbol::CodeSet(_) | Symbol::Define(_)
+                            ) =>
+                        {
                             self.reference(ident.span, e.symbol);
                             brought.push((ident.name.clone(), e.clone(), ident.span));
                         }
                         Some(e) => {
                             let d = Diagnostic::new(
                                 Code::MisplacedDeclaration,
-                                format!("{} `{}` cannot be imported", e.symbol.kind(), shown(&ident.name)),
+                                format!(
+                                    "{} `{}` cannot be imported",
+                                    e.symbol.kind(),
+                                    shown(&ident.name)
+                                ),
                             )
                             .primary(ident.span, "not importable")
                             .secondary(e.declared, "declared here")
@@ -222,7 +234,8 @@ impl<'a> Checker<'a> {
                         }
                         None if target_broken.contains(&ident.name) => {}
                         None => {
-                            let suggestion = names::suggest(&ident.name, shared.keys().map(String::as_str));
+                            let suggestion =
+                                names::suggest(&ident.name, shared.keys().map(String::as_str));
                             let mut d = Diagnostic::new(
                                 Code::UnknownName,
                                 format!(
@@ -234,7 +247,9 @@ impl<'a> Checker<'a> {
                             .primary(ident.span, "not found in the imported file");
                             d = match suggestion {
                                 Some(s) => d.help(format!("did you mean `{s}`?")),
-                                None => d.help("import one of the file's facts, code sets or definitions"),
+                                None => d.help(
+                                    "import one of the file's facts, code sets or definitions",
+                                ),
                             };
                             self.report(d);
                         }
@@ -242,7 +257,9 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        let Some(mut scope) = self.scopes.remove(&file) else { return };
+        let Some(mut scope) = self.scopes.remove(&file) else {
+            return;
+        };
         scope.broken.extend(target_broken);
         let mut kept = Vec::new();
         for (name, entry, at) in brought {
@@ -330,7 +347,9 @@ impl<'a> Checker<'a> {
                 self.program.enums.push(EnumType { values: kept });
                 Type::Enum(id)
             }
-            ast::TypeExpr::Named { name, arg, span } => self.named_type(name, arg.as_deref(), *span),
+            ast::TypeExpr::Named { name, arg, span } => {
+                self.named_type(name, arg.as_deref(), *span)
+            }
         }
     }
 
@@ -339,9 +358,12 @@ impl<'a> Checker<'a> {
             "bool" | "int" | "decimal" | "percent" => {
                 if let Some(a) = arg {
                     self.report(
-                        Diagnostic::new(Code::UnknownType, format!("`{}` takes no argument", name.name))
-                            .primary(a.span(), "remove this")
-                            .help(format!("write `{}`", name.name)),
+                        Diagnostic::new(
+                            Code::UnknownType,
+                            format!("`{}` takes no argument", name.name),
+                        )
+                        .primary(a.span(), "remove this")
+                        .help(format!("write `{}`", name.name)),
                     );
                 }
                 match name.name.as_str() {
@@ -390,19 +412,21 @@ impl<'a> Checker<'a> {
                 }
             },
             "set" => match arg {
-                Some(ast::TypeExpr::Named { name: inner, arg: inner_arg, .. }) if inner.name == "code" => {
-                    match type_arg_name(inner_arg.as_deref()) {
-                        Some(sys) => self.system(sys).map_or(Type::Error, Type::CodeSet),
-                        None => {
-                            self.report(
-                                Diagnostic::new(Code::UnknownType, "a code needs its code system")
-                                    .primary(inner.span, "code system missing")
-                                    .help("write `set<code<icd10cm>>`"),
-                            );
-                            Type::Error
-                        }
+                Some(ast::TypeExpr::Named {
+                    name: inner,
+                    arg: inner_arg,
+                    ..
+                }) if inner.name == "code" => match type_arg_name(inner_arg.as_deref()) {
+                    Some(sys) => self.system(sys).map_or(Type::Error, Type::CodeSet),
+                    None => {
+                        self.report(
+                            Diagnostic::new(Code::UnknownType, "a code needs its code system")
+                                .primary(inner.span, "code system missing")
+                                .help("write `set<code<icd10cm>>`"),
+                        );
+                        Type::Error
                     }
-                }
+                },
                 _ => {
                     self.report(
                         Diagnostic::new(Code::UnknownType, "only sets of codes are supported")
@@ -419,11 +443,16 @@ impl<'a> Checker<'a> {
                     "number" | "float" | "double" | "real" => Some("decimal"),
                     _ => names::suggest(
                         other,
-                        ["bool", "int", "decimal", "percent", "duration", "code", "set", "enum"],
+                        [
+                            "bool", "int", "decimal", "percent", "duration", "code", "set", "enum",
+                        ],
                     ),
                 };
-                let mut d = Diagnostic::new(Code::UnknownType, format!("unknown type `{}`", shown(other)))
-                    .primary(name.span, "not a type");
+                let mut d = Diagnostic::new(
+                    Code::UnknownType,
+                    format!("unknown type `{}`", shown(other)),
+                )
+                .primary(name.span, "not a type");
                 d = match hint {
                     Some(h) => d.help(format!("did you mean `{h}`?")),
                     None => d.help(
@@ -530,14 +559,20 @@ impl<'a> Checker<'a> {
                 .code_set(id)
                 .and_then(|s| s.name.clone())
                 .unwrap_or_default(),
-            Def::Define(id) => self.program.define(id).map(|d| d.name.clone()).unwrap_or_default(),
+            Def::Define(id) => self
+                .program
+                .define(id)
+                .map(|d| d.name.clone())
+                .unwrap_or_default(),
         }
     }
 
     fn report_cycle(&mut self, component: &[usize], nodes: &[Def], edges: &[Vec<(usize, Span)>]) {
         // Walk from the first member (in source order) along edges inside the component
         // until the walk comes back: that is one cycle to show.
-        let Some(&start) = component.iter().min() else { return };
+        let Some(&start) = component.iter().min() else {
+            return;
+        };
         let inside = |n: usize| component.contains(&n);
         let mut path: Vec<(usize, Span)> = Vec::new();
         let mut seen = vec![start];
@@ -559,11 +594,18 @@ impl<'a> Checker<'a> {
         }
         let name_of = |n: usize| nodes.get(n).map(|d| self.def_name(*d)).unwrap_or_default();
         let mut chain = vec![format!("`{}`", shown(&name_of(start)))];
-        chain.extend(path.iter().map(|(t, _)| format!("`{}`", shown(&name_of(*t)))));
+        chain.extend(
+            path.iter()
+                .map(|(t, _)| format!("`{}`", shown(&name_of(*t)))),
+        );
         let first_name = name_of(start);
         let mut d = Diagnostic::new(
             Code::DefinitionCycle,
-            format!("`{}` is defined in terms of itself: {}", shown(&first_name), chain.join(" → ")),
+            format!(
+                "`{}` is defined in terms of itself: {}",
+                shown(&first_name),
+                chain.join(" → ")
+            ),
         );
         let mut from = start;
         for (i, (t, span)) in path.iter().enumerate() {
@@ -592,10 +634,18 @@ impl<'a> Checker<'a> {
                     }
                 }
                 Some(Def::Set(id)) => {
-                    if let Some(decl) = self.set_decls.get(id.index()).copied()
-                        && let Some(system) = self.explicit_system(decl.span.file, &decl.set)
-                    {
-                        self.set_expr(decl.span.file, &decl.set, system);
+                    let Some(decl) = self.set_decls.get(id.index()).copied() else {
+                        continue;
+                    };
+                    match self.explicit_system(decl.span.file, &decl.set) {
+                        Some(system) => {
+                            self.set_expr(decl.span.file, &decl.set, system);
+                        }
+                        None => {
+                            for name in set_names(&decl.set) {
+                                self.lookup(decl.span.file, &name);
+                            }
+                        }
                     }
                 }
                 None => {}
@@ -604,7 +654,9 @@ impl<'a> Checker<'a> {
     }
 
     fn check_named_set(&mut self, id: CodeSetId) {
-        let Some(decl) = self.set_decls.get(id.index()).copied() else { return };
+        let Some(decl) = self.set_decls.get(id.index()).copied() else {
+            return;
+        };
         let file = decl.span.file;
         let explicit = self.explicit_system(file, &decl.set);
         let unknown_systems = unknown_system_names(&decl.set);
@@ -617,9 +669,12 @@ impl<'a> Checker<'a> {
         }
         let Some(system) = explicit else {
             self.report(
-                Diagnostic::new(Code::UnknownCodeSystem, "the code system of this set is not said")
-                    .primary(decl.set.span(), "which code system are these codes in?")
-                    .help("name the system before the braces, such as `icd10cm { M80.08XA }`"),
+                Diagnostic::new(
+                    Code::UnknownCodeSystem,
+                    "the code system of this set is not said",
+                )
+                .primary(decl.set.span(), "which code system are these codes in?")
+                .help("name the system before the braces, such as `icd10cm { M80.08XA }`"),
             );
             self.cyclic_sets.insert(id);
             return;
@@ -665,7 +720,11 @@ impl<'a> Checker<'a> {
                 Some(symbol) => {
                     let mut d = Diagnostic::new(
                         Code::TypeMismatch,
-                        format!("expected a code set, found the {} `{}`", symbol.kind(), shown(&n.name)),
+                        format!(
+                            "expected a code set, found the {} `{}`",
+                            symbol.kind(),
+                            shown(&n.name)
+                        ),
                     )
                     .primary(n.span, "not a code set");
                     if let Some(at) = self.declared_at(symbol) {
@@ -679,10 +738,17 @@ impl<'a> Checker<'a> {
                     SetExpr::Items(Vec::new())
                 }
             },
-            ast::SetExpr::System { system: sys, set, .. } => {
+            ast::SetExpr::System {
+                system: sys, set, ..
+            } => {
                 match System::parse(&sys.name) {
                     Some(s) if s != system => {
-                        self.wrong_system(sys.span, &format!("`{} {{ ... }}`", s.name()), s, system);
+                        self.wrong_system(
+                            sys.span,
+                            &format!("`{} {{ ... }}`", s.name()),
+                            s,
+                            system,
+                        );
                         // Its codes are still checked, in their own system.
                         self.set_items(set, s);
                         SetExpr::Items(Vec::new())
@@ -735,7 +801,9 @@ impl<'a> Checker<'a> {
                 (Some(last), first) => {
                     let last_form = self.code_form(system, last);
                     match (first, last_form) {
-                        (Some(CodeForm::Exact(a)), Some(CodeForm::Exact(b))) => Some(CodeItem::Range(a, b)),
+                        (Some(CodeForm::Exact(a)), Some(CodeForm::Exact(b))) => {
+                            Some(CodeItem::Range(a, b))
+                        }
                         (Some(CodeForm::Prefix(_)), _) | (_, Some(CodeForm::Prefix(_))) => {
                             self.report(
                                 Diagnostic::new(Code::MalformedCode, "a range runs between two codes, not patterns")
@@ -774,7 +842,14 @@ impl<'a> Checker<'a> {
                         e.reason
                     ),
                 )
-                .primary(word.span, format!("not {} {} code", article(system.display()), system.display()));
+                .primary(
+                    word.span,
+                    format!(
+                        "not {} {} code",
+                        article(system.display()),
+                        system.display()
+                    ),
+                );
                 if let Some(h) = e.help {
                     d = d.help(h);
                 }
@@ -797,7 +872,9 @@ pub(super) fn article(word: &str) -> &'static str {
 /// The plain name given as a type's argument (`days` in `duration<days>`).
 fn type_arg_name(a: Option<&ast::TypeExpr>) -> Option<&ast::Ident> {
     match a {
-        Some(ast::TypeExpr::Named { name, arg: None, .. }) => Some(name),
+        Some(ast::TypeExpr::Named {
+            name, arg: None, ..
+        }) => Some(name),
         _ => None,
     }
 }
@@ -805,7 +882,9 @@ fn type_arg_name(a: Option<&ast::TypeExpr>) -> Option<&ast::Ident> {
 /// System prefixes in a set expression that name no code system.
 fn unknown_system_names(e: &ast::SetExpr) -> Vec<&ast::Ident> {
     match e {
-        ast::SetExpr::System { system, .. } if System::parse(&system.name).is_none() => vec![system],
+        ast::SetExpr::System { system, .. } if System::parse(&system.name).is_none() => {
+            vec![system]
+        }
         ast::SetExpr::Paren { inner, .. } => unknown_system_names(inner),
         ast::SetExpr::Chain { first, rest, .. } => {
             let mut out = unknown_system_names(first);
@@ -952,7 +1031,13 @@ mod tests {
     fn components_come_dependencies_first() {
         let s = Span::default();
         // 0 -> 1 -> 2, 3 <-> 4, 4 -> 0
-        let edges = vec![vec![(1, s)], vec![(2, s)], vec![], vec![(4, s)], vec![(3, s), (0, s)]];
+        let edges = vec![
+            vec![(1, s)],
+            vec![(2, s)],
+            vec![],
+            vec![(4, s)],
+            vec![(3, s), (0, s)],
+        ];
         let got = strongly_connected(&edges);
         assert_eq!(got, vec![vec![2], vec![1], vec![0], vec![3, 4]]);
     }
@@ -961,7 +1046,9 @@ mod tests {
     fn long_chains_do_not_recurse() {
         let s = Span::default();
         let n = 200_000;
-        let edges: Vec<_> = (0..n).map(|i| if i + 1 < n { vec![(i + 1, s)] } else { vec![] }).collect();
+        let edges: Vec<_> = (0..n)
+            .map(|i| if i + 1 < n { vec![(i + 1, s)] } else { vec![] })
+            .collect();
         assert_eq!(strongly_connected(&edges).len(), n);
     }
 }

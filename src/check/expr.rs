@@ -55,7 +55,10 @@ impl Checker<'_> {
                 kind: ExprKind::Fact(fact),
                 span,
             },
-            Typed::Fact { ty: Type::Error, .. } | Typed::Error => error_expr(span),
+            Typed::Fact {
+                ty: Type::Error, ..
+            }
+            | Typed::Error => error_expr(span),
             Typed::Fact { ty, name, .. } => {
                 let example = match ty {
                     Type::Quantity(Unit::Percent) => format!("`{name} > 28.5%`"),
@@ -127,7 +130,9 @@ impl Checker<'_> {
                 set,
             } => Typed::Cond(self.has(file, *quantifier, value, set, span)),
             ast::ExprKind::Operand(o) => self.operand(file, o),
-            ast::ExprKind::Count { kind, k, items } => Typed::Cond(self.count(file, *kind, k, items, span)),
+            ast::ExprKind::Count { kind, k, items } => {
+                Typed::Cond(self.count(file, *kind, k, items, span))
+            }
         }
     }
 
@@ -138,10 +143,7 @@ impl Checker<'_> {
                 self.report(
                     Diagnostic::new(
                         Code::NumberOutOfRange,
-                        format!(
-                            "number `{}` is too large or too precise",
-                            shown(&lit.text)
-                        ),
+                        format!("number `{}` is too large or too precise", shown(&lit.text)),
                     )
                     .primary(lit.span, "out of range")
                     .help(format!(
@@ -153,8 +155,11 @@ impl Checker<'_> {
             }
             Err(NumError::Malformed) => {
                 self.report(
-                    Diagnostic::new(Code::SyntaxError, format!("`{}` is not a number", shown(&lit.text)))
-                        .primary(lit.span, "not a number"),
+                    Diagnostic::new(
+                        Code::SyntaxError,
+                        format!("`{}` is not a number", shown(&lit.text)),
+                    )
+                    .primary(lit.span, "not a number"),
                 );
                 None
             }
@@ -216,12 +221,18 @@ impl Checker<'_> {
                 ty: Type::Quantity(u),
                 ..
             } => *u,
-            Typed::Error | Typed::Fact { ty: Type::Error, .. } => return Typed::Error,
+            Typed::Error
+            | Typed::Fact {
+                ty: Type::Error, ..
+            } => return Typed::Error,
             _ => {
                 self.report(
-                    Diagnostic::new(Code::TypeMismatch, "only durations and percentages convert with `as`")
-                        .primary(span, "this has no unit to convert")
-                        .help("`as` changes the unit of a duration, such as `fracture_age as weeks`"),
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        "only durations and percentages convert with `as`",
+                    )
+                    .primary(span, "this has no unit to convert")
+                    .help("`as` changes the unit of a duration, such as `fracture_age as weeks`"),
                 );
                 return Typed::Error;
             }
@@ -239,14 +250,21 @@ impl Checker<'_> {
         };
         let overflow = |c: &mut Self| {
             c.report(
-                Diagnostic::new(Code::NumberOutOfRange, "the converted number is out of range")
-                    .primary(span, "out of range"),
+                Diagnostic::new(
+                    Code::NumberOutOfRange,
+                    "the converted number is out of range",
+                )
+                .primary(span, "out of range"),
             );
             Typed::Error
         };
         match base {
             Typed::Fact {
-                fact, scale, name, span: s, ..
+                fact,
+                scale,
+                name,
+                span: s,
+                ..
             } => match scale.checked_mul(factor) {
                 Some(scale) => Typed::Fact {
                     fact,
@@ -258,7 +276,10 @@ impl Checker<'_> {
                 None => overflow(self),
             },
             Typed::Value {
-                value, span: s, written, ..
+                value,
+                span: s,
+                written,
+                ..
             } => match value.checked_mul(factor) {
                 Some(value) => Typed::Value {
                     value,
@@ -311,8 +332,12 @@ impl Checker<'_> {
             }
             Some(symbol) => {
                 let help = match symbol {
-                    Symbol::CodeSet(_) => "use a code set after `in` or `has any`, such as `procedure in vertebroplasty`",
-                    Symbol::Decision(_) => "a rule cannot read a decision's outcome; name the condition with `define`",
+                    Symbol::CodeSet(_) => {
+                        "use a code set after `in` or `has any`, such as `procedure in vertebroplasty`"
+                    }
+                    Symbol::Decision(_) => {
+                        "a rule cannot read a decision's outcome; name the condition with `define`"
+                    }
                     _ => "only facts and definitions can be used in a condition",
                 };
                 let mut d = Diagnostic::new(
@@ -328,7 +353,9 @@ impl Checker<'_> {
                 Typed::Error
             }
             None => {
-                self.unknown_name(file, n, "name", |s| matches!(s, Symbol::Fact(_) | Symbol::Define(_)));
+                self.unknown_name(file, n, "name", |s| {
+                    matches!(s, Symbol::Fact(_) | Symbol::Define(_))
+                });
                 Typed::Error
             }
         }
@@ -336,15 +363,23 @@ impl Checker<'_> {
 
     /// An enum fact named by a bare operand, without recording the use.
     fn enum_fact(&self, file: FileId, o: &ast::Operand) -> Option<(FactId, crate::types::EnumId)> {
-        let ast::OperandKind::Name(n) = &o.kind else { return None };
+        let ast::OperandKind::Name(n) = &o.kind else {
+            return None;
+        };
         if o.conversion.is_some() {
             return None;
         }
-        match self.scope(file)?.names.get(&n.name)?.symbol {
-            Symbol::Fact(id) => match self.program.fact(id)?.ty {
-                Type::Enum(e) => Some((id, e)),
-                _ => None,
+        let fact = match self.scope(file)?.names.get(&n.name)?.symbol {
+            Symbol::Fact(id) => id,
+            // Another name for the fact.
+            Symbol::Define(d) => match self.program.define(d)?.body {
+                DefineBody::Alias { fact, .. } => fact,
+                _ => return None,
             },
+            _ => return None,
+        };
+        match self.program.fact(fact)?.ty {
+            Type::Enum(e) => Some((fact, e)),
             _ => None,
         }
     }
@@ -366,11 +401,13 @@ impl Checker<'_> {
         span: Span,
     ) -> Expr {
         // `setting == inpatient`: the value is read in the enum's terms, before any scope.
-        if let (Some((fact, e)), Some(value)) = (self.enum_fact(file, left), Self::bare_name(right)) {
+        if let (Some((fact, e)), Some(value)) = (self.enum_fact(file, left), Self::bare_name(right))
+        {
             self.operand(file, left);
             return self.enum_compare(file, fact, e, op, op_span, value, left, span);
         }
-        if let (Some(value), Some((fact, e))) = (Self::bare_name(left), self.enum_fact(file, right)) {
+        if let (Some(value), Some((fact, e))) = (Self::bare_name(left), self.enum_fact(file, right))
+        {
             self.operand(file, right);
             return self.enum_compare(file, fact, e, op, op_span, value, right, span);
         }
@@ -379,7 +416,10 @@ impl Checker<'_> {
         self.compare_typed(op, op_span, l, r, span)
     }
 
-    #[expect(clippy::too_many_arguments, reason = "one comparison's parts, used together once")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one comparison's parts, used together once"
+    )]
     fn enum_compare(
         &mut self,
         file: FileId,
@@ -411,7 +451,10 @@ impl Checker<'_> {
                 self.report(
                     Diagnostic::new(
                         Code::TypeMismatch,
-                        format!("enum values have no order, so `{}` cannot compare them", op.as_str()),
+                        format!(
+                            "enum values have no order, so `{}` cannot compare them",
+                            op.as_str()
+                        ),
                     )
                     .primary(op_span, "ordering comparison")
                     .help("compare with `==`, `!=` or `in { ... }`"),
@@ -440,17 +483,33 @@ impl Checker<'_> {
             self.reference(value.span, Symbol::EnumValue(e, i));
             return Some(i);
         }
-        let fact_name = self.program.fact(fact).map(|f| f.name.clone()).unwrap_or_default();
+        let fact_name = self
+            .program
+            .fact(fact)
+            .map(|f| f.name.clone())
+            .unwrap_or_default();
         // A fact on the other side is a comparison of two facts.
-        if let Some(Symbol::Fact(other)) = self.scope(file).and_then(|s| s.names.get(&value.name)).map(|e| e.symbol) {
+        if let Some(Symbol::Fact(other)) = self
+            .scope(file)
+            .and_then(|s| s.names.get(&value.name))
+            .map(|e| e.symbol)
+        {
             self.lookup(file, value);
             self.two_facts(fact_span, value.span, &fact_name, &value.name, other);
             return None;
         }
-        let list = values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ");
+        let list = values
+            .iter()
+            .map(|v| format!("`{v}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let mut d = Diagnostic::new(
             Code::UnknownEnumValue,
-            format!("`{}` is not a value of `{}`", shown(&value.name), shown(&fact_name)),
+            format!(
+                "`{}` is not a value of `{}`",
+                shown(&value.name),
+                shown(&fact_name)
+            ),
         )
         .primary(value.span, "unknown value");
         if let Some(at) = self.program.fact(fact).map(|f| f.name_span) {
@@ -530,7 +589,13 @@ impl Checker<'_> {
                     span: vs,
                     written,
                 },
-            ) => self.fact_compare(op, op_span, (fact, scale, ty, &name, fs), (value, vty, vs, &written), span),
+            ) => self.fact_compare(
+                op,
+                op_span,
+                (fact, scale, ty, &name, fs),
+                (value, vty, vs, &written),
+                span,
+            ),
             (
                 Typed::Value {
                     value,
@@ -572,7 +637,14 @@ impl Checker<'_> {
     }
 
     /// `x == true`, `(a and b) != false`.
-    fn bool_compare(&mut self, op: CmpOp, op_span: Span, flag: bool, other: Typed, span: Span) -> Expr {
+    fn bool_compare(
+        &mut self,
+        op: CmpOp,
+        op_span: Span,
+        flag: bool,
+        other: Typed,
+        span: Span,
+    ) -> Expr {
         let negate = match op {
             CmpOp::Eq => !flag,
             CmpOp::Ne => flag,
@@ -580,7 +652,10 @@ impl Checker<'_> {
                 self.report(
                     Diagnostic::new(
                         Code::TypeMismatch,
-                        format!("`true` and `false` have no order, so `{}` cannot compare them", op.as_str()),
+                        format!(
+                            "`true` and `false` have no order, so `{}` cannot compare them",
+                            op.as_str()
+                        ),
                     )
                     .primary(op_span, "ordering comparison")
                     .help("test the condition itself, or use `not`"),
@@ -588,7 +663,13 @@ impl Checker<'_> {
                 return error_expr(span);
             }
         };
-        if matches!(&other, Typed::Cond(Expr { kind: ExprKind::Const(_), .. })) {
+        if matches!(
+            &other,
+            Typed::Cond(Expr {
+                kind: ExprKind::Const(_),
+                ..
+            })
+        ) {
             self.report(
                 Diagnostic::new(Code::ComparisonWithoutFact, "comparison of two values")
                     .primary(span, "no fact here")
@@ -627,7 +708,11 @@ impl Checker<'_> {
                     let (help, note) = if u.family() == crate::types::Family::Percent
                         || w.family() == crate::types::Family::Percent
                     {
-                        ("a percentage compares only with a percentage, such as `28.5%`".to_string(), None)
+                        (
+                            "a percentage compares only with a percentage, such as `28.5%`"
+                                .to_string(),
+                            None,
+                        )
                     } else {
                         (
                             format!(
@@ -637,7 +722,9 @@ impl Checker<'_> {
                                 op.as_str(),
                                 written(self)
                             ),
-                            Some("`as` counts a month as 30 days and a year as 365 days"),
+                            Some(
+                                "`as` counts a year as 365 days and a month as a twelfth of a year",
+                            ),
                         )
                     };
                     let mut d = Diagnostic::new(
@@ -706,8 +793,12 @@ impl Checker<'_> {
             (ty, _) => {
                 let help = match ty {
                     Type::Code(_) => "test a code with `in`, such as `procedure in { 22510 }`",
-                    Type::CodeSet(_) => "test a set of codes with `has any`, `has all` or `has none`",
-                    Type::Enum(_) => "compare an enum fact with one of its values, such as `setting == inpatient`",
+                    Type::CodeSet(_) => {
+                        "test a set of codes with `has any`, `has all` or `has none`"
+                    }
+                    Type::Enum(_) => {
+                        "compare an enum fact with one of its values, such as `setting == inpatient`"
+                    }
                     _ => "compare a fact with a value of its type",
                 };
                 self.report(
@@ -735,8 +826,11 @@ impl Checker<'_> {
             },
             None => {
                 self.report(
-                    Diagnostic::new(Code::NumberOutOfRange, "the converted number is out of range")
-                        .primary(value_span, "out of range"),
+                    Diagnostic::new(
+                        Code::NumberOutOfRange,
+                        "the converted number is out of range",
+                    )
+                    .primary(value_span, "out of range"),
                 );
                 error_expr(span)
             }
@@ -754,7 +848,10 @@ impl Checker<'_> {
     ) -> Expr {
         let typed = self.operand(file, value);
         let inner = match typed {
-            Typed::Error | Typed::Fact { ty: Type::Error, .. } => return error_expr(span),
+            Typed::Error
+            | Typed::Fact {
+                ty: Type::Error, ..
+            } => return error_expr(span),
             Typed::Fact {
                 fact,
                 ty: Type::Code(system),
@@ -781,7 +878,10 @@ impl Checker<'_> {
                 self.report(
                     Diagnostic::new(
                         Code::TypeMismatch,
-                        format!("`{}` is a set of codes, so `in` does not apply", shown(&name)),
+                        format!(
+                            "`{}` is a set of codes, so `in` does not apply",
+                            shown(&name)
+                        ),
                     )
                     .primary(fs, "a set of codes")
                     .help(format!("write `{} has any SET`", shown(&name))),
@@ -840,7 +940,10 @@ impl Checker<'_> {
                 },
                 None => error_expr(span),
             },
-            Typed::Error | Typed::Fact { ty: Type::Error, .. } => error_expr(span),
+            Typed::Error
+            | Typed::Fact {
+                ty: Type::Error, ..
+            } => error_expr(span),
             Typed::Fact {
                 ty: Type::Code(_),
                 name,
@@ -870,7 +973,10 @@ impl Checker<'_> {
                 self.report(
                     Diagnostic::new(
                         Code::TypeMismatch,
-                        format!("`has {}` tests a set of codes, not {what}", quantifier.as_str()),
+                        format!(
+                            "`has {}` tests a set of codes, not {what}",
+                            quantifier.as_str()
+                        ),
                     )
                     .primary(value.span, "not a set of codes")
                     .help("declare the fact as `set<code<SYSTEM>>`"),
@@ -882,13 +988,23 @@ impl Checker<'_> {
 
     /// A set used in a condition: a named set is used as is; anything else becomes a set of
     /// its own, without a name.
-    fn set_operand(&mut self, file: FileId, set: &ast::SetExpr, system: System) -> Option<CodeSetId> {
+    fn set_operand(
+        &mut self,
+        file: FileId,
+        set: &ast::SetExpr,
+        system: System,
+    ) -> Option<CodeSetId> {
         let errors_before = self.diagnostics.len();
         let expr = self.set_expr(file, set, system);
         if let SetExpr::Ref(id) = expr {
             return Some(id);
         }
-        if self.diagnostics.iter().skip(errors_before).any(|d| d.is_error()) {
+        if self
+            .diagnostics
+            .iter()
+            .skip(errors_before)
+            .any(|d| d.is_error())
+        {
             return None;
         }
         let id = CodeSetId(self.program.code_sets.len() as u32);
@@ -913,9 +1029,12 @@ impl Checker<'_> {
     ) -> Option<Vec<u32>> {
         let ast::SetExpr::Literal(lit) = set else {
             self.report(
-                Diagnostic::new(Code::TypeMismatch, "an enum fact is tested against a list of its values")
-                    .primary(set.span(), "not a list of values")
-                    .help("write the values in braces, such as `product in { hmo, pos }`"),
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    "an enum fact is tested against a list of its values",
+                )
+                .primary(set.span(), "not a list of values")
+                .help("write the values in braces, such as `product in { hmo, pos }`"),
             );
             return None;
         };
@@ -924,9 +1043,12 @@ impl Checker<'_> {
         for item in &lit.items {
             if item.last.is_some() {
                 self.report(
-                    Diagnostic::new(Code::TypeMismatch, "enum values have no order, so they have no ranges")
-                        .primary(item.span, "a range")
-                        .help("list the values one by one"),
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        "enum values have no order, so they have no ranges",
+                    )
+                    .primary(item.span, "a range")
+                    .help("list the values one by one"),
                 );
                 ok = false;
                 continue;
@@ -955,7 +1077,11 @@ impl Checker<'_> {
     ) -> Expr {
         let conds: Vec<Expr> = items.iter().map(|i| self.condition(file, i)).collect();
         let n = conds.len();
-        let Some(k_value) = self.number(k).and_then(|v| v.to_i64()).and_then(|v| u32::try_from(v).ok()) else {
+        let Some(k_value) = self
+            .number(k)
+            .and_then(|v| v.to_i64())
+            .and_then(|v| u32::try_from(v).ok())
+        else {
             return error_expr(span);
         };
         let k_usize = k_value as usize;
@@ -970,7 +1096,10 @@ impl Checker<'_> {
                     Code::CountOutOfBounds,
                     format!("`{phrase}` a list of {n} can never hold"),
                 )
-                .primary(k.span, format!("{k_value} is more than the {n} conditions listed"))
+                .primary(
+                    k.span,
+                    format!("{k_value} is more than the {n} conditions listed"),
+                )
                 .help(format!("the count can be at most {n}")),
             );
             return error_expr(span);
@@ -1021,7 +1150,9 @@ impl Checker<'_> {
                     span: decl.expr.span,
                 }),
             ),
-            Typed::Fact { fact, scale, ty, .. } => (ty, DefineBody::Alias { fact, scale }),
+            Typed::Fact {
+                fact, scale, ty, ..
+            } => (ty, DefineBody::Alias { fact, scale }),
             Typed::Value { value, ty, .. } => (ty, DefineBody::Value(value)),
             Typed::Error => (Type::Error, DefineBody::Invalid),
         };

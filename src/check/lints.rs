@@ -65,7 +65,11 @@ impl Checker<'_> {
     fn unused_outcomes(&mut self) {
         let mut found = Vec::new();
         for d in &self.program.decisions {
-            let unresolved = d.rules.iter().map(|r| r.outcome).chain(d.otherwise.iter().map(|o| o.outcome));
+            let unresolved = d
+                .rules
+                .iter()
+                .map(|r| r.outcome)
+                .chain(d.otherwise.iter().map(|o| o.outcome));
             if d.rules.is_empty() || unresolved.into_iter().any(|o| o == u32::MAX) {
                 // A rule names an outcome that is not declared; which one it meant is unknown.
                 continue;
@@ -176,7 +180,10 @@ impl Checker<'_> {
                 .collect();
             let mut d = Diagnostic::new(
                 Code::ConfusableName,
-                format!("name `{}` has a look-alike letter: {described}", shown(name)),
+                format!(
+                    "name `{}` has a look-alike letter: {described}",
+                    shown(name)
+                ),
             )
             .primary(*span, "look-alike letter in this name");
             if let Some(&twin) = by_name.get(ascii.as_str()) {
@@ -184,7 +191,10 @@ impl Checker<'_> {
                     .secondary(twin, format!("`{ascii}` is declared here"))
                     .note("the two names look the same but are different names");
             }
-            d = d.help(format!("retype the name in one script, such as `{}`", shown(&ascii)));
+            d = d.help(format!(
+                "retype the name in one script, such as `{}`",
+                shown(&ascii)
+            ));
             found.push(d);
         }
         for d in found {

@@ -229,8 +229,16 @@ impl<'a> Checker<'a> {
 
     /// Reports an unknown name, unless a declaration that did not parse may be the one meant.
     /// `kinds` limits the suggestions to symbols that would fit.
-    fn unknown_name(&mut self, file: FileId, name: &ast::Ident, what: &str, fits: fn(Symbol) -> bool) {
-        let Some(scope) = self.scopes.get(&file) else { return };
+    fn unknown_name(
+        &mut self,
+        file: FileId,
+        name: &ast::Ident,
+        what: &str,
+        fits: fn(Symbol) -> bool,
+    ) {
+        let Some(scope) = self.scopes.get(&file) else {
+            return;
+        };
         if scope.broken.contains(&name.name) || scope.incomplete {
             return;
         }
@@ -258,7 +266,10 @@ impl<'a> Checker<'a> {
         .primary(name.span, "not declared");
         match suggestion {
             Some(s) => {
-                let symbol = self.scope(file).and_then(|sc| sc.names.get(&s)).map(|e| e.symbol);
+                let symbol = self
+                    .scope(file)
+                    .and_then(|sc| sc.names.get(&s))
+                    .map(|e| e.symbol);
                 match symbol.and_then(|sym| self.declared_at(sym)) {
                     Some(at) => {
                         d = d
@@ -266,7 +277,9 @@ impl<'a> Checker<'a> {
                             .help(format!("did you mean `{s}`?"));
                     }
                     None => {
-                        d = d.help(format!("did you mean `{s}`? its declaration does not parse"));
+                        d = d.help(format!(
+                            "did you mean `{s}`? its declaration does not parse"
+                        ));
                     }
                 }
             }

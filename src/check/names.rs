@@ -92,7 +92,10 @@ mod tests {
 
     #[test]
     fn suggests_the_ascii_twin_of_a_look_alike() {
-        assert_eq!(suggest("s\u{0443}mptomatic", ["symptomatic"]), Some("symptomatic"));
+        assert_eq!(
+            suggest("s\u{0443}mptomatic", ["symptomatic"]),
+            Some("symptomatic")
+        );
     }
 
     #[test]
@@ -102,6 +105,9 @@ mod tests {
         assert_eq!(found[0].looks_like, 'y');
         assert_eq!(found[0].script, "Cyrillic");
         assert_eq!(found[1].looks_like, 'a');
-        assert!(look_alikes("café").is_empty(), "é is not confusable with an ASCII letter");
+        assert!(
+            look_alikes("café").is_empty(),
+            "é is not confusable with an ASCII letter"
+        );
     }
 }

@@ -31,7 +31,11 @@ impl<'a> Checker<'a> {
                 match decl {
                     ast::Decl::Policy(p) => {
                         if let Some(id) = policy
-                            && self.program.policies.get(id.index()).is_some_and(|pol| pol.span == p.span)
+                            && self
+                                .program
+                                .policies
+                                .get(id.index())
+                                .is_some_and(|pol| pol.span == p.span)
                         {
                             self.metadata(id, p);
                         }
@@ -54,7 +58,9 @@ impl<'a> Checker<'a> {
                 format!("{what} outside a policy: this file has no `policy` block"),
             )
             .primary(span, format!("{what} without a policy"))
-            .help("add a `policy \"ID\" { ... }` block to this file, or move this into a policy file"),
+            .help(
+                "add a `policy \"ID\" { ... }` block to this file, or move this into a policy file",
+            ),
         );
     }
 
@@ -69,6 +75,7 @@ impl<'a> Checker<'a> {
             );
         }
         let mut effective_span = None;
+        let mut ends_span = None;
         // Entries an unknown (misspelt) entry probably meant: not reported missing as well.
         let mut meant: Vec<&str> = Vec::new();
         for entry in &p.entries {
@@ -85,7 +92,11 @@ impl<'a> Checker<'a> {
                     Some(s) => d.help(format!("did you mean `{s}`?")),
                     None => d.help(format!(
                         "the entries are {}",
-                        META_KEYS.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                        META_KEYS
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )),
                 };
                 self.report(d);
@@ -106,25 +117,15 @@ impl<'a> Checker<'a> {
             }
             match known {
                 "effective" | "ends" => {
-                    let Some(date) = self.date_value(&entry.value) else { continue };
+                    let Some(date) = self.date_value(&entry.value) else {
+                        continue;
+                    };
                     if known == "effective" {
                         meta.effective = Some(date);
                         effective_span = Some(entry.value.span());
                     } else {
                         meta.ends = Some(date);
-                        if let (Some(eff), Some(at)) = (meta.effective, effective_span)
-                            && date <= eff
-                        {
-                            self.report(
-                                Diagnostic::new(
-                                    Code::InvalidMetadata,
-                                    format!("the policy ends on {date}, not after it takes effect on {eff}"),
-                                )
-                                .primary(entry.value.span(), "end date")
-                                .secondary(at, "effective date")
-                                .help("the end date must come after the effective date"),
-                            );
-                        }
+                        ends_span = Some(entry.value.span());
                     }
                 }
                 "version" => match &entry.value {
@@ -153,6 +154,20 @@ impl<'a> Checker<'a> {
                     }
                 }
             }
+        }
+        if let (Some(eff), Some(end), Some(eff_at), Some(end_at)) =
+            (meta.effective, meta.ends, effective_span, ends_span)
+            && end <= eff
+        {
+            self.report(
+                Diagnostic::new(
+                    Code::InvalidMetadata,
+                    format!("the policy ends on {end}, not after it takes effect on {eff}"),
+                )
+                .primary(end_at, "end date")
+                .secondary(eff_at, "effective date")
+                .help("the end date must come after the effective date"),
+            );
         }
         for required in ["title", "version", "effective"] {
             if !seen.contains_key(required) && !meant.contains(&required) {
@@ -200,7 +215,13 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn decision(&mut self, id: DecisionId, file: FileId, policy: Option<PolicyId>, d: &ast::DecisionDecl) {
+    fn decision(
+        &mut self,
+        id: DecisionId,
+        file: FileId,
+        policy: Option<PolicyId>,
+        d: &ast::DecisionDecl,
+    ) {
         match policy {
             Some(p) => {
                 if let Some(pol) = self.program.policies.get_mut(p.index()) {
@@ -234,10 +255,13 @@ impl<'a> Checker<'a> {
             if let ast::DecisionItem::Outcomes { names, span } = item {
                 if let Some(first) = outcomes_span {
                     self.report(
-                        Diagnostic::new(Code::InvalidDecision, "a decision has one `outcomes` list")
-                            .primary(*span, "second list")
-                            .secondary(first, "first list")
-                            .help("put every outcome in one list"),
+                        Diagnostic::new(
+                            Code::InvalidDecision,
+                            "a decision has one `outcomes` list",
+                        )
+                        .primary(*span, "second list")
+                        .secondary(first, "first list")
+                        .help("put every outcome in one list"),
                     );
                     continue;
                 }
@@ -281,10 +305,13 @@ impl<'a> Checker<'a> {
                 ast::DecisionItem::Inputs { names, span } => {
                     if let Some((_, first)) = &inputs {
                         self.report(
-                            Diagnostic::new(Code::InvalidDecision, "a decision has one `inputs` list")
-                                .primary(*span, "second list")
-                                .secondary(*first, "first list")
-                                .help("put every input in one list"),
+                            Diagnostic::new(
+                                Code::InvalidDecision,
+                                "a decision has one `inputs` list",
+                            )
+                            .primary(*span, "second list")
+                            .secondary(*first, "first list")
+                            .help("put every input in one list"),
                         );
                         continue;
                     }
@@ -294,10 +321,13 @@ impl<'a> Checker<'a> {
                 ast::DecisionItem::Rule(r) => {
                     if let Some(o) = &otherwise {
                         self.report(
-                            Diagnostic::new(Code::InvalidDecision, "`otherwise` must come after the last rule")
-                                .primary(r.name.span, "rule after `otherwise`")
-                                .secondary(o.span, "`otherwise` is here")
-                                .help("move `otherwise` to the end of the decision"),
+                            Diagnostic::new(
+                                Code::InvalidDecision,
+                                "`otherwise` must come after the last rule",
+                            )
+                            .primary(r.name.span, "rule after `otherwise`")
+                            .secondary(o.span, "`otherwise` is here")
+                            .help("move `otherwise` to the end of the decision"),
                         );
                     }
                     last_rule_span = Some(r.span);
@@ -321,15 +351,21 @@ impl<'a> Checker<'a> {
                 ast::DecisionItem::Otherwise { outcome, span } => {
                     if let Some(first) = &otherwise {
                         self.report(
-                            Diagnostic::new(Code::InvalidDecision, "a decision has one `otherwise`")
-                                .primary(*span, "second `otherwise`")
-                                .secondary(first.span, "first `otherwise`")
-                                .help("keep one default outcome"),
+                            Diagnostic::new(
+                                Code::InvalidDecision,
+                                "a decision has one `otherwise`",
+                            )
+                            .primary(*span, "second `otherwise`")
+                            .secondary(first.span, "first `otherwise`")
+                            .help("keep one default outcome"),
                         );
                         continue;
                     }
                     let o = self.outcome_ref(id, outcome).unwrap_or(u32::MAX);
-                    otherwise = Some(Otherwise { outcome: o, span: *span });
+                    otherwise = Some(Otherwise {
+                        outcome: o,
+                        span: *span,
+                    });
                 }
             }
         }
@@ -356,7 +392,10 @@ impl<'a> Checker<'a> {
     fn inputs(&mut self, file: FileId, names: &[ast::Ident]) -> Vec<FactId> {
         let mut list: Vec<(FactId, Span)> = Vec::new();
         for n in names {
-            let entry = self.scope(file).and_then(|s| s.names.get(&n.name)).map(|e| e.symbol);
+            let entry = self
+                .scope(file)
+                .and_then(|s| s.names.get(&n.name))
+                .map(|e| e.symbol);
             match entry {
                 Some(Symbol::Fact(f)) => {
                     self.reference(n.span, Symbol::Fact(f));
@@ -371,7 +410,11 @@ impl<'a> Checker<'a> {
                     self.report(
                         Diagnostic::new(
                             Code::TypeMismatch,
-                            format!("inputs are facts; `{}` is a {}", shown(&n.name), other.kind()),
+                            format!(
+                                "inputs are facts; `{}` is a {}",
+                                shown(&n.name),
+                                other.kind()
+                            ),
                         )
                         .primary(n.span, "not a fact")
                         .help("list the facts the decision's rules read"),
@@ -392,7 +435,11 @@ impl<'a> Checker<'a> {
                 if inputs.contains(&fact) {
                     continue;
                 }
-                let name = self.program.fact(fact).map(|f| f.name.clone()).unwrap_or_default();
+                let name = self
+                    .program
+                    .fact(fact)
+                    .map(|f| f.name.clone())
+                    .unwrap_or_default();
                 self.report(
                     Diagnostic::new(
                         Code::UndeclaredInput,
@@ -424,7 +471,11 @@ impl<'a> Checker<'a> {
             // Already reported: the decision declares no outcomes at all.
             return None;
         }
-        let list = outcomes.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ");
+        let list = outcomes
+            .iter()
+            .map(|o| format!("`{o}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let mut d = Diagnostic::new(
             Code::UndeclaredOutcome,
             format!(
@@ -437,7 +488,9 @@ impl<'a> Checker<'a> {
         .secondary(decl_span, format!("`{decision_name}` is declared here"));
         d = match names::suggest(&name.name, outcomes.iter().map(String::as_str)) {
             Some(s) => d.help(format!("did you mean `{s}`? the outcomes are {list}")),
-            None => d.help(format!("the outcomes are {list}; add it to `outcomes` if it is new")),
+            None => d.help(format!(
+                "the outcomes are {list}; add it to `outcomes` if it is new"
+            )),
         };
         self.report(d);
         None
@@ -469,11 +522,19 @@ impl<'a> Checker<'a> {
                 } => self.expect(file, decision, outcome, *span, &mut expects),
             }
         }
-        if expects.is_empty() && !t.items.iter().any(|i| matches!(i, ast::TestItem::Expect { .. })) {
+        if expects.is_empty()
+            && !t
+                .items
+                .iter()
+                .any(|i| matches!(i, ast::TestItem::Expect { .. }))
+        {
             self.report(
-                Diagnostic::new(Code::EmptyTest, format!("test \"{}\" expects nothing", shown(&t.name.value)))
-                    .primary(t.name.span, "no `expect`")
-                    .help("say what the decision must give: `expect DECISION = OUTCOME`"),
+                Diagnostic::new(
+                    Code::EmptyTest,
+                    format!("test \"{}\" expects nothing", shown(&t.name.value)),
+                )
+                .primary(t.name.span, "no `expect`")
+                .help("say what the decision must give: `expect DECISION = OUTCOME`"),
             );
         }
         self.program.tests.push(Test {
@@ -493,7 +554,10 @@ impl<'a> Checker<'a> {
         span: Span,
         expects: &mut Vec<Expect>,
     ) {
-        let entry = self.scope(file).and_then(|s| s.names.get(&decision.name)).map(|e| e.symbol);
+        let entry = self
+            .scope(file)
+            .and_then(|s| s.names.get(&decision.name))
+            .map(|e| e.symbol);
         let id = match entry {
             Some(Symbol::Decision(id)) => {
                 self.reference(decision.span, Symbol::Decision(id));
@@ -503,7 +567,11 @@ impl<'a> Checker<'a> {
                 self.report(
                     Diagnostic::new(
                         Code::TypeMismatch,
-                        format!("`{}` is a {}, not a decision", shown(&decision.name), other.kind()),
+                        format!(
+                            "`{}` is a {}, not a decision",
+                            shown(&decision.name),
+                            other.kind()
+                        ),
                     )
                     .primary(decision.span, "not a decision")
                     .help("`expect` names a decision of this policy"),
@@ -511,7 +579,9 @@ impl<'a> Checker<'a> {
                 return;
             }
             None => {
-                self.unknown_name(file, decision, "decision", |s| matches!(s, Symbol::Decision(_)));
+                self.unknown_name(file, decision, "decision", |s| {
+                    matches!(s, Symbol::Decision(_))
+                });
                 return;
             }
         };
@@ -530,7 +600,10 @@ impl<'a> Checker<'a> {
     }
 
     fn given(&mut self, file: FileId, a: &ast::Assignment, given: &mut Vec<Given>) {
-        let entry = self.scope(file).and_then(|s| s.names.get(&a.fact.name)).map(|e| e.symbol);
+        let entry = self
+            .scope(file)
+            .and_then(|s| s.names.get(&a.fact.name))
+            .map(|e| e.symbol);
         let fact = match entry {
             Some(Symbol::Fact(f)) => {
                 self.reference(a.fact.span, Symbol::Fact(f));
@@ -540,7 +613,11 @@ impl<'a> Checker<'a> {
                 self.report(
                     Diagnostic::new(
                         Code::TypeMismatch,
-                        format!("`{}` is a {}; a test gives values to facts", shown(&a.fact.name), other.kind()),
+                        format!(
+                            "`{}` is a {}; a test gives values to facts",
+                            shown(&a.fact.name),
+                            other.kind()
+                        ),
                     )
                     .primary(a.fact.span, "not a fact")
                     .help("give the facts it is made from instead"),
@@ -557,7 +634,9 @@ impl<'a> Checker<'a> {
             self.duplicate("value for", &a.fact.name, a.span, first);
             return;
         }
-        let Some(f) = self.program.fact(fact) else { return };
+        let Some(f) = self.program.fact(fact) else {
+            return;
+        };
         let (ty, name) = (f.ty, f.name.clone());
         if let Some(value) = self.value(ty, &name, &a.value) {
             given.push(Given {
@@ -574,10 +653,18 @@ impl<'a> Checker<'a> {
             c.report(
                 Diagnostic::new(
                     Code::TypeMismatch,
-                    format!("expected {} for `{}`, found {found}", ty.describe(), shown(fact)),
+                    format!(
+                        "expected {} for `{}`, found {found}",
+                        ty.describe(),
+                        shown(fact)
+                    ),
                 )
                 .primary(v.span(), format!("not {}", ty.describe()))
-                .help(format!("`{}` is declared as `{}`", shown(fact), ty.syntax())),
+                .help(format!(
+                    "`{}` is declared as `{}`",
+                    shown(fact),
+                    ty.syntax()
+                )),
             );
             None
         };
@@ -628,7 +715,12 @@ impl<'a> Checker<'a> {
                 self.report(
                     Diagnostic::new(
                         Code::UnitMismatch,
-                        format!("`{}` has no unit, but `{}` is {}", shown(&n.text), shown(fact), ty.describe()),
+                        format!(
+                            "`{}` has no unit, but `{}` is {}",
+                            shown(&n.text),
+                            shown(fact),
+                            ty.describe()
+                        ),
                     )
                     .primary(n.span, "no unit")
                     .help(if u == Unit::Percent {
@@ -649,7 +741,11 @@ impl<'a> Checker<'a> {
                     self.reference(*span, Symbol::EnumValue(e, i as u32));
                     return Some(Value::Enum(i as u32));
                 }
-                let list = values.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ");
+                let list = values
+                    .iter()
+                    .map(|x| format!("`{x}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let mut d = Diagnostic::new(
                     Code::UnknownEnumValue,
                     format!("`{}` is not a value of `{}`", shown(text), shown(fact)),
@@ -665,15 +761,20 @@ impl<'a> Checker<'a> {
             (Type::Code(system), ast::Value::Word { text, span }) => {
                 self.one_code(system, text, *span).map(Value::Code)
             }
-            (Type::Code(system), ast::Value::Number(n)) => self.one_code(system, &n.text, n.span).map(Value::Code),
+            (Type::Code(system), ast::Value::Number(n)) => {
+                self.one_code(system, &n.text, n.span).map(Value::Code)
+            }
             (Type::CodeSet(system), ast::Value::Set(set)) => {
                 let mut out = Vec::new();
                 for item in &set.items {
                     if item.last.is_some() {
                         self.report(
-                            Diagnostic::new(Code::TypeMismatch, "a patient's codes are listed one by one, not as a range")
-                                .primary(item.span, "a range")
-                                .help("list the codes the claim carries"),
+                            Diagnostic::new(
+                                Code::TypeMismatch,
+                                "a patient's codes are listed one by one, not as a range",
+                            )
+                            .primary(item.span, "a range")
+                            .help("list the codes the claim carries"),
                         );
                         continue;
                     }
@@ -699,9 +800,12 @@ impl<'a> Checker<'a> {
             CodeForm::Exact(c) => Some(c),
             CodeForm::Prefix(_) => {
                 self.report(
-                    Diagnostic::new(Code::TypeMismatch, format!("`{}` is a pattern, not a code", shown(text)))
-                        .primary(span, "a pattern")
-                        .help("a test gives the patient's actual codes"),
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        format!("`{}` is a pattern, not a code", shown(text)),
+                    )
+                    .primary(span, "a pattern")
+                    .help("a test gives the patient's actual codes"),
                 );
                 None
             }

@@ -44,7 +44,13 @@ fn unknown_names_point_at_the_name() {
         "fact symptomatic: bool\n\
          decision d (first) {\n outcomes { yes }\n rule r when symptomatc then yes\n}\n",
     );
-    assert_eq!(check_text(&text), vec![(Code::UnknownName, "symptomatc".into()), (Code::UnusedFact, "symptomatic".into())]);
+    assert_eq!(
+        check_text(&text),
+        vec![
+            (Code::UnknownName, "symptomatc".into()),
+            (Code::UnusedFact, "symptomatic".into())
+        ]
+    );
 }
 
 #[test]
@@ -56,7 +62,11 @@ fn duplicates_point_at_both_declarations() {
         .iter()
         .find(|d| d.code == Code::DuplicateDefinition)
         .expect("a duplicate");
-    let spans: Vec<(u32, u32, bool)> = d.labels.iter().map(|l| (l.span.start, l.span.end, l.primary)).collect();
+    let spans: Vec<(u32, u32, bool)> = d
+        .labels
+        .iter()
+        .map(|l| (l.span.start, l.span.end, l.primary))
+        .collect();
     assert_eq!(spans, vec![(18, 19, true), (5, 6, false)]);
 }
 
@@ -71,7 +81,10 @@ fn units_convert_exactly_or_not_at_all() {
         "fact care: duration<days>\n\
          decision d (first) {\n outcomes { yes }\n rule r when care >= 2 months then yes\n}\n",
     );
-    assert_eq!(check_text(&bad), vec![(Code::UnitMismatch, "2 months".into())]);
+    assert_eq!(
+        check_text(&bad),
+        vec![(Code::UnitMismatch, "2 months".into())]
+    );
     let no_unit = policy(
         "fact care: duration<days>\n\
          decision d (first) {\n outcomes { yes }\n rule r when care >= 6 then yes\n}\n",
@@ -108,7 +121,10 @@ fn enum_values_are_checked_with_suggestions() {
         "fact setting: enum { inpatient, outpatient }\n\
          decision d (first) {\n outcomes { yes }\n rule r when setting == inpatinet then yes\n}\n",
     );
-    assert_eq!(check_text(&text), vec![(Code::UnknownEnumValue, "inpatinet".into())]);
+    assert_eq!(
+        check_text(&text),
+        vec![(Code::UnknownEnumValue, "inpatinet".into())]
+    );
 }
 
 #[test]
@@ -120,7 +136,10 @@ fn codes_of_the_wrong_system_and_format() {
     );
     assert_eq!(
         check_text(&text),
-        vec![(Code::MalformedCode, "WI40.50XA".into()), (Code::WrongCodeSystem, "spine".into())]
+        vec![
+            (Code::MalformedCode, "WI40.50XA".into()),
+            (Code::WrongCodeSystem, "spine".into())
+        ]
     );
 }
 
@@ -132,7 +151,10 @@ fn count_bounds() {
     );
     assert_eq!(
         check_text(&text),
-        vec![(Code::CountOutOfBounds, "3".into()), (Code::TrivialCount, "0".into())]
+        vec![
+            (Code::CountOutOfBounds, "3".into()),
+            (Code::TrivialCount, "0".into())
+        ]
     );
 }
 
@@ -142,16 +164,29 @@ fn undeclared_outcomes_and_unused_ones() {
         "fact a: bool\n\
          decision d (first) {\n outcomes { yes, no }\n rule r when a then yse\n}\n",
     );
-    assert_eq!(check_text(&text), vec![(Code::UndeclaredOutcome, "yse".into())]);
+    assert_eq!(
+        check_text(&text),
+        vec![(Code::UndeclaredOutcome, "yse".into())]
+    );
 }
 
 #[test]
 fn cycles_show_the_path() {
-    let parsed = crate::syntax::parse(FileId(0), "fact x: bool\ndefine a = b and x\ndefine b = c\ndefine c = a\n");
+    let parsed = crate::syntax::parse(
+        FileId(0),
+        "fact x: bool\ndefine a = b and x\ndefine b = c\ndefine c = a\n",
+    );
     let checked = check(&[parsed.file], &ImportMap::new());
-    let cycles: Vec<&Diagnostic> = checked.diagnostics.iter().filter(|d| d.code == Code::DefinitionCycle).collect();
+    let cycles: Vec<&Diagnostic> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == Code::DefinitionCycle)
+        .collect();
     assert_eq!(cycles.len(), 1);
-    assert_eq!(cycles[0].message, "`a` is defined in terms of itself: `a` → `b` → `c` → `a`");
+    assert_eq!(
+        cycles[0].message,
+        "`a` is defined in terms of itself: `a` → `b` → `c` → `a`"
+    );
     assert_eq!(cycles[0].labels.len(), 3);
 }
 
@@ -161,7 +196,10 @@ fn two_facts_cannot_be_compared() {
         "fact a: int\nfact b: int\n\
          decision d (first) {\n outcomes { yes }\n rule r when a < b then yes\n}\n",
     );
-    assert_eq!(check_text(&text), vec![(Code::ComparisonWithoutFact, "b".into())]);
+    assert_eq!(
+        check_text(&text),
+        vec![(Code::ComparisonWithoutFact, "b".into())]
+    );
 }
 
 #[test]
@@ -188,7 +226,10 @@ fn look_alike_letters_warn() {
         "fact symptomatic: bool\nfact s\u{0443}mptomatic: bool\n\
          decision d (first) {\n outcomes { yes }\n rule r when symptomatic and s\u{0443}mptomatic then yes\n}\n",
     );
-    assert_eq!(check_text(&text), vec![(Code::ConfusableName, "s\u{0443}mptomatic".into())]);
+    assert_eq!(
+        check_text(&text),
+        vec![(Code::ConfusableName, "s\u{0443}mptomatic".into())]
+    );
 }
 
 #[test]

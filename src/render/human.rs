@@ -2,7 +2,10 @@
 
 use std::fmt;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    SourceCode, SourceSpan, SpanContents,
+};
 
 use crate::diagnostic::{Diagnostic, Label, Severity};
 use crate::source::{SourceFile, Sources};
@@ -27,7 +30,12 @@ pub fn render(sources: &Sources, diagnostics: &[Diagnostic], color: Color) -> St
     for d in diagnostics {
         let report = Report::new(sources, d);
         if handler.render_report(&mut out, &report).is_err() {
-            out.push_str(&format!("{}[{}]: {}\n", d.severity.as_str(), d.code, d.message));
+            out.push_str(&format!(
+                "{}[{}]: {}\n",
+                d.severity.as_str(),
+                d.code,
+                d.message
+            ));
         }
         out.push('\n');
     }
@@ -54,12 +62,21 @@ impl SourceCode for Window<'_> {
         if end > text.len() {
             return Err(MietteError::OutOfBounds);
         }
-        let first = self.file.line_index(start).saturating_sub(context_lines_before);
-        let last_of_span = self.file.line_index(end.saturating_sub(usize::from(span.len() > 0)));
-        let last = (last_of_span + context_lines_after).min(self.file.line_count().saturating_sub(1));
+        let first = self
+            .file
+            .line_index(start)
+            .saturating_sub(context_lines_before);
+        let last_of_span = self
+            .file
+            .line_index(end.saturating_sub(usize::from(!span.is_empty())));
+        let last =
+            (last_of_span + context_lines_after).min(self.file.line_count().saturating_sub(1));
         let from = self.file.line_start(first);
         let to = self.file.line_start(last + 1).max(from);
-        let data = text.as_bytes().get(from..to).ok_or(MietteError::OutOfBounds)?;
+        let data = text
+            .as_bytes()
+            .get(from..to)
+            .ok_or(MietteError::OutOfBounds)?;
         Ok(Box::new(MietteSpanContents::new_named(
             self.file.name.clone(),
             data,
@@ -82,7 +99,9 @@ struct Report<'a> {
 impl<'a> Report<'a> {
     fn new(sources: &'a Sources, d: &'a Diagnostic) -> Report<'a> {
         let file = d.primary_span().map(|s| s.file);
-        let window = file.and_then(|f| sources.get(f)).map(|file| Window { file });
+        let window = file
+            .and_then(|f| sources.get(f))
+            .map(|file| Window { file });
         let elsewhere = d
             .labels
             .iter()
@@ -151,7 +170,9 @@ impl miette::Diagnostic for Report<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -173,7 +194,9 @@ impl miette::Diagnostic for Report<'_> {
         if self.elsewhere.is_empty() {
             return None;
         }
-        Some(Box::new(self.elsewhere.iter().map(|r| r as &dyn miette::Diagnostic)))
+        Some(Box::new(
+            self.elsewhere.iter().map(|r| r as &dyn miette::Diagnostic),
+        ))
     }
 }
 

@@ -47,7 +47,7 @@ struct JsonLabel<'a> {
     primary: bool,
 }
 
-fn place<'a>(sources: &'a Sources, span: Span) -> (&'a str, usize, usize, usize, usize) {
+fn place(sources: &Sources, span: Span) -> (&str, usize, usize, usize, usize) {
     let (line, column) = location(sources, span, false);
     let (end_line, end_column) = location(sources, span, true);
     (sources.name(span.file), line, column, end_line, end_column)

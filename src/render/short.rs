@@ -1,7 +1,9 @@
 //! The one-line form: `file:line:col: severity[code]: message`, for editors' problem
 //! matchers and build logs.
 
-use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label as CsLabel, Severity as CsSeverity};
+use codespan_reporting::diagnostic::{
+    Diagnostic as CsDiagnostic, Label as CsLabel, Severity as CsSeverity,
+};
 use codespan_reporting::term::{self, Config, DisplayStyle};
 
 use crate::diagnostic::{Diagnostic, Severity};
@@ -51,7 +53,12 @@ pub fn render(sources: &Sources, diagnostics: &[Diagnostic]) -> String {
         match term::emit_into_string(&config, sources, &to_codespan(&single)) {
             Ok(s) => out.push_str(&s),
             Err(_) => {
-                out.push_str(&format!("{}[{}]: {}\n", d.severity.as_str(), d.code, d.message));
+                out.push_str(&format!(
+                    "{}[{}]: {}\n",
+                    d.severity.as_str(),
+                    d.code,
+                    d.message
+                ));
             }
         }
     }

@@ -52,10 +52,10 @@ impl<'d> Builder<'d> {
             Rule::policy_decl => Decl::Policy(self.policy(pair)?),
             Rule::import_decl => Decl::Import(self.import(pair)?),
             Rule::fact_decl => Decl::Fact(self.fact(pair)?),
-            Rule::codes_decl => Decl::Codes(self.codes(pair)?),
-            Rule::define_decl => Decl::Define(self.define(pair)?),
-            Rule::decision_decl => Decl::Decision(self.decision(pair)?),
-            Rule::test_decl => Decl::Test(self.test(pair)?),
+            Rule::codes_decl => Decl::Codes(Box::new(self.codes(pair)?)),
+            Rule::define_decl => Decl::Define(Box::new(self.define(pair)?)),
+            Rule::decision_decl => Decl::Decision(Box::new(self.decision(pair)?)),
+            Rule::test_decl => Decl::Test(Box::new(self.test(pair)?)),
             _ => return None,
         })
     }
@@ -71,7 +71,10 @@ impl<'d> Builder<'d> {
                     Code::NameTooLong,
                     format!("name too long: {chars} characters (at most {MAX_NAME_LEN})"),
                 )
-                .primary(Span::new(self.file, span.start as usize, span.start as usize + head), "this name")
+                .primary(
+                    Span::new(self.file, span.start as usize, span.start as usize + head),
+                    "this name",
+                )
                 .help("use a shorter name; put longer wording in a description string"),
             );
         }
@@ -102,9 +105,12 @@ impl<'d> Builder<'d> {
                     let at = span.start as usize + 1 + i;
                     let seq = body.get(i..i + len).unwrap_or("\\");
                     self.diagnostics.push(
-                        Diagnostic::new(Code::InvalidEscape, format!("unknown escape `{seq}` in a string"))
-                            .primary(Span::new(self.file, at, at + len), "not an escape")
-                            .help("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`"),
+                        Diagnostic::new(
+                            Code::InvalidEscape,
+                            format!("unknown escape `{seq}` in a string"),
+                        )
+                        .primary(Span::new(self.file, at, at + len), "not an escape")
+                        .help("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`"),
                     );
                     if let Some((_, c)) = other {
                         value.push(c);
@@ -292,7 +298,7 @@ impl<'d> Builder<'d> {
                     names: self.idents(p.into_inner()),
                     span: item_span,
                 }),
-                Rule::rule_decl => items.push(DecisionItem::Rule(self.rule(p)?)),
+                Rule::rule_decl => items.push(DecisionItem::Rule(Box::new(self.rule(p)?))),
                 Rule::otherwise_clause => {
                     let outcome = self.idents(p.into_inner()).pop()?;
                     items.push(DecisionItem::Otherwise {
@@ -495,7 +501,7 @@ impl<'d> Builder<'d> {
         let expr = predicate?;
         // `not not x` is `x`: a run of `not`s keeps only its parity, so that no input, however
         // long the run, builds a deep tree.
-        if nots % 2 == 0 {
+        if nots.is_multiple_of(2) {
             return Some(expr);
         }
         Some(Expr {

@@ -109,19 +109,26 @@ fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::kw_decision
         | Rule::kw_test => NEW_DECLARATION,
         Rule::meta_entry => "a policy entry such as `title`",
-        Rule::type_expr | Rule::named_type | Rule::type_arg | Rule::enum_type => "a type",
-        Rule::set_expr | Rule::set_term | Rule::system_set | Rule::set_literal => "a set such as `{ ... }`",
-        Rule::set_op => "`+` or `-`",
-        Rule::expr | Rule::and_expr | Rule::not_expr | Rule::predicate | Rule::operand | Rule::paren => {
-            "a condition"
+        Rule::type_expr | Rule::named_type | Rule::type_arg => "a type",
+        Rule::set_expr | Rule::set_term | Rule::system_set | Rule::set_literal => {
+            "a set such as `{ ... }`"
         }
+        Rule::set_op => "`+` or `-`",
+        Rule::expr
+        | Rule::and_expr
+        | Rule::not_expr
+        | Rule::predicate
+        | Rule::operand
+        | Rule::paren => "a condition",
         Rule::compare_tail | Rule::cmp_op => COMPARISON,
         Rule::in_tail => "`in`",
         Rule::has_tail => "`has`",
         Rule::quantifier => "`any`, `all` or `none`",
         Rule::conversion => "`as`",
         // These only start a condition.
-        Rule::count | Rule::count_kind | Rule::kw_at | Rule::kw_exactly | Rule::kw_not => "a condition",
+        Rule::count | Rule::count_kind | Rule::kw_at | Rule::kw_exactly | Rule::kw_not => {
+            "a condition"
+        }
         Rule::kw_true | Rule::kw_false => "a condition",
         Rule::decision_item => "`rule`, `otherwise` or `outcomes`",
         Rule::outcomes_clause => "`outcomes`",
@@ -150,7 +157,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::kw_least => "`least`",
         Rule::kw_most => "`most`",
         // A literal token inside these failed; the tokens say which.
-        Rule::policy_decl
+        Rule::enum_type
+        | Rule::policy_decl
         | Rule::import_decl
         | Rule::fact_decl
         | Rule::codes_decl
@@ -202,7 +210,9 @@ pub(super) fn syntax_error(
     if let Some(help) = help(&found, expected.as_deref().unwrap_or(""), text, at) {
         d = d.help(help);
     } else if found.ends_declaration && !found.end_of_file {
-        d = d.help("a declaration ends where the next line starting with a declaration keyword begins");
+        d = d.help(
+            "a declaration ends where the next line starting with a declaration keyword begins",
+        );
     }
     d
 }
@@ -212,9 +222,33 @@ pub(super) fn syntax_error(
 /// a digit) are left to the rule phrases ("a condition").
 /// Listed in this order.
 const STRUCTURAL: &[&str] = &[
-    "{", "}", "(", ")", ":", "=", ",", "..", "<", ">", "when", "then", "rule", "otherwise",
-    "outcomes", "inputs", "given", "expect", "from", "of", "and", "or", "in", "has", "as",
-    "least", "most",
+    "{",
+    "}",
+    "(",
+    ")",
+    ":",
+    "=",
+    ",",
+    "..",
+    "<",
+    ">",
+    "when",
+    "then",
+    "rule",
+    "otherwise",
+    "outcomes",
+    "inputs",
+    "given",
+    "expect",
+    "from",
+    "of",
+    "and",
+    "or",
+    "in",
+    "has",
+    "as",
+    "least",
+    "most",
 ];
 
 const COMPARISON: &str = "a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`)";
@@ -334,7 +368,10 @@ fn last_token_end(text: &str, chunk_start: usize, chunk_end: usize) -> usize {
     let chunk = text.get(chunk_start..chunk_end).unwrap_or("");
     let mut end = chunk.trim_end().len();
     // Drop trailing line comments: a line's content ends before its `//`.
-    while let Some(line_start) = chunk.get(..end).and_then(|c| c.rfind(['\n', '\r']).map(|i| i + 1)) {
+    while let Some(line_start) = chunk
+        .get(..end)
+        .and_then(|c| c.rfind(['\n', '\r']).map(|i| i + 1))
+    {
         let line = chunk.get(line_start..end).unwrap_or("");
         let code = line.split("//").next().unwrap_or("").trim_end();
         if code.trim().is_empty() {
@@ -350,8 +387,25 @@ fn last_token_end(text: &str, chunk_start: usize, chunk_end: usize) -> usize {
 fn help(found: &Found, expected: &str, text: &str, at: usize) -> Option<String> {
     let word = found.text.as_str();
     const RESERVED: &[&str] = &[
-        "policy", "import", "fact", "codes", "define", "decision", "test", "rule", "when", "then",
-        "otherwise", "and", "or", "not", "in", "has", "as", "true", "false",
+        "policy",
+        "import",
+        "fact",
+        "codes",
+        "define",
+        "decision",
+        "test",
+        "rule",
+        "when",
+        "then",
+        "otherwise",
+        "and",
+        "or",
+        "not",
+        "in",
+        "has",
+        "as",
+        "true",
+        "false",
     ];
     if expected.contains("a name") && RESERVED.contains(&word) {
         return Some(format!("`{word}` is a reserved word; choose another name"));

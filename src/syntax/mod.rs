@@ -63,7 +63,9 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
         diagnostics.push(
             Diagnostic::new(Code::EmptyFile, what)
                 .primary(Span::new(file, 0, 0), "nothing is declared in this file")
-                .help("start with a `policy` block, or declare shared `fact`s, `codes` and `define`s"),
+                .help(
+                    "start with a `policy` block, or declare shared `fact`s, `codes` and `define`s",
+                ),
         );
     }
     Parsed {
@@ -107,7 +109,14 @@ fn parse_chunk(file: FileId, text: &str, chunk: &scan::Chunk) -> ChunkParse {
             let (at, expected) = error::locate(&err, chunk_text);
             let at = chunk.start + at;
             if chunk.first_problem.is_none_or(|first| at < first) {
-                out.diagnostics.push(error::syntax_error(expected, file, text, chunk.start, at, chunk.end));
+                out.diagnostics.push(error::syntax_error(
+                    expected,
+                    file,
+                    text,
+                    chunk.start,
+                    at,
+                    chunk.end,
+                ));
             }
             if chunk.keyword.is_some() {
                 out.broken = Some(broken());
@@ -141,7 +150,10 @@ pub fn decode(bytes: Vec<u8>) -> (String, Option<InvalidUtf8>) {
             let offset = err.utf8_error().valid_up_to();
             let len = err.utf8_error().error_len().unwrap_or(1);
             let bytes = err.into_bytes();
-            let count = bytes.utf8_chunks().filter(|c| !c.invalid().is_empty()).count();
+            let count = bytes
+                .utf8_chunks()
+                .filter(|c| !c.invalid().is_empty())
+                .count();
             let text = String::from_utf8_lossy(&bytes).into_owned();
             (text, Some(InvalidUtf8 { offset, len, count }))
         }
@@ -161,7 +173,10 @@ impl InvalidUtf8 {
                 if len == 1 { "" } else { "s" }
             ),
         )
-        .primary(Span::new(file, offset, offset + shown), "invalid UTF-8 starts here")
+        .primary(
+            Span::new(file, offset, offset + shown),
+            "invalid UTF-8 starts here",
+        )
         .help("re-save the file as UTF-8; medpol reads no other encoding");
         if count > 1 {
             let more = count - 1;
@@ -220,6 +235,9 @@ mod tests {
         let bad = bad.unwrap();
         assert_eq!((bad.offset, bad.len, bad.count), (5, 1, 3));
         let d = bad.diagnostic(FileId(0));
-        assert_eq!((d.code, d.primary_span()), (Code::InvalidUtf8, Some(Span::new(FileId(0), 5, 8))));
+        assert_eq!(
+            (d.code, d.primary_span()),
+            (Code::InvalidUtf8, Some(Span::new(FileId(0), 5, 8)))
+        );
     }
 }

@@ -14,8 +14,9 @@ use crate::source::{FileId, Span};
 pub const MAX_NESTING: usize = 64;
 
 /// Declaration keywords; a line starting with one of them starts a new chunk.
-pub const DECLARATION_KEYWORDS: &[&str] =
-    &["policy", "import", "fact", "codes", "define", "decision", "test"];
+pub const DECLARATION_KEYWORDS: &[&str] = &[
+    "policy", "import", "fact", "codes", "define", "decision", "test",
+];
 
 #[derive(Debug, Clone)]
 pub struct Chunk {
@@ -101,7 +102,11 @@ impl Scanner<'_> {
                     self.pos += 1;
                 }
                 _ if b < 0x20 || b == 0x7f => self.control_characters(),
-                _ if self.text.get(self.pos..).is_some_and(|r| r.starts_with('\u{FFFD}')) => {
+                _ if self
+                    .text
+                    .get(self.pos..)
+                    .is_some_and(|r| r.starts_with('\u{FFFD}')) =>
+                {
                     self.replacement_character()
                 }
                 _ => {
@@ -152,9 +157,10 @@ impl Scanner<'_> {
         loop {
             match self.bytes.get(self.pos) {
                 None => {
-                    let d = Diagnostic::new(Code::UnterminatedComment, "unterminated block comment")
-                        .primary(self.span(start, start + 2), "the comment starts here")
-                        .help("close it with `*/`; block comments do not nest");
+                    let d =
+                        Diagnostic::new(Code::UnterminatedComment, "unterminated block comment")
+                            .primary(self.span(start, start + 2), "the comment starts here")
+                            .help("close it with `*/`; block comments do not nest");
                     self.problem(start, d);
                     break;
                 }
@@ -175,7 +181,10 @@ impl Scanner<'_> {
             match self.bytes.get(self.pos) {
                 None | Some(b'\n' | b'\r') => {
                     let d = Diagnostic::new(Code::UnterminatedString, "unterminated string")
-                        .primary(self.span(start, self.pos), "this string has no closing `\"`")
+                        .primary(
+                            self.span(start, self.pos),
+                            "this string has no closing `\"`",
+                        )
                         .help("strings end on the line they start; close it with `\"`");
                     self.problem(start, d);
                     return;
@@ -183,7 +192,11 @@ impl Scanner<'_> {
                 Some(b'\\') => {
                     // An escape never swallows the line end: the string is then unterminated.
                     let next = self.bytes.get(self.pos + 1);
-                    self.pos += if matches!(next, None | Some(b'\n' | b'\r')) { 1 } else { 2 };
+                    self.pos += if matches!(next, None | Some(b'\n' | b'\r')) {
+                        1
+                    } else {
+                        2
+                    };
                 }
                 Some(b'"') => {
                     self.pos += 1;
@@ -273,7 +286,11 @@ impl Scanner<'_> {
     fn maybe_declaration(&mut self) {
         let rest = self.text.get(self.pos..).unwrap_or("");
         let Some(keyword) = DECLARATION_KEYWORDS.iter().copied().find(|k| {
-            rest.starts_with(k) && !rest.get(k.len()..).and_then(|r| r.chars().next()).is_some_and(is_ident_char)
+            rest.starts_with(k)
+                && !rest
+                    .get(k.len()..)
+                    .and_then(|r| r.chars().next())
+                    .is_some_and(is_ident_char)
         }) else {
             return;
         };
@@ -321,19 +338,29 @@ mod tests {
         scan(FileId(0), text)
             .chunks
             .into_iter()
-            .map(|c| (c.keyword, c.name, text[c.start..c.end].to_string()))
+            .map(|c| {
+                (
+                    c.keyword,
+                    c.name,
+                    text.get(c.start..c.end).unwrap().to_string(),
+                )
+            })
             .collect()
     }
 
     #[test]
     fn declarations_start_at_line_starts_only() {
-        let got = chunks("// head\nfact a: bool\n  define b = a and c\n/* fact x */ codes c = cpt {1}\n");
+        let got =
+            chunks("// head\nfact a: bool\n  define b = a and c\n/* fact x */ codes c = cpt {1}\n");
         assert_eq!(got.len(), 4);
         assert_eq!(got[0].2, "// head\n");
         assert_eq!(got[1].0, Some("fact"));
         assert_eq!(got[1].1.as_deref(), Some("a"));
         assert_eq!(got[2].0, Some("define"));
-        assert_eq!(got[2].2, "define b = a and c\n/* fact x */ ", "comments are trivia before a keyword");
+        assert_eq!(
+            got[2].2, "define b = a and c\n/* fact x */ ",
+            "comments are trivia before a keyword"
+        );
         assert_eq!(got[3].0, Some("codes"));
     }
 
@@ -349,7 +376,11 @@ mod tests {
         assert_eq!(s.diagnostics.len(), 1);
         assert_eq!(s.diagnostics[0].code, Code::UnterminatedString);
         assert_eq!(s.diagnostics[0].primary_span().map(|s| s.start), Some(13));
-        assert_eq!(s.chunks.len(), 3, "the next line still starts a declaration");
+        assert_eq!(
+            s.chunks.len(),
+            3,
+            "the next line still starts a declaration"
+        );
     }
 
     #[test]
@@ -365,7 +396,11 @@ mod tests {
 
     #[test]
     fn brackets_in_strings_and_comments_do_not_count() {
-        let text = format!("define x \"{}\" = a // {}\n", "(".repeat(100), "{".repeat(100));
+        let text = format!(
+            "define x \"{}\" = a // {}\n",
+            "(".repeat(100),
+            "{".repeat(100)
+        );
         assert!(scan(FileId(0), &text).diagnostics.is_empty());
     }
 
@@ -374,6 +409,9 @@ mod tests {
         let s = scan(FileId(0), "fact a\0\0\0: bool");
         assert_eq!(s.diagnostics.len(), 1);
         assert_eq!(s.diagnostics[0].code, Code::InvalidCharacter);
-        assert_eq!(s.diagnostics[0].primary_span().map(|s| (s.start, s.end)), Some((6, 9)));
+        assert_eq!(
+            s.diagnostics[0].primary_span().map(|s| (s.start, s.end)),
+            Some((6, 9))
+        );
     }
 }

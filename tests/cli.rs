@@ -1,0 +1,159 @@
+//! The `medpol` command as a user runs it: exit codes, output forms and streams.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn medpol(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_medpol"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("medpol runs")
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn cli_case(name: &str) -> String {
+    format!("tests/cases/cli/{name}")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn shipped_policies_check_clean_with_exit_0() {
+    let out = medpol(&["check", "policies"], &root());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "checked 3 files: no problems\n");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn the_default_path_is_the_current_folder() {
+    let out = medpol(&["check"], &root().join("policies"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).starts_with("checked 3 files"));
+}
+
+#[test]
+fn errors_exit_1_and_the_human_form_goes_to_stderr_without_colour() {
+    let out = medpol(&["check", &cli_case("errors.medpol")], &root());
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("E0104"), "{err}");
+    assert!(err.contains("E0108"), "{err}");
+    assert!(
+        err.ends_with("checked 1 file: 2 errors and 1 warning\n"),
+        "{err}"
+    );
+    assert!(
+        !err.contains('\u{1b}'),
+        "no escape codes when stderr is not a terminal"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn short_form_is_one_line_per_diagnostic_on_stdout() {
+    let out = medpol(
+        &["check", "--format", "short", &cli_case("errors.medpol")],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        vec![
+            "tests/cases/cli/errors.medpol:8:6: warning[W0101]: fact `unused` is never read",
+            "tests/cases/cli/errors.medpol:12:23: error[E0104]: `care` is in days but `2 months` is in months, which do not convert exactly",
+            "tests/cases/cli/errors.medpol:13:13: error[E0108]: `nope` is not an outcome of decision `d`",
+        ]
+    );
+}
+
+#[test]
+fn json_form_has_the_documented_fields() {
+    let out = medpol(
+        &["check", "--format", "json", &cli_case("errors.medpol")],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let summary = &json["summary"];
+    assert_eq!(summary["errors"], 2);
+    assert_eq!(summary["warnings"], 1);
+    assert_eq!(summary["files"], 1);
+    let first = &json["diagnostics"][1];
+    for key in [
+        "code",
+        "severity",
+        "message",
+        "file",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "labels",
+        "help",
+    ] {
+        assert!(first.get(key).is_some(), "missing `{key}` in {first}");
+    }
+    assert_eq!(first["code"], "E0104");
+    assert_eq!(first["severity"], "error");
+    assert_eq!(
+        (first["line"].as_u64(), first["column"].as_u64()),
+        (Some(12), Some(23))
+    );
+    assert_eq!(
+        (first["end_line"].as_u64(), first["end_column"].as_u64()),
+        (Some(12), Some(31))
+    );
+    let labels = first["labels"].as_array().expect("labels");
+    assert_eq!(labels.len(), 2);
+    assert_eq!(labels[0]["primary"], true);
+    assert_eq!(labels[1]["primary"], false);
+}
+
+#[test]
+fn warnings_pass_unless_denied() {
+    let file = cli_case("warnings-only.medpol");
+    let out = medpol(&["check", &file], &root());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).ends_with("checked 1 file: 1 warning\n"));
+    let out = medpol(&["check", "--deny-warnings", &file], &root());
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    let out = medpol(&["check", "no/such/path.medpol"], &root());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("does not exist"));
+    let out = medpol(&["check", "--format", "xml"], &root());
+    assert_eq!(out.status.code(), Some(2));
+    let out = medpol(&["frobnicate"], &root());
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn explain_prints_the_documented_explanation() {
+    let out = medpol(&["explain", "E0104"], &root());
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(
+            "E0104 unit-mismatch: quantities whose units cannot be compared exactly\n"
+        )
+    );
+    assert!(stdout.contains("365 days"));
+    let by_name = medpol(&["explain", "unit-mismatch"], &root());
+    assert_eq!(by_name.stdout, out.stdout);
+    let unknown = medpol(&["explain", "E0140"], &root());
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("unknown diagnostic code `E0140`"));
+}
