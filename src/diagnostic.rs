@@ -101,6 +101,20 @@ codes! {
     UnusedOutcome = "W0105", "unused-outcome", Warning, "an outcome that no rule gives";
     UnusedImport = "W0106", "unused-import", Warning, "an imported name that is never used";
 
+    // Analysis of decisions.
+    OverlappingRules = "E0401", "overlapping-rules", Error, "two rules give different outcomes to the same patient";
+    RedundantOverlap = "W0402", "redundant-overlap", Warning, "two rules of a `unique` decision match the same patient";
+    DecisionGap = "E0403", "decision-gap", Error, "some patients match no rule of a decision without `otherwise`";
+    BoundaryGap = "E0404", "boundary-gap", Error, "a threshold value that no rule decides";
+    ShadowedRule = "W0405", "shadowed-rule", Warning, "a rule that never fires because earlier rules decide first";
+    PartlyShadowed = "W0406", "partly-shadowed", Note, "an earlier rule with another outcome decides some of a rule's patients";
+    ImpossibleCondition = "W0407", "impossible-condition", Warning, "a rule or definition no patient meets";
+    RedundantCondition = "W0408", "redundant-condition", Warning, "a condition the others beside it already imply";
+    AlwaysTrue = "W0409", "always-true", Warning, "a condition every patient meets";
+    UnreadInput = "W0410", "unread-input", Warning, "a decision input that no rule reads";
+    UnreachableOtherwise = "W0411", "unreachable-otherwise", Warning, "an `otherwise` no patient reaches";
+    AnalysisIncomplete = "W0412", "analysis-incomplete", Warning, "an analysis that stopped early at its budget";
+
     // Projects and imports.
     InvalidProjectFile = "E0201", "invalid-project-file", Error, "a `medpol.yaml` that cannot be read";
     UnknownLint = "E0202", "unknown-lint", Error, "a lint level for a code that does not exist or cannot be changed";
@@ -207,11 +221,23 @@ impl Diagnostic {
 /// not become a one-megabyte message.
 pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
     const MAX: usize = 60;
-    if text.chars().count() <= MAX {
+    // Control characters are escaped: a message stays on one line whatever the input holds.
+    if text.chars().count() <= MAX && !text.chars().any(char::is_control) {
         return std::borrow::Cow::Borrowed(text);
     }
-    let head: String = text.chars().take(MAX).collect();
-    std::borrow::Cow::Owned(format!("{head}…"))
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Sorts diagnostics into report order and drops exact repeats.
@@ -246,6 +272,12 @@ mod tests {
             );
             assert_eq!(code.as_str().len(), 5);
         }
+    }
+
+    #[test]
+    fn shown_text_stays_on_one_line() {
+        assert_eq!(shown("a\nb\tc"), "a\\nb\\tc");
+        assert_eq!(shown(&"x".repeat(70)).chars().count(), 61);
     }
 
     #[test]

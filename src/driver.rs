@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::analyse;
 use crate::check;
 use crate::diagnostic::{Diagnostic, Severity, sort_diagnostics};
 use crate::project::{self, Level, LoadError, Project};
@@ -27,8 +28,23 @@ impl Report {
     }
 }
 
+/// What a check runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The analysis of decisions, with its limits; `None` skips it.
+    pub analysis: Option<analyse::Options>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            analysis: Some(analyse::Options::default()),
+        }
+    }
+}
+
 /// Checks files and folders. Paths in one project are loaded together.
-pub fn check_paths(paths: &[PathBuf]) -> Result<Report, LoadError> {
+pub fn check_paths(paths: &[PathBuf], options: &Options) -> Result<Report, LoadError> {
     let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
     for path in paths {
         groups
@@ -39,7 +55,7 @@ pub fn check_paths(paths: &[PathBuf]) -> Result<Report, LoadError> {
     let mut report = Report::default();
     for (root, targets) in groups {
         let project = project::load(&mut report.sources, &root, &targets)?;
-        let (diagnostics, files) = check_project(project);
+        let (diagnostics, files) = check_project(project, options);
         report.diagnostics.extend(diagnostics);
         report.files += files;
     }
@@ -48,10 +64,17 @@ pub fn check_paths(paths: &[PathBuf]) -> Result<Report, LoadError> {
 }
 
 /// Checks one loaded project; returns its reported diagnostics and how many files they cover.
-pub fn check_project(project: Project) -> (Vec<Diagnostic>, usize) {
+/// The analysis runs only on a project without errors: an erroneous model would give findings
+/// about mistakes that are already reported.
+pub fn check_project(project: Project, options: &Options) -> (Vec<Diagnostic>, usize) {
     let checked = check::check(&project.files, &project.imports);
     let mut diagnostics = project.diagnostics;
     diagnostics.extend(checked.diagnostics);
+    if let Some(analysis) = &options.analysis
+        && !diagnostics.iter().any(Diagnostic::is_error)
+    {
+        diagnostics.extend(analyse::analyse(&checked.program, analysis).diagnostics);
+    }
     let keep = |d: &Diagnostic| match d.primary_span() {
         Some(span) => {
             project.requested.contains(&span.file) || Some(span.file) == project.config_file

@@ -61,6 +61,28 @@ impl Program {
             .map_or("?", |(name, _)| name.as_str())
     }
 
+    /// Every fact a condition reads, through definitions too, sorted. Each definition is
+    /// visited once, without recursion: a chain of definitions can be as long as the input.
+    pub fn facts_read(&self, e: &Expr) -> Vec<FactId> {
+        let mut facts = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut pending: Vec<DefineId> = Vec::new();
+        e.for_each_fact(&mut |f, _| facts.push(f));
+        e.for_each_define(&mut |d, _| pending.push(d));
+        while let Some(d) = pending.pop() {
+            if !seen.insert(d) {
+                continue;
+            }
+            if let Some(DefineBody::Condition(body)) = self.define(d).map(|x| &x.body) {
+                body.for_each_fact(&mut |f, _| facts.push(f));
+                body.for_each_define(&mut |dep, _| pending.push(dep));
+            }
+        }
+        facts.sort();
+        facts.dedup();
+        facts
+    }
+
     /// Whether a code (in normal form) is in a code set; references are followed (the checker
     /// guarantees they have no cycle).
     pub fn set_contains(&self, set: CodeSetId, code: &str) -> bool {

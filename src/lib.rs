@@ -19,6 +19,7 @@
 // per-call stack probe; the parser's own nesting limit already bounds recursion).
 extern crate alloc;
 
+pub mod analyse;
 pub mod ast;
 pub mod check;
 pub mod codes;
@@ -30,4 +31,5 @@ pub mod project;
 pub mod render;
 pub mod source;
 pub mod syntax;
+pub mod tables;
 pub mod types;

@@ -7,6 +7,8 @@
     clippy::panic
 )]
 
+mod cli;
+
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,11 +41,27 @@ enum Command {
         /// Fail (exit 1) on warnings too.
         #[arg(long)]
         deny_warnings: bool,
+        /// Skip the analysis of decisions (overlaps, gaps, shadowed and impossible rules).
+        #[arg(long)]
+        no_analysis: bool,
+        /// Stop the analysis after this many milliseconds (it then says its results are incomplete).
+        #[arg(long, value_name = "MS", default_value_t = 10_000)]
+        analysis_time: u64,
     },
     /// Explain a diagnostic code, such as E0101 or unused-fact.
     Explain {
         /// The code (`E0101`) or name (`unknown-name`).
         code: String,
+    },
+    /// Import code tables and list the shipped ones.
+    Tables {
+        #[command(subcommand)]
+        command: cli::tables::Command,
+    },
+    /// Look codes up in the code tables.
+    Codes {
+        #[command(subcommand)]
+        command: cli::codes::Command,
     },
 }
 
@@ -61,21 +79,38 @@ fn main() -> ExitCode {
             paths,
             format,
             deny_warnings,
-        } => check(paths, format, deny_warnings),
+            no_analysis,
+            analysis_time,
+        } => {
+            let options = medpol::driver::Options {
+                analysis: (!no_analysis).then(|| medpol::analyse::Options {
+                    time_limit: std::time::Duration::from_millis(analysis_time),
+                    ..medpol::analyse::Options::default()
+                }),
+            };
+            check(paths, format, deny_warnings, &options)
+        }
         Command::Explain { code } => explain(&code),
+        Command::Tables { command } => cli::tables::run(command),
+        Command::Codes { command } => cli::codes::run(command),
     }
 }
 
 /// Exit code for a usage or I/O problem.
 const USAGE: u8 = 2;
 
-fn check(paths: Vec<PathBuf>, format: Format, deny_warnings: bool) -> ExitCode {
+fn check(
+    paths: Vec<PathBuf>,
+    format: Format,
+    deny_warnings: bool,
+    options: &medpol::driver::Options,
+) -> ExitCode {
     let paths = if paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
         paths
     };
-    let report = match medpol::driver::check_paths(&paths) {
+    let report = match medpol::driver::check_paths(&paths, options) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

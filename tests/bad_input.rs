@@ -18,8 +18,12 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn run(file: &Path) -> Output {
+    run_as(file, "short")
+}
+
+fn run_as(file: &Path, format: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_medpol"))
-        .args(["check", "--format", "short"])
+        .args(["check", "--format", format])
         .arg(file)
         .output()
         .expect("medpol runs")
@@ -40,6 +44,54 @@ fn check_bytes(name: &str, bytes: &[u8], code: i32) -> String {
 }
 
 const HEAD: &str = "policy \"p\" {\n  title \"t\"\n  version \"1\"\n  effective 2024-01-01\n}\n";
+
+#[test]
+fn very_long_lines_render_in_every_form() {
+    // A label past display column 65,535, and thousands of labels on one line: the terminal
+    // report shows a window of the line around each label.
+    let dir = scratch("long-lines");
+    let cases = [
+        ("tabs", format!("{}x\n", "\t".repeat(16_384))),
+        (
+            "names",
+            format!(
+                "fact a: bool\ndefine d = {}\n",
+                (0..10_000)
+                    .map(|i| format!("u{i}"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+        ),
+    ];
+    for (name, text) in cases {
+        let file = dir.join(format!("{name}.medpol"));
+        std::fs::write(&file, &text).expect("write the input");
+        for format in ["human", "short", "json"] {
+            let out = run_as(&file, format);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!stderr.contains("panicked"), "{name} as {format}: {stderr}");
+            assert_eq!(out.status.code(), Some(1), "{name} as {format}");
+            // Linear in the number of diagnostics, not in the length of the line they share.
+            let size = out.stdout.len() + out.stderr.len();
+            assert!(
+                size < 10_001 * 1_000,
+                "{name} as {format}: {size} bytes of report"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn messages_stay_on_one_line() {
+    let text = format!("{HEAD}test \"two\\nlines\" {{}}\n");
+    let out = check_bytes("one-line", text.as_bytes(), 1);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        out.contains("test \"two\\nlines\" expects nothing"),
+        "{out}"
+    );
+}
 
 #[test]
 fn empty_file() {
@@ -155,7 +207,7 @@ fn byte_order_mark_and_crlf_are_accepted() {
 #[test]
 fn look_alike_letters_warn() {
     let text = format!(
-        "{HEAD}fact sympt\u{043e}matic: bool\ndecision d (first) {{\n  outcomes {{ yes }}\n  rule r when sympt\u{043e}matic then yes\n}}\n"
+        "{HEAD}fact sympt\u{043e}matic: bool\ndecision d (first) {{\n  outcomes {{ yes, no }}\n  rule r when sympt\u{043e}matic then yes\n  otherwise no\n}}\n"
     );
     let out = check_bytes("look-alike", text.as_bytes(), 0);
     assert!(out.contains("warning[W0001]"), "{out}");

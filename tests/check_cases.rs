@@ -8,7 +8,8 @@ use medpol::driver::check_paths;
 use medpol::render;
 
 fn report(path: &Path) -> String {
-    let report = check_paths(&[path.to_path_buf()]).expect("the case loads");
+    let report = check_paths(&[path.to_path_buf()], &medpol::driver::Options::default())
+        .expect("the case loads");
     let short = render::short::render(&report.sources, &report.diagnostics);
     let human = render::human::render(
         &report.sources,

@@ -50,12 +50,23 @@ fn every_example_produces_its_code() {
         for example in blocks(body, "medpol") {
             let parsed = medpol::syntax::parse(FileId(0), example);
             let result = check(&[parsed.file], &ImportMap::new());
-            let found: Vec<Code> = parsed
+            let mut found: Vec<Code> = parsed
                 .diagnostics
                 .iter()
                 .chain(&result.diagnostics)
                 .map(|d| d.code)
                 .collect();
+            // As `medpol check` does: the analysis runs on a model without errors.
+            if !parsed
+                .diagnostics
+                .iter()
+                .chain(&result.diagnostics)
+                .any(|d| d.is_error())
+            {
+                let options = medpol::analyse::Options::default();
+                let analysis = medpol::analyse::analyse(&result.program, &options);
+                found.extend(analysis.diagnostics.iter().map(|d| d.code));
+            }
             assert!(
                 found.contains(&code),
                 "the example of {code_text} gives {found:?}, not {code_text}:\n{example}"

@@ -276,8 +276,11 @@ fn multi_file_examples_check_as_marked() {
         write(&place, &b.text);
         places.push(place);
     }
-    let report =
-        medpol::driver::check_paths(std::slice::from_ref(&dir)).expect("the example project loads");
+    let report = medpol::driver::check_paths(
+        std::slice::from_ref(&dir),
+        &medpol::driver::Options::default(),
+    )
+    .expect("the example project loads");
     let file_of = |d: &Diagnostic| {
         let span = d.primary_span()?;
         let path = report.sources.get(span.file)?.path.as_ref()?;
@@ -315,7 +318,10 @@ fn project_file_examples_load_cleanly() {
         let dir = scratch(&format!("yaml-{}", b.line));
         write(&dir.join("medpol.yaml"), &b.text);
         write(&dir.join("policy.medpol"), POLICY);
-        match medpol::driver::check_paths(std::slice::from_ref(&dir)) {
+        match medpol::driver::check_paths(
+            std::slice::from_ref(&dir),
+            &medpol::driver::Options::default(),
+        ) {
             Ok(report) if report.diagnostics.is_empty() => {}
             Ok(report) => {
                 let shown = medpol::render::short::render(&report.sources, &report.diagnostics);

@@ -6,7 +6,7 @@ use medpol::driver::check_paths;
 #[test]
 fn shipped_policies_check_clean() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-    let report = check_paths(&[root]).expect("policies load");
+    let report = check_paths(&[root], &medpol::driver::Options::default()).expect("policies load");
     let shown = medpol::render::short::render(&report.sources, &report.diagnostics);
     assert!(
         report.diagnostics.is_empty(),

@@ -1156,29 +1156,16 @@ impl Checker<'_> {
             Typed::Value { value, ty, .. } => (ty, DefineBody::Value(value)),
             Typed::Error => (Type::Error, DefineBody::Invalid),
         };
-        let mut reads = Vec::new();
-        match &body {
-            DefineBody::Condition(e) => self.reads_of(e, &mut reads),
-            DefineBody::Alias { fact, .. } => reads.push(*fact),
-            DefineBody::Value(_) | DefineBody::Invalid => {}
-        }
-        if let Some(slot) = self.define_reads.get_mut(id.index()) {
-            *slot = reads;
-        }
         if let Some(def) = self.program.defines.get_mut(id.index()) {
             def.ty = ty;
             def.body = body;
         }
     }
 
-    /// Every fact an expression reads, through defines too.
+    /// Every fact an expression reads, through defines too (each define visited once, without
+    /// recursion: a chain of definitions can be as long as the input).
     pub(super) fn reads_of(&self, e: &Expr, out: &mut Vec<FactId>) {
-        e.for_each_fact(&mut |f, _| out.push(f));
-        e.for_each_define(&mut |d, _| {
-            if let Some(r) = self.define_reads.get(d.index()) {
-                out.extend(r.iter().copied());
-            }
-        });
+        out.extend(self.program.facts_read(e));
         out.sort_unstable();
         out.dedup();
     }

@@ -23,7 +23,8 @@ impl Checker<'_> {
         let mut found = Vec::new();
         let unused = |s: Symbol| !self.used.contains(&s) && !self.shadowed.contains(&s);
         for (i, f) in self.program.facts.iter().enumerate() {
-            if unused(Symbol::Fact(FactId(i as u32))) {
+            let id = FactId(i as u32);
+            if unused(Symbol::Fact(id)) && !self.listed_inputs.contains(&id) {
                 found.push((
                     Code::UnusedFact,
                     format!("fact `{}` is never read", shown(&f.name)),

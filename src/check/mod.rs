@@ -74,7 +74,6 @@ pub struct Checked {
 pub fn check(files: &[ast::File], imports: &ImportMap) -> Checked {
     let mut c = Checker::new(files, imports);
     c.declare_all();
-    c.define_reads = vec![Vec::new(); c.program.defines.len()];
     c.import_all();
     c.resolve_fact_types();
     c.resolve_definitions();
@@ -133,6 +132,8 @@ struct Checker<'a> {
     imports_used: Vec<ImportUse>,
     /// Symbols used somewhere (not counting their declaration or a test).
     used: HashSet<Symbol>,
+    /// Facts some decision lists as `inputs`: unread ones are reported there, not as unused.
+    listed_inputs: HashSet<FactId>,
     /// Declarations that repeat a name: they are reported as duplicates, never as unused.
     shadowed: HashSet<Symbol>,
     /// Some declaration did not parse: "unused" warnings could then be wrong, so none are given.
@@ -140,8 +141,6 @@ struct Checker<'a> {
     suggestions_left: usize,
     /// Code sets in a reference cycle or with errors that leave their system unknown.
     cyclic_sets: HashSet<CodeSetId>,
-    /// For each define, every fact it reads, through other defines too.
-    define_reads: Vec<Vec<FactId>>,
 }
 
 impl<'a> Checker<'a> {
@@ -159,10 +158,10 @@ impl<'a> Checker<'a> {
             imports_used: Vec::new(),
             used: HashSet::new(),
             shadowed: HashSet::new(),
+            listed_inputs: HashSet::new(),
             any_broken: files.iter().any(|f| !f.broken.is_empty()),
             suggestions_left: names::SUGGESTION_BUDGET,
             cyclic_sets: HashSet::new(),
-            define_reads: Vec::new(),
         }
     }
 

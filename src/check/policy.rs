@@ -297,7 +297,7 @@ impl<'a> Checker<'a> {
         }
         let mut rules: Vec<Rule> = Vec::new();
         let mut otherwise: Option<Otherwise> = None;
-        let mut inputs: Option<(Vec<FactId>, Span)> = None;
+        let mut inputs: Option<(Vec<(FactId, Span)>, Span)> = None;
         let mut last_rule_span = None;
         for item in &d.items {
             match item {
@@ -380,16 +380,16 @@ impl<'a> Checker<'a> {
             );
         }
         if let Some((list, _)) = &inputs {
-            self.check_inputs(list, &rules);
+            self.check_inputs(&d.name.name, list, &rules);
         }
         if let Some(dec) = self.program.decisions.get_mut(id.index()) {
             dec.rules = rules;
             dec.otherwise = otherwise;
-            dec.inputs = inputs.map(|(l, _)| l);
+            dec.inputs = inputs.map(|(l, _)| l.into_iter().map(|(f, _)| f).collect());
         }
     }
 
-    fn inputs(&mut self, file: FileId, names: &[ast::Ident]) -> Vec<FactId> {
+    fn inputs(&mut self, file: FileId, names: &[ast::Ident]) -> Vec<(FactId, Span)> {
         let mut list: Vec<(FactId, Span)> = Vec::new();
         for n in names {
             let entry = self
@@ -423,16 +423,22 @@ impl<'a> Checker<'a> {
                 None => self.unknown_name(file, n, "fact", |s| matches!(s, Symbol::Fact(_))),
             }
         }
-        list.into_iter().map(|(f, _)| f).collect()
+        for (f, _) in &list {
+            self.listed_inputs.insert(*f);
+        }
+        list
     }
 
-    /// Every fact a rule reads, also through defines, must be a listed input.
-    fn check_inputs(&mut self, inputs: &[FactId], rules: &[Rule]) {
+    /// Every fact a rule reads, also through defines, must be a listed input, and every input
+    /// should be read.
+    fn check_inputs(&mut self, decision: &str, inputs: &[(FactId, Span)], rules: &[Rule]) {
+        let mut all_reads = Vec::new();
         for rule in rules {
             let mut reads = Vec::new();
             self.reads_of(&rule.condition, &mut reads);
+            all_reads.extend(reads.iter().copied());
             for fact in reads {
-                if inputs.contains(&fact) {
+                if inputs.iter().any(|(f, _)| *f == fact) {
                     continue;
                 }
                 let name = self
@@ -453,6 +459,28 @@ impl<'a> Checker<'a> {
                     .help(format!("add `{}` to the decision's `inputs`", shown(&name))),
                 );
             }
+        }
+        for (fact, span) in inputs {
+            if all_reads.contains(fact) {
+                continue;
+            }
+            let name = self
+                .program
+                .fact(*fact)
+                .map(|f| f.name.clone())
+                .unwrap_or_default();
+            self.report(
+                Diagnostic::new(
+                    Code::UnreadInput,
+                    format!(
+                        "decision `{}` lists `{}` as an input, but none of its rules reads it",
+                        shown(decision),
+                        shown(&name)
+                    ),
+                )
+                .primary(*span, "never read")
+                .help("remove it from `inputs`, or add the criterion that reads it"),
+            );
         }
     }
 

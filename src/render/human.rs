@@ -44,9 +44,35 @@ pub fn render(sources: &Sources, diagnostics: &[Diagnostic], color: Color) -> St
 
 /// A file's text as miette reads it. miette's own reader walks the text from its start for
 /// every snippet, which is quadratic for many diagnostics in a big file; this one uses the
-/// line index to cut out just the lines a snippet shows.
+/// line index to cut out just the lines a snippet shows. A very long line is cut to a window
+/// around the label: miette would otherwise print all of it for every label on it, and it
+/// cannot draw a label beyond display column 65,535 at all.
 struct Window<'a> {
     file: &'a SourceFile,
+}
+
+/// Lines longer than this (in bytes) are shown as a window around the label.
+const LONG_LINE: usize = 1_000;
+/// How many characters of a long line are shown on each side of the label.
+const MARGIN: usize = 60;
+
+impl Window<'_> {
+    /// The offset `chars` characters before `at`, but not before `floor`.
+    fn back(&self, at: usize, chars: usize, floor: usize) -> usize {
+        let head = self.file.text.get(floor..at).unwrap_or("");
+        at - head
+            .chars()
+            .rev()
+            .take(chars)
+            .map(char::len_utf8)
+            .sum::<usize>()
+    }
+
+    /// The offset `chars` characters after `at`, but not after `ceiling`.
+    fn forward(&self, at: usize, chars: usize, ceiling: usize) -> usize {
+        let tail = self.file.text.get(at..ceiling).unwrap_or("");
+        at + tail.chars().take(chars).map(char::len_utf8).sum::<usize>()
+    }
 }
 
 impl SourceCode for Window<'_> {
@@ -62,17 +88,39 @@ impl SourceCode for Window<'_> {
         if end > text.len() {
             return Err(MietteError::OutOfBounds);
         }
-        let first = self
-            .file
-            .line_index(start)
-            .saturating_sub(context_lines_before);
+        let line = self.file.line_index(start);
+        let line_start = self.file.line_start(line);
+        // The column of the span, for the report's `[file:line:column]` header.
+        let column = text.get(line_start..start).map_or(0, |p| p.chars().count());
         let last_of_span = self
             .file
             .line_index(end.saturating_sub(usize::from(!span.is_empty())));
-        let last =
-            (last_of_span + context_lines_after).min(self.file.line_count().saturating_sub(1));
-        let from = self.file.line_start(first);
-        let to = self.file.line_start(last + 1).max(from);
+        let long = (line..=last_of_span).any(|l| self.file.line_range(l).len() > LONG_LINE);
+        let (from, to, first, last) = if long {
+            let line_end = self.file.line_range(last_of_span).end;
+            let from = self.back(start, MARGIN, line_start);
+            let to = self.forward(end, MARGIN, line_end);
+            // Stop before the line end, so the window is one piece of text.
+            let to = text
+                .get(from..to)
+                .map_or(to, |w| from + w.trim_end_matches(['\n', '\r']).len());
+            (from, to.max(from), line, last_of_span)
+        } else {
+            let first = line.saturating_sub(context_lines_before);
+            let last =
+                (last_of_span + context_lines_after).min(self.file.line_count().saturating_sub(1));
+            // Context lines that are themselves very long are left out.
+            let first = (first..line)
+                .find(|l| (*l..line).all(|x| self.file.line_range(x).len() <= LONG_LINE))
+                .unwrap_or(line);
+            let last = (last_of_span..=last)
+                .take_while(|l| *l == last_of_span || self.file.line_range(*l).len() <= LONG_LINE)
+                .last()
+                .unwrap_or(last_of_span);
+            let from = self.file.line_start(first);
+            let to = self.file.line_start(last + 1).max(from);
+            (from, to, first, last)
+        };
         let data = text
             .as_bytes()
             .get(from..to)
@@ -82,7 +130,7 @@ impl SourceCode for Window<'_> {
             data,
             SourceSpan::new(from.into(), to - from),
             first,
-            0,
+            column,
             last - first + 1,
         )))
     }

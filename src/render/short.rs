@@ -27,9 +27,15 @@ fn to_codespan(d: &Diagnostic) -> CsDiagnostic<FileId> {
             label.with_message(l.message.clone())
         })
         .collect();
+    // One line per diagnostic, whatever a message holds.
+    let message: String = d
+        .message
+        .chars()
+        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+        .collect();
     CsDiagnostic::new(severity)
         .with_code(d.code.as_str())
-        .with_message(d.message.clone())
+        .with_message(message)
         .with_labels(labels)
 }
 

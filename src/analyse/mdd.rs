@@ -1,0 +1,505 @@
+//! Reduced, ordered multi-valued decision diagrams.
+//!
+//! A diagram is a function from an assignment of variables (each with a small finite domain,
+//! in a fixed order) to a terminal value. Nodes are hash-consed, so equal functions are the
+//! same node and "is this condition impossible" is a comparison with the `FALSE` terminal.
+//! Boolean diagrams use the terminals 0 (false) and 1 (true); decision diagrams use one
+//! terminal per result.
+//!
+//! Every operation counts the nodes it makes against a budget, so a pathological input stops
+//! with [`Exhausted`] instead of running for ever.
+
+use std::collections::HashMap;
+
+/// A node or a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Node(pub u32);
+
+pub const FALSE: Node = Node(0);
+pub const TRUE: Node = Node(1);
+
+/// The budget ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exhausted;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Entry {
+    Terminal(u32),
+    /// A test of variable `var`; one child per value of its domain.
+    Test {
+        var: u32,
+        children: Box<[Node]>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Op {
+    And,
+    Or,
+    /// `a and not b`
+    Diff,
+}
+
+/// The diagram store: every diagram lives here.
+pub struct Mdd {
+    domains: Vec<u32>,
+    entries: Vec<Entry>,
+    unique: HashMap<Entry, Node>,
+    terminals: HashMap<u32, Node>,
+    memo: HashMap<(Op, Node, Node), Node>,
+    not_memo: HashMap<Node, Node>,
+    /// Nodes that may still be made.
+    budget: usize,
+}
+
+impl Mdd {
+    /// A store for variables with these domain sizes, in this order, allowed to make at most
+    /// `budget` nodes.
+    pub fn new(domains: Vec<u32>, budget: usize) -> Mdd {
+        let mut mdd = Mdd {
+            domains,
+            entries: Vec::new(),
+            unique: HashMap::new(),
+            terminals: HashMap::new(),
+            memo: HashMap::new(),
+            not_memo: HashMap::new(),
+            budget,
+        };
+        // The two boolean terminals are always nodes 0 and 1.
+        mdd.terminal(0);
+        mdd.terminal(1);
+        mdd
+    }
+
+    pub fn var_count(&self) -> usize {
+        self.domains.len()
+    }
+
+    pub fn domain(&self, var: u32) -> u32 {
+        self.domains.get(var as usize).copied().unwrap_or(0)
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The node of a terminal value.
+    pub fn terminal(&mut self, value: u32) -> Node {
+        if let Some(&n) = self.terminals.get(&value) {
+            return n;
+        }
+        let n = Node(self.entries.len() as u32);
+        self.entries.push(Entry::Terminal(value));
+        self.terminals.insert(value, n);
+        n
+    }
+
+    /// The terminal value of a node, if it is a terminal.
+    pub fn terminal_value(&self, n: Node) -> Option<u32> {
+        match self.entries.get(n.0 as usize) {
+            Some(Entry::Terminal(v)) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The variable a node tests and its children.
+    pub fn test(&self, n: Node) -> Option<(u32, &[Node])> {
+        match self.entries.get(n.0 as usize) {
+            Some(Entry::Test { var, children }) => Some((*var, children)),
+            _ => None,
+        }
+    }
+
+    fn var_of(&self, n: Node) -> u32 {
+        match self.entries.get(n.0 as usize) {
+            Some(Entry::Test { var, .. }) => *var,
+            _ => u32::MAX,
+        }
+    }
+
+    fn child(&self, n: Node, value: u32) -> Node {
+        match self.entries.get(n.0 as usize) {
+            Some(Entry::Test { children, .. }) => {
+                children.get(value as usize).copied().unwrap_or(FALSE)
+            }
+            _ => n,
+        }
+    }
+
+    /// The node testing `var` with these children, reduced: a test whose children are all the
+    /// same is that child.
+    pub fn make(&mut self, var: u32, children: Vec<Node>) -> Result<Node, Exhausted> {
+        if let Some(&first) = children.first()
+            && children.iter().all(|&c| c == first)
+        {
+            return Ok(first);
+        }
+        let entry = Entry::Test {
+            var,
+            children: children.into_boxed_slice(),
+        };
+        if let Some(&n) = self.unique.get(&entry) {
+            return Ok(n);
+        }
+        if self.budget == 0 {
+            return Err(Exhausted);
+        }
+        self.budget -= 1;
+        let n = Node(self.entries.len() as u32);
+        self.entries.push(entry.clone());
+        self.unique.insert(entry, n);
+        Ok(n)
+    }
+
+    /// The condition "`var` takes one of the values for which `allowed` is true".
+    pub fn literal(&mut self, var: u32, allowed: impl Fn(u32) -> bool) -> Result<Node, Exhausted> {
+        let children = (0..self.domain(var))
+            .map(|v| if allowed(v) { TRUE } else { FALSE })
+            .collect();
+        self.make(var, children)
+    }
+
+    pub fn and(&mut self, a: Node, b: Node) -> Result<Node, Exhausted> {
+        self.apply(Op::And, a, b)
+    }
+
+    pub fn or(&mut self, a: Node, b: Node) -> Result<Node, Exhausted> {
+        self.apply(Op::Or, a, b)
+    }
+
+    /// `a and not b`.
+    pub fn diff(&mut self, a: Node, b: Node) -> Result<Node, Exhausted> {
+        self.apply(Op::Diff, a, b)
+    }
+
+    pub fn not(&mut self, a: Node) -> Result<Node, Exhausted> {
+        self.diff(TRUE, a)
+    }
+
+    fn apply(&mut self, op: Op, a: Node, b: Node) -> Result<Node, Exhausted> {
+        // Terminal cases first: they need no memo.
+        match op {
+            Op::And => {
+                if a == FALSE || b == FALSE {
+                    return Ok(FALSE);
+                }
+                if a == TRUE || a == b {
+                    return Ok(b);
+                }
+                if b == TRUE {
+                    return Ok(a);
+                }
+            }
+            Op::Or => {
+                if a == TRUE || b == TRUE {
+                    return Ok(TRUE);
+                }
+                if a == FALSE || a == b {
+                    return Ok(b);
+                }
+                if b == FALSE {
+                    return Ok(a);
+                }
+            }
+            Op::Diff => {
+                if a == FALSE || b == TRUE || a == b {
+                    return Ok(FALSE);
+                }
+                if b == FALSE {
+                    return Ok(a);
+                }
+                if a == TRUE
+                    && let Some(&n) = self.not_memo.get(&b)
+                {
+                    return Ok(n);
+                }
+            }
+        }
+        let (x, y) = if matches!(op, Op::And | Op::Or) && a > b {
+            (b, a)
+        } else {
+            (a, b)
+        };
+        if let Some(&n) = self.memo.get(&(op, x, y)) {
+            return Ok(n);
+        }
+        let var = self.var_of(x).min(self.var_of(y));
+        let mut children = Vec::with_capacity(self.domain(var) as usize);
+        for v in 0..self.domain(var) {
+            let cx = if self.var_of(x) == var {
+                self.child(x, v)
+            } else {
+                x
+            };
+            let cy = if self.var_of(y) == var {
+                self.child(y, v)
+            } else {
+                y
+            };
+            children.push(self.apply(op, cx, cy)?);
+        }
+        let n = self.make(var, children)?;
+        self.memo.insert((op, x, y), n);
+        if op == Op::Diff && x == TRUE {
+            self.not_memo.insert(y, n);
+        }
+        Ok(n)
+    }
+
+    /// "At least `k` of these conditions hold", built by counting down the list.
+    pub fn at_least(&mut self, k: usize, items: &[Node]) -> Result<Node, Exhausted> {
+        // row[c] = "at least c of the items from here on"; built from the end backwards.
+        let mut row: Vec<Node> = (0..=k).map(|c| if c == 0 { TRUE } else { FALSE }).collect();
+        for &item in items.iter().rev() {
+            let mut next = Vec::with_capacity(row.len());
+            for c in 0..=k {
+                let here = if c == 0 {
+                    TRUE
+                } else {
+                    let with = row.get(c - 1).copied().unwrap_or(FALSE);
+                    let without = row.get(c).copied().unwrap_or(FALSE);
+                    self.ite(item, with, without)?
+                };
+                next.push(here);
+            }
+            row = next;
+        }
+        Ok(row.get(k).copied().unwrap_or(FALSE))
+    }
+
+    /// `if c then t else e`.
+    pub fn ite(&mut self, c: Node, t: Node, e: Node) -> Result<Node, Exhausted> {
+        let then = self.and(c, t)?;
+        let otherwise = self.diff(e, c)?;
+        self.or(then, otherwise)
+    }
+
+    /// Replaces the TRUE terminal of a boolean diagram by `value` and FALSE by `default`.
+    pub fn relabel(&mut self, a: Node, value: Node, default: Node) -> Result<Node, Exhausted> {
+        let mut memo = HashMap::new();
+        self.relabel_rec(a, value, default, &mut memo)
+    }
+
+    fn relabel_rec(
+        &mut self,
+        a: Node,
+        value: Node,
+        default: Node,
+        memo: &mut HashMap<Node, Node>,
+    ) -> Result<Node, Exhausted> {
+        if a == TRUE {
+            return Ok(value);
+        }
+        if a == FALSE {
+            return Ok(default);
+        }
+        if let Some(&n) = memo.get(&a) {
+            return Ok(n);
+        }
+        let Some((var, children)) = self.test(a).map(|(v, c)| (v, c.to_vec())) else {
+            return Ok(a);
+        };
+        let mut out = Vec::with_capacity(children.len());
+        for c in children {
+            out.push(self.relabel_rec(c, value, default, memo)?);
+        }
+        let n = self.make(var, out)?;
+        memo.insert(a, n);
+        Ok(n)
+    }
+
+    /// Where `cond` holds, the result of `then`; elsewhere that of `otherwise` (for
+    /// multi-terminal diagrams).
+    pub fn select(&mut self, cond: Node, then: Node, otherwise: Node) -> Result<Node, Exhausted> {
+        let mut memo = HashMap::new();
+        self.select_rec(cond, then, otherwise, &mut memo)
+    }
+
+    fn select_rec(
+        &mut self,
+        c: Node,
+        t: Node,
+        e: Node,
+        memo: &mut HashMap<(Node, Node, Node), Node>,
+    ) -> Result<Node, Exhausted> {
+        if c == TRUE || t == e {
+            return Ok(t);
+        }
+        if c == FALSE {
+            return Ok(e);
+        }
+        if let Some(&n) = memo.get(&(c, t, e)) {
+            return Ok(n);
+        }
+        let var = self.var_of(c).min(self.var_of(t)).min(self.var_of(e));
+        let mut children = Vec::with_capacity(self.domain(var) as usize);
+        for v in 0..self.domain(var) {
+            let pick = |m: &Self, n: Node| if m.var_of(n) == var { m.child(n, v) } else { n };
+            let (cc, tc, ec) = (pick(self, c), pick(self, t), pick(self, e));
+            children.push(self.select_rec(cc, tc, ec, memo)?);
+        }
+        let n = self.make(var, children)?;
+        memo.insert((c, t, e), n);
+        Ok(n)
+    }
+
+    /// One assignment that leads to a node other than FALSE, as the value of each variable
+    /// tested on the way (variables not on the path are free: `None`).
+    pub fn witness(&self, a: Node) -> Option<Vec<Option<u32>>> {
+        self.witness_to(a, |n| n != FALSE)
+    }
+
+    /// One assignment that leads to a terminal accepted by `accept`.
+    pub fn witness_to(&self, a: Node, accept: impl Fn(Node) -> bool) -> Option<Vec<Option<u32>>> {
+        let mut values = vec![None; self.domains.len()];
+        // Depth-first with an explicit stack of (node, next value to try).
+        let mut stack: Vec<(Node, u32)> = vec![(a, 0)];
+        let mut dead: std::collections::HashSet<Node> = std::collections::HashSet::new();
+        while let Some(&mut (n, ref mut next)) = stack.last_mut() {
+            if self.terminal_value(n).is_some() {
+                if accept(n) {
+                    return Some(values);
+                }
+                stack.pop();
+                continue;
+            }
+            let Some((var, children)) = self.test(n) else {
+                stack.pop();
+                continue;
+            };
+            let v = *next;
+            *next += 1;
+            match children.get(v as usize) {
+                Some(&child) if !dead.contains(&child) => {
+                    if let Some(slot) = values.get_mut(var as usize) {
+                        *slot = Some(v);
+                    }
+                    stack.push((child, 0));
+                }
+                Some(_) => {}
+                None => {
+                    dead.insert(n);
+                    if let Some(slot) = values.get_mut(var as usize) {
+                        *slot = None;
+                    }
+                    stack.pop();
+                }
+            }
+        }
+        None
+    }
+
+    /// The terminals a diagram can reach.
+    pub fn terminals_of(&self, a: Node) -> Vec<Node> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        let mut stack = vec![a];
+        while let Some(n) = stack.pop() {
+            if !seen.insert(n) {
+                continue;
+            }
+            match self.test(n) {
+                Some((_, children)) => stack.extend(children.iter().copied()),
+                None => out.push(n),
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// The nodes of a diagram, each once, children before parents.
+    pub fn nodes_of(&self, a: Node) -> Vec<Node> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        let mut stack: Vec<(Node, bool)> = vec![(a, false)];
+        while let Some((n, expanded)) = stack.pop() {
+            if expanded {
+                out.push(n);
+                continue;
+            }
+            if !seen.insert(n) {
+                continue;
+            }
+            stack.push((n, true));
+            if let Some((_, children)) = self.test(n) {
+                for &c in children.iter().rev() {
+                    if !seen.contains(&c) {
+                        stack.push((c, false));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_functions_are_the_same_node() {
+        let mut m = Mdd::new(vec![3, 2], 1000);
+        let a = m.literal(0, |v| v == 1).unwrap();
+        let b = m.literal(1, |v| v == 1).unwrap();
+        let ab = m.and(a, b).unwrap();
+        let ba = m.and(b, a).unwrap();
+        assert_eq!(ab, ba);
+        let na = m.not(a).unwrap();
+        let x = m.or(a, na).unwrap();
+        assert_eq!(x, TRUE);
+        let y = m.and(a, na).unwrap();
+        assert_eq!(y, FALSE);
+    }
+
+    #[test]
+    fn witnesses_satisfy() {
+        let mut m = Mdd::new(vec![3, 3], 1000);
+        let a = m.literal(0, |v| v == 2).unwrap();
+        let b = m.literal(1, |v| v == 0).unwrap();
+        let ab = m.and(a, b).unwrap();
+        assert_eq!(m.witness(ab), Some(vec![Some(2), Some(0)]));
+        assert_eq!(m.witness(FALSE), None);
+    }
+
+    #[test]
+    fn counting() {
+        let mut m = Mdd::new(vec![2, 2, 2], 1000);
+        let items: Vec<Node> = (0..3).map(|v| m.literal(v, |x| x == 1).unwrap()).collect();
+        let two = m.at_least(2, &items).unwrap();
+        let w = m.witness(two).unwrap();
+        assert_eq!(w.iter().filter(|v| **v == Some(1)).count(), 2);
+        let four = m.at_least(4, &items).unwrap();
+        assert_eq!(four, FALSE);
+        let zero = m.at_least(0, &items).unwrap();
+        assert_eq!(zero, TRUE);
+    }
+
+    #[test]
+    fn the_budget_stops_work() {
+        let mut m = Mdd::new(vec![2; 40], 10);
+        let mut acc = TRUE;
+        let mut stopped = false;
+        for v in 0..40 {
+            match m.literal(v, |x| x == 1).and_then(|l| m.and(acc, l)) {
+                Ok(n) => acc = n,
+                Err(Exhausted) => {
+                    stopped = true;
+                    break;
+                }
+            }
+        }
+        assert!(stopped);
+    }
+
+    #[test]
+    fn select_builds_multi_terminal_diagrams() {
+        let mut m = Mdd::new(vec![2], 100);
+        let a = m.literal(0, |v| v == 1).unwrap();
+        let r1 = m.terminal(10);
+        let r2 = m.terminal(20);
+        let d = m.select(a, r1, r2).unwrap();
+        assert_eq!(m.terminals_of(d), vec![r1, r2]);
+        assert_eq!(m.witness_to(d, |n| n == r2), Some(vec![Some(0)]));
+    }
+}

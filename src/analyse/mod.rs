@@ -1,0 +1,724 @@
+//! Stage 3, analyse: what a decision's rules do to every possible patient.
+//!
+//! [`analyse`] is the stage's one public function. For each decision it refines every fact's
+//! domain into finitely many classes (`domain`, `space`), compiles each rule to a reduced
+//! decision diagram over them (`mdd`), and asks exact questions: do two rules overlap, does a
+//! patient fall through every rule, can a rule ever fire, is a condition impossible, always
+//! true or implied by the others. Every finding comes with a concrete patient. Work is
+//! bounded by a node budget and a deadline; a decision whose analysis stops early says so and
+//! claims nothing more.
+
+pub mod domain;
+pub mod mdd;
+pub mod space;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use mdd::{Exhausted, FALSE, Node, TRUE};
+use space::{Space, Universe};
+
+use crate::diagnostic::{Code, Diagnostic, shown};
+use crate::ir::*;
+
+/// Limits of the analysis.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Wall time for all decisions together.
+    pub time_limit: Duration,
+    /// Diagram nodes one decision may build.
+    pub node_budget: usize,
+    /// The billable codes of the table in force, per code system; without one, the codes the
+    /// policy names stand for the system.
+    pub universe: Universe,
+    /// How many example patients a gap shows at most.
+    pub gap_examples: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            time_limit: Duration::from_secs(10),
+            node_budget: 4_000_000,
+            universe: Universe::new(),
+            gap_examples: 3,
+        }
+    }
+}
+
+/// What the analysis found.
+#[derive(Debug, Default)]
+pub struct Analysis {
+    pub diagnostics: Vec<Diagnostic>,
+    /// Decisions whose analysis ran to the end.
+    pub complete: Vec<DecisionId>,
+}
+
+/// Analyses every decision of a checked program.
+pub fn analyse(program: &Program, options: &Options) -> Analysis {
+    let deadline = Instant::now() + options.time_limit;
+    let mut out = Analysis::default();
+    let mut reported_defines = HashSet::new();
+    for (i, d) in program.decisions.iter().enumerate() {
+        let id = DecisionId(i as u32);
+        let started = Instant::now();
+        let mut run = Run {
+            program,
+            decision: d,
+            options,
+            deadline,
+            diagnostics: Vec::new(),
+            reported_defines: &mut reported_defines,
+        };
+        match run.decision() {
+            Ok(()) => out.complete.push(id),
+            Err(why) => {
+                let elapsed = started.elapsed().as_millis();
+                let reason = match why {
+                    Stop::Budget => format!("its diagram reached {} nodes", options.node_budget),
+                    Stop::Deadline => "the time limit was reached".to_string(),
+                    Stop::TooLarge(n) => format!(
+                        "it reads {n} facts and code classes (at most {} are analysed)",
+                        space::MAX_VARIABLES
+                    ),
+                };
+                run.diagnostics.push(
+                    Diagnostic::new(
+                        Code::AnalysisIncomplete,
+                        format!(
+                            "analysis of decision `{}` stopped after {elapsed} ms; results incomplete",
+                            shown(&d.name)
+                        ),
+                    )
+                    .primary(d.name_span, "not fully analysed")
+                    .help(format!(
+                        "{reason}; findings reported for it are real, but others may be missing"
+                    )),
+                );
+            }
+        }
+        out.diagnostics.extend(run.diagnostics);
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    Budget,
+    Deadline,
+    TooLarge(usize),
+}
+
+impl From<Exhausted> for Stop {
+    fn from(_: Exhausted) -> Stop {
+        Stop::Budget
+    }
+}
+
+struct Run<'a> {
+    program: &'a Program,
+    decision: &'a Decision,
+    options: &'a Options,
+    deadline: Instant,
+    diagnostics: Vec<Diagnostic>,
+    reported_defines: &'a mut HashSet<DefineId>,
+}
+
+impl Run<'_> {
+    fn in_time(&self) -> Result<(), Stop> {
+        if Instant::now() > self.deadline {
+            Err(Stop::Deadline)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn decision(&mut self) -> Result<(), Stop> {
+        let d = self.decision;
+        let conditions: Vec<&Expr> = d.rules.iter().map(|r| &r.condition).collect();
+        let mut space = space::build(
+            self.program,
+            &conditions,
+            &self.options.universe,
+            self.options.node_budget,
+        )
+        .map_err(|t| Stop::TooLarge(t.0))?;
+        let mut rules = Vec::with_capacity(d.rules.len());
+        for r in &d.rules {
+            self.in_time()?;
+            rules.push(space.condition(&r.condition)?);
+        }
+        self.conditions(&mut space, &rules)?;
+        let live: Vec<bool> = rules.iter().map(|&n| n != FALSE).collect();
+        match d.hit {
+            HitPolicy::Unique | HitPolicy::Any => self.overlaps(&mut space, &rules, &live)?,
+            HitPolicy::First => self.shadowing(&mut space, &rules, &live)?,
+        }
+        self.gaps(&mut space, &rules)?;
+        Ok(())
+    }
+
+    fn facts_of_rules(&self, which: &[usize]) -> Vec<FactId> {
+        let mut out = Vec::new();
+        for &i in which {
+            if let Some(r) = self.decision.rules.get(i) {
+                out.extend(facts_of(self.program, &r.condition));
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// "for example: a = 1, b = true" over the given facts, in variable order.
+    fn example(&self, space: &Space<'_>, node: Node, facts: &[FactId]) -> Option<String> {
+        let values = space.mdd.witness(node)?;
+        Some(example_text(space, &values, facts))
+    }
+
+    /// Impossible, always-true and redundant conditions, in rules and in the defines they use.
+    fn conditions(&mut self, space: &mut Space<'_>, rules: &[Node]) -> Result<(), Stop> {
+        let d = self.decision;
+        for (i, r) in d.rules.iter().enumerate() {
+            self.in_time()?;
+            let node = rules.get(i).copied().unwrap_or(TRUE);
+            if node == FALSE {
+                let mut diag = Diagnostic::new(
+                    Code::ImpossibleCondition,
+                    format!("rule `{}` can never match", shown(&r.name)),
+                )
+                .primary(r.name_span, "no patient meets this rule");
+                diag = self.explain_impossible(space, &r.condition, diag)?;
+                self.diagnostics.push(
+                    diag.help(
+                        "correct the thresholds or the conditions; as written the rule is dead",
+                    ),
+                );
+                continue;
+            }
+            if node == TRUE {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::AlwaysTrue,
+                        format!(
+                            "the condition of rule `{}` holds for every patient",
+                            shown(&r.name)
+                        ),
+                    )
+                    .primary(r.condition.span, "always true")
+                    .help("if every patient gets this outcome, say so with `otherwise`"),
+                );
+                continue;
+            }
+            self.conjuncts(space, &r.condition)?;
+        }
+        // The defines the rules use, each once.
+        let mut defines = Vec::new();
+        for r in &d.rules {
+            r.condition.for_each_define(&mut |id, _| defines.push(id));
+        }
+        let mut i = 0;
+        while let Some(&id) = defines.get(i) {
+            i += 1;
+            if !self.reported_defines.insert(id) {
+                continue;
+            }
+            let Some(def) = self.program.define(id) else {
+                continue;
+            };
+            let DefineBody::Condition(e) = &def.body else {
+                continue;
+            };
+            e.for_each_define(&mut |dep, _| defines.push(dep));
+            self.in_time()?;
+            let node = space.condition(e)?;
+            if node == FALSE {
+                let diag = Diagnostic::new(
+                    Code::ImpossibleCondition,
+                    format!("definition `{}` is never true", shown(&def.name)),
+                )
+                .primary(def.name_span, "no patient meets it");
+                let diag = self.explain_impossible(space, e, diag)?;
+                self.diagnostics
+                    .push(diag.help("correct the conditions it combines"));
+            } else if node == TRUE {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::AlwaysTrue,
+                        format!(
+                            "definition `{}` is true for every patient",
+                            shown(&def.name)
+                        ),
+                    )
+                    .primary(def.name_span, "always true")
+                    .help("a condition every patient meets tests nothing; correct or remove it"),
+                );
+            } else {
+                self.conjuncts(space, e)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Points at the two parts of an impossible conjunction that exclude each other.
+    fn explain_impossible(
+        &mut self,
+        space: &mut Space<'_>,
+        e: &Expr,
+        diag: Diagnostic,
+    ) -> Result<Diagnostic, Stop> {
+        let ExprKind::And(parts) = &e.kind else {
+            return Ok(diag);
+        };
+        let mut nodes = Vec::with_capacity(parts.len());
+        for p in parts {
+            nodes.push(space.condition(p)?);
+        }
+        for (i, &a) in nodes.iter().enumerate() {
+            if a == FALSE
+                && let Some(p) = parts.get(i)
+            {
+                return Ok(diag.secondary(p.span, "this condition alone is never true"));
+            }
+            for (j, &b) in nodes.iter().enumerate().skip(i + 1) {
+                if space.mdd.and(a, b)? == FALSE
+                    && let (Some(pa), Some(pb)) = (parts.get(i), parts.get(j))
+                {
+                    return Ok(diag
+                        .secondary(pa.span, "this")
+                        .secondary(pb.span, "cannot hold together with this"));
+                }
+            }
+        }
+        Ok(diag
+            .note("no two of its conditions conflict on their own: it takes three or more of them"))
+    }
+
+    /// Parts of a conjunction that always hold, or that the other parts already imply.
+    fn conjuncts(&mut self, space: &mut Space<'_>, e: &Expr) -> Result<(), Stop> {
+        let ExprKind::And(parts) = &e.kind else {
+            return Ok(());
+        };
+        if parts.len() > 24 {
+            return Ok(());
+        }
+        let mut nodes = Vec::with_capacity(parts.len());
+        for p in parts {
+            nodes.push(space.condition(p)?);
+        }
+        for (i, (part, &node)) in parts.iter().zip(&nodes).enumerate() {
+            self.in_time()?;
+            if node == TRUE {
+                self.diagnostics.push(
+                    Diagnostic::new(Code::AlwaysTrue, "this condition holds for every patient")
+                        .primary(part.span, "always true")
+                        .help("it tests nothing: remove it, or correct the threshold"),
+                );
+                continue;
+            }
+            let mut others = TRUE;
+            for (j, &n) in nodes.iter().enumerate() {
+                if j != i {
+                    others = space.mdd.and(others, n)?;
+                }
+            }
+            if others == FALSE || space.mdd.diff(others, node)? != FALSE {
+                continue;
+            }
+            let mut diag = Diagnostic::new(
+                Code::RedundantCondition,
+                "this condition is implied by the others beside it",
+            )
+            .primary(part.span, "always true when the rest holds");
+            // The one other part that implies it, if there is one.
+            for (j, &n) in nodes.iter().enumerate() {
+                if j != i
+                    && space.mdd.diff(n, node)? == FALSE
+                    && let Some(p) = parts.get(j)
+                {
+                    diag = diag.secondary(p.span, "implies it");
+                    break;
+                }
+            }
+            self.diagnostics
+                .push(diag.help("remove it, or correct it if it was meant to say more"));
+        }
+        Ok(())
+    }
+
+    /// Overlaps of rules under `unique` and `any`.
+    fn overlaps(
+        &mut self,
+        space: &mut Space<'_>,
+        rules: &[Node],
+        live: &[bool],
+    ) -> Result<(), Stop> {
+        let d = self.decision;
+        for (j, rj) in d.rules.iter().enumerate() {
+            self.in_time()?;
+            let (Some(&nj), Some(true)) = (rules.get(j), live.get(j)) else {
+                continue;
+            };
+            for (i, ri) in d.rules.iter().enumerate().take(j) {
+                let (Some(&ni), Some(true)) = (rules.get(i), live.get(i)) else {
+                    continue;
+                };
+                let same = ri.outcome == rj.outcome;
+                if same && d.hit == HitPolicy::Any {
+                    continue;
+                }
+                let both = space.mdd.and(ni, nj)?;
+                if both == FALSE {
+                    continue;
+                }
+                let example = self
+                    .example(space, both, &self.facts_of_rules(&[i, j]))
+                    .unwrap_or_default();
+                let outcome = |r: &Rule| {
+                    d.outcomes
+                        .get(r.outcome as usize)
+                        .map(|o| o.name.clone())
+                        .unwrap_or_default()
+                };
+                let diag = if same {
+                    Diagnostic::new(
+                        Code::RedundantOverlap,
+                        format!(
+                            "rules `{}` and `{}` both match some patients (both give `{}`)",
+                            shown(&ri.name),
+                            shown(&rj.name),
+                            outcome(rj)
+                        ),
+                    )
+                    .help("under `unique` no two rules may match one patient; narrow one of them, or use `any`")
+                } else {
+                    Diagnostic::new(
+                        Code::OverlappingRules,
+                        format!(
+                            "rules `{}` and `{}` both match some patients but give different outcomes",
+                            shown(&ri.name),
+                            shown(&rj.name)
+                        ),
+                    )
+                    .help(format!(
+                        "under `{}` the outcome of such a patient is undefined: narrow one rule, or use `first` to let the earlier one win",
+                        d.hit.name()
+                    ))
+                };
+                self.diagnostics.push(
+                    diag.primary(rj.name_span, format!("gives `{}`", outcome(rj)))
+                        .secondary(ri.name_span, format!("gives `{}`", outcome(ri)))
+                        .note(format!("for example: {example}")),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Under `first`: rules that never fire, and rules that an earlier rule with another
+    /// outcome takes some patients from.
+    fn shadowing(
+        &mut self,
+        space: &mut Space<'_>,
+        rules: &[Node],
+        live: &[bool],
+    ) -> Result<(), Stop> {
+        let d = self.decision;
+        // covers[i]: the patients the rules before rule i decide.
+        let mut cover = FALSE;
+        let mut covers = Vec::with_capacity(rules.len());
+        for &n in rules {
+            covers.push(cover);
+            cover = space.mdd.or(cover, n)?;
+        }
+        for (i, ri) in d.rules.iter().enumerate() {
+            self.in_time()?;
+            let (Some(&ni), Some(true), Some(&before)) = (rules.get(i), live.get(i), covers.get(i))
+            else {
+                continue;
+            };
+            let fires = space.mdd.diff(ni, before)?;
+            if fires == FALSE {
+                let mut diag = Diagnostic::new(
+                    Code::ShadowedRule,
+                    format!(
+                        "rule `{}` never fires: earlier rules decide every patient it matches",
+                        shown(&ri.name)
+                    ),
+                )
+                .primary(ri.name_span, "never decides");
+                for (j, rj) in d.rules.iter().enumerate().take(i) {
+                    if let Some(&nj) = rules.get(j)
+                        && space.mdd.and(ni, nj)? != FALSE
+                    {
+                        diag = diag.secondary(rj.name_span, "decides first");
+                    }
+                }
+                self.diagnostics.push(
+                    diag.help("move it before the rules that take its patients, or remove it"),
+                );
+                continue;
+            }
+            // One note per rule: every earlier rule with another outcome that takes some of
+            // its patients, and one such patient.
+            let outcome = |r: &Rule| {
+                d.outcomes
+                    .get(r.outcome as usize)
+                    .map(|o| o.name.clone())
+                    .unwrap_or_default()
+            };
+            let mut takers = Vec::new();
+            let mut example = None;
+            for (j, rj) in d.rules.iter().enumerate().take(i) {
+                if rj.outcome == ri.outcome {
+                    continue;
+                }
+                let (Some(&nj), Some(&before_j)) = (rules.get(j), covers.get(j)) else {
+                    continue;
+                };
+                // Patients rule i matches that rule j, and no rule before it, decides.
+                let taken = space.mdd.and(ni, nj)?;
+                let taken = space.mdd.diff(taken, before_j)?;
+                if taken == FALSE {
+                    continue;
+                }
+                if example.is_none() {
+                    example = self.example(space, taken, &self.facts_of_rules(&[j, i]));
+                }
+                takers.push(j);
+            }
+            let Some(&first) = takers.first() else {
+                continue;
+            };
+            let Some(rj) = d.rules.get(first) else {
+                continue;
+            };
+            let names = takers
+                .iter()
+                .filter_map(|&j| d.rules.get(j))
+                .map(|r| format!("`{}`", shown(&r.name)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut diag = Diagnostic::new(
+                Code::PartlyShadowed,
+                format!(
+                    "earlier rules decide some of the patients rule `{}` matches: {names}",
+                    shown(&ri.name)
+                ),
+            )
+            .primary(
+                ri.name_span,
+                format!("gives `{}` only to the rest", outcome(ri)),
+            );
+            for &j in &takers {
+                if let Some(r) = d.rules.get(j) {
+                    diag = diag
+                        .secondary(r.name_span, format!("decides first, with `{}`", outcome(r)));
+                }
+            }
+            self.diagnostics.push(
+                diag.note(format!(
+                    "for example, `{}` gives `{}` to: {}",
+                    shown(&rj.name),
+                    outcome(rj),
+                    example.unwrap_or_default()
+                ))
+                .help("under `first` this is how earlier rules carve out cases; check that these patients should not get this rule's outcome"),
+            );
+        }
+        Ok(())
+    }
+
+    /// Patients no rule decides, and an `otherwise` that is never reached.
+    fn gaps(&mut self, space: &mut Space<'_>, rules: &[Node]) -> Result<(), Stop> {
+        let d = self.decision;
+        let mut covered = FALSE;
+        for &n in rules {
+            self.in_time()?;
+            covered = space.mdd.or(covered, n)?;
+        }
+        let mut uncovered = space.mdd.not(covered)?;
+        if let Some(o) = &d.otherwise {
+            if uncovered == FALSE {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::UnreachableOtherwise,
+                        format!(
+                            "`otherwise` of decision `{}` is never reached",
+                            shown(&d.name)
+                        ),
+                    )
+                    .primary(o.span, "every patient matches a rule before it")
+                    .help("remove it, or keep it as a safeguard for future edits of the rules"),
+                );
+            }
+            return Ok(());
+        }
+        let all: Vec<usize> = (0..d.rules.len()).collect();
+        let facts = self.facts_of_rules(&all);
+        // Boundary gaps each get their own diagnostic; other gaps share one, with examples.
+        let mut examples: Vec<String> = Vec::new();
+        let mut more = false;
+        for _ in 0..self.options.gap_examples * 2 {
+            self.in_time()?;
+            let Some(values) = space.mdd.witness(uncovered) else {
+                break;
+            };
+            if examples.len() == self.options.gap_examples {
+                more = true;
+                break;
+            }
+            let example = example_text(space, &values, &facts);
+            let cube = cube_of(space, &values)?;
+            match self.boundary(space, &values, uncovered)? {
+                Some((fact, value_text)) => {
+                    let name = self
+                        .program
+                        .fact(fact)
+                        .map(|f| f.name.clone())
+                        .unwrap_or_default();
+                    let mut diag = Diagnostic::new(
+                        Code::BoundaryGap,
+                        format!(
+                            "decision `{}` gives no outcome when `{}` is exactly {value_text}",
+                            shown(&d.name),
+                            shown(&name)
+                        ),
+                    )
+                    .primary(d.name_span, "no rule decides this value");
+                    for r in &d.rules {
+                        if facts_of(self.program, &r.condition).contains(&fact) {
+                            diag =
+                                diag.secondary(r.name_span, format!("compares `{}`", shown(&name)));
+                        }
+                    }
+                    self.diagnostics.push(
+                        diag.note(format!("for example: {example}"))
+                            .help("one comparison must include the boundary: write `>=` or `<=` where the policy means it"),
+                    );
+                    // The same boundary in other combinations is the same finding.
+                    let point = values
+                        .get(space.var_of.get(&fact).copied().unwrap_or(0) as usize)
+                        .copied()
+                        .flatten();
+                    if let (Some(&v), Some(point)) = (space.var_of.get(&fact), point) {
+                        let at = space.mdd.literal(v, |x| x == point)?;
+                        uncovered = space.mdd.diff(uncovered, at)?;
+                    } else {
+                        uncovered = space.mdd.diff(uncovered, cube)?;
+                    }
+                }
+                None => {
+                    examples.push(example);
+                    uncovered = space.mdd.diff(uncovered, cube)?;
+                }
+            }
+            if uncovered == FALSE {
+                break;
+            }
+        }
+        if !examples.is_empty() {
+            let mut diag = Diagnostic::new(
+                Code::DecisionGap,
+                format!(
+                    "decision `{}` gives no outcome for some patients",
+                    shown(&d.name)
+                ),
+            )
+            .primary(d.name_span, "no rule matches them");
+            for e in examples {
+                diag = diag.note(format!("for example: {e}"));
+            }
+            if more {
+                diag = diag.note("and more patients besides these");
+            }
+            self.diagnostics
+                .push(diag.help("add a rule for them, or an `otherwise` that says what they get"));
+        }
+        Ok(())
+    }
+
+    /// A numeric fact at a single point whose neighbouring values are decided: a gap exactly at
+    /// a threshold, as `> 78.5` and `< 78.5` leave 78.5.
+    fn boundary(
+        &mut self,
+        space: &mut Space<'_>,
+        values: &[Option<u32>],
+        uncovered: Node,
+    ) -> Result<Option<(FactId, String)>, Stop> {
+        for (v, var) in space.vars.clone().iter().enumerate() {
+            let space::Var::Numeric(fact, dom) = var else {
+                continue;
+            };
+            let Some(Some(at)) = values.get(v) else {
+                continue;
+            };
+            if !matches!(
+                dom.regions.get(*at as usize),
+                Some(domain::Region::Point(_))
+            ) {
+                continue;
+            }
+            let mut neighbours_decided = true;
+            let mut has_neighbour = false;
+            for n in [at.checked_sub(1), Some(at + 1)].into_iter().flatten() {
+                if n as usize >= dom.regions.len() {
+                    continue;
+                }
+                has_neighbour = true;
+                let mut moved = values.to_vec();
+                if let Some(slot) = moved.get_mut(v) {
+                    *slot = Some(n);
+                }
+                let cube = cube_of(space, &moved)?;
+                if space.mdd.and(cube, uncovered)? != FALSE {
+                    neighbours_decided = false;
+                }
+            }
+            if has_neighbour && neighbours_decided {
+                let sample = dom.samples.get(*at as usize).copied();
+                let ty = self.program.fact(*fact).map(|f| f.ty);
+                let text = sample
+                    .map(|s| space::quantity_text(s, ty))
+                    .unwrap_or_default();
+                return Ok(Some((*fact, text)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The patients with exactly these values (free variables stay free).
+fn cube_of(space: &mut Space<'_>, values: &[Option<u32>]) -> Result<Node, Exhausted> {
+    let mut acc = TRUE;
+    for (v, value) in values.iter().enumerate().rev() {
+        if let Some(value) = value {
+            let value = *value;
+            let lit = space.mdd.literal(v as u32, |x| x == value)?;
+            acc = space.mdd.and(lit, acc)?;
+        }
+    }
+    Ok(acc)
+}
+
+fn example_text(space: &Space<'_>, values: &[Option<u32>], facts: &[FactId]) -> String {
+    space
+        .facts
+        .iter()
+        .filter(|f| facts.contains(f))
+        .map(|f| {
+            let name = space
+                .program
+                .fact(*f)
+                .map(|x| x.name.as_str())
+                .unwrap_or("?");
+            format!("{name} = {}", space.value_text(*f, values))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every fact a condition reads, through defines too.
+pub fn facts_of(program: &Program, e: &Expr) -> Vec<FactId> {
+    program.facts_read(e)
+}

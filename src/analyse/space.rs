@@ -1,0 +1,571 @@
+//! The patients a decision can see: one variable per fact (or per code class of a set of codes),
+//! each with the finite domain that tells its conditions apart, and every condition compiled to
+//! a diagram over them.
+
+use std::collections::{HashMap, HashSet};
+
+use super::domain::{self, NumericDomain};
+use super::mdd::{Exhausted, FALSE, Mdd, Node, TRUE};
+use crate::ast::{CountKind, Quantifier};
+use crate::codes::System;
+use crate::ir::*;
+use crate::types::{EnumId, Num, Type, Unit};
+
+/// At most this many variables per decision: diagram operations recurse once per variable.
+pub const MAX_VARIABLES: usize = 1_000;
+
+/// What one diagram variable stands for.
+#[derive(Debug, Clone)]
+pub enum Var {
+    Bool(FactId),
+    Enum(FactId, EnumId),
+    Numeric(FactId, NumericDomain),
+    /// A single-code fact; the domain is its code classes.
+    Code(FactId, usize),
+    /// One code class of a set-of-codes fact: how many of its codes the patient has.
+    /// Two states (none, some) or, when a condition needs all of a class, three (none, some
+    /// but not all, all).
+    ClassCount {
+        fact: FactId,
+        classes: usize,
+        class: usize,
+        states: u32,
+    },
+}
+
+/// The codes of one code fact, cut into classes by which of the fact's sets hold them.
+#[derive(Debug, Clone, Default)]
+pub struct CodeClasses {
+    pub system: Option<System>,
+    /// The sets conditions test this fact against.
+    pub sets: Vec<CodeSetId>,
+    pub classes: Vec<CodeClass>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CodeClass {
+    /// For each of the fact's sets, whether the class lies in it.
+    pub inside: Vec<bool>,
+    /// Some codes of the class, to show (the first is the example).
+    pub examples: Vec<String>,
+    /// How many codes the class has (in the universe used).
+    pub size: usize,
+}
+
+/// Where the codes come from: the billable codes of the table in force, per system.
+pub type Universe = HashMap<System, Vec<String>>;
+
+/// What the conditions of a decision do with each fact, gathered before any diagram is built.
+#[derive(Default)]
+struct Uses {
+    order: Vec<FactId>,
+    seen: HashSet<FactId>,
+    thresholds: HashMap<FactId, Vec<Num>>,
+    sets: HashMap<FactId, Vec<CodeSetId>>,
+    /// Sets a `has all` needs whole.
+    all_of: HashMap<FactId, HashSet<CodeSetId>>,
+}
+
+impl Uses {
+    fn fact(&mut self, f: FactId) {
+        if self.seen.insert(f) {
+            self.order.push(f);
+        }
+    }
+}
+
+pub struct Space<'p> {
+    pub program: &'p Program,
+    pub mdd: Mdd,
+    pub vars: Vec<Var>,
+    /// The first variable of each fact.
+    pub var_of: HashMap<FactId, u32>,
+    pub codes: HashMap<FactId, CodeClasses>,
+    defines: HashMap<DefineId, Node>,
+    /// The facts in the order their variables come.
+    pub facts: Vec<FactId>,
+}
+
+/// The space of a set of conditions (a decision's rules and the constraints on them).
+pub fn build<'p>(
+    program: &'p Program,
+    conditions: &[&Expr],
+    universe: &Universe,
+    budget: usize,
+) -> Result<Space<'p>, TooLarge> {
+    let order = define_order(program, conditions);
+    let mut uses = Uses::default();
+    for e in conditions {
+        gather(e, &mut uses);
+    }
+    for d in &order {
+        if let Some(DefineBody::Condition(e)) = program.define(*d).map(|d| &d.body) {
+            gather(e, &mut uses);
+        }
+    }
+    let mut vars = Vec::new();
+    let mut var_of = HashMap::new();
+    let mut codes = HashMap::new();
+    for &f in &uses.order {
+        let Some(fact) = program.fact(f) else {
+            continue;
+        };
+        var_of.insert(f, vars.len() as u32);
+        match fact.ty {
+            Type::Bool => vars.push(Var::Bool(f)),
+            Type::Enum(e) => vars.push(Var::Enum(f, e)),
+            Type::Int | Type::Decimal | Type::Quantity(_) => {
+                let mut t = uses.thresholds.get(&f).cloned().unwrap_or_default();
+                t.sort();
+                t.dedup();
+                vars.push(Var::Numeric(f, domain::numeric(fact.ty, &t)));
+            }
+            Type::Code(system) => {
+                let classes = classify(program, system, uses.sets.get(&f), universe);
+                vars.push(Var::Code(f, classes.classes.len()));
+                codes.insert(f, classes);
+            }
+            Type::CodeSet(system) => {
+                let classes = classify(program, system, uses.sets.get(&f), universe);
+                let all_of = uses.all_of.get(&f);
+                let n = classes.classes.len();
+                for (i, class) in classes.classes.iter().enumerate() {
+                    let whole =
+                        class.size > 1
+                            && classes.sets.iter().zip(&class.inside).any(|(s, inside)| {
+                                *inside && all_of.is_some_and(|a| a.contains(s))
+                            });
+                    vars.push(Var::ClassCount {
+                        fact: f,
+                        classes: n,
+                        class: i,
+                        states: if whole { 3 } else { 2 },
+                    });
+                }
+                codes.insert(f, classes);
+            }
+            Type::Error => {}
+        }
+        if vars.len() > MAX_VARIABLES {
+            return Err(TooLarge(vars.len()));
+        }
+    }
+    let domains = vars.iter().map(|v| domain_size(program, v)).collect();
+    let mut space = Space {
+        program,
+        mdd: Mdd::new(domains, budget),
+        vars,
+        var_of,
+        codes,
+        defines: HashMap::new(),
+        facts: uses.order,
+    };
+    for d in order {
+        if let Some(DefineBody::Condition(e)) = program.define(d).map(|d| &d.body) {
+            // A define the budget cannot build stays unknown; conditions using it then fail
+            // with the same exhaustion.
+            if let Ok(n) = space.condition(e) {
+                space.defines.insert(d, n);
+            }
+        }
+    }
+    Ok(space)
+}
+
+/// The decision reads more facts than the analysis takes on.
+#[derive(Debug, Clone, Copy)]
+pub struct TooLarge(pub usize);
+
+fn domain_size(program: &Program, v: &Var) -> u32 {
+    match v {
+        Var::Bool(_) => 2,
+        Var::Enum(_, e) => program
+            .enum_type(*e)
+            .map_or(1, |t| t.values.len().max(1) as u32),
+        Var::Numeric(_, d) => d.regions.len() as u32,
+        Var::Code(_, n) => *n as u32,
+        Var::ClassCount { states, .. } => *states,
+    }
+}
+
+/// Defines reachable from the conditions, each after the defines it uses (no recursion: a
+/// chain of definitions can be as long as the input).
+fn define_order(program: &Program, conditions: &[&Expr]) -> Vec<DefineId> {
+    let mut order = Vec::new();
+    let mut state: HashMap<DefineId, bool> = HashMap::new(); // false: open, true: done
+    let mut roots = Vec::new();
+    for e in conditions {
+        e.for_each_define(&mut |d, _| roots.push(d));
+    }
+    for root in roots {
+        let mut stack = vec![(root, false)];
+        while let Some((d, expanded)) = stack.pop() {
+            if expanded {
+                state.insert(d, true);
+                order.push(d);
+                continue;
+            }
+            if state.contains_key(&d) {
+                continue;
+            }
+            state.insert(d, false);
+            stack.push((d, true));
+            if let Some(DefineBody::Condition(e)) = program.define(d).map(|x| &x.body) {
+                e.for_each_define(&mut |dep, _| {
+                    if !state.contains_key(&dep) {
+                        stack.push((dep, false));
+                    }
+                });
+            }
+        }
+    }
+    order
+}
+
+fn gather(e: &Expr, uses: &mut Uses) {
+    match &e.kind {
+        ExprKind::Const(_) | ExprKind::Define(_) => {}
+        ExprKind::Fact(f) | ExprKind::EnumIn { fact: f, .. } => uses.fact(*f),
+        ExprKind::Compare { fact, value, .. } => {
+            uses.fact(*fact);
+            uses.thresholds.entry(*fact).or_default().push(*value);
+        }
+        ExprKind::CodeIn { fact, set } => {
+            uses.fact(*fact);
+            push_set(uses, *fact, *set);
+        }
+        ExprKind::Has {
+            fact,
+            quantifier,
+            set,
+        } => {
+            uses.fact(*fact);
+            push_set(uses, *fact, *set);
+            if *quantifier == Quantifier::All {
+                uses.all_of.entry(*fact).or_default().insert(*set);
+            }
+        }
+        ExprKind::Not(inner) => gather(inner, uses),
+        ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => {
+            for e in es {
+                gather(e, uses);
+            }
+        }
+    }
+}
+
+fn push_set(uses: &mut Uses, fact: FactId, set: CodeSetId) {
+    let sets = uses.sets.entry(fact).or_default();
+    if !sets.contains(&set) {
+        sets.push(set);
+    }
+}
+
+/// Cuts a code fact's universe into classes by set membership.
+fn classify(
+    program: &Program,
+    system: System,
+    sets: Option<&Vec<CodeSetId>>,
+    universe: &Universe,
+) -> CodeClasses {
+    let sets = sets.cloned().unwrap_or_default();
+    let codes: Vec<String> = match universe.get(&system) {
+        Some(codes) => codes.clone(),
+        None => syntactic_universe(program, system, &sets),
+    };
+    let mut classes: Vec<CodeClass> = Vec::new();
+    let mut index: HashMap<Vec<bool>, usize> = HashMap::new();
+    for code in codes {
+        let inside: Vec<bool> = sets
+            .iter()
+            .map(|s| program.set_contains(*s, &code))
+            .collect();
+        match index.get(&inside) {
+            Some(&i) => {
+                if let Some(c) = classes.get_mut(i) {
+                    c.size += 1;
+                    if c.examples.len() < 12 {
+                        c.examples.push(code);
+                    }
+                }
+            }
+            None => {
+                index.insert(inside.clone(), classes.len());
+                classes.push(CodeClass {
+                    inside,
+                    examples: vec![code],
+                    size: 1,
+                });
+            }
+        }
+    }
+    if classes.is_empty() {
+        // No code at all to stand for the fact: one class of unknown codes keeps the domain
+        // non-empty.
+        classes.push(CodeClass {
+            inside: vec![false; sets.len()],
+            examples: vec!["?".to_string()],
+            size: 0,
+        });
+    }
+    CodeClasses {
+        system: Some(system),
+        sets,
+        classes,
+    }
+}
+
+/// Without a code table: the codes the sets name (exact codes, range ends, pattern stems), and
+/// one code none of them holds.
+fn syntactic_universe(program: &Program, system: System, sets: &[CodeSetId]) -> Vec<String> {
+    let mut codes: Vec<String> = Vec::new();
+    let mut stack: Vec<&SetExpr> = sets
+        .iter()
+        .filter_map(|s| program.code_set(*s).map(|s| &s.expr))
+        .collect();
+    while let Some(e) = stack.pop() {
+        match e {
+            SetExpr::Items(items) => {
+                for i in items {
+                    match &i.item {
+                        crate::codes::CodeItem::Exact(c) => codes.push(c.clone()),
+                        crate::codes::CodeItem::Range(a, b) => {
+                            codes.push(a.clone());
+                            codes.push(b.clone());
+                        }
+                        crate::codes::CodeItem::Prefix(p) => codes.push(p.clone()),
+                    }
+                }
+            }
+            SetExpr::Ref(id) => stack.extend(program.code_set(*id).map(|s| &s.expr)),
+            SetExpr::Chain { first, rest } => {
+                stack.push(first);
+                stack.extend(rest.iter().map(|(_, e)| e));
+            }
+        }
+    }
+    let outside = match system {
+        System::Icd10Cm => ["Z00.00", "R69", "A00.0"],
+        System::Icd10Pcs => ["0016070", "0W9G30Z", "BW00ZZZ"],
+        System::Cpt => ["99213", "99999", "00100"],
+        System::Hcpcs => ["A0021", "G0008", "V2020"],
+    };
+    if let Some(other) = outside
+        .iter()
+        .find(|c| !sets.iter().any(|s| program.set_contains(*s, c)))
+    {
+        codes.push((*other).to_string());
+    }
+    codes.sort();
+    codes.dedup();
+    codes
+}
+
+impl Space<'_> {
+    /// Compiles a condition (its defines must be compiled already, which `build` does).
+    pub fn condition(&mut self, e: &Expr) -> Result<Node, Exhausted> {
+        match &e.kind {
+            ExprKind::Const(true) => Ok(TRUE),
+            ExprKind::Const(false) => Ok(FALSE),
+            ExprKind::Fact(f) => {
+                let v = self.var(*f)?;
+                self.mdd.literal(v, |x| x == 1)
+            }
+            ExprKind::Define(d) => self.defines.get(d).copied().ok_or(Exhausted),
+            ExprKind::Compare { fact, op, value } => {
+                let v = self.var(*fact)?;
+                let samples = match self.vars.get(v as usize) {
+                    Some(Var::Numeric(_, d)) => d.samples.clone(),
+                    _ => return Ok(FALSE),
+                };
+                let (op, value) = (*op, *value);
+                self.mdd.literal(v, |r| {
+                    samples
+                        .get(r as usize)
+                        .is_some_and(|s| domain::holds(*s, op, value))
+                })
+            }
+            ExprKind::EnumIn { fact, values } => {
+                let v = self.var(*fact)?;
+                let values = values.clone();
+                self.mdd.literal(v, |x| values.contains(&x))
+            }
+            ExprKind::CodeIn { fact, set } => {
+                let v = self.var(*fact)?;
+                let inside = self.class_membership(*fact, *set);
+                self.mdd
+                    .literal(v, |c| inside.get(c as usize).copied().unwrap_or(false))
+            }
+            ExprKind::Has {
+                fact,
+                quantifier,
+                set,
+            } => self.has(*fact, *quantifier, *set),
+            ExprKind::Not(inner) => {
+                let n = self.condition(inner)?;
+                self.mdd.not(n)
+            }
+            ExprKind::And(es) => {
+                let mut acc = TRUE;
+                for e in es {
+                    let n = self.condition(e)?;
+                    acc = self.mdd.and(acc, n)?;
+                }
+                Ok(acc)
+            }
+            ExprKind::Or(es) => {
+                let mut acc = FALSE;
+                for e in es {
+                    let n = self.condition(e)?;
+                    acc = self.mdd.or(acc, n)?;
+                }
+                Ok(acc)
+            }
+            ExprKind::Count { kind, k, items } => {
+                let mut nodes = Vec::with_capacity(items.len());
+                for e in items {
+                    nodes.push(self.condition(e)?);
+                }
+                let k = *k as usize;
+                match kind {
+                    CountKind::AtLeast => self.mdd.at_least(k, &nodes),
+                    CountKind::AtMost => {
+                        let more = self.mdd.at_least(k + 1, &nodes)?;
+                        self.mdd.not(more)
+                    }
+                    CountKind::Exactly => {
+                        let least = self.mdd.at_least(k, &nodes)?;
+                        let more = self.mdd.at_least(k + 1, &nodes)?;
+                        self.mdd.diff(least, more)
+                    }
+                }
+            }
+        }
+    }
+
+    fn var(&self, f: FactId) -> Result<u32, Exhausted> {
+        self.var_of.get(&f).copied().ok_or(Exhausted)
+    }
+
+    /// For each class of a code fact, whether it lies in `set`.
+    fn class_membership(&self, fact: FactId, set: CodeSetId) -> Vec<bool> {
+        let Some(classes) = self.codes.get(&fact) else {
+            return Vec::new();
+        };
+        let Some(i) = classes.sets.iter().position(|s| *s == set) else {
+            return vec![false; classes.classes.len()];
+        };
+        classes
+            .classes
+            .iter()
+            .map(|c| c.inside.get(i).copied().unwrap_or(false))
+            .collect()
+    }
+
+    fn has(
+        &mut self,
+        fact: FactId,
+        quantifier: Quantifier,
+        set: CodeSetId,
+    ) -> Result<Node, Exhausted> {
+        let inside = self.class_membership(fact, set);
+        let first = self.var(fact)?;
+        let mut acc = match quantifier {
+            Quantifier::Any => FALSE,
+            Quantifier::All | Quantifier::None => TRUE,
+        };
+        for (class, _) in inside.iter().enumerate().filter(|(_, i)| **i) {
+            let v = first + class as u32;
+            let states = self.mdd.domain(v);
+            let lit = match quantifier {
+                // Some or all of the class's codes.
+                Quantifier::Any => self.mdd.literal(v, |s| s >= 1)?,
+                // All of them: the top state (for a one-code class, "some" is "all").
+                Quantifier::All => self.mdd.literal(v, |s| s + 1 == states)?,
+                Quantifier::None => self.mdd.literal(v, |s| s == 0)?,
+            };
+            acc = match quantifier {
+                Quantifier::Any => self.mdd.or(acc, lit)?,
+                Quantifier::All | Quantifier::None => self.mdd.and(acc, lit)?,
+            };
+        }
+        Ok(acc)
+    }
+
+    /// The value of one fact in an assignment of the variables (free variables take their
+    /// first value), as a policy would write it.
+    pub fn value_text(&self, fact: FactId, values: &[Option<u32>]) -> String {
+        let Some(&first) = self.var_of.get(&fact) else {
+            return "?".to_string();
+        };
+        let value = |v: u32| values.get(v as usize).copied().flatten().unwrap_or(0);
+        match self.vars.get(first as usize) {
+            Some(Var::Bool(_)) => (value(first) == 1).to_string(),
+            Some(Var::Enum(_, e)) => self.program.enum_value(*e, value(first)).to_string(),
+            Some(Var::Numeric(f, d)) => {
+                let sample = d
+                    .samples
+                    .get(value(first) as usize)
+                    .copied()
+                    .unwrap_or(Num::from_int(0));
+                let unit = self.program.fact(*f).map(|f| f.ty);
+                quantity_text(sample, unit)
+            }
+            Some(Var::Code(f, _)) => self
+                .codes
+                .get(f)
+                .and_then(|c| c.classes.get(value(first) as usize))
+                .and_then(|c| c.examples.first())
+                .cloned()
+                .unwrap_or_else(|| "?".to_string()),
+            Some(Var::ClassCount { classes, .. }) => {
+                let Some(cc) = self.codes.get(&fact) else {
+                    return "{}".to_string();
+                };
+                let mut shown: Vec<String> = Vec::new();
+                let mut more = 0usize;
+                for class in 0..*classes {
+                    let v = first + class as u32;
+                    let state = value(v);
+                    let states = self.mdd.domain(v);
+                    let Some(c) = cc.classes.get(class) else {
+                        continue;
+                    };
+                    if state == 0 {
+                        continue;
+                    }
+                    if state + 1 == states && states == 3 {
+                        // All codes of the class.
+                        shown.extend(c.examples.iter().take(10).cloned());
+                        more += c.size.saturating_sub(10);
+                    } else {
+                        shown.extend(c.examples.first().cloned());
+                    }
+                }
+                let tail = if more > 0 {
+                    format!(", and {more} more")
+                } else {
+                    String::new()
+                };
+                format!("{{{}{tail}}}", shown.join(", "))
+            }
+            None => "?".to_string(),
+        }
+    }
+}
+
+/// A number with its fact's unit: `6 weeks`, `28.5%`, `-2.95`.
+pub fn quantity_text(n: Num, ty: Option<Type>) -> String {
+    match ty {
+        Some(Type::Quantity(Unit::Percent)) => format!("{n}%"),
+        Some(Type::Quantity(u)) => {
+            let name = if n == Num::from_int(1) {
+                u.name().trim_end_matches('s')
+            } else {
+                u.name()
+            };
+            format!("{n} {name}")
+        }
+        _ => n.to_string(),
+    }
+}

@@ -1,0 +1,79 @@
+//! The `medpol tables` and `medpol codes` commands.
+
+/// Adds a line to a command's output (see [`emit`]).
+macro_rules! say {
+    ($out:expr) => {
+        $out.push(String::new())
+    };
+    ($out:expr, $($arg:tt)*) => {
+        $out.push(format!($($arg)*))
+    };
+}
+
+pub mod codes;
+pub mod tables;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use medpol::codes::System;
+use medpol::tables::{Table, TableSet};
+use medpol::types::Date;
+
+/// Exit code for a usage or I/O problem.
+pub const USAGE: u8 = 2;
+/// Exit code for a code that does not exist.
+pub const NOT_FOUND: u8 = 1;
+
+pub fn parse_system(text: &str) -> Result<System, String> {
+    System::parse(text).ok_or_else(|| {
+        format!("unknown code system `{text}`; the systems are icd10cm, icd10pcs, cpt and hcpcs")
+    })
+}
+
+pub fn parse_date(text: &str) -> Result<Date, String> {
+    Date::parse(text).ok_or_else(|| format!("`{text}` is not a date written YYYY-MM-DD"))
+}
+
+/// The shipped tables plus table files given with `--table`.
+pub fn table_set(files: &[std::path::PathBuf]) -> Result<TableSet, ExitCode> {
+    let mut user = Vec::new();
+    for file in files {
+        let bytes = read(file)?;
+        match Table::from_bytes(bytes) {
+            Ok(t) => user.push(t),
+            Err(e) => return Err(fail(&format!("{}: {e}", file.display()))),
+        }
+    }
+    let set = TableSet::shipped_and(user).map_err(|e| fail(&e.to_string()))?;
+    for e in set.load_errors() {
+        eprintln!("warning: {e}");
+    }
+    Ok(set)
+}
+
+pub fn read(file: &Path) -> Result<Vec<u8>, ExitCode> {
+    std::fs::read(file).map_err(|e| fail(&format!("cannot read {}: {e}", file.display())))
+}
+
+/// Writes a command's output in one piece; a reader that stops early (`| head`) is not an
+/// error.
+pub fn emit(lines: &[String], code: ExitCode) -> ExitCode {
+    let mut text = lines.join("\n");
+    if !lines.is_empty() {
+        text.push('\n');
+    }
+    match std::io::stdout().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            fail(&format!("cannot write the output: {e}"))
+        }
+        _ => code,
+    }
+}
+
+/// Reports a usage or I/O problem.
+pub fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(USAGE)
+}

@@ -1,0 +1,471 @@
+//! The code tables from the outside: the shipped files are what the importer makes of their
+//! sources, the FY2025 table holds every row of its list, and the `medpol tables` and
+//! `medpol codes` commands behave as documented.
+//!
+//! The sources are large and live beside the checkout, in `../shared/tables/`; the tests that
+//! need them say so and skip when it is not there.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use medpol::tables::TableSet;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn medpol(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_medpol"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("medpol runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A fresh folder for one test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("medpol-tables-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Splits a command line as a shell would, for the commands in `tables/README.md`: words,
+/// double-quoted words, and backslash-newline continuations.
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any {
+                    out.push(std::mem::take(&mut word));
+                    any = false;
+                }
+            }
+            c => {
+                word.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(word);
+    }
+    out
+}
+
+/// The `medpol tables import` commands of `tables/README.md`.
+fn readme_commands() -> Vec<Vec<String>> {
+    let readme = std::fs::read_to_string(root().join("tables/README.md")).unwrap();
+    let joined = readme.replace("\\\n", " ");
+    joined
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("medpol tables import "))
+        .map(|l| words(l).into_iter().skip(1).collect())
+        .collect()
+}
+
+#[test]
+fn the_shipped_tables_are_what_the_readme_commands_make() {
+    let commands = readme_commands();
+    let mut outputs: Vec<String> = Vec::new();
+    let dir = scratch("reimport");
+    for args in &commands {
+        let out_at = args
+            .iter()
+            .position(|a| a == "-o")
+            .expect("-o in every command")
+            + 1;
+        let shipped = args[out_at].clone();
+        outputs.push(shipped.clone());
+        let source = args[args
+            .iter()
+            .position(|a| {
+                a.starts_with("--") && ["--xml", "--tsv", "--local"].contains(&a.as_str())
+            })
+            .unwrap()
+            + 1]
+        .clone();
+        if !root().join(&source).exists() {
+            println!(
+                "skipped: {source} is not there (../shared is beside the checkout on CI); cannot re-import {shipped}"
+            );
+            continue;
+        }
+        let mut args = args.clone();
+        let fresh = dir.join(Path::new(&shipped).file_name().unwrap());
+        args[out_at] = fresh.display().to_string();
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = medpol(&argv);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let made = std::fs::read(&fresh).unwrap();
+        let kept = std::fs::read(root().join(&shipped)).unwrap();
+        assert!(
+            made == kept,
+            "{shipped} is not what `medpol {}` makes: import it again",
+            args.join(" ")
+        );
+    }
+    let mut shipped: Vec<String> = std::fs::read_dir(root().join("tables"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".mpt"))
+        .map(|n| format!("tables/{n}"))
+        .collect();
+    shipped.sort();
+    outputs.sort();
+    assert_eq!(
+        shipped, outputs,
+        "every shipped table has its command in tables/README.md"
+    );
+}
+
+#[test]
+fn the_fy2025_table_holds_every_row_of_its_list() {
+    let source = root().join("../shared/tables/icd10cm-codes-2025.tsv");
+    let Ok(list) = std::fs::read_to_string(&source) else {
+        println!("skipped: {} is not there", source.display());
+        return;
+    };
+    let table = TableSet::shipped().get("icd10cm-2025").unwrap();
+    let mut rows = 0;
+    for line in list.lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let e = table
+            .lookup(f[0])
+            .unwrap_or_else(|| panic!("{} is missing", f[0]));
+        assert_eq!(e.is_billable(), f[1] == "1", "{}", f[0]);
+        assert_eq!(e.short().as_deref(), Some(f[2]), "{}", f[0]);
+        assert_eq!(e.long(), f[3], "{}", f[0]);
+        rows += 1;
+    }
+    assert_eq!(rows, table.len());
+}
+
+#[test]
+fn the_xml_release_keeps_what_the_flat_list_had() {
+    // The two releases are six months apart: nearly every billable code of FY2025 is still
+    // billable in April 2026, with the same long description bar a few accents.
+    let set = TableSet::shipped();
+    let (old, new) = (
+        set.get("icd10cm-2025").unwrap(),
+        set.get("icd10cm-2026-04").unwrap(),
+    );
+    let mut gone = 0;
+    let mut renamed = 0;
+    for e in old.iter().filter(|e| e.is_billable()) {
+        match new.lookup(e.code()) {
+            Some(n) if n.is_billable() => renamed += usize::from(n.long() != e.long()),
+            _ => gone += 1,
+        }
+    }
+    assert!(gone < 100, "{gone} FY2025 codes are not billable in 2026");
+    assert!(renamed < 300, "{renamed} descriptions changed");
+}
+
+// ------------------------------------------------------------------ the commands
+
+#[test]
+fn tables_list() {
+    let out = medpol(&["tables", "list"]);
+    assert_eq!(out.status.code(), Some(0));
+    let listing = text(&out.stdout);
+    for id in [
+        "icd10cm-2025",
+        "icd10cm-2026-04",
+        "icd10pcs-2025",
+        "cpt-local",
+    ] {
+        assert!(listing.contains(id), "{listing}");
+    }
+}
+
+#[test]
+fn codes_show() {
+    let out = medpol(&["codes", "show", "G35"]);
+    assert_eq!(out.status.code(), Some(0));
+    let shown = text(&out.stdout);
+    assert!(shown.starts_with("G35  Multiple sclerosis\n"), "{shown}");
+    assert!(
+        shown.contains("icd10cm-2025: billable; icd10cm-2026-04: header"),
+        "{shown}"
+    );
+    assert!(shown.contains("G35.A"), "{shown}");
+
+    let shown = text(&medpol(&["codes", "show", "M48.56"]).stdout);
+    assert!(
+        shown.contains("7th char    required: one of A, D, G, S (rule of M48.5)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("A  initial encounter for fracture"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("M80.-: pathological fracture of vertebra due to osteoporosis (M80.-)"),
+        "{shown}"
+    );
+
+    let shown = text(&medpol(&["codes", "show", "22512"]).stdout);
+    assert!(
+        shown.contains("add-on      reported only with 22510 or 22511"),
+        "{shown}"
+    );
+
+    let out = medpol(&["codes", "show", "G35", "--release", "icd10cm-2025"]);
+    assert!(text(&out.stdout).contains("billable    yes"));
+}
+
+#[test]
+fn codes_show_suggests_for_a_code_that_does_not_exist() {
+    let out = medpol(&["codes", "show", "D47.29"]);
+    assert_eq!(out.status.code(), Some(1));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.starts_with(
+            "no code `D47.29` in icd10cm-2026-04 (ICD-10-CM)\ndid you mean:\n  D47.Z9 "
+        ),
+        "{shown}"
+    );
+    assert!(shown.contains("(`2` for `Z` (look-alike))"), "{shown}");
+
+    let shown = text(&medpol(&["codes", "show", "M4850XA"]).stdout);
+    assert!(
+        shown.contains("  M48.50XA "),
+        "told from the suggestions, not the format: {shown}"
+    );
+
+    let out = medpol(&["codes", "show", "G35.A", "--release", "icd10cm-2025"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("releases    icd10cm-2025: absent; icd10cm-2026-04: billable")
+    );
+}
+
+#[test]
+fn codes_show_usage_errors_exit_2() {
+    let out = medpol(&["codes", "show", "G35", "--release", "icd10cm-1999"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no release `icd10cm-1999`"));
+    let out = medpol(&["codes", "show", "G35", "--system", "snomed"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = medpol(&[
+        "codes",
+        "show",
+        "G35",
+        "--release",
+        "cpt-local",
+        "--system",
+        "icd10cm",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn codes_expand() {
+    let out = medpol(&["codes", "expand", "M48.50XA..M48.58XS"]);
+    assert_eq!(out.status.code(), Some(0));
+    let listing = text(&out.stdout);
+    assert!(
+        listing.starts_with(
+            "M48.50XA..M48.58XS covers 36 billable codes in 9 subcategories (icd10cm-2026-04):"
+        ),
+        "{listing}"
+    );
+    assert_eq!(listing.matches("\n  M48.5").count(), 36, "{listing}");
+
+    let listing = text(&medpol(&["codes", "expand", "M80.08X-"]).stdout);
+    assert!(
+        listing.contains("covers 6 billable codes in 1 subcategory"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("  M80.08XK  Age-related osteoporosis"),
+        "{listing}"
+    );
+    assert_eq!(
+        text(&medpol(&["codes", "expand", "M80.08X*"]).stdout),
+        listing.replace("M80.08X-", "M80.08X*")
+    );
+
+    let listing = text(&medpol(&["codes", "expand", "2251*"]).stdout);
+    assert!(
+        listing.starts_with("2251* covers 3 billable codes (cpt-local):"),
+        "{listing}"
+    );
+
+    let out = medpol(&[
+        "codes",
+        "expand",
+        "M48.50XA..M48.50XA",
+        "--release",
+        "icd10cm-2025",
+    ]);
+    assert!(text(&out.stdout).contains("covers 1 billable code in 1 subcategory (icd10cm-2025)"));
+
+    let out = medpol(&["codes", "expand", "Z99.9*"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let out = medpol(&["codes", "expand", "M48.58XS..M48.50XA"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn tables_import_writes_a_table_the_codes_commands_read() {
+    let dir = scratch("import");
+    let source = dir.join("mine.yaml");
+    std::fs::write(
+        &source,
+        "system: hcpcs\ncodes:\n  - code: C1062\n    short: Intravertebral body fracture augmentation implant\n",
+    )
+    .unwrap();
+    let table = dir.join("mine.mpt");
+    let (source, table) = (source.display().to_string(), table.display().to_string());
+    let out = medpol(&[
+        "tables",
+        "import",
+        "--local",
+        &source,
+        "--system",
+        "hcpcs",
+        "--release",
+        "hcpcs-mine",
+        "--effective",
+        "2025-01-01",
+        "-o",
+        &table,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("1 codes (1 billable)"));
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        2,
+        "no temporary file is left: {leftovers:?}"
+    );
+
+    let out = medpol(&["codes", "show", "C1062", "--table", &table]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("hcpcs-mine (HCPCS, effective 2025-01-01)"));
+}
+
+#[test]
+fn a_failed_import_leaves_the_output_alone() {
+    let dir = scratch("failed");
+    let source = dir.join("bad.tsv");
+    std::fs::write(
+        &source,
+        "code\tbillable\tshort\tlong\n22510\t1\tx\tOne\n22510\t1\ty\tTwo\n",
+    )
+    .unwrap();
+    let table = dir.join("out.mpt");
+    std::fs::write(&table, b"the old table").unwrap();
+    let (source_s, table_s) = (source.display().to_string(), table.display().to_string());
+    let out = medpol(&[
+        "tables",
+        "import",
+        "--tsv",
+        &source_s,
+        "--system",
+        "cpt",
+        "--release",
+        "cpt-x",
+        "--effective",
+        "2025-01-01",
+        "-o",
+        &table_s,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        format!("error: {source_s}:3: `22510` is listed twice (first on line 2)\n")
+    );
+    assert_eq!(std::fs::read(&table).unwrap(), b"the old table");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+
+    let broken = dir.join("broken.xml");
+    std::fs::write(
+        &broken,
+        "<ICD10CM.tabular>\n<chapter>\n<diag><name>A00</name>\n</chapter>\n",
+    )
+    .unwrap();
+    let broken_s = broken.display().to_string();
+    let out = medpol(&[
+        "tables",
+        "import",
+        "--xml",
+        &broken_s,
+        "--system",
+        "icd10cm",
+        "--release",
+        "x",
+        "--effective",
+        "2025-01-01",
+        "-o",
+        &table_s,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).starts_with(&format!("error: {broken_s}:4: broken XML")),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = medpol(&[
+        "tables",
+        "import",
+        "--tsv",
+        &source_s,
+        "--system",
+        "snomed",
+        "--release",
+        "x",
+        "--effective",
+        "2025-01-01",
+        "-o",
+        &table_s,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown code system `snomed`"));
+    let out = medpol(&[
+        "tables",
+        "import",
+        "--tsv",
+        "no/such/file.tsv",
+        "--system",
+        "cpt",
+        "--release",
+        "x",
+        "--effective",
+        "2025-01-01",
+        "-o",
+        &table_s,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot read no/such/file.tsv"));
+}
+
+#[test]
+fn codes_show_names_the_allowed_7th_characters() {
+    let out = medpol(&["codes", "show", "M48.50XK"]);
+    assert_eq!(out.status.code(), Some(1));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("`M48.50` takes a 7th character: A (initial encounter for fracture), D ("),
+        "{shown}"
+    );
+}
