@@ -159,21 +159,10 @@ fn icd10cm(body: &str, pattern: bool) -> Result<String, FormatError> {
         return Err(FormatError::new("a code has at most one `.`"));
     }
     let plain: String = body.chars().filter(|c| *c != '.').collect();
-    let p = plain.as_bytes();
-    if p.is_empty() {
+    if plain.is_empty() {
         return Err(FormatError::new("the code is empty"));
     }
-    if p.get(1).is_some_and(|b| !b.is_ascii_digit()) {
-        return Err(FormatError::new(
-            "the second character of an ICD-10-CM code is a digit",
-        ));
-    }
-    if plain.len() > 7 {
-        return Err(FormatError::new(format!(
-            "ICD-10-CM codes have at most 7 characters, not {}",
-            plain.len()
-        )));
-    }
+    // The second character is a digit, or since April 2026 a letter (category `QA0`).
     match dot {
         Some(3) => {}
         Some(at) => {
@@ -184,7 +173,8 @@ fn icd10cm(body: &str, pattern: bool) -> Result<String, FormatError> {
             );
             let err = FormatError::new(format!(
                 "the `.` must follow the third character, not the {}",
-                ordinal(at)
+                // `at` characters come before the dot: it follows the at-th.
+                ordinal(at.saturating_sub(1))
             ));
             return Err(if plain.len() > 3 && at > 3 {
                 err
@@ -204,6 +194,12 @@ fn icd10cm(body: &str, pattern: bool) -> Result<String, FormatError> {
             );
         }
         None => {}
+    }
+    if plain.len() > 7 {
+        return Err(FormatError::new(format!(
+            "ICD-10-CM codes have at most 7 characters, not {}",
+            plain.len()
+        )));
     }
     if !pattern && plain.len() < 3 {
         return Err(FormatError::new(
@@ -401,7 +397,11 @@ mod tests {
 
     #[test]
     fn garbled_seed_codes_are_rejected_precisely() {
-        assert!(err(System::Icd10Cm, "WI40.50XA").contains("second character"));
+        assert!(err(System::Icd10Cm, "WI40.50XA").contains("third character, not the fourth"));
+        assert_eq!(
+            ok(System::Icd10Cm, "QA0.0"),
+            CodeForm::Exact("QA0.0".into())
+        );
         assert!(err(System::Icd10Cm, "M-0.00XD").contains("`-` can only end a pattern"));
         assert!(err(System::Icd10Cm, "101-0.0070").contains("start with a letter"));
         assert!(err(System::Icd10Cm, "M4850XA").contains("missing"));

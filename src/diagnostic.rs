@@ -101,6 +101,23 @@ codes! {
     UnusedOutcome = "W0105", "unused-outcome", Warning, "an outcome that no rule gives";
     UnusedImport = "W0106", "unused-import", Warning, "an imported name that is never used";
 
+    // Codes against the code tables.
+    UnknownCode = "E0301", "unknown-code", Error, "a code the code table in force does not have";
+    HeaderCode = "E0302", "header-code", Error, "a heading used as if it were a billable code";
+    MissingSeventh = "E0303", "missing-seventh-character", Error, "a code without the 7th character its category requires";
+    InvalidSeventh = "E0304", "invalid-seventh-character", Error, "a 7th character the category does not allow";
+    MissingPlaceholder = "E0305", "missing-placeholder", Error, "a 7th character without the placeholder `X` before it";
+    LowercasePlaceholder = "W0306", "lowercase-placeholder", Note, "a code written with a lower-case `x`";
+    UnknownRangeEnd = "E0307", "unknown-range-end", Error, "a range whose end is not a code of the table";
+    InvertedRange = "E0308", "inverted-range", Error, "a range whose first code comes after its last";
+    EmptyCodeItem = "E0309", "empty-code-item", Error, "a range or pattern that holds no billable code";
+    WideRange = "W0310", "wide-range", Warning, "a range that spans several subcategories or encounter kinds";
+    DuplicateCode = "W0311", "duplicate-code", Warning, "a code listed twice in one set";
+    ExcludedTogether = "E0312", "excluded-together", Error, "a condition requiring codes an Excludes1 note forbids together";
+    AddonWithoutPrimary = "W0313", "addon-without-primary", Warning, "an add-on code covered without one of its primary codes";
+    CodeChangedLater = "W0314", "code-changed-later", Warning, "a code deleted or made non-billable in a later release";
+    NoTableInForce = "W0315", "no-table-in-force", Note, "a policy older than every code table release";
+
     // Analysis of decisions.
     OverlappingRules = "E0401", "overlapping-rules", Error, "two rules give different outcomes to the same patient";
     RedundantOverlap = "W0402", "redundant-overlap", Warning, "two rules of a `unique` decision match the same patient";

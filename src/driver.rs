@@ -67,7 +67,7 @@ pub fn check_paths(paths: &[PathBuf], options: &Options) -> Result<Report, LoadE
 /// The analysis runs only on a project without errors: an erroneous model would give findings
 /// about mistakes that are already reported.
 pub fn check_project(project: Project, options: &Options) -> (Vec<Diagnostic>, usize) {
-    let checked = check::check(&project.files, &project.imports);
+    let checked = check::check(&project.files, &project.imports, &project.tables);
     let mut diagnostics = project.diagnostics;
     diagnostics.extend(checked.diagnostics);
     if let Some(analysis) = &options.analysis

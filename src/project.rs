@@ -15,6 +15,7 @@ use crate::check::ImportMap;
 use crate::diagnostic::{Code, Diagnostic, Severity, shown};
 use crate::source::{FileId, SourceFile, Sources, Span};
 use crate::syntax;
+use crate::tables::{Table, TableSet};
 
 /// The name of the project file.
 pub const CONFIG_FILE: &str = "medpol.yaml";
@@ -34,6 +35,21 @@ struct RawConfig {
     files: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     lints: HashMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    tables: Option<RawTables>,
+}
+
+/// The code tables a project checks its codes against.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTables {
+    /// Release ids, shipped or from `files`; without it, every table there is.
+    #[serde(default)]
+    releases: Option<Vec<Spanned<String>>>,
+    /// The project's own tables (written by `medpol tables import`), relative to the project
+    /// file.
+    #[serde(default)]
+    files: Vec<Spanned<String>>,
 }
 
 /// A loaded project: its files read and parsed, imports resolved.
@@ -49,6 +65,9 @@ pub struct Project {
     /// Diagnostics of the project file, of loading and of parsing.
     pub diagnostics: Vec<Diagnostic>,
     pub lint_levels: HashMap<crate::diagnostic::Code, Level>,
+    /// The code tables this project checks codes against: the releases `medpol.yaml` names,
+    /// or every shipped one.
+    pub tables: TableSet,
 }
 
 /// A problem that stops the run before any policy is read: exit code 2.
@@ -101,6 +120,7 @@ pub fn load(sources: &mut Sources, root: &Path, targets: &[PathBuf]) -> Result<P
         sources,
         project: Project {
             root: root.clone(),
+            tables: TableSet::shipped().clone(),
             ..Project::default()
         },
         by_path: HashMap::new(),
@@ -250,7 +270,81 @@ impl Loader<'_> {
             };
             self.project.lint_levels.insert(code, level);
         }
+        if let Some(tables) = raw.tables {
+            self.tables(id, tables)?;
+        }
         Ok(raw.files.map(|f| f.into_iter().map(|s| s.value).collect()))
+    }
+
+    /// Builds the project's table set: its own table files added to the shipped ones, then
+    /// kept to the releases it names.
+    fn tables(&mut self, config: FileId, raw: RawTables) -> Result<(), LoadError> {
+        let mut all = TableSet::shipped().clone();
+        for file in &raw.files {
+            let span = self.spanned(config, file);
+            let path = self.project.root.join(&file.value);
+            let problem = match std::fs::read(&path) {
+                Ok(bytes) => match Table::from_bytes(bytes).and_then(|t| all.add(t)) {
+                    Ok(()) => None,
+                    Err(e) => Some(e.to_string()),
+                },
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(problem) = problem {
+                self.project.diagnostics.push(
+                    Diagnostic::new(
+                        Code::InvalidProjectFile,
+                        format!("cannot read the code table `{}`: {}", shown(&file.value), shown(&problem)),
+                    )
+                    .primary(span, "this table")
+                    .help("tables are written by `medpol tables import`; the path is relative to `medpol.yaml`"),
+                );
+            }
+        }
+        let Some(releases) = raw.releases else {
+            self.project.tables = all;
+            return Ok(());
+        };
+        let mut chosen = TableSet::new();
+        for release in &releases {
+            let span = self.spanned(config, release);
+            match all.get(&release.value) {
+                Some(t) => {
+                    if chosen.add(t.clone()).is_err() {
+                        self.project.diagnostics.push(
+                            Diagnostic::new(
+                                Code::InvalidProjectFile,
+                                format!("the release `{}` is named twice", shown(&release.value)),
+                            )
+                            .primary(span, "named again")
+                            .help("name each release once"),
+                        );
+                    }
+                }
+                None => {
+                    let known: Vec<&str> = all.iter().map(Table::release).collect();
+                    let mut d = Diagnostic::new(
+                        Code::InvalidProjectFile,
+                        format!("unknown code table release `{}`", shown(&release.value)),
+                    )
+                    .primary(span, "no table has this release id");
+                    d = match crate::check::names::suggest(&release.value, known.iter().copied()) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        None => d.help(format!(
+                            "the releases are {}; `medpol tables list` shows them",
+                            known
+                                .iter()
+                                .map(|k| format!("`{k}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                    };
+                    self.project.diagnostics.push(d);
+                }
+            }
+        }
+        self.project.tables = chosen;
+        Ok(())
     }
 
     fn spanned<T>(&self, id: FileId, s: &Spanned<T>) -> Span {

@@ -43,7 +43,7 @@ fn check_bytes(name: &str, bytes: &[u8], code: i32) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-const HEAD: &str = "policy \"p\" {\n  title \"t\"\n  version \"1\"\n  effective 2024-01-01\n}\n";
+const HEAD: &str = "policy \"p\" {\n  title \"t\"\n  version \"1\"\n  effective 2025-01-01\n}\n";
 
 #[test]
 fn very_long_lines_render_in_every_form() {
@@ -140,7 +140,7 @@ fn fifty_megabyte_file() {
             "fact care_{i}: duration<weeks> \"documented conservative care\"\n\
              fact setting_{i}: enum {{ inpatient, outpatient }}\n\
              fact diagnoses_{i}: set<code<icd10cm>>\n\
-             codes fractures_{i} = icd10cm {{ M80.08X-, M48.50XA..M48.58XS }}\n\
+             codes fractures_{i} = icd10cm {{ M80.08X-, M48.5- }}\n\
              define chronic_{i} = care_{i} >= 6 weeks and diagnoses_{i} has any fractures_{i}\n\
              decision d_{i} (first) {{\n  outcomes {{ yes, no }}\n  rule r when chronic_{i} and setting_{i} == inpatient then yes\n  otherwise no\n}}\n"
         ));
@@ -220,7 +220,11 @@ fn codes_on_small_stack(text: String) -> Vec<Code> {
         .stack_size(2 * 1024 * 1024)
         .spawn(move || {
             let parsed = medpol::syntax::parse(FileId(0), &text);
-            let checked = check(&[parsed.file], &ImportMap::new());
+            let checked = check(
+                &[parsed.file],
+                &ImportMap::new(),
+                medpol::tables::TableSet::shipped(),
+            );
             parsed
                 .diagnostics
                 .iter()

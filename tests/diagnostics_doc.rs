@@ -49,7 +49,11 @@ fn every_example_produces_its_code() {
         let code = Code::parse(code_text).expect("a known code");
         for example in blocks(body, "medpol") {
             let parsed = medpol::syntax::parse(FileId(0), example);
-            let result = check(&[parsed.file], &ImportMap::new());
+            let result = check(
+                &[parsed.file],
+                &ImportMap::new(),
+                medpol::tables::TableSet::shipped(),
+            );
             let mut found: Vec<Code> = parsed
                 .diagnostics
                 .iter()

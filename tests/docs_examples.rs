@@ -245,7 +245,11 @@ fn single_file_examples_check_as_marked() {
             ));
             continue;
         }
-        let result = medpol::check::check(std::slice::from_ref(&parsed.file), &ImportMap::new());
+        let result = medpol::check::check(
+            std::slice::from_ref(&parsed.file),
+            &ImportMap::new(),
+            medpol::tables::TableSet::shipped(),
+        );
         let mut diagnostics = parsed.diagnostics;
         diagnostics.extend(result.diagnostics);
         let shown = medpol::render::short::render(&sources, &diagnostics);
@@ -309,7 +313,7 @@ fn multi_file_examples_check_as_marked() {
 
 #[test]
 fn project_file_examples_load_cleanly() {
-    const POLICY: &str = "policy \"docs-yaml\" { title \"Docs\" version \"1\" effective 2024-01-01 }\n\
+    const POLICY: &str = "policy \"docs-yaml\" { title \"Docs\" version \"1\" effective 2025-01-01 }\n\
         fact a: bool\n\
         decision d (first) { outcomes { yes, no } rule r when a then yes otherwise no }\n";
     let mut failures = Vec::new();

@@ -234,7 +234,7 @@ const SNIPPETS: &[&str] = &[
     "policy \"p\" {",
     "title \"t\"",
     "version \"1\"",
-    "effective 2024-01-01",
+    "effective 2025-01-01",
     "import { a } from \"x.medpol\"",
 ];
 
@@ -354,7 +354,11 @@ fn run(text: &str) -> Run {
     ));
     let id = sources.add(SourceFile::new("input.medpol", None, text.to_string()));
     let parsed = parse(id, text);
-    let checked = check(std::slice::from_ref(&parsed.file), &ImportMap::new());
+    let checked = check(
+        std::slice::from_ref(&parsed.file),
+        &ImportMap::new(),
+        medpol::tables::TableSet::shipped(),
+    );
     let mut diagnostics = parsed.diagnostics;
     diagnostics.extend(checked.diagnostics.iter().cloned());
     Run {

@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let mut diagnostics: Vec<_> = invalid.map(|bad| bad.diagnostic(id)).into_iter().collect();
     let parsed = parse(id, sources.text(id));
     diagnostics.extend(parsed.diagnostics);
-    let checked = check(&[parsed.file], &ImportMap::new());
+    let checked = check(&[parsed.file], &ImportMap::new(), medpol::tables::TableSet::shipped());
     diagnostics.extend(checked.diagnostics);
 
     // A label outside the text, or inside a character, is the next thing to break an editor

@@ -63,6 +63,10 @@ impl<'a> Checker<'a> {
                 });
                 self.declaration(p.id.span, Symbol::Policy(id));
                 scope.policy = Some(id);
+                if let Some(date) = super::codes::effective_date(p) {
+                    self.file_dates.insert(file, date);
+                }
+                self.file_policy_spans.insert(file, p.id.span);
             }
             ast::Decl::Fact(f) => {
                 let id = FactId(self.program.facts.len() as u32);
@@ -793,13 +797,23 @@ impl<'a> Checker<'a> {
 
     fn set_items(&mut self, set: &ast::SetLiteral, system: System) -> Vec<SetItem> {
         let mut items = Vec::new();
-        for item in &set.items {
-            let first = self.code_form(system, &item.first);
+        for (i, item) in set.items.iter().enumerate() {
+            // The list's other codes, nearest first, for suggestions.
+            let mut near: Vec<(usize, &str)> = set
+                .items
+                .iter()
+                .enumerate()
+                .filter(|(j, other)| *j != i && other.last.is_none())
+                .map(|(j, other)| (i.abs_diff(j), other.first.text.as_str()))
+                .collect();
+            near.sort();
+            let near: Vec<&str> = near.into_iter().map(|(_, t)| t).collect();
+            let first = self.code_form(system, &item.first, &near);
             let resolved = match (&item.last, first) {
                 (None, Some(CodeForm::Exact(c))) => Some(CodeItem::Exact(c)),
                 (None, Some(CodeForm::Prefix(p))) => Some(CodeItem::Prefix(p)),
                 (Some(last), first) => {
-                    let last_form = self.code_form(system, last);
+                    let last_form = self.code_form(system, last, &near);
                     match (first, last_form) {
                         (Some(CodeForm::Exact(a)), Some(CodeForm::Exact(b))) => {
                             Some(CodeItem::Range(a, b))
@@ -828,32 +842,18 @@ impl<'a> Checker<'a> {
         items
     }
 
-    /// Reads one written code of a system, reporting a malformed one.
-    pub(super) fn code_form(&mut self, system: System, word: &ast::Word) -> Option<CodeForm> {
+    /// Reads one written code of a system, reporting a malformed one (with the codes written
+    /// near it, nearest first, to guess what was meant).
+    pub(super) fn code_form(
+        &mut self,
+        system: System,
+        word: &ast::Word,
+        near: &[&str],
+    ) -> Option<CodeForm> {
         match codes::parse_code(system, &word.text) {
             Ok(form) => Some(form),
             Err(e) => {
-                let mut d = Diagnostic::new(
-                    Code::MalformedCode,
-                    format!(
-                        "`{}` is not a valid {} code: {}",
-                        shown(&word.text),
-                        system.display(),
-                        e.reason
-                    ),
-                )
-                .primary(
-                    word.span,
-                    format!(
-                        "not {} {} code",
-                        article(system.display()),
-                        system.display()
-                    ),
-                );
-                if let Some(h) = e.help {
-                    d = d.help(h);
-                }
-                self.report(d);
+                self.malformed(system, word, near, e);
                 None
             }
         }

@@ -5,6 +5,7 @@
 //! and finds unused declarations. Like the parser it never stops early: every problem in every
 //! file is reported, and later problems caused only by an earlier one are kept quiet.
 
+mod codes;
 mod decls;
 mod expr;
 mod lints;
@@ -14,10 +15,12 @@ mod policy;
 use std::collections::{HashMap, HashSet};
 
 use crate::ast;
+use crate::codes::System;
 use crate::diagnostic::{Code, Diagnostic, shown};
 use crate::ir::*;
 use crate::source::{FileId, Span};
-use crate::types::EnumId;
+use crate::tables::TableSet;
+use crate::types::{Date, EnumId};
 
 /// What a name refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -70,14 +73,15 @@ pub struct Checked {
     pub references: Vec<Reference>,
 }
 
-/// Checks the parsed files of one project.
-pub fn check(files: &[ast::File], imports: &ImportMap) -> Checked {
-    let mut c = Checker::new(files, imports);
+/// Checks the parsed files of one project, with its codes against these code tables.
+pub fn check(files: &[ast::File], imports: &ImportMap, tables: &TableSet) -> Checked {
+    let mut c = Checker::new(files, imports, tables);
     c.declare_all();
     c.import_all();
     c.resolve_fact_types();
     c.resolve_definitions();
     c.check_policies();
+    c.code_lints();
     c.lints();
     let mut references = c.references;
     references.sort_by_key(|r| (r.span.file, r.span.start, r.span.end));
@@ -122,6 +126,13 @@ struct ImportUse {
 struct Checker<'a> {
     files: &'a [ast::File],
     import_map: &'a ImportMap,
+    tables: &'a TableSet,
+    /// The effective date of each policy file.
+    file_dates: HashMap<FileId, Date>,
+    /// The policy id of each policy file, to point at.
+    file_policy_spans: HashMap<FileId, Span>,
+    /// Policy files already told that no table was in force, per system.
+    noted_no_table: HashSet<(FileId, System)>,
     program: Program,
     diagnostics: Vec<Diagnostic>,
     references: Vec<Reference>,
@@ -144,10 +155,14 @@ struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
-    fn new(files: &'a [ast::File], import_map: &'a ImportMap) -> Self {
+    fn new(files: &'a [ast::File], import_map: &'a ImportMap, tables: &'a TableSet) -> Self {
         Checker {
             files,
             import_map,
+            tables,
+            file_dates: HashMap::new(),
+            file_policy_spans: HashMap::new(),
+            noted_no_table: HashSet::new(),
             program: Program::default(),
             diagnostics: Vec::new(),
             references: Vec::new(),

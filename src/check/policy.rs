@@ -824,7 +824,7 @@ impl<'a> Checker<'a> {
             text: text.to_string(),
             span,
         };
-        match self.code_form(system, &word)? {
+        match self.code_form(system, &word, &[])? {
             CodeForm::Exact(c) => Some(c),
             CodeForm::Prefix(_) => {
                 self.report(

@@ -6,7 +6,11 @@ use crate::source::FileId;
 /// Parses and checks one file; returns (code, the text under the primary label).
 fn check_text(text: &str) -> Vec<(Code, String)> {
     let parsed = crate::syntax::parse(FileId(0), text);
-    let checked = check(&[parsed.file], &ImportMap::new());
+    let checked = check(
+        &[parsed.file],
+        &ImportMap::new(),
+        crate::tables::TableSet::shipped(),
+    );
     let mut out: Vec<(Code, String)> = parsed
         .diagnostics
         .iter()
@@ -20,7 +24,7 @@ fn check_text(text: &str) -> Vec<(Code, String)> {
     out
 }
 
-const HEAD: &str = "policy \"p\" {\n title \"t\"\n version \"1\"\n effective 2020-06-01\n}\n";
+const HEAD: &str = "policy \"p\" {\n title \"t\"\n version \"1\"\n effective 2025-01-01\n}\n";
 
 fn policy(body: &str) -> String {
     format!("{HEAD}{body}")
@@ -56,7 +60,11 @@ fn unknown_names_point_at_the_name() {
 #[test]
 fn duplicates_point_at_both_declarations() {
     let parsed = crate::syntax::parse(FileId(0), "fact a: bool\nfact a: int\n");
-    let checked = check(&[parsed.file], &ImportMap::new());
+    let checked = check(
+        &[parsed.file],
+        &ImportMap::new(),
+        crate::tables::TableSet::shipped(),
+    );
     let d = checked
         .diagnostics
         .iter()
@@ -104,7 +112,11 @@ fn comparisons_normalise_to_the_facts_unit() {
          decision d (first) {\n outcomes { yes }\n rule r when 6 weeks <= care then yes\n}\n",
     );
     let parsed = crate::syntax::parse(FileId(0), &text);
-    let checked = check(&[parsed.file], &ImportMap::new());
+    let checked = check(
+        &[parsed.file],
+        &ImportMap::new(),
+        crate::tables::TableSet::shipped(),
+    );
     let rule = &checked.program.decisions[0].rules[0];
     match &rule.condition.kind {
         ExprKind::Compare { op, value, .. } => {
@@ -176,7 +188,11 @@ fn cycles_show_the_path() {
         FileId(0),
         "fact x: bool\ndefine a = b and x\ndefine b = c\ndefine c = a\n",
     );
-    let checked = check(&[parsed.file], &ImportMap::new());
+    let checked = check(
+        &[parsed.file],
+        &ImportMap::new(),
+        crate::tables::TableSet::shipped(),
+    );
     let cycles: Vec<&Diagnostic> = checked
         .diagnostics
         .iter()

@@ -46,6 +46,10 @@ pub struct Import {
     /// A title for the release.
     #[arg(long)]
     title: Option<String>,
+    /// Which codes the table lists completely, by first character: `*` (the default) for every
+    /// code of the system, `0` for ICD-10-PCS section 0, `none` for a table of selected codes.
+    #[arg(long, default_value = "*")]
+    covers: String,
     /// The table file to write.
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     output: PathBuf,
@@ -77,6 +81,11 @@ fn import(args: Import) -> ExitCode {
             .unwrap_or_else(|| format!("{} {}", args.system.display(), args.release)),
         id: args.release,
         effective: args.effective,
+        covers: if args.covers == "none" {
+            String::new()
+        } else {
+            args.covers
+        },
     };
     type Importer =
         fn(&str, &str, &Release) -> Result<medpol::tables::TableData, import::ImportError>;

@@ -19,6 +19,10 @@ pub struct TableData {
     /// codes are the leaf padded with placeholder `X` to six characters plus each character of
     /// the rule, described as the leaf's long description, a comma and the meaning.
     pub derive_seventh: bool,
+    /// Which codes the table lists completely, by their first character: `*` for every code of
+    /// its system, `0` for ICD-10-PCS section 0 only, empty for a table of selected codes
+    /// (such as a local CPT table). A code the table does not cover is not reported unknown.
+    pub covers: String,
     /// Sorted by code, byte order, no code twice.
     pub entries: Vec<EntryData>,
 }

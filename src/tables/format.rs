@@ -465,6 +465,10 @@ pub(crate) fn encode(data: &TableData) -> Result<Vec<u8>, String> {
     meta.u32(count32(data.entries.len())?);
     meta.u32(total);
     meta.u32(billable);
+    // An optional last field: tables that cover every code (most) are written as before.
+    if data.covers != "*" {
+        meta.str16(&data.covers)?;
+    }
 
     let sections = [
         meta, index, codes, texts, dict_out, rules, rule_keys, notes, note_keys, addons, addon_keys,
@@ -612,6 +616,7 @@ pub(crate) struct View {
     dict_len: u32,
     pub(crate) release: String,
     pub(crate) title: String,
+    pub(crate) covers: String,
     pub(crate) effective: Date,
     pub(crate) stored: u32,
     pub(crate) total: u32,
@@ -673,6 +678,7 @@ impl View {
         let stored = m.u32().ok_or_else(damaged)?;
         let total = m.u32().ok_or_else(damaged)?;
         let billable = m.u32().ok_or_else(damaged)?;
+        let covers = m.str16().unwrap_or_else(|| "*".to_string());
         let mut view = View {
             bytes,
             sections,
@@ -688,6 +694,7 @@ impl View {
             stored,
             total,
             billable,
+            covers,
         };
         view.blocks = view.sec(Sec::Index).len() / (width + 8);
         if view.blocks != (stored as usize).div_ceil(block) {
@@ -872,6 +879,11 @@ impl View {
         let mut c = Cursor::new(sec, payload + at as usize);
         let n = c.u8().unwrap_or(0);
         (0..n).map_while(|_| Some((c.u8()?, c.plain()?))).collect()
+    }
+
+    /// Whether the table has any Excludes1 note.
+    pub(crate) fn has_notes(&self) -> bool {
+        !self.sec(Sec::NoteKeys).is_empty()
     }
 
     /// The Excludes1 notes written at a code: text and references.

@@ -226,6 +226,23 @@ impl Table {
     }
 
     /// How many codes are valid on a claim.
+    /// Whether the table lists every code of the code's kind, so that a code it lacks does
+    /// not exist (see [`TableData::covers`]).
+    pub fn covers(&self, code: &str) -> bool {
+        let covers = &self.view.covers;
+        covers == "*" || code.chars().next().is_some_and(|c| covers.contains(c))
+    }
+
+    /// Whether the table carries Excludes1 notes (the tabular XML does; flat lists do not).
+    pub fn has_notes(&self) -> bool {
+        self.view.has_notes()
+    }
+
+    /// What the table covers: `*`, the first characters it covers, or nothing.
+    pub fn coverage(&self) -> &str {
+        &self.view.covers
+    }
+
     pub fn billable_count(&self) -> usize {
         self.view.billable as usize
     }

@@ -251,6 +251,7 @@ fn small() -> TableData {
             ),
             entry("M48.9", true, "Spondylopathy, unspecified"),
         ],
+        covers: "*".to_string(),
     }
 }
 

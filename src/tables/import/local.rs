@@ -155,6 +155,7 @@ mod tests {
             id: "cpt-test".into(),
             title: "test".into(),
             effective: Date::parse("2015-01-01").unwrap(),
+            covers: "*".to_string(),
         }
     }
 

@@ -33,6 +33,8 @@ pub struct Release {
     pub id: String,
     pub title: String,
     pub effective: Date,
+    /// See [`TableData::covers`].
+    pub covers: String,
 }
 
 impl Release {
@@ -43,6 +45,7 @@ impl Release {
             title: self.title.clone(),
             effective: self.effective,
             derive_seventh,
+            covers: self.covers.clone(),
             entries: Vec::new(),
         }
     }

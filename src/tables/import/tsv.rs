@@ -290,6 +290,7 @@ mod tests {
             id: "test".into(),
             title: "test".into(),
             effective: Date::parse("2024-10-01").unwrap(),
+            covers: "*".to_string(),
         }
     }
 

@@ -304,6 +304,7 @@ mod tests {
             id: "icd10cm-test".into(),
             title: "test".into(),
             effective: Date::parse("2026-04-01").unwrap(),
+            covers: "*".to_string(),
         }
     }
 

@@ -1,0 +1,884 @@
+//! Codes against the code tables: every code, range and pattern of a policy checked against
+//! the release in force on the policy's effective date, and against the later releases the
+//! project names.
+
+use std::collections::{HashMap, HashSet};
+
+use super::Checker;
+use crate::ast::Quantifier;
+use crate::codes::{self, CodeForm, CodeItem, System};
+use crate::diagnostic::{Code, Diagnostic, shown};
+use crate::ir::*;
+use crate::source::{FileId, Span};
+use crate::tables::{Entry, Suggestion, Table};
+use crate::types::Date;
+
+/// Suggestions shown for one code at most.
+const SHOWN_SUGGESTIONS: usize = 3;
+
+impl<'a> Checker<'a> {
+    /// The table a file's codes of a system are checked against: the release in force on its
+    /// policy's effective date; for a file without a policy, or a date before every release,
+    /// the nearest release (and a note says so, once per policy).
+    pub(super) fn table_for(&mut self, file: FileId, system: System) -> Option<&'a Table> {
+        let tables = self.tables;
+        let date = self.file_dates.get(&file).copied();
+        let in_force = date.and_then(|d| tables.in_force(system, d));
+        if let Some(t) = in_force {
+            return Some(t);
+        }
+        match date {
+            // Before every release: the earliest is nearest.
+            Some(d) => {
+                let first = tables.releases(system).next()?;
+                if self.noted_no_table.insert((file, system)) {
+                    let span = self
+                        .file_policy_spans
+                        .get(&file)
+                        .copied()
+                        .unwrap_or_default();
+                    self.report(
+                        Diagnostic::new(
+                            Code::NoTableInForce,
+                            format!(
+                                "no {} table was in force on {d}; codes are checked against `{}`",
+                                system.display(),
+                                first.release()
+                            ),
+                        )
+                        .primary(span, format!("effective {d}"))
+                        .help(format!(
+                            "`{}` took effect on {}; name an older release in `medpol.yaml` if the project has one",
+                            first.release(),
+                            first.effective()
+                        )),
+                    );
+                }
+                Some(first)
+            }
+            None => tables.latest(system),
+        }
+    }
+
+    /// The releases of a system the project names after `table`.
+    fn later_releases(&self, table: &Table) -> Vec<&'a Table> {
+        let tables = self.tables;
+        tables
+            .releases(table.system())
+            .filter(|t| t.effective() > table.effective())
+            .collect()
+    }
+
+    /// Suggestions for a code that is not in the table, near codes first.
+    fn suggestions(&self, table: &Table, written: &str, near: &[&str]) -> Vec<Suggestion> {
+        let mut s = table.suggest_near(written, near);
+        s.truncate(SHOWN_SUGGESTIONS);
+        s
+    }
+
+    /// "did you mean `D47.Z9` (`2` for `Z` (look-alike))?"
+    fn did_you_mean(suggestions: &[Suggestion]) -> Option<String> {
+        let first = suggestions.first()?;
+        let mut text = format!("did you mean `{}`", first.code);
+        let why = first.describe();
+        if !why.is_empty() {
+            text.push_str(&format!(" ({why})"));
+        }
+        text.push('?');
+        let others: Vec<String> = suggestions
+            .iter()
+            .skip(1)
+            .map(|s| format!("`{}`", s.code))
+            .collect();
+        if !others.is_empty() {
+            text.push_str(&format!(" other candidates: {}", others.join(", ")));
+        }
+        Some(text)
+    }
+
+    /// A code that does not have its system's format: is it a code of another system, and
+    /// which real code was probably meant?
+    pub(super) fn malformed(
+        &mut self,
+        system: System,
+        word: &crate::ast::Word,
+        near: &[&str],
+        reason: codes::FormatError,
+    ) {
+        for other in System::ALL.iter().copied().filter(|s| *s != system) {
+            if let Ok(CodeForm::Exact(code)) = codes::parse_code(other, &word.text) {
+                // Only a table that has the code can say it belongs to the other system: a format
+                // alone fits too easily (`M4850XA` has the shape of a PCS code).
+                let known = self
+                    .tables
+                    .latest(other)
+                    .is_some_and(|t| t.covers(&code) && t.contains(&code));
+                if known {
+                    self.report(
+                        Diagnostic::new(
+                            Code::WrongCodeSystem,
+                            format!(
+                                "`{}` is {} {} code, not {} {} code",
+                                shown(&word.text),
+                                super::decls::article(other.display()),
+                                other.display(),
+                                super::decls::article(system.display()),
+                                system.display()
+                            ),
+                        )
+                        .primary(word.span, format!("{} code", other.display()))
+                        .help(format!("move it to a `{} {{ ... }}` set", other.name())),
+                    );
+                    return;
+                }
+            }
+        }
+        let mut d = Diagnostic::new(
+            Code::MalformedCode,
+            format!(
+                "`{}` is not a valid {} code: {}",
+                shown(&word.text),
+                system.display(),
+                reason.reason
+            ),
+        )
+        .primary(
+            word.span,
+            format!(
+                "not {} {} code",
+                super::decls::article(system.display()),
+                system.display()
+            ),
+        );
+        let file = word.span.file;
+        let suggestion = self
+            .table_for(file, system)
+            .map(|t| self.suggestions(t, &word.text, near))
+            .and_then(|s| Self::did_you_mean(&s));
+        if let Some(text) = suggestion {
+            d = d.help(text);
+            if let Some(h) = reason.help {
+                d = d.note(h);
+            }
+        } else if let Some(h) = reason.help {
+            d = d.help(h);
+        }
+        self.report(d);
+    }
+
+    /// Checks every code set item, and every code a test gives, against the tables.
+    pub(super) fn code_lints(&mut self) {
+        let sets = self.program.code_sets.clone();
+        for set in &sets {
+            let SetExpr::Items(items) = &set.expr else {
+                self.chain_items(set);
+                continue;
+            };
+            if !items.is_empty() {
+                self.items(set.system, set.span.file, items);
+            }
+        }
+        let tests = self.program.tests.clone();
+        for test in &tests {
+            for given in &test.given {
+                let Some(fact) = self.program.fact(given.fact) else {
+                    continue;
+                };
+                let system = match fact.ty {
+                    crate::types::Type::Code(s) | crate::types::Type::CodeSet(s) => s,
+                    _ => continue,
+                };
+                let codes: Vec<String> = match &given.value {
+                    Value::Code(c) => vec![c.clone()],
+                    Value::Codes(cs) => cs.clone(),
+                    _ => continue,
+                };
+                for code in codes {
+                    self.test_code(system, test.span.file, &code, given.span);
+                }
+            }
+        }
+        self.excluded_together();
+        self.addons();
+    }
+
+    /// The item lists inside a chain of set operations.
+    fn chain_items(&mut self, set: &CodeSet) {
+        let mut stack = vec![&set.expr];
+        let mut lists = Vec::new();
+        while let Some(e) = stack.pop() {
+            match e {
+                SetExpr::Items(items) => lists.push(items.clone()),
+                SetExpr::Ref(_) => {}
+                SetExpr::Chain { first, rest } => {
+                    stack.push(first);
+                    stack.extend(rest.iter().map(|(_, e)| e));
+                }
+            }
+        }
+        for items in lists.into_iter().filter(|i| !i.is_empty()) {
+            self.items(set.system, set.span.file, &items);
+        }
+    }
+
+    fn items(&mut self, system: System, file: FileId, items: &[SetItem]) {
+        let Some(table) = self.table_for(file, system) else {
+            return;
+        };
+        let later = self.later_releases(table);
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        for (i, item) in items.iter().enumerate() {
+            // Other codes of the list, nearest first: a damaged code is most likely a neighbour's
+            // sibling.
+            let mut near: Vec<(usize, &str)> = items
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .filter_map(|(j, it)| match &it.item {
+                    CodeItem::Exact(c) => Some((i.abs_diff(j), c.as_str())),
+                    _ => None,
+                })
+                .collect();
+            near.sort();
+            let near: Vec<&str> = near.into_iter().map(|(_, c)| c).collect();
+            if item.written.contains('x') && system == System::Icd10Cm {
+                self.report(
+                    Diagnostic::new(
+                        Code::LowercasePlaceholder,
+                        format!(
+                            "`{}` is written with a lower-case `x`",
+                            shown(&item.written)
+                        ),
+                    )
+                    .primary(item.span, "read as upper case")
+                    .help(format!(
+                        "the tables write the placeholder `X`: `{}`",
+                        item.item
+                    )),
+                );
+            }
+            match &item.item {
+                CodeItem::Exact(code) => {
+                    if let Some(first) = seen.get(code) {
+                        self.report(
+                            Diagnostic::new(
+                                Code::DuplicateCode,
+                                format!("`{code}` is listed twice"),
+                            )
+                            .primary(item.span, "again")
+                            .secondary(*first, "first listed here")
+                            .help("remove the repeat"),
+                        );
+                        continue;
+                    }
+                    seen.insert(code.clone(), item.span);
+                    if self.exact(table, code, item.span, &near) {
+                        self.later(table, &later, code, item.span);
+                    }
+                }
+                CodeItem::Prefix(p) => self.pattern(table, p, item),
+                CodeItem::Range(lo, hi) => self.range(table, lo, hi, item, &near),
+            }
+        }
+        // An exact code that a pattern or range of the same list already covers (a repeat of
+        // a code is reported above, once).
+        let mut met = HashSet::new();
+        for item in items {
+            let CodeItem::Exact(code) = &item.item else {
+                continue;
+            };
+            if !met.insert(code.clone()) {
+                continue;
+            }
+            if let Some(cover) = items
+                .iter()
+                .find(|o| !matches!(o.item, CodeItem::Exact(_)) && o.item.matches(code))
+            {
+                self.report(
+                    Diagnostic::new(
+                        Code::DuplicateCode,
+                        format!("`{code}` is already covered by `{}`", cover.written),
+                    )
+                    .primary(item.span, "covered twice")
+                    .secondary(cover.span, "covers it")
+                    .help("remove the code, or the wider item if it was not meant"),
+                );
+            }
+        }
+    }
+
+    /// Checks one exact code; returns whether it is a billable code of the table.
+    fn exact(&mut self, table: &Table, code: &str, span: Span, near: &[&str]) -> bool {
+        let release = table.release();
+        match table.lookup(code) {
+            Some(entry) if entry.is_billable() => true,
+            Some(entry) if entry.needs_seventh() => {
+                let chars = entry
+                    .seventh()
+                    .map(|r| {
+                        r.chars()
+                            .into_iter()
+                            .map(|(c, m)| format!("`{c}` ({m})"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                let example = entry
+                    .seventh()
+                    .and_then(|r| r.chars().first().and_then(|(c, _)| r.code_with(*c)));
+                let mut d = Diagnostic::new(
+                    Code::MissingSeventh,
+                    format!("`{code}` needs a 7th character"),
+                )
+                .primary(span, "not a code a claim can carry")
+                .note(format!("the 7th characters are {chars}"));
+                d = match example {
+                    Some(e) => d.help(format!(
+                        "write the full code, such as `{e}`, or `{code}-` for every 7th character"
+                    )),
+                    None => d.help(format!(
+                        "write the full code, or `{code}-` for every 7th character"
+                    )),
+                };
+                self.report(d);
+                false
+            }
+            Some(entry) => {
+                let below = table.billable_under(code).count();
+                self.report(
+                    Diagnostic::new(
+                        Code::HeaderCode,
+                        format!(
+                            "`{code}` is a heading, not a billable code: {below} billable code{} lie below it",
+                            if below == 1 { "" } else { "s" }
+                        ),
+                    )
+                    .primary(span, format!("a heading in `{release}`"))
+                    .note(format!("`{code}`: {}", entry.long()))
+                    .help(format!(
+                        "a claim carries the codes below it; write `{code}-` to mean all of them, or list the ones meant"
+                    )),
+                );
+                false
+            }
+            // A table of selected codes cannot say that a code does not exist.
+            None if !table.covers(code) => false,
+            None => {
+                self.unknown(table, code, span, near);
+                false
+            }
+        }
+    }
+
+    /// A code the table does not have: a 7th-character slip, or a suggestion.
+    fn unknown(&mut self, table: &Table, code: &str, span: Span, near: &[&str]) {
+        if table.system() == System::Icd10Cm && self.seventh_slip(table, code, span) {
+            return;
+        }
+        let suggestions = self.suggestions(table, code, near);
+        let mut d = Diagnostic::new(
+            Code::UnknownCode,
+            format!("`{code}` is not a code of `{}`", table.release()),
+        )
+        .primary(span, "no such code");
+        d = match Self::did_you_mean(&suggestions) {
+            Some(text) => d.help(text),
+            None => d.help("`medpol codes show CODE` looks codes up"),
+        };
+        self.report(d);
+    }
+
+    /// `M80.08A` (placeholder missing) and `M48.50XK` (a 7th character its category does not
+    /// allow) are reported as what they are.
+    fn seventh_slip(&mut self, table: &Table, code: &str, span: Span) -> bool {
+        let plain: String = code.chars().filter(|c| *c != '.').collect();
+        let Some(last) = plain.chars().last() else {
+            return false;
+        };
+        // The code without its last character, as written.
+        let stem = code.get(..code.len() - last.len_utf8()).unwrap_or("");
+        // A placeholder left out: pad the stem with X and try the character again.
+        for pad in 1..=3 {
+            let padded = format!("{stem}{}{last}", "X".repeat(pad));
+            if let Some(e) = table.lookup(&padded)
+                && e.is_billable()
+            {
+                self.report(
+                    Diagnostic::new(
+                        Code::MissingPlaceholder,
+                        format!("`{code}` is missing its placeholder `X`"),
+                    )
+                    .primary(span, "placeholder missing")
+                    .help(format!("write `{padded}`: the 7th character follows X placeholders to the sixth place")),
+                );
+                return true;
+            }
+        }
+        // A 7th character the category does not allow.
+        if plain.len() == 7
+            && let Some(base) = table.lookup(stem.trim_end_matches('X').trim_end_matches('.'))
+            && let Some(rule) = base.seventh()
+            && !rule.allows(last)
+        {
+            let allowed = rule
+                .chars()
+                .into_iter()
+                .map(|(c, m)| format!("`{c}` ({m})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            self.report(
+                Diagnostic::new(
+                    Code::InvalidSeventh,
+                    format!("`{last}` is not a 7th character of `{}`", rule.defined_at()),
+                )
+                .primary(span, "7th character not allowed")
+                .note(format!("`{}` allows {allowed}", rule.defined_at()))
+                .help("use one of the allowed characters"),
+            );
+            return true;
+        }
+        false
+    }
+
+    /// A code valid in the release in force but deleted or no longer billable later.
+    fn later(&mut self, table: &Table, later: &[&Table], code: &str, span: Span) {
+        for next in later {
+            let change = match next.lookup(code) {
+                None => format!("deleted in `{}`", next.release()),
+                Some(e) if !e.is_billable() => {
+                    let below: Vec<String> = e
+                        .children()
+                        .iter()
+                        .take(4)
+                        .map(|c| format!("`{}`", c.code()))
+                        .collect();
+                    format!(
+                        "a heading in `{}` (no longer billable; below it: {})",
+                        next.release(),
+                        below.join(", ")
+                    )
+                }
+                Some(_) => continue,
+            };
+            self.report(
+                Diagnostic::new(
+                    Code::CodeChangedLater,
+                    format!("`{code}` is billable in `{}` but {change}", table.release()),
+                )
+                .primary(span, format!("changes in `{}`", next.release()))
+                .help(format!(
+                    "claims from {} on cannot carry it; add the codes that replace it",
+                    next.effective()
+                )),
+            );
+            return;
+        }
+    }
+
+    fn pattern(&mut self, table: &Table, prefix: &str, item: &SetItem) {
+        if !table.covers(prefix) || table.billable_under(prefix).next().is_some() {
+            return;
+        }
+        let suggestions = self.suggestions(table, prefix, &[]);
+        let mut d = Diagnostic::new(
+            Code::EmptyCodeItem,
+            format!(
+                "`{}` matches no billable code of `{}`",
+                shown(&item.written),
+                table.release()
+            ),
+        )
+        .primary(item.span, "matches nothing");
+        if let Some(text) = Self::did_you_mean(&suggestions) {
+            d = d.help(text);
+        }
+        self.report(d);
+    }
+
+    fn range(&mut self, table: &Table, lo: &str, hi: &str, item: &SetItem, near: &[&str]) {
+        if !table.covers(lo) || !table.covers(hi) {
+            if lo > hi {
+                self.report(
+                    Diagnostic::new(
+                        Code::InvertedRange,
+                        format!("the range `{}` runs backwards", shown(&item.written)),
+                    )
+                    .primary(item.span, "first code after the last")
+                    .help(format!("write `{hi}..{lo}`")),
+                );
+            }
+            return;
+        }
+        let mut ends_known = true;
+        for end in [lo, hi] {
+            if table.lookup(end).is_none() {
+                ends_known = false;
+                let suggestions = self.suggestions(table, end, near);
+                let mut d = Diagnostic::new(
+                    Code::UnknownRangeEnd,
+                    format!(
+                        "the range `{}` ends at `{end}`, which is not a code of `{}`",
+                        shown(&item.written),
+                        table.release()
+                    ),
+                )
+                .primary(item.span, "unknown end");
+                d = match Self::did_you_mean(&suggestions) {
+                    Some(text) => d.help(text),
+                    None => d.help("a range runs between two codes of the table"),
+                };
+                self.report(d);
+            }
+        }
+        if lo > hi {
+            self.report(
+                Diagnostic::new(
+                    Code::InvertedRange,
+                    format!("the range `{}` runs backwards", shown(&item.written)),
+                )
+                .primary(item.span, "first code after the last")
+                .help(format!("write `{hi}..{lo}`")),
+            );
+            return;
+        }
+        if !ends_known {
+            return;
+        }
+        let billable: Vec<Entry<'_>> = table.range(lo, hi).filter(|e| e.is_billable()).collect();
+        if billable.is_empty() {
+            self.report(
+                Diagnostic::new(
+                    Code::EmptyCodeItem,
+                    format!(
+                        "the range `{}` holds no billable code",
+                        shown(&item.written)
+                    ),
+                )
+                .primary(item.span, "empty")
+                .help("correct the ends, or list the codes meant"),
+            );
+            return;
+        }
+        if table.system() != System::Icd10Cm {
+            return;
+        }
+        // Subcategories (the code before its 7th character) and encounter kinds (7th
+        // characters) the range pulls in.
+        let mut subcategories: Vec<String> = Vec::new();
+        let mut kinds: HashSet<char> = HashSet::new();
+        for e in &billable {
+            let code = e.code();
+            let sub = match e.seventh_char() {
+                Some(c) => {
+                    kinds.insert(c);
+                    code.get(..code.len().saturating_sub(1))
+                        .unwrap_or(code)
+                        .trim_end_matches('X')
+                        .to_string()
+                }
+                None => e
+                    .parent()
+                    .map_or_else(|| code.to_string(), |p| p.code().to_string()),
+            };
+            if subcategories.last() != Some(&sub) {
+                subcategories.push(sub);
+            }
+        }
+        subcategories.dedup();
+        if subcategories.len() > 1 || kinds.len() > 1 {
+            let listed: Vec<String> = subcategories
+                .iter()
+                .take(6)
+                .map(|s| format!("`{s}`"))
+                .collect();
+            let more = subcategories.len().saturating_sub(6);
+            let listed = if more > 0 {
+                format!("{} and {more} more", listed.join(", "))
+            } else {
+                listed.join(", ")
+            };
+            let mut d = Diagnostic::new(
+                Code::WideRange,
+                format!(
+                    "the range `{}` covers {} codes in {} subcategor{}",
+                    shown(&item.written),
+                    billable.len(),
+                    subcategories.len(),
+                    if subcategories.len() == 1 { "y" } else { "ies" }
+                ),
+            )
+            .primary(item.span, format!("{} billable codes", billable.len()))
+            .note(format!("it pulls in {listed}"));
+            if kinds.len() > 1 {
+                let mut k: Vec<char> = kinds.into_iter().collect();
+                k.sort_unstable();
+                d = d.note(format!(
+                    "and {} encounter kinds (7th characters {})",
+                    k.len(),
+                    k.iter()
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            self.report(d.help("a range runs in code order across everything between its ends; if these are the codes meant, a pattern such as `M48.5-` says so more plainly"));
+        }
+    }
+
+    /// A code a test gives: it must be a billable code of the table.
+    fn test_code(&mut self, system: System, file: FileId, code: &str, span: Span) {
+        let Some(table) = self.table_for(file, system) else {
+            return;
+        };
+        match table.lookup(code) {
+            Some(e) if e.is_billable() => {}
+            Some(_) => self.report(
+                Diagnostic::new(
+                    Code::HeaderCode,
+                    format!("`{code}` is a heading, not a billable code"),
+                )
+                .primary(span, "a claim cannot carry it")
+                .help("give the billable code the patient has"),
+            ),
+            None => self.unknown(table, code, span, &[]),
+        }
+    }
+
+    /// A rule or definition that requires codes Excludes1 forbids coding together: no valid
+    /// claim can meet it.
+    fn excluded_together(&mut self) {
+        let mut targets: Vec<(String, Expr)> = Vec::new();
+        for d in &self.program.decisions {
+            for r in &d.rules {
+                targets.push((format!("rule `{}`", shown(&r.name)), r.condition.clone()));
+            }
+        }
+        for def in &self.program.defines {
+            if let DefineBody::Condition(e) = &def.body {
+                targets.push((format!("definition `{}`", shown(&def.name)), e.clone()));
+            }
+        }
+        for (what, e) in targets {
+            // The positive `has any` / `has all` requirements of a conjunction, per fact.
+            let mut needs: HashMap<FactId, Vec<(Quantifier, CodeSetId, Span)>> = HashMap::new();
+            let parts: Vec<&Expr> = match &e.kind {
+                ExprKind::And(parts) => parts.iter().collect(),
+                _ => vec![&e],
+            };
+            for p in parts {
+                if let ExprKind::Has {
+                    fact,
+                    quantifier,
+                    set,
+                } = &p.kind
+                    && *quantifier != Quantifier::None
+                {
+                    needs
+                        .entry(*fact)
+                        .or_default()
+                        .push((*quantifier, *set, p.span));
+                }
+            }
+            for (fact, list) in needs {
+                let Some(system) = self.program.fact(fact).and_then(|f| match f.ty {
+                    crate::types::Type::CodeSet(s) => Some(s),
+                    _ => None,
+                }) else {
+                    continue;
+                };
+                if system != System::Icd10Cm {
+                    continue;
+                }
+                // Excludes1 notes come with the tabular XML; a release read from a flat list has
+                // none, so the notes of the newest release that has them are used (they rarely
+                // change between releases).
+                let Some(table) = self
+                    .tables
+                    .releases(system)
+                    .filter(|t| t.has_notes())
+                    .last()
+                else {
+                    continue;
+                };
+                for (i, (qa, a, sa)) in list.iter().enumerate() {
+                    for (_, b, sb) in list.iter().skip(i + 1) {
+                        if let Some(note) = self.always_excluded(table, *a, *b) {
+                            self.report(
+                                Diagnostic::new(
+                                    Code::ExcludedTogether,
+                                    format!("{what} requires diagnoses that an Excludes1 note forbids coding together"),
+                                )
+                                .primary(*sb, "these codes")
+                                .secondary(*sa, "cannot be coded with these")
+                                .note(format!("Excludes1 at `{}`: {}", note.0, note.1))
+                                .help("no valid claim can meet it: require one or the other"),
+                            );
+                        }
+                    }
+                    if *qa == Quantifier::All
+                        && let Some(note) = self.some_excluded(table, *a)
+                    {
+                        self.report(
+                            Diagnostic::new(
+                                Code::ExcludedTogether,
+                                format!("{what} requires all of a set whose codes an Excludes1 note forbids coding together"),
+                            )
+                            .primary(*sa, "`has all` of these")
+                            .note(format!("Excludes1 at `{}`: {}", note.0, note.1))
+                            .help("no valid claim can meet it: use `has any`"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// When every billable code of set `a` excludes (or is excluded by) every billable code of
+    /// set `b`, the note that says so. Each code's notes (its own and its ancestors') are read
+    /// once; pairs are then tested by the codes the notes name.
+    fn always_excluded(
+        &self,
+        table: &Table,
+        a: CodeSetId,
+        b: CodeSetId,
+    ) -> Option<(String, String)> {
+        const MAX_PAIRS: usize = 1_000_000;
+        let members = |s: CodeSetId| -> Vec<(String, Vec<crate::tables::Excludes1>)> {
+            table
+                .iter()
+                .filter(|e| e.is_billable() && self.program.set_contains(s, e.code()))
+                .map(|e| (e.code().to_string(), e.excludes1()))
+                .collect()
+        };
+        let (ma, mb) = (members(a), members(b));
+        if ma.is_empty() || mb.is_empty() || ma.len().saturating_mul(mb.len()) > MAX_PAIRS {
+            return None;
+        }
+        let names = |notes: &[crate::tables::Excludes1], code: &str| {
+            notes
+                .iter()
+                .find(|n| n.refs.iter().any(|r| r.covers(code)))
+                .map(|n| (n.from.clone(), n.note.clone()))
+        };
+        let mut witness = None;
+        for (x, x_notes) in &ma {
+            for (y, y_notes) in &mb {
+                if x == y {
+                    return None;
+                }
+                let note = names(x_notes, y).or_else(|| names(y_notes, x))?;
+                witness.get_or_insert(note);
+            }
+        }
+        witness
+    }
+
+    /// Two billable codes of one set that an Excludes1 note forbids coding together, if any:
+    /// then `has all` of the set can never hold.
+    fn some_excluded(&self, table: &Table, set: CodeSetId) -> Option<(String, String)> {
+        const MAX_MEMBERS: usize = 200;
+        let members: Vec<String> = table
+            .iter()
+            .filter(|e| e.is_billable() && self.program.set_contains(set, e.code()))
+            .map(|e| e.code().to_string())
+            .take(MAX_MEMBERS + 1)
+            .collect();
+        if members.len() > MAX_MEMBERS {
+            return None;
+        }
+        for (i, x) in members.iter().enumerate() {
+            for y in members.iter().skip(i + 1) {
+                if let Some(ex) = table.lookup(x).and_then(|e| e.excludes(y)) {
+                    return Some((ex.from, ex.note));
+                }
+            }
+        }
+        None
+    }
+
+    /// An add-on code a rule covers without requiring one of its primary codes.
+    fn addons(&mut self) {
+        let tables = self.tables;
+        let mut reports = Vec::new();
+        for d in &self.program.decisions {
+            for r in &d.rules {
+                let parts: Vec<&Expr> = match &r.condition.kind {
+                    ExprKind::And(parts) => parts.iter().collect(),
+                    _ => vec![&r.condition],
+                };
+                // Sets the rule requires positively, per fact.
+                let mut required: Vec<(FactId, CodeSetId, Span)> = Vec::new();
+                for p in &parts {
+                    match &p.kind {
+                        ExprKind::CodeIn { fact, set } => required.push((*fact, *set, p.span)),
+                        ExprKind::Has {
+                            fact,
+                            quantifier,
+                            set,
+                        } if *quantifier != Quantifier::None => {
+                            required.push((*fact, *set, p.span));
+                        }
+                        _ => {}
+                    }
+                }
+                for (fact, set, span) in &required {
+                    let Some(system) = self.program.code_set(*set).map(|s| s.system) else {
+                        continue;
+                    };
+                    // Only procedure code systems have add-on codes.
+                    if !matches!(system, System::Cpt | System::Hcpcs) {
+                        continue;
+                    }
+                    let Some(table) = tables.latest(system) else {
+                        continue;
+                    };
+                    let addons: Vec<Entry<'_>> = table
+                        .iter()
+                        .filter(|e| e.is_addon() && self.program.set_contains(*set, e.code()))
+                        .collect();
+                    for addon in addons {
+                        let primaries = addon.primaries();
+                        let has_primary = required.iter().any(|(f, s, _)| {
+                            f == fact
+                                && s != set
+                                && primaries.iter().any(|p| self.program.set_contains(*s, p))
+                        });
+                        if !has_primary {
+                            reports.push(
+                                Diagnostic::new(
+                                    Code::AddonWithoutPrimary,
+                                    format!(
+                                        "rule `{}` covers the add-on code `{}` without requiring one of its primary codes",
+                                        shown(&r.name),
+                                        addon.code()
+                                    ),
+                                )
+                                .primary(*span, format!("includes `{}`", addon.code()))
+                                .secondary(r.name_span, "this rule")
+                                .note(format!(
+                                    "`{}` is reported only with {}",
+                                    addon.code(),
+                                    primaries.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(" or ")
+                                ))
+                                .help("require a primary code too, such as `procedures has any { 22510, 22511 }`"),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        for d in reports {
+            self.report(d);
+        }
+    }
+}
+
+/// The effective date a policy block gives, if it gives a valid one.
+pub(super) fn effective_date(p: &crate::ast::PolicyDecl) -> Option<Date> {
+    p.entries
+        .iter()
+        .find_map(|e| match (e.key.name.as_str(), &e.value) {
+            ("effective", crate::ast::MetaValue::Date { text, .. }) => Date::parse(text),
+            _ => None,
+        })
+}
