@@ -73,7 +73,11 @@ pub fn check_project(project: Project, options: &Options) -> (Vec<Diagnostic>, u
     if let Some(analysis) = &options.analysis
         && !diagnostics.iter().any(Diagnostic::is_error)
     {
-        diagnostics.extend(analyse::analyse(&checked.program, analysis).diagnostics);
+        let options = analyse::Options {
+            tables: Some(project.tables.clone()),
+            ..analysis.clone()
+        };
+        diagnostics.extend(analyse::analyse(&checked.program, &options).diagnostics);
     }
     let keep = |d: &Diagnostic| match d.primary_span() {
         Some(span) => {

@@ -147,7 +147,16 @@ fn fifty_megabyte_file() {
         i += 1;
     }
     let out = check_bytes("fifty-megabytes", text.as_bytes(), 0);
-    assert_eq!(out, "", "a valid file has no findings");
+    // A valid file: no findings, but the analysis of 170,000 decisions may reach its time
+    // limit, and then says so in one line.
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() <= 1, "{}", &out[..out.len().min(2000)]);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains("warning[W0412]: analysis stopped after")),
+        "{out}"
+    );
 }
 
 #[test]

@@ -18,8 +18,10 @@ use std::time::{Duration, Instant};
 use mdd::{Exhausted, FALSE, Node, TRUE};
 use space::{Space, Universe};
 
+use crate::codes::System;
 use crate::diagnostic::{Code, Diagnostic, shown};
 use crate::ir::*;
+use crate::tables::TableSet;
 
 /// Limits of the analysis.
 #[derive(Debug, Clone)]
@@ -28,9 +30,10 @@ pub struct Options {
     pub time_limit: Duration,
     /// Diagram nodes one decision may build.
     pub node_budget: usize,
-    /// The billable codes of the table in force, per code system; without one, the codes the
-    /// policy names stand for the system.
-    pub universe: Universe,
+    /// The code tables: a code fact's values are the billable codes of the release in force on
+    /// its policy's effective date. Without a table for a system, the codes the policy names
+    /// stand for it.
+    pub tables: Option<TableSet>,
     /// How many example patients a gap shows at most.
     pub gap_examples: usize,
 }
@@ -40,7 +43,7 @@ impl Default for Options {
         Options {
             time_limit: Duration::from_secs(10),
             node_budget: 4_000_000,
-            universe: Universe::new(),
+            tables: None,
             gap_examples: 3,
         }
     }
@@ -59,24 +62,50 @@ pub fn analyse(program: &Program, options: &Options) -> Analysis {
     let deadline = Instant::now() + options.time_limit;
     let mut out = Analysis::default();
     let mut reported_defines = HashSet::new();
+    let mut codes = CodeCache::default();
     for (i, d) in program.decisions.iter().enumerate() {
         let id = DecisionId(i as u32);
         let started = Instant::now();
+        let date = program
+            .policies
+            .get(d.policy.index())
+            .and_then(|p| p.meta.effective);
+        let universe = codes.universe(options.tables.as_ref(), date);
         let mut run = Run {
             program,
             decision: d,
             options,
+            universe: &universe,
             deadline,
             diagnostics: Vec::new(),
             reported_defines: &mut reported_defines,
         };
         match run.decision() {
             Ok(()) => out.complete.push(id),
+            Err(Stop::Deadline) => {
+                // Out of time: one diagnostic for this decision and all those left.
+                let left = program.decisions.len() - i;
+                run.diagnostics.push(
+                    Diagnostic::new(
+                        Code::AnalysisIncomplete,
+                        format!(
+                            "analysis stopped after {} ms; results incomplete: {left} decision{} not fully analysed",
+                            options.time_limit.as_millis(),
+                            if left == 1 { "" } else { "s" }
+                        ),
+                    )
+                    .primary(d.name_span, "stopped here")
+                    .help("raise the limit with `--analysis-time MS`; findings reported are real, others may be missing"),
+                );
+                out.diagnostics.extend(run.diagnostics);
+                break;
+            }
             Err(why) => {
                 let elapsed = started.elapsed().as_millis();
                 let reason = match why {
-                    Stop::Budget => format!("its diagram reached {} nodes", options.node_budget),
-                    Stop::Deadline => "the time limit was reached".to_string(),
+                    Stop::Budget | Stop::Deadline => {
+                        format!("its diagram reached {} nodes", options.node_budget)
+                    }
                     Stop::TooLarge(n) => format!(
                         "it reads {n} facts and code classes (at most {} are analysed)",
                         space::MAX_VARIABLES
@@ -115,10 +144,54 @@ impl From<Exhausted> for Stop {
     }
 }
 
+/// The billable codes of each release, read once per run.
+#[derive(Default)]
+struct CodeCache {
+    releases: std::collections::HashMap<String, std::sync::Arc<Vec<String>>>,
+}
+
+impl CodeCache {
+    /// For each system with a table: the billable codes of the release in force on the date (the
+    /// earliest for an older date, the newest without one).
+    fn universe(
+        &mut self,
+        tables: Option<&TableSet>,
+        date: Option<crate::types::Date>,
+    ) -> Universe {
+        let mut out = Universe::new();
+        let Some(tables) = tables else { return out };
+        for &system in System::ALL {
+            let table = match date {
+                Some(d) => tables
+                    .in_force(system, d)
+                    .or_else(|| tables.releases(system).next()),
+                None => tables.latest(system),
+            };
+            let Some(table) = table else { continue };
+            let codes = self
+                .releases
+                .entry(table.release().to_string())
+                .or_insert_with(|| {
+                    std::sync::Arc::new(
+                        table
+                            .iter()
+                            .filter(|e| e.is_billable())
+                            .map(|e| e.code().to_string())
+                            .collect(),
+                    )
+                })
+                .clone();
+            out.insert(system, (codes, table.coverage() == "*"));
+        }
+        out
+    }
+}
+
 struct Run<'a> {
     program: &'a Program,
     decision: &'a Decision,
     options: &'a Options,
+    universe: &'a Universe,
     deadline: Instant,
     diagnostics: Vec<Diagnostic>,
     reported_defines: &'a mut HashSet<DefineId>,
@@ -135,11 +208,12 @@ impl Run<'_> {
 
     fn decision(&mut self) -> Result<(), Stop> {
         let d = self.decision;
+        self.in_time()?;
         let conditions: Vec<&Expr> = d.rules.iter().map(|r| &r.condition).collect();
         let mut space = space::build(
             self.program,
             &conditions,
-            &self.options.universe,
+            self.universe,
             self.options.node_budget,
         )
         .map_err(|t| Stop::TooLarge(t.0))?;

@@ -52,8 +52,10 @@ pub struct CodeClass {
     pub size: usize,
 }
 
-/// Where the codes come from: the billable codes of the table in force, per system.
-pub type Universe = HashMap<System, Vec<String>>;
+/// Where the codes come from: for each system, the billable codes of the table in force,
+/// sorted, and whether that table lists every code (else the codes the policy names are
+/// added, and one that no set holds).
+pub type Universe = HashMap<System, (std::sync::Arc<Vec<String>>, bool)>;
 
 /// What the conditions of a decision do with each fact, gathered before any diagram is built.
 #[derive(Default)]
@@ -269,31 +271,56 @@ fn classify(
     universe: &Universe,
 ) -> CodeClasses {
     let sets = sets.cloned().unwrap_or_default();
-    let codes: Vec<String> = match universe.get(&system) {
-        Some(codes) => codes.clone(),
-        None => syntactic_universe(program, system, &sets),
+    let codes: std::sync::Arc<Vec<String>> = match universe.get(&system) {
+        Some((codes, true)) => codes.clone(),
+        Some((codes, false)) => {
+            let mut all: Vec<String> = codes.iter().cloned().collect();
+            all.extend(syntactic_universe(program, system, &sets));
+            all.sort();
+            all.dedup();
+            std::sync::Arc::new(all)
+        }
+        None => std::sync::Arc::new(syntactic_universe(program, system, &sets)),
     };
+    // Each set's members as a mask over the sorted codes: ranges of the sorted list, found
+    // by binary search, instead of matching every code against every item.
+    let mut memo: HashMap<CodeSetId, Vec<bool>> = HashMap::new();
+    let masks: Vec<Vec<bool>> = sets
+        .iter()
+        .map(|s| set_mask(program, *s, &codes, &mut memo, 0))
+        .collect();
     let mut classes: Vec<CodeClass> = Vec::new();
-    let mut index: HashMap<Vec<bool>, usize> = HashMap::new();
-    for code in codes {
-        let inside: Vec<bool> = sets
-            .iter()
-            .map(|s| program.set_contains(*s, &code))
-            .collect();
-        match index.get(&inside) {
-            Some(&i) => {
-                if let Some(c) = classes.get_mut(i) {
+    // A code's signature: one bit per set.
+    let mut index: HashMap<Vec<u64>, usize> = HashMap::new();
+    let words = masks.len().div_ceil(64).max(1);
+    let mut key = vec![0u64; words];
+    for (i, code) in codes.iter().enumerate() {
+        key.iter_mut().for_each(|w| *w = 0);
+        for (s, m) in masks.iter().enumerate() {
+            if m.get(i).copied().unwrap_or(false)
+                && let Some(w) = key.get_mut(s / 64)
+            {
+                *w |= 1 << (s % 64);
+            }
+        }
+        match index.get(&key) {
+            Some(&c) => {
+                if let Some(c) = classes.get_mut(c) {
                     c.size += 1;
                     if c.examples.len() < 12 {
-                        c.examples.push(code);
+                        c.examples.push(code.clone());
                     }
                 }
             }
             None => {
-                index.insert(inside.clone(), classes.len());
+                index.insert(key.clone(), classes.len());
+                let inside = masks
+                    .iter()
+                    .map(|m| m.get(i).copied().unwrap_or(false))
+                    .collect();
                 classes.push(CodeClass {
                     inside,
-                    examples: vec![code],
+                    examples: vec![code.clone()],
                     size: 1,
                 });
             }
@@ -312,6 +339,77 @@ fn classify(
         system: Some(system),
         sets,
         classes,
+    }
+}
+
+/// Which of the sorted codes a set holds. References are followed (the checker has ruled out
+/// cycles; the depth guard is for safety only).
+fn set_mask(
+    program: &Program,
+    set: CodeSetId,
+    codes: &[String],
+    memo: &mut HashMap<CodeSetId, Vec<bool>>,
+    depth: usize,
+) -> Vec<bool> {
+    if let Some(m) = memo.get(&set) {
+        return m.clone();
+    }
+    let mask = match program.code_set(set) {
+        Some(s) if depth < 256 => expr_mask(program, &s.expr, codes, memo, depth),
+        _ => vec![false; codes.len()],
+    };
+    memo.insert(set, mask.clone());
+    mask
+}
+
+fn expr_mask(
+    program: &Program,
+    e: &SetExpr,
+    codes: &[String],
+    memo: &mut HashMap<CodeSetId, Vec<bool>>,
+    depth: usize,
+) -> Vec<bool> {
+    match e {
+        SetExpr::Items(items) => {
+            let mut mask = vec![false; codes.len()];
+            for item in items {
+                let (from, to) = match &item.item {
+                    crate::codes::CodeItem::Exact(c) => {
+                        let at = codes.partition_point(|x| x < c);
+                        (at, if codes.get(at) == Some(c) { at + 1 } else { at })
+                    }
+                    crate::codes::CodeItem::Prefix(p) => {
+                        let from = codes.partition_point(|x| x.as_str() < p.as_str());
+                        let len = codes.get(from..).map_or(0, |rest| {
+                            rest.partition_point(|x| x.starts_with(p.as_str()))
+                        });
+                        (from, from + len)
+                    }
+                    crate::codes::CodeItem::Range(lo, hi) => (
+                        codes.partition_point(|x| x < lo),
+                        codes.partition_point(|x| x <= hi),
+                    ),
+                };
+                for slot in mask.iter_mut().take(to).skip(from) {
+                    *slot = true;
+                }
+            }
+            mask
+        }
+        SetExpr::Ref(id) => set_mask(program, *id, codes, memo, depth + 1),
+        SetExpr::Chain { first, rest } => {
+            let mut mask = expr_mask(program, first, codes, memo, depth + 1);
+            for (op, e) in rest {
+                let other = expr_mask(program, e, codes, memo, depth + 1);
+                for (m, o) in mask.iter_mut().zip(other) {
+                    match op {
+                        crate::ast::SetOp::Union => *m = *m || o,
+                        crate::ast::SetOp::Difference => *m = *m && !o,
+                    }
+                }
+            }
+            mask
+        }
     }
 }
 
