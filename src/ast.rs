@@ -74,6 +74,8 @@ pub enum Decl {
     Define(Box<DefineDecl>),
     Decision(Box<DecisionDecl>),
     Test(Box<TestDecl>),
+    /// `constraint NAME = CONDITION`: the same shape as a define.
+    Constraint(Box<DefineDecl>),
 }
 
 impl Decl {
@@ -86,6 +88,7 @@ impl Decl {
             Decl::Define(d) => d.span,
             Decl::Decision(d) => d.span,
             Decl::Test(d) => d.span,
+            Decl::Constraint(d) => d.span,
         }
     }
 }

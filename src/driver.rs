@@ -63,6 +63,58 @@ pub fn check_paths(paths: &[PathBuf], options: &Options) -> Result<Report, LoadE
     Ok(report)
 }
 
+/// A check with each decision described: which patients get which outcome.
+#[derive(Debug, Default)]
+pub struct Described {
+    pub report: Report,
+    /// The decisions of the files asked about, when the check found no error.
+    pub summaries: Vec<analyse::describe::Summary>,
+}
+
+/// Checks and analyses files and folders, describing the decisions of the files asked about.
+pub fn describe_paths(paths: &[PathBuf], options: &Options) -> Result<Described, LoadError> {
+    let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    for path in paths {
+        groups
+            .entry(project::project_root(path)?)
+            .or_default()
+            .push(path.clone());
+    }
+    let mut out = Described::default();
+    for (root, targets) in groups {
+        let project = project::load(&mut out.report.sources, &root, &targets)?;
+        let checked = check::check(&project.files, &project.imports, &project.tables);
+        let requested = project.requested.clone();
+        let tables = project.tables.clone();
+        let (diagnostics, files) = check_project(project, options);
+        out.report.files += files;
+        let clean = !diagnostics.iter().any(Diagnostic::is_error);
+        out.report.diagnostics.extend(diagnostics);
+        if !clean {
+            continue;
+        }
+        let analysis = analyse::analyse(
+            &checked.program,
+            &analyse::Options {
+                tables: Some(tables),
+                describe: true,
+                ..options.analysis.clone().unwrap_or_default()
+            },
+        );
+        for (id, summary) in analysis.summaries {
+            if checked
+                .program
+                .decision(id)
+                .is_some_and(|d| requested.contains(&d.file))
+            {
+                out.summaries.push(summary);
+            }
+        }
+    }
+    sort_diagnostics(&mut out.report.diagnostics);
+    Ok(out)
+}
+
 /// Checks one loaded project; returns its reported diagnostics and how many files they cover.
 /// The analysis runs only on a project without errors: an erroneous model would give findings
 /// about mistakes that are already reported.

@@ -20,7 +20,15 @@ macro_rules! id {
     )*};
 }
 
-id!(FactId, CodeSetId, DefineId, DecisionId, PolicyId, TestId);
+id!(
+    FactId,
+    CodeSetId,
+    DefineId,
+    DecisionId,
+    PolicyId,
+    TestId,
+    ConstraintId
+);
 
 #[derive(Debug, Clone, Default)]
 pub struct Program {
@@ -31,6 +39,7 @@ pub struct Program {
     pub decisions: Vec<Decision>,
     pub policies: Vec<Policy>,
     pub tests: Vec<Test>,
+    pub constraints: Vec<Constraint>,
 }
 
 impl Program {
@@ -334,7 +343,22 @@ pub struct Policy {
     pub file: FileId,
     pub decisions: Vec<DecisionId>,
     pub tests: Vec<TestId>,
+    /// Constraints on its patients: those of its file and of the files it imports.
+    pub constraints: Vec<ConstraintId>,
     pub span: Span,
+}
+
+/// A condition every patient meets, such as "a prophylactic procedure is never for an acute
+/// fracture": the analysis considers only the patients that meet all of a policy's
+/// constraints.
+#[derive(Debug, Clone)]
+pub struct Constraint {
+    pub name: String,
+    pub description: Option<String>,
+    pub condition: Expr,
+    pub file: FileId,
+    pub span: Span,
+    pub name_span: Span,
 }
 
 #[derive(Debug, Clone, Default)]

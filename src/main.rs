@@ -63,6 +63,9 @@ enum Command {
         #[command(subcommand)]
         command: cli::codes::Command,
     },
+    /// Describe, for each outcome of a decision, which patients get it.
+    #[command(alias = "analyze")]
+    Analyse(cli::analyse::Analyse),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Explain { code } => explain(&code),
         Command::Tables { command } => cli::tables::run(command),
         Command::Codes { command } => cli::codes::run(command),
+        Command::Analyse(args) => cli::analyse::run(args),
     }
 }
 

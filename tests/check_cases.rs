@@ -1,4 +1,4 @@
-//! Every file in `tests/cases/check/` is a case: it is checked as `medpol check FILE` would,
+//! Every file in `tests/cases/check/` and `tests/cases/analysis/` is a case: it is checked as `medpol check FILE` would,
 //! and the report in the short form and the terminal form (without colour) is compared with
 //! its snapshot in `snapshots/`. Every folder in `tests/cases/projects/` is checked as a project.
 
@@ -43,6 +43,15 @@ fn regex_escape(text: &str) -> String {
 fn check_cases() {
     settings().bind(|| {
         insta::glob!("cases/check/*.medpol", |path| {
+            insta::assert_snapshot!(report(path));
+        });
+    });
+}
+
+#[test]
+fn analysis_cases() {
+    settings().bind(|| {
+        insta::glob!("cases/analysis/*.medpol", |path| {
             insta::assert_snapshot!(report(path));
         });
     });

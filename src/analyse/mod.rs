@@ -8,6 +8,7 @@
 //! bounded by a node budget and a deadline; a decision whose analysis stops early says so and
 //! claims nothing more.
 
+pub mod describe;
 pub mod domain;
 pub mod mdd;
 pub mod space;
@@ -36,6 +37,8 @@ pub struct Options {
     pub tables: Option<TableSet>,
     /// How many example patients a gap shows at most.
     pub gap_examples: usize,
+    /// Also describe, for each decision, which patients get which outcome.
+    pub describe: bool,
 }
 
 impl Default for Options {
@@ -45,6 +48,7 @@ impl Default for Options {
             node_budget: 4_000_000,
             tables: None,
             gap_examples: 3,
+            describe: false,
         }
     }
 }
@@ -55,6 +59,8 @@ pub struct Analysis {
     pub diagnostics: Vec<Diagnostic>,
     /// Decisions whose analysis ran to the end.
     pub complete: Vec<DecisionId>,
+    /// With [`Options::describe`]: each decision's patients by outcome.
+    pub summaries: Vec<(DecisionId, describe::Summary)>,
 }
 
 /// Analyses every decision of a checked program.
@@ -76,11 +82,17 @@ pub fn analyse(program: &Program, options: &Options) -> Analysis {
             decision: d,
             options,
             universe: &universe,
+            allowed: TRUE,
+            summary: None,
             deadline,
             diagnostics: Vec::new(),
             reported_defines: &mut reported_defines,
         };
-        match run.decision() {
+        let result = run.decision();
+        if let Some(summary) = run.summary.take() {
+            out.summaries.push((id, summary));
+        }
+        match result {
             Ok(()) => out.complete.push(id),
             Err(Stop::Deadline) => {
                 // Out of time: one diagnostic for this decision and all those left.
@@ -192,6 +204,9 @@ struct Run<'a> {
     decision: &'a Decision,
     options: &'a Options,
     universe: &'a Universe,
+    /// The patients the policy's constraints allow.
+    allowed: Node,
+    summary: Option<describe::Summary>,
     deadline: Instant,
     diagnostics: Vec<Diagnostic>,
     reported_defines: &'a mut HashSet<DefineId>,
@@ -209,7 +224,23 @@ impl Run<'_> {
     fn decision(&mut self) -> Result<(), Stop> {
         let d = self.decision;
         self.in_time()?;
-        let conditions: Vec<&Expr> = d.rules.iter().map(|r| &r.condition).collect();
+        let constraints: Vec<&Constraint> = self
+            .program
+            .policies
+            .get(d.policy.index())
+            .map(|p| {
+                p.constraints
+                    .iter()
+                    .filter_map(|c| self.program.constraints.get(c.index()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let conditions: Vec<&Expr> = d
+            .rules
+            .iter()
+            .map(|r| &r.condition)
+            .chain(constraints.iter().map(|c| &c.condition))
+            .collect();
         let mut space = space::build(
             self.program,
             &conditions,
@@ -217,10 +248,36 @@ impl Run<'_> {
             self.options.node_budget,
         )
         .map_err(|t| Stop::TooLarge(t.0))?;
+        // The patients the policy's constraints allow: every question below is asked of them.
+        let mut allowed = TRUE;
+        for c in &constraints {
+            let n = space.condition(&c.condition)?;
+            allowed = space.mdd.and(allowed, n)?;
+        }
+        if allowed == FALSE {
+            if let Some(first) = constraints.first() {
+                let mut diag = Diagnostic::new(
+                    Code::ImpossibleCondition,
+                    format!(
+                        "the constraints on decision `{}` exclude every patient",
+                        shown(&d.name)
+                    ),
+                )
+                .primary(first.name_span, "no patient meets all constraints");
+                for c in constraints.iter().skip(1) {
+                    diag = diag.secondary(c.name_span, "together with this one");
+                }
+                self.diagnostics
+                    .push(diag.help("a constraint says what every patient meets; correct the one that contradicts the others"));
+            }
+            return Ok(());
+        }
+        self.allowed = allowed;
         let mut rules = Vec::with_capacity(d.rules.len());
         for r in &d.rules {
             self.in_time()?;
-            rules.push(space.condition(&r.condition)?);
+            let n = space.condition(&r.condition)?;
+            rules.push(space.mdd.and(n, allowed)?);
         }
         self.conditions(&mut space, &rules)?;
         let live: Vec<bool> = rules.iter().map(|&n| n != FALSE).collect();
@@ -229,6 +286,9 @@ impl Run<'_> {
             HitPolicy::First => self.shadowing(&mut space, &rules, &live)?,
         }
         self.gaps(&mut space, &rules)?;
+        if self.options.describe {
+            self.summary = Some(describe::summarise(&mut space, d, &rules, allowed)?);
+        }
         Ok(())
     }
 
@@ -543,8 +603,16 @@ impl Run<'_> {
             };
             let mut takers = Vec::new();
             let mut example = None;
+            let reads_i = facts_of(self.program, &ri.condition);
             for (j, rj) in d.rules.iter().enumerate().take(i) {
                 if rj.outcome == ri.outcome {
+                    continue;
+                }
+                // An earlier rule on other facts carves a case out (sacroplasty first, then
+                // the criteria): that is what `first` is for. One that tests the same facts
+                // competes with this rule, and may take patients the author meant for it.
+                let reads_j = facts_of(self.program, &rj.condition);
+                if !reads_j.iter().any(|f| reads_i.contains(f)) {
                     continue;
                 }
                 let (Some(&nj), Some(&before_j)) = (rules.get(j), covers.get(j)) else {
@@ -611,7 +679,7 @@ impl Run<'_> {
             self.in_time()?;
             covered = space.mdd.or(covered, n)?;
         }
-        let mut uncovered = space.mdd.not(covered)?;
+        let mut uncovered = space.mdd.diff(self.allowed, covered)?;
         if let Some(o) = &d.otherwise {
             if uncovered == FALSE {
                 self.diagnostics.push(

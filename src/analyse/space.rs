@@ -97,14 +97,9 @@ pub fn build<'p>(
 ) -> Result<Space<'p>, TooLarge> {
     let order = define_order(program, conditions);
     let mut uses = Uses::default();
-    for e in conditions {
-        gather(e, &mut uses);
-    }
-    for d in &order {
-        if let Some(DefineBody::Condition(e)) = program.define(*d).map(|d| &d.body) {
-            gather(e, &mut uses);
-        }
-    }
+    // Facts in the order the policy reads them, definitions read where they are named: that
+    // order keeps the diagrams small and the descriptions in the policy's own order.
+    gather_in_order(program, conditions, &mut uses);
     let mut vars = Vec::new();
     let mut var_of = HashMap::new();
     let mut codes = HashMap::new();
@@ -224,33 +219,44 @@ fn define_order(program: &Program, conditions: &[&Expr]) -> Vec<DefineId> {
     order
 }
 
-fn gather(e: &Expr, uses: &mut Uses) {
-    match &e.kind {
-        ExprKind::Const(_) | ExprKind::Define(_) => {}
-        ExprKind::Fact(f) | ExprKind::EnumIn { fact: f, .. } => uses.fact(*f),
-        ExprKind::Compare { fact, value, .. } => {
-            uses.fact(*fact);
-            uses.thresholds.entry(*fact).or_default().push(*value);
-        }
-        ExprKind::CodeIn { fact, set } => {
-            uses.fact(*fact);
-            push_set(uses, *fact, *set);
-        }
-        ExprKind::Has {
-            fact,
-            quantifier,
-            set,
-        } => {
-            uses.fact(*fact);
-            push_set(uses, *fact, *set);
-            if *quantifier == Quantifier::All {
-                uses.all_of.entry(*fact).or_default().insert(*set);
+/// Walks the conditions depth-first, left to right, reading each definition's body the first
+/// time it is named, with an explicit stack (definition chains can be as long as the input).
+fn gather_in_order(program: &Program, conditions: &[&Expr], uses: &mut Uses) {
+    let mut seen_defines: HashSet<DefineId> = HashSet::new();
+    let mut stack: Vec<&Expr> = conditions.iter().rev().copied().collect();
+    while let Some(e) = stack.pop() {
+        match &e.kind {
+            ExprKind::Const(_) => {}
+            ExprKind::Define(d) => {
+                if seen_defines.insert(*d)
+                    && let Some(DefineBody::Condition(body)) = program.define(*d).map(|x| &x.body)
+                {
+                    stack.push(body);
+                }
             }
-        }
-        ExprKind::Not(inner) => gather(inner, uses),
-        ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => {
-            for e in es {
-                gather(e, uses);
+            ExprKind::Fact(f) | ExprKind::EnumIn { fact: f, .. } => uses.fact(*f),
+            ExprKind::Compare { fact, value, .. } => {
+                uses.fact(*fact);
+                uses.thresholds.entry(*fact).or_default().push(*value);
+            }
+            ExprKind::CodeIn { fact, set } => {
+                uses.fact(*fact);
+                push_set(uses, *fact, *set);
+            }
+            ExprKind::Has {
+                fact,
+                quantifier,
+                set,
+            } => {
+                uses.fact(*fact);
+                push_set(uses, *fact, *set);
+                if *quantifier == Quantifier::All {
+                    uses.all_of.entry(*fact).or_default().insert(*set);
+                }
+            }
+            ExprKind::Not(inner) => stack.push(inner),
+            ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => {
+                stack.extend(es.iter().rev());
             }
         }
     }

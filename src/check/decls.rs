@@ -59,6 +59,7 @@ impl<'a> Checker<'a> {
                     file,
                     decisions: Vec::new(),
                     tests: Vec::new(),
+                    constraints: Vec::new(),
                     span: p.span,
                 });
                 self.declaration(p.id.span, Symbol::Policy(id));
@@ -124,6 +125,22 @@ impl<'a> Checker<'a> {
                     name_span: d.name.span,
                 });
                 self.insert(scope, &d.name, Symbol::Decision(id));
+            }
+            ast::Decl::Constraint(c) => {
+                let id = ConstraintId(self.program.constraints.len() as u32);
+                self.program.constraints.push(Constraint {
+                    name: c.name.name.clone(),
+                    description: c.description.as_ref().map(|d| d.value.clone()),
+                    condition: Expr {
+                        kind: ExprKind::Const(true),
+                        span: c.expr.span,
+                    },
+                    file,
+                    span: c.span,
+                    name_span: c.name.span,
+                });
+                self.constraint_decls.push(c);
+                self.insert(scope, &c.name, Symbol::Constraint(id));
             }
             ast::Decl::Import(_) | ast::Decl::Test(_) => {}
         }
@@ -322,6 +339,17 @@ impl<'a> Checker<'a> {
             span: import.span,
             path: import.path.value.clone(),
         });
+    }
+
+    /// Checks each constraint's condition (after the definitions it may use).
+    pub(super) fn check_constraints(&mut self) {
+        let decls = self.constraint_decls.clone();
+        for (i, decl) in decls.iter().enumerate() {
+            let condition = self.condition(decl.span.file, &decl.expr);
+            if let Some(c) = self.program.constraints.get_mut(i) {
+                c.condition = condition;
+            }
+        }
     }
 
     pub(super) fn resolve_fact_types(&mut self) {

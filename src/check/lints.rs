@@ -149,6 +149,7 @@ impl Checker<'_> {
         for e in &p.enums {
             declared.extend(e.values.iter().cloned());
         }
+        declared.extend(p.constraints.iter().map(|c| (c.name.clone(), c.name_span)));
         let by_name: HashMap<&str, Span> = declared
             .iter()
             .filter(|(n, _)| n.is_ascii())

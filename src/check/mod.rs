@@ -33,6 +33,7 @@ pub enum Symbol {
     EnumValue(EnumId, u32),
     Outcome(DecisionId, u32),
     Rule(DecisionId, u32),
+    Constraint(ConstraintId),
 }
 
 impl Symbol {
@@ -47,6 +48,7 @@ impl Symbol {
             Symbol::EnumValue(..) => "enum value",
             Symbol::Outcome(..) => "outcome",
             Symbol::Rule(..) => "rule",
+            Symbol::Constraint(_) => "constraint",
         }
     }
 }
@@ -80,6 +82,7 @@ pub fn check(files: &[ast::File], imports: &ImportMap, tables: &TableSet) -> Che
     c.import_all();
     c.resolve_fact_types();
     c.resolve_definitions();
+    c.check_constraints();
     c.check_policies();
     c.code_lints();
     c.lints();
@@ -140,6 +143,7 @@ struct Checker<'a> {
     fact_decls: Vec<&'a ast::FactDecl>,
     set_decls: Vec<&'a ast::CodesDecl>,
     define_decls: Vec<&'a ast::DefineDecl>,
+    constraint_decls: Vec<&'a ast::DefineDecl>,
     imports_used: Vec<ImportUse>,
     /// Symbols used somewhere (not counting their declaration or a test).
     used: HashSet<Symbol>,
@@ -170,6 +174,7 @@ impl<'a> Checker<'a> {
             fact_decls: Vec::new(),
             set_decls: Vec::new(),
             define_decls: Vec::new(),
+            constraint_decls: Vec::new(),
             imports_used: Vec::new(),
             used: HashSet::new(),
             shadowed: HashSet::new(),
@@ -221,6 +226,7 @@ impl<'a> Checker<'a> {
                 .decision(d)
                 .and_then(|d| d.outcomes.get(o as usize))
                 .map(|o| o.span),
+            Symbol::Constraint(id) => p.constraints.get(id.index()).map(|c| c.name_span),
             Symbol::Rule(d, r) => p
                 .decision(d)
                 .and_then(|d| d.rules.get(r as usize))

@@ -23,6 +23,7 @@ const META_KEYS: &[&str] = &[
 impl<'a> Checker<'a> {
     pub(super) fn check_policies(&mut self) {
         let files = self.files;
+        self.assign_constraints();
         // Decisions are met in the order they were declared, so their ids count up.
         let mut next_decision = 0u32;
         for file in files {
@@ -47,6 +48,32 @@ impl<'a> Checker<'a> {
                     ast::Decl::Test(t) => self.test(file.id, policy, t),
                     _ => {}
                 }
+            }
+        }
+    }
+
+    /// A policy's constraints: those declared in its file and in the files it imports.
+    fn assign_constraints(&mut self) {
+        let files = self.files;
+        for file in files {
+            let Some(policy) = self.scope(file.id).and_then(|s| s.policy) else {
+                continue;
+            };
+            let mut sources = vec![file.id];
+            sources.extend(
+                file.imports()
+                    .filter_map(|i| self.import_map.get(&i.path.span).copied()),
+            );
+            let ids: Vec<ConstraintId> = self
+                .program
+                .constraints
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| sources.contains(&c.file))
+                .map(|(i, _)| ConstraintId(i as u32))
+                .collect();
+            if let Some(p) = self.program.policies.get_mut(policy.index()) {
+                p.constraints = ids;
             }
         }
     }

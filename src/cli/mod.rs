@@ -1,4 +1,4 @@
-//! The `medpol tables` and `medpol codes` commands.
+//! The `medpol tables`, `medpol codes` and `medpol analyse` commands.
 
 /// Adds a line to a command's output (see [`emit`]).
 macro_rules! say {
@@ -10,6 +10,7 @@ macro_rules! say {
     };
 }
 
+pub mod analyse;
 pub mod codes;
 pub mod tables;
 

@@ -56,6 +56,7 @@ impl<'d> Builder<'d> {
             Rule::define_decl => Decl::Define(Box::new(self.define(pair)?)),
             Rule::decision_decl => Decl::Decision(Box::new(self.decision(pair)?)),
             Rule::test_decl => Decl::Test(Box::new(self.test(pair)?)),
+            Rule::constraint_decl => Decl::Constraint(Box::new(self.define(pair)?)),
             _ => return None,
         })
     }

@@ -107,7 +107,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::kw_codes
         | Rule::kw_define
         | Rule::kw_decision
-        | Rule::kw_test => NEW_DECLARATION,
+        | Rule::kw_test
+        | Rule::kw_constraint => NEW_DECLARATION,
         Rule::meta_entry => "a policy entry such as `title`",
         Rule::type_expr | Rule::named_type | Rule::type_arg => "a type",
         Rule::set_expr | Rule::set_term | Rule::system_set | Rule::set_literal => {
@@ -165,6 +166,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::define_decl
         | Rule::decision_decl
         | Rule::test_decl
+        | Rule::constraint_decl
         | Rule::keyword
         | Rule::WHITESPACE
         | Rule::COMMENT

@@ -1,0 +1,396 @@
+//! Which patients get which outcome, in a few readable conditions per group.
+//!
+//! The decision is compiled to one diagram whose terminals are its rules (the rule that
+//! decides, by the decision's hit policy) and "no outcome". For each outcome, the paths to its
+//! rules' terminals are listed, each edge labelled with every value leading the same way, so a
+//! path reads as one condition per fact: `conservative_care >= 6 weeks`, `product in { hmo,
+//! pos }`.
+
+use serde::Serialize;
+
+use super::domain::Region;
+use super::mdd::{Exhausted, FALSE, Node, TRUE};
+use super::space::{Space, Var, quantity_text};
+use crate::ir::*;
+use crate::types::Type;
+
+/// At most this many groups of patients are listed per outcome.
+pub const MAX_GROUPS: usize = 50;
+
+/// The patients of one decision, by outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub decision: String,
+    pub hit: &'static str,
+    pub outcomes: Vec<OutcomeGroups>,
+    /// Patients no rule decides (when there is no `otherwise`).
+    pub undecided: Option<OutcomeGroups>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutcomeGroups {
+    pub outcome: String,
+    /// Each group: the conditions its patients meet, one per fact it depends on.
+    pub groups: Vec<Group>,
+    /// Groups not listed beyond [`MAX_GROUPS`].
+    pub more: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    /// The rule that decides these patients, or `otherwise`.
+    pub rule: String,
+    pub conditions: Vec<Condition>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Condition {
+    pub fact: String,
+    /// The condition as a policy would write it: `conservative_care >= 6 weeks`.
+    pub text: String,
+}
+
+/// Builds the summary of a decision whose rules are compiled (constrained to `allowed`).
+pub(super) fn summarise(
+    space: &mut Space<'_>,
+    decision: &Decision,
+    rules: &[Node],
+    allowed: Node,
+) -> Result<Summary, Exhausted> {
+    // Terminal values: 2 + rule index for a rule; 1 for otherwise is not used (TRUE and FALSE
+    // stay boolean), so otherwise is 2 + rules.len() and "no outcome" is FALSE.
+    let otherwise_value = 2 + rules.len() as u32;
+    let mut result = match decision.otherwise {
+        Some(_) => space.mdd.terminal(otherwise_value),
+        None => FALSE,
+    };
+    for (i, &r) in rules.iter().enumerate().rev() {
+        let t = space.mdd.terminal(2 + i as u32);
+        result = space.mdd.select(r, t, result)?;
+    }
+    // Outside the constraints nothing is described.
+    result = space.mdd.select(allowed, result, FALSE)?;
+    let undecided = if decision.otherwise.is_none() {
+        let decided = rules
+            .iter()
+            .try_fold(FALSE, |acc, &r| space.mdd.or(acc, r))?;
+        Some(space.mdd.diff(allowed, decided)?)
+    } else {
+        None
+    };
+    let mut outcomes = Vec::new();
+    for (o, outcome) in decision.outcomes.iter().enumerate() {
+        let mut groups = Vec::new();
+        let mut more = 0;
+        let mut targets: Vec<(Node, String)> = Vec::new();
+        for (i, r) in decision.rules.iter().enumerate() {
+            if r.outcome as usize == o {
+                targets.push((space.mdd.terminal(2 + i as u32), r.name.clone()));
+            }
+        }
+        if decision
+            .otherwise
+            .as_ref()
+            .is_some_and(|ow| ow.outcome as usize == o)
+        {
+            targets.push((space.mdd.terminal(otherwise_value), "otherwise".to_string()));
+        }
+        for (target, rule) in targets {
+            for path in paths_to(space, result, target, MAX_GROUPS + 1) {
+                if groups.len() == MAX_GROUPS {
+                    more += 1;
+                    continue;
+                }
+                groups.push(Group {
+                    rule: rule.clone(),
+                    conditions: describe_path(space, &path),
+                });
+            }
+        }
+        outcomes.push(OutcomeGroups {
+            outcome: outcome.name.clone(),
+            groups,
+            more,
+        });
+    }
+    let undecided = match undecided {
+        Some(source) if source != FALSE => {
+            let paths = paths_to(space, source, TRUE, MAX_GROUPS + 1);
+            let more = paths.len().saturating_sub(MAX_GROUPS);
+            Some(OutcomeGroups {
+                outcome: "no outcome".to_string(),
+                groups: paths
+                    .iter()
+                    .take(MAX_GROUPS)
+                    .map(|p| Group {
+                        rule: String::new(),
+                        conditions: describe_path(space, p),
+                    })
+                    .collect(),
+                more,
+            })
+        }
+        _ => None,
+    };
+    Ok(Summary {
+        decision: decision.name.clone(),
+        hit: decision.hit.name(),
+        outcomes,
+        undecided,
+    })
+}
+
+/// One path: for each variable tested on it, the values that lead along it.
+type Path = Vec<(u32, Vec<u32>)>;
+
+/// Paths from `root` to `target`, grouping the values of each test by the child they lead to;
+/// at most `limit`. Depth-first with an explicit stack (a path is at most one test per
+/// variable long).
+fn paths_to(space: &Space<'_>, root: Node, target: Node, limit: usize) -> Vec<Path> {
+    let reach = reaching(space, root, target);
+    let mut out = Vec::new();
+    let mut stack: Vec<(Node, Path)> = vec![(root, Vec::new())];
+    while let Some((node, path)) = stack.pop() {
+        if out.len() >= limit {
+            break;
+        }
+        if node == target {
+            out.push(path);
+            continue;
+        }
+        let Some((var, children)) = space.mdd.test(node) else {
+            continue;
+        };
+        // Edges grouped by child, in the order of their first value.
+        let mut edges: Vec<(Node, Vec<u32>)> = Vec::new();
+        for (v, &child) in children.iter().enumerate() {
+            if child == FALSE && target != FALSE {
+                continue;
+            }
+            match edges.iter_mut().find(|(c, _)| *c == child) {
+                Some((_, vs)) => vs.push(v as u32),
+                None => edges.push((child, vec![v as u32])),
+            }
+        }
+        for (child, values) in edges.into_iter().rev() {
+            if !reach.contains(&child) {
+                continue;
+            }
+            let mut p = path.clone();
+            p.push((var, values));
+            stack.push((child, p));
+        }
+    }
+    out
+}
+
+/// The nodes under `root` from which `target` can be reached: one pass, children first.
+fn reaching(space: &Space<'_>, root: Node, target: Node) -> std::collections::HashSet<Node> {
+    let mut reach = std::collections::HashSet::new();
+    for n in space.mdd.nodes_of(root) {
+        let hit = n == target
+            || space
+                .mdd
+                .test(n)
+                .is_some_and(|(_, children)| children.iter().any(|c| reach.contains(c)));
+        if hit {
+            reach.insert(n);
+        }
+    }
+    reach
+}
+
+fn describe_path(space: &Space<'_>, path: &Path) -> Vec<Condition> {
+    let mut out: Vec<Condition> = Vec::new();
+    for (var, values) in path {
+        let Some(v) = space.vars.get(*var as usize) else {
+            continue;
+        };
+        let fact = match v {
+            Var::Bool(f) | Var::Enum(f, _) | Var::Numeric(f, _) | Var::Code(f, _) => *f,
+            Var::ClassCount { fact, .. } => *fact,
+        };
+        let name = space
+            .program
+            .fact(fact)
+            .map(|f| f.name.clone())
+            .unwrap_or_default();
+        let text = match v {
+            Var::Bool(_) => {
+                if values == &[1] {
+                    name.clone()
+                } else {
+                    format!("not {name}")
+                }
+            }
+            Var::Enum(_, e) => {
+                let names: Vec<&str> = values
+                    .iter()
+                    .map(|x| space.program.enum_value(*e, *x))
+                    .collect();
+                match names.as_slice() {
+                    [one] => format!("{name} == {one}"),
+                    _ => format!("{name} in {{ {} }}", names.join(", ")),
+                }
+            }
+            Var::Numeric(f, d) => {
+                numeric_text(&name, space.program.fact(*f).map(|x| x.ty), d, values)
+            }
+            Var::Code(f, _) => code_text(space, *f, &name, values),
+            Var::ClassCount {
+                fact,
+                class,
+                states,
+                ..
+            } => class_text(space, *fact, &name, *class, *states, values),
+        };
+        out.push(Condition { fact: name, text });
+    }
+    out
+}
+
+/// A set of regions as comparisons: contiguous runs become one interval each.
+fn numeric_text(
+    name: &str,
+    ty: Option<Type>,
+    d: &super::domain::NumericDomain,
+    values: &[u32],
+) -> String {
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for &v in values {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == v => *end = v,
+            _ => runs.push((v, v)),
+        }
+    }
+    let last = d.regions.len().saturating_sub(1) as u32;
+    let q = |n| quantity_text(n, ty);
+    let parts: Vec<String> = runs
+        .iter()
+        .map(|&(from, to)| {
+            let lower = match d.regions.get(from as usize) {
+                _ if from == 0 => None,
+                Some(Region::Point(v)) => Some(format!("{name} >= {}", q(*v))),
+                Some(Region::Between(Some(v), _)) => Some(format!("{name} > {}", q(*v))),
+                _ => None,
+            };
+            let upper = match d.regions.get(to as usize) {
+                _ if to == last => None,
+                Some(Region::Point(v)) => Some(format!("{name} <= {}", q(*v))),
+                Some(Region::Between(_, Some(v))) => Some(format!("{name} < {}", q(*v))),
+                _ => None,
+            };
+            match (lower, upper, d.regions.get(from as usize)) {
+                (_, _, Some(Region::Point(v))) if from == to => format!("{name} == {}", q(*v)),
+                (Some(l), Some(u), _) => format!("{l} and {u}"),
+                (Some(l), None, _) => l,
+                (None, Some(u), _) => u,
+                (None, None, _) => format!("any {name}"),
+            }
+        })
+        .collect();
+    parts.join(" or ")
+}
+
+/// A set of code classes: by the sets they make up, else by example codes.
+fn code_text(space: &Space<'_>, fact: FactId, name: &str, values: &[u32]) -> String {
+    let Some(cc) = space.codes.get(&fact) else {
+        return format!("any {name}");
+    };
+    for (s, set) in cc.sets.iter().enumerate() {
+        let inside: Vec<u32> = (0..cc.classes.len() as u32)
+            .filter(|c| {
+                cc.classes
+                    .get(*c as usize)
+                    .and_then(|x| x.inside.get(s))
+                    .copied()
+                    .unwrap_or(false)
+            })
+            .collect();
+        let set_name = set_name(space, *set);
+        if inside.as_slice() == values {
+            return format!("{name} in {set_name}");
+        }
+        let outside: Vec<u32> = (0..cc.classes.len() as u32)
+            .filter(|c| !inside.contains(c))
+            .collect();
+        if outside.as_slice() == values {
+            return format!("{name} not in {set_name}");
+        }
+    }
+    let codes: Vec<String> = values
+        .iter()
+        .filter_map(|c| cc.classes.get(*c as usize))
+        .flat_map(|c| c.examples.iter().take(3).cloned())
+        .collect();
+    format!("{name} in {{ {} }}", codes.join(", "))
+}
+
+/// One class of a set-of-codes fact: whether the patient has none, some or all of its codes.
+fn class_text(
+    space: &Space<'_>,
+    fact: FactId,
+    name: &str,
+    class: usize,
+    states: u32,
+    values: &[u32],
+) -> String {
+    let what = space
+        .codes
+        .get(&fact)
+        .and_then(|cc| {
+            let c = cc.classes.get(class)?;
+            let sets: Vec<String> = cc
+                .sets
+                .iter()
+                .zip(&c.inside)
+                .filter(|(_, inside)| **inside)
+                .map(|(s, _)| set_name(space, *s))
+                .collect();
+            Some(if sets.is_empty() {
+                "codes outside its sets".to_string()
+            } else {
+                sets.join(" and ")
+            })
+        })
+        .unwrap_or_default();
+    match (values, states) {
+        ([0], _) => format!("{name} has none of {what}"),
+        ([2], 3) => format!("{name} has all of {what}"),
+        ([1, 2], 3) | ([1], 2) => format!("{name} has any of {what}"),
+        ([1], 3) => format!("{name} has some but not all of {what}"),
+        ([0, 1], 3) => format!("{name} has not all of {what}"),
+        _ => format!("any {name}"),
+    }
+}
+
+fn set_name(space: &Space<'_>, set: CodeSetId) -> String {
+    match space.program.code_set(set) {
+        Some(CodeSet { name: Some(n), .. }) => format!("`{n}`"),
+        Some(s) => expr_text(space, &s.expr),
+        None => "?".to_string(),
+    }
+}
+
+/// A set written in place: `{ 22510, 22511 }`, `` `a` + `b` ``.
+fn expr_text(space: &Space<'_>, e: &SetExpr) -> String {
+    match e {
+        SetExpr::Items(items) => {
+            let shown: Vec<String> = items.iter().take(4).map(|i| i.item.to_string()).collect();
+            let more = if items.len() > 4 { ", ..." } else { "" };
+            format!("{{ {}{more} }}", shown.join(", "))
+        }
+        SetExpr::Ref(id) => set_name(space, *id),
+        SetExpr::Chain { first, rest } => {
+            let mut text = expr_text(space, first);
+            for (op, e) in rest {
+                let op = match op {
+                    crate::ast::SetOp::Union => "+",
+                    crate::ast::SetOp::Difference => "-",
+                };
+                text.push_str(&format!(" {op} {}", expr_text(space, e)));
+            }
+            text
+        }
+    }
+}

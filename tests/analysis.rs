@@ -1,0 +1,201 @@
+//! The analysis on the real policies and on variants of them: what issue 4 asks it to find.
+
+use std::path::PathBuf;
+
+use medpol::analyse::{self, Options};
+use medpol::check::{ImportMap, check};
+use medpol::diagnostic::{Code, Diagnostic};
+use medpol::driver;
+use medpol::source::FileId;
+use medpol::tables::TableSet;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Parses, checks and analyses one file's text; asserts the check found no error.
+fn analyse_text(text: &str, options: &Options) -> Vec<Diagnostic> {
+    let parsed = medpol::syntax::parse(FileId(0), text);
+    let checked = check(&[parsed.file], &ImportMap::new(), TableSet::shipped());
+    let errors: Vec<&Diagnostic> = parsed
+        .diagnostics
+        .iter()
+        .chain(&checked.diagnostics)
+        .filter(|d| d.is_error())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let options = Options {
+        tables: Some(TableSet::shipped().clone()),
+        ..options.clone()
+    };
+    analyse::analyse(&checked.program, &options).diagnostics
+}
+
+fn case(name: &str) -> String {
+    std::fs::read_to_string(root().join("tests/cases/analysis").join(name))
+        .expect("the case exists")
+}
+
+#[test]
+fn the_shipped_policies_have_no_findings() {
+    let report = driver::check_paths(&[root().join("policies")], &driver::Options::default())
+        .expect("policies load");
+    assert_eq!(report.diagnostics, vec![]);
+}
+
+#[test]
+fn policy_484_decided_by_unique_overlaps_as_worded() {
+    let found = analyse_text(&case("bcbsma-484-unique.medpol"), &Options::default());
+    let codes: Vec<Code> = found.iter().map(|d| d.code).collect();
+    assert_eq!(codes, vec![Code::OverlappingRules], "{found:#?}");
+    let overlap = &found[0];
+    assert!(
+        overlap
+            .message
+            .contains("`acute_disabling_fracture` and `acute_fracture`")
+    );
+    let witness = overlap.notes.join(" ");
+    // The patient is a recent osteoporotic fracture that keeps the patient from walking or in
+    // hospital: medically necessary by one rule, investigational by the other.
+    assert!(witness.contains("diagnoses = {M80.08XA}"), "{witness}");
+    assert!(witness.contains("fracture_age = 0 weeks"), "{witness}");
+    assert!(
+        witness.contains("hospitalized = true") || witness.contains("ambulation_prevented = true"),
+        "{witness}"
+    );
+    // The labels point at the two rules.
+    assert_eq!(overlap.labels.len(), 2);
+}
+
+#[test]
+fn constraints_rule_out_patients_who_cannot_exist() {
+    let text = case("bcbsma-484-unique.medpol").replace(
+        "constraint care_after_fracture",
+        "define care_after_fracture",
+    );
+    let found = analyse_text(&text, &Options::default());
+    let pairs: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+    // Without the constraint, six weeks of failed care with a fracture under six weeks old is
+    // a patient too, and the chronic rule overlaps the acute ones.
+    assert!(
+        pairs
+            .iter()
+            .any(|m| m.contains("`failed_conservative_care` and `acute_fracture`")),
+        "{pairs:#?}"
+    );
+}
+
+#[test]
+fn l2_thresholds_written_strictly_both_ways_leave_boundary_gaps() {
+    let found = analyse_text(
+        &case("l2-risk-strict-both-ways.medpol"),
+        &Options::default(),
+    );
+    let mut gaps: Vec<String> = found
+        .iter()
+        .filter(|d| d.code == Code::BoundaryGap)
+        .map(|d| d.message.clone())
+        .collect();
+    gaps.sort();
+    assert_eq!(
+        gaps,
+        vec![
+            "decision `risk` gives no outcome when `age` is exactly 78.5 years",
+            "decision `risk` gives no outcome when `bmi` is exactly 25.5",
+            "decision `risk` gives no outcome when `t_score` is exactly -2.95",
+            "decision `risk` gives no outcome when `vertebral_collapse` is exactly 28.5%",
+        ]
+    );
+    assert_eq!(found.len(), 4, "{found:#?}");
+}
+
+#[test]
+fn the_shipped_l2_protocol_has_no_boundary_gap() {
+    // The risk decision of the shipped protocol is `unique` without `otherwise`: checking it
+    // clean proves every patient gets exactly one outcome, the thresholds included.
+    let report = driver::check_paths(
+        &[root().join("policies/l2-compression-fracture.medpol")],
+        &driver::Options::default(),
+    )
+    .expect("the policy loads");
+    assert_eq!(report.diagnostics, vec![]);
+}
+
+#[test]
+fn a_spent_budget_is_reported_not_hidden() {
+    let options = Options {
+        node_budget: 3,
+        ..Options::default()
+    };
+    let found = analyse_text(&case("bcbsma-484-unique.medpol"), &options);
+    let codes: Vec<Code> = found.iter().map(|d| d.code).collect();
+    assert_eq!(codes, vec![Code::AnalysisIncomplete], "{found:#?}");
+    assert!(found[0].message.contains("results incomplete"));
+}
+
+#[test]
+fn analyse_describes_who_gets_what() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_medpol"))
+        .args([
+            "analyse",
+            "policies/bcbsma-484.medpol",
+            "--decision",
+            "prior_auth",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("medpol runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("decision prior_auth (unique)\n"), "{text}");
+    assert!(text.contains("  not_required\n"), "{text}");
+    assert!(
+        text.contains("by `outpatient_open`: procedures has any of `vertebroplasty` + `sacroplasty`, setting == outpatient, product in { ppo, indemnity, medicare_ppo }"),
+        "{text}"
+    );
+    let json = std::process::Command::new(env!("CARGO_BIN_EXE_medpol"))
+        .args([
+            "analyse",
+            "policies/bcbsma-484.medpol",
+            "--decision",
+            "coverage",
+            "--format",
+            "json",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("medpol runs");
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let outcomes: Vec<&str> = value[0]["outcomes"]
+        .as_array()
+        .expect("outcomes")
+        .iter()
+        .filter_map(|o| o["outcome"].as_str())
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            "medically_necessary",
+            "investigational",
+            "medicare_lcd",
+            "not_addressed"
+        ]
+    );
+    let unknown = std::process::Command::new(env!("CARGO_BIN_EXE_medpol"))
+        .args([
+            "analyse",
+            "policies/bcbsma-484.medpol",
+            "--decision",
+            "coverag",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("medpol runs");
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("did you mean `coverage`?"));
+}
