@@ -16,7 +16,7 @@ pub mod space;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use mdd::{Exhausted, FALSE, Node, TRUE};
+use mdd::{Bounds, Exhausted, FALSE, Node, TRUE};
 use space::{Space, Universe};
 
 use crate::codes::System;
@@ -488,17 +488,20 @@ impl Run<'_> {
         live: &[bool],
     ) -> Result<(), Stop> {
         let d = self.decision;
+        let bounds: Vec<Bounds> = rules.iter().map(|&n| space.mdd.bounds(n)).collect();
         for (j, rj) in d.rules.iter().enumerate() {
             self.in_time()?;
-            let (Some(&nj), Some(true)) = (rules.get(j), live.get(j)) else {
+            let (Some(&nj), Some(true), Some(bj)) = (rules.get(j), live.get(j), bounds.get(j))
+            else {
                 continue;
             };
             for (i, ri) in d.rules.iter().enumerate().take(j) {
-                let (Some(&ni), Some(true)) = (rules.get(i), live.get(i)) else {
+                let (Some(&ni), Some(true), Some(bi)) = (rules.get(i), live.get(i), bounds.get(i))
+                else {
                     continue;
                 };
                 let same = ri.outcome == rj.outcome;
-                if same && d.hit == HitPolicy::Any {
+                if (same && d.hit == HitPolicy::Any) || bi.disjoint(bj) {
                     continue;
                 }
                 let both = space.mdd.and(ni, nj)?;
@@ -558,6 +561,16 @@ impl Run<'_> {
         live: &[bool],
     ) -> Result<(), Stop> {
         let d = self.decision;
+        let bounds: Vec<Bounds> = rules.iter().map(|&n| space.mdd.bounds(n)).collect();
+        let reads: Vec<Vec<FactId>> = d
+            .rules
+            .iter()
+            .map(|r| facts_of(self.program, &r.condition))
+            .collect();
+        let meet = |i: usize, j: usize| match (bounds.get(i), bounds.get(j)) {
+            (Some(a), Some(b)) => !a.disjoint(b),
+            _ => true,
+        };
         // covers[i]: the patients the rules before rule i decide.
         let mut cover = FALSE;
         let mut covers = Vec::with_capacity(rules.len());
@@ -583,6 +596,7 @@ impl Run<'_> {
                 .primary(ri.name_span, "never decides");
                 for (j, rj) in d.rules.iter().enumerate().take(i) {
                     if let Some(&nj) = rules.get(j)
+                        && meet(i, j)
                         && space.mdd.and(ni, nj)? != FALSE
                     {
                         diag = diag.secondary(rj.name_span, "decides first");
@@ -603,15 +617,15 @@ impl Run<'_> {
             };
             let mut takers = Vec::new();
             let mut example = None;
-            let reads_i = facts_of(self.program, &ri.condition);
+            let reads_i = reads.get(i).map(Vec::as_slice).unwrap_or_default();
             for (j, rj) in d.rules.iter().enumerate().take(i) {
-                if rj.outcome == ri.outcome {
+                if rj.outcome == ri.outcome || !meet(i, j) {
                     continue;
                 }
                 // An earlier rule on other facts carves a case out (sacroplasty first, then
                 // the criteria): that is what `first` is for. One that tests the same facts
                 // competes with this rule, and may take patients the author meant for it.
-                let reads_j = facts_of(self.program, &rj.condition);
+                let reads_j = reads.get(j).map(Vec::as_slice).unwrap_or_default();
                 if !reads_j.iter().any(|f| reads_i.contains(f)) {
                     continue;
                 }
@@ -674,11 +688,8 @@ impl Run<'_> {
     /// Patients no rule decides, and an `otherwise` that is never reached.
     fn gaps(&mut self, space: &mut Space<'_>, rules: &[Node]) -> Result<(), Stop> {
         let d = self.decision;
-        let mut covered = FALSE;
-        for &n in rules {
-            self.in_time()?;
-            covered = space.mdd.or(covered, n)?;
-        }
+        self.in_time()?;
+        let covered = space.mdd.or_all(rules)?;
         let mut uncovered = space.mdd.diff(self.allowed, covered)?;
         if let Some(o) = &d.otherwise {
             if uncovered == FALSE {
