@@ -71,16 +71,36 @@ pub struct SourceFile {
     pub path: Option<PathBuf>,
     pub text: String,
     line_starts: Vec<u32>,
+    /// `char_marks[k]`: how many characters start before byte `k * MARK_EVERY`. A column is
+    /// then counted from the nearest mark, not from the start of its line: one long line with
+    /// thousands of diagnostics would otherwise be read once per diagnostic.
+    char_marks: Vec<u32>,
+}
+
+/// Bytes between two entries of [`SourceFile::char_marks`].
+const MARK_EVERY: usize = 1024;
+
+/// Characters starting in these bytes: every byte but UTF-8 continuation bytes.
+fn chars_in(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
 }
 
 impl SourceFile {
     pub fn new(name: impl Into<String>, path: Option<PathBuf>, text: String) -> SourceFile {
         let line_starts = line_starts(&text);
+        let mut char_marks = Vec::with_capacity(text.len() / MARK_EVERY + 1);
+        let mut seen = 0;
+        char_marks.push(0);
+        for block in text.as_bytes().chunks(MARK_EVERY) {
+            seen += chars_in(block);
+            char_marks.push(clamp_u32(seen));
+        }
         SourceFile {
             name: name.into(),
             path,
             text,
             line_starts,
+            char_marks,
         }
     }
 
@@ -115,12 +135,27 @@ impl SourceFile {
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
         let line = self.line_index(offset);
-        let start = self.line_start(line);
-        let column = self
+        (line + 1, self.column(self.line_start(line), offset))
+    }
+
+    /// One-based column of a byte offset in the line starting at `line_start`, counting
+    /// Unicode scalar values.
+    pub fn column(&self, line_start: usize, offset: usize) -> usize {
+        self.chars_before(offset)
+            .saturating_sub(self.chars_before(line_start))
+            + 1
+    }
+
+    fn chars_before(&self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        let block = offset / MARK_EVERY;
+        let marked = self.char_marks.get(block).copied().unwrap_or(0) as usize;
+        let rest = self
             .text
-            .get(start..offset)
-            .map_or(offset - start, |prefix| prefix.chars().count());
-        (line + 1, column + 1)
+            .as_bytes()
+            .get(block * MARK_EVERY..offset)
+            .map_or(0, chars_in);
+        marked + rest
     }
 
     /// The text of a span, or an empty string when the span does not fit this file.
@@ -245,6 +280,18 @@ impl<'a> codespan_reporting::files::Files<'a> for Sources {
         }
         Ok(file.line_range(line_index))
     }
+
+    fn column_number(
+        &'a self,
+        id: FileId,
+        line_index: usize,
+        byte_index: usize,
+    ) -> Result<usize, codespan_reporting::files::Error> {
+        let file = self
+            .get(id)
+            .ok_or(codespan_reporting::files::Error::FileMissing)?;
+        Ok(file.column(file.line_start(line_index), byte_index))
+    }
 }
 
 #[cfg(test)]
@@ -259,6 +306,16 @@ mod tests {
         assert_eq!(f.line_col(2), (2, 1));
         assert_eq!(f.line_col(5), (3, 1));
         assert_eq!(f.line_col(7), (4, 1));
+    }
+
+    #[test]
+    fn columns_on_long_lines_count_from_the_marks() {
+        let text = format!("x\n{}ab", "é".repeat(3000));
+        let f = SourceFile::new("t", None, text.clone());
+        let end = text.len();
+        assert_eq!(f.line_col(end), (2, 3003));
+        assert_eq!(f.line_col(end - 1), (2, 3002));
+        assert_eq!(f.line_col(2 + 2 * 1500), (2, 1501));
     }
 
     #[test]
