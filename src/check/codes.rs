@@ -744,9 +744,8 @@ impl<'a> Checker<'a> {
     ) -> Option<(String, String)> {
         const MAX_PAIRS: usize = 1_000_000;
         let members = |s: CodeSetId| -> Vec<(String, Vec<crate::tables::Excludes1>)> {
-            table
-                .iter()
-                .filter(|e| e.is_billable() && self.program.set_contains(s, e.code()))
+            self.billable_members(table, s)
+                .into_iter()
                 .map(|e| (e.code().to_string(), e.excludes1()))
                 .collect()
         };
@@ -777,9 +776,9 @@ impl<'a> Checker<'a> {
     /// then `has all` of the set can never hold.
     fn some_excluded(&self, table: &Table, set: CodeSetId) -> Option<(String, String)> {
         const MAX_MEMBERS: usize = 200;
-        let members: Vec<String> = table
-            .iter()
-            .filter(|e| e.is_billable() && self.program.set_contains(set, e.code()))
+        let members: Vec<String> = self
+            .billable_members(table, set)
+            .into_iter()
             .map(|e| e.code().to_string())
             .take(MAX_MEMBERS + 1)
             .collect();
@@ -794,6 +793,46 @@ impl<'a> Checker<'a> {
             }
         }
         None
+    }
+
+    /// The billable codes of a set, in code order. Only the table entries its items name are
+    /// read (a set lists a few codes, ranges and patterns; the table has tens of thousands),
+    /// then the set's unions and differences decide.
+    fn billable_members<'t>(&self, table: &'t Table, set: CodeSetId) -> Vec<Entry<'t>> {
+        let mut items: Vec<&CodeItem> = Vec::new();
+        let mut pending = vec![set];
+        let mut seen = HashSet::new();
+        while let Some(id) = pending.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let Some(s) = self.program.code_set(id) else {
+                continue;
+            };
+            let mut exprs = vec![&s.expr];
+            while let Some(e) = exprs.pop() {
+                match e {
+                    SetExpr::Items(list) => items.extend(list.iter().map(|i| &i.item)),
+                    SetExpr::Ref(r) => pending.push(*r),
+                    SetExpr::Chain { first, rest } => {
+                        exprs.push(first);
+                        exprs.extend(rest.iter().map(|(_, e)| e));
+                    }
+                }
+            }
+        }
+        let mut out: Vec<Entry<'t>> = Vec::new();
+        for item in items {
+            match item {
+                CodeItem::Exact(code) => out.extend(table.lookup(code)),
+                CodeItem::Prefix(prefix) => out.extend(table.prefix(prefix)),
+                CodeItem::Range(lo, hi) => out.extend(table.range(lo, hi)),
+            }
+        }
+        out.retain(|e| e.is_billable() && self.program.set_contains(set, e.code()));
+        out.sort_by(|a, b| a.code().cmp(b.code()));
+        out.dedup_by(|a, b| a.code() == b.code());
+        out
     }
 
     /// An add-on code a rule covers without requiring one of its primary codes.
