@@ -14,6 +14,7 @@ use medpol::diagnostic::{Diagnostic, Severity};
 use medpol::source::FileId;
 use medpol::syntax;
 use medpol::tables::TableSet;
+use rayon::prelude::*;
 
 const POLICIES: usize = 1_000;
 const RULES: usize = 20;
@@ -293,6 +294,18 @@ fn corpus_benches(c: &mut Criterion) {
     });
     group.bench_function("parse_check_project", |b| {
         b.iter(|| check::check(&parse_all(black_box(&texts)), &imports, tables))
+    });
+    // What `medpol check` on a folder does: files parsed in parallel (every core), then the
+    // project checked once.
+    group.bench_function("parse_check_project_parallel", |b| {
+        b.iter(|| {
+            let files: Vec<_> = black_box(&texts)
+                .par_iter()
+                .enumerate()
+                .map(|(i, text)| syntax::parse(file_id(i), text).file)
+                .collect();
+            check::check(&files, &imports, tables)
+        })
     });
     group.finish();
 }
