@@ -133,8 +133,10 @@ fn meaning(dir: &Path) -> String {
     codes.sort();
     let program = strip_spans(&format!("{:#?}", checked.program));
     // Project paths differ between the two copies; the file names within them do not.
-    let program = program.replace(&dir.display().to_string(), "[DIR]");
+    let canonical = dir.canonicalize().unwrap();
     format!("{codes:?}\n{findings:?}\n{program}")
+        .replace(&canonical.display().to_string(), "[DIR]")
+        .replace(&dir.display().to_string(), "[DIR]")
 }
 
 fn strip_spans(debug: &str) -> String {
@@ -178,12 +180,15 @@ fn same_meaning(name: &str, files: &BTreeMap<PathBuf, String>) -> usize {
             count += 1;
         }
     }
-    let (a, b) = (scratch(&format!("{name}-a")), scratch(&format!("{name}-b")));
+    let (a, b) = (
+        scratch(&format!("{name}-before")),
+        scratch(&format!("{name}-after")),
+    );
     write_project(&a, files);
     write_project(&b, &after);
     assert_eq!(
-        meaning(&a).replace("-a", "-X"),
-        meaning(&b).replace("-b", "-X"),
+        meaning(&a),
+        meaning(&b),
         "{name}: formatting changed the meaning"
     );
     let _ = std::fs::remove_dir_all(&a);
@@ -302,4 +307,104 @@ fn fmt_cases() {
             insta::assert_snapshot!(out);
         });
     });
+}
+
+// ---------------------------------------------------------------- the command
+
+fn medpol(args: &[&str], dir: &Path, stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_medpol"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const UGLY: &str = "fact   a:bool\ndefine b=a   and a\n";
+const PRETTY: &str = "fact a: bool\n\ndefine b = a and a\n";
+
+#[test]
+fn fmt_check_passes_on_the_shipped_policies() {
+    let out = medpol(&["fmt", "--check", "policies"], &root(), "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "");
+}
+
+#[test]
+fn fmt_check_lists_files_to_change_and_fmt_rewrites_them() {
+    let dir = scratch("cli-rewrite");
+    std::fs::create_dir_all(dir.join("shared")).unwrap();
+    std::fs::write(dir.join("shared/ugly.medpol"), UGLY).unwrap();
+    std::fs::write(dir.join("pretty.medpol"), PRETTY).unwrap();
+
+    let out = medpol(&["fmt", "--check", "."], &dir, "");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let listed = text(&out.stdout);
+    assert!(
+        listed.trim_end().ends_with("shared/ugly.medpol"),
+        "{listed}"
+    );
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("shared/ugly.medpol")).unwrap(),
+        UGLY,
+        "--check changes nothing"
+    );
+
+    let out = medpol(&["fmt"], &dir, "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("shared/ugly.medpol")).unwrap(),
+        PRETTY
+    );
+    let left: Vec<_> = walk(&dir)
+        .into_iter()
+        .filter(|p| !p.extension().is_some_and(|e| e == "medpol"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+
+    let out = medpol(&["fmt", "--check"], &dir, "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn fmt_refuses_a_file_with_syntax_errors_and_leaves_it_alone() {
+    let dir = scratch("cli-broken");
+    let broken = "fact a bool\nfact   b: bool\n";
+    std::fs::write(dir.join("broken.medpol"), broken).unwrap();
+    let out = medpol(&["fmt", "broken.medpol"], &dir, "");
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("E0001"), "{err}");
+    assert!(err.contains("broken.medpol:1:8"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("broken.medpol")).unwrap(),
+        broken
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn fmt_stdin_writes_standard_output() {
+    let out = medpol(&["fmt", "--stdin"], &root(), UGLY);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), PRETTY);
+    let out = medpol(&["fmt", "--stdin"], &root(), "fact a bool\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("E0001"));
 }

@@ -839,7 +839,13 @@ impl<'a> Builder<'a> {
                 docs.extend(self.kw(op));
                 docs.push(Doc::Space);
             }
-            docs.extend(self.expr(term));
+            // The `and` terms of an `or` break indented under their first condition.
+            let inner = self.expr(term);
+            if i > 0 && matches!(term.kind, ExprKind::And(_)) {
+                docs.push(Doc::Indent(op.len() + 1, inner));
+            } else {
+                docs.extend(inner);
+            }
         }
         vec![group(forced, docs)]
     }
