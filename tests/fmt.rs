@@ -373,7 +373,7 @@ fn fmt_check_lists_files_to_change_and_fmt_rewrites_them() {
     );
     let left: Vec<_> = walk(&dir)
         .into_iter()
-        .filter(|p| !p.extension().is_some_and(|e| e == "medpol"))
+        .filter(|p| p.extension().is_none_or(|e| e != "medpol"))
         .collect();
     assert!(left.is_empty(), "temporary files left: {left:?}");
 
@@ -407,4 +407,96 @@ fn fmt_stdin_writes_standard_output() {
     let out = medpol(&["fmt", "--stdin"], &root(), "fact a bool\n");
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("E0001"));
+}
+
+// ---------------------------------------------------------------- respaced policies
+
+/// The blank runs of a text outside strings and comments: where a run starts, ends and
+/// whether it holds a line break (a line break must stay one, a space must stay on its line).
+fn blank_runs(text: &str) -> Vec<(usize, usize, bool)> {
+    let bytes = text.as_bytes();
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i = text[i + 2..]
+                    .find("*/")
+                    .map_or(bytes.len(), |e| i + 2 + e + 2);
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                let start = i;
+                while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r') {
+                    i += 1;
+                }
+                runs.push((start, i, text[start..i].contains('\n')));
+            }
+            _ => i += 1,
+        }
+    }
+    runs
+}
+
+fn respace(text: &str, choices: &[u8]) -> String {
+    let mut out = String::new();
+    let mut from = 0;
+    for ((start, end, newline), choice) in blank_runs(text).into_iter().zip(choices.iter().cycle())
+    {
+        out.push_str(&text[from..start]);
+        out.push_str(match (newline, choice % 4) {
+            (false, 0) => " ",
+            (false, 1) => "   ",
+            (false, 2) => "\t",
+            (false, _) => " \t ",
+            (true, 0) => "\n",
+            (true, 1) => "\n\n\n",
+            (true, 2) => "\n        ",
+            (true, _) => " \r\n\t\n ",
+        });
+        from = end;
+    }
+    out.push_str(&text[from..]);
+    out
+}
+
+fn tree(text: &str) -> String {
+    strip_spans(&format!(
+        "{:?}",
+        medpol::syntax::parse(FileId(0), text).file.decls
+    ))
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// A shipped policy with its blanks changed at random formats to a fixed point that says
+    /// the same as the policy, with the same comments.
+    #[test]
+    fn respaced_policies_format_to_the_same_tree(
+        which in 0usize..3,
+        choices in proptest::collection::vec(0u8..4, 1..400),
+    ) {
+        let files = [
+            include_str!("../policies/bcbsma-484.medpol"),
+            include_str!("../policies/l2-compression-fracture.medpol"),
+            include_str!("cases/fmt/comments-everywhere.medpol"),
+        ];
+        let original = files[which];
+        let text = respace(original, &choices);
+        let out = formatted("respaced", &text).expect("a respaced policy parses");
+        proptest::prop_assert_eq!(tree(&out), tree(original));
+        proptest::prop_assert_eq!(comment_texts(&out), comment_texts(original));
+    }
 }

@@ -314,9 +314,8 @@ impl<'a> Builder<'a> {
             if let Some(p) = prev {
                 docs.push(Doc::LineStart);
                 let comment_first = self.comments.get(self.next).is_some_and(|c| c.start < at);
-                if p != kind || p.is_block() || kind.is_block() {
-                    docs.push(Doc::Blank);
-                } else if !comment_first && self.blank_before(at) {
+                let apart = p != kind || p.is_block() || kind.is_block();
+                if apart || (!comment_first && self.blank_before(at)) {
                     docs.push(Doc::Blank);
                 }
             }
@@ -648,20 +647,8 @@ impl<'a> Builder<'a> {
             let last = i + 1 == count;
             if commas == Commas::Required {
                 body.push(Doc::Line);
-                let mut one = item(self, it);
-                if last {
-                    one.push(Doc::Mode {
-                        flat: "",
-                        broken: ",",
-                    });
-                    one.extend(self.skip(","));
-                } else {
-                    // The comma goes before a comment that ends the item's line.
-                    let comments = Self::trailing_split(&mut one);
-                    one.extend(self.kw(","));
-                    one.extend(comments);
-                }
-                body.extend(one);
+                let one = item(self, it);
+                body.extend(self.with_comma(one, last));
                 continue;
             }
             line.extend(item(self, it));
@@ -697,6 +684,23 @@ impl<'a> Builder<'a> {
         inner.extend(self.tok(close_at, close_at + 1, "}"));
         docs.push(group(forced, inner));
         docs
+    }
+
+    /// An item of a list whose commas are required: a comma after it, before a comment that
+    /// ends its line; after the last item, a comma only when the list is broken.
+    fn with_comma(&mut self, mut one: Vec<Doc>, last: bool) -> Vec<Doc> {
+        if last {
+            one.push(Doc::Mode {
+                flat: "",
+                broken: ",",
+            });
+            one.extend(self.skip(","));
+        } else {
+            let comments = Self::trailing_split(&mut one);
+            one.extend(self.kw(","));
+            one.extend(comments);
+        }
+        one
     }
 
     /// Takes back the comments printed after an item, so that its comma can go before them.
@@ -874,19 +878,8 @@ impl<'a> Builder<'a> {
         let n = items.len();
         for (i, item) in items.iter().enumerate() {
             body.push(if i == 0 { Doc::SoftLine } else { Doc::Line });
-            let mut one = self.expr(item);
-            if i + 1 == n {
-                one.push(Doc::Mode {
-                    flat: "",
-                    broken: ",",
-                });
-                one.extend(self.skip(","));
-            } else {
-                let comments = Self::trailing_split(&mut one);
-                one.extend(self.kw(","));
-                one.extend(comments);
-            }
-            body.extend(one);
+            let one = self.expr(item);
+            body.extend(self.with_comma(one, i + 1 == n));
         }
         let close = end(span).saturating_sub(1);
         body.extend(self.leading(close));
