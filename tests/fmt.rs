@@ -500,3 +500,38 @@ proptest::proptest! {
         proptest::prop_assert_eq!(comment_texts(&out), comment_texts(original));
     }
 }
+
+const PIECES: &[&str] = &[
+    " ", "\n", "// note\n", "/* note */", "/* two\n lines */", ",", "(", ")", "{", "}", "not ",
+    " and a", " or b", "+", "-", "..", "\"text\"", "6 weeks", "28.5 %", " of ", "x",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// A policy with pieces of syntax inserted at random places is either refused for its
+    /// syntax errors or formatted to a fixed point with every comment; the formatter never
+    /// produces something that parses differently.
+    #[test]
+    fn mutated_policies_are_refused_or_formatted_faithfully(
+        edits in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), 0..PIECES.len()), 1..4),
+    ) {
+        let mut text = include_str!("cases/fmt/comments-everywhere.medpol").to_string();
+        for (at, piece) in edits {
+            let mut at = at.index(text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            text.insert_str(at, PIECES[piece]);
+        }
+        match format::format(FileId(0), &text) {
+            Ok(out) => {
+                let again = format::format(FileId(0), &out);
+                proptest::prop_assert!(again.as_ref().is_ok_and(|a| *a == out), "not a fixed point:\n{text}\n---\n{out}");
+                proptest::prop_assert_eq!(comment_texts(&out), comment_texts(&text));
+            }
+            Err(Error::Syntax(_)) => {}
+            Err(Error::Changed) => proptest::prop_assert!(false, "the formatter changed the meaning of:\n{text}"),
+        }
+    }
+}

@@ -651,10 +651,15 @@ impl<'a> Builder<'a> {
                 body.extend(self.with_comma(one, last));
                 continue;
             }
+            if line.is_empty() {
+                // A line of the list starts: comments above it stay outside its group, so
+                // that a comment on its own line does not break the items after it apart.
+                body.push(Doc::Line);
+                body.extend(self.leading(start(span(it))));
+            }
             line.extend(item(self, it));
             if last {
                 line.extend(self.skip(","));
-                body.push(Doc::Line);
                 body.push(group(false, std::mem::take(&mut line)));
                 continue;
             }
@@ -671,7 +676,6 @@ impl<'a> Builder<'a> {
                 line.push(Doc::Line);
             } else {
                 // The comma between lines belongs to the whole list: written only when flat.
-                body.push(Doc::Line);
                 body.push(group(false, std::mem::take(&mut line)));
                 body.push(comma);
                 body.extend(comments);
