@@ -502,8 +502,27 @@ proptest::proptest! {
 }
 
 const PIECES: &[&str] = &[
-    " ", "\n", "// note\n", "/* note */", "/* two\n lines */", ",", "(", ")", "{", "}", "not ",
-    " and a", " or b", "+", "-", "..", "\"text\"", "6 weeks", "28.5 %", " of ", "x",
+    " ",
+    "\n",
+    "// note\n",
+    "/* note */",
+    "/* two\n lines */",
+    ",",
+    "(",
+    ")",
+    "{",
+    "}",
+    "not ",
+    " and a",
+    " or b",
+    "+",
+    "-",
+    "..",
+    "\"text\"",
+    "6 weeks",
+    "28.5 %",
+    " of ",
+    "x",
 ];
 
 proptest::proptest! {
@@ -514,9 +533,16 @@ proptest::proptest! {
     /// produces something that parses differently.
     #[test]
     fn mutated_policies_are_refused_or_formatted_faithfully(
+        which in 0usize..4,
         edits in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), 0..PIECES.len()), 1..4),
     ) {
-        let mut text = include_str!("cases/fmt/comments-everywhere.medpol").to_string();
+        let mut text = [
+            include_str!("cases/fmt/comments-everywhere.medpol"),
+            include_str!("cases/fmt/nested-parens.medpol"),
+            include_str!("cases/fmt/long-code-lists.medpol"),
+            include_str!("../policies/l2-compression-fracture.medpol"),
+        ][which]
+            .to_string();
         for (at, piece) in edits {
             let mut at = at.index(text.len() + 1);
             while !text.is_char_boundary(at) {

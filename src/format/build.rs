@@ -17,8 +17,7 @@ struct Comment {
     own_line: bool,
     /// An empty line before it.
     blank_before: bool,
-    /// A line break must follow it: a line comment, a comment ending its line, or one that
-    /// spans lines.
+    /// A line break must follow it: a line comment, or a block comment that ends its line.
     hard: bool,
 }
 
@@ -99,8 +98,7 @@ impl<'a> Builder<'a> {
                 let raw = src.get(s..e).unwrap_or("");
                 let after = src.get(e..).unwrap_or("");
                 let rest_of_line = after.split('\n').next().unwrap_or("");
-                let hard =
-                    raw.starts_with("//") || raw.contains('\n') || rest_of_line.trim().is_empty();
+                let hard = raw.starts_with("//") || rest_of_line.trim().is_empty();
                 Comment {
                     start: s,
                     end: e,

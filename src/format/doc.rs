@@ -78,8 +78,8 @@ struct Printer {
     indent: usize,
     /// A line comment was printed: whatever comes next starts a new line.
     need_newline: bool,
-    /// Where each comment that ends a line of code starts in the output.
-    line_comments: Vec<usize>,
+    /// Where each one-line comment after code starts and ends in the output.
+    line_comments: Vec<(usize, usize)>,
 }
 
 impl Printer {
@@ -149,10 +149,12 @@ impl Printer {
                 Doc::Mode { flat: f, broken: b } => self.text(if flat { f } else { b }),
                 Doc::Trail { text, hard } => {
                     self.space();
-                    if *hard && !text.contains('\n') && !self.need_newline {
-                        self.line_comments.push(self.out.len());
-                    }
+                    let after_code = !self.need_newline && !self.at_line_start();
+                    let at = self.out.len();
                     self.text(text);
+                    if after_code && !text.contains('\n') {
+                        self.line_comments.push((at, self.out.len()));
+                    }
                     if *hard {
                         self.need_newline = true;
                     } else {
@@ -254,13 +256,16 @@ impl Measure {
 
 /// Lines in a row that end with a comment have their comments in one column, three spaces
 /// after the longest code, as the policies write code lists.
-fn align_comments(out: &str, marks: &[usize]) -> String {
+fn align_comments(out: &str, marks: &[(usize, usize)]) -> String {
     // (line number, where the code ends, the code's width, where the comment starts)
     let mut rows = Vec::new();
-    for &at in marks {
-        let (Some(before), Some(_)) = (out.get(..at), out.get(at..)) else {
+    for &(at, end) in marks {
+        let (Some(before), Some(after)) = (out.get(..at), out.get(end..)) else {
             continue;
         };
+        if !(after.is_empty() || after.starts_with('\n')) {
+            continue;
+        }
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let code = before.get(line_start..).unwrap_or("").trim_end();
         let line = before.matches('\n').count();
