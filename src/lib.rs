@@ -25,6 +25,7 @@ pub mod check;
 pub mod codes;
 pub mod diagnostic;
 pub mod driver;
+pub mod evaluate;
 pub mod explain;
 pub mod ir;
 pub mod project;
