@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Assignment, Evaluation, select};
+use super::{Assignment, Hit, select};
 use crate::ast::{CmpOp, CountKind, Quantifier};
 use crate::ir::{
     CodeSetId, Decision, DefineBody, DefineId, Expr, ExprKind, FactId, Program, SetExpr, Value,
@@ -42,7 +42,7 @@ impl<'p> Plan<'p> {
     }
 
     /// The result, when the known facts decide it.
-    pub fn run(&self, facts: &Assignment) -> Option<Evaluation> {
+    pub fn run(&self, facts: &Assignment) -> Option<Hit> {
         let mut values: HashMap<DefineId, Option<bool>> = HashMap::new();
         for d in &self.defines {
             let v = match self.program.define(*d).map(|x| &x.body) {

@@ -13,7 +13,7 @@
 mod classes;
 mod kleene;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::ir::{DecisionId, FactId, HitPolicy, Program, Value};
 
@@ -23,11 +23,13 @@ pub type Assignment = BTreeMap<FactId, Value>;
 /// What a decision gives for a patient.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Evaluation {
-    /// The outcome (an index into the decision's outcomes) and what gave it.
-    Decided { outcome: u32, by: By },
-    /// Under `unique` or `any`, rules with different outcomes hold (indices of every rule that
-    /// holds, in order). The analysis reports such overlaps (`E0401`); a patient outside the
-    /// policy's constraints can still meet them.
+    /// The outcome (an index into the decision's outcomes) and what gives it: one rule (or
+    /// `otherwise`) when the facts decide that too; with missing facts that leave the outcome
+    /// but not the rule open, every rule (and `otherwise`) that gives it for some completion.
+    Decided { outcome: u32, by: Vec<By> },
+    /// Under `unique` several rules hold, or under `any` rules with different outcomes
+    /// (indices of every rule that holds, in order). The analysis reports such overlaps
+    /// (`E0401`, `W0402`); a patient outside the policy's constraints can still meet them.
     Conflict { rules: Vec<u32> },
     /// No rule holds and the decision has no `otherwise`.
     NoRule,
@@ -36,12 +38,30 @@ pub enum Evaluation {
 }
 
 /// What decided an outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum By {
-    /// A rule, by its index in the decision. Under `unique` and `any`, when several rules with
-    /// the same outcome hold, the first of them.
+    /// A rule, by its index in the decision. Under `any`, when several rules with the same
+    /// outcome hold, the first of them.
     Rule(u32),
     Otherwise,
+}
+
+/// The result for one complete enough assignment, before missing facts are considered.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Hit {
+    Decided(u32, By),
+    Conflict(Vec<u32>),
+    NoRule,
+}
+
+impl Hit {
+    /// Two results are the same when they give the same outcome, whichever rule gives it.
+    fn key(&self) -> Hit {
+        match self {
+            Hit::Decided(outcome, _) => Hit::Decided(*outcome, By::Otherwise),
+            other => other.clone(),
+        }
+    }
 }
 
 /// How many three-valued evaluations one call may spend splitting missing facts. Beyond it
@@ -60,7 +80,7 @@ pub fn evaluate(program: &Program, decision: DecisionId, facts: &Assignment) -> 
     // and treating it as missing keeps evaluation from guessing.
     facts.retain(|f, v| program.fact(*f).is_some_and(|fact| fits(fact.ty, v)));
     if let Some(known) = plan.run(&facts) {
-        return known;
+        return finish(known, vec![]);
     }
     let missing: Vec<FactId> = plan
         .facts()
@@ -78,10 +98,14 @@ pub fn evaluate(program: &Program, decision: DecisionId, facts: &Assignment) -> 
         domains: &domains,
         nodes: HashMap::new(),
         leaves: Vec::new(),
+        by: BTreeSet::new(),
         budget: BUDGET,
     };
     match search.expand(&mut facts, 0) {
-        Some(Node::Leaf(i)) => search.leaves.get(i).cloned().unwrap_or(Evaluation::NoRule),
+        Some(Node::Leaf(i)) => match search.leaves.get(i) {
+            Some(hit) => finish(hit.clone(), search.by.into_iter().collect()),
+            None => Evaluation::NoRule,
+        },
         Some(Node::Test(_)) => {
             // Every interned node is reachable from the root: a node is made only as a child
             // of its parent, which keeps it either in its own node or, when reduced, as its
@@ -96,6 +120,19 @@ pub fn evaluate(program: &Program, decision: DecisionId, facts: &Assignment) -> 
             Evaluation::Pending { needed }
         }
         None => Evaluation::Pending { needed: missing },
+    }
+}
+
+/// The evaluation of a result; `by` lists what gives a decided outcome when it is more
+/// than the result's own rule.
+fn finish(hit: Hit, by: Vec<By>) -> Evaluation {
+    match hit {
+        Hit::Decided(outcome, one) => Evaluation::Decided {
+            outcome,
+            by: if by.is_empty() { vec![one] } else { by },
+        },
+        Hit::Conflict(rules) => Evaluation::Conflict { rules },
+        Hit::NoRule => Evaluation::NoRule,
     }
 }
 
@@ -127,7 +164,10 @@ struct Search<'a, 'p> {
     /// Interned test nodes by (level, children): equal sub-results share one node, so a node
     /// whose children are all the same is never made and the diagram is reduced.
     nodes: HashMap<(usize, Vec<Node>), usize>,
-    leaves: Vec<Evaluation>,
+    /// The results, one per key (see [`Hit::key`]).
+    leaves: Vec<Hit>,
+    /// Every rule or `otherwise` that gives a decided outcome for some completion.
+    by: BTreeSet<By>,
     budget: usize,
 }
 
@@ -143,7 +183,7 @@ impl Search<'_, '_> {
         }
         let (Some(&fact), Some(values)) = (self.missing.get(level), self.domains.get(level)) else {
             // Every fact has a value, so three-valued evaluation decides; kept total anyway.
-            return Some(self.leaf(Evaluation::NoRule));
+            return Some(self.leaf(Hit::NoRule));
         };
         let values = values.as_ref()?;
         let mut children = Vec::with_capacity(values.len());
@@ -162,11 +202,15 @@ impl Search<'_, '_> {
         Some(Node::Test(id))
     }
 
-    fn leaf(&mut self, result: Evaluation) -> Node {
-        match self.leaves.iter().position(|l| *l == result) {
+    fn leaf(&mut self, result: Hit) -> Node {
+        if let Hit::Decided(_, by) = result {
+            self.by.insert(by);
+        }
+        let key = result.key();
+        match self.leaves.iter().position(|l| *l == key) {
             Some(i) => Node::Leaf(i),
             None => {
-                self.leaves.push(result);
+                self.leaves.push(key);
                 Node::Leaf(self.leaves.len() - 1)
             }
         }
@@ -180,55 +224,33 @@ fn select(
     outcomes: &[u32],
     otherwise: Option<u32>,
     holds: impl Iterator<Item = Option<bool>>,
-) -> Option<Evaluation> {
+) -> Option<Hit> {
     let fallback = || match otherwise {
-        Some(outcome) => Evaluation::Decided {
-            outcome,
-            by: By::Otherwise,
-        },
-        None => Evaluation::NoRule,
+        Some(outcome) => Hit::Decided(outcome, By::Otherwise),
+        None => Hit::NoRule,
     };
-    match hit {
-        HitPolicy::First => {
-            for (i, h) in holds.enumerate() {
-                match h {
-                    Some(true) => {
-                        return Some(Evaluation::Decided {
-                            outcome: outcomes.get(i).copied()?,
-                            by: By::Rule(i as u32),
-                        });
-                    }
-                    Some(false) => {}
-                    None => return None,
-                }
+    let mut hits = Vec::new();
+    for (i, h) in holds.enumerate() {
+        match h {
+            Some(true) if hit == HitPolicy::First => {
+                return Some(Hit::Decided(outcomes.get(i).copied()?, By::Rule(i as u32)));
             }
-            Some(fallback())
+            Some(true) => hits.push(i as u32),
+            Some(false) => {}
+            None => return None,
         }
-        HitPolicy::Unique | HitPolicy::Any => {
-            let mut hits = Vec::new();
-            for (i, h) in holds.enumerate() {
-                match h {
-                    Some(true) => hits.push(i as u32),
-                    Some(false) => {}
-                    None => return None,
-                }
-            }
-            let Some(&first) = hits.first() else {
-                return Some(fallback());
-            };
-            let outcome = outcomes.get(first as usize).copied()?;
-            if hits
-                .iter()
-                .all(|r| outcomes.get(*r as usize) == Some(&outcome))
-            {
-                Some(Evaluation::Decided {
-                    outcome,
-                    by: By::Rule(first),
-                })
-            } else {
-                Some(Evaluation::Conflict { rules: hits })
-            }
-        }
+    }
+    let Some(&first) = hits.first() else {
+        return Some(fallback());
+    };
+    let outcome = outcomes.get(first as usize).copied()?;
+    let agree = hits
+        .iter()
+        .all(|r| outcomes.get(*r as usize) == Some(&outcome));
+    if hits.len() == 1 || (hit == HitPolicy::Any && agree) {
+        Some(Hit::Decided(outcome, By::Rule(first)))
+    } else {
+        Some(Hit::Conflict(hits))
     }
 }
 

@@ -67,14 +67,14 @@ fn rule(p: &Program, name: &str) -> Evaluation {
     let i = d.rules.iter().position(|r| r.name == name).unwrap();
     Evaluation::Decided {
         outcome: d.rules[i].outcome,
-        by: By::Rule(i as u32),
+        by: vec![By::Rule(i as u32)],
     }
 }
 
 fn otherwise(p: &Program) -> Evaluation {
     Evaluation::Decided {
         outcome: p.decisions[0].otherwise.as_ref().unwrap().outcome,
-        by: By::Otherwise,
+        by: vec![By::Otherwise],
     }
 }
 
@@ -110,8 +110,8 @@ fn a_condition_that_holds_either_way_is_decided_beyond_kleene() {
 
 #[test]
 fn thresholds_split_a_missing_number_exactly() {
-    // `age > 78.5` or `age <= 78.5`: every age gives `yes`, by a different rule, so the
-    // result (outcome and rule) still depends on the age.
+    // `age > 78.5` or `age <= 78.5`: every age gives `yes`, by one rule or the other, so the
+    // outcome is decided without the age and the rule is left open.
     let p = program(
         "fact age: duration<years>\nfact b: bool\n\
          decision d (first) { outcomes { yes, no }\n rule old when age > 78.5 years then yes\n\
@@ -119,7 +119,14 @@ fn thresholds_split_a_missing_number_exactly() {
     );
     assert_eq!(eval(&p, &[("age", "78.5")]), rule(&p, "young"));
     assert_eq!(eval(&p, &[("age", "78.6")]), rule(&p, "old"));
-    assert_eq!(eval(&p, &[]), pending(&p, &["age"]));
+    assert_eq!(
+        eval(&p, &[]),
+        Evaluation::Decided {
+            outcome: 0,
+            by: vec![By::Rule(0), By::Rule(1)]
+        }
+    );
+    assert_eq!(eval(&p, &[("b", "false")]), eval(&p, &[]));
     // A duration is never negative: `care >= 0 weeks` always holds.
     let p = program(
         "fact care: duration<weeks>\n\
@@ -165,6 +172,20 @@ fn counts_are_three_valued() {
 }
 
 #[test]
+fn one_outcome_by_a_rule_or_otherwise_is_decided() {
+    let p = program(&format!(
+        "{AB}decision d (first) {{ outcomes {{ yes, no }}\n rule r1 when a then no\n rule r2 when b then yes\n otherwise no }}\n"
+    ));
+    assert_eq!(
+        eval(&p, &[("b", "false")]),
+        Evaluation::Decided {
+            outcome: 1,
+            by: vec![By::Rule(0), By::Otherwise]
+        }
+    );
+}
+
+#[test]
 fn first_takes_the_first_rule_that_holds_and_waits_for_earlier_unknown_rules() {
     let p = program(&format!(
         "{AB}decision d (first) {{ outcomes {{ yes, no }}\n rule r1 when a then no\n rule r2 when b then yes\n otherwise no }}\n"
@@ -195,8 +216,19 @@ fn unique_and_any_report_conflicts_and_no_rule() {
     let p = program(&format!(
         "{AB}decision d (unique) {{ outcomes {{ yes, no }}\n rule r1 when a then yes\n rule r2 when a and b then yes\n otherwise no }}\n"
     ));
-    // Overlapping rules with one outcome: the first of them decides.
+    // Under `unique` even rules with one outcome must not both hold.
+    assert_eq!(
+        eval(&p, &[("a", "true"), ("b", "true")]),
+        Evaluation::Conflict { rules: vec![0, 1] }
+    );
+    assert_eq!(eval(&p, &[("a", "true"), ("b", "false")]), rule(&p, "r1"));
+    // Under `any` they agree, and the first decides.
+    let p = program(&format!(
+        "{AB}decision d (any) {{ outcomes {{ yes, no }}\n rule r1 when a then yes\n rule r2 when a and b then yes\n otherwise no }}\n"
+    ));
     assert_eq!(eval(&p, &[("a", "true"), ("b", "true")]), rule(&p, "r1"));
+    // Whatever `b` is, `a` gives `yes` by `r1`.
+    assert_eq!(eval(&p, &[("a", "true")]), rule(&p, "r1"));
 }
 
 #[test]
