@@ -164,3 +164,54 @@ fn apply_level(
         None => Some(d),
     }
 }
+
+/// A project checked without errors, for the commands that go on from its typed model.
+#[derive(Debug)]
+pub struct CheckedProject {
+    pub program: crate::ir::Program,
+    /// The files asked about.
+    pub requested: std::collections::HashSet<crate::source::FileId>,
+    pub tables: crate::tables::TableSet,
+    pub root: PathBuf,
+}
+
+/// A check, and the projects it found no error in.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub report: Report,
+    pub projects: Vec<CheckedProject>,
+}
+
+/// Checks files and folders as [`check_paths`] does and keeps the typed model of each project
+/// without errors.
+pub fn check_and_keep(paths: &[PathBuf], options: &Options) -> Result<Checked, LoadError> {
+    let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    for path in paths {
+        groups
+            .entry(project::project_root(path)?)
+            .or_default()
+            .push(path.clone());
+    }
+    let mut out = Checked::default();
+    for (root, targets) in groups {
+        let project = project::load(&mut out.report.sources, &root, &targets)?;
+        let checked = check::check(&project.files, &project.imports, &project.tables);
+        let requested = project.requested.clone();
+        let tables = project.tables.clone();
+        let root = project.root.clone();
+        let (diagnostics, files) = check_project(project, options);
+        out.report.files += files;
+        let clean = !diagnostics.iter().any(Diagnostic::is_error);
+        out.report.diagnostics.extend(diagnostics);
+        if clean {
+            out.projects.push(CheckedProject {
+                program: checked.program,
+                requested,
+                tables,
+                root,
+            });
+        }
+    }
+    sort_diagnostics(&mut out.report.diagnostics);
+    Ok(out)
+}

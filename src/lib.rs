@@ -33,4 +33,5 @@ pub mod render;
 pub mod source;
 pub mod syntax;
 pub mod tables;
+pub mod testing;
 pub mod types;

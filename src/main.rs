@@ -66,6 +66,8 @@ enum Command {
     /// Describe, for each outcome of a decision, which patients get it.
     #[command(alias = "analyze")]
     Analyse(cli::analyse::Analyse),
+    /// Run the `test` blocks of the policies.
+    Test(cli::test::Test),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -97,6 +99,7 @@ fn main() -> ExitCode {
         Command::Tables { command } => cli::tables::run(command),
         Command::Codes { command } => cli::codes::run(command),
         Command::Analyse(args) => cli::analyse::run(args),
+        Command::Test(args) => cli::test::run(args),
     }
 }
 

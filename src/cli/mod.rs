@@ -13,6 +13,7 @@ macro_rules! say {
 pub mod analyse;
 pub mod codes;
 pub mod tables;
+pub mod test;
 
 use std::io::Write;
 use std::path::Path;
