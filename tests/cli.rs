@@ -157,3 +157,59 @@ fn explain_prints_the_documented_explanation() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(text(&unknown.stderr).contains("unknown diagnostic code `E0140`"));
 }
+
+#[test]
+fn test_runs_the_shipped_policies_tests_and_exits_0() {
+    let out = medpol(&["test", "policies"], &root());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("0 failed"), "{stdout}");
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "coverage = investigational, by rule `sacroplasty` (policies/bcbsma-484.medpol:"
+        ),
+        "{stdout}"
+    );
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn test_failures_exit_1_with_expected_and_actual_in_json() {
+    let out = medpol(
+        &[
+            "test",
+            "tests/cases/test/failing.medpol",
+            "--format",
+            "json",
+        ],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["summary"]["failed"], 3);
+    let first = &doc["tests"][0];
+    assert_eq!(first["passed"], false);
+    assert_eq!(first["source"]["line"], 25);
+    let expect = &first["expects"][0];
+    assert_eq!(expect["decision"], "coverage");
+    assert_eq!(expect["expected"], "covered");
+    assert_eq!(expect["actual"]["kind"], "decided");
+    assert_eq!(expect["actual"]["outcome"], "not_covered");
+    let pending = &doc["tests"][1]["expects"][0]["actual"];
+    assert_eq!(pending["kind"], "pending");
+    assert_eq!(pending["needed"], serde_json::json!(["hospitalized"]));
+    assert_eq!(doc["tests"][2]["expects"][1]["actual"]["kind"], "conflict");
+}
+
+#[test]
+fn test_refuses_a_policy_with_errors() {
+    let out = medpol(&["test", "tests/cases/test/check-error.medpol"], &root());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    assert!(err.contains("E0104"), "{err}");
+    assert!(err.contains("fix it before running their tests"), "{err}");
+    let out = medpol(&["test", "no/such/folder"], &root());
+    assert_eq!(out.status.code(), Some(2));
+}
