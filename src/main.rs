@@ -66,6 +66,10 @@ enum Command {
     /// Describe, for each outcome of a decision, which patients get it.
     #[command(alias = "analyze")]
     Analyse(cli::analyse::Analyse),
+    /// Compile each policy to a decision artifact (`medpol.decision/1` JSON).
+    Build(cli::build::Build),
+    /// Evaluate a patient's facts with a policy or an artifact.
+    Eval(cli::eval::Eval),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -97,6 +101,8 @@ fn main() -> ExitCode {
         Command::Tables { command } => cli::tables::run(command),
         Command::Codes { command } => cli::codes::run(command),
         Command::Analyse(args) => cli::analyse::run(args),
+        Command::Build(args) => cli::build::run(args),
+        Command::Eval(args) => cli::eval::run(args),
     }
 }
 
