@@ -165,6 +165,63 @@ fn apply_level(
     }
 }
 
+/// What a build found: the check's report, and when it found no error, the compiled policies
+/// of the files asked about.
+#[derive(Debug, Default)]
+pub struct Built {
+    pub report: Report,
+    pub compiled: Vec<crate::compile::Compiled>,
+}
+
+/// Checks files and folders as [`check_paths`] does and, when no error is reported, compiles
+/// the policies of the files asked about. A decision too large to compile is an error.
+pub fn build_paths(
+    paths: &[PathBuf],
+    options: &Options,
+) -> Result<Result<Built, crate::compile::CompileError>, LoadError> {
+    let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    for path in paths {
+        groups
+            .entry(project::project_root(path)?)
+            .or_default()
+            .push(path.clone());
+    }
+    let mut out = Built::default();
+    let mut checked_projects = Vec::new();
+    for (root, targets) in groups {
+        let project = project::load(&mut out.report.sources, &root, &targets)?;
+        let checked = check::check(&project.files, &project.imports, &project.tables);
+        let requested = project.requested.clone();
+        let tables = project.tables.clone();
+        let (diagnostics, files) = check_project(project, options);
+        out.report.files += files;
+        out.report.diagnostics.extend(diagnostics);
+        checked_projects.push((root, checked.program, tables, requested));
+    }
+    sort_diagnostics(&mut out.report.diagnostics);
+    if out.report.diagnostics.iter().any(Diagnostic::is_error) {
+        return Ok(Ok(out));
+    }
+    for (root, program, tables, requested) in checked_projects {
+        let options = crate::compile::Options {
+            root,
+            ..crate::compile::Options::default()
+        };
+        let compiled =
+            match crate::compile::compile(&program, &tables, &out.report.sources, &options) {
+                Ok(c) => c,
+                Err(e) => return Ok(Err(e)),
+            };
+        out.compiled.extend(compiled.into_iter().filter(|c| {
+            program
+                .policies
+                .get(c.policy.index())
+                .is_some_and(|p| requested.contains(&p.file))
+        }));
+    }
+    Ok(Ok(out))
+}
+
 /// A project checked without errors, for the commands that go on from its typed model.
 #[derive(Debug)]
 pub struct CheckedProject {

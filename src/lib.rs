@@ -20,9 +20,11 @@
 extern crate alloc;
 
 pub mod analyse;
+pub mod artifact;
 pub mod ast;
 pub mod check;
 pub mod codes;
+pub mod compile;
 pub mod diagnostic;
 pub mod driver;
 pub mod evaluate;
