@@ -7,13 +7,14 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
+use medpol::artifact::LeafDoc;
 use medpol::diagnostic::Severity;
 use medpol::driver::{self, CheckedProject, Options};
 use medpol::evaluate::{By, Evaluation};
 use medpol::ir::{Decision, Program};
 use medpol::render;
 use medpol::source::{Sources, Span};
-use medpol::testing::{self, TestResult};
+use medpol::testing::{self, DecisionCoverage, Run, TestResult};
 
 use super::{USAGE, emit};
 
@@ -24,6 +25,14 @@ pub struct Test {
     /// How to report: text, or JSON on standard output.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+    /// Also report which rules and which leaves of the compiled decisions the tests reach,
+    /// with a ready-to-paste test for each one they miss.
+    #[arg(long)]
+    coverage: bool,
+    /// Fail (exit 1) when rule or leaf coverage is below this percentage (implies
+    /// `--coverage`).
+    #[arg(long, value_name = "P")]
+    min_coverage: Option<f64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -69,22 +78,40 @@ pub fn run(args: Test) -> ExitCode {
         );
         return ExitCode::from(1);
     }
-    let runs: Vec<(&CheckedProject, Vec<TestResult>)> = checked
-        .projects
-        .iter()
-        .map(|p| (p, testing::run(&p.program, &requested_tests(p))))
-        .collect();
+    let coverage = args.coverage || args.min_coverage.is_some();
+    let mut runs: Vec<(&CheckedProject, Run)> = Vec::new();
+    for p in &checked.projects {
+        let compiled = if coverage {
+            match compiled(p, &report.sources) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        } else {
+            None
+        };
+        runs.push((
+            p,
+            testing::run(&p.program, &requested_tests(p), compiled.as_deref()),
+        ));
+    }
     let failed = runs
         .iter()
-        .flat_map(|(_, r)| r)
+        .flat_map(|(_, r)| &r.results)
         .filter(|r| !r.passed())
         .count();
-    let total: usize = runs.iter().map(|(_, r)| r.len()).sum();
+    let total: usize = runs.iter().map(|(_, r)| r.results.len()).sum();
+    let totals = Totals::of(&runs);
+    let below = args
+        .min_coverage
+        .filter(|min| totals.rules.percent() < *min || totals.leaves.percent() < *min);
     let lines = match args.format {
         Format::Human => {
             let mut out = Vec::new();
-            for (project, results) in &runs {
-                human(&mut out, &report.sources, &project.program, results);
+            for (project, run) in &runs {
+                human(&mut out, &report.sources, &project.program, &run.results);
             }
             say!(out);
             say!(
@@ -94,27 +121,46 @@ pub fn run(args: Test) -> ExitCode {
                 if total == 1 { "test" } else { "tests" },
                 total - failed
             );
+            if coverage {
+                human_coverage(&mut out, &report.sources, &runs, &totals);
+            }
+            if let Some(min) = below {
+                say!(out);
+                say!(
+                    out,
+                    "coverage is below the minimum of {min}%: rules {}, leaves {}",
+                    totals.rules.text(),
+                    totals.leaves.text()
+                );
+            }
             out
         }
         Format::Json => {
             let tests: Vec<serde_json::Value> = runs
                 .iter()
-                .flat_map(|(p, results)| {
-                    results
+                .flat_map(|(p, run)| {
+                    run.results
                         .iter()
                         .map(|r| test_json(&report.sources, &p.program, r))
                 })
                 .collect();
-            let doc = json!({
+            let mut doc = json!({
                 "tests": tests,
                 "summary": { "total": total, "passed": total - failed, "failed": failed },
             });
+            if coverage {
+                doc["coverage"] = coverage_json(&report.sources, &runs, &totals);
+            }
+            if let Some(min) = args.min_coverage {
+                doc["coverage"]["minimum"] = json!(min);
+                doc["coverage"]["below_minimum"] = json!(below.is_some());
+            }
             vec![serde_json::to_string_pretty(&doc).unwrap_or_default()]
         }
     };
     emit(
         &lines,
-        if failed > 0 {
+        if failed > 0 || below.is_some() {
             ExitCode::from(1)
         } else {
             ExitCode::SUCCESS
@@ -295,5 +341,272 @@ fn test_json(sources: &Sources, program: &Program, r: &TestResult) -> serde_json
         "source": loc_json(sources, test.span),
         "passed": r.passed(),
         "expects": expects,
+    })
+}
+
+/// The compiled policies of the files asked about.
+fn compiled(
+    project: &CheckedProject,
+    sources: &Sources,
+) -> Result<Vec<medpol::compile::Compiled>, medpol::compile::CompileError> {
+    let options = medpol::compile::Options {
+        root: project.root.clone(),
+        ..medpol::compile::Options::default()
+    };
+    let all = medpol::compile::compile(&project.program, &project.tables, sources, &options)?;
+    Ok(all
+        .into_iter()
+        .filter(|c| {
+            project
+                .program
+                .policies
+                .get(c.policy.index())
+                .is_some_and(|p| project.requested.contains(&p.file))
+        })
+        .collect())
+}
+
+#[derive(Default, Clone, Copy)]
+struct Count {
+    covered: usize,
+    total: usize,
+}
+
+impl Count {
+    fn add(&mut self, covered: bool) {
+        self.total += 1;
+        self.covered += usize::from(covered);
+    }
+
+    /// Nothing to cover is full coverage.
+    fn percent(self) -> f64 {
+        if self.total == 0 {
+            100.0
+        } else {
+            self.covered as f64 * 100.0 / self.total as f64
+        }
+    }
+
+    fn text(self) -> String {
+        format!("{:.1}% ({}/{})", self.percent(), self.covered, self.total)
+    }
+
+    fn json(self) -> serde_json::Value {
+        json!({ "covered": self.covered, "total": self.total, "percent": self.percent() })
+    }
+}
+
+struct Totals {
+    rules: Count,
+    leaves: Count,
+}
+
+impl Totals {
+    fn of(runs: &[(&CheckedProject, Run)]) -> Totals {
+        let (mut rules, mut leaves) = (Count::default(), Count::default());
+        for d in runs.iter().flat_map(|(_, r)| &r.coverage) {
+            d.rules.iter().for_each(|c| rules.add(*c));
+            d.leaves.iter().for_each(|l| leaves.add(l.covered));
+        }
+        Totals { rules, leaves }
+    }
+}
+
+/// What a leaf gives, in words.
+fn leaf_text(leaf: &LeafDoc) -> String {
+    match leaf {
+        LeafDoc::Rule { outcome, rule } => format!("rule `{rule}` gives `{outcome}`"),
+        LeafDoc::Otherwise { outcome } => format!("`otherwise` gives `{outcome}`"),
+        LeafDoc::NoRule => "no rule applies".to_string(),
+        LeafDoc::Conflict { rules, .. } => format!(
+            "rules {} conflict",
+            rules
+                .iter()
+                .map(|r| format!("`{r}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A test that reaches an uncovered leaf, ready to paste into the policy. A leaf without an
+/// outcome (no rule, a conflict) cannot be expected, so its patient is given as a comment.
+fn witness_test(
+    program: &Program,
+    d: &medpol::ir::Decision,
+    leaf: &medpol::testing::LeafCoverage,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    let what = match &leaf.leaf {
+        LeafDoc::Rule { rule, .. } => format!("rule `{rule}`"),
+        LeafDoc::Otherwise { .. } => "`otherwise`".to_string(),
+        LeafDoc::NoRule => "no rule".to_string(),
+        LeafDoc::Conflict { .. } => "a conflict".to_string(),
+    };
+    let name = format!("{}: {}", d.name, what.replace('`', ""));
+    lines.push(format!("test \"{name}\" {{"));
+    if leaf.witness.is_empty() {
+        lines.push("  given { }".to_string());
+    } else {
+        lines.push("  given {".to_string());
+        for (f, v) in &leaf.witness {
+            let fact = program.fact(*f).map_or("?", |x| x.name.as_str());
+            lines.push(format!("    {fact} = {v}"));
+        }
+        lines.push("  }".to_string());
+    }
+    match &leaf.leaf {
+        LeafDoc::Rule { outcome, .. } | LeafDoc::Otherwise { outcome } => {
+            lines.push(
+                "  // The outcome the policy gives this patient now: check it against the policy text."
+                    .to_string(),
+            );
+            lines.push(format!("  expect {} = {outcome}", d.name));
+            lines.push("}".to_string());
+        }
+        LeafDoc::NoRule | LeafDoc::Conflict { .. } => {
+            lines.push(format!(
+                "  // {}: no outcome to expect; fix the decision first.",
+                leaf_text(&leaf.leaf)
+            ));
+            lines.push("}".to_string());
+            lines = lines.into_iter().map(|l| format!("// {l}")).collect();
+        }
+    }
+    lines
+}
+
+fn human_coverage(
+    out: &mut Vec<String>,
+    sources: &Sources,
+    runs: &[(&CheckedProject, Run)],
+    totals: &Totals,
+) {
+    say!(out);
+    say!(out, "coverage of the compiled decisions");
+    for (p, run) in runs {
+        for c in &run.coverage {
+            let Some(d) = p.program.decision(c.decision) else {
+                continue;
+            };
+            let (mut rules, mut leaves) = (Count::default(), Count::default());
+            c.rules.iter().for_each(|x| rules.add(*x));
+            c.leaves.iter().for_each(|l| leaves.add(l.covered));
+            say!(
+                out,
+                "  {} `{}`: rules {}, leaves {}",
+                sources.name(d.file),
+                d.name,
+                rules.text(),
+                leaves.text()
+            );
+        }
+    }
+    say!(
+        out,
+        "  total: rules {}, leaves {}",
+        totals.rules.text(),
+        totals.leaves.text()
+    );
+    for (p, run) in runs {
+        for c in &run.coverage {
+            report_gaps(out, sources, &p.program, c);
+        }
+    }
+}
+
+fn report_gaps(out: &mut Vec<String>, sources: &Sources, program: &Program, c: &DecisionCoverage) {
+    let Some(d) = program.decision(c.decision) else {
+        return;
+    };
+    // A rule with a leaf is reported with its leaf below; one without can never decide.
+    for (rule, _) in d
+        .rules
+        .iter()
+        .zip(&c.rules)
+        .filter(|(_, covered)| !**covered)
+    {
+        let reachable = c
+            .leaves
+            .iter()
+            .any(|l| matches!(&l.leaf, LeafDoc::Rule { rule: r, .. } if *r == rule.name));
+        if !reachable {
+            say!(out);
+            say!(
+                out,
+                "uncovered: rule `{}` of `{}` ({}): no patient reaches it (see `medpol check`)",
+                rule.name,
+                d.name,
+                place(sources, rule.name_span),
+            );
+        }
+    }
+    for leaf in c.leaves.iter().filter(|l| !l.covered) {
+        say!(out);
+        say!(
+            out,
+            "uncovered: leaf of `{}` where {}; add this test to {}:",
+            d.name,
+            leaf_text(&leaf.leaf),
+            sources.name(d.file)
+        );
+        out.extend(witness_test(program, d, leaf));
+    }
+}
+
+fn coverage_json(
+    sources: &Sources,
+    runs: &[(&CheckedProject, Run)],
+    totals: &Totals,
+) -> serde_json::Value {
+    let mut decisions = Vec::new();
+    for (p, run) in runs {
+        for c in &run.coverage {
+            let Some(d) = p.program.decision(c.decision) else {
+                continue;
+            };
+            let rules: Vec<serde_json::Value> = d
+                .rules
+                .iter()
+                .zip(&c.rules)
+                .map(|(r, covered)| {
+                    json!({ "rule": r.name, "source": loc_json(sources, r.name_span), "covered": covered })
+                })
+                .collect();
+            let leaves: Vec<serde_json::Value> = c
+                .leaves
+                .iter()
+                .map(|l| {
+                    let mut v = json!({
+                        "leaf": serde_json::to_value(&l.leaf).unwrap_or_default(),
+                        "covered": l.covered,
+                    });
+                    if !l.covered {
+                        let witness: serde_json::Map<String, serde_json::Value> = l
+                            .witness
+                            .iter()
+                            .map(|(f, value)| {
+                                let name = p.program.fact(*f).map_or("?", |x| x.name.as_str());
+                                (name.to_string(), json!(value))
+                            })
+                            .collect();
+                        v["witness"] = serde_json::Value::Object(witness);
+                        v["test"] = json!(witness_test(&p.program, d, l).join("\n"));
+                    }
+                    v
+                })
+                .collect();
+            decisions.push(json!({
+                "file": sources.name(d.file),
+                "decision": d.name,
+                "rules": rules,
+                "leaves": leaves,
+            }));
+        }
+    }
+    json!({
+        "rules": totals.rules.json(),
+        "leaves": totals.leaves.json(),
+        "decisions": decisions,
     })
 }

@@ -21,13 +21,7 @@ pub struct Plan<'p> {
 
 impl<'p> Plan<'p> {
     pub fn new(program: &'p Program, decision: &'p Decision) -> Plan<'p> {
-        let mut facts: Vec<FactId> = decision
-            .rules
-            .iter()
-            .flat_map(|r| program.facts_read(&r.condition))
-            .collect();
-        facts.sort();
-        facts.dedup();
+        let facts = reading_order(program, decision);
         Plan {
             program,
             decision,
@@ -36,7 +30,8 @@ impl<'p> Plan<'p> {
         }
     }
 
-    /// The facts the decision reads, through definitions too, sorted.
+    /// The facts the decision reads, through definitions too, in the order its rules read
+    /// them.
     pub fn facts(&self) -> &[FactId] {
         &self.facts
     }
@@ -263,6 +258,43 @@ fn define_order(program: &Program, decision: &Decision) -> Vec<DefineId> {
                         stack.push((dep, false));
                     }
                 });
+            }
+        }
+    }
+    order
+}
+
+/// The facts the rules read, each at its first use, rules in order and definitions read where
+/// they are named (an explicit stack: chains of definitions can be as long as the input).
+/// Splitting missing facts in this order lets the first rules decide early: under `first`,
+/// the facts of a rule that holds make every later fact irrelevant.
+fn reading_order(program: &Program, decision: &Decision) -> Vec<FactId> {
+    let mut order = Vec::new();
+    let mut seen_facts: HashSet<FactId> = HashSet::new();
+    let mut seen_defines: HashSet<DefineId> = HashSet::new();
+    let mut stack: Vec<&Expr> = decision.rules.iter().rev().map(|r| &r.condition).collect();
+    while let Some(e) = stack.pop() {
+        match &e.kind {
+            ExprKind::Const(_) => {}
+            ExprKind::Define(d) => {
+                if seen_defines.insert(*d)
+                    && let Some(DefineBody::Condition(body)) = program.define(*d).map(|x| &x.body)
+                {
+                    stack.push(body);
+                }
+            }
+            ExprKind::Fact(f)
+            | ExprKind::Compare { fact: f, .. }
+            | ExprKind::EnumIn { fact: f, .. }
+            | ExprKind::CodeIn { fact: f, .. }
+            | ExprKind::Has { fact: f, .. } => {
+                if seen_facts.insert(*f) {
+                    order.push(*f);
+                }
+            }
+            ExprKind::Not(inner) => stack.push(inner),
+            ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => {
+                stack.extend(es.iter().rev());
             }
         }
     }

@@ -5,7 +5,7 @@
 //! decided exactly when every completion of the missing facts gives the same result (the same
 //! outcome by the same rule, or the same conflict, or no rule): evaluation never guesses. It
 //! first evaluates in three-valued (Kleene) logic, which is cheap and decides most cases; when
-//! that leaves the result open it splits the missing facts, one at a time in a fixed order,
+//! that leaves the result open it splits the missing facts, one at a time in the order the rules read them,
 //! into the classes of values the decision's conditions can tell apart (`classes`), and builds
 //! the reduced diagram of the result over them. The facts still needed are exactly the missing
 //! facts that diagram tests: those whose value can change the result.
@@ -119,7 +119,11 @@ pub fn evaluate(program: &Program, decision: DecisionId, facts: &Assignment) -> 
             needed.dedup();
             Evaluation::Pending { needed }
         }
-        None => Evaluation::Pending { needed: missing },
+        None => {
+            let mut needed = missing;
+            needed.sort();
+            Evaluation::Pending { needed }
+        }
     }
 }
 
