@@ -73,45 +73,30 @@ pub struct Described {
 
 /// Checks and analyses files and folders, describing the decisions of the files asked about.
 pub fn describe_paths(paths: &[PathBuf], options: &Options) -> Result<Described, LoadError> {
-    let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
-    for path in paths {
-        groups
-            .entry(project::project_root(path)?)
-            .or_default()
-            .push(path.clone());
-    }
-    let mut out = Described::default();
-    for (root, targets) in groups {
-        let project = project::load(&mut out.report.sources, &root, &targets)?;
-        let checked = check::check(&project.files, &project.imports, &project.tables);
-        let requested = project.requested.clone();
-        let tables = project.tables.clone();
-        let (diagnostics, files) = check_project(project, options);
-        out.report.files += files;
-        let clean = !diagnostics.iter().any(Diagnostic::is_error);
-        out.report.diagnostics.extend(diagnostics);
-        if !clean {
-            continue;
-        }
+    let checked = check_and_keep(paths, options)?;
+    let mut out = Described {
+        report: checked.report,
+        summaries: Vec::new(),
+    };
+    for project in checked.projects {
         let analysis = analyse::analyse(
-            &checked.program,
+            &project.program,
             &analyse::Options {
-                tables: Some(tables),
+                tables: Some(project.tables),
                 describe: true,
                 ..options.analysis.clone().unwrap_or_default()
             },
         );
         for (id, summary) in analysis.summaries {
-            if checked
+            if project
                 .program
                 .decision(id)
-                .is_some_and(|d| requested.contains(&d.file))
+                .is_some_and(|d| project.requested.contains(&d.file))
             {
                 out.summaries.push(summary);
             }
         }
     }
-    sort_diagnostics(&mut out.report.diagnostics);
     Ok(out)
 }
 
