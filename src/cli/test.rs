@@ -144,16 +144,19 @@ pub fn run(args: Test) -> ExitCode {
                         .map(|r| test_json(&report.sources, &p.program, r))
                 })
                 .collect();
-            let mut doc = json!({
-                "tests": tests,
-                "summary": { "total": total, "passed": total - failed, "failed": failed },
-            });
+            let mut doc = serde_json::Map::new();
+            doc.insert("tests".into(), json!(tests));
+            doc.insert(
+                "summary".into(),
+                json!({ "total": total, "passed": total - failed, "failed": failed }),
+            );
             if coverage {
-                doc["coverage"] = coverage_json(&report.sources, &runs, &totals);
-            }
-            if let Some(min) = args.min_coverage {
-                doc["coverage"]["minimum"] = json!(min);
-                doc["coverage"]["below_minimum"] = json!(below.is_some());
+                let mut cov = coverage_json(&report.sources, &runs, &totals);
+                if let Some(min) = args.min_coverage {
+                    cov.insert("minimum".into(), json!(min));
+                    cov.insert("below_minimum".into(), json!(below.is_some()));
+                }
+                doc.insert("coverage".into(), serde_json::Value::Object(cov));
             }
             vec![serde_json::to_string_pretty(&doc).unwrap_or_default()]
         }
@@ -558,7 +561,7 @@ fn coverage_json(
     sources: &Sources,
     runs: &[(&CheckedProject, Run)],
     totals: &Totals,
-) -> serde_json::Value {
+) -> serde_json::Map<String, serde_json::Value> {
     let mut decisions = Vec::new();
     for (p, run) in runs {
         for c in &run.coverage {
@@ -577,10 +580,12 @@ fn coverage_json(
                 .leaves
                 .iter()
                 .map(|l| {
-                    let mut v = json!({
-                        "leaf": serde_json::to_value(&l.leaf).unwrap_or_default(),
-                        "covered": l.covered,
-                    });
+                    let mut v = serde_json::Map::new();
+                    v.insert(
+                        "leaf".into(),
+                        serde_json::to_value(&l.leaf).unwrap_or_default(),
+                    );
+                    v.insert("covered".into(), json!(l.covered));
                     if !l.covered {
                         let witness: serde_json::Map<String, serde_json::Value> = l
                             .witness
@@ -590,10 +595,13 @@ fn coverage_json(
                                 (name.to_string(), json!(value))
                             })
                             .collect();
-                        v["witness"] = serde_json::Value::Object(witness);
-                        v["test"] = json!(witness_test(&p.program, d, l).join("\n"));
+                        v.insert("witness".into(), serde_json::Value::Object(witness));
+                        v.insert(
+                            "test".into(),
+                            json!(witness_test(&p.program, d, l).join("\n")),
+                        );
                     }
-                    v
+                    serde_json::Value::Object(v)
                 })
                 .collect();
             decisions.push(json!({
@@ -604,9 +612,9 @@ fn coverage_json(
             }));
         }
     }
-    json!({
-        "rules": totals.rules.json(),
-        "leaves": totals.leaves.json(),
-        "decisions": decisions,
-    })
+    let mut out = serde_json::Map::new();
+    out.insert("rules".into(), totals.rules.json());
+    out.insert("leaves".into(), totals.leaves.json());
+    out.insert("decisions".into(), json!(decisions));
+    out
 }
