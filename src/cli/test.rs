@@ -58,7 +58,8 @@ pub fn run(args: Test) -> ExitCode {
     let errors = report.count(Severity::Error);
     if errors > 0 {
         // Tests of a model with errors would test the mistakes: show them, as `medpol check`.
-        let color = if std::io::stderr().is_terminal() {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = if std::io::stderr().is_terminal() && !no_color {
             render::human::Color::Always
         } else {
             render::human::Color::Never
