@@ -73,45 +73,30 @@ pub struct Described {
 
 /// Checks and analyses files and folders, describing the decisions of the files asked about.
 pub fn describe_paths(paths: &[PathBuf], options: &Options) -> Result<Described, LoadError> {
-    let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
-    for path in paths {
-        groups
-            .entry(project::project_root(path)?)
-            .or_default()
-            .push(path.clone());
-    }
-    let mut out = Described::default();
-    for (root, targets) in groups {
-        let project = project::load(&mut out.report.sources, &root, &targets)?;
-        let checked = check::check(&project.files, &project.imports, &project.tables);
-        let requested = project.requested.clone();
-        let tables = project.tables.clone();
-        let (diagnostics, files) = check_project(project, options);
-        out.report.files += files;
-        let clean = !diagnostics.iter().any(Diagnostic::is_error);
-        out.report.diagnostics.extend(diagnostics);
-        if !clean {
-            continue;
-        }
+    let checked = check_and_keep(paths, options)?;
+    let mut out = Described {
+        report: checked.report,
+        summaries: Vec::new(),
+    };
+    for project in checked.projects {
         let analysis = analyse::analyse(
-            &checked.program,
+            &project.program,
             &analyse::Options {
-                tables: Some(tables),
+                tables: Some(project.tables),
                 describe: true,
                 ..options.analysis.clone().unwrap_or_default()
             },
         );
         for (id, summary) in analysis.summaries {
-            if checked
+            if project
                 .program
                 .decision(id)
-                .is_some_and(|d| requested.contains(&d.file))
+                .is_some_and(|d| project.requested.contains(&d.file))
             {
                 out.summaries.push(summary);
             }
         }
     }
-    sort_diagnostics(&mut out.report.diagnostics);
     Ok(out)
 }
 
@@ -163,4 +148,112 @@ fn apply_level(
         }
         None => Some(d),
     }
+}
+
+/// What a build found: the check's report, and when it found no error, the compiled policies
+/// of the files asked about.
+#[derive(Debug, Default)]
+pub struct Built {
+    pub report: Report,
+    pub compiled: Vec<crate::compile::Compiled>,
+}
+
+/// Checks files and folders as [`check_paths`] does and, when no error is reported, compiles
+/// the policies of the files asked about. A decision too large to compile is an error.
+pub fn build_paths(
+    paths: &[PathBuf],
+    options: &Options,
+) -> Result<Result<Built, crate::compile::CompileError>, LoadError> {
+    let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    for path in paths {
+        groups
+            .entry(project::project_root(path)?)
+            .or_default()
+            .push(path.clone());
+    }
+    let mut out = Built::default();
+    let mut checked_projects = Vec::new();
+    for (root, targets) in groups {
+        let project = project::load(&mut out.report.sources, &root, &targets)?;
+        let checked = check::check(&project.files, &project.imports, &project.tables);
+        let requested = project.requested.clone();
+        let tables = project.tables.clone();
+        let (diagnostics, files) = check_project(project, options);
+        out.report.files += files;
+        out.report.diagnostics.extend(diagnostics);
+        checked_projects.push((root, checked.program, tables, requested));
+    }
+    sort_diagnostics(&mut out.report.diagnostics);
+    if out.report.diagnostics.iter().any(Diagnostic::is_error) {
+        return Ok(Ok(out));
+    }
+    for (root, program, tables, requested) in checked_projects {
+        let options = crate::compile::Options {
+            root,
+            ..crate::compile::Options::default()
+        };
+        let compiled =
+            match crate::compile::compile(&program, &tables, &out.report.sources, &options) {
+                Ok(c) => c,
+                Err(e) => return Ok(Err(e)),
+            };
+        out.compiled.extend(compiled.into_iter().filter(|c| {
+            program
+                .policies
+                .get(c.policy.index())
+                .is_some_and(|p| requested.contains(&p.file))
+        }));
+    }
+    Ok(Ok(out))
+}
+
+/// A project checked without errors, for the commands that go on from its typed model.
+#[derive(Debug)]
+pub struct CheckedProject {
+    pub program: crate::ir::Program,
+    /// The files asked about.
+    pub requested: std::collections::HashSet<crate::source::FileId>,
+    pub tables: crate::tables::TableSet,
+    pub root: PathBuf,
+}
+
+/// A check, and the projects it found no error in.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub report: Report,
+    pub projects: Vec<CheckedProject>,
+}
+
+/// Checks files and folders as [`check_paths`] does and keeps the typed model of each project
+/// without errors.
+pub fn check_and_keep(paths: &[PathBuf], options: &Options) -> Result<Checked, LoadError> {
+    let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    for path in paths {
+        groups
+            .entry(project::project_root(path)?)
+            .or_default()
+            .push(path.clone());
+    }
+    let mut out = Checked::default();
+    for (root, targets) in groups {
+        let project = project::load(&mut out.report.sources, &root, &targets)?;
+        let checked = check::check(&project.files, &project.imports, &project.tables);
+        let requested = project.requested.clone();
+        let tables = project.tables.clone();
+        let root = project.root.clone();
+        let (diagnostics, files) = check_project(project, options);
+        out.report.files += files;
+        let clean = !diagnostics.iter().any(Diagnostic::is_error);
+        out.report.diagnostics.extend(diagnostics);
+        if clean {
+            out.projects.push(CheckedProject {
+                program: checked.program,
+                requested,
+                tables,
+                root,
+            });
+        }
+    }
+    sort_diagnostics(&mut out.report.diagnostics);
+    Ok(out)
 }

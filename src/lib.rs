@@ -20,11 +20,14 @@
 extern crate alloc;
 
 pub mod analyse;
+pub mod artifact;
 pub mod ast;
 pub mod check;
 pub mod codes;
+pub mod compile;
 pub mod diagnostic;
 pub mod driver;
+pub mod evaluate;
 pub mod explain;
 pub mod format;
 pub mod ir;
@@ -33,4 +36,5 @@ pub mod render;
 pub mod source;
 pub mod syntax;
 pub mod tables;
+pub mod testing;
 pub mod types;

@@ -68,6 +68,12 @@ enum Command {
     Analyse(cli::analyse::Analyse),
     /// Rewrite policy files in the canonical style.
     Fmt(cli::fmt::Fmt),
+    /// Run the `test` blocks of the policies.
+    Test(cli::test::Test),
+    /// Compile each policy to a decision artifact (`medpol.decision/1` JSON).
+    Build(cli::build::Build),
+    /// Evaluate a patient's facts with a policy or an artifact.
+    Eval(cli::eval::Eval),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -100,6 +106,9 @@ fn main() -> ExitCode {
         Command::Codes { command } => cli::codes::run(command),
         Command::Analyse(args) => cli::analyse::run(args),
         Command::Fmt(args) => cli::fmt::run(args),
+        Command::Test(args) => cli::test::run(args),
+        Command::Build(args) => cli::build::run(args),
+        Command::Eval(args) => cli::eval::run(args),
     }
 }
 

@@ -157,3 +157,119 @@ fn explain_prints_the_documented_explanation() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(text(&unknown.stderr).contains("unknown diagnostic code `E0140`"));
 }
+
+#[test]
+fn test_runs_the_shipped_policies_tests_and_exits_0() {
+    let out = medpol(&["test", "policies"], &root());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("0 failed"), "{stdout}");
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "coverage = investigational, by rule `sacroplasty` (policies/bcbsma-484.medpol:"
+        ),
+        "{stdout}"
+    );
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn test_failures_exit_1_with_expected_and_actual_in_json() {
+    let out = medpol(
+        &[
+            "test",
+            "tests/cases/test/failing.medpol",
+            "--format",
+            "json",
+        ],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["summary"]["failed"], 3);
+    let first = &doc["tests"][0];
+    assert_eq!(first["passed"], false);
+    assert_eq!(first["source"]["line"], 25);
+    let expect = &first["expects"][0];
+    assert_eq!(expect["decision"], "coverage");
+    assert_eq!(expect["expected"], "covered");
+    assert_eq!(expect["actual"]["kind"], "decided");
+    assert_eq!(expect["actual"]["outcome"], "not_covered");
+    let pending = &doc["tests"][1]["expects"][0]["actual"];
+    assert_eq!(pending["kind"], "pending");
+    assert_eq!(pending["needed"], serde_json::json!(["hospitalized"]));
+    assert_eq!(doc["tests"][2]["expects"][1]["actual"]["kind"], "conflict");
+}
+
+#[test]
+fn test_refuses_a_policy_with_errors() {
+    let out = medpol(&["test", "tests/cases/test/check-error.medpol"], &root());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    assert!(err.contains("E0104"), "{err}");
+    assert!(err.contains("fix it before running their tests"), "{err}");
+    let out = medpol(&["test", "no/such/folder"], &root());
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn coverage_tests_pasted_into_the_policy_check_pass_and_cover_it() {
+    let case = root().join("tests/cases/test/coverage-gaps.medpol");
+    let out = medpol(&["test", "--coverage", case.to_str().unwrap()], &root());
+    assert_eq!(out.status.code(), Some(0));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("rules 33.3% (1/3), leaves 25.0% (1/4)"),
+        "{report}"
+    );
+    // The ready-to-paste tests: from each `test "` line to its closing brace.
+    let mut pasted = std::fs::read_to_string(&case).unwrap();
+    let mut inside = false;
+    for line in report.lines() {
+        inside |= line.starts_with("test \"");
+        if inside {
+            pasted.push_str(line);
+            pasted.push('\n');
+        }
+        inside &= line != "}";
+    }
+    let dir = std::env::temp_dir().join(format!("medpol-coverage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("pasted.medpol");
+    std::fs::write(&file, pasted).unwrap();
+    let out = medpol(
+        &["test", "--min-coverage", "100", file.to_str().unwrap()],
+        &root(),
+    );
+    let report = text(&out.stdout);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{report}{}", text(&out.stderr));
+    assert!(report.contains("4 tests: 4 passed, 0 failed"), "{report}");
+    assert!(
+        report.contains("total: rules 100.0% (3/3), leaves 100.0% (4/4)"),
+        "{report}"
+    );
+}
+
+#[test]
+fn shipped_policies_reach_full_rule_and_leaf_coverage() {
+    let out = medpol(
+        &[
+            "test",
+            "policies",
+            "--min-coverage",
+            "100",
+            "--format",
+            "json",
+        ],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["coverage"]["rules"]["percent"], 100.0);
+    assert_eq!(doc["coverage"]["leaves"]["percent"], 100.0);
+    assert_eq!(doc["coverage"]["below_minimum"], false);
+    assert_eq!(doc["coverage"]["decisions"].as_array().unwrap().len(), 5);
+}

@@ -388,6 +388,27 @@ impl Mdd {
         Ok(n)
     }
 
+    /// The diagram with each terminal replaced by its image in `map` (terminals not in it
+    /// stay), reduced.
+    pub fn map_terminals(&mut self, a: Node, map: &HashMap<Node, Node>) -> Result<Node, Exhausted> {
+        let mut done: HashMap<Node, Node> = HashMap::new();
+        // Children before parents, so each node is rebuilt from rebuilt children.
+        for n in self.nodes_of(a) {
+            let image = match self.test(n).map(|(v, c)| (v, c.to_vec())) {
+                Some((var, children)) => {
+                    let children = children
+                        .iter()
+                        .map(|c| done.get(c).copied().unwrap_or(*c))
+                        .collect();
+                    self.make(var, children)?
+                }
+                None => map.get(&n).copied().unwrap_or(n),
+            };
+            done.insert(n, image);
+        }
+        Ok(done.get(&a).copied().unwrap_or(a))
+    }
+
     /// Where `cond` holds, the result of `then`; elsewhere that of `otherwise` (for
     /// multi-terminal diagrams).
     pub fn select(&mut self, cond: Node, then: Node, otherwise: Node) -> Result<Node, Exhausted> {

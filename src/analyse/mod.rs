@@ -156,6 +156,26 @@ impl From<Exhausted> for Stop {
     }
 }
 
+/// The release of a system whose billable codes a code fact takes: the one in force on the
+/// policy's date (the earliest for an older date, the newest without one).
+pub(crate) fn table_in_force(
+    tables: &TableSet,
+    system: System,
+    date: Option<crate::types::Date>,
+) -> Option<&crate::tables::Table> {
+    match date {
+        Some(d) => tables
+            .in_force(system, d)
+            .or_else(|| tables.releases(system).next()),
+        None => tables.latest(system),
+    }
+}
+
+/// The code universe of a policy with this date, as the analysis takes it.
+pub(crate) fn universe(tables: &TableSet, date: Option<crate::types::Date>) -> Universe {
+    CodeCache::default().universe(Some(tables), date)
+}
+
 /// The billable codes of each release, read once per run.
 #[derive(Default)]
 struct CodeCache {
@@ -173,13 +193,9 @@ impl CodeCache {
         let mut out = Universe::new();
         let Some(tables) = tables else { return out };
         for &system in System::ALL {
-            let table = match date {
-                Some(d) => tables
-                    .in_force(system, d)
-                    .or_else(|| tables.releases(system).next()),
-                None => tables.latest(system),
+            let Some(table) = table_in_force(tables, system, date) else {
+                continue;
             };
-            let Some(table) = table else { continue };
             let codes = self
                 .releases
                 .entry(table.release().to_string())

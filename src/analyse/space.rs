@@ -277,17 +277,7 @@ fn classify(
     universe: &Universe,
 ) -> CodeClasses {
     let sets = sets.cloned().unwrap_or_default();
-    let codes: std::sync::Arc<Vec<String>> = match universe.get(&system) {
-        Some((codes, true)) => codes.clone(),
-        Some((codes, false)) => {
-            let mut all: Vec<String> = codes.iter().cloned().collect();
-            all.extend(syntactic_universe(program, system, &sets));
-            all.sort();
-            all.dedup();
-            std::sync::Arc::new(all)
-        }
-        None => std::sync::Arc::new(syntactic_universe(program, system, &sets)),
-    };
+    let codes = universe_codes(program, system, &sets, universe);
     // Each set's members as a mask over the sorted codes: ranges of the sorted list, found
     // by binary search, instead of matching every code against every item.
     let mut memo: HashMap<CodeSetId, Vec<bool>> = HashMap::new();
@@ -348,9 +338,30 @@ fn classify(
     }
 }
 
+/// The sorted codes a code fact tested against `sets` can take: the table's, or, when the
+/// table does not list its whole system, those with the codes the policy names.
+pub(crate) fn universe_codes(
+    program: &Program,
+    system: System,
+    sets: &[CodeSetId],
+    universe: &Universe,
+) -> std::sync::Arc<Vec<String>> {
+    match universe.get(&system) {
+        Some((codes, true)) => codes.clone(),
+        Some((codes, false)) => {
+            let mut all: Vec<String> = codes.iter().cloned().collect();
+            all.extend(syntactic_universe(program, system, sets));
+            all.sort();
+            all.dedup();
+            std::sync::Arc::new(all)
+        }
+        None => std::sync::Arc::new(syntactic_universe(program, system, sets)),
+    }
+}
+
 /// Which of the sorted codes a set holds. References are followed (the checker has ruled out
 /// cycles; the depth guard is for safety only).
-fn set_mask(
+pub(crate) fn set_mask(
     program: &Program,
     set: CodeSetId,
     codes: &[String],

@@ -1,4 +1,5 @@
-//! The `medpol tables`, `medpol codes` and `medpol analyse` commands.
+//! The `medpol tables`, `medpol codes`, `medpol analyse`, `medpol build` and `medpol eval`
+//! commands.
 
 /// Adds a line to a command's output (see [`emit`]).
 macro_rules! say {
@@ -11,9 +12,12 @@ macro_rules! say {
 }
 
 pub mod analyse;
+pub mod build;
 pub mod codes;
 pub mod fmt;
+pub mod eval;
 pub mod tables;
+pub mod test;
 
 use std::io::Write;
 use std::path::Path;

@@ -1,0 +1,459 @@
+//! Decision artifacts, format `medpol.decision/1`: what `medpol build` writes and what claims,
+//! prior-authorization and decision-support systems load.
+//!
+//! This is a data module: it depends on nothing but the data modules [`crate::types`] and
+//! [`crate::codes`], so a program can load an artifact and evaluate it without the compiler.
+//! An artifact holds one policy: its metadata, the input schema (the facts its decisions
+//! read), the code sets it needs expanded against a named table release, and each decision as
+//! a reduced decision diagram of binary tests with a source map. `docs/artifact.md` describes
+//! the format and `docs/artifact.schema.json` is its JSON Schema.
+//!
+//! # Example
+//!
+//! ```
+//! use medpol::artifact::{Artifact, Facts};
+//!
+//! // An artifact as `medpol build` writes it (normally read from a file).
+//! let json = std::fs::read_to_string("tests/cases/build/tiny.json").unwrap();
+//! let artifact = Artifact::from_json(&json).unwrap();
+//! let decision = artifact.decision("coverage").unwrap();
+//!
+//! // Facts are checked against the input schema: a duration needs its unit.
+//! let facts = Facts::from_json(&artifact, r#"{"care": "8 weeks", "hospitalized": false}"#).unwrap();
+//! let result = decision.evaluate(&facts);
+//! assert!(result.is_decided());
+//! assert_eq!(decision.outcome_of(&result), Some("covered"));
+//! assert_eq!(decision.rule_of(&result), Some("failed_care"));
+//!
+//! // Without the duration the outcome depends on what is missing: pending, never a guess.
+//! let partial = Facts::from_json(&artifact, r#"{"hospitalized": false}"#).unwrap();
+//! let pending = decision.evaluate(&partial);
+//! assert!(!pending.is_decided());
+//! assert_eq!(artifact.fact_names(&pending.needed), vec!["care"]);
+//!
+//! // Bad facts name the fact, and nothing is evaluated.
+//! let err = Facts::from_json(&artifact, r#"{"care": "6"}"#).unwrap_err();
+//! assert_eq!(err.fact.as_deref(), Some("care"));
+//! ```
+
+mod eval;
+mod facts;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use eval::{Evaluation, Step};
+pub use facts::{FactError, Facts};
+
+use crate::types::Num;
+
+/// The format id every artifact carries.
+pub const FORMAT: &str = "medpol.decision/1";
+
+/// One policy compiled: the JSON document of an artifact, field for field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    /// Always [`FORMAT`].
+    pub format: String,
+    pub policy: PolicyMeta,
+    /// The source files the source maps name, relative to the project folder, with `/`.
+    pub files: Vec<String>,
+    /// The code table release each code system's sets were expanded against.
+    pub tables: Vec<TableRef>,
+    /// The input schema: every fact the policy's decisions read.
+    pub facts: Vec<FactSchema>,
+    /// The code sets the decisions test, expanded to sorted codes.
+    pub code_sets: Vec<CodeSetDoc>,
+    pub decisions: Vec<DecisionDoc>,
+    /// `sha256:` and the hex SHA-256 of the document's canonical form (compact JSON of the
+    /// document without this field).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyMeta {
+    pub id: String,
+    pub title: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub references: Vec<String>,
+    #[serde(default)]
+    pub related: Vec<String>,
+    pub source: Loc,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableRef {
+    pub system: String,
+    pub release: String,
+}
+
+/// The kind of value a fact takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactType {
+    Bool,
+    Int,
+    Decimal,
+    /// A duration in `unit` (`days`, `weeks`, `months`, `years`).
+    Duration,
+    /// A percentage, 0 to 100.
+    Percent,
+    /// One of `values`.
+    Enum,
+    /// One code of `system`.
+    Code,
+    /// A set of codes of `system`.
+    Codes,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FactSchema {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: FactType,
+    /// For a duration: its unit; thresholds and values are in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// For an enum: its values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    /// For a code or set of codes: the code system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub source: Loc,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeSetDoc {
+    /// The set's name; a set written in place has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub system: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Every code of the set, sorted, in normal form.
+    pub codes: Vec<String>,
+    pub source: Loc,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionDoc {
+    pub name: String,
+    /// `unique`, `first` or `any`.
+    pub hit: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub outcomes: Vec<String>,
+    /// Where evaluation starts.
+    pub root: Ref,
+    /// Tests; a node's children always come after it, so the diagram has no cycle.
+    pub nodes: Vec<NodeDoc>,
+    pub leaves: Vec<LeafDoc>,
+    pub source: Loc,
+    pub source_map: SourceMap,
+}
+
+/// A child of a node: another node or a leaf (indices into the decision's arrays).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ref {
+    Node(u32),
+    Leaf(u32),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeDoc {
+    /// Index into the artifact's facts.
+    pub fact: u32,
+    pub test: Test,
+    /// Where to go when the test holds.
+    pub then: Ref,
+    /// Where to go when it does not.
+    #[serde(rename = "else")]
+    pub otherwise: Ref,
+}
+
+/// What a node asks of its fact.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Test {
+    /// A `bool` fact is true.
+    IsTrue,
+    /// A number compared with a threshold in the fact's own unit: `op` is `>=` or `>`; the
+    /// value is exact (a decimal such as `78.5`, or a fraction such as `1/30`).
+    Compare { op: String, value: String },
+    /// An enum fact is one of these values.
+    EnumIn { values: Vec<String> },
+    /// A single-code fact is in a code set (index into `code_sets`).
+    CodeIn { set: u32 },
+    /// A set-of-codes fact has any (or all) codes of the class of codes that lie in every set
+    /// of `in` and in no set of `not_in`.
+    Has {
+        quantifier: Quantifier,
+        #[serde(rename = "in")]
+        inside: Vec<u32>,
+        not_in: Vec<u32>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quantifier {
+    Any,
+    All,
+}
+
+/// What a decision gives at the end of a path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LeafDoc {
+    /// A rule decides.
+    Rule { outcome: String, rule: String },
+    /// No rule matches; the decision's `otherwise` gives the outcome.
+    Otherwise { outcome: String },
+    /// No rule matches and the decision has no `otherwise`.
+    NoRule,
+    /// Under `unique` or `any`, rules that disagree (or, under `unique`, several rules) match.
+    Conflict {
+        rules: Vec<String>,
+        outcomes: Vec<String>,
+    },
+}
+
+/// A place in the policy's source.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Loc {
+    /// Index into the artifact's files.
+    pub file: u32,
+    /// 1-based.
+    pub line: u32,
+    /// 1-based, in characters.
+    pub column: u32,
+    /// The rule this place belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The policy text there (one line at most).
+    pub text: String,
+}
+
+/// Where each node and leaf of a decision comes from, parallel to its `nodes` and `leaves`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceMap {
+    pub nodes: Vec<Loc>,
+    pub leaves: Vec<Loc>,
+}
+
+/// Why an artifact cannot be loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError(pub String);
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+impl Document {
+    /// The SHA-256 of the canonical form: compact JSON without the `hash` field.
+    pub fn content_hash(&self) -> String {
+        let mut unhashed = self.clone();
+        unhashed.hash.clear();
+        let bytes = serde_json::to_vec(&unhashed).unwrap_or_default();
+        let digest = Sha256::digest(&bytes);
+        let mut out = String::with_capacity(7 + 64);
+        out.push_str("sha256:");
+        for b in digest {
+            out.push_str(&format!("{b:02x}"));
+        }
+        out
+    }
+
+    /// The artifact file's text: pretty JSON with the content hash filled in, ending in a
+    /// newline. The same document always gives the same bytes.
+    pub fn to_json(&self) -> String {
+        let mut doc = self.clone();
+        doc.hash = self.content_hash();
+        let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+}
+
+/// A loaded artifact, ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    doc: Document,
+    decisions: Vec<Decision>,
+    /// Each code set's codes, sorted (for binary search).
+    pub(crate) sets: Vec<Vec<String>>,
+    /// For each fact, the code sets its tests name (indices into `sets`), and for each class
+    /// the `Has` tests name, its sets.
+    pub(crate) classes: Vec<eval::Class>,
+}
+
+/// One decision of a loaded artifact.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub(crate) index: usize,
+    pub(crate) doc: DecisionDoc,
+    pub(crate) nodes: Vec<eval::Node>,
+    pub(crate) root: u32,
+    /// For each leaf, what counts as "the same result" when facts are missing.
+    pub(crate) keys: Vec<eval::Key>,
+}
+
+impl Artifact {
+    /// Reads an artifact's JSON, checks its format, its content hash and that every index in
+    /// it is in range, and prepares its decisions for evaluation.
+    pub fn from_json(text: &str) -> Result<Artifact, LoadError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| LoadError(format!("not valid JSON: {e}")))?;
+        let format = value.get("format").and_then(|f| f.as_str()).unwrap_or("");
+        if format != FORMAT {
+            return Err(LoadError(format!(
+                "not a `{FORMAT}` artifact (format `{}`)",
+                format.escape_debug()
+            )));
+        }
+        let doc: Document = serde_json::from_value(value)
+            .map_err(|e| LoadError(format!("not a valid `{FORMAT}` artifact: {e}")))?;
+        let expected = doc.content_hash();
+        if doc.hash != expected {
+            return Err(LoadError(format!(
+                "the content hash does not match: the file says `{}`, its content gives `{expected}`",
+                doc.hash.escape_debug()
+            )));
+        }
+        Artifact::new(doc)
+    }
+
+    /// Prepares a document for evaluation (the compiler calls this on what it builds).
+    pub fn new(doc: Document) -> Result<Artifact, LoadError> {
+        eval::prepare(doc)
+    }
+
+    pub fn document(&self) -> &Document {
+        &self.doc
+    }
+
+    /// The artifact file's text (see [`Document::to_json`]).
+    pub fn to_json(&self) -> String {
+        self.doc.to_json()
+    }
+
+    pub fn policy_id(&self) -> &str {
+        &self.doc.policy.id
+    }
+
+    pub fn decisions(&self) -> &[Decision] {
+        &self.decisions
+    }
+
+    pub fn decision(&self, name: &str) -> Option<&Decision> {
+        self.decisions.iter().find(|d| d.doc.name == name)
+    }
+
+    /// The index of a fact of the input schema.
+    pub fn fact_index(&self, name: &str) -> Option<u32> {
+        self.doc
+            .facts
+            .iter()
+            .position(|f| f.name == name)
+            .map(|i| i as u32)
+    }
+
+    /// The names of facts given by index (as in [`Evaluation::needed`]).
+    pub fn fact_names(&self, facts: &[u32]) -> Vec<&str> {
+        facts
+            .iter()
+            .filter_map(|&f| self.doc.facts.get(f as usize))
+            .map(|f| f.name.as_str())
+            .collect()
+    }
+
+    /// A file of the source map.
+    pub fn file(&self, index: u32) -> &str {
+        self.doc
+            .files
+            .get(index as usize)
+            .map_or("?", |f| f.as_str())
+    }
+}
+
+impl Decision {
+    pub fn name(&self) -> &str {
+        &self.doc.name
+    }
+
+    pub fn document(&self) -> &DecisionDoc {
+        &self.doc
+    }
+
+    /// The decision's index in the artifact.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    pub fn leaf(&self, leaf: u32) -> Option<&LeafDoc> {
+        self.doc.leaves.get(leaf as usize)
+    }
+
+    /// The outcome of a decided evaluation (none for a pending one, a conflict or no rule).
+    pub fn outcome_of(&self, e: &Evaluation) -> Option<&str> {
+        if !e.is_decided() {
+            return None;
+        }
+        match self.leaf(*e.leaves.first()?)? {
+            LeafDoc::Rule { outcome, .. } | LeafDoc::Otherwise { outcome } => Some(outcome),
+            LeafDoc::NoRule | LeafDoc::Conflict { .. } => None,
+        }
+    }
+
+    /// The rule that decided, when one rule did (a decided evaluation whose missing facts
+    /// leave the outcome but not the rule open has none).
+    pub fn rule_of(&self, e: &Evaluation) -> Option<&str> {
+        match (e.is_decided(), e.leaves.as_slice()) {
+            (true, [leaf]) => match self.leaf(*leaf)? {
+                LeafDoc::Rule { rule, .. } => Some(rule),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// Reads a threshold as the artifact writes it: a decimal (`78.5`) or a fraction (`1/30`).
+pub(crate) fn parse_num(text: &str) -> Option<Num> {
+    match text.split_once('/') {
+        Some((n, d)) => {
+            let n = Num::parse(n).ok()?;
+            let d = Num::parse(d).ok()?;
+            if d == Num::from_int(0) {
+                return None;
+            }
+            n.checked_div(d)
+        }
+        None => Num::parse(text).ok(),
+    }
+}

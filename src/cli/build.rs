@@ -1,0 +1,125 @@
+//! `medpol build`: one decision artifact per policy, written atomically.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+
+use medpol::driver::{self, Built, Options};
+use medpol::render;
+
+use super::{USAGE, fail};
+
+#[derive(Args)]
+pub struct Build {
+    /// A policy file or project folder (default: the project in the current folder).
+    path: Option<PathBuf>,
+    /// The folder to write the artifacts to (created if missing).
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    out: PathBuf,
+}
+
+pub fn run(args: Build) -> ExitCode {
+    let path = args.path.unwrap_or_else(|| PathBuf::from("."));
+    let built = match compile(&path) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    if let Err(e) = std::fs::create_dir_all(&args.out) {
+        return fail(&format!("cannot create {}: {e}", args.out.display()));
+    }
+    for c in &built.compiled {
+        let file = args
+            .out
+            .join(format!("{}.json", file_stem(c.artifact.policy_id())));
+        if let Err(e) = write_atomically(&file, c.artifact.to_json().as_bytes()) {
+            return fail(&format!("cannot write {}: {e}", file.display()));
+        }
+        eprintln!("wrote {}", file.display());
+    }
+    ExitCode::SUCCESS
+}
+
+/// Checks and compiles a path; on errors, renders them as `medpol check` does and gives the
+/// exit code.
+pub fn compile(path: &Path) -> Result<Built, ExitCode> {
+    let built = match driver::build_paths(
+        std::slice::from_ref(&path.to_path_buf()),
+        &Options::default(),
+    ) {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            return Err(ExitCode::from(1));
+        }
+        Err(e) => return Err(fail(&e.to_string())),
+    };
+    let report = &built.report;
+    let errors = report.count(medpol::diagnostic::Severity::Error);
+    if errors > 0 {
+        let text = render::human::render(
+            &report.sources,
+            &report.diagnostics,
+            render::human::Color::Never,
+        );
+        let _ = std::io::stderr().write_all(text.as_bytes());
+        eprintln!(
+            "error: not built: the check found {errors} error{}",
+            if errors == 1 { "" } else { "s" }
+        );
+        return Err(ExitCode::from(1));
+    }
+    if built.compiled.is_empty() {
+        eprintln!("error: no policy in `{}`", path.display());
+        return Err(ExitCode::from(USAGE));
+    }
+    Ok(built)
+}
+
+/// A policy id as a file name: characters other than letters, digits, `.`, `-` and `_` become
+/// `_`, so an id can never name another folder.
+fn file_stem(id: &str) -> String {
+    let stem: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match stem.trim_start_matches('.') {
+        "" => "policy".to_string(),
+        s => s.to_string(),
+    }
+}
+
+/// Writes a temporary file beside the target, flushes it to disk and renames it over the
+/// target: a reader sees the old artifact or the new one, never part of one, even if the
+/// build is killed.
+fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&temp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&temp, file)?;
+        // The rename itself is durable once the folder is flushed (not possible everywhere).
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}

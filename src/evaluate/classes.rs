@@ -1,0 +1,217 @@
+//! One value for each class of a fact's values that a decision's conditions can tell apart:
+//! splitting a missing fact over these values covers every completion of it.
+//!
+//! - a `bool`: both values; an enum: every value;
+//! - a number: each threshold it is compared with and a value strictly between (and beyond)
+//!   them, within the physical range of its type (durations are never negative, percentages
+//!   lie between 0 and 100) and whole for an `int`;
+//! - a code: one code per combination of the decision's sets that hold it, among the codes
+//!   the sets name and one code none of them holds;
+//! - a set of codes: every combination of those classes, none or one code of each, and all
+//!   of a class's codes when a `has all` needs them.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::kleene::named_codes;
+use crate::ast::Quantifier;
+use crate::codes::System;
+use crate::ir::{
+    CodeSetId, Decision, DefineBody, DefineId, Expr, ExprKind, FactId, Program, Value,
+};
+use crate::types::{Num, Type, Unit};
+
+/// How many values of a set-of-codes fact to try at most: combinations grow as powers of
+/// the number of classes.
+const MAX_SUBSETS: usize = 4096;
+
+/// The values to split a fact over; `None` when there are too many to try.
+pub fn representatives(program: &Program, decision: &Decision, fact: FactId) -> Option<Vec<Value>> {
+    let f = program.fact(fact)?;
+    let uses = gather(program, decision, fact);
+    Some(match f.ty {
+        Type::Bool => vec![Value::Bool(false), Value::Bool(true)],
+        Type::Enum(e) => {
+            let n = program.enum_type(e).map_or(0, |t| t.values.len());
+            (0..n as u32).map(Value::Enum).collect()
+        }
+        Type::Int | Type::Decimal | Type::Quantity(_) => numbers(f.ty, &uses.thresholds)
+            .into_iter()
+            .map(Value::Num)
+            .collect(),
+        Type::Code(system) => code_classes(program, system, &uses.sets)
+            .into_iter()
+            .filter_map(|class| class.into_iter().next())
+            .map(Value::Code)
+            .collect(),
+        Type::CodeSet(system) => {
+            let classes = code_classes(program, system, &uses.sets);
+            subsets(&classes, uses.all)?
+        }
+        Type::Error => Vec::new(),
+    })
+}
+
+#[derive(Default)]
+struct Uses {
+    thresholds: Vec<Num>,
+    sets: Vec<CodeSetId>,
+    all: bool,
+}
+
+/// What the decision's conditions do with one fact, through definitions.
+fn gather(program: &Program, decision: &Decision, fact: FactId) -> Uses {
+    let mut uses = Uses::default();
+    let mut seen: HashSet<DefineId> = HashSet::new();
+    let mut stack: Vec<&Expr> = decision.rules.iter().map(|r| &r.condition).collect();
+    while let Some(e) = stack.pop() {
+        match &e.kind {
+            ExprKind::Compare { fact: f, value, .. } if *f == fact => {
+                uses.thresholds.push(*value);
+            }
+            ExprKind::CodeIn { fact: f, set } if *f == fact => uses.sets.push(*set),
+            ExprKind::Has {
+                fact: f,
+                quantifier,
+                set,
+            } if *f == fact => {
+                uses.sets.push(*set);
+                uses.all |= *quantifier == Quantifier::All;
+            }
+            ExprKind::Define(d) => {
+                if seen.insert(*d)
+                    && let Some(DefineBody::Condition(body)) = program.define(*d).map(|x| &x.body)
+                {
+                    stack.push(body);
+                }
+            }
+            ExprKind::Not(inner) => stack.push(inner),
+            ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => {
+                stack.extend(es);
+            }
+            _ => {}
+        }
+    }
+    uses.thresholds.sort();
+    uses.thresholds.dedup();
+    uses.sets.sort();
+    uses.sets.dedup();
+    uses
+}
+
+/// The smallest and largest value of a number of this type.
+fn bounds(ty: Type) -> (Option<Num>, Option<Num>) {
+    match ty {
+        Type::Quantity(Unit::Percent) => (Some(Num::from_int(0)), Some(Num::from_int(100))),
+        Type::Quantity(_) => (Some(Num::from_int(0)), None),
+        _ => (None, None),
+    }
+}
+
+/// Each threshold, a value between each two, and one beyond each end, within the type's
+/// range.
+fn numbers(ty: Type, thresholds: &[Num]) -> Vec<Num> {
+    let integer = ty == Type::Int;
+    let (low, high) = bounds(ty);
+    let mut cuts: Vec<Num> = thresholds
+        .iter()
+        .copied()
+        .filter(|v| low.is_none_or(|l| *v >= l) && high.is_none_or(|h| *v <= h))
+        .chain(low)
+        .chain(high)
+        .collect();
+    cuts.sort();
+    cuts.dedup();
+    let mut out = Vec::new();
+    let Some((&first, &last)) = cuts.first().zip(cuts.last()) else {
+        return vec![Num::from_int(0)];
+    };
+    if low.is_none() {
+        out.extend(shift(first.ceil(), -1));
+    }
+    for (i, c) in cuts.iter().enumerate() {
+        if !integer || c.is_integer() {
+            out.push(*c);
+        }
+        if let Some(next) = cuts.get(i + 1) {
+            out.extend(between(*c, *next, integer));
+        }
+    }
+    if high.is_none() {
+        out.extend(shift(last.floor(), 1));
+    }
+    out
+}
+
+fn shift(n: Num, by: i128) -> Option<Num> {
+    n.numer().checked_add(by).map(Num::from_int)
+}
+
+/// A value strictly between `a` and `b` (whole for an integer fact), if there is one.
+fn between(a: Num, b: Num, integer: bool) -> Option<Num> {
+    let up = shift(a.floor(), 1)?;
+    if up < b {
+        return Some(up);
+    }
+    if integer {
+        return None;
+    }
+    let numer = a
+        .numer()
+        .checked_mul(b.denom())?
+        .checked_add(b.numer().checked_mul(a.denom())?)?;
+    Num::ratio(numer, a.denom().checked_mul(b.denom())?.checked_mul(2)?)
+}
+
+/// The candidate codes of a code fact grouped by which of the sets hold them, in a stable
+/// order; each group's codes sorted.
+fn code_classes(program: &Program, system: System, sets: &[CodeSetId]) -> Vec<Vec<String>> {
+    let mut codes = Vec::new();
+    named_codes(program, sets, &mut codes);
+    let outside = match system {
+        System::Icd10Cm => ["Z00.00", "R69", "A00.0"],
+        System::Icd10Pcs => ["0016070", "0W9G30Z", "BW00ZZZ"],
+        System::Cpt => ["99213", "99999", "00100"],
+        System::Hcpcs => ["A0021", "G0008", "V2020"],
+    };
+    codes.extend(
+        outside
+            .iter()
+            .find(|c| !sets.iter().any(|s| program.set_contains(*s, c)))
+            .map(|c| (*c).to_string()),
+    );
+    let mut classes: BTreeMap<Vec<bool>, Vec<String>> = BTreeMap::new();
+    for code in codes {
+        let signature: Vec<bool> = sets
+            .iter()
+            .map(|s| program.set_contains(*s, &code))
+            .collect();
+        classes.entry(signature).or_default().push(code);
+    }
+    classes.into_values().collect()
+}
+
+/// Every value of a set-of-codes fact up to what its conditions can see: for each class, no
+/// code, its first code, or (for `has all`) all of its codes.
+fn subsets(classes: &[Vec<String>], all: bool) -> Option<Vec<Value>> {
+    let mut out: Vec<Vec<String>> = vec![Vec::new()];
+    for class in classes {
+        let mut choices: Vec<&[String]> = vec![&[]];
+        choices.extend(class.get(..1));
+        if all && class.len() > 1 {
+            choices.push(class);
+        }
+        let mut next = Vec::with_capacity(out.len() * choices.len());
+        for base in &out {
+            for choice in &choices {
+                let mut v = base.clone();
+                v.extend(choice.iter().cloned());
+                next.push(v);
+            }
+        }
+        if next.len() > MAX_SUBSETS {
+            return None;
+        }
+        out = next;
+    }
+    Some(out.into_iter().map(Value::Codes).collect())
+}

@@ -1,0 +1,302 @@
+//! Three-valued evaluation of one decision: `None` is unknown, and `and`, `or`, `not` and the
+//! counts follow Kleene's tables, so a known result never depends on a missing fact.
+
+use std::collections::{HashMap, HashSet};
+
+use super::{Assignment, Hit, select};
+use crate::ast::{CmpOp, CountKind, Quantifier};
+use crate::ir::{
+    CodeSetId, Decision, DefineBody, DefineId, Expr, ExprKind, FactId, Program, SetExpr, Value,
+};
+use crate::types::Num;
+
+/// A decision ready to evaluate: its definitions in dependency order and the facts it reads.
+pub struct Plan<'p> {
+    program: &'p Program,
+    decision: &'p Decision,
+    /// Every definition the rules reach, each after the ones it uses.
+    defines: Vec<DefineId>,
+    facts: Vec<FactId>,
+}
+
+impl<'p> Plan<'p> {
+    pub fn new(program: &'p Program, decision: &'p Decision) -> Plan<'p> {
+        let facts = reading_order(program, decision);
+        Plan {
+            program,
+            decision,
+            defines: define_order(program, decision),
+            facts,
+        }
+    }
+
+    /// The facts the decision reads, through definitions too, in the order its rules read
+    /// them.
+    pub fn facts(&self) -> &[FactId] {
+        &self.facts
+    }
+
+    /// The result, when the known facts decide it.
+    pub fn run(&self, facts: &Assignment) -> Option<Hit> {
+        let mut values: HashMap<DefineId, Option<bool>> = HashMap::new();
+        for d in &self.defines {
+            let v = match self.program.define(*d).map(|x| &x.body) {
+                Some(DefineBody::Condition(e)) => self.eval(e, facts, &values),
+                _ => None,
+            };
+            values.insert(*d, v);
+        }
+        let outcomes: Vec<u32> = self.decision.rules.iter().map(|r| r.outcome).collect();
+        select(
+            self.decision.hit,
+            &outcomes,
+            self.decision.otherwise.as_ref().map(|o| o.outcome),
+            self.decision
+                .rules
+                .iter()
+                .map(|r| self.eval(&r.condition, facts, &values)),
+        )
+    }
+
+    /// Recursion follows the nesting of the source, which the parser bounds; chains of `not`
+    /// (unbounded in the grammar) are peeled in a loop.
+    fn eval(
+        &self,
+        e: &Expr,
+        facts: &Assignment,
+        defines: &HashMap<DefineId, Option<bool>>,
+    ) -> Option<bool> {
+        let mut e = e;
+        let mut negated = false;
+        while let ExprKind::Not(inner) = &e.kind {
+            negated = !negated;
+            e = inner;
+        }
+        let v = match &e.kind {
+            ExprKind::Const(b) => Some(*b),
+            ExprKind::Not(_) => None,
+            ExprKind::Fact(f) => match facts.get(f) {
+                Some(Value::Bool(b)) => Some(*b),
+                _ => None,
+            },
+            ExprKind::Define(d) => defines.get(d).copied().flatten(),
+            ExprKind::Compare { fact, op, value } => match facts.get(fact) {
+                Some(Value::Num(n)) => Some(compare(*n, *op, *value)),
+                _ => None,
+            },
+            ExprKind::EnumIn { fact, values } => match facts.get(fact) {
+                Some(Value::Enum(v)) => Some(values.contains(v)),
+                _ => None,
+            },
+            ExprKind::CodeIn { fact, set } => match facts.get(fact) {
+                Some(Value::Code(c)) => Some(self.program.set_contains(*set, c)),
+                _ => None,
+            },
+            ExprKind::Has {
+                fact,
+                quantifier,
+                set,
+            } => match facts.get(fact) {
+                Some(Value::Codes(codes)) => Some(self.has(codes, *quantifier, *set)),
+                _ => None,
+            },
+            ExprKind::And(es) => {
+                let mut acc = Some(true);
+                for x in es {
+                    match self.eval(x, facts, defines) {
+                        Some(false) => {
+                            acc = Some(false);
+                            break;
+                        }
+                        None => acc = None,
+                        Some(true) => {}
+                    }
+                }
+                acc
+            }
+            ExprKind::Or(es) => {
+                let mut acc = Some(false);
+                for x in es {
+                    match self.eval(x, facts, defines) {
+                        Some(true) => {
+                            acc = Some(true);
+                            break;
+                        }
+                        None => acc = None,
+                        Some(false) => {}
+                    }
+                }
+                acc
+            }
+            ExprKind::Count { kind, k, items } => {
+                let (mut yes, mut unknown) = (0usize, 0usize);
+                for x in items {
+                    match self.eval(x, facts, defines) {
+                        Some(true) => yes += 1,
+                        None => unknown += 1,
+                        Some(false) => {}
+                    }
+                }
+                count(*kind, *k as usize, yes, yes + unknown)
+            }
+        };
+        v.map(|b| b != negated)
+    }
+
+    fn has(&self, codes: &[String], quantifier: Quantifier, set: CodeSetId) -> bool {
+        let p = self.program;
+        match quantifier {
+            Quantifier::Any => codes.iter().any(|c| p.set_contains(set, c)),
+            Quantifier::None => !codes.iter().any(|c| p.set_contains(set, c)),
+            Quantifier::All => members(p, set).iter().all(|m| codes.contains(m)),
+        }
+    }
+}
+
+/// A count of conditions of which at least `low` and at most `high` hold.
+fn count(kind: CountKind, k: usize, low: usize, high: usize) -> Option<bool> {
+    let (always, never) = match kind {
+        CountKind::AtLeast => (low >= k, high < k),
+        CountKind::AtMost => (high <= k, low > k),
+        CountKind::Exactly => (low == k && high == k, low > k || high < k),
+    };
+    if always {
+        Some(true)
+    } else if never {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+pub fn compare(n: Num, op: CmpOp, value: Num) -> bool {
+    match op {
+        CmpOp::Eq => n == value,
+        CmpOp::Ne => n != value,
+        CmpOp::Lt => n < value,
+        CmpOp::Le => n <= value,
+        CmpOp::Gt => n > value,
+        CmpOp::Ge => n >= value,
+    }
+}
+
+/// The codes a set names (exact codes, range ends and pattern stems) that it holds: what `has
+/// all` requires. Without a code table the interpreter knows no other members of a pattern or
+/// range; `docs/language.md` advises `has all` with single codes.
+pub fn members(program: &Program, set: CodeSetId) -> Vec<String> {
+    let mut named = Vec::new();
+    named_codes(program, &[set], &mut named);
+    named.retain(|c| program.set_contains(set, c));
+    named
+}
+
+/// Every code the sets' items name, sorted, without duplicates; references followed.
+pub fn named_codes(program: &Program, sets: &[CodeSetId], out: &mut Vec<String>) {
+    let mut seen: HashSet<CodeSetId> = HashSet::new();
+    let mut stack: Vec<&SetExpr> = Vec::new();
+    for s in sets {
+        if seen.insert(*s) {
+            stack.extend(program.code_set(*s).map(|x| &x.expr));
+        }
+    }
+    while let Some(e) = stack.pop() {
+        match e {
+            SetExpr::Items(items) => {
+                for i in items {
+                    match &i.item {
+                        crate::codes::CodeItem::Exact(c) | crate::codes::CodeItem::Prefix(c) => {
+                            out.push(c.clone());
+                        }
+                        crate::codes::CodeItem::Range(a, b) => {
+                            out.push(a.clone());
+                            out.push(b.clone());
+                        }
+                    }
+                }
+            }
+            SetExpr::Ref(id) => {
+                if seen.insert(*id) {
+                    stack.extend(program.code_set(*id).map(|x| &x.expr));
+                }
+            }
+            SetExpr::Chain { first, rest } => {
+                stack.push(first);
+                stack.extend(rest.iter().map(|(_, e)| e));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+}
+
+/// Definitions reachable from the decision's rules, each after those it uses, without
+/// recursion (a chain of definitions can be as long as the input).
+fn define_order(program: &Program, decision: &Decision) -> Vec<DefineId> {
+    let mut order = Vec::new();
+    let mut done: HashSet<DefineId> = HashSet::new();
+    let mut open: HashSet<DefineId> = HashSet::new();
+    let mut roots = Vec::new();
+    for r in &decision.rules {
+        r.condition.for_each_define(&mut |d, _| roots.push(d));
+    }
+    for root in roots {
+        let mut stack = vec![(root, false)];
+        while let Some((d, expanded)) = stack.pop() {
+            if expanded {
+                if done.insert(d) {
+                    order.push(d);
+                }
+                continue;
+            }
+            if done.contains(&d) || !open.insert(d) {
+                continue;
+            }
+            stack.push((d, true));
+            if let Some(DefineBody::Condition(e)) = program.define(d).map(|x| &x.body) {
+                e.for_each_define(&mut |dep, _| {
+                    if !done.contains(&dep) {
+                        stack.push((dep, false));
+                    }
+                });
+            }
+        }
+    }
+    order
+}
+
+/// The facts the rules read, each at its first use, rules in order and definitions read where
+/// they are named (an explicit stack: chains of definitions can be as long as the input).
+/// Splitting missing facts in this order lets the first rules decide early: under `first`,
+/// the facts of a rule that holds make every later fact irrelevant.
+fn reading_order(program: &Program, decision: &Decision) -> Vec<FactId> {
+    let mut order = Vec::new();
+    let mut seen_facts: HashSet<FactId> = HashSet::new();
+    let mut seen_defines: HashSet<DefineId> = HashSet::new();
+    let mut stack: Vec<&Expr> = decision.rules.iter().rev().map(|r| &r.condition).collect();
+    while let Some(e) = stack.pop() {
+        match &e.kind {
+            ExprKind::Const(_) => {}
+            ExprKind::Define(d) => {
+                if seen_defines.insert(*d)
+                    && let Some(DefineBody::Condition(body)) = program.define(*d).map(|x| &x.body)
+                {
+                    stack.push(body);
+                }
+            }
+            ExprKind::Fact(f)
+            | ExprKind::Compare { fact: f, .. }
+            | ExprKind::EnumIn { fact: f, .. }
+            | ExprKind::CodeIn { fact: f, .. }
+            | ExprKind::Has { fact: f, .. } => {
+                if seen_facts.insert(*f) {
+                    order.push(*f);
+                }
+            }
+            ExprKind::Not(inner) => stack.push(inner),
+            ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => {
+                stack.extend(es.iter().rev());
+            }
+        }
+    }
+    order
+}

@@ -1,0 +1,262 @@
+//! Stage: evaluate. The reference semantics of a decision: a direct interpreter of the typed
+//! model, with no diagram in between, so that the compiled artifact can be checked against it.
+//!
+//! [`evaluate`] is the stage's one public function. Facts may be missing. The result is
+//! decided exactly when every completion of the missing facts gives the same result (the same
+//! outcome by the same rule, or the same conflict, or no rule): evaluation never guesses. It
+//! first evaluates in three-valued (Kleene) logic, which is cheap and decides most cases; when
+//! that leaves the result open it splits the missing facts, one at a time in the order the rules read them,
+//! into the classes of values the decision's conditions can tell apart (`classes`), and builds
+//! the reduced diagram of the result over them. The facts still needed are exactly the missing
+//! facts that diagram tests: those whose value can change the result.
+
+mod classes;
+mod kleene;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::ir::{DecisionId, FactId, HitPolicy, Program, Value};
+
+/// Known facts; a fact that is not in the map is missing.
+pub type Assignment = BTreeMap<FactId, Value>;
+
+/// What a decision gives for a patient.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Evaluation {
+    /// The outcome (an index into the decision's outcomes) and what gives it: one rule (or
+    /// `otherwise`) when the facts decide that too; with missing facts that leave the outcome
+    /// but not the rule open, every rule (and `otherwise`) that gives it for some completion.
+    Decided { outcome: u32, by: Vec<By> },
+    /// Under `unique` several rules hold, or under `any` rules with different outcomes
+    /// (indices of every rule that holds, in order). The analysis reports such overlaps
+    /// (`E0401`, `W0402`); a patient outside the policy's constraints can still meet them.
+    Conflict { rules: Vec<u32> },
+    /// No rule holds and the decision has no `otherwise`.
+    NoRule,
+    /// The result depends on missing facts: these, sorted.
+    Pending { needed: Vec<FactId> },
+}
+
+/// What decided an outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum By {
+    /// A rule, by its index in the decision. Under `any`, when several rules with the same
+    /// outcome hold, the first of them.
+    Rule(u32),
+    Otherwise,
+}
+
+/// The result for one complete enough assignment, before missing facts are considered.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Hit {
+    Decided(u32, By),
+    Conflict(Vec<u32>),
+    NoRule,
+}
+
+impl Hit {
+    /// Two results are the same when they give the same outcome, whichever rule gives it.
+    fn key(&self) -> Hit {
+        match self {
+            Hit::Decided(outcome, _) => Hit::Decided(*outcome, By::Otherwise),
+            other => other.clone(),
+        }
+    }
+}
+
+/// How many three-valued evaluations one call may spend splitting missing facts. Beyond it
+/// the result is pending on every missing fact the decision reads: never a guess, at worst
+/// a longer list of facts to supply.
+const BUDGET: usize = 200_000;
+
+/// Evaluates one decision for the given facts.
+pub fn evaluate(program: &Program, decision: DecisionId, facts: &Assignment) -> Evaluation {
+    let Some(d) = program.decision(decision) else {
+        return Evaluation::NoRule;
+    };
+    let plan = kleene::Plan::new(program, d);
+    let mut facts = facts.clone();
+    // A value of the wrong type is no value: the checker and the artifact loader rule it out,
+    // and treating it as missing keeps evaluation from guessing.
+    facts.retain(|f, v| program.fact(*f).is_some_and(|fact| fits(fact.ty, v)));
+    if let Some(known) = plan.run(&facts) {
+        return finish(known, vec![]);
+    }
+    let missing: Vec<FactId> = plan
+        .facts()
+        .iter()
+        .copied()
+        .filter(|f| !facts.contains_key(f))
+        .collect();
+    let domains: Vec<Option<Vec<Value>>> = missing
+        .iter()
+        .map(|f| classes::representatives(program, d, *f))
+        .collect();
+    let mut search = Search {
+        plan: &plan,
+        missing: &missing,
+        domains: &domains,
+        nodes: HashMap::new(),
+        leaves: Vec::new(),
+        by: BTreeSet::new(),
+        budget: BUDGET,
+    };
+    match search.expand(&mut facts, 0) {
+        Some(Node::Leaf(i)) => match search.leaves.get(i) {
+            Some(hit) => finish(hit.clone(), search.by.into_iter().collect()),
+            None => Evaluation::NoRule,
+        },
+        Some(Node::Test(_)) => {
+            // Every interned node is reachable from the root: a node is made only as a child
+            // of its parent, which keeps it either in its own node or, when reduced, as its
+            // one result.
+            let mut needed: Vec<FactId> = search
+                .nodes
+                .keys()
+                .filter_map(|(level, _)| missing.get(*level).copied())
+                .collect();
+            needed.sort();
+            needed.dedup();
+            Evaluation::Pending { needed }
+        }
+        None => {
+            let mut needed = missing;
+            needed.sort();
+            Evaluation::Pending { needed }
+        }
+    }
+}
+
+/// The evaluation of a result; `by` lists what gives a decided outcome when it is more
+/// than the result's own rule.
+fn finish(hit: Hit, by: Vec<By>) -> Evaluation {
+    match hit {
+        Hit::Decided(outcome, one) => Evaluation::Decided {
+            outcome,
+            by: if by.is_empty() { vec![one] } else { by },
+        },
+        Hit::Conflict(rules) => Evaluation::Conflict { rules },
+        Hit::NoRule => Evaluation::NoRule,
+    }
+}
+
+/// Whether a value has the shape of a fact's type.
+fn fits(ty: crate::types::Type, value: &Value) -> bool {
+    use crate::types::Type;
+    matches!(
+        (ty, value),
+        (Type::Bool, Value::Bool(_))
+            | (Type::Int | Type::Decimal | Type::Quantity(_), Value::Num(_))
+            | (Type::Enum(_), Value::Enum(_))
+            | (Type::Code(_), Value::Code(_))
+            | (Type::CodeSet(_), Value::Codes(_))
+    )
+}
+
+/// A node of the reduced diagram of the result over the missing facts' classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Node {
+    Leaf(usize),
+    Test(usize),
+}
+
+struct Search<'a, 'p> {
+    plan: &'a kleene::Plan<'p>,
+    missing: &'a [FactId],
+    /// The values each missing fact is split over; `None` when it has too many.
+    domains: &'a [Option<Vec<Value>>],
+    /// Interned test nodes by (level, children): equal sub-results share one node, so a node
+    /// whose children are all the same is never made and the diagram is reduced.
+    nodes: HashMap<(usize, Vec<Node>), usize>,
+    /// The results, one per key (see [`Hit::key`]).
+    leaves: Vec<Hit>,
+    /// Every rule or `otherwise` that gives a decided outcome for some completion.
+    by: BTreeSet<By>,
+    budget: usize,
+}
+
+impl Search<'_, '_> {
+    /// The diagram of the result with the missing facts from `level` on still open. The
+    /// facts are split in a fixed order and each sub-result is interned, which makes the
+    /// diagram canonical: a fact is tested in it exactly when the result depends on it.
+    /// Recursion depth is at most the number of facts the decision reads.
+    fn expand(&mut self, facts: &mut Assignment, level: usize) -> Option<Node> {
+        self.budget = self.budget.checked_sub(1)?;
+        if let Some(result) = self.plan.run(facts) {
+            return Some(self.leaf(result));
+        }
+        let (Some(&fact), Some(values)) = (self.missing.get(level), self.domains.get(level)) else {
+            // Every fact has a value, so three-valued evaluation decides; kept total anyway.
+            return Some(self.leaf(Hit::NoRule));
+        };
+        let values = values.as_ref()?;
+        let mut children = Vec::with_capacity(values.len());
+        for v in values {
+            facts.insert(fact, v.clone());
+            let child = self.expand(facts, level + 1);
+            facts.remove(&fact);
+            children.push(child?);
+        }
+        let first = *children.first()?;
+        if children.iter().all(|c| *c == first) {
+            return Some(first);
+        }
+        let next = self.nodes.len();
+        let id = *self.nodes.entry((level, children)).or_insert(next);
+        Some(Node::Test(id))
+    }
+
+    fn leaf(&mut self, result: Hit) -> Node {
+        if let Hit::Decided(_, by) = result {
+            self.by.insert(by);
+        }
+        let key = result.key();
+        match self.leaves.iter().position(|l| *l == key) {
+            Some(i) => Node::Leaf(i),
+            None => {
+                self.leaves.push(key);
+                Node::Leaf(self.leaves.len() - 1)
+            }
+        }
+    }
+}
+
+/// The rule or `otherwise` that the rules' truth values select, under the decision's hit
+/// policy; `None` when a truth value that matters is unknown.
+fn select(
+    hit: HitPolicy,
+    outcomes: &[u32],
+    otherwise: Option<u32>,
+    holds: impl Iterator<Item = Option<bool>>,
+) -> Option<Hit> {
+    let fallback = || match otherwise {
+        Some(outcome) => Hit::Decided(outcome, By::Otherwise),
+        None => Hit::NoRule,
+    };
+    let mut hits = Vec::new();
+    for (i, h) in holds.enumerate() {
+        match h {
+            Some(true) if hit == HitPolicy::First => {
+                return Some(Hit::Decided(outcomes.get(i).copied()?, By::Rule(i as u32)));
+            }
+            Some(true) => hits.push(i as u32),
+            Some(false) => {}
+            None => return None,
+        }
+    }
+    let Some(&first) = hits.first() else {
+        return Some(fallback());
+    };
+    let outcome = outcomes.get(first as usize).copied()?;
+    let agree = hits
+        .iter()
+        .all(|r| outcomes.get(*r as usize) == Some(&outcome));
+    if hits.len() == 1 || (hit == HitPolicy::Any && agree) {
+        Some(Hit::Decided(outcome, By::Rule(first)))
+    } else {
+        Some(Hit::Conflict(hits))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,242 @@
+//! Stage: test. Runs the `test` blocks of a checked program with the reference interpreter
+//! ([`crate::evaluate`]).
+//!
+//! [`run`] is the stage's one public function. A test passes when every decision it expects
+//! is decided, by the given facts alone, with the expected outcome: a result that still
+//! depends on a fact the test leaves out fails and names the facts.
+//!
+//! Given the compiled policies, it also measures coverage: each test's facts are evaluated on
+//! the compiled diagram of every decision it expects, and a rule or a leaf is covered when a
+//! test reaches it with nothing left open. Each uncovered leaf comes with the compiler's
+//! witness patient.
+
+use crate::artifact::{Facts, LeafDoc};
+use crate::compile::Compiled;
+use crate::evaluate::{self, Assignment, Evaluation};
+use crate::ir::{DecisionId, FactId, Program, TestId, Value};
+use crate::types::{Num, Type, Unit};
+
+/// The result of one test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestResult {
+    pub test: TestId,
+    /// One per `expect`, in order.
+    pub expects: Vec<ExpectResult>,
+}
+
+impl TestResult {
+    pub fn passed(&self) -> bool {
+        self.expects.iter().all(|e| e.passed)
+    }
+}
+
+/// One `expect` of a test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectResult {
+    pub decision: DecisionId,
+    /// The expected outcome, an index into the decision's outcomes.
+    pub expected: u32,
+    pub actual: Evaluation,
+    pub passed: bool,
+}
+
+/// What a run found.
+#[derive(Debug, Clone, Default)]
+pub struct Run {
+    pub results: Vec<TestResult>,
+    /// With the compiled policies: one entry per decision of theirs, in artifact order.
+    pub coverage: Vec<DecisionCoverage>,
+}
+
+/// The coverage of one compiled decision.
+#[derive(Debug, Clone)]
+pub struct DecisionCoverage {
+    pub decision: DecisionId,
+    /// For each rule of the decision, in order: whether a test reaches it.
+    pub rules: Vec<bool>,
+    pub leaves: Vec<LeafCoverage>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LeafCoverage {
+    pub leaf: LeafDoc,
+    pub covered: bool,
+    /// A patient who reaches the leaf: the facts tested on the way, each with its value as
+    /// a policy writes it in a test.
+    pub witness: Vec<(FactId, String)>,
+}
+
+/// Runs the given tests, in the order given; with the compiled policies, measures how much
+/// of their decisions the tests cover.
+pub fn run(program: &Program, tests: &[TestId], compiled: Option<&[Compiled]>) -> Run {
+    let results = results(program, tests);
+    let coverage = compiled
+        .map(|c| coverage(program, tests, c))
+        .unwrap_or_default();
+    Run { results, coverage }
+}
+
+fn results(program: &Program, tests: &[TestId]) -> Vec<TestResult> {
+    tests
+        .iter()
+        .filter_map(|id| program.tests.get(id.index()).map(|t| (*id, t)))
+        .map(|(id, test)| {
+            let facts: Assignment = test
+                .given
+                .iter()
+                .map(|g| (g.fact, g.value.clone()))
+                .collect();
+            let expects = test
+                .expects
+                .iter()
+                .map(|e| {
+                    let actual = evaluate::evaluate(program, e.decision, &facts);
+                    let passed = matches!(&actual, Evaluation::Decided { outcome, .. } if *outcome == e.outcome);
+                    ExpectResult {
+                        decision: e.decision,
+                        expected: e.outcome,
+                        actual,
+                        passed,
+                    }
+                })
+                .collect();
+            TestResult { test: id, expects }
+        })
+        .collect()
+}
+
+fn coverage(program: &Program, tests: &[TestId], compiled: &[Compiled]) -> Vec<DecisionCoverage> {
+    let mut out = Vec::new();
+    for c in compiled {
+        let artifact = &c.artifact;
+        // Each test's facts bound once to this artifact; a test whose facts do not bind
+        // (a fact this policy does not read) reaches nothing here.
+        let bound: Vec<(TestId, Option<Facts>)> = tests
+            .iter()
+            .filter_map(|id| program.tests.get(id.index()).map(|t| (*id, t)))
+            .map(|(id, t)| {
+                let mut facts = serde_json::Map::new();
+                for g in &t.given {
+                    if let Some(f) = program.fact(g.fact)
+                        && artifact.fact_index(&f.name).is_some()
+                    {
+                        facts.insert(f.name.clone(), value_json(program, f.ty, &g.value));
+                    }
+                }
+                let value = serde_json::Value::Object(facts);
+                (id, Facts::from_value(artifact, &value, None).ok())
+            })
+            .collect();
+        for (index, (d, &id)) in artifact.decisions().iter().zip(&c.decisions).enumerate() {
+            let Some(decision) = program.decision(id) else {
+                continue;
+            };
+            let leaf_count = d.document().leaves.len();
+            let mut reached = vec![false; leaf_count];
+            for (test, facts) in &bound {
+                let expects = program
+                    .tests
+                    .get(test.index())
+                    .is_some_and(|t| t.expects.iter().any(|e| e.decision == id));
+                let Some(facts) = facts.as_ref().filter(|_| expects) else {
+                    continue;
+                };
+                let e = d.evaluate(facts);
+                // A leaf is reached when nothing is left open: one leaf, decided.
+                if let ([leaf], true) = (e.leaves.as_slice(), e.is_decided())
+                    && let Some(slot) = reached.get_mut(*leaf as usize)
+                {
+                    *slot = true;
+                }
+            }
+            let mut rules = vec![false; decision.rules.len()];
+            let leaves = d
+                .document()
+                .leaves
+                .iter()
+                .enumerate()
+                .map(|(i, leaf)| {
+                    let covered = reached.get(i).copied().unwrap_or(false);
+                    if let (true, LeafDoc::Rule { rule, .. }) = (covered, leaf)
+                        && let Some(r) = decision.rules.iter().position(|x| x.name == *rule)
+                        && let Some(slot) = rules.get_mut(r)
+                    {
+                        *slot = true;
+                    }
+                    LeafCoverage {
+                        leaf: leaf.clone(),
+                        covered,
+                        witness: c
+                            .witness(index, i as u32)
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|(f, v)| {
+                                let ty = program.fact(*f)?.ty;
+                                Some((*f, value_text(program, ty, v)))
+                            })
+                            .collect(),
+                    }
+                })
+                .collect();
+            out.push(DecisionCoverage {
+                decision: id,
+                rules,
+                leaves,
+            });
+        }
+    }
+    out
+}
+
+/// A test's value in the artifact's facts syntax.
+fn value_json(program: &Program, ty: Type, v: &Value) -> serde_json::Value {
+    match v {
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Codes(codes) => serde_json::Value::Array(
+            codes
+                .iter()
+                .map(|c| serde_json::Value::String(c.clone()))
+                .collect(),
+        ),
+        _ => serde_json::Value::String(value_text(program, ty, v)),
+    }
+}
+
+/// A value as a policy writes it in a test.
+fn value_text(program: &Program, ty: Type, v: &Value) -> String {
+    match (v, ty) {
+        (Value::Bool(b), _) => b.to_string(),
+        (Value::Num(n), Type::Quantity(unit)) => quantity_text(*n, unit),
+        (Value::Num(n), _) => n.to_string(),
+        (Value::Enum(i), Type::Enum(e)) => program.enum_value(e, *i).to_string(),
+        (Value::Enum(i), _) => i.to_string(),
+        (Value::Code(c), _) => c.clone(),
+        (Value::Codes(codes), _) if codes.is_empty() => "{}".to_string(),
+        (Value::Codes(codes), _) => format!("{{ {} }}", codes.join(", ")),
+    }
+}
+
+/// An amount in a unit as policy text (`6 weeks`, `28.5%`); an amount no decimal writes,
+/// such as 10/7 weeks, goes down to the smaller unit of its family (`10 days`).
+fn quantity_text(n: Num, unit: Unit) -> String {
+    let finer = match unit {
+        Unit::Week => Some((7, Unit::Day)),
+        Unit::Year => Some((12, Unit::Month)),
+        _ => None,
+    };
+    let (n, unit) = match finer {
+        Some((k, smaller)) if n.to_string().contains('/') => {
+            (n.checked_mul(Num::from_int(k)).unwrap_or(n), smaller)
+        }
+        _ => (n, unit),
+    };
+    if unit == Unit::Percent {
+        return format!("{n}%");
+    }
+    let name = if n == Num::from_int(1) {
+        unit.name().trim_end_matches('s')
+    } else {
+        unit.name()
+    };
+    format!("{n} {name}")
+}

@@ -1,0 +1,590 @@
+//! Decision artifacts: every file in `tests/cases/build/` is built and its artifact compared
+//! with its snapshot; every facts file in `tests/cases/eval/` is evaluated with `medpol eval`
+//! against the shipped policies' artifacts (its first line, `# eval: POLICY-ID ARGS`, says
+//! how) and the output compared with its snapshot. Every artifact the tests make is validated
+//! against `docs/artifact.schema.json`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use medpol::artifact::{Artifact, FactType, Facts, LeafDoc};
+use medpol::compile::{self, Compiled};
+use medpol::driver;
+use medpol::ir::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn medpol(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_medpol"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("medpol runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("medpol-build-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path("../snapshots");
+    s.set_prepend_module_to_snapshot(false);
+    s
+}
+
+fn build(path: &Path) -> Vec<Compiled> {
+    let built = driver::build_paths(&[path.to_path_buf()], &driver::Options::default())
+        .expect("the case loads")
+        .expect("the case compiles");
+    assert_eq!(
+        built.report.count(medpol::diagnostic::Severity::Error),
+        0,
+        "{:?}",
+        built.report.diagnostics
+    );
+    built.compiled
+}
+
+/// The shipped policies, compiled once.
+fn shipped() -> &'static [Compiled] {
+    static SHIPPED: OnceLock<Vec<Compiled>> = OnceLock::new();
+    SHIPPED.get_or_init(|| build(&root().join("policies")))
+}
+
+fn shipped_artifact(id: &str) -> &'static Artifact {
+    &shipped()
+        .iter()
+        .find(|c| c.artifact.policy_id() == id)
+        .unwrap_or_else(|| panic!("no policy {id}"))
+        .artifact
+}
+
+/// The conflict case: its overlaps are errors for `check`, so it is compiled here directly.
+fn conflict() -> Compiled {
+    let path = root().join("tests/cases/compile/conflict.medpol");
+    let mut sources = medpol::source::Sources::new();
+    let project = medpol::project::load(
+        &mut sources,
+        path.parent().unwrap(),
+        std::slice::from_ref(&path),
+    )
+    .unwrap();
+    let checked = medpol::check::check(&project.files, &project.imports, &project.tables);
+    assert!(!checked.diagnostics.iter().any(|d| d.is_error()));
+    let options = compile::Options {
+        root: project.root.clone(),
+        ..compile::Options::default()
+    };
+    compile::compile(&checked.program, &project.tables, &sources, &options)
+        .unwrap()
+        .remove(0)
+}
+
+fn validator() -> &'static jsonschema::Validator {
+    static V: OnceLock<jsonschema::Validator> = OnceLock::new();
+    V.get_or_init(|| {
+        let schema: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(root().join("docs/artifact.schema.json")).unwrap(),
+        )
+        .unwrap();
+        jsonschema::validator_for(&schema).expect("the schema is valid")
+    })
+}
+
+fn assert_valid(json: &str) {
+    let value: serde_json::Value = serde_json::from_str(json).unwrap();
+    let errors: Vec<String> = validator()
+        .iter_errors(&value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "schema violations: {errors:#?}");
+}
+
+#[test]
+fn build_cases() {
+    settings().bind(|| {
+        insta::glob!("cases/build/*.medpol", |path| {
+            let compiled = build(path);
+            let json: String = compiled.iter().map(|c| c.artifact.to_json()).collect();
+            assert_valid(&json);
+            insta::assert_snapshot!(json);
+        });
+    });
+}
+
+#[test]
+fn the_library_example_artifact_is_what_build_writes() {
+    let compiled = build(&root().join("tests/cases/build/tiny.medpol"));
+    let fixture = std::fs::read_to_string(root().join("tests/cases/build/tiny.json")).unwrap();
+    assert_eq!(compiled[0].artifact.to_json(), fixture);
+}
+
+#[test]
+fn every_artifact_follows_the_schema_and_loads_back() {
+    let mut all: Vec<Artifact> = shipped().iter().map(|c| c.artifact.clone()).collect();
+    all.push(conflict().artifact);
+    for a in all {
+        let json = a.to_json();
+        assert_valid(&json);
+        let back = Artifact::from_json(&json).unwrap();
+        assert_eq!(back.document(), a.document());
+    }
+}
+
+#[test]
+fn a_changed_artifact_fails_its_hash() {
+    let json = shipped_artifact("bcbsma-484").to_json().replacen(
+        "\"medically_necessary\"",
+        "\"not_addressed\"",
+        1,
+    );
+    let err = Artifact::from_json(&json).unwrap_err();
+    assert!(err.0.contains("content hash does not match"), "{err}");
+    let err = Artifact::from_json("{\"format\": \"other/2\"}").unwrap_err();
+    assert!(
+        err.0.contains("not a `medpol.decision/1` artifact"),
+        "{err}"
+    );
+}
+
+/// The facts of a witness, written as a user would write them.
+fn witness_json(
+    artifact: &Artifact,
+    program: &medpol::ir::Program,
+    w: &std::collections::BTreeMap<medpol::ir::FactId, Value>,
+) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for (id, value) in w {
+        let name = &program.facts[id.index()].name;
+        let schema = &artifact.document().facts[artifact.fact_index(name).unwrap() as usize];
+        let v = match value {
+            Value::Bool(b) => serde_json::json!(b),
+            Value::Num(n) => match schema.ty {
+                FactType::Duration => {
+                    serde_json::json!(format!("{n} {}", schema.unit.as_deref().unwrap()))
+                }
+                FactType::Percent => serde_json::json!(format!("{n}%")),
+                _ => serde_json::json!(n.to_string()),
+            },
+            Value::Enum(i) => serde_json::json!(schema.values[*i as usize]),
+            Value::Code(c) => serde_json::json!(c),
+            Value::Codes(cs) => serde_json::json!(cs),
+        };
+        map.insert(name.clone(), v);
+    }
+    serde_json::Value::Object(map)
+}
+
+fn program(path: &Path) -> medpol::ir::Program {
+    let mut sources = medpol::source::Sources::new();
+    let root = if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap()
+    };
+    let project = medpol::project::load(&mut sources, root, &[path.to_path_buf()]).unwrap();
+    medpol::check::check(&project.files, &project.imports, &project.tables).program
+}
+
+#[test]
+fn every_leaf_has_a_witness_that_reaches_it() {
+    let shipped_program = program(&root().join("policies"));
+    let conflict_program = program(&root().join("tests/cases/compile/conflict.medpol"));
+    let mut all: Vec<(Compiled, &medpol::ir::Program)> = shipped()
+        .iter()
+        .map(|c| (c.clone(), &shipped_program))
+        .collect();
+    all.push((conflict(), &conflict_program));
+    let mut leaves = 0;
+    for (c, program) in &all {
+        for (d, decision) in c.artifact.decisions().iter().enumerate() {
+            for leaf in 0..decision.document().leaves.len() as u32 {
+                let w = c.witness(d, leaf).unwrap();
+                let json = witness_json(&c.artifact, program, w);
+                let facts = Facts::from_value(&c.artifact, &json, None)
+                    .unwrap_or_else(|e| panic!("{e}: {json}"));
+                assert_eq!(
+                    decision.decide(&facts),
+                    Some(leaf),
+                    "{} leaf {leaf}: {json}",
+                    decision.name()
+                );
+                leaves += 1;
+            }
+        }
+    }
+    assert!(leaves > 20, "{leaves}");
+}
+
+#[test]
+fn unique_and_any_make_conflict_leaves() {
+    let c = conflict();
+    let review = c.artifact.decision("review").unwrap();
+    let leaves = &review.document().leaves;
+    assert!(
+        leaves
+            .iter()
+            .any(|l| matches!(l, LeafDoc::Conflict { rules, .. } if rules == &["high", "gold"]))
+    );
+    assert!(leaves.contains(&LeafDoc::NoRule));
+    let facts = Facts::from_json(&c.artifact, r#"{"score": 7, "tier": "gold"}"#).unwrap();
+    let e = review.evaluate(&facts);
+    assert!(e.is_decided());
+    assert!(matches!(
+        review.leaf(e.leaves[0]),
+        Some(LeafDoc::Conflict { .. })
+    ));
+    assert_eq!(review.outcome_of(&e), None);
+    // Under `any`, two rules that agree are one result: the first of them decides.
+    let route = c.artifact.decision("route").unwrap();
+    let facts = Facts::from_json(&c.artifact, r#"{"diagnosis": "M80.08XA", "score": 9}"#).unwrap();
+    let e = route.evaluate(&facts);
+    assert_eq!(route.rule_of(&e), Some("fracture"));
+    // A missing score matters only where `low` could match.
+    let facts =
+        Facts::from_json(&c.artifact, r#"{"diagnosis": "M84.48XA", "tier": "gold"}"#).unwrap();
+    let e = route.evaluate(&facts);
+    assert_eq!(route.outcome_of(&e), Some("spine"));
+    let facts = Facts::from_json(
+        &c.artifact,
+        r#"{"diagnosis": "M84.48XA", "tier": "silver"}"#,
+    )
+    .unwrap();
+    let e = route.evaluate(&facts);
+    assert!(!e.is_decided());
+    assert_eq!(c.artifact.fact_names(&e.needed), vec!["score"]);
+}
+
+#[test]
+fn pending_only_when_the_outcome_depends_on_the_missing_fact() {
+    let a = shipped_artifact("bcbsma-484");
+    let coverage = a.decision("coverage").unwrap();
+    let base = r#""procedures": ["22511"], "product": "ppo", "diagnoses": ["M80.08XA"], "symptomatic": true, "hospitalized": false, "ambulation_prevented": false, "pain_from_nonhealing_fracture": true, "prophylactic": false"#;
+    // Old fracture: conservative care decides between the criteria and `otherwise`.
+    let facts =
+        Facts::from_json(a, &format!("{{{base}, \"fracture_age\": \"10 weeks\"}}")).unwrap();
+    let e = coverage.evaluate(&facts);
+    assert!(!e.is_decided());
+    assert_eq!(a.fact_names(&e.needed), vec!["conservative_care"]);
+    assert!(coverage.decide(&facts).is_none());
+    // A Medicare member: nothing else matters.
+    let facts =
+        Facts::from_json(a, r#"{"procedures": ["22511"], "product": "medicare_hmo"}"#).unwrap();
+    let e = coverage.evaluate(&facts);
+    assert!(e.is_decided());
+    assert_eq!(coverage.rule_of(&e), Some("medicare_members"));
+    assert_eq!(e.path.len(), 3, "{:?}", e.path);
+}
+
+#[test]
+fn bad_facts_name_the_fact() {
+    let a = shipped_artifact("bcbsma-484");
+    let tables = medpol::tables::TableSet::shipped();
+    let cases = [
+        (
+            r#"{"conservative_cares": "8 weeks"}"#,
+            Some("conservative_cares"),
+            "did you mean `conservative_care`?",
+        ),
+        (
+            r#"{"conservative_care": "6"}"#,
+            Some("conservative_care"),
+            "needs a unit",
+        ),
+        (
+            r#"{"conservative_care": 6}"#,
+            Some("conservative_care"),
+            "needs a unit",
+        ),
+        (
+            r#"{"conservative_care": "-1 weeks"}"#,
+            Some("conservative_care"),
+            "cannot be negative",
+        ),
+        (
+            r#"{"conservative_care": "2 months"}"#,
+            Some("conservative_care"),
+            "do not convert exactly",
+        ),
+        (
+            r#"{"conservative_care": {"value": 6}}"#,
+            Some("conservative_care"),
+            "needs a unit",
+        ),
+        (
+            r#"{"hospitalized": 1}"#,
+            Some("hospitalized"),
+            "`true` or `false`",
+        ),
+        (
+            r#"{"product": "epo"}"#,
+            Some("product"),
+            "not a value of fact `product`",
+        ),
+        (
+            r#"{"diagnoses": "M80.08XA"}"#,
+            Some("diagnoses"),
+            "a list of codes",
+        ),
+        (
+            r#"{"diagnoses": ["M80.08XZ"]}"#,
+            Some("diagnoses"),
+            "is not a code of `icd10cm-2025`",
+        ),
+        (
+            r#"{"diagnoses": ["M80.08"]}"#,
+            Some("diagnoses"),
+            "is a heading",
+        ),
+        (
+            r#"{"diagnoses": ["M80.-"]}"#,
+            Some("diagnoses"),
+            "is a pattern",
+        ),
+        (
+            r#"{"procedures": ["2251"]}"#,
+            Some("procedures"),
+            "not a valid CPT code",
+        ),
+        (r#"{"procedures": "#, None, "not valid JSON"),
+        (r#"[1, 2]"#, None, "must be an object"),
+    ];
+    for (json, fact, message) in cases {
+        let err = Facts::from_json_in(a, json, Some(tables)).unwrap_err();
+        assert_eq!(err.fact.as_deref(), fact, "{json}: {err}");
+        assert!(err.message.contains(message), "{json}: {err}");
+    }
+    let ok = Facts::from_json_in(
+        a,
+        r#"{"conservative_care": {"value": 42, "unit": "days"}, "hospitalized": null}"#,
+        Some(tables),
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+}
+
+/// The shipped policies' artifacts, built once by the binary for the eval cases.
+fn artifacts_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = temp("eval-artifacts");
+        let out = medpol(&["build", "policies", "-o", dir.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        dir
+    })
+}
+
+#[test]
+fn eval_cases() {
+    let dir = artifacts_dir();
+    let mut s = settings();
+    s.add_filter(&regex_escape(dir.to_str().unwrap()), "[ARTIFACTS]");
+    s.bind(|| {
+        insta::glob!("cases/eval/*.*", |path| {
+            let source = std::fs::read_to_string(path).unwrap();
+            let header = source
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("# eval: "))
+                .unwrap_or("bcbsma-484");
+            let mut words = header.split_whitespace();
+            let policy = words.next().unwrap();
+            let artifact = dir.join(format!("{policy}.json"));
+            let mut args = vec![
+                "eval".to_string(),
+                artifact.to_str().unwrap().to_string(),
+                "--facts".to_string(),
+                path.strip_prefix(root())
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_string(),
+            ];
+            args.extend(words.map(str::to_string));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = medpol(&args);
+            insta::assert_snapshot!(format!(
+                "exit {}\n--- stdout\n{}--- stderr\n{}",
+                out.status.code().unwrap_or(-1),
+                text(&out.stdout),
+                text(&out.stderr)
+            ));
+        });
+    });
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$#&-~".contains(c);
+            special
+                .then_some('\\')
+                .into_iter()
+                .chain(std::iter::once(c))
+        })
+        .collect()
+}
+
+#[test]
+fn build_is_byte_identical_and_replaces_artifacts_whole() {
+    let a = temp("same-a");
+    let b = temp("same-b");
+    // A stale artifact in the way, and a file that is not ours.
+    std::fs::write(b.join("bcbsma-484.json"), "{ half an artifact").unwrap();
+    std::fs::write(b.join("notes.txt"), "keep me").unwrap();
+    for dir in [&a, &b] {
+        let out = medpol(&["build", "policies", "-o", dir.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let names = |dir: &Path| {
+        let mut n: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&a), vec!["bcbsma-484.json", "l2-vcf-protocol.json"]);
+    assert_eq!(
+        names(&b),
+        vec!["bcbsma-484.json", "l2-vcf-protocol.json", "notes.txt"],
+        "no temporary file is left behind"
+    );
+    for name in ["bcbsma-484.json", "l2-vcf-protocol.json"] {
+        let x = std::fs::read(a.join(name)).unwrap();
+        let y = std::fs::read(b.join(name)).unwrap();
+        assert_eq!(x, y, "{name} differs between two builds");
+        Artifact::from_json(std::str::from_utf8(&x).unwrap()).unwrap();
+    }
+    // Built from another working folder, with an absolute path: the same bytes.
+    let c = temp("same-c");
+    let out = Command::new(env!("CARGO_BIN_EXE_medpol"))
+        .args([
+            "build",
+            root().join("policies").to_str().unwrap(),
+            "-o",
+            c.to_str().unwrap(),
+        ])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read(a.join("bcbsma-484.json")).unwrap(),
+        std::fs::read(c.join("bcbsma-484.json")).unwrap()
+    );
+}
+
+#[test]
+fn build_refuses_a_policy_with_errors() {
+    let dir = temp("errors");
+    let out = medpol(&[
+        "build",
+        "tests/cases/cli/errors.medpol",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("E0104"), "{err}");
+    assert!(err.contains("not built: the check found 2 errors"), "{err}");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+}
+
+#[test]
+fn eval_compiles_a_policy_in_memory() {
+    let out = medpol(&[
+        "eval",
+        "policies/bcbsma-484.medpol",
+        "--facts",
+        "tests/cases/eval/484-chronic-fracture.yaml",
+        "--decision",
+        "coverage",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "coverage: medically_necessary by rule `failed_conservative_care`\n"
+    );
+    let out = medpol(&[
+        "eval",
+        "policies",
+        "--facts",
+        "tests/cases/eval/484-chronic-fracture.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("pick one with `--policy ID`"));
+    let out = medpol(&[
+        "eval",
+        "policies",
+        "--policy",
+        "bcbsma-484",
+        "--facts",
+        "tests/cases/eval/484-chronic-fracture.yaml",
+        "--decision",
+        "covered_diagnosis",
+    ]);
+    assert_eq!(
+        text(&out.stdout),
+        "covered_diagnosis: listed by rule `listed`\n"
+    );
+}
+
+#[test]
+fn batch_goes_on_after_a_bad_line() {
+    let dir = artifacts_dir();
+    let batch = temp("batch").join("in.jsonl");
+    std::fs::write(
+        &batch,
+        concat!(
+            "{\"procedures\": [\"0200T\"]}\n",
+            "{\"procedures\": [\"0200T\"], \"conservative_care\": \"6\"}\n",
+            "not json\n",
+            "\n",
+            "{\"procedures\": [\"22511\"], \"product\": \"ppo\", \"diagnoses\": [\"M80.08XA\"], \"symptomatic\": true, \"fracture_age\": \"10 weeks\", \"pain_from_nonhealing_fracture\": true, \"prophylactic\": false}\n",
+        ),
+    )
+    .unwrap();
+    let artifact = dir.join("bcbsma-484.json");
+    let out = medpol(&[
+        "eval",
+        artifact.to_str().unwrap(),
+        "--batch",
+        batch.to_str().unwrap(),
+        "--decision",
+        "coverage",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "no progress when stderr is not a terminal"
+    );
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["decisions"][0]["outcome"], "investigational");
+    assert_eq!(lines[1]["line"], 2);
+    assert_eq!(lines[1]["fact"], "conservative_care");
+    assert_eq!(lines[2]["line"], 3);
+    assert!(
+        lines[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON")
+    );
+    assert_eq!(lines[3]["line"], 5);
+    assert_eq!(lines[3]["decisions"][0]["status"], "pending");
+    assert_eq!(lines[3]["decisions"][0]["needed"][0], "conservative_care");
+}
