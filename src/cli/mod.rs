@@ -14,8 +14,8 @@ macro_rules! say {
 pub mod analyse;
 pub mod build;
 pub mod codes;
-pub mod fmt;
 pub mod eval;
+pub mod fmt;
 pub mod tables;
 pub mod test;
 
