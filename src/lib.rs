@@ -27,6 +27,7 @@ pub mod diagnostic;
 pub mod driver;
 pub mod explain;
 pub mod ir;
+pub mod lsp;
 pub mod project;
 pub mod render;
 pub mod source;
