@@ -26,6 +26,7 @@ pub mod codes;
 pub mod diagnostic;
 pub mod driver;
 pub mod explain;
+pub mod format;
 pub mod ir;
 pub mod lsp;
 pub mod project;

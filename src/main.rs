@@ -66,6 +66,8 @@ enum Command {
     /// Describe, for each outcome of a decision, which patients get it.
     #[command(alias = "analyze")]
     Analyse(cli::analyse::Analyse),
+    /// Rewrite policy files in the canonical style.
+    Fmt(cli::fmt::Fmt),
     /// Run the language server on standard input and output, for editors.
     Lsp,
 }
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
         Command::Tables { command } => cli::tables::run(command),
         Command::Codes { command } => cli::codes::run(command),
         Command::Analyse(args) => cli::analyse::run(args),
+        Command::Fmt(args) => cli::fmt::run(args),
         Command::Lsp => match medpol::lsp::serve_stdio() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -225,6 +225,35 @@ fn a_session_edits_hovers_jumps_and_completes() {
     assert_eq!(names, ["lsp-test", "setting", "adult", "coverage"]);
     assert_eq!(symbols[3]["children"][0]["name"], "adult_inpatient");
 
+    // Formatting: the same text as `medpol fmt`, as one edit of the whole document.
+    let messy = text.replace("when adult and", "when   adult    and");
+    change(&mut client, &policy, 7, &messy);
+    let edits = client.request(
+        "textDocument/formatting",
+        json!({ "textDocument": { "uri": policy }, "options": { "tabSize": 2, "insertSpaces": true } }),
+    );
+    let fmt = std::process::Command::new(env!("CARGO_BIN_EXE_medpol"))
+        .args(["fmt", "--stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut fmt.stdin.as_ref().unwrap(), messy.as_bytes()).unwrap();
+    let formatted = String::from_utf8(fmt.wait_with_output().unwrap().stdout).unwrap();
+    assert!(formatted.contains("when adult and"), "{formatted}");
+    assert_eq!(edits[0]["newText"], formatted);
+    assert_eq!(
+        edits[0]["range"]["start"],
+        json!({ "line": 0, "character": 0 })
+    );
+    // A formatted text needs no edit.
+    change(&mut client, &policy, 8, &formatted);
+    let edits = client.request(
+        "textDocument/formatting",
+        json!({ "textDocument": { "uri": policy }, "options": { "tabSize": 2, "insertSpaces": true } }),
+    );
+    assert_eq!(edits, json!([]));
+
     client.stop();
 }
 

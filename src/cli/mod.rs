@@ -12,6 +12,7 @@ macro_rules! say {
 
 pub mod analyse;
 pub mod codes;
+pub mod fmt;
 pub mod tables;
 
 use std::io::Write;

@@ -639,3 +639,15 @@ pub fn code_actions(
     }
     out
 }
+
+/// The edit that formats a document: its whole text replaced, or nothing when it is already
+/// formatted.
+pub fn format(text: &str) -> Result<Vec<TextEdit>, crate::format::Error> {
+    let formatted = crate::format::format(FileId(0), text)?;
+    if formatted == text {
+        return Ok(Vec::new());
+    }
+    let file = SourceFile::new("", None, text.to_string());
+    let whole = Span::new(FileId(0), 0, text.len());
+    Ok(vec![TextEdit::new(convert::range(&file, whole), formatted)])
+}

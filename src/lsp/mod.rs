@@ -24,8 +24,8 @@ use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, LogMessage, Notification as _,
 };
 use lsp_types::request::{
-    CodeActionRequest, Completion, DocumentSymbolRequest, GotoDefinition, HoverRequest, References,
-    Request as _,
+    CodeActionRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
+    References, Request as _,
 };
 use lsp_types::{
     CodeActionProviderCapability, CompletionOptions, GotoDefinitionResponse,
@@ -57,6 +57,7 @@ fn serve(connection: Connection) -> Result<(), String> {
         }),
         document_symbol_provider: Some(OneOf::Left(true)),
         code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
+        document_formatting_provider: Some(OneOf::Left(true)),
         ..ServerCapabilities::default()
     };
     let init = serde_json::json!({
@@ -378,6 +379,22 @@ impl Server {
                     .map(|d| d.text.as_str())
                     .unwrap_or_default();
                 serde_json::to_value(features::code_actions(uri, text, &p.context.diagnostics))
+            }
+            Formatting::METHOD => {
+                let p: lsp_types::DocumentFormattingParams = params(request)?;
+                let text = self
+                    .docs
+                    .get(p.text_document.uri.as_str())
+                    .map(|d| d.text.as_str())
+                    .unwrap_or_default();
+                match features::format(text) {
+                    Ok(edits) => serde_json::to_value(edits),
+                    Err(why) => {
+                        // No edits: the editor keeps the text, and its log says why.
+                        self.log(&format!("medpol cannot format this file: {why}"));
+                        Ok(serde_json::Value::Null)
+                    }
+                }
             }
             other => return Err(format!("medpol does not answer `{other}`")),
         };
