@@ -19,35 +19,25 @@ use crate::source::{FileId, SourceFile, Span};
 use crate::tables::{Entry, Table};
 use crate::types::Type;
 
-/// Reserved words and the keywords of declarations, for completion.
-const KEYWORDS: &[&str] = &[
-    "policy",
-    "import",
-    "fact",
-    "codes",
-    "define",
-    "decision",
-    "test",
-    "constraint",
-    "rule",
-    "when",
-    "then",
-    "otherwise",
-    "and",
-    "or",
-    "not",
-    "in",
-    "has",
+/// Words that are keywords only where they appear (the reserved words are
+/// `syntax::RESERVED`), for completion.
+const CONTEXT_KEYWORDS: &[&str] = &[
     "any",
     "all",
+    "none",
     "at least",
-    "as",
-    "true",
-    "false",
     "outcomes",
     "inputs",
     "given",
     "expect",
+    "unique",
+    "first",
+    "title",
+    "version",
+    "effective",
+    "description",
+    "reference",
+    "related",
 ];
 
 /// How many codes a completion offers at most: a prefix of one letter matches thousands.
@@ -374,7 +364,8 @@ pub fn completion(c: &Computed, uri: &str, at: Position) -> Vec<CompletionItem> 
         documentation: doc.map(|d| Documentation::String(d.clone())),
         ..CompletionItem::default()
     };
-    items.extend(KEYWORDS.iter().map(|k| CompletionItem {
+    let keywords = crate::syntax::RESERVED.iter().chain(CONTEXT_KEYWORDS);
+    items.extend(keywords.map(|k| CompletionItem {
         label: (*k).to_string(),
         kind: Some(CompletionItemKind::KEYWORD),
         ..CompletionItem::default()
