@@ -29,7 +29,8 @@ pub enum Error {
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Error::Syntax(d) => write!(f, "the file has {} syntax error(s)", d.len()),
+            Error::Syntax(d) if d.len() == 1 => write!(f, "the file has an error"),
+            Error::Syntax(d) => write!(f, "the file has {} errors", d.len()),
             Error::Changed => write!(
                 f,
                 "the formatter would change what the file means; it is left as it is (please report this)"
