@@ -101,12 +101,25 @@ pub fn describe_paths(paths: &[PathBuf], options: &Options) -> Result<Described,
 }
 
 /// Checks one loaded project; returns its reported diagnostics and how many files they cover.
-/// The analysis runs only on a project without errors: an erroneous model would give findings
-/// about mistakes that are already reported.
 pub fn check_project(project: Project, options: &Options) -> (Vec<Diagnostic>, usize) {
     let checked = check::check(&project.files, &project.imports, &project.tables);
-    let mut diagnostics = project.diagnostics;
-    diagnostics.extend(checked.diagnostics);
+    (
+        project_diagnostics(&project, &checked, options),
+        project.requested.len(),
+    )
+}
+
+/// The reported diagnostics of a loaded and checked project: loading's, checking's and the
+/// analysis's, for the files asked about, at the project's lint levels. The analysis runs only
+/// on a project without errors: an erroneous model would give findings about mistakes that are
+/// already reported.
+pub fn project_diagnostics(
+    project: &Project,
+    checked: &check::Checked,
+    options: &Options,
+) -> Vec<Diagnostic> {
+    let mut diagnostics = project.diagnostics.clone();
+    diagnostics.extend(checked.diagnostics.iter().cloned());
     if let Some(analysis) = &options.analysis
         && !diagnostics.iter().any(Diagnostic::is_error)
     {
@@ -122,12 +135,11 @@ pub fn check_project(project: Project, options: &Options) -> (Vec<Diagnostic>, u
         }
         None => true,
     };
-    let diagnostics = diagnostics
+    diagnostics
         .into_iter()
         .filter(keep)
         .filter_map(|d| apply_level(d, &project.lint_levels))
-        .collect();
-    (diagnostics, project.requested.len())
+        .collect()
 }
 
 /// The project's lint level for a diagnostic's code: allowed ones are dropped, denied ones

@@ -31,6 +31,7 @@ pub mod evaluate;
 pub mod explain;
 pub mod format;
 pub mod ir;
+pub mod lsp;
 pub mod project;
 pub mod render;
 pub mod source;

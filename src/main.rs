@@ -74,6 +74,8 @@ enum Command {
     Build(cli::build::Build),
     /// Evaluate a patient's facts with a policy or an artifact.
     Eval(cli::eval::Eval),
+    /// Run the language server on standard input and output, for editors.
+    Lsp,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,6 +111,13 @@ fn main() -> ExitCode {
         Command::Test(args) => cli::test::run(args),
         Command::Build(args) => cli::build::run(args),
         Command::Eval(args) => cli::eval::run(args),
+        Command::Lsp => match medpol::lsp::serve_stdio() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(USAGE)
+            }
+        },
     }
 }
 

@@ -108,9 +108,23 @@ pub fn project_root(target: &Path) -> Result<PathBuf, LoadError> {
     })
 }
 
+/// Texts that stand in for files on disk: an editor's unsaved buffers, by canonical path.
+pub type Overlay = HashMap<PathBuf, String>;
+
 /// Loads the project in `root` and parses its files. Diagnostics are reported for the files
 /// under the `targets` (files or folders inside the project) and the files those import.
 pub fn load(sources: &mut Sources, root: &Path, targets: &[PathBuf]) -> Result<Project, LoadError> {
+    load_overlaid(sources, root, targets, &Overlay::new())
+}
+
+/// [`load`], with the text of a policy file in `overlay` read instead of the file on disk (the
+/// language server checks what the author sees, saved or not).
+pub fn load_overlaid(
+    sources: &mut Sources,
+    root: &Path,
+    targets: &[PathBuf],
+    overlay: &Overlay,
+) -> Result<Project, LoadError> {
     let root = canonical(root)?;
     let targets = targets
         .iter()
@@ -124,6 +138,7 @@ pub fn load(sources: &mut Sources, root: &Path, targets: &[PathBuf]) -> Result<P
             ..Project::default()
         },
         by_path: HashMap::new(),
+        overlay,
     };
     let config_path = root.join(CONFIG_FILE);
     let patterns = if config_path.is_file() {
@@ -175,6 +190,7 @@ struct Loader<'s> {
     sources: &'s mut Sources,
     project: Project,
     by_path: HashMap<PathBuf, FileId>,
+    overlay: &'s Overlay,
 }
 
 impl Loader<'_> {
@@ -444,7 +460,10 @@ impl Loader<'_> {
                 ids.push(id);
                 continue;
             }
-            let bytes = std::fs::read(path).map_err(|e| io_error(path, &e))?;
+            let bytes = match self.overlay.get(path) {
+                Some(text) => text.clone().into_bytes(),
+                None => std::fs::read(path).map_err(|e| io_error(path, &e))?,
+            };
             let (text, invalid) = syntax::decode(bytes);
             let id = self.sources.add(SourceFile::new(
                 display(path),

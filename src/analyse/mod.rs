@@ -39,6 +39,9 @@ pub struct Options {
     pub gap_examples: usize,
     /// Also describe, for each decision, which patients get which outcome.
     pub describe: bool,
+    /// Set by another thread to stop the analysis early, as at the deadline (the language
+    /// server stops an analysis whose text has changed since).
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for Options {
@@ -49,6 +52,7 @@ impl Default for Options {
             tables: None,
             gap_examples: 3,
             describe: false,
+            cancel: None,
         }
     }
 }
@@ -230,7 +234,12 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn in_time(&self) -> Result<(), Stop> {
-        if Instant::now() > self.deadline {
+        let cancelled = self
+            .options
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed));
+        if cancelled || Instant::now() > self.deadline {
             Err(Stop::Deadline)
         } else {
             Ok(())

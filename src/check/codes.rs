@@ -151,12 +151,15 @@ impl<'a> Checker<'a> {
             ),
         );
         let file = word.span.file;
-        let suggestion = self
+        let suggestions = self
             .table_for(file, system)
             .map(|t| self.suggestions(t, &word.text, near))
-            .and_then(|s| Self::did_you_mean(&s));
-        if let Some(text) = suggestion {
+            .unwrap_or_default();
+        if let Some(text) = Self::did_you_mean(&suggestions) {
             d = d.help(text);
+            if let Some(first) = suggestions.first() {
+                d = d.fix(word.span, first.code.as_str());
+            }
             if let Some(h) = reason.help {
                 d = d.note(h);
             }
@@ -385,6 +388,9 @@ impl<'a> Checker<'a> {
             Some(text) => d.help(text),
             None => d.help("`medpol codes show CODE` looks codes up"),
         };
+        if let Some(first) = suggestions.first() {
+            d = d.fix(span, first.code.as_str());
+        }
         self.report(d);
     }
 
@@ -409,7 +415,8 @@ impl<'a> Checker<'a> {
                         format!("`{code}` is missing its placeholder `X`"),
                     )
                     .primary(span, "placeholder missing")
-                    .help(format!("write `{padded}`: the 7th character follows X placeholders to the sixth place")),
+                    .help(format!("write `{padded}`: the 7th character follows X placeholders to the sixth place"))
+                    .fix(span, padded.as_str()),
                 );
                 return true;
             }

@@ -294,7 +294,8 @@ impl<'a> Checker<'a> {
                     Some(at) => {
                         d = d
                             .secondary(at, format!("`{s}` is declared here"))
-                            .help(format!("did you mean `{s}`?"));
+                            .help(format!("did you mean `{s}`?"))
+                            .fix(name.span, s.as_str());
                     }
                     None => {
                         d = d.help(format!(

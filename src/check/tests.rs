@@ -256,3 +256,45 @@ fn names_of_broken_declarations_are_not_unknown() {
     );
     assert_eq!(check_text(&text), vec![(Code::SyntaxError, "bool".into())]);
 }
+
+/// The fixes of a text's diagnostics: (code, the text the fix replaces, its replacement).
+fn fixes(text: &str) -> Vec<(Code, String, String)> {
+    let parsed = crate::syntax::parse(FileId(0), text);
+    let checked = check(
+        &[parsed.file],
+        &ImportMap::new(),
+        crate::tables::TableSet::shipped(),
+    );
+    checked
+        .diagnostics
+        .iter()
+        .flat_map(|d| {
+            d.fixes.iter().map(|f| {
+                let old = text.get(f.span.range()).unwrap_or("").trim_end();
+                (d.code, old.to_string(), f.replacement.clone())
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn did_you_mean_suggestions_carry_fixes() {
+    let text = policy(
+        "fact symptomatic: bool\n\
+         fact diagnoses: set<code<icd10cm>>\n\
+         codes c = icd10cm {\n M80.08A\n D47.29\n}\n\
+         decision d (first) {\n outcomes { yes, no }\n rule r when symptomatc and diagnoses has any c then yes\n otherwise no\n}\n",
+    );
+    let found = fixes(&text);
+    let expected = [
+        (Code::UnknownName, "symptomatc", "symptomatic"),
+        (Code::MissingPlaceholder, "M80.08A", "M80.08XA"),
+        (Code::UnknownCode, "D47.29", "D47.Z9"),
+    ];
+    for (code, old, new) in expected {
+        assert!(
+            found.contains(&(code, old.to_string(), new.to_string())),
+            "{code} {old} -> {new} missing from {found:?}"
+        );
+    }
+}

@@ -388,28 +388,7 @@ fn last_token_end(text: &str, chunk_start: usize, chunk_end: usize) -> usize {
 
 fn help(found: &Found, expected: &str, text: &str, at: usize) -> Option<String> {
     let word = found.text.as_str();
-    const RESERVED: &[&str] = &[
-        "policy",
-        "import",
-        "fact",
-        "codes",
-        "define",
-        "decision",
-        "test",
-        "rule",
-        "when",
-        "then",
-        "otherwise",
-        "and",
-        "or",
-        "not",
-        "in",
-        "has",
-        "as",
-        "true",
-        "false",
-    ];
-    if expected.contains("a name") && RESERVED.contains(&word) {
+    if expected.contains("a name") && super::RESERVED.contains(&word) {
         return Some(format!("`{word}` is a reserved word; choose another name"));
     }
     match word {

@@ -32,6 +32,30 @@ pub struct Parsed {
 const PARALLEL_FROM: usize = 256 * 1024;
 
 /// Parses one file's text into a syntax tree, recovering at every declaration.
+/// The reserved words of the grammar (`keyword` in `grammar/medpol.pest`): never names.
+pub const RESERVED: &[&str] = &[
+    "policy",
+    "import",
+    "fact",
+    "codes",
+    "define",
+    "decision",
+    "test",
+    "constraint",
+    "rule",
+    "when",
+    "then",
+    "otherwise",
+    "and",
+    "or",
+    "not",
+    "in",
+    "has",
+    "as",
+    "true",
+    "false",
+];
+
 pub fn parse(file: FileId, text: &str) -> Parsed {
     use rayon::prelude::*;
 

@@ -1,0 +1,442 @@
+//! The language server (`medpol lsp`): the Language Server Protocol over standard input and
+//! output. Like the command line it is an edge: it calls the stages (project load with the
+//! editor's unsaved texts, parse, check, analysis) and turns their diagnostics and typed model
+//! into protocol messages.
+//!
+//! Every change is checked at once on the main thread (parse and check take milliseconds) and
+//! its diagnostics published; the analysis of decisions, which can take seconds, runs on a
+//! worker thread. Each change of a project starts a new generation and cancels the analysis
+//! of the one before; the worker publishes only results of the current generation, so a stale
+//! analysis is never shown.
+
+mod convert;
+mod features;
+mod pipeline;
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crossbeam_channel::{Receiver, Sender};
+use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
+use lsp_types::notification::{
+    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, LogMessage, Notification as _,
+};
+use lsp_types::request::{
+    CodeActionRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
+    References, Request as _,
+};
+use lsp_types::{
+    CodeActionProviderCapability, CompletionOptions, GotoDefinitionResponse,
+    HoverProviderCapability, LogMessageParams, MessageType, OneOf, ServerCapabilities, ServerInfo,
+    TextDocumentSyncCapability, TextDocumentSyncKind,
+};
+
+use crate::analyse;
+use crate::driver;
+use crate::project;
+use pipeline::{Computed, Input, Published};
+
+/// Serves one client on standard input and output until it says `exit`.
+pub fn serve_stdio() -> Result<(), String> {
+    let (connection, io_threads) = Connection::stdio();
+    serve(connection)?;
+    io_threads.join().map_err(|e| e.to_string())
+}
+
+fn serve(connection: Connection) -> Result<(), String> {
+    let capabilities = ServerCapabilities {
+        text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
+        hover_provider: Some(HoverProviderCapability::Simple(true)),
+        definition_provider: Some(OneOf::Left(true)),
+        references_provider: Some(OneOf::Left(true)),
+        completion_provider: Some(CompletionOptions {
+            trigger_characters: Some(vec![" ".into(), "{".into(), ".".into()]),
+            ..CompletionOptions::default()
+        }),
+        document_symbol_provider: Some(OneOf::Left(true)),
+        code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
+        document_formatting_provider: Some(OneOf::Left(true)),
+        ..ServerCapabilities::default()
+    };
+    let init = serde_json::json!({
+        "capabilities": capabilities,
+        "serverInfo": ServerInfo {
+            name: "medpol".into(),
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+        },
+    });
+    let (id, _params) = connection
+        .initialize_start()
+        .map_err(|e| format!("the client did not initialize: {e}"))?;
+    connection
+        .initialize_finish(id, init)
+        .map_err(|e| format!("the client did not initialize: {e}"))?;
+
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+    let worker = {
+        let sender = connection.sender.clone();
+        let shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("medpol-analysis".into())
+            .spawn(move || analyse_jobs(&queue, &sender, &shared))
+            .map_err(|e| format!("cannot start the analysis thread: {e}"))?
+    };
+    let mut server = Server {
+        sender: connection.sender.clone(),
+        shared,
+        jobs,
+        docs: HashMap::new(),
+        computed: HashMap::new(),
+        doc_key: HashMap::new(),
+        cancels: HashMap::new(),
+    };
+    for message in &connection.receiver {
+        match message {
+            Message::Request(request) => {
+                if connection
+                    .handle_shutdown(&request)
+                    .map_err(|e| e.to_string())?
+                {
+                    break;
+                }
+                let id = request.id.clone();
+                let response = catch_unwind(AssertUnwindSafe(|| server.request(request)))
+                    .unwrap_or_else(|_| {
+                        Response::new_err(
+                            id,
+                            ErrorCode::InternalError as i32,
+                            "medpol failed on this request; please report it".into(),
+                        )
+                    });
+                let _ = server.sender.send(Message::Response(response));
+            }
+            Message::Notification(notification) => {
+                // A bug in one change must not end the session: the next change is checked
+                // afresh.
+                let _ = catch_unwind(AssertUnwindSafe(|| server.notification(notification)));
+            }
+            Message::Response(_) => {}
+        }
+    }
+    for cancel in server.cancels.values() {
+        cancel.store(true, Ordering::Relaxed);
+    }
+    drop(server);
+    worker
+        .join()
+        .map_err(|_| "the analysis thread failed".to_string())
+}
+
+/// State the main thread and the analysis worker share: the current generation of each
+/// project, and where diagnostics were published.
+#[derive(Default)]
+struct Shared {
+    generations: HashMap<String, u64>,
+    published: Published,
+}
+
+fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// An analysis to run for one generation of a project.
+struct Job {
+    key: String,
+    generation: u64,
+    input: Input,
+    cancel: Arc<AtomicBool>,
+    anchor: String,
+}
+
+struct Doc {
+    text: String,
+}
+
+struct Server {
+    sender: Sender<Message>,
+    shared: Arc<Mutex<Shared>>,
+    jobs: Sender<Job>,
+    docs: HashMap<String, Doc>,
+    /// The last check of each project (by key: its folder, or a loose document's URI).
+    computed: HashMap<String, Computed>,
+    doc_key: HashMap<String, String>,
+    cancels: HashMap<String, Arc<AtomicBool>>,
+}
+
+impl Server {
+    fn notification(&mut self, n: Notification) {
+        match n.method.as_str() {
+            DidOpenTextDocument::METHOD => {
+                if let Ok(p) =
+                    serde_json::from_value::<lsp_types::DidOpenTextDocumentParams>(n.params)
+                {
+                    let uri = p.text_document.uri.as_str().to_string();
+                    self.docs.insert(
+                        uri.clone(),
+                        Doc {
+                            text: p.text_document.text,
+                        },
+                    );
+                    self.changed(&uri);
+                }
+            }
+            DidChangeTextDocument::METHOD => {
+                if let Ok(p) =
+                    serde_json::from_value::<lsp_types::DidChangeTextDocumentParams>(n.params)
+                {
+                    let uri = p.text_document.uri.as_str().to_string();
+                    // Full sync: the last change holds the whole text.
+                    if let Some(change) = p.content_changes.into_iter().last() {
+                        self.docs.insert(uri.clone(), Doc { text: change.text });
+                        self.changed(&uri);
+                    }
+                }
+            }
+            DidCloseTextDocument::METHOD => {
+                if let Ok(p) =
+                    serde_json::from_value::<lsp_types::DidCloseTextDocumentParams>(n.params)
+                {
+                    let uri = p.text_document.uri.as_str().to_string();
+                    self.docs.remove(&uri);
+                    // The file on disk is the truth again.
+                    if convert::uri_to_path(&uri).is_some_and(|p| p.exists()) {
+                        self.changed(&uri);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Which project a document belongs to, and what to check for it.
+    fn input(&self, uri: &str) -> (String, Input) {
+        let path = convert::uri_to_path(uri)
+            .filter(|p| p.is_file())
+            .and_then(|p| p.canonicalize().ok());
+        let root = path.as_ref().and_then(|p| project::project_root(p).ok());
+        let (Some(_), Some(root)) = (path, root) else {
+            let text = self
+                .docs
+                .get(uri)
+                .map(|d| d.text.clone())
+                .unwrap_or_default();
+            return (
+                uri.to_string(),
+                Input::Loose {
+                    uri: uri.to_string(),
+                    text,
+                },
+            );
+        };
+        let mut targets = vec![root.clone()];
+        let mut overlay = project::Overlay::new();
+        for (open, doc) in &self.docs {
+            let Some(p) = convert::uri_to_path(open).and_then(|p| p.canonicalize().ok()) else {
+                continue;
+            };
+            if p.starts_with(&root) {
+                targets.push(p.clone());
+                overlay.insert(p, doc.text.clone());
+            }
+        }
+        (
+            root.display().to_string(),
+            Input::Project {
+                root,
+                targets,
+                overlay,
+            },
+        )
+    }
+
+    /// Checks a changed document's project now, and queues its analysis.
+    fn changed(&mut self, uri: &str) {
+        let (key, input) = self.input(uri);
+        self.doc_key.insert(uri.to_string(), key.clone());
+        if let Some(old) = self.cancels.remove(&key) {
+            old.store(true, Ordering::Relaxed);
+        }
+        let quick = driver::Options { analysis: None };
+        let computed = match pipeline::compute(&input, &quick) {
+            Ok(c) => c,
+            Err(message) => {
+                self.log(&message);
+                return;
+            }
+        };
+        let generation = {
+            let mut shared = lock(&self.shared);
+            let generation = shared.generations.entry(key.clone()).or_default();
+            *generation += 1;
+            let generation = *generation;
+            pipeline::publish(&self.sender, &mut shared.published, &key, &computed, uri);
+            generation
+        };
+        // The analysis runs only on a project without errors, as in `medpol check`.
+        if !computed.has_errors() {
+            let cancel = Arc::new(AtomicBool::new(false));
+            self.cancels.insert(key.clone(), Arc::clone(&cancel));
+            let _ = self.jobs.send(Job {
+                key: key.clone(),
+                generation,
+                input,
+                cancel,
+                anchor: uri.to_string(),
+            });
+        }
+        self.computed.insert(key, computed);
+    }
+
+    fn log(&self, message: &str) {
+        let params = LogMessageParams {
+            typ: MessageType::WARNING,
+            message: message.to_string(),
+        };
+        let _ = self.sender.send(Message::Notification(Notification::new(
+            LogMessage::METHOD.to_string(),
+            params,
+        )));
+    }
+
+    /// The last check of a document's project.
+    fn computed_for(&self, uri: &str) -> Option<&Computed> {
+        self.computed.get(self.doc_key.get(uri)?)
+    }
+
+    fn request(&mut self, request: Request) -> Response {
+        let id = request.id.clone();
+        let result = self.answer(request);
+        match result {
+            Ok(value) => Response::new_ok(id, value),
+            Err(message) => Response::new_err(id, ErrorCode::InvalidParams as i32, message),
+        }
+    }
+
+    fn answer(&mut self, request: Request) -> Result<serde_json::Value, String> {
+        fn params<P: serde::de::DeserializeOwned>(r: Request) -> Result<P, String> {
+            serde_json::from_value(r.params).map_err(|e| format!("invalid parameters: {e}"))
+        }
+        let value = match request.method.as_str() {
+            HoverRequest::METHOD => {
+                let p: lsp_types::HoverParams = params(request)?;
+                let at = p.text_document_position_params;
+                let uri = at.text_document.uri.as_str();
+                let hover = self
+                    .computed_for(uri)
+                    .and_then(|c| features::hover(c, uri, at.position));
+                serde_json::to_value(hover)
+            }
+            GotoDefinition::METHOD => {
+                let p: lsp_types::GotoDefinitionParams = params(request)?;
+                let at = p.text_document_position_params;
+                let uri = at.text_document.uri.as_str();
+                let found = self
+                    .computed_for(uri)
+                    .and_then(|c| features::definition(c, uri, at.position))
+                    .map(GotoDefinitionResponse::Scalar);
+                serde_json::to_value(found)
+            }
+            References::METHOD => {
+                let p: lsp_types::ReferenceParams = params(request)?;
+                let at = p.text_document_position;
+                let uri = at.text_document.uri.as_str();
+                let found = self
+                    .computed_for(uri)
+                    .map(|c| {
+                        features::references(c, uri, at.position, p.context.include_declaration)
+                    })
+                    .unwrap_or_default();
+                serde_json::to_value(found)
+            }
+            Completion::METHOD => {
+                let p: lsp_types::CompletionParams = params(request)?;
+                let at = p.text_document_position;
+                let uri = at.text_document.uri.as_str();
+                let items = self
+                    .computed_for(uri)
+                    .map(|c| features::completion(c, uri, at.position))
+                    .unwrap_or_default();
+                serde_json::to_value(items)
+            }
+            DocumentSymbolRequest::METHOD => {
+                let p: lsp_types::DocumentSymbolParams = params(request)?;
+                let uri = p.text_document.uri.as_str();
+                let symbols = self
+                    .computed_for(uri)
+                    .map(|c| features::symbols(c, uri))
+                    .unwrap_or_default();
+                serde_json::to_value(symbols)
+            }
+            CodeActionRequest::METHOD => {
+                let p: lsp_types::CodeActionParams = params(request)?;
+                let uri = &p.text_document.uri;
+                let text = self
+                    .docs
+                    .get(uri.as_str())
+                    .map(|d| d.text.as_str())
+                    .unwrap_or_default();
+                serde_json::to_value(features::code_actions(uri, text, &p.context.diagnostics))
+            }
+            Formatting::METHOD => {
+                let p: lsp_types::DocumentFormattingParams = params(request)?;
+                let text = self
+                    .docs
+                    .get(p.text_document.uri.as_str())
+                    .map(|d| d.text.as_str())
+                    .unwrap_or_default();
+                match features::format(text) {
+                    Ok(edits) => serde_json::to_value(edits),
+                    Err(why) => {
+                        // No edits: the editor keeps the text, and its log says why.
+                        self.log(&format!("medpol cannot format this file: {why}"));
+                        Ok(serde_json::Value::Null)
+                    }
+                }
+            }
+            other => return Err(format!("medpol does not answer `{other}`")),
+        };
+        value.map_err(|e| e.to_string())
+    }
+}
+
+/// The analysis worker: runs the whole check with the analysis for the newest job of each
+/// project, and publishes it if no change came since.
+fn analyse_jobs(queue: &Receiver<Job>, sender: &Sender<Message>, shared: &Mutex<Shared>) {
+    while let Ok(first) = queue.recv() {
+        let mut newest = vec![first];
+        while let Ok(job) = queue.try_recv() {
+            newest.retain(|j| j.key != job.key);
+            newest.push(job);
+        }
+        for job in newest {
+            if job.cancel.load(Ordering::Relaxed) {
+                continue;
+            }
+            let options = driver::Options {
+                analysis: Some(analyse::Options {
+                    cancel: Some(Arc::clone(&job.cancel)),
+                    ..analyse::Options::default()
+                }),
+            };
+            let Ok(Ok(computed)) =
+                catch_unwind(AssertUnwindSafe(|| pipeline::compute(&job.input, &options)))
+            else {
+                continue;
+            };
+            let mut shared = lock(shared);
+            let current = shared.generations.get(&job.key) == Some(&job.generation);
+            if current && !job.cancel.load(Ordering::Relaxed) {
+                pipeline::publish(
+                    sender,
+                    &mut shared.published,
+                    &job.key,
+                    &computed,
+                    &job.anchor,
+                );
+            }
+        }
+    }
+}
