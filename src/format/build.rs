@@ -723,9 +723,14 @@ impl<'a> Builder<'a> {
         match s {
             SetExpr::Chain { first, rest, span } => {
                 let forced = self.forced(*span);
+                // A chain that ends in a list stays on its line and the list breaks inside its
+                // braces, as in `codes` declarations: were the chain to break when the list is
+                // too long for one line, the list broken on the first run would let the chain
+                // fit on the next, and formatting twice would not agree.
+                let braces = ends_with_braces(s);
                 let mut docs = self.set_expr(first);
                 for (op, term) in rest {
-                    docs.push(Doc::Line);
+                    docs.push(if braces { Doc::Space } else { Doc::Line });
                     docs.extend(self.kw(match op {
                         SetOp::Union => "+",
                         SetOp::Difference => "-",
@@ -733,7 +738,7 @@ impl<'a> Builder<'a> {
                     docs.push(Doc::Space);
                     docs.extend(self.set_expr(term));
                 }
-                vec![group(forced && !ends_with_braces(s), docs)]
+                vec![group(forced && !braces, docs)]
             }
             SetExpr::Paren { inner, .. } => {
                 let mut docs = self.kw("(");
