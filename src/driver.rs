@@ -45,13 +45,7 @@ impl Default for Options {
 
 /// Checks files and folders. Paths in one project are loaded together.
 pub fn check_paths(paths: &[PathBuf], options: &Options) -> Result<Report, LoadError> {
-    let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
-    for path in paths {
-        groups
-            .entry(project::project_root(path)?)
-            .or_default()
-            .push(path.clone());
-    }
+    let groups = by_project(paths)?;
     let mut report = Report::default();
     for (root, targets) in groups {
         let project = project::load(&mut report.sources, &root, &targets)?;
@@ -61,6 +55,18 @@ pub fn check_paths(paths: &[PathBuf], options: &Options) -> Result<Report, LoadE
     }
     sort_diagnostics(&mut report.diagnostics);
     Ok(report)
+}
+
+/// The paths asked about, grouped by the project folder each belongs to.
+fn by_project(paths: &[PathBuf]) -> Result<BTreeMap<PathBuf, Vec<PathBuf>>, LoadError> {
+    let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    for path in paths {
+        groups
+            .entry(project::project_root(path)?)
+            .or_default()
+            .push(path.clone());
+    }
+    Ok(groups)
 }
 
 /// A check with each decision described: which patients get which outcome.
@@ -73,13 +79,7 @@ pub struct Described {
 
 /// Checks and analyses files and folders, describing the decisions of the files asked about.
 pub fn describe_paths(paths: &[PathBuf], options: &Options) -> Result<Described, LoadError> {
-    let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
-    for path in paths {
-        groups
-            .entry(project::project_root(path)?)
-            .or_default()
-            .push(path.clone());
-    }
+    let groups = by_project(paths)?;
     let mut out = Described::default();
     for (root, targets) in groups {
         let project = project::load(&mut out.report.sources, &root, &targets)?;
@@ -179,13 +179,7 @@ pub fn build_paths(
     paths: &[PathBuf],
     options: &Options,
 ) -> Result<Result<Built, crate::compile::CompileError>, LoadError> {
-    let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
-    for path in paths {
-        groups
-            .entry(project::project_root(path)?)
-            .or_default()
-            .push(path.clone());
-    }
+    let groups = by_project(paths)?;
     let mut out = Built::default();
     let mut checked_projects = Vec::new();
     for (root, targets) in groups {

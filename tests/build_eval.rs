@@ -74,8 +74,12 @@ fn shipped_artifact(id: &str) -> &'static Artifact {
 fn conflict() -> Compiled {
     let path = root().join("tests/cases/compile/conflict.medpol");
     let mut sources = medpol::source::Sources::new();
-    let project =
-        medpol::project::load(&mut sources, path.parent().unwrap(), &[path.clone()]).unwrap();
+    let project = medpol::project::load(
+        &mut sources,
+        path.parent().unwrap(),
+        std::slice::from_ref(&path),
+    )
+    .unwrap();
     let checked = medpol::check::check(&project.files, &project.imports, &project.tables);
     assert!(!checked.diagnostics.iter().any(|d| d.is_error()));
     let options = compile::Options {

@@ -393,18 +393,42 @@ fn code(
             ));
         }
     };
+    // A code of one of the artifact's sets was expanded from the release: it is known.
+    let in_a_set = artifact
+        .document()
+        .code_sets
+        .iter()
+        .zip(&artifact.sets)
+        .any(|(s, codes)| s.system == system.name() && codes.binary_search(&code).is_ok());
+    if in_a_set {
+        return Ok(code);
+    }
     let release = artifact
         .document()
         .tables
         .iter()
         .find(|t| t.system == system.name())
         .map(|t| t.release.as_str());
+    let known = |code: &str| {
+        artifact
+            .known_codes
+            .lock()
+            .is_ok_and(|k| k.get(&system).is_some_and(|s| s.contains(code)))
+    };
     if let (Some(tables), Some(release)) = (tables, release)
+        && !known(&code)
         && let Some(table) = tables.get(release)
         && table.coverage() == "*"
     {
         match table.lookup(&code) {
-            Some(e) if e.is_billable() => {}
+            Some(e) if e.is_billable() => {
+                if let Ok(mut k) = artifact.known_codes.lock() {
+                    let seen = k.entry(system).or_default();
+                    if seen.len() < super::KNOWN_CODES {
+                        seen.insert(code.clone());
+                    }
+                }
+            }
             Some(_) => {
                 return Err(bad(
                     name,

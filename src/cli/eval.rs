@@ -243,23 +243,11 @@ fn result<'a>(
 fn human(artifact: &Artifact, d: &Decision, e: &Evaluation, explain: bool) -> String {
     let r = result(artifact, d, e, explain);
     let mut out = match (r.status, r.kind) {
-        ("pending", _) => format!(
-            "{}: pending: needs {}\n",
-            r.decision,
-            r.needed
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        ("pending", _) => format!("{}: pending: needs {}\n", r.decision, quoted(&r.needed)),
         (_, Some("conflict")) => format!(
             "{}: conflict: rules {} all match\n",
             r.decision,
-            r.rules
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            quoted(&r.rules)
         ),
         (_, Some("no_rule")) => format!("{}: no rule applies\n", r.decision),
         _ => {
@@ -297,6 +285,15 @@ fn human(artifact: &Artifact, d: &Decision, e: &Evaluation, explain: bool) -> St
         }
     }
     out
+}
+
+/// Names in backticks, separated by commas.
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[derive(Serialize)]

@@ -93,12 +93,16 @@ pub fn compile(
     options: &Options,
 ) -> Result<Vec<Compiled>, CompileError> {
     let mut out = Vec::with_capacity(program.policies.len());
+    // Policies in force on the same release share its codes, read once.
+    let mut codes = crate::analyse::CodeCache::default();
     for (i, policy) in program.policies.iter().enumerate() {
+        let universe = codes.universe(Some(tables), policy.meta.effective);
         out.push(compile_policy(
             program,
             PolicyId(i as u32),
             policy,
             tables,
+            &universe,
             sources,
             options,
         )?);
@@ -170,11 +174,11 @@ fn compile_policy(
     id: PolicyId,
     policy: &crate::ir::Policy,
     tables: &TableSet,
+    universe: &space::Universe,
     sources: &Sources,
     options: &Options,
 ) -> Result<Compiled, CompileError> {
     let date = policy.meta.effective;
-    let universe = crate::analyse::universe(tables, date);
     let mut ctx = Policy {
         program,
         sources,
@@ -191,7 +195,7 @@ fn compile_policy(
             decision: decision.name.clone(),
             message,
         };
-        let compiled = compile_decision(&mut ctx, d, decision, &universe, options.node_budget)
+        let compiled = compile_decision(&mut ctx, d, decision, universe, options.node_budget)
             .map_err(|e| match e {
                 Stop::TooLarge(n) => fail(format!(
                     "it reads {n} facts and code classes (at most {} are compiled)",
