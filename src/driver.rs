@@ -45,13 +45,7 @@ impl Default for Options {
 
 /// Checks files and folders. Paths in one project are loaded together.
 pub fn check_paths(paths: &[PathBuf], options: &Options) -> Result<Report, LoadError> {
-    let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
-    for path in paths {
-        groups
-            .entry(project::project_root(path)?)
-            .or_default()
-            .push(path.clone());
-    }
+    let groups = by_project(paths)?;
     let mut report = Report::default();
     for (root, targets) in groups {
         let project = project::load(&mut report.sources, &root, &targets)?;
@@ -61,6 +55,18 @@ pub fn check_paths(paths: &[PathBuf], options: &Options) -> Result<Report, LoadE
     }
     sort_diagnostics(&mut report.diagnostics);
     Ok(report)
+}
+
+/// The paths asked about, grouped by the project folder each belongs to.
+fn by_project(paths: &[PathBuf]) -> Result<BTreeMap<PathBuf, Vec<PathBuf>>, LoadError> {
+    let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    for path in paths {
+        groups
+            .entry(project::project_root(path)?)
+            .or_default()
+            .push(path.clone());
+    }
+    Ok(groups)
 }
 
 /// A check with each decision described: which patients get which outcome.
@@ -176,44 +182,34 @@ pub fn build_paths(
     paths: &[PathBuf],
     options: &Options,
 ) -> Result<Result<Built, crate::compile::CompileError>, LoadError> {
-    let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
-    for path in paths {
-        groups
-            .entry(project::project_root(path)?)
-            .or_default()
-            .push(path.clone());
-    }
-    let mut out = Built::default();
-    let mut checked_projects = Vec::new();
-    for (root, targets) in groups {
-        let project = project::load(&mut out.report.sources, &root, &targets)?;
-        let checked = check::check(&project.files, &project.imports, &project.tables);
-        let requested = project.requested.clone();
-        let tables = project.tables.clone();
-        let (diagnostics, files) = check_project(project, options);
-        out.report.files += files;
-        out.report.diagnostics.extend(diagnostics);
-        checked_projects.push((root, checked.program, tables, requested));
-    }
-    sort_diagnostics(&mut out.report.diagnostics);
+    let checked = check_and_keep(paths, options)?;
+    let mut out = Built {
+        report: checked.report,
+        compiled: Vec::new(),
+    };
     if out.report.diagnostics.iter().any(Diagnostic::is_error) {
         return Ok(Ok(out));
     }
-    for (root, program, tables, requested) in checked_projects {
+    for project in checked.projects {
         let options = crate::compile::Options {
-            root,
+            root: project.root,
             ..crate::compile::Options::default()
         };
-        let compiled =
-            match crate::compile::compile(&program, &tables, &out.report.sources, &options) {
-                Ok(c) => c,
-                Err(e) => return Ok(Err(e)),
-            };
+        let compiled = match crate::compile::compile(
+            &project.program,
+            &project.tables,
+            &out.report.sources,
+            &options,
+        ) {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
+        };
         out.compiled.extend(compiled.into_iter().filter(|c| {
-            program
+            project
+                .program
                 .policies
                 .get(c.policy.index())
-                .is_some_and(|p| requested.contains(&p.file))
+                .is_some_and(|p| project.requested.contains(&p.file))
         }));
     }
     Ok(Ok(out))
@@ -239,30 +235,20 @@ pub struct Checked {
 /// Checks files and folders as [`check_paths`] does and keeps the typed model of each project
 /// without errors.
 pub fn check_and_keep(paths: &[PathBuf], options: &Options) -> Result<Checked, LoadError> {
-    let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
-    for path in paths {
-        groups
-            .entry(project::project_root(path)?)
-            .or_default()
-            .push(path.clone());
-    }
     let mut out = Checked::default();
-    for (root, targets) in groups {
+    for (root, targets) in by_project(paths)? {
         let project = project::load(&mut out.report.sources, &root, &targets)?;
         let checked = check::check(&project.files, &project.imports, &project.tables);
-        let requested = project.requested.clone();
-        let tables = project.tables.clone();
-        let root = project.root.clone();
-        let (diagnostics, files) = check_project(project, options);
-        out.report.files += files;
+        let diagnostics = project_diagnostics(&project, &checked, options);
+        out.report.files += project.requested.len();
         let clean = !diagnostics.iter().any(Diagnostic::is_error);
         out.report.diagnostics.extend(diagnostics);
         if clean {
             out.projects.push(CheckedProject {
                 program: checked.program,
-                requested,
-                tables,
-                root,
+                requested: project.requested,
+                tables: project.tables,
+                root: project.root,
             });
         }
     }

@@ -175,21 +175,16 @@ pub(crate) fn table_in_force(
     }
 }
 
-/// The code universe of a policy with this date, as the analysis takes it.
-pub(crate) fn universe(tables: &TableSet, date: Option<crate::types::Date>) -> Universe {
-    CodeCache::default().universe(Some(tables), date)
-}
-
 /// The billable codes of each release, read once per run.
 #[derive(Default)]
-struct CodeCache {
+pub(crate) struct CodeCache {
     releases: std::collections::HashMap<String, std::sync::Arc<Vec<String>>>,
 }
 
 impl CodeCache {
     /// For each system with a table: the billable codes of the release in force on the date (the
     /// earliest for an older date, the newest without one).
-    fn universe(
+    pub(crate) fn universe(
         &mut self,
         tables: Option<&TableSet>,
         date: Option<crate::types::Date>,

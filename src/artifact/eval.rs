@@ -259,11 +259,20 @@ pub(super) fn prepare(mut doc: Document) -> Result<Artifact, LoadError> {
             keys,
         });
     }
+    let mut by_name: Vec<(String, u32)> = doc
+        .facts
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name.clone(), i as u32))
+        .collect();
+    by_name.sort();
     Ok(Artifact {
         doc,
         decisions,
         sets,
         classes,
+        by_name,
+        known_codes: Default::default(),
     })
 }
 

@@ -74,17 +74,34 @@ impl Facts {
 
     /// Reads facts from JSON text; with tables, each code must also be a billable code of the
     /// release the artifact was built against (when that release is among the tables and
-    /// lists its whole system).
+    /// lists its whole system). Each fact is bound as it is read, in the order written.
     pub fn from_json_in(
         artifact: &Artifact,
         text: &str,
         tables: Option<&TableSet>,
     ) -> Result<Facts, FactError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| FactError {
-            fact: None,
-            message: format!("the facts are not valid JSON: {e}"),
-        })?;
-        Facts::from_value(artifact, &value, tables)
+        let mut error = None;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let read = serde::Deserializer::deserialize_map(
+            &mut de,
+            Reader {
+                artifact,
+                tables,
+                error: &mut error,
+            },
+        )
+        .and_then(|facts| de.end().map(|()| facts));
+        match (read, error) {
+            (_, Some(e)) => Err(e),
+            (Ok(facts), None) => Ok(facts),
+            (Err(e), None) if e.classify() == serde_json::error::Category::Data => {
+                Err(not_an_object())
+            }
+            (Err(e), None) => Err(FactError {
+                fact: None,
+                message: format!("the facts are not valid JSON: {e}"),
+            }),
+        }
     }
 
     /// Reads facts from YAML text, as [`Facts::from_json_in`] does JSON.
@@ -107,45 +124,49 @@ impl Facts {
         tables: Option<&TableSet>,
     ) -> Result<Facts, FactError> {
         let Value::Object(map) = value else {
-            return Err(FactError {
-                fact: None,
-                message: "the facts must be an object of fact names and values".to_string(),
-            });
+            return Err(not_an_object());
         };
         let mut facts = Facts::empty(artifact);
         for (name, v) in map {
-            let Some(index) = artifact.fact_index(name) else {
-                let known: Vec<&str> = artifact
-                    .document()
-                    .facts
-                    .iter()
-                    .map(|f| f.name.as_str())
-                    .collect();
-                let hint = known
-                    .iter()
-                    .map(|k| (strsim::levenshtein(k, name), *k))
-                    .filter(|(d, _)| *d <= 2)
-                    .min()
-                    .map(|(_, s)| format!("; did you mean `{s}`?"))
-                    .unwrap_or_default();
-                return Err(bad(
-                    name,
-                    format!(
-                        "unknown fact `{}`: policy `{}` has no such fact{hint}",
-                        name.escape_debug(),
-                        artifact.policy_id()
-                    ),
-                ));
-            };
-            let Some(schema) = artifact.document().facts.get(index as usize) else {
-                continue;
-            };
-            let slot = facts.bind(artifact, schema, v, tables)?;
-            if let Some(s) = facts.slots.get_mut(index as usize) {
-                *s = slot;
-            }
+            facts.bind_named(artifact, name, v, tables)?;
         }
         Ok(facts)
+    }
+
+    fn bind_named(
+        &mut self,
+        artifact: &Artifact,
+        name: &str,
+        v: &Value,
+        tables: Option<&TableSet>,
+    ) -> Result<(), FactError> {
+        let Some(index) = artifact.fact_index(name) else {
+            let hint = artifact
+                .document()
+                .facts
+                .iter()
+                .map(|f| (strsim::levenshtein(&f.name, name), f.name.as_str()))
+                .filter(|(d, _)| *d <= 2)
+                .min()
+                .map(|(_, s)| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            return Err(bad(
+                name,
+                format!(
+                    "unknown fact `{}`: policy `{}` has no such fact{hint}",
+                    name.escape_debug(),
+                    artifact.policy_id()
+                ),
+            ));
+        };
+        let Some(schema) = artifact.document().facts.get(index as usize) else {
+            return Ok(());
+        };
+        let slot = self.bind(artifact, schema, v, tables)?;
+        if let Some(s) = self.slots.get_mut(index as usize) {
+            *s = slot;
+        }
+        Ok(())
     }
 
     fn bind(
@@ -247,6 +268,63 @@ impl Facts {
                 Ok(Slot::Codes)
             }
         }
+    }
+}
+
+fn not_an_object() -> FactError {
+    FactError {
+        fact: None,
+        message: "the facts must be an object of fact names and values".to_string(),
+    }
+}
+
+/// Reads a JSON object of facts and binds each as it comes, without building the object
+/// first; a fact that does not fit stops the read with its error kept aside.
+struct Reader<'a> {
+    artifact: &'a Artifact,
+    tables: Option<&'a TableSet>,
+    error: &'a mut Option<FactError>,
+}
+
+impl<'de> serde::de::Visitor<'de> for Reader<'_> {
+    type Value = Facts;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object of fact names and values")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Facts, A::Error> {
+        let mut facts = Facts::empty(self.artifact);
+        while let Some(Name(name)) = map.next_key::<Name<'de>>()? {
+            let value: Value = map.next_value()?;
+            if let Err(e) = facts.bind_named(self.artifact, &name, &value, self.tables) {
+                *self.error = Some(e);
+                return Err(serde::de::Error::custom("a fact does not fit the schema"));
+            }
+        }
+        Ok(facts)
+    }
+}
+
+/// A fact name, borrowed from the text when it has no escapes.
+struct Name<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Name<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a fact name")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Name<'de>, E> {
+                Ok(Name(std::borrow::Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Name<'de>, E> {
+                Ok(Name(std::borrow::Cow::Owned(s.to_string())))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -393,18 +471,42 @@ fn code(
             ));
         }
     };
+    // A code of one of the artifact's sets was expanded from the release: it is known.
+    let in_a_set = artifact
+        .document()
+        .code_sets
+        .iter()
+        .zip(&artifact.sets)
+        .any(|(s, codes)| s.system == system.name() && codes.binary_search(&code).is_ok());
+    if in_a_set {
+        return Ok(code);
+    }
     let release = artifact
         .document()
         .tables
         .iter()
         .find(|t| t.system == system.name())
         .map(|t| t.release.as_str());
+    let known = |code: &str| {
+        artifact
+            .known_codes
+            .lock()
+            .is_ok_and(|k| k.get(&system).is_some_and(|s| s.contains(code)))
+    };
     if let (Some(tables), Some(release)) = (tables, release)
+        && !known(&code)
         && let Some(table) = tables.get(release)
         && table.coverage() == "*"
     {
         match table.lookup(&code) {
-            Some(e) if e.is_billable() => {}
+            Some(e) if e.is_billable() => {
+                if let Ok(mut k) = artifact.known_codes.lock() {
+                    let seen = k.entry(system).or_default();
+                    if seen.len() < super::KNOWN_CODES {
+                        seen.insert(code.clone());
+                    }
+                }
+            }
             Some(_) => {
                 return Err(bad(
                     name,

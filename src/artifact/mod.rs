@@ -307,10 +307,20 @@ pub struct Artifact {
     decisions: Vec<Decision>,
     /// Each code set's codes, sorted (for binary search).
     pub(crate) sets: Vec<Vec<String>>,
-    /// For each fact, the code sets its tests name (indices into `sets`), and for each class
-    /// the `Has` tests name, its sets.
+    /// The classes of codes the `has` tests name.
     pub(crate) classes: Vec<eval::Class>,
+    /// Fact names, sorted, with their index: facts are looked up once per fact of each patient.
+    pub(crate) by_name: Vec<(String, u32)>,
+    /// Codes outside the artifact's sets already found in the release, by system: a table
+    /// lookup decodes part of the table, and a batch meets the same codes again and again.
+    pub(crate) known_codes: std::sync::Arc<std::sync::Mutex<KnownCodes>>,
 }
+
+/// At most this many known codes are remembered per artifact.
+pub(crate) const KNOWN_CODES: usize = 100_000;
+
+pub(crate) type KnownCodes =
+    std::collections::HashMap<crate::codes::System, std::collections::HashSet<String>>;
 
 /// One decision of a loaded artifact.
 #[derive(Debug, Clone)]
@@ -376,11 +386,11 @@ impl Artifact {
 
     /// The index of a fact of the input schema.
     pub fn fact_index(&self, name: &str) -> Option<u32> {
-        self.doc
-            .facts
-            .iter()
-            .position(|f| f.name == name)
-            .map(|i| i as u32)
+        self.by_name
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .and_then(|i| self.by_name.get(i))
+            .map(|(_, f)| *f)
     }
 
     /// The names of facts given by index (as in [`Evaluation::needed`]).

@@ -243,23 +243,11 @@ fn result<'a>(
 fn human(artifact: &Artifact, d: &Decision, e: &Evaluation, explain: bool) -> String {
     let r = result(artifact, d, e, explain);
     let mut out = match (r.status, r.kind) {
-        ("pending", _) => format!(
-            "{}: pending: needs {}\n",
-            r.decision,
-            r.needed
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        ("pending", _) => format!("{}: pending: needs {}\n", r.decision, quoted(&r.needed)),
         (_, Some("conflict")) => format!(
             "{}: conflict: rules {} all match\n",
             r.decision,
-            r.rules
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            quoted(&r.rules)
         ),
         (_, Some("no_rule")) => format!("{}: no rule applies\n", r.decision),
         _ => {
@@ -299,6 +287,15 @@ fn human(artifact: &Artifact, d: &Decision, e: &Evaluation, explain: bool) -> St
     out
 }
 
+/// Names in backticks, separated by commas.
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[derive(Serialize)]
 struct BatchError<'a> {
     line: usize,
@@ -313,67 +310,61 @@ struct BatchResult<'a> {
     decisions: Vec<DecisionResult<'a>>,
 }
 
+/// Lines read and evaluated together: enough to keep every core busy, few enough to keep
+/// memory small and output flowing.
+const CHUNK: usize = 8_192;
+
 fn run_batch(
     artifact: &Artifact,
     decisions: &[&Decision],
     tables: &TableSet,
     batch: &Path,
 ) -> ExitCode {
+    use rayon::prelude::*;
     let file = match std::fs::File::open(batch) {
         Ok(f) => f,
         Err(e) => return fail(&format!("cannot read {}: {e}", batch.display())),
     };
-    let reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut lines = std::io::BufReader::with_capacity(1 << 16, file).lines();
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let progress = std::io::stderr().is_terminal();
     let mut bad = 0usize;
     let mut line_no = 0usize;
-    for line in reader.lines() {
-        line_no += 1;
-        let line = match line {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("error: {}: line {line_no}: {e}", batch.display());
-                return ExitCode::from(USAGE);
+    loop {
+        // Read a chunk, evaluate its lines in parallel, write their results in input order.
+        let mut chunk: Vec<(usize, String)> = Vec::with_capacity(CHUNK);
+        for line in lines.by_ref() {
+            line_no += 1;
+            match line {
+                Ok(l) if l.trim().is_empty() => {}
+                Ok(l) => chunk.push((line_no, l)),
+                Err(e) => {
+                    eprintln!("error: {}: line {line_no}: {e}", batch.display());
+                    return ExitCode::from(USAGE);
+                }
             }
-        };
-        if line.trim().is_empty() {
-            continue;
+            if chunk.len() == CHUNK {
+                break;
+            }
         }
-        let written = match Facts::from_json_in(artifact, &line, Some(tables)) {
-            Ok(facts) => {
-                let results = BatchResult {
-                    line: line_no,
-                    decisions: decisions
-                        .iter()
-                        .map(|d| result(artifact, d, &d.evaluate(&facts), false))
-                        .collect(),
-                };
-                serde_json::to_writer(&mut out, &results)
-            }
-            Err(FactError { fact, message }) => {
-                bad += 1;
-                serde_json::to_writer(
-                    &mut out,
-                    &BatchError {
-                        line: line_no,
-                        error: &message,
-                        fact: fact.as_deref(),
-                    },
-                )
-            }
-        };
-        let written = written
-            .map_err(std::io::Error::from)
-            .and_then(|()| out.write_all(b"\n"));
-        if let Err(e) = written {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                return ExitCode::SUCCESS;
-            }
-            return fail(&format!("cannot write the output: {e}"));
+        if chunk.is_empty() {
+            break;
         }
-        if progress && line_no.is_multiple_of(100_000) {
+        let results: Vec<(bool, Vec<u8>)> = chunk
+            .par_iter()
+            .map(|(n, line)| batch_line(artifact, decisions, tables, *n, line))
+            .collect();
+        for (ok, bytes) in results {
+            bad += usize::from(!ok);
+            if let Err(e) = out.write_all(&bytes) {
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+                return fail(&format!("cannot write the output: {e}"));
+            }
+        }
+        if progress {
             eprint!("\r{line_no} lines");
         }
     }
@@ -386,4 +377,37 @@ fn run_batch(
         eprintln!("\r{line_no} lines, {bad} with bad facts");
     }
     ExitCode::SUCCESS
+}
+
+/// One line's result as a JSON line, and whether its facts were good.
+fn batch_line(
+    artifact: &Artifact,
+    decisions: &[&Decision],
+    tables: &TableSet,
+    line: usize,
+    text: &str,
+) -> (bool, Vec<u8>) {
+    let (ok, written) = match Facts::from_json_in(artifact, text, Some(tables)) {
+        Ok(facts) => {
+            let results = BatchResult {
+                line,
+                decisions: decisions
+                    .iter()
+                    .map(|d| result(artifact, d, &d.evaluate(&facts), false))
+                    .collect(),
+            };
+            (true, serde_json::to_vec(&results))
+        }
+        Err(FactError { fact, message }) => (
+            false,
+            serde_json::to_vec(&BatchError {
+                line,
+                error: &message,
+                fact: fact.as_deref(),
+            }),
+        ),
+    };
+    let mut bytes = written.unwrap_or_default();
+    bytes.push(b'\n');
+    (ok, bytes)
 }

@@ -93,12 +93,16 @@ pub fn compile(
     options: &Options,
 ) -> Result<Vec<Compiled>, CompileError> {
     let mut out = Vec::with_capacity(program.policies.len());
+    // Policies in force on the same release share its codes, read once.
+    let mut codes = crate::analyse::CodeCache::default();
     for (i, policy) in program.policies.iter().enumerate() {
+        let universe = codes.universe(Some(tables), policy.meta.effective);
         out.push(compile_policy(
             program,
             PolicyId(i as u32),
             policy,
             tables,
+            &universe,
             sources,
             options,
         )?);
@@ -170,11 +174,11 @@ fn compile_policy(
     id: PolicyId,
     policy: &crate::ir::Policy,
     tables: &TableSet,
+    universe: &space::Universe,
     sources: &Sources,
     options: &Options,
 ) -> Result<Compiled, CompileError> {
     let date = policy.meta.effective;
-    let universe = crate::analyse::universe(tables, date);
     let mut ctx = Policy {
         program,
         sources,
@@ -191,7 +195,7 @@ fn compile_policy(
             decision: decision.name.clone(),
             message,
         };
-        let compiled = compile_decision(&mut ctx, d, decision, &universe, options.node_budget)
+        let compiled = compile_decision(&mut ctx, d, decision, universe, options.node_budget)
             .map_err(|e| match e {
                 Stop::TooLarge(n) => fail(format!(
                     "it reads {n} facts and code classes (at most {} are compiled)",
@@ -1074,4 +1078,114 @@ fn node_source(program: &Program, decision: &Decision, node: &INode) -> (Span, O
         }
     }
     fallback.unwrap_or((decision.name_span, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifact::Facts;
+    use crate::source::{FileId, SourceFile};
+
+    fn compile_text(body: &str) -> Compiled {
+        let text = format!(
+            "policy \"p\" {{\n title \"t\"\n version \"1\"\n effective 2025-01-01\n}}\n{body}"
+        );
+        let mut sources = Sources::new();
+        sources.add(SourceFile::new("p.medpol", None, text.clone()));
+        let parsed = crate::syntax::parse(FileId(0), &text);
+        let checked = crate::check::check(
+            &[parsed.file],
+            &crate::check::ImportMap::new(),
+            TableSet::shipped(),
+        );
+        assert!(
+            !checked.diagnostics.iter().any(|d| d.is_error()),
+            "{:?}",
+            checked.diagnostics
+        );
+        compile(
+            &checked.program,
+            TableSet::shipped(),
+            &sources,
+            &Options::default(),
+        )
+        .unwrap()
+        .remove(0)
+    }
+
+    fn outcome(c: &Compiled, facts: &str) -> Option<String> {
+        let facts = Facts::from_json(&c.artifact, facts).unwrap();
+        let d = c.artifact.decisions().first().unwrap();
+        let e = d.evaluate(&facts);
+        d.outcome_of(&e).map(str::to_string)
+    }
+
+    #[test]
+    fn thresholds_keep_their_strictness_and_units() {
+        let c = compile_text(
+            "fact care: duration<weeks>\n\
+             decision d (first) {\n outcomes { short, exact, long }\n\
+             rule a when care < 6 weeks then short\n\
+             rule b when care == 42 days then exact\n\
+             otherwise long\n}\n",
+        );
+        let d = &c.artifact.document().decisions[0];
+        let tests: Vec<&Test> = d.nodes.iter().map(|n| &n.test).collect();
+        assert!(tests.contains(&&Test::Compare {
+            op: ">=".into(),
+            value: "6".into()
+        }));
+        assert!(tests.contains(&&Test::Compare {
+            op: ">".into(),
+            value: "6".into()
+        }));
+        assert_eq!(
+            outcome(&c, r#"{"care": "41 days"}"#).as_deref(),
+            Some("short")
+        );
+        assert_eq!(
+            outcome(&c, r#"{"care": "6 weeks"}"#).as_deref(),
+            Some("exact")
+        );
+        assert_eq!(
+            outcome(&c, r#"{"care": "43 days"}"#).as_deref(),
+            Some("long")
+        );
+        // The source map points at the comparison that has the threshold.
+        let first = &d.source_map.nodes[0];
+        assert!(first.text.starts_with("care"), "{first:?}");
+        assert_eq!(first.rule.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn a_leaf_for_every_result_and_a_witness_for_every_leaf() {
+        let c = compile_text(
+            "fact kind: enum { a, b, c, d }\nfact urgent: bool\n\
+             decision d (first) {\n outcomes { x, y }\n\
+             rule one when kind in { a, b } and urgent then x\n\
+             rule two when kind == c then y\n}\n",
+        );
+        let leaves = &c.artifact.document().decisions[0].leaves;
+        assert_eq!(
+            leaves,
+            &vec![
+                LeafDoc::Rule {
+                    outcome: "x".into(),
+                    rule: "one".into()
+                },
+                LeafDoc::Rule {
+                    outcome: "y".into(),
+                    rule: "two".into()
+                },
+                LeafDoc::NoRule,
+            ]
+        );
+        for leaf in 0..leaves.len() as u32 {
+            let w = c.witness(0, leaf).unwrap();
+            assert!(!w.is_empty());
+        }
+        // Whatever `urgent` is, kind `c` decides.
+        assert_eq!(outcome(&c, r#"{"kind": "c"}"#).as_deref(), Some("y"));
+        assert_eq!(outcome(&c, r#"{"kind": "a"}"#), None);
+    }
 }

@@ -699,8 +699,14 @@ impl<'a> Builder<'a> {
             one.extend(self.skip(","));
         } else {
             let comments = Self::trailing_split(&mut one);
-            one.extend(self.kw(","));
+            let at = self.locate(",").unwrap_or(self.cursor);
+            // The comma, then the comments in the order written: those before the comma
+            // (taken back from the item), then any before and after it.
+            one.push(text(","));
             one.extend(comments);
+            one.extend(self.leading(at));
+            self.cursor = self.cursor.max(at + 1);
+            one.extend(self.trailing());
         }
         one
     }
