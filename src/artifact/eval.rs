@@ -7,10 +7,20 @@ use super::{
     Artifact, Decision, DecisionDoc, Document, FactType, LeafDoc, LoadError, Quantifier, Ref, Test,
     parse_num,
 };
+use std::collections::HashMap;
+
 use crate::types::Num;
 
 /// A reference to a leaf has this bit set; otherwise it is a node index.
 const LEAF: u32 = 1 << 31;
+
+/// A node of a diagram reduced for the facts known: a result (an index into the distinct
+/// results met) or a test still open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Reduced {
+    Result(u32),
+    Test(u32),
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct Node {
@@ -399,43 +409,90 @@ impl Decision {
     }
 
     /// Every leaf reachable from `start` given the known facts, following both branches of a
-    /// test whose fact is missing.
+    /// test whose fact is missing, and the missing facts the result depends on.
     fn explore(&self, start: u32, facts: &Facts, path: Vec<Step>) -> Evaluation {
-        let mut seen = vec![false; self.nodes.len()];
         let mut leaves = Vec::new();
-        let mut needed = Vec::new();
-        let mut stack = vec![start];
-        while let Some(at) = stack.pop() {
-            if at & LEAF != 0 {
-                leaves.push(at & !LEAF);
+        // The diagram below `start` with the known facts fixed, reduced at the level of
+        // results: a test whose two branches give the same results is dropped. The facts its
+        // remaining tests read are exactly those the result depends on; a fact merely met on
+        // the way (both branches end in the same outcome) is not needed.
+        let mut keys: Vec<&Key> = Vec::new();
+        let mut tests: Vec<(u32, Reduced, Reduced)> = Vec::new();
+        let mut made: HashMap<(u32, Reduced, Reduced), Reduced> = HashMap::new();
+        let mut done: HashMap<u32, Reduced> = HashMap::new();
+        // Post-order without recursion: a hostile artifact may chain a million tests.
+        let mut stack = vec![(start, false)];
+        while let Some((at, expanded)) = stack.pop() {
+            if done.contains_key(&at) {
                 continue;
             }
-            match seen.get_mut(at as usize) {
-                Some(s) if !*s => *s = true,
-                _ => continue,
+            if at & LEAF != 0 {
+                let leaf = at & !LEAF;
+                leaves.push(leaf);
+                let key = self.keys.get(leaf as usize);
+                let id = match key.and_then(|k| keys.iter().position(|x| *x == k)) {
+                    Some(i) => i,
+                    None => {
+                        keys.extend(key);
+                        keys.len().saturating_sub(1)
+                    }
+                };
+                done.insert(at, Reduced::Result(id as u32));
+                continue;
             }
             let Some(node) = self.nodes.get(at as usize) else {
+                done.insert(at, Reduced::Result(u32::MAX));
                 continue;
             };
-            match self.holds(node, facts) {
-                Some(true) => stack.push(node.then),
-                Some(false) => stack.push(node.otherwise),
-                None => {
-                    needed.push(node.fact);
-                    stack.push(node.then);
-                    stack.push(node.otherwise);
+            let known = self.holds(node, facts);
+            let children: &[u32] = match known {
+                Some(true) => std::slice::from_ref(&node.then),
+                Some(false) => std::slice::from_ref(&node.otherwise),
+                None => &[node.then, node.otherwise],
+            };
+            if !expanded {
+                stack.push((at, true));
+                stack.extend(children.iter().map(|&c| (c, false)));
+                continue;
+            }
+            let get = |c: u32| done.get(&c).copied().unwrap_or(Reduced::Result(u32::MAX));
+            let value = match children {
+                [one] => get(*one),
+                [t, e] if get(*t) == get(*e) => get(*t),
+                [t, e] => {
+                    let test = (node.fact, get(*t), get(*e));
+                    *made.entry(test).or_insert_with(|| {
+                        tests.push(test);
+                        Reduced::Test(tests.len() as u32 - 1)
+                    })
                 }
+                _ => Reduced::Result(u32::MAX),
+            };
+            done.insert(at, value);
+        }
+        let mut needed = Vec::new();
+        let mut todo = vec![
+            done.get(&start)
+                .copied()
+                .unwrap_or(Reduced::Result(u32::MAX)),
+        ];
+        let mut visited = vec![false; tests.len()];
+        while let Some(r) = todo.pop() {
+            let Reduced::Test(i) = r else { continue };
+            match visited.get_mut(i as usize) {
+                Some(v) if !*v => *v = true,
+                _ => continue,
+            }
+            if let Some(&(fact, t, e)) = tests.get(i as usize) {
+                needed.push(fact);
+                todo.push(t);
+                todo.push(e);
             }
         }
         leaves.sort_unstable();
         leaves.dedup();
         needed.sort_unstable();
         needed.dedup();
-        let first = leaves.first().and_then(|l| self.keys.get(*l as usize));
-        let same = leaves.iter().all(|l| self.keys.get(*l as usize) == first);
-        if same {
-            needed.clear();
-        }
         Evaluation {
             leaves,
             needed,
