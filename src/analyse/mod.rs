@@ -14,6 +14,8 @@ pub mod mdd;
 pub mod space;
 
 use std::collections::HashSet;
+
+use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
 use mdd::{Bounds, Exhausted, FALSE, Node, TRUE};
@@ -191,24 +193,35 @@ impl CodeCache {
     ) -> Universe {
         let mut out = Universe::new();
         let Some(tables) = tables else { return out };
-        for &system in System::ALL {
-            let Some(table) = table_in_force(tables, system, date) else {
-                continue;
-            };
-            let codes = self
-                .releases
-                .entry(table.release().to_string())
-                .or_insert_with(|| {
-                    std::sync::Arc::new(
-                        table
-                            .iter()
-                            .filter(|e| e.is_billable())
-                            .map(|e| e.code().to_string())
-                            .collect(),
-                    )
-                })
-                .clone();
-            out.insert(system, (codes, table.coverage() == "*"));
+        let in_force: Vec<(System, &crate::tables::Table)> = System::ALL
+            .iter()
+            .filter_map(|&system| table_in_force(tables, system, date).map(|t| (system, t)))
+            .collect();
+        // Reading a release's billable codes decodes the whole table (seventy thousand codes
+        // for ICD-10-CM, as many for PCS): the releases not read yet are read side by side.
+        let missing: Vec<&crate::tables::Table> = in_force
+            .iter()
+            .map(|(_, t)| *t)
+            .filter(|t| !self.releases.contains_key(t.release()))
+            .collect();
+        let read: Vec<(String, Vec<String>)> = missing
+            .par_iter()
+            .map(|table| {
+                let codes = table
+                    .iter()
+                    .filter(|e| e.is_billable())
+                    .map(|e| e.code().to_string())
+                    .collect();
+                (table.release().to_string(), codes)
+            })
+            .collect();
+        for (release, codes) in read {
+            self.releases.insert(release, std::sync::Arc::new(codes));
+        }
+        for (system, table) in in_force {
+            if let Some(codes) = self.releases.get(table.release()) {
+                out.insert(system, (codes.clone(), table.coverage() == "*"));
+            }
         }
         out
     }

@@ -285,12 +285,46 @@ fn classify(
         .iter()
         .map(|s| set_mask(program, *s, &codes, &mut memo, 0))
         .collect();
+    // Only the codes some set holds are looked at one by one: the rest (most of a table of
+    // seventy thousand codes) make one class, whose size is what is left and whose examples
+    // are its first codes. Classes keep the order of their first code.
+    let mut covered: Vec<usize> = masks
+        .iter()
+        .flat_map(|m| m.iter().enumerate().filter(|(_, b)| **b).map(|(i, _)| i))
+        .collect();
+    covered.sort_unstable();
+    covered.dedup();
+    let mut outside: Vec<usize> = Vec::new();
+    let mut next_covered = covered.iter().peekable();
+    for i in 0..codes.len() {
+        if outside.len() == 12 {
+            break;
+        }
+        while next_covered.next_if(|&&c| c < i).is_some() {}
+        if next_covered.peek() != Some(&&i) {
+            outside.push(i);
+        }
+    }
+    let outside_size = codes.len() - covered.len();
     let mut classes: Vec<CodeClass> = Vec::new();
     // A code's signature: one bit per set.
     let mut index: HashMap<Vec<u64>, usize> = HashMap::new();
     let words = masks.len().div_ceil(64).max(1);
     let mut key = vec![0u64; words];
-    for (i, code) in codes.iter().enumerate() {
+    let mut outside_placed = outside.is_empty();
+    for &i in &covered {
+        if !outside_placed && outside.first().is_some_and(|&o| o < i) {
+            outside_placed = true;
+            classes.push(CodeClass {
+                inside: vec![false; masks.len()],
+                examples: outside
+                    .iter()
+                    .filter_map(|&o| codes.get(o).cloned())
+                    .collect(),
+                size: outside_size,
+            });
+        }
+        let Some(code) = codes.get(i) else { continue };
         key.iter_mut().for_each(|w| *w = 0);
         for (s, m) in masks.iter().enumerate() {
             if m.get(i).copied().unwrap_or(false)
@@ -322,6 +356,16 @@ fn classify(
             }
         }
     }
+    if !outside_placed {
+        classes.push(CodeClass {
+            inside: vec![false; masks.len()],
+            examples: outside
+                .iter()
+                .filter_map(|&o| codes.get(o).cloned())
+                .collect(),
+            size: outside_size,
+        });
+    }
     if classes.is_empty() {
         // No code at all to stand for the fact: one class of unknown codes keeps the domain
         // non-empty.
@@ -349,10 +393,24 @@ pub(crate) fn universe_codes(
     match universe.get(&system) {
         Some((codes, true)) => codes.clone(),
         Some((codes, false)) => {
-            let mut all: Vec<String> = codes.iter().cloned().collect();
-            all.extend(syntactic_universe(program, system, sets));
-            all.sort();
-            all.dedup();
+            // The table's codes are sorted; the few the policy names are merged in, and the
+            // table's list is shared as it is when it already has them all.
+            let mut extra = syntactic_universe(program, system, sets);
+            extra.retain(|c| codes.binary_search(c).is_err());
+            if extra.is_empty() {
+                return codes.clone();
+            }
+            extra.sort();
+            extra.dedup();
+            let mut all = Vec::with_capacity(codes.len() + extra.len());
+            let mut rest = extra.into_iter().peekable();
+            for c in codes.iter() {
+                while let Some(x) = rest.next_if(|x| x < c) {
+                    all.push(x);
+                }
+                all.push(c.clone());
+            }
+            all.extend(rest);
             std::sync::Arc::new(all)
         }
         None => std::sync::Arc::new(syntactic_universe(program, system, sets)),
