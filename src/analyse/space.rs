@@ -312,17 +312,18 @@ fn classify(
     let words = masks.len().div_ceil(64).max(1);
     let mut key = vec![0u64; words];
     let mut outside_placed = outside.is_empty();
+    let outside_class = CodeClass {
+        inside: vec![false; masks.len()],
+        examples: outside
+            .iter()
+            .filter_map(|&o| codes.get(o).cloned())
+            .collect(),
+        size: outside_size,
+    };
     for &i in &covered {
         if !outside_placed && outside.first().is_some_and(|&o| o < i) {
             outside_placed = true;
-            classes.push(CodeClass {
-                inside: vec![false; masks.len()],
-                examples: outside
-                    .iter()
-                    .filter_map(|&o| codes.get(o).cloned())
-                    .collect(),
-                size: outside_size,
-            });
+            classes.push(outside_class.clone());
         }
         let Some(code) = codes.get(i) else { continue };
         key.iter_mut().for_each(|w| *w = 0);
@@ -357,14 +358,7 @@ fn classify(
         }
     }
     if !outside_placed {
-        classes.push(CodeClass {
-            inside: vec![false; masks.len()],
-            examples: outside
-                .iter()
-                .filter_map(|&o| codes.get(o).cloned())
-                .collect(),
-            size: outside_size,
-        });
+        classes.push(outside_class);
     }
     if classes.is_empty() {
         // No code at all to stand for the fact: one class of unknown codes keeps the domain
