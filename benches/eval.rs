@@ -1,7 +1,7 @@
 //! Speed of decision artifacts: in-process evaluation of policy 484's `coverage` decision on
 //! facts bound once (the evaluator's hot path), binding facts from a JSON line and evaluating
 //! (what `--batch` does per line, without the I/O), and `medpol build policies` in process.
-//! Targets and figures are in `docs/performance-eval.md`; nothing here asserts a time.
+//! Targets and figures are in `docs/performance.md`; nothing here asserts a time.
 
 use std::hint::black_box;
 use std::path::PathBuf;

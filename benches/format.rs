@@ -1,6 +1,6 @@
 //! Speed of the formatter: the shipped policy 484 and a policy of about 1,000 lines (the size
 //! the language server must answer for). The numbers measured are in
-//! `docs/performance-fmt.md`; nothing here asserts a time.
+//! `docs/performance.md`; nothing here asserts a time.
 
 use std::hint::black_box;
 

@@ -1,7 +1,7 @@
 //! Speed and memory of the language server, measured over the protocol: the time from a
 //! `didChange` of a 1,000-line policy to the `publishDiagnostics` that answers it, and the
 //! server's resident memory with the ICD-10-CM table in use. The targets and the numbers
-//! measured are in `docs/performance-lsp.md`; nothing here asserts a time.
+//! measured are in `docs/performance.md`; nothing here asserts a time.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
