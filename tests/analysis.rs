@@ -199,3 +199,27 @@ fn analyse_describes_who_gets_what() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("did you mean `coverage`?"));
 }
+
+#[test]
+fn groups_that_differ_in_one_fact_are_described_as_one() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_medpol"))
+        .args([
+            "analyse",
+            "tests/cases/describe/paths-that-differ-in-one-fact.medpol",
+            "--decision",
+            "d",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("medpol runs");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("  covered\n    - by `imaging`: imaging_done\n\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  pended\n    - by `otherwise`: not referred, not imaging_done\n"),
+        "{text}"
+    );
+}

@@ -17,6 +17,9 @@ use crate::types::Type;
 /// At most this many groups of patients are listed per outcome.
 pub const MAX_GROUPS: usize = 50;
 
+/// At most this many paths of a diagram are read per rule before groups are merged.
+const MAX_PATHS: usize = 400;
+
 /// The patients of one decision, by outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -96,7 +99,8 @@ pub(super) fn summarise(
             targets.push((space.mdd.terminal(otherwise_value), "otherwise".to_string()));
         }
         for (target, rule) in targets {
-            for path in paths_to(space, result, target, MAX_GROUPS + 1) {
+            let paths = paths_to(space, result, target, MAX_PATHS);
+            for path in merge(space, paths) {
                 if groups.len() == MAX_GROUPS {
                     more += 1;
                     continue;
@@ -115,7 +119,7 @@ pub(super) fn summarise(
     }
     let undecided = match undecided {
         Some(source) if source != FALSE => {
-            let paths = paths_to(space, source, TRUE, MAX_GROUPS + 1);
+            let paths = merge(space, paths_to(space, source, TRUE, MAX_PATHS));
             let more = paths.len().saturating_sub(MAX_GROUPS);
             Some(OutcomeGroups {
                 outcome: "no outcome".to_string(),
@@ -182,6 +186,50 @@ fn paths_to(space: &Space<'_>, root: Node, target: Node, limit: usize) -> Vec<Pa
         }
     }
     out
+}
+
+/// Groups that differ in one fact only become one: their values of that fact are joined, and
+/// a fact that then takes every value is no condition at all. A diagram tests facts in a fixed
+/// order, so a rule often reaches its terminal by paths that differ only in a fact tested
+/// before it (`diagnoses has any spinal_malignancy` and `has none`); listed apart they read as
+/// many groups where the policy has one. Paths are disjoint, so joining them is exact.
+fn merge(space: &Space<'_>, paths: Vec<Path>) -> Vec<Path> {
+    let mut cubes: Vec<Path> = paths;
+    // Every value of a variable: a cube without the variable.
+    let all = |var: u32| -> Vec<u32> { (0..space.mdd.domain(var)).collect() };
+    let values_of = |cube: &Path, var: u32| -> Vec<u32> {
+        cube.iter()
+            .find(|(v, _)| *v == var)
+            .map_or_else(|| all(var), |(_, vs)| vs.clone())
+    };
+    loop {
+        let mut joined = None;
+        'search: for (i, a) in cubes.iter().enumerate() {
+            for (j, b) in cubes.iter().enumerate().skip(i + 1) {
+                let mut vars: Vec<u32> = a.iter().chain(b.iter()).map(|(v, _)| *v).collect();
+                vars.sort_unstable();
+                vars.dedup();
+                let mut differing = vars.iter().filter(|&&v| values_of(a, v) != values_of(b, v));
+                if let (Some(&var), None) = (differing.next(), differing.next()) {
+                    joined = Some((i, j, var));
+                    break 'search;
+                }
+            }
+        }
+        let Some((i, j, var)) = joined else { break };
+        let b = cubes.remove(j);
+        let Some(a) = cubes.get_mut(i) else { break };
+        let mut values = values_of(a, var);
+        values.extend(values_of(&b, var));
+        values.sort_unstable();
+        values.dedup();
+        a.retain(|(v, _)| *v != var);
+        if values.len() < space.mdd.domain(var) as usize {
+            let at = a.partition_point(|(v, _)| *v < var);
+            a.insert(at, (var, values));
+        }
+    }
+    cubes
 }
 
 /// The nodes under `root` from which `target` can be reached: one pass, children first.
