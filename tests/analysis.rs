@@ -200,26 +200,43 @@ fn analyse_describes_who_gets_what() {
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("did you mean `coverage`?"));
 }
 
-#[test]
-fn groups_that_differ_in_one_fact_are_described_as_one() {
+/// `medpol analyse FILE --decision NAME`: its standard output, after asserting it exits 0.
+fn analyse_cli(file: &str, decision: &str) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_medpol"))
-        .args([
-            "analyse",
-            "tests/cases/describe/paths-that-differ-in-one-fact.medpol",
-            "--decision",
-            "d",
-        ])
+        .args(["analyse", file, "--decision", decision])
         .current_dir(root())
         .output()
         .expect("medpol runs");
     assert_eq!(out.status.code(), Some(0));
-    let text = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn groups_that_differ_in_one_fact_are_described_as_one() {
+    let text = analyse_cli(
+        "tests/cases/describe/paths-that-differ-in-one-fact.medpol",
+        "d",
+    );
     assert!(
         text.contains("  covered\n    - by `imaging`: imaging_done\n\n"),
         "{text}"
     );
     assert!(
         text.contains("  pended\n    - by `otherwise`: not referred, not imaging_done\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn groups_leave_out_conditions_their_rule_does_not_need() {
+    let text = analyse_cli("policies/bcbsma-484.medpol", "coverage");
+    // Sacroplasty comes first: whatever else is true of the patient.
+    assert!(
+        text.contains("    - by `sacroplasty`: procedures has any of `sacroplasty`\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    - by `medicare_members`: procedures has none of `sacroplasty`, procedures has any of `vertebroplasty_primary`, product in { medicare_hmo, medicare_ppo }\n"),
         "{text}"
     );
 }

@@ -99,8 +99,13 @@ pub(super) fn summarise(
             targets.push((space.mdd.terminal(otherwise_value), "otherwise".to_string()));
         }
         for (target, rule) in targets {
-            let paths = paths_to(space, result, target, MAX_PATHS);
-            for path in merge(space, paths) {
+            let paths = merge(space, paths_to(space, result, target, MAX_PATHS));
+            let mut region = std::collections::HashMap::new();
+            for t in space.mdd.terminals_of(result) {
+                region.insert(t, if t == target { TRUE } else { FALSE });
+            }
+            let region = space.mdd.map_terminals(result, &region)?;
+            for path in widen(space, paths, region, allowed)? {
                 if groups.len() == MAX_GROUPS {
                     more += 1;
                     continue;
@@ -120,6 +125,7 @@ pub(super) fn summarise(
     let undecided = match undecided {
         Some(source) if source != FALSE => {
             let paths = merge(space, paths_to(space, source, TRUE, MAX_PATHS));
+            let paths = widen(space, paths, source, allowed)?;
             let more = paths.len().saturating_sub(MAX_GROUPS);
             Some(OutcomeGroups {
                 outcome: "no outcome".to_string(),
@@ -230,6 +236,58 @@ fn merge(space: &Space<'_>, paths: Vec<Path>) -> Vec<Path> {
         }
     }
     cubes
+}
+
+/// Drops the conditions a group does not need: those that only keep out patients the
+/// constraints already exclude (`fracture_age >= 6 weeks` beside `conservative_care >= 6
+/// weeks` when care starts after the fracture). A condition is dropped when the group without
+/// it still holds, among the patients the constraints allow, only patients of `region`; then
+/// groups inside another are left out. Widened groups may share patients; every patient of the
+/// region is still in one of them.
+fn widen(
+    space: &mut Space<'_>,
+    cubes: Vec<Path>,
+    region: Node,
+    allowed: Node,
+) -> Result<Vec<Path>, Exhausted> {
+    let mut out: Vec<Path> = Vec::with_capacity(cubes.len());
+    for mut cube in cubes {
+        let mut k = 0;
+        while k < cube.len() {
+            let mut without = cube.clone();
+            without.remove(k);
+            let mut node = allowed;
+            for (var, values) in &without {
+                let lit = space.mdd.literal(*var, |x| values.contains(&x))?;
+                node = space.mdd.and(node, lit)?;
+            }
+            if space.mdd.diff(node, region)? == FALSE {
+                cube = without;
+            } else {
+                k += 1;
+            }
+        }
+        out.push(cube);
+    }
+    // A group whose every condition is as narrow as another's or narrower is inside it.
+    let inside = |a: &Path, b: &Path| {
+        b.iter().all(|(var, bv)| {
+            a.iter()
+                .find(|(v, _)| v == var)
+                .is_some_and(|(_, av)| av.iter().all(|x| bv.contains(x)))
+        })
+    };
+    let mut kept: Vec<Path> = Vec::with_capacity(out.len());
+    for (i, a) in out.iter().enumerate() {
+        let covered = out
+            .iter()
+            .enumerate()
+            .any(|(j, b)| j != i && inside(a, b) && (!inside(b, a) || j < i));
+        if !covered {
+            kept.push(a.clone());
+        }
+    }
+    Ok(kept)
 }
 
 /// The nodes under `root` from which `target` can be reached: one pass, children first.
