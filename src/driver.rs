@@ -174,6 +174,9 @@ fn apply_level(
 pub struct Built {
     pub report: Report,
     pub compiled: Vec<crate::compile::Compiled>,
+    /// The code tables of each compiled policy's project (its `medpol.yaml` releases and
+    /// files), in the same order: facts given for a policy are checked against them.
+    pub tables: Vec<crate::tables::TableSet>,
 }
 
 /// Checks files and folders as [`check_paths`] does and, when no error is reported, compiles
@@ -186,6 +189,7 @@ pub fn build_paths(
     let mut out = Built {
         report: checked.report,
         compiled: Vec::new(),
+        tables: Vec::new(),
     };
     if out.report.diagnostics.iter().any(Diagnostic::is_error) {
         return Ok(Ok(out));
@@ -204,13 +208,17 @@ pub fn build_paths(
             Ok(c) => c,
             Err(e) => return Ok(Err(e)),
         };
-        out.compiled.extend(compiled.into_iter().filter(|c| {
-            project
+        for c in compiled {
+            if project
                 .program
                 .policies
                 .get(c.policy.index())
                 .is_some_and(|p| project.requested.contains(&p.file))
-        }));
+            {
+                out.compiled.push(c);
+                out.tables.push(project.tables.clone());
+            }
+        }
     }
     Ok(Ok(out))
 }

@@ -145,7 +145,13 @@ fn load(args: &Eval) -> Result<(Artifact, TableSet), ExitCode> {
         )));
     };
     let c = compiled.swap_remove(i);
-    Ok((c.artifact, TableSet::shipped().clone()))
+    let mut tables = built.tables;
+    let tables = if i < tables.len() {
+        tables.swap_remove(i)
+    } else {
+        TableSet::shipped().clone()
+    };
+    Ok((c.artifact, tables))
 }
 
 #[derive(Serialize)]
