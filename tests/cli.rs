@@ -273,3 +273,31 @@ fn shipped_policies_reach_full_rule_and_leaf_coverage() {
     assert_eq!(doc["coverage"]["below_minimum"], false);
     assert_eq!(doc["coverage"]["decisions"].as_array().unwrap().len(), 5);
 }
+
+#[test]
+fn eval_of_a_policy_checks_codes_against_the_projects_own_tables() {
+    let dir = root().join("tests/cases/eval-project");
+    // The project's CPT table lists every CPT code it accepts; the shipped tables do not
+    // know its release, and would let any well-formed code through.
+    let known = medpol(
+        &["eval", "augmentation.medpol", "--facts", "facts.json"],
+        &dir,
+    );
+    assert_eq!(known.status.code(), Some(0), "{}", text(&known.stderr));
+    assert!(text(&known.stdout).contains("covered: yes by rule `augmentation`"));
+    let unknown = medpol(
+        &[
+            "eval",
+            "augmentation.medpol",
+            "--facts",
+            "unknown-code.json",
+        ],
+        &dir,
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        text(&unknown.stderr).contains("fact `procedure`: `22999` is not a code of `cpt-licensed`"),
+        "{}",
+        text(&unknown.stderr)
+    );
+}
