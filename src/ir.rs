@@ -92,6 +92,66 @@ impl Program {
         facts
     }
 
+    /// The definitions the conditions reach, each after the definitions it uses. Without
+    /// recursion: a chain of definitions can be as long as the input.
+    pub fn define_order(&self, conditions: &[&Expr]) -> Vec<DefineId> {
+        let mut order = Vec::new();
+        let mut done = std::collections::HashSet::new();
+        let mut open = std::collections::HashSet::new();
+        let mut roots = Vec::new();
+        for e in conditions {
+            e.for_each_define(&mut |d, _| roots.push(d));
+        }
+        for root in roots {
+            let mut stack = vec![(root, false)];
+            while let Some((d, expanded)) = stack.pop() {
+                if expanded {
+                    if done.insert(d) {
+                        order.push(d);
+                    }
+                    continue;
+                }
+                if done.contains(&d) || !open.insert(d) {
+                    continue;
+                }
+                stack.push((d, true));
+                if let Some(DefineBody::Condition(e)) = self.define(d).map(|x| &x.body) {
+                    e.for_each_define(&mut |dep, _| {
+                        if !done.contains(&dep) {
+                            stack.push((dep, false));
+                        }
+                    });
+                }
+            }
+        }
+        order
+    }
+
+    /// Calls `f` on every test of the conditions (comparisons, memberships, bools,
+    /// constants) in the order a reader meets them: conditions in turn, left to right, each
+    /// definition's body where the definition is first named. With an explicit stack: chains
+    /// of definitions can be as long as the input.
+    pub fn visit_in_reading_order(&self, conditions: &[&Expr], mut f: impl FnMut(&Expr)) {
+        let mut seen_defines = std::collections::HashSet::new();
+        let mut stack: Vec<&Expr> = conditions.iter().rev().copied().collect();
+        while let Some(e) = stack.pop() {
+            match &e.kind {
+                ExprKind::Define(d) => {
+                    if seen_defines.insert(*d)
+                        && let Some(DefineBody::Condition(body)) = self.define(*d).map(|x| &x.body)
+                    {
+                        stack.push(body);
+                    }
+                }
+                ExprKind::Not(inner) => stack.push(inner),
+                ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => {
+                    stack.extend(es.iter().rev());
+                }
+                _ => f(e),
+            }
+        }
+    }
+
     /// Whether a code (in normal form) is in a code set; references are followed (the checker
     /// guarantees they have no cycle).
     pub fn set_contains(&self, set: CodeSetId, code: &str) -> bool {

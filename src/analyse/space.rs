@@ -95,7 +95,7 @@ pub fn build<'p>(
     universe: &Universe,
     budget: usize,
 ) -> Result<Space<'p>, TooLarge> {
-    let order = define_order(program, conditions);
+    let order = program.define_order(conditions);
     let mut uses = Uses::default();
     // Facts in the order the policy reads them, definitions read where they are named: that
     // order keeps the diagrams small and the descriptions in the policy's own order.
@@ -185,81 +185,31 @@ fn domain_size(program: &Program, v: &Var) -> u32 {
     }
 }
 
-/// Defines reachable from the conditions, each after the defines it uses (no recursion: a
-/// chain of definitions can be as long as the input).
-fn define_order(program: &Program, conditions: &[&Expr]) -> Vec<DefineId> {
-    let mut order = Vec::new();
-    let mut state: HashMap<DefineId, bool> = HashMap::new(); // false: open, true: done
-    let mut roots = Vec::new();
-    for e in conditions {
-        e.for_each_define(&mut |d, _| roots.push(d));
-    }
-    for root in roots {
-        let mut stack = vec![(root, false)];
-        while let Some((d, expanded)) = stack.pop() {
-            if expanded {
-                state.insert(d, true);
-                order.push(d);
-                continue;
-            }
-            if state.contains_key(&d) {
-                continue;
-            }
-            state.insert(d, false);
-            stack.push((d, true));
-            if let Some(DefineBody::Condition(e)) = program.define(d).map(|x| &x.body) {
-                e.for_each_define(&mut |dep, _| {
-                    if !state.contains_key(&dep) {
-                        stack.push((dep, false));
-                    }
-                });
-            }
-        }
-    }
-    order
-}
-
-/// Walks the conditions depth-first, left to right, reading each definition's body the first
-/// time it is named, with an explicit stack (definition chains can be as long as the input).
+/// Records each fact, threshold and code set the conditions test, in reading order.
 fn gather_in_order(program: &Program, conditions: &[&Expr], uses: &mut Uses) {
-    let mut seen_defines: HashSet<DefineId> = HashSet::new();
-    let mut stack: Vec<&Expr> = conditions.iter().rev().copied().collect();
-    while let Some(e) = stack.pop() {
-        match &e.kind {
-            ExprKind::Const(_) => {}
-            ExprKind::Define(d) => {
-                if seen_defines.insert(*d)
-                    && let Some(DefineBody::Condition(body)) = program.define(*d).map(|x| &x.body)
-                {
-                    stack.push(body);
-                }
-            }
-            ExprKind::Fact(f) | ExprKind::EnumIn { fact: f, .. } => uses.fact(*f),
-            ExprKind::Compare { fact, value, .. } => {
-                uses.fact(*fact);
-                uses.thresholds.entry(*fact).or_default().push(*value);
-            }
-            ExprKind::CodeIn { fact, set } => {
-                uses.fact(*fact);
-                push_set(uses, *fact, *set);
-            }
-            ExprKind::Has {
-                fact,
-                quantifier,
-                set,
-            } => {
-                uses.fact(*fact);
-                push_set(uses, *fact, *set);
-                if *quantifier == Quantifier::All {
-                    uses.all_of.entry(*fact).or_default().insert(*set);
-                }
-            }
-            ExprKind::Not(inner) => stack.push(inner),
-            ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => {
-                stack.extend(es.iter().rev());
+    program.visit_in_reading_order(conditions, |e| match &e.kind {
+        ExprKind::Fact(f) | ExprKind::EnumIn { fact: f, .. } => uses.fact(*f),
+        ExprKind::Compare { fact, value, .. } => {
+            uses.fact(*fact);
+            uses.thresholds.entry(*fact).or_default().push(*value);
+        }
+        ExprKind::CodeIn { fact, set } => {
+            uses.fact(*fact);
+            push_set(uses, *fact, *set);
+        }
+        ExprKind::Has {
+            fact,
+            quantifier,
+            set,
+        } => {
+            uses.fact(*fact);
+            push_set(uses, *fact, *set);
+            if *quantifier == Quantifier::All {
+                uses.all_of.entry(*fact).or_default().insert(*set);
             }
         }
-    }
+        _ => {}
+    });
 }
 
 fn push_set(uses: &mut Uses, fact: FactId, set: CodeSetId) {

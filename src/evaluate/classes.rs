@@ -18,7 +18,7 @@ use crate::codes::System;
 use crate::ir::{
     CodeSetId, Decision, DefineBody, DefineId, Expr, ExprKind, FactId, Program, Value,
 };
-use crate::types::{Num, Type, Unit};
+use crate::types::{Num, Type};
 
 /// How many values of a set-of-codes fact to try at most: combinations grow as powers of
 /// the number of classes.
@@ -34,10 +34,15 @@ pub fn representatives(program: &Program, decision: &Decision, fact: FactId) -> 
             let n = program.enum_type(e).map_or(0, |t| t.values.len());
             (0..n as u32).map(Value::Enum).collect()
         }
-        Type::Int | Type::Decimal | Type::Quantity(_) => numbers(f.ty, &uses.thresholds)
-            .into_iter()
-            .map(Value::Num)
-            .collect(),
+        // The analysis's classes of a number line: each threshold, a value between each two,
+        // one beyond each end, within the type's range.
+        Type::Int | Type::Decimal | Type::Quantity(_) => {
+            crate::analyse::domain::numeric(f.ty, &uses.thresholds)
+                .samples
+                .into_iter()
+                .map(Value::Num)
+                .collect()
+        }
         Type::Code(system) => code_classes(program, system, &uses.sets)
             .into_iter()
             .filter_map(|class| class.into_iter().next())
@@ -96,70 +101,6 @@ fn gather(program: &Program, decision: &Decision, fact: FactId) -> Uses {
     uses.sets.sort();
     uses.sets.dedup();
     uses
-}
-
-/// The smallest and largest value of a number of this type.
-fn bounds(ty: Type) -> (Option<Num>, Option<Num>) {
-    match ty {
-        Type::Quantity(Unit::Percent) => (Some(Num::from_int(0)), Some(Num::from_int(100))),
-        Type::Quantity(_) => (Some(Num::from_int(0)), None),
-        _ => (None, None),
-    }
-}
-
-/// Each threshold, a value between each two, and one beyond each end, within the type's
-/// range.
-fn numbers(ty: Type, thresholds: &[Num]) -> Vec<Num> {
-    let integer = ty == Type::Int;
-    let (low, high) = bounds(ty);
-    let mut cuts: Vec<Num> = thresholds
-        .iter()
-        .copied()
-        .filter(|v| low.is_none_or(|l| *v >= l) && high.is_none_or(|h| *v <= h))
-        .chain(low)
-        .chain(high)
-        .collect();
-    cuts.sort();
-    cuts.dedup();
-    let mut out = Vec::new();
-    let Some((&first, &last)) = cuts.first().zip(cuts.last()) else {
-        return vec![Num::from_int(0)];
-    };
-    if low.is_none() {
-        out.extend(shift(first.ceil(), -1));
-    }
-    for (i, c) in cuts.iter().enumerate() {
-        if !integer || c.is_integer() {
-            out.push(*c);
-        }
-        if let Some(next) = cuts.get(i + 1) {
-            out.extend(between(*c, *next, integer));
-        }
-    }
-    if high.is_none() {
-        out.extend(shift(last.floor(), 1));
-    }
-    out
-}
-
-fn shift(n: Num, by: i128) -> Option<Num> {
-    n.numer().checked_add(by).map(Num::from_int)
-}
-
-/// A value strictly between `a` and `b` (whole for an integer fact), if there is one.
-fn between(a: Num, b: Num, integer: bool) -> Option<Num> {
-    let up = shift(a.floor(), 1)?;
-    if up < b {
-        return Some(up);
-    }
-    if integer {
-        return None;
-    }
-    let numer = a
-        .numer()
-        .checked_mul(b.denom())?
-        .checked_add(b.numer().checked_mul(a.denom())?)?;
-    Num::ratio(numer, a.denom().checked_mul(b.denom())?.checked_mul(2)?)
 }
 
 /// The candidate codes of a code fact grouped by which of the sets hold them, in a stable

@@ -21,12 +21,12 @@ pub struct Plan<'p> {
 
 impl<'p> Plan<'p> {
     pub fn new(program: &'p Program, decision: &'p Decision) -> Plan<'p> {
-        let facts = reading_order(program, decision);
+        let conditions: Vec<&Expr> = decision.rules.iter().map(|r| &r.condition).collect();
         Plan {
             program,
             decision,
-            defines: define_order(program, decision),
-            facts,
+            defines: program.define_order(&conditions),
+            facts: reading_order(program, &conditions),
         }
     }
 
@@ -229,74 +229,23 @@ pub fn named_codes(program: &Program, sets: &[CodeSetId], out: &mut Vec<String>)
     out.dedup();
 }
 
-/// Definitions reachable from the decision's rules, each after those it uses, without
-/// recursion (a chain of definitions can be as long as the input).
-fn define_order(program: &Program, decision: &Decision) -> Vec<DefineId> {
-    let mut order = Vec::new();
-    let mut done: HashSet<DefineId> = HashSet::new();
-    let mut open: HashSet<DefineId> = HashSet::new();
-    let mut roots = Vec::new();
-    for r in &decision.rules {
-        r.condition.for_each_define(&mut |d, _| roots.push(d));
-    }
-    for root in roots {
-        let mut stack = vec![(root, false)];
-        while let Some((d, expanded)) = stack.pop() {
-            if expanded {
-                if done.insert(d) {
-                    order.push(d);
-                }
-                continue;
-            }
-            if done.contains(&d) || !open.insert(d) {
-                continue;
-            }
-            stack.push((d, true));
-            if let Some(DefineBody::Condition(e)) = program.define(d).map(|x| &x.body) {
-                e.for_each_define(&mut |dep, _| {
-                    if !done.contains(&dep) {
-                        stack.push((dep, false));
-                    }
-                });
-            }
-        }
-    }
-    order
-}
-
 /// The facts the rules read, each at its first use, rules in order and definitions read where
-/// they are named (an explicit stack: chains of definitions can be as long as the input).
-/// Splitting missing facts in this order lets the first rules decide early: under `first`,
-/// the facts of a rule that holds make every later fact irrelevant.
-fn reading_order(program: &Program, decision: &Decision) -> Vec<FactId> {
+/// they are named. Splitting missing facts in this order lets the first rules decide early:
+/// under `first`, the facts of a rule that holds make every later fact irrelevant.
+fn reading_order(program: &Program, conditions: &[&Expr]) -> Vec<FactId> {
     let mut order = Vec::new();
-    let mut seen_facts: HashSet<FactId> = HashSet::new();
-    let mut seen_defines: HashSet<DefineId> = HashSet::new();
-    let mut stack: Vec<&Expr> = decision.rules.iter().rev().map(|r| &r.condition).collect();
-    while let Some(e) = stack.pop() {
-        match &e.kind {
-            ExprKind::Const(_) => {}
-            ExprKind::Define(d) => {
-                if seen_defines.insert(*d)
-                    && let Some(DefineBody::Condition(body)) = program.define(*d).map(|x| &x.body)
-                {
-                    stack.push(body);
-                }
-            }
-            ExprKind::Fact(f)
-            | ExprKind::Compare { fact: f, .. }
-            | ExprKind::EnumIn { fact: f, .. }
-            | ExprKind::CodeIn { fact: f, .. }
-            | ExprKind::Has { fact: f, .. } => {
-                if seen_facts.insert(*f) {
-                    order.push(*f);
-                }
-            }
-            ExprKind::Not(inner) => stack.push(inner),
-            ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => {
-                stack.extend(es.iter().rev());
-            }
+    let mut seen: HashSet<FactId> = HashSet::new();
+    program.visit_in_reading_order(conditions, |e| match &e.kind {
+        ExprKind::Fact(f)
+        | ExprKind::Compare { fact: f, .. }
+        | ExprKind::EnumIn { fact: f, .. }
+        | ExprKind::CodeIn { fact: f, .. }
+        | ExprKind::Has { fact: f, .. }
+            if seen.insert(*f) =>
+        {
+            order.push(*f);
         }
-    }
+        _ => {}
+    });
     order
 }
