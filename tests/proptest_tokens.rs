@@ -9,48 +9,17 @@ use medpol::check::{Checked, ImportMap, check};
 use medpol::diagnostic::{Diagnostic, Severity};
 use medpol::render::{human, json, short};
 use medpol::source::{FileId, SourceFile, Sources, Span};
-use medpol::syntax::{parse, scan::MAX_NESTING};
+use medpol::syntax::{RESERVED, parse, scan::MAX_NESTING};
 use proptest::prelude::*;
 use proptest::sample::Index;
 
 const VALID_POLICY: &str = include_str!("cases/check/ok-complete-policy.medpol");
 
-const KEYWORDS: &[&str] = &[
-    "policy",
-    "fact",
-    "codes",
-    "define",
-    "decision",
-    "test",
-    "rule",
-    "when",
-    "then",
-    "otherwise",
-    "and",
-    "or",
-    "not",
-    "in",
-    "has",
-    "as",
-    "true",
-    "false",
-    "outcomes",
-    "inputs",
-    "given",
-    "expect",
-    "at",
-    "least",
-    "most",
-    "exactly",
-    "of",
-    "any",
-    "all",
-    "none",
-    "import",
-    "from",
-    "enum",
-    "at least",
-    "at most",
+/// Words that are keywords only where they appear (the reserved ones come from
+/// `syntax::RESERVED`).
+const CONTEXT_KEYWORDS: &[&str] = &[
+    "outcomes", "inputs", "given", "expect", "at", "least", "most", "exactly", "of", "any", "all",
+    "none", "from", "enum", "at least", "at most",
 ];
 
 /// Names the checker knows (types, units, code systems, hit policies, metadata keys), so that
@@ -193,7 +162,8 @@ fn token() -> impl Strategy<Value = String> {
         "[0-9]{4}-[0-9]{2}-[0-9]{2}",
     ];
     prop_oneof![
-        4 => pick(KEYWORDS),
+        3 => pick(RESERVED),
+        1 => pick(CONTEXT_KEYWORDS),
         2 => pick(KNOWN_NAMES),
         2 => "[a-z_][a-z0-9_]{0,6}",
         1 => pick(ODD_NAMES),
