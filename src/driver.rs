@@ -79,21 +79,19 @@ pub struct Described {
 
 /// Checks and analyses files and folders, describing the decisions of the files asked about.
 pub fn describe_paths(paths: &[PathBuf], options: &Options) -> Result<Described, LoadError> {
-    let checked = check_and_keep(paths, options)?;
+    let options = Options {
+        analysis: Some(analyse::Options {
+            describe: true,
+            ..options.analysis.clone().unwrap_or_default()
+        }),
+    };
+    let checked = check_and_keep(paths, &options)?;
     let mut out = Described {
         report: checked.report,
         summaries: Vec::new(),
     };
     for project in checked.projects {
-        let analysis = analyse::analyse(
-            &project.program,
-            &analyse::Options {
-                tables: Some(project.tables),
-                describe: true,
-                ..options.analysis.clone().unwrap_or_default()
-            },
-        );
-        for (id, summary) in analysis.summaries {
+        for (id, summary) in project.summaries {
             if project
                 .program
                 .decision(id)
@@ -124,8 +122,22 @@ pub fn project_diagnostics(
     checked: &check::Checked,
     options: &Options,
 ) -> Vec<Diagnostic> {
+    project_findings(project, checked, options).0
+}
+
+/// [`project_diagnostics`], and the decisions' descriptions when the analysis options ask for
+/// them (one analysis gives both).
+fn project_findings(
+    project: &Project,
+    checked: &check::Checked,
+    options: &Options,
+) -> (
+    Vec<Diagnostic>,
+    Vec<(crate::ir::DecisionId, analyse::describe::Summary)>,
+) {
     let mut diagnostics = project.diagnostics.clone();
     diagnostics.extend(checked.diagnostics.iter().cloned());
+    let mut summaries = Vec::new();
     if let Some(analysis) = &options.analysis
         && !diagnostics.iter().any(Diagnostic::is_error)
     {
@@ -133,7 +145,9 @@ pub fn project_diagnostics(
             tables: Some(project.tables.clone()),
             ..analysis.clone()
         };
-        diagnostics.extend(analyse::analyse(&checked.program, &options).diagnostics);
+        let analysis = analyse::analyse(&checked.program, &options);
+        diagnostics.extend(analysis.diagnostics);
+        summaries = analysis.summaries;
     }
     let keep = |d: &Diagnostic| match d.primary_span() {
         Some(span) => {
@@ -141,11 +155,12 @@ pub fn project_diagnostics(
         }
         None => true,
     };
-    diagnostics
+    let diagnostics = diagnostics
         .into_iter()
         .filter(keep)
         .filter_map(|d| apply_level(d, &project.lint_levels))
-        .collect()
+        .collect();
+    (diagnostics, summaries)
 }
 
 /// The project's lint level for a diagnostic's code: allowed ones are dropped, denied ones
@@ -231,6 +246,8 @@ pub struct CheckedProject {
     pub requested: std::collections::HashSet<crate::source::FileId>,
     pub tables: crate::tables::TableSet,
     pub root: PathBuf,
+    /// Each decision's patients by outcome, when the analysis was asked to describe them.
+    pub summaries: Vec<(crate::ir::DecisionId, analyse::describe::Summary)>,
 }
 
 /// A check, and the projects it found no error in.
@@ -247,7 +264,7 @@ pub fn check_and_keep(paths: &[PathBuf], options: &Options) -> Result<Checked, L
     for (root, targets) in by_project(paths)? {
         let project = project::load(&mut out.report.sources, &root, &targets)?;
         let checked = check::check(&project.files, &project.imports, &project.tables);
-        let diagnostics = project_diagnostics(&project, &checked, options);
+        let (diagnostics, summaries) = project_findings(&project, &checked, options);
         out.report.files += project.requested.len();
         let clean = !diagnostics.iter().any(Diagnostic::is_error);
         out.report.diagnostics.extend(diagnostics);
@@ -257,6 +274,7 @@ pub fn check_and_keep(paths: &[PathBuf], options: &Options) -> Result<Checked, L
                 requested: project.requested,
                 tables: project.tables,
                 root: project.root,
+                summaries,
             });
         }
     }
