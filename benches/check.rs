@@ -16,6 +16,10 @@ use medpol::syntax;
 use medpol::tables::TableSet;
 use rayon::prelude::*;
 
+// The allocator of the `medpol` binary, so that the figures are those of `medpol check`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const POLICIES: usize = 1_000;
 const RULES: usize = 20;
 
