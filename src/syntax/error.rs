@@ -169,7 +169,6 @@ fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::constraint_decl
         | Rule::keyword
         | Rule::WHITESPACE
-        | Rule::COMMENT
         | Rule::line_char
         | Rule::str_char => return None,
     })
