@@ -31,7 +31,6 @@ pub struct Parsed {
 /// the threads costs more than it saves.
 const PARALLEL_FROM: usize = 256 * 1024;
 
-/// Parses one file's text into a syntax tree, recovering at every declaration.
 /// The reserved words of the grammar (`keyword` in `grammar/medpol.pest`): never names.
 pub const RESERVED: &[&str] = &[
     "policy",
@@ -56,7 +55,13 @@ pub const RESERVED: &[&str] = &[
     "false",
 ];
 
+/// Parses one file's text into a syntax tree, recovering at every declaration.
 pub fn parse(file: FileId, text: &str) -> Parsed {
+    parse_with(file, text, true)
+}
+
+/// [`parse`], with the whole-file attempt optional so that tests can compare the two ways.
+fn parse_with(file: FileId, text: &str, try_whole: bool) -> Parsed {
     use rayon::prelude::*;
 
     let scanned = scan::scan(file, text);
@@ -67,6 +72,20 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
         broken: Vec::new(),
         comments: scanned.comments,
     };
+    // A file the scanner found nothing wrong with is most often a valid one: the grammar reads
+    // it whole, at a fraction of the cost of one run per declaration. Only when that fails are
+    // the declarations read one by one, to report each broken one.
+    let whole = try_whole
+        && text.len() < PARALLEL_FROM
+        && scanned
+            .chunks
+            .iter()
+            .all(|c| !c.too_deep && c.first_problem.is_none());
+    if whole && let Ok(pairs) = Grammar::parse(Rule::chunk, text) {
+        let mut builder = build::Builder::new(file, 0, &mut diagnostics);
+        tree.decls = builder.chunk(pairs);
+        return finish(file, text, tree, diagnostics);
+    }
     let one = |chunk: &scan::Chunk| parse_chunk(file, text, chunk);
     let parts: Vec<ChunkParse> = if text.len() >= PARALLEL_FROM {
         scanned.chunks.par_iter().map(one).collect()
@@ -78,6 +97,11 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
         diagnostics.extend(part.diagnostics);
         tree.broken.extend(part.broken);
     }
+    finish(file, text, tree, diagnostics)
+}
+
+/// The parse of a file, with a diagnostic for a file that declares nothing.
+fn finish(file: FileId, text: &str, tree: ast::File, mut diagnostics: Vec<Diagnostic>) -> Parsed {
     if tree.decls.is_empty() && tree.broken.is_empty() && diagnostics.is_empty() {
         let what = if text.trim().is_empty() {
             "empty file"
@@ -237,6 +261,74 @@ mod tests {
         assert_eq!(parsed.file.decls.len(), 3);
         let broken: Vec<_> = parsed.file.broken.iter().map(|b| b.name.clone()).collect();
         assert_eq!(broken, vec![Some("b".into()), Some("d".into())]);
+    }
+
+    /// Reading a file whole is only a shortcut: on every policy and test file of the
+    /// repository it must give the tree and diagnostics that reading it declaration by
+    /// declaration gives.
+    #[test]
+    fn whole_file_and_per_declaration_parses_agree() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut compared = 0;
+        for dir in ["policies", "tests", "docs"] {
+            for entry in walkdir::WalkDir::new(root.join(dir)).into_iter().flatten() {
+                let path = entry.path();
+                if path.extension().is_none_or(|e| e != "medpol") {
+                    continue;
+                }
+                let Ok(text) = std::fs::read_to_string(path) else {
+                    continue;
+                };
+                let whole = parse_with(FileId(0), &text, true);
+                let chunks = parse_with(FileId(0), &text, false);
+                assert_eq!(
+                    format!("{:?}", (&whole.file, &whole.diagnostics)),
+                    format!("{:?}", (&chunks.file, &chunks.diagnostics)),
+                    "{} parses differently whole",
+                    path.display()
+                );
+                compared += 1;
+            }
+        }
+        assert!(compared > 50, "only {compared} files were compared");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 512,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x4d45_4450),
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// The same, on a valid policy with lines dropped, repeated and moved: text that often
+        /// still parses whole, with declarations cut at new places.
+        #[test]
+        fn whole_file_and_per_declaration_parses_agree_on_shuffled_lines(
+            edits in proptest::collection::vec((0usize..3, 0usize..400, 0usize..400), 1..6)
+        ) {
+            let text = include_str!("../../tests/cases/check/ok-complete-policy.medpol");
+            let mut lines: Vec<&str> = text.lines().collect();
+            for (kind, a, b) in edits {
+                let (a, b) = (a % lines.len().max(1), b % lines.len().max(1));
+                match kind {
+                    0 if lines.len() > 1 => {
+                        lines.remove(a);
+                    }
+                    1 => {
+                        let line = lines.get(a).copied().unwrap_or_default();
+                        lines.insert(b, line);
+                    }
+                    _ => lines.swap(a, b),
+                }
+            }
+            let text = lines.join("\n");
+            let whole = parse_with(FileId(0), &text, true);
+            let chunks = parse_with(FileId(0), &text, false);
+            proptest::prop_assert_eq!(
+                format!("{:?}", (&whole.file, &whole.diagnostics)),
+                format!("{:?}", (&chunks.file, &chunks.diagnostics))
+            );
+        }
     }
 
     #[test]

@@ -102,11 +102,7 @@ impl Scanner<'_> {
                     self.pos += 1;
                 }
                 _ if b < 0x20 || b == 0x7f => self.control_characters(),
-                _ if self
-                    .text
-                    .get(self.pos..)
-                    .is_some_and(|r| r.starts_with('\u{FFFD}')) =>
-                {
+                0xEF if self.bytes.get(self.pos..self.pos + 3) == Some("\u{FFFD}".as_bytes()) => {
                     self.replacement_character()
                 }
                 _ => {
@@ -266,7 +262,15 @@ impl Scanner<'_> {
 
     /// Skips one word (letters, digits, `_`, `.`, `-`, `*`) or one other character.
     fn word_or_char(&mut self) {
-        let start = self.pos;
+        // Most words are ASCII: those bytes are taken without decoding characters.
+        let ascii = self
+            .bytes
+            .get(self.pos..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'*'))
+            .count();
+        let start = self.pos + ascii;
         let rest = self.text.get(start..).unwrap_or("");
         let mut len = 0;
         for c in rest.chars() {
@@ -276,7 +280,7 @@ impl Scanner<'_> {
                 break;
             }
         }
-        if len == 0 {
+        if len == 0 && ascii == 0 {
             len = rest.chars().next().map_or(1, char::len_utf8);
         }
         self.pos = start + len;
