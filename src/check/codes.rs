@@ -2,7 +2,7 @@
 //! the release in force on the policy's effective date, and against the later releases the
 //! project names.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::Checker;
 use crate::ast::Quantifier;
@@ -70,8 +70,8 @@ impl<'a> Checker<'a> {
     }
 
     /// Suggestions for a code that is not in the table, near codes first.
-    fn suggestions(&self, table: &Table, written: &str, near: &[&str]) -> Vec<Suggestion> {
-        let mut s = table.suggest_near(written, near);
+    fn suggestions(&self, table: &Table, written: &str, near: Near<'_>) -> Vec<Suggestion> {
+        let mut s = table.suggest_near(written, &near.codes());
         s.truncate(SHOWN_SUGGESTIONS);
         s
     }
@@ -102,7 +102,7 @@ impl<'a> Checker<'a> {
         &mut self,
         system: System,
         word: &crate::ast::Word,
-        near: &[&str],
+        near: Near<'_>,
         reason: codes::FormatError,
     ) {
         for other in System::ALL.iter().copied().filter(|s| *s != system) {
@@ -171,7 +171,9 @@ impl<'a> Checker<'a> {
 
     /// Checks every code set item, and every code a test gives, against the tables.
     pub(super) fn code_lints(&mut self) {
-        let sets = self.program.code_sets.clone();
+        // Taken out while their items are checked, which reports (and so borrows the checker);
+        // nothing below reads them.
+        let sets = std::mem::take(&mut self.program.code_sets);
         for set in &sets {
             let SetExpr::Items(items) = &set.expr else {
                 self.chain_items(set);
@@ -181,7 +183,8 @@ impl<'a> Checker<'a> {
                 self.items(set.system, set.span.file, items);
             }
         }
-        let tests = self.program.tests.clone();
+        self.program.code_sets = sets;
+        let tests = std::mem::take(&mut self.program.tests);
         for test in &tests {
             for given in &test.given {
                 let Some(fact) = self.program.fact(given.fact) else {
@@ -191,16 +194,17 @@ impl<'a> Checker<'a> {
                     crate::types::Type::Code(s) | crate::types::Type::CodeSet(s) => s,
                     _ => continue,
                 };
-                let codes: Vec<String> = match &given.value {
-                    Value::Code(c) => vec![c.clone()],
-                    Value::Codes(cs) => cs.clone(),
+                let codes: &[String] = match &given.value {
+                    Value::Code(c) => std::slice::from_ref(c),
+                    Value::Codes(cs) => cs,
                     _ => continue,
                 };
                 for code in codes {
-                    self.test_code(system, test.span.file, &code, given.span);
+                    self.test_code(system, test.span.file, code, given.span);
                 }
             }
         }
+        self.program.tests = tests;
         self.excluded_together();
         self.addons();
     }
@@ -211,7 +215,7 @@ impl<'a> Checker<'a> {
         let mut lists = Vec::new();
         while let Some(e) = stack.pop() {
             match e {
-                SetExpr::Items(items) => lists.push(items.clone()),
+                SetExpr::Items(items) => lists.push(items),
                 SetExpr::Ref(_) => {}
                 SetExpr::Chain { first, rest } => {
                     stack.push(first);
@@ -220,7 +224,7 @@ impl<'a> Checker<'a> {
             }
         }
         for items in lists.into_iter().filter(|i| !i.is_empty()) {
-            self.items(set.system, set.span.file, &items);
+            self.items(set.system, set.span.file, items);
         }
     }
 
@@ -229,21 +233,16 @@ impl<'a> Checker<'a> {
             return;
         };
         let later = self.later_releases(table);
-        let mut seen: HashMap<String, Span> = HashMap::new();
+        let mut seen: HashMap<String, Span> = HashMap::default();
+        let exact: Vec<Option<&str>> = items
+            .iter()
+            .map(|it| match &it.item {
+                CodeItem::Exact(c) => Some(c.as_str()),
+                _ => None,
+            })
+            .collect();
         for (i, item) in items.iter().enumerate() {
-            // Other codes of the list, nearest first: a damaged code is most likely a neighbour's
-            // sibling.
-            let mut near: Vec<(usize, &str)> = items
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .filter_map(|(j, it)| match &it.item {
-                    CodeItem::Exact(c) => Some((i.abs_diff(j), c.as_str())),
-                    _ => None,
-                })
-                .collect();
-            near.sort();
-            let near: Vec<&str> = near.into_iter().map(|(_, c)| c).collect();
+            let near = Near::new(&exact, i);
             if item.written.contains('x') && system == System::Icd10Cm {
                 self.report(
                     Diagnostic::new(
@@ -275,17 +274,17 @@ impl<'a> Checker<'a> {
                         continue;
                     }
                     seen.insert(code.clone(), item.span);
-                    if self.exact(table, code, item.span, &near) {
+                    if self.exact(table, code, item.span, near) {
                         self.later(table, &later, code, item.span);
                     }
                 }
                 CodeItem::Prefix(p) => self.pattern(table, p, item),
-                CodeItem::Range(lo, hi) => self.range(table, lo, hi, item, &near),
+                CodeItem::Range(lo, hi) => self.range(table, lo, hi, item, near),
             }
         }
         // An exact code that a pattern or range of the same list already covers (a repeat of
         // a code is reported above, once).
-        let mut met = HashSet::new();
+        let mut met = HashSet::default();
         for item in items {
             let CodeItem::Exact(code) = &item.item else {
                 continue;
@@ -311,7 +310,7 @@ impl<'a> Checker<'a> {
     }
 
     /// Checks one exact code; returns whether it is a billable code of the table.
-    fn exact(&mut self, table: &Table, code: &str, span: Span, near: &[&str]) -> bool {
+    fn exact(&mut self, table: &Table, code: &str, span: Span, near: Near<'_>) -> bool {
         let release = table.release();
         match table.lookup(code) {
             Some(entry) if entry.is_billable() => true,
@@ -374,7 +373,7 @@ impl<'a> Checker<'a> {
     }
 
     /// A code the table does not have: a 7th-character slip, or a suggestion.
-    fn unknown(&mut self, table: &Table, code: &str, span: Span, near: &[&str]) {
+    fn unknown(&mut self, table: &Table, code: &str, span: Span, near: Near<'_>) {
         if table.system() == System::Icd10Cm && self.seventh_slip(table, code, span) {
             return;
         }
@@ -486,7 +485,7 @@ impl<'a> Checker<'a> {
         if !table.covers(prefix) || table.billable_under(prefix).next().is_some() {
             return;
         }
-        let suggestions = self.suggestions(table, prefix, &[]);
+        let suggestions = self.suggestions(table, prefix, Near::NONE);
         let mut d = Diagnostic::new(
             Code::EmptyCodeItem,
             format!(
@@ -502,7 +501,7 @@ impl<'a> Checker<'a> {
         self.report(d);
     }
 
-    fn range(&mut self, table: &Table, lo: &str, hi: &str, item: &SetItem, near: &[&str]) {
+    fn range(&mut self, table: &Table, lo: &str, hi: &str, item: &SetItem, near: Near<'_>) {
         if !table.covers(lo) || !table.covers(hi) {
             if lo > hi {
                 self.report(
@@ -572,7 +571,7 @@ impl<'a> Checker<'a> {
         // Subcategories (the code before its 7th character) and encounter kinds (7th
         // characters) the range pulls in.
         let mut subcategories: Vec<String> = Vec::new();
-        let mut kinds: HashSet<char> = HashSet::new();
+        let mut kinds: HashSet<char> = HashSet::default();
         for e in &billable {
             let code = e.code();
             let sub = match e.seventh_char() {
@@ -647,30 +646,28 @@ impl<'a> Checker<'a> {
                 .primary(span, "a claim cannot carry it")
                 .help("give the billable code the patient has"),
             ),
-            None => self.unknown(table, code, span, &[]),
+            None => self.unknown(table, code, span, Near::NONE),
         }
     }
 
     /// A rule or definition that requires codes Excludes1 forbids coding together: no valid
     /// claim can meet it.
     fn excluded_together(&mut self) {
-        let mut targets: Vec<(String, Expr)> = Vec::new();
-        for d in &self.program.decisions {
-            for r in &d.rules {
-                targets.push((format!("rule `{}`", shown(&r.name)), r.condition.clone()));
-            }
-        }
-        for def in &self.program.defines {
-            if let DefineBody::Condition(e) = &def.body {
-                targets.push((format!("definition `{}`", shown(&def.name)), e.clone()));
-            }
-        }
-        for (what, e) in targets {
+        let p = &self.program;
+        let rules =
+            (p.decisions.iter().flat_map(|d| &d.rules)).map(|r| ("rule", &r.name, &r.condition));
+        let defines = p.defines.iter().filter_map(|def| match &def.body {
+            DefineBody::Condition(e) => Some(("definition", &def.name, e)),
+            _ => None,
+        });
+        let mut reports = Vec::new();
+        for (kind, name, e) in rules.chain(defines) {
+            let what = || format!("{kind} `{}`", shown(name));
             // The positive `has any` / `has all` requirements of a conjunction, per fact.
-            let mut needs: HashMap<FactId, Vec<(Quantifier, CodeSetId, Span)>> = HashMap::new();
+            let mut needs: HashMap<FactId, Vec<(Quantifier, CodeSetId, Span)>> = HashMap::default();
             let parts: Vec<&Expr> = match &e.kind {
                 ExprKind::And(parts) => parts.iter().collect(),
-                _ => vec![&e],
+                _ => vec![e],
             };
             for p in parts {
                 if let ExprKind::Has {
@@ -710,10 +707,10 @@ impl<'a> Checker<'a> {
                 for (i, (qa, a, sa)) in list.iter().enumerate() {
                     for (_, b, sb) in list.iter().skip(i + 1) {
                         if let Some(note) = self.always_excluded(table, *a, *b) {
-                            self.report(
+                            reports.push(
                                 Diagnostic::new(
                                     Code::ExcludedTogether,
-                                    format!("{what} requires diagnoses that an Excludes1 note forbids coding together"),
+                                    format!("{} requires diagnoses that an Excludes1 note forbids coding together", what()),
                                 )
                                 .primary(*sb, "these codes")
                                 .secondary(*sa, "cannot be coded with these")
@@ -725,10 +722,10 @@ impl<'a> Checker<'a> {
                     if *qa == Quantifier::All
                         && let Some(note) = self.some_excluded(table, *a)
                     {
-                        self.report(
+                        reports.push(
                             Diagnostic::new(
                                 Code::ExcludedTogether,
-                                format!("{what} requires all of a set whose codes an Excludes1 note forbids coding together"),
+                                format!("{} requires all of a set whose codes an Excludes1 note forbids coding together", what()),
                             )
                             .primary(*sa, "`has all` of these")
                             .note(format!("Excludes1 at `{}`: {}", note.0, note.1))
@@ -737,6 +734,9 @@ impl<'a> Checker<'a> {
                     }
                 }
             }
+        }
+        for d in reports {
+            self.report(d);
         }
     }
 
@@ -808,7 +808,7 @@ impl<'a> Checker<'a> {
     fn billable_members<'t>(&self, table: &'t Table, set: CodeSetId) -> Vec<Entry<'t>> {
         let mut items: Vec<&CodeItem> = Vec::new();
         let mut pending = vec![set];
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         while let Some(id) = pending.pop() {
             if !seen.insert(id) {
                 continue;
@@ -927,4 +927,44 @@ pub(super) fn effective_date(p: &crate::ast::PolicyDecl) -> Option<Date> {
             ("effective", crate::ast::MetaValue::Date { text, .. }) => Date::parse(text),
             _ => None,
         })
+}
+
+/// The other codes written in a list, for suggestions: a damaged code is most likely a
+/// neighbour's sibling. Only worked out when a suggestion is needed, so checking a long list
+/// stays linear.
+#[derive(Clone, Copy)]
+pub(super) struct Near<'l> {
+    /// The list's codes by position; `None` where an item cannot be a neighbour.
+    list: &'l [Option<&'l str>],
+    at: usize,
+}
+
+impl<'l> Near<'l> {
+    /// No neighbours: a code written on its own.
+    pub(super) const NONE: Near<'static> = Near { list: &[], at: 0 };
+
+    pub(super) fn new(list: &'l [Option<&'l str>], at: usize) -> Self {
+        Near { list, at }
+    }
+
+    /// The codes, nearest first; of two as near, the lower code first.
+    pub(super) fn codes(self) -> Vec<&'l str> {
+        let mut out = Vec::new();
+        for distance in 1..self.list.len() {
+            let before = self.at.checked_sub(distance).and_then(|j| self.list.get(j));
+            let after = self.at.checked_add(distance).and_then(|j| self.list.get(j));
+            if before.is_none() && after.is_none() {
+                break;
+            }
+            let mut two: Vec<&str> = [before, after]
+                .into_iter()
+                .flatten()
+                .flatten()
+                .copied()
+                .collect();
+            two.sort_unstable();
+            out.extend(two);
+        }
+        out
+    }
 }

@@ -1,7 +1,8 @@
 //! Declarations, imports, fact types, and code sets and defines in dependency order.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
+use super::codes::Near;
 use super::{Checker, Entry, ImportUse, Scope, Symbol, names};
 use crate::ast;
 use crate::codes::{self, CodeForm, CodeItem, System};
@@ -166,7 +167,7 @@ impl<'a> Checker<'a> {
     }
 
     fn duplicate_policy_ids(&mut self) {
-        let mut seen: HashMap<String, Span> = HashMap::new();
+        let mut seen: HashMap<String, Span> = HashMap::default();
         let mut dups = Vec::new();
         for p in &self.program.policies {
             match seen.get(&p.id) {
@@ -825,23 +826,20 @@ impl<'a> Checker<'a> {
 
     fn set_items(&mut self, set: &ast::SetLiteral, system: System) -> Vec<SetItem> {
         let mut items = Vec::new();
+        // The list's codes, for suggestions near a malformed one.
+        let written: Vec<Option<&str>> = set
+            .items
+            .iter()
+            .map(|other| other.last.is_none().then_some(other.first.text.as_str()))
+            .collect();
         for (i, item) in set.items.iter().enumerate() {
-            // The list's other codes, nearest first, for suggestions.
-            let mut near: Vec<(usize, &str)> = set
-                .items
-                .iter()
-                .enumerate()
-                .filter(|(j, other)| *j != i && other.last.is_none())
-                .map(|(j, other)| (i.abs_diff(j), other.first.text.as_str()))
-                .collect();
-            near.sort();
-            let near: Vec<&str> = near.into_iter().map(|(_, t)| t).collect();
-            let first = self.code_form(system, &item.first, &near);
+            let near = Near::new(&written, i);
+            let first = self.code_form(system, &item.first, near);
             let resolved = match (&item.last, first) {
                 (None, Some(CodeForm::Exact(c))) => Some(CodeItem::Exact(c)),
                 (None, Some(CodeForm::Prefix(p))) => Some(CodeItem::Prefix(p)),
                 (Some(last), first) => {
-                    let last_form = self.code_form(system, last, &near);
+                    let last_form = self.code_form(system, last, near);
                     match (first, last_form) {
                         (Some(CodeForm::Exact(a)), Some(CodeForm::Exact(b))) => {
                             Some(CodeItem::Range(a, b))
@@ -876,7 +874,7 @@ impl<'a> Checker<'a> {
         &mut self,
         system: System,
         word: &ast::Word,
-        near: &[&str],
+        near: Near<'_>,
     ) -> Option<CodeForm> {
         match codes::parse_code(system, &word.text) {
             Ok(form) => Some(form),

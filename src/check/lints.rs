@@ -1,6 +1,6 @@
 //! Warnings about declarations: unused ones and names with look-alike letters.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::{Checker, Symbol, names};
 use crate::diagnostic::{Code, Diagnostic, shown};

@@ -12,7 +12,7 @@ mod lints;
 pub mod names;
 mod policy;
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::ast;
 use crate::codes::System;
@@ -64,7 +64,7 @@ pub struct Reference {
 
 /// Where each import statement leads: the span of the import's path string, and the file it
 /// names (as the project loader found it).
-pub type ImportMap = HashMap<Span, FileId>;
+pub type ImportMap = std::collections::HashMap<Span, FileId>;
 
 /// The result of checking.
 #[derive(Debug, Default)]
@@ -164,24 +164,24 @@ impl<'a> Checker<'a> {
             files,
             import_map,
             tables,
-            file_dates: HashMap::new(),
-            file_policy_spans: HashMap::new(),
-            noted_no_table: HashSet::new(),
+            file_dates: HashMap::default(),
+            file_policy_spans: HashMap::default(),
+            noted_no_table: HashSet::default(),
             program: Program::default(),
             diagnostics: Vec::new(),
             references: Vec::new(),
-            scopes: HashMap::new(),
+            scopes: HashMap::default(),
             fact_decls: Vec::new(),
             set_decls: Vec::new(),
             define_decls: Vec::new(),
             constraint_decls: Vec::new(),
             imports_used: Vec::new(),
-            used: HashSet::new(),
-            shadowed: HashSet::new(),
-            listed_inputs: HashSet::new(),
+            used: HashSet::default(),
+            shadowed: HashSet::default(),
+            listed_inputs: HashSet::default(),
             any_broken: files.iter().any(|f| !f.broken.is_empty()),
             suggestions_left: names::SUGGESTION_BUDGET,
-            cyclic_sets: HashSet::new(),
+            cyclic_sets: HashSet::default(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! Policy blocks, decisions and tests.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::{Checker, Symbol, names};
 use crate::ast;
@@ -93,7 +93,7 @@ impl<'a> Checker<'a> {
 
     fn metadata(&mut self, id: PolicyId, p: &ast::PolicyDecl) {
         let mut meta = Metadata::default();
-        let mut seen: HashMap<&str, Span> = HashMap::new();
+        let mut seen: HashMap<&str, Span> = HashMap::default();
         if p.id.value.trim().is_empty() {
             self.report(
                 Diagnostic::new(Code::InvalidMetadata, "the policy id is empty")
@@ -851,7 +851,7 @@ impl<'a> Checker<'a> {
             text: text.to_string(),
             span,
         };
-        match self.code_form(system, &word, &[])? {
+        match self.code_form(system, &word, super::codes::Near::NONE)? {
             CodeForm::Exact(c) => Some(c),
             CodeForm::Prefix(_) => {
                 self.report(
