@@ -768,9 +768,20 @@ pub struct Entries<'t> {
 
 impl<'t> Entries<'t> {
     fn new(table: &'t Table, stored: StoredIter<'t>, from: Vec<u8>, stop: Stop) -> Entries<'t> {
+        let mut stored = stored.peekable();
+        // The block starts before `from`. A code derived from a stored one extends it by one
+        // character, so only stored codes that begin `from` can lead to codes at or after it:
+        // the others are passed over here, without working out their 7th-character rules.
+        while stored
+            .next_if(|s| {
+                let code = s.code.as_bytes();
+                code < from.as_slice() && !from.starts_with(code)
+            })
+            .is_some()
+        {}
         Entries {
             table,
-            stored: stored.peekable(),
+            stored,
             pending: None,
             from,
             stop,
