@@ -19,7 +19,7 @@ use medpol::diagnostic::{Code, Severity};
 use medpol::render;
 
 // Parsing and checking allocate many small, short-lived nodes; mimalloc serves them markedly
-// faster than the system allocator (docs/performance.md).
+// faster than the system allocator (docs/decisions/0003-release-profile-and-allocator.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
