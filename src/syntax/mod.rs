@@ -331,6 +331,19 @@ mod tests {
         }
     }
 
+    /// The one place the two ways differ: a declaration word alone on a line inside a set
+    /// literal. Read whole, it is a value (and the checker reports the value); read by
+    /// declarations, it would cut the `define` in two syntax errors.
+    #[test]
+    fn a_declaration_word_inside_a_set_literal_is_read_as_a_value() {
+        let text = "fact p: enum { a, b }\ndefine d = p in {\n  a,\n  fact\n}\n";
+        let whole = parse(FileId(0), text);
+        assert!(whole.diagnostics.is_empty(), "{:?}", whole.diagnostics);
+        assert_eq!(whole.file.decls.len(), 2);
+        let chunks = parse_with(FileId(0), text, false);
+        assert_eq!(chunks.file.broken.len(), 2);
+    }
+
     #[test]
     fn syntax_error_points_at_the_unexpected_token() {
         let text = "fact b bool\n";
