@@ -259,27 +259,44 @@ impl<'a> Checker<'a> {
                     )),
                 );
             }
-            match &item.item {
-                CodeItem::Exact(code) => {
-                    if let Some(first) = seen.get(code) {
-                        self.report(
-                            Diagnostic::new(
-                                Code::DuplicateCode,
-                                format!("`{code}` is listed twice"),
-                            )
+            if let CodeItem::Exact(code) = &item.item {
+                if let Some(first) = seen.get(code) {
+                    self.report(
+                        Diagnostic::new(Code::DuplicateCode, format!("`{code}` is listed twice"))
                             .primary(item.span, "again")
                             .secondary(*first, "first listed here")
                             .help("remove the repeat"),
-                        );
-                        continue;
-                    }
-                    seen.insert(code.clone(), item.span);
+                    );
+                    continue;
+                }
+                seen.insert(code.clone(), item.span);
+            }
+            // What the tables say of an item does not depend on where it is written, so an
+            // item already found clean against this release (in another set or file of the
+            // project) is not looked up again.
+            let release = table.release();
+            if self
+                .clean_items
+                .get(release)
+                .is_some_and(|clean| clean.contains(&item.item))
+            {
+                continue;
+            }
+            let before = self.diagnostics.len();
+            match &item.item {
+                CodeItem::Exact(code) => {
                     if self.exact(table, code, item.span, near) {
                         self.later(table, &later, code, item.span);
                     }
                 }
                 CodeItem::Prefix(p) => self.pattern(table, p, item),
                 CodeItem::Range(lo, hi) => self.range(table, lo, hi, item, near),
+            }
+            if self.diagnostics.len() == before {
+                self.clean_items
+                    .entry(release)
+                    .or_default()
+                    .insert(item.item.clone());
             }
         }
         // An exact code that a pattern or range of the same list already covers (a repeat of

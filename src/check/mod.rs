@@ -156,6 +156,8 @@ struct Checker<'a> {
     suggestions_left: usize,
     /// Code sets in a reference cycle or with errors that leave their system unknown.
     cyclic_sets: HashSet<CodeSetId>,
+    /// Per table release, the code set items found clean against it.
+    clean_items: HashMap<&'a str, HashSet<crate::codes::CodeItem>>,
 }
 
 impl<'a> Checker<'a> {
@@ -182,6 +184,7 @@ impl<'a> Checker<'a> {
             any_broken: files.iter().any(|f| !f.broken.is_empty()),
             suggestions_left: names::SUGGESTION_BUDGET,
             cyclic_sets: HashSet::default(),
+            clean_items: HashMap::default(),
         }
     }
 

@@ -298,3 +298,21 @@ fn did_you_mean_suggestions_carry_fixes() {
         );
     }
 }
+
+/// Items found clean are not looked up again; items with a finding are, wherever they recur.
+#[test]
+fn a_code_problem_is_reported_at_every_set_that_repeats_it() {
+    let text = policy(
+        "fact dx: set<code<icd10cm>>\n\
+         codes a = icd10cm { M48.50XA, M48.50XZ, M80.08X- }\n\
+         codes b = icd10cm { M48.50XA, M48.50XZ, M80.08X- }\n\
+         decision d (first) {\n outcomes { yes }\n rule r when dx has any a and dx has any b then yes\n}\n",
+    );
+    assert_eq!(
+        check_text(&text),
+        vec![
+            (Code::InvalidSeventh, "M48.50XZ".into()),
+            (Code::InvalidSeventh, "M48.50XZ".into()),
+        ]
+    );
+}
