@@ -15,7 +15,14 @@ pub const MAX_NESTING: usize = 64;
 
 /// Declaration keywords; a line starting with one of them starts a new chunk.
 pub const DECLARATION_KEYWORDS: &[&str] = &[
-    "policy", "import", "fact", "codes", "define", "decision", "test",
+    "policy",
+    "import",
+    "fact",
+    "codes",
+    "define",
+    "decision",
+    "test",
+    "constraint",
 ];
 
 #[derive(Debug, Clone)]
@@ -288,6 +295,13 @@ impl Scanner<'_> {
 
     /// At the first token of a line: starts a new chunk if it is a declaration keyword.
     fn maybe_declaration(&mut self) {
+        // Most lines start with some other word: one byte tells.
+        if !matches!(
+            self.bytes.get(self.pos),
+            Some(b'p' | b'i' | b'f' | b'c' | b'd' | b't')
+        ) {
+            return;
+        }
         let rest = self.text.get(self.pos..).unwrap_or("");
         let Some(keyword) = DECLARATION_KEYWORDS.iter().copied().find(|k| {
             rest.starts_with(k)
@@ -366,6 +380,33 @@ mod tests {
             "comments are trivia before a keyword"
         );
         assert_eq!(got[3].0, Some("codes"));
+    }
+
+    #[test]
+    fn every_declaration_keyword_starts_a_chunk() {
+        let text: String = DECLARATION_KEYWORDS
+            .iter()
+            .map(|k| format!("{k} x\n"))
+            .collect();
+        let got = chunks(&text);
+        let keywords: Vec<_> = got.iter().filter_map(|c| c.0).collect();
+        assert_eq!(keywords, DECLARATION_KEYWORDS);
+        // The same words as the grammar's `declaration` rule, so that no kind of declaration
+        // can hide in the chunk before it.
+        let grammar = include_str!("../../grammar/medpol.pest");
+        let rule = grammar
+            .split("declaration = _{")
+            .nth(1)
+            .and_then(|r| r.split('}').next())
+            .unwrap();
+        let mut in_grammar: Vec<&str> = rule
+            .split('|')
+            .map(|alt| alt.trim().trim_end_matches("_decl"))
+            .collect();
+        let mut listed = DECLARATION_KEYWORDS.to_vec();
+        in_grammar.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(in_grammar, listed);
     }
 
     #[test]
