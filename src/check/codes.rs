@@ -671,8 +671,11 @@ impl<'a> Checker<'a> {
     /// claim can meet it.
     fn excluded_together(&mut self) {
         let p = &self.program;
-        let rules =
-            (p.decisions.iter().flat_map(|d| &d.rules)).map(|r| ("rule", &r.name, &r.condition));
+        let rules = p
+            .decisions
+            .iter()
+            .flat_map(|d| &d.rules)
+            .map(|r| ("rule", &r.name, &r.condition));
         let defines = p.defines.iter().filter_map(|def| match &def.body {
             DefineBody::Condition(e) => Some(("definition", &def.name, e)),
             _ => None,
@@ -966,21 +969,21 @@ impl<'l> Near<'l> {
 
     /// The codes, nearest first; of two as near, the lower code first.
     pub(super) fn codes(self) -> Vec<&'l str> {
+        let at = |j: Option<usize>| j.and_then(|j| self.list.get(j)).copied();
         let mut out = Vec::new();
         for distance in 1..self.list.len() {
-            let before = self.at.checked_sub(distance).and_then(|j| self.list.get(j));
-            let after = self.at.checked_add(distance).and_then(|j| self.list.get(j));
+            let (before, after) = (
+                at(self.at.checked_sub(distance)),
+                at(self.at.checked_add(distance)),
+            );
             if before.is_none() && after.is_none() {
                 break;
             }
-            let mut two: Vec<&str> = [before, after]
-                .into_iter()
-                .flatten()
-                .flatten()
-                .copied()
-                .collect();
-            two.sort_unstable();
-            out.extend(two);
+            let (low, high) = match (before.flatten(), after.flatten()) {
+                (Some(a), Some(b)) if b < a => (Some(b), Some(a)),
+                pair => pair,
+            };
+            out.extend(low.into_iter().chain(high));
         }
         out
     }

@@ -316,3 +316,15 @@ fn a_code_problem_is_reported_at_every_set_that_repeats_it() {
         ]
     );
 }
+
+/// The neighbours a suggestion prefers: nearest first, the lower of two as near first, and
+/// never the code itself or an item that is not a code.
+#[test]
+fn near_codes_come_nearest_first() {
+    use super::codes::Near;
+    let list = [Some("A"), None, Some("C"), Some("B"), Some("D")];
+    assert_eq!(Near::new(&list, 2).codes(), vec!["B", "A", "D"]);
+    let list = [Some("Z"), Some("X"), Some("Y")];
+    assert_eq!(Near::new(&list, 1).codes(), vec!["Y", "Z"]);
+    assert!(Near::NONE.codes().is_empty());
+}

@@ -31,7 +31,8 @@ pub struct Parsed {
 /// the threads costs more than it saves.
 const PARALLEL_FROM: usize = 256 * 1024;
 
-/// The reserved words of the grammar (`keyword` in `grammar/medpol.pest`): never names.
+/// The reserved words of the grammar (`keyword` in `grammar/medpol.pest`): never names. The
+/// declaration keywords come first (`scan::DECLARATION_KEYWORDS`).
 pub const RESERVED: &[&str] = &[
     "policy",
     "import",

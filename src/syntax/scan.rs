@@ -13,17 +13,9 @@ use crate::source::{FileId, Span};
 /// Brackets may nest this deep; deeper input is refused with E0006.
 pub const MAX_NESTING: usize = 64;
 
-/// Declaration keywords; a line starting with one of them starts a new chunk.
-pub const DECLARATION_KEYWORDS: &[&str] = &[
-    "policy",
-    "import",
-    "fact",
-    "codes",
-    "define",
-    "decision",
-    "test",
-    "constraint",
-];
+/// Declaration keywords; a line starting with one of them starts a new chunk. They are the
+/// first reserved words (a test holds them to the grammar's `declaration` rule).
+pub const DECLARATION_KEYWORDS: &[&str] = super::RESERVED.split_at(8).0;
 
 #[derive(Debug, Clone)]
 pub struct Chunk {
@@ -296,10 +288,11 @@ impl Scanner<'_> {
     /// At the first token of a line: starts a new chunk if it is a declaration keyword.
     fn maybe_declaration(&mut self) {
         // Most lines start with some other word: one byte tells.
-        if !matches!(
-            self.bytes.get(self.pos),
-            Some(b'p' | b'i' | b'f' | b'c' | b'd' | b't')
-        ) {
+        let first = self.bytes.get(self.pos);
+        if !DECLARATION_KEYWORDS
+            .iter()
+            .any(|k| k.as_bytes().first() == first)
+        {
             return;
         }
         let rest = self.text.get(self.pos..).unwrap_or("");
