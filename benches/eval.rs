@@ -1,14 +1,19 @@
 //! Speed of decision artifacts: in-process evaluation of policy 484's `coverage` decision on
 //! facts bound once (the evaluator's hot path), binding facts from a JSON line and evaluating
-//! (what `--batch` does per line, without the I/O), and `medpol build policies` in process.
-//! Targets and figures are in `docs/performance.md`; nothing here asserts a time.
+//! (what `--batch` does per line, without the I/O), the same on 100,000 generated patients
+//! beside a hand-written baseline that parses each line into a `serde_json::Value` and decides
+//! in plain Rust, and `medpol build policies` in process. Targets and figures are in
+//! `docs/performance.md`; nothing here asserts a time.
 
 use std::hint::black_box;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::Value;
 
-use medpol::artifact::{Artifact, Facts};
+use medpol::artifact::{Artifact, Decided, Facts, Options};
 use medpol::driver;
 
 fn policies() -> PathBuf {
@@ -40,16 +45,168 @@ const PATIENTS: [&str; 8] = [
     r#"{"procedures": ["22511"], "product": "hmo", "diagnoses": ["S32.020A"], "symptomatic": true, "conservative_care": "1 week", "fracture_age": "1 week", "hospitalized": true, "ambulation_prevented": true, "pain_from_nonhealing_fracture": true, "prophylactic": false, "severe_pain": true}"#,
 ];
 
+/// How many patients the generated set has.
+const GENERATED: usize = 100_000;
+
+/// Patients of policy 484 with every fact of `coverage` known, as JSON lines: random values
+/// from a fixed seed, codes in and out of the policy's sets.
+fn generated_patients() -> Vec<String> {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: u64| {
+        // xorshift64*: enough spread for picking values, the same list every run.
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) % n
+    };
+    let pick = |n: u64, from: &[&'static str]| from[n as usize % from.len()];
+    const PROCEDURES: [&str; 7] = [
+        "22510", "22511", "22511", "22512", "0200T", "0201T", "99213",
+    ];
+    const FACILITY: [&str; 4] = ["0PU33JZ", "0QU13JZ", "0QS03ZZ", "0SG00A0"];
+    const PRODUCTS: [&str; 6] = [
+        "hmo",
+        "pos",
+        "ppo",
+        "indemnity",
+        "medicare_hmo",
+        "medicare_ppo",
+    ];
+    const DIAGNOSES: [&str; 8] = [
+        "M80.08XA", "M80.88XA", "C90.00", "C79.51", "S32.020A", "M48.56XA", "M84.58XA", "I10",
+    ];
+    let bool_of = |n: u64| if n == 0 { "false" } else { "true" };
+    (0..GENERATED)
+        .map(|_| {
+            let procedures = (0..1 + next(2))
+                .map(|_| format!("\"{}\"", pick(next(7), &PROCEDURES)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let facility = (0..next(2))
+                .map(|_| format!("\"{}\"", pick(next(4), &FACILITY)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let diagnoses = (0..1 + next(2))
+                .map(|_| format!("\"{}\"", pick(next(8), &DIAGNOSES)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                r#"{{"procedures": [{procedures}], "facility_procedures": [{facility}], "product": "{}", "diagnoses": [{diagnoses}], "symptomatic": {}, "conservative_care": "{} weeks", "fracture_age": "{} weeks", "hospitalized": {}, "ambulation_prevented": {}, "pain_from_nonhealing_fracture": {}, "prophylactic": {}, "severe_pain": {}}}"#,
+                pick(next(6), &PRODUCTS),
+                bool_of(next(4)),
+                next(13),
+                next(13),
+                bool_of(next(2)),
+                bool_of(next(2)),
+                bool_of(next(4)),
+                bool_of(next(5)),
+                bool_of(next(2)),
+            )
+        })
+        .collect()
+}
+
+/// Policy 484's `coverage` written by hand over a parsed JSON value, for patients with every
+/// fact known (the generated ones): the baseline that binding is compared with.
+fn hand_written_coverage(v: &Value) -> Option<&'static str> {
+    let codes = |name: &str| -> Vec<&str> {
+        v.get(name)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    };
+    let flag = |name: &str| v.get(name).and_then(Value::as_bool);
+    let weeks = |name: &str| -> Option<f64> {
+        let text = v.get(name)?.as_str()?;
+        let (n, unit) = text.split_once(' ')?;
+        matches!(unit, "week" | "weeks").then_some(())?;
+        n.parse().ok()
+    };
+    let procedures = codes("procedures");
+    let facility = codes("facility_procedures");
+    let diagnoses = codes("diagnoses");
+    let product = v.get("product")?.as_str()?;
+    let sacroplasty = procedures.iter().any(|c| matches!(*c, "0200T" | "0201T"));
+    let vertebroplasty = procedures.iter().any(|c| matches!(*c, "22510" | "22511"))
+        || facility.iter().any(|c| {
+            matches!(
+                *c,
+                "0PU33JZ"
+                    | "0PS33ZZ"
+                    | "0PS43ZZ"
+                    | "0PU34JZ"
+                    | "0PU43JZ"
+                    | "0PU44JZ"
+                    | "0QS03ZZ"
+                    | "0QS13ZZ"
+                    | "0QSS3ZZ"
+                    | "0QU03JZ"
+                    | "0QU04JZ"
+                    | "0QU13JZ"
+                    | "0QU14JZ"
+                    | "0QUS3JZ"
+            )
+        });
+    let osteoporotic = flag("symptomatic")?
+        && diagnoses
+            .iter()
+            .any(|c| c.starts_with("M80.08X") || c.starts_with("M80.88X"));
+    let malignancy = diagnoses.iter().any(|c| {
+        matches!(
+            *c,
+            "C41.2" | "C79.51" | "C79.52" | "C90.00" | "C90.01" | "C90.02" | "D47.Z9"
+        ) || c.starts_with("M84.58X")
+    });
+    let certain = flag("pain_from_nonhealing_fracture")? && !flag("prophylactic")?;
+    Some(if sacroplasty {
+        "investigational"
+    } else if !vertebroplasty {
+        "not_addressed"
+    } else if matches!(product, "medicare_hmo" | "medicare_ppo") {
+        "medicare_lcd"
+    } else if (osteoporotic && weeks("conservative_care")? >= 6.0 && certain)
+        || (malignancy && flag("severe_pain")? && certain)
+        || (osteoporotic
+            && weeks("fracture_age")? < 6.0
+            && (flag("hospitalized")? || flag("ambulation_prevented")?))
+    {
+        "medically_necessary"
+    } else {
+        "investigational"
+    })
+}
+
+/// Times one pass of `f` over the generated patients, best of three, in seconds.
+fn best_of_three(mut f: impl FnMut() -> usize) -> f64 {
+    (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            black_box(f());
+            start.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
 fn bench(c: &mut Criterion) {
     let artifact = artifact_484();
     let coverage = artifact.decision("coverage").expect("coverage");
-    let tables = medpol::tables::TableSet::shipped();
+    let checked = Options {
+        releases: Some(Arc::new(medpol::tables::TableSet::shipped().clone())),
+        ..Options::default()
+    };
     let facts: Vec<Facts> = PATIENTS
         .iter()
-        .map(|p| Facts::from_json_in(&artifact, p, Some(tables)).expect("the facts bind"))
+        .map(|p| {
+            let mut f = Facts::with_options(&artifact, checked.clone());
+            f.read_json(p).expect("the facts bind");
+            f
+        })
         .collect();
     for f in &facts {
-        assert!(coverage.decide(f).is_some(), "every patient is decided");
+        assert!(
+            coverage.decide_leaf(f).is_some(),
+            "every patient is decided"
+        );
     }
 
     let mut group = c.benchmark_group("eval");
@@ -57,7 +214,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("484-coverage-decide", |b| {
         b.iter(|| {
             for f in &facts {
-                black_box(coverage.decide(black_box(f)));
+                black_box(coverage.decide_leaf(black_box(f)));
             }
         })
     });
@@ -68,12 +225,96 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    let mut reused = Facts::with_options(&artifact, checked.clone());
     group.bench_function("484-bind-json-and-decide", |b| {
         b.iter(|| {
             for p in PATIENTS {
-                let f = Facts::from_json_in(&artifact, black_box(p), Some(tables));
-                black_box(f.ok().map(|f| coverage.decide(&f)));
+                let read = reused.read_json(black_box(p));
+                black_box(read.map(|()| coverage.decide(&reused)).ok());
             }
+        })
+    });
+    group.finish();
+
+    // The generated set: medpol binding each JSON line (one facts value, reused) and deciding,
+    // beside the hand-written baseline that parses into a `serde_json::Value`.
+    let lines = generated_patients();
+    if let Ok(path) = std::env::var("MEDPOL_BENCH_PATIENTS") {
+        // For timing `medpol eval --batch` on the same patients (docs/performance.md).
+        let _ = std::fs::write(path, lines.join("\n") + "\n");
+    }
+    let mut plain = Facts::new(&artifact);
+    let mut agree = 0usize;
+    for line in &lines {
+        plain.read_json(line).expect("a generated patient binds");
+        let value: Value = serde_json::from_str(line).expect("a generated line is JSON");
+        let ours = coverage.decide(&plain).outcome();
+        assert_eq!(ours, hand_written_coverage(&value), "{line}");
+        agree += usize::from(ours.is_some());
+    }
+    assert_eq!(agree, lines.len(), "every generated patient is decided");
+    let medpol_pass = |facts: &mut Facts| {
+        let mut decided = 0;
+        for line in &lines {
+            if facts.read_json(line).is_ok() && coverage.decide(facts) != Decided::Pending {
+                decided += 1;
+            }
+        }
+        decided
+    };
+    let baseline_pass = || {
+        let mut decided = 0;
+        for line in &lines {
+            if let Ok(v) = serde_json::from_str::<Value>(line)
+                && hand_written_coverage(&v).is_some()
+            {
+                decided += 1;
+            }
+        }
+        decided
+    };
+    let mut checked_facts = Facts::with_options(&artifact, checked.clone());
+    let ours = best_of_three(|| medpol_pass(&mut plain));
+    let ours_checked = best_of_three(|| medpol_pass(&mut checked_facts));
+    let baseline = best_of_three(baseline_pass);
+    let per_second = |s: f64| GENERATED as f64 / s / 1e6;
+    println!(
+        "{GENERATED} generated patients, best of 3 passes: medpol binds and decides {:.2} M/s \
+         ({:.2} M/s checking codes against the tables), the hand-written serde_json baseline \
+         {:.2} M/s; medpol / baseline = {:.2}x ({:.2}x)",
+        per_second(ours),
+        per_second(ours_checked),
+        per_second(baseline),
+        baseline / ours,
+        baseline / ours_checked,
+    );
+
+    let mut group = c.benchmark_group("eval-100k");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(GENERATED as u64));
+    group.bench_function("484-bind-json-and-decide", |b| {
+        b.iter(|| medpol_pass(&mut plain))
+    });
+    group.bench_function("484-bind-json-checked-and-decide", |b| {
+        b.iter(|| medpol_pass(&mut checked_facts))
+    });
+    group.bench_function("484-serde-json-value-hand-written", |b| {
+        b.iter(baseline_pass)
+    });
+    let bound: Vec<Facts> = lines
+        .iter()
+        .map(|l| {
+            let mut f = Facts::new(&artifact);
+            f.read_json(l).expect("a generated patient binds");
+            f
+        })
+        .collect();
+    group.bench_function("484-decide-bound", |b| {
+        b.iter(|| {
+            bound
+                .iter()
+                .filter(|f| coverage.decide(black_box(f)) != Decided::Pending)
+                .count()
         })
     });
     group.finish();

@@ -4,6 +4,7 @@
 //! [`syntax::parse`] turns text into a syntax tree, [`check::check`] resolves names and types
 //! into the typed model of a project. Diagnostics are plain data ([`diagnostic::Diagnostic`]),
 //! rendered only at the edges by [`render`].
+
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -20,10 +21,13 @@
 extern crate alloc;
 
 pub mod analyse;
-pub mod artifact;
+/// Decision artifacts and their evaluation: the `medpol-artifact` crate, which programs that
+/// only evaluate use without the compiler.
+pub use medpol_artifact as artifact;
 pub mod ast;
 pub mod check;
-pub mod codes;
+/// Code systems and the format of their codes (shared with the artifact crate).
+pub use medpol_artifact::codes;
 pub mod compile;
 pub mod diagnostic;
 pub mod driver;
@@ -31,6 +35,7 @@ pub mod evaluate;
 pub mod explain;
 pub mod format;
 pub mod ir;
+#[cfg(feature = "cli")]
 pub mod lsp;
 pub mod project;
 pub mod render;

@@ -124,7 +124,8 @@ fn coverage(program: &Program, tests: &[TestId], compiled: &[Compiled]) -> Vec<D
                     }
                 }
                 let value = serde_json::Value::Object(facts);
-                (id, Facts::from_value(artifact, &value, None).ok())
+                let mut bound = Facts::new(artifact);
+                (id, bound.read_value(&value).ok().map(|()| bound))
             })
             .collect();
         for (index, (d, &id)) in artifact.decisions().iter().zip(&c.decisions).enumerate() {

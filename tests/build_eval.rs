@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use medpol::artifact::{Artifact, FactType, Facts, LeafDoc};
+use medpol::artifact::{Artifact, Decided, FactType, Facts, LeafDoc, Options};
 use medpol::compile::{self, Compiled};
 use medpol::driver;
 use medpol::ir::Value;
@@ -212,10 +212,10 @@ fn every_leaf_has_a_witness_that_reaches_it() {
             for leaf in 0..decision.document().leaves.len() as u32 {
                 let w = c.witness(d, leaf).unwrap();
                 let json = witness_json(&c.artifact, program, w);
-                let facts = Facts::from_value(&c.artifact, &json, None)
-                    .unwrap_or_else(|e| panic!("{e}: {json}"));
+                let facts =
+                    Facts::from_value(&c.artifact, &json).unwrap_or_else(|e| panic!("{e}: {json}"));
                 assert_eq!(
-                    decision.decide(&facts),
+                    decision.decide_leaf(&facts),
                     Some(leaf),
                     "{} leaf {leaf}: {json}",
                     decision.name()
@@ -277,7 +277,8 @@ fn pending_only_when_the_outcome_depends_on_the_missing_fact() {
     let e = coverage.evaluate(&facts);
     assert!(!e.is_decided());
     assert_eq!(a.fact_names(&e.needed), vec!["conservative_care"]);
-    assert!(coverage.decide(&facts).is_none());
+    assert!(coverage.decide_leaf(&facts).is_none());
+    assert_eq!(coverage.decide(&facts), Decided::Pending);
     // A Medicare member: nothing else matters.
     let facts =
         Facts::from_json(a, r#"{"procedures": ["22511"], "product": "medicare_hmo"}"#).unwrap();
@@ -361,16 +362,23 @@ fn bad_facts_name_the_fact() {
         (r#"[1, 2]"#, None, "must be an object"),
     ];
     for (json, fact, message) in cases {
-        let err = Facts::from_json_in(a, json, Some(tables)).unwrap_err();
+        let err = Facts::with_options(a, releases(tables))
+            .read_json(json)
+            .unwrap_err();
         assert_eq!(err.fact.as_deref(), fact, "{json}: {err}");
         assert!(err.message.contains(message), "{json}: {err}");
     }
-    let ok = Facts::from_json_in(
-        a,
-        r#"{"conservative_care": {"value": 42, "unit": "days"}, "hospitalized": null}"#,
-        Some(tables),
-    );
+    let ok = Facts::with_options(a, releases(tables))
+        .read_json(r#"{"conservative_care": {"value": 42, "unit": "days"}, "hospitalized": null}"#);
     assert!(ok.is_ok(), "{ok:?}");
+}
+
+/// Reading options that check codes against these tables.
+fn releases(tables: &medpol::tables::TableSet) -> Options {
+    Options {
+        releases: Some(std::sync::Arc::new(tables.clone())),
+        ..Options::default()
+    }
 }
 
 /// The shipped policies' artifacts, built once by the binary for the eval cases.
@@ -412,6 +420,43 @@ fn eval_cases() {
             ];
             args.extend(words.map(str::to_string));
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = medpol(&args);
+            insta::assert_snapshot!(format!(
+                "exit {}\n--- stdout\n{}--- stderr\n{}",
+                out.status.code().unwrap_or(-1),
+                text(&out.stdout),
+                text(&out.stderr)
+            ));
+        });
+    });
+}
+
+/// Each `tests/cases/batch/*.jsonl` through `medpol eval ARTIFACT --batch`: its first line,
+/// `# eval: POLICY ARGS...`, names the policy and the arguments; the lines after it are the
+/// batch (so the results' line numbers count from the line after the header).
+#[test]
+fn batch_cases() {
+    let dir = artifacts_dir();
+    let work = temp("batch-cases");
+    let mut s = settings();
+    s.add_filter(&regex_escape(dir.to_str().unwrap()), "[ARTIFACTS]");
+    s.add_filter(&regex_escape(work.to_str().unwrap()), "[BATCH]");
+    s.bind(|| {
+        insta::glob!("cases/batch/*.jsonl", |path| {
+            let bytes = std::fs::read(path).unwrap();
+            let newline = bytes.iter().position(|b| *b == b'\n').unwrap();
+            let header = std::str::from_utf8(&bytes[..newline]).unwrap();
+            let mut words = header.strip_prefix("# eval: ").unwrap().split_whitespace();
+            let artifact = dir.join(format!("{}.json", words.next().unwrap()));
+            let input = work.join(path.file_name().unwrap());
+            std::fs::write(&input, &bytes[newline + 1..]).unwrap();
+            let mut args = vec![
+                "eval",
+                artifact.to_str().unwrap(),
+                "--batch",
+                input.to_str().unwrap(),
+            ];
+            args.extend(words);
             let out = medpol(&args);
             insta::assert_snapshot!(format!(
                 "exit {}\n--- stdout\n{}--- stderr\n{}",

@@ -290,8 +290,8 @@ fn agree(project: &CheckedProject, compiled: &[Compiled]) -> usize {
                             assignment.insert(*f, v);
                         }
                     }
-                    let bound = Facts::from_value(artifact, &serde_json::Value::Object(json), None)
-                        .unwrap();
+                    let bound =
+                        Facts::from_value(artifact, &serde_json::Value::Object(json)).unwrap();
                     let mut theirs = compiled_result(program, id, d, &bound);
                     if let Evaluation::Pending { needed } = &mut theirs {
                         for f in needed.iter_mut() {
@@ -369,8 +369,7 @@ fn every_witness_patient_gets_its_leaf_from_the_interpreter() {
                         json.insert(fact.name.clone(), text(program, fact.ty, v));
                     }
                     let bound =
-                        Facts::from_value(&c.artifact, &serde_json::Value::Object(json), None)
-                            .unwrap();
+                        Facts::from_value(&c.artifact, &serde_json::Value::Object(json)).unwrap();
                     assert_eq!(d.evaluate(&bound).leaves, vec![leaf]);
                     compiled_result(program, id, d, &bound)
                 };

@@ -3,11 +3,14 @@
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use medpol::artifact::{Artifact, Decision, Evaluation, FactError, Facts, LeafDoc};
+use medpol::artifact::{
+    Artifact, Decision, Evaluation, FactError, Facts, LeafDoc, Options, Unknown,
+};
 use medpol::tables::TableSet;
 
 use super::{USAGE, fail};
@@ -36,8 +39,22 @@ pub struct Eval {
     /// Show the tests taken, with their policy text and place.
     #[arg(long)]
     explain: bool,
+    /// What to do with a key that is not a fact of the policy: refuse the facts (the
+    /// default) or ignore the key.
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = UnknownFacts::Reject)]
+    unknown_facts: UnknownFacts,
+    /// Keys that are not facts but are copied into the result (`"carried"` in JSON), such as
+    /// a claim id; repeat the option or separate keys with commas.
+    #[arg(long, value_name = "KEY", value_delimiter = ',')]
+    carry: Vec<String>,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnknownFacts {
+    Reject,
+    Ignore,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -65,8 +82,16 @@ pub fn run(args: Eval) -> ExitCode {
         },
         None => artifact.decisions().iter().collect(),
     };
+    let options = Options {
+        unknown: match args.unknown_facts {
+            UnknownFacts::Reject => Unknown::Reject,
+            UnknownFacts::Ignore => Unknown::Ignore,
+        },
+        carry: args.carry.clone(),
+        releases: Some(Arc::new(tables)),
+    };
     if let Some(batch) = &args.batch {
-        return run_batch(&artifact, &decisions, &tables, batch);
+        return run_batch(&artifact, &decisions, options, batch);
     }
     let Some(file) = &args.facts else {
         return fail("give the facts with `--facts FILE` or `--batch FILE.jsonl`");
@@ -79,24 +104,23 @@ pub fn run(args: Eval) -> ExitCode {
         file.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml")
     );
-    let facts = if yaml {
-        Facts::from_yaml_in(&artifact, &text, Some(&tables))
+    let mut facts = Facts::with_options(&artifact, options);
+    let read = if yaml {
+        facts.read_yaml(&text)
     } else {
-        Facts::from_json_in(&artifact, &text, Some(&tables))
+        facts.read_json(&text)
     };
-    let facts = match facts {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {}: {e}", file.display());
-            return ExitCode::from(1);
-        }
-    };
+    if let Err(e) = read {
+        eprintln!("error: {}: {e}", file.display());
+        return ExitCode::from(1);
+    }
     let results: Vec<(&Decision, Evaluation)> =
         decisions.iter().map(|d| (*d, d.evaluate(&facts))).collect();
     let text = match args.format {
         Format::Json => {
             let out = Output {
                 policy: artifact.policy_id(),
+                carried: Carried::of(&facts),
                 decisions: results
                     .iter()
                     .map(|(d, e)| result(&artifact, d, e, args.explain))
@@ -157,7 +181,24 @@ fn load(args: &Eval) -> Result<(Artifact, TableSet), ExitCode> {
 #[derive(Serialize)]
 struct Output<'a> {
     policy: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    carried: Option<Carried<'a>>,
     decisions: Vec<DecisionResult<'a>>,
+}
+
+/// The values of the `--carry` keys a patient's facts had.
+struct Carried<'a>(&'a Facts);
+
+impl<'a> Carried<'a> {
+    fn of(facts: &'a Facts) -> Option<Carried<'a>> {
+        facts.carried().next().is_some().then_some(Carried(facts))
+    }
+}
+
+impl Serialize for Carried<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.carried())
+    }
 }
 
 /// One decision's result, as JSON.
@@ -201,29 +242,7 @@ fn result<'a>(
     e: &Evaluation,
     explain: bool,
 ) -> DecisionResult<'a> {
-    let mut out = DecisionResult {
-        decision: d.name(),
-        status: if e.is_decided() { "decided" } else { "pending" },
-        kind: None,
-        outcome: d.outcome_of(e),
-        rule: d.rule_of(e),
-        rules: Vec::new(),
-        needed: artifact.fact_names(&e.needed),
-        path: None,
-    };
-    if e.is_decided()
-        && let Some(leaf) = e.leaves.first().and_then(|l| d.leaf(*l))
-    {
-        out.kind = Some(match leaf {
-            LeafDoc::Rule { .. } => "rule",
-            LeafDoc::Otherwise { .. } => "otherwise",
-            LeafDoc::NoRule => "no_rule",
-            LeafDoc::Conflict { rules, .. } => {
-                out.rules = rules.iter().map(String::as_str).collect();
-                "conflict"
-            }
-        });
-    }
+    let mut out = summary(artifact, d, &e.leaves, &e.needed);
     if explain {
         out.path = Some(
             e.path
@@ -231,9 +250,9 @@ fn result<'a>(
                 .filter_map(|s| {
                     let loc = d.document().source_map.nodes.get(s.node as usize)?;
                     Some(StepOut {
-                        test: d.describe_test(artifact, s.node),
+                        test: d.describe_test(artifact, s.node)?,
                         holds: s.holds,
-                        file: artifact.file(loc.file),
+                        file: artifact.file(loc.file)?,
                         line: loc.line,
                         column: loc.column,
                         rule: loc.rule.as_deref(),
@@ -242,6 +261,47 @@ fn result<'a>(
                 })
                 .collect(),
         );
+    }
+    out
+}
+
+/// A decision's result from the leaves the facts reach and the missing facts it needs.
+fn summary<'a>(
+    artifact: &'a Artifact,
+    d: &'a Decision,
+    leaves: &[u32],
+    needed: &[u32],
+) -> DecisionResult<'a> {
+    let first = leaves.first().and_then(|l| d.leaf(*l));
+    let decided = needed.is_empty() && first.is_some();
+    let mut out = DecisionResult {
+        decision: d.name(),
+        status: if decided { "decided" } else { "pending" },
+        kind: None,
+        outcome: None,
+        rule: None,
+        rules: Vec::new(),
+        needed: artifact.fact_names(needed),
+        path: None,
+    };
+    if let (true, Some(leaf)) = (decided, first) {
+        out.kind = Some(match leaf {
+            LeafDoc::Rule { outcome, rule } => {
+                out.outcome = Some(outcome);
+                // Several leaves give the same outcome by different rules.
+                out.rule = (leaves.len() == 1).then_some(rule.as_str());
+                "rule"
+            }
+            LeafDoc::Otherwise { outcome } => {
+                out.outcome = Some(outcome);
+                "otherwise"
+            }
+            LeafDoc::NoRule => "no_rule",
+            LeafDoc::Conflict { rules, .. } => {
+                out.rules = rules.iter().map(String::as_str).collect();
+                "conflict"
+            }
+        });
     }
     out
 }
@@ -262,7 +322,10 @@ fn human(artifact: &Artifact, d: &Decision, e: &Evaluation, explain: bool) -> St
                 None if r.kind == Some("otherwise") => "by `otherwise`".to_string(),
                 None => "(the rule depends on missing facts)".to_string(),
             };
-            format!("{}: {} {by}\n", r.decision, r.outcome.unwrap_or("?"))
+            match r.outcome {
+                Some(outcome) => format!("{}: {outcome} {by}\n", r.decision),
+                None => format!("{}: decided {by}\n", r.decision),
+            }
         }
     };
     if let Some(path) = &r.path {
@@ -281,13 +344,9 @@ fn human(artifact: &Artifact, d: &Decision, e: &Evaluation, explain: bool) -> St
             .first()
             .filter(|_| e.leaves.len() == 1)
             .and_then(|l| d.document().source_map.leaves.get(*l as usize))
+            && let Some(file) = artifact.file(leaf.file)
         {
-            out.push_str(&format!(
-                "  => {}:{}: `{}`\n",
-                artifact.file(leaf.file),
-                leaf.line,
-                leaf.text
-            ));
+            out.push_str(&format!("  => {file}:{}: `{}`\n", leaf.line, leaf.text));
         }
     }
     out
@@ -313,6 +372,8 @@ struct BatchError<'a> {
 #[derive(Serialize)]
 struct BatchResult<'a> {
     line: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    carried: Option<Carried<'a>>,
     decisions: Vec<DecisionResult<'a>>,
 }
 
@@ -323,7 +384,7 @@ const CHUNK: usize = 8_192;
 fn run_batch(
     artifact: &Artifact,
     decisions: &[&Decision],
-    tables: &TableSet,
+    options: Options,
     batch: &Path,
 ) -> ExitCode {
     use rayon::prelude::*;
@@ -331,38 +392,62 @@ fn run_batch(
         Ok(f) => f,
         Err(e) => return fail(&format!("cannot read {}: {e}", batch.display())),
     };
-    let mut lines = std::io::BufReader::with_capacity(1 << 16, file).lines();
+    let mut input = std::io::BufReader::with_capacity(1 << 16, file);
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let progress = std::io::stderr().is_terminal();
     let mut bad = 0usize;
     let mut line_no = 0usize;
+    // Line buffers and their numbers, kept from one chunk to the next.
+    let mut lines: Vec<(usize, Vec<u8>)> = Vec::with_capacity(CHUNK);
+    let mut spare: Vec<Vec<u8>> = Vec::new();
+    // Each worker takes an equal share of a chunk and writes its results into one buffer.
+    let share = CHUNK.div_ceil(rayon::current_num_threads().max(1)).max(1);
     loop {
-        // Read a chunk, evaluate its lines in parallel, write their results in input order.
-        let mut chunk: Vec<(usize, String)> = Vec::with_capacity(CHUNK);
-        for line in lines.by_ref() {
-            line_no += 1;
-            match line {
-                Ok(l) if l.trim().is_empty() => {}
-                Ok(l) => chunk.push((line_no, l)),
+        spare.extend(lines.drain(..).map(|(_, mut l)| {
+            l.clear();
+            l
+        }));
+        while lines.len() < CHUNK {
+            let mut line = spare.pop().unwrap_or_default();
+            match input.read_until(b'\n', &mut line) {
+                Ok(0) => break,
+                Ok(_) => {
+                    line_no += 1;
+                    if line.trim_ascii().is_empty() {
+                        line.clear();
+                        spare.push(line);
+                    } else {
+                        lines.push((line_no, line));
+                    }
+                }
                 Err(e) => {
-                    eprintln!("error: {}: line {line_no}: {e}", batch.display());
+                    eprintln!("error: {}: line {}: {e}", batch.display(), line_no + 1);
                     return ExitCode::from(USAGE);
                 }
             }
-            if chunk.len() == CHUNK {
-                break;
-            }
         }
-        if chunk.is_empty() {
+        if lines.is_empty() {
             break;
         }
-        let results: Vec<(bool, Vec<u8>)> = chunk
-            .par_iter()
-            .map(|(n, line)| batch_line(artifact, decisions, tables, *n, line))
+        let parts: Vec<(usize, Vec<u8>)> = lines
+            .par_chunks(share)
+            .map_init(
+                || Facts::with_options(artifact, options.clone()),
+                |facts, part| {
+                    let mut written = Vec::with_capacity(part.len() * 256);
+                    let failed = part
+                        .iter()
+                        .filter(|(n, line)| {
+                            !batch_line(artifact, decisions, facts, *n, line, &mut written)
+                        })
+                        .count();
+                    (failed, written)
+                },
+            )
             .collect();
-        for (ok, bytes) in results {
-            bad += usize::from(!ok);
+        for (failed, bytes) in parts {
+            bad += failed;
             if let Err(e) = out.write_all(&bytes) {
                 if e.kind() == std::io::ErrorKind::BrokenPipe {
                     return ExitCode::SUCCESS;
@@ -385,35 +470,54 @@ fn run_batch(
     ExitCode::SUCCESS
 }
 
-/// One line's result as a JSON line, and whether its facts were good.
+/// Writes one line's result as a JSON line; false when its facts were bad.
 fn batch_line(
     artifact: &Artifact,
     decisions: &[&Decision],
-    tables: &TableSet,
+    facts: &mut Facts,
     line: usize,
-    text: &str,
-) -> (bool, Vec<u8>) {
-    let (ok, written) = match Facts::from_json_in(artifact, text, Some(tables)) {
-        Ok(facts) => {
+    bytes: &[u8],
+    out: &mut Vec<u8>,
+) -> bool {
+    let read = match std::str::from_utf8(bytes) {
+        Ok(text) => facts.read_json(text),
+        Err(e) => Err(FactError {
+            fact: None,
+            message: format!(
+                "the line is not valid UTF-8 (a bad byte at column {})",
+                e.valid_up_to() + 1
+            ),
+        }),
+    };
+    let written = match &read {
+        Ok(()) => {
             let results = BatchResult {
                 line,
+                carried: Carried::of(facts),
                 decisions: decisions
                     .iter()
-                    .map(|d| result(artifact, d, &d.evaluate(&facts), false))
+                    .map(|d| match d.decide_leaf(facts) {
+                        Some(leaf) => summary(artifact, d, &[leaf], &[]),
+                        None => {
+                            let e = d.evaluate(facts);
+                            summary(artifact, d, &e.leaves, &e.needed)
+                        }
+                    })
                     .collect(),
             };
-            (true, serde_json::to_vec(&results))
+            serde_json::to_writer(&mut *out, &results)
         }
-        Err(FactError { fact, message }) => (
-            false,
-            serde_json::to_vec(&BatchError {
+        Err(e) => serde_json::to_writer(
+            &mut *out,
+            &BatchError {
                 line,
-                error: &message,
-                fact: fact.as_deref(),
-            }),
+                error: &e.message,
+                fact: e.fact.as_deref(),
+            },
         ),
     };
-    let mut bytes = written.unwrap_or_default();
-    bytes.push(b'\n');
-    (ok, bytes)
+    // Writing plain data into memory cannot fail; should it, the line still ends.
+    debug_assert!(written.is_ok());
+    out.push(b'\n');
+    read.is_ok()
 }

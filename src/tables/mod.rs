@@ -892,5 +892,24 @@ impl<'t> Iterator for Entries<'t> {
     }
 }
 
+/// Patients' codes in decision artifacts are checked against these tables: a release that
+/// lists its whole system says whether a code is billable, a heading or absent.
+impl crate::artifact::Releases for TableSet {
+    fn status(
+        &self,
+        _system: System,
+        release: &str,
+        code: &str,
+    ) -> Option<crate::artifact::CodeStatus> {
+        use crate::artifact::CodeStatus;
+        let table = self.get(release).filter(|t| t.coverage() == "*")?;
+        Some(match table.lookup(code) {
+            Some(e) if e.is_billable() => CodeStatus::Billable,
+            Some(_) => CodeStatus::Heading,
+            None => CodeStatus::Absent,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -1,51 +1,70 @@
 //! Decision artifacts, format `medpol.decision/1`: what `medpol build` writes and what claims,
 //! prior-authorization and decision-support systems load.
 //!
-//! This is a data module: it depends on nothing but the data modules [`crate::types`] and
-//! [`crate::codes`], so a program can load an artifact and evaluate it without the compiler.
-//! An artifact holds one policy: its metadata, the input schema (the facts its decisions
-//! read), the code sets it needs expanded against a named table release, and each decision as
-//! a reduced decision diagram of binary tests with a source map. `docs/artifact.md` describes
-//! the format and `docs/artifact.schema.json` is its JSON Schema.
+//! This crate is all a program needs to load an artifact and decide with it; it does not
+//! contain the compiler. An artifact holds one policy: its metadata, the input schema (the
+//! facts its decisions read), the code sets it needs expanded against a named table release,
+//! and each decision as a reduced decision diagram of binary tests with a source map.
+//! `docs/artifact.md` describes the format, `docs/artifact.schema.json` is its JSON Schema
+//! and `docs/embedding.md` shows how to use this crate.
 //!
 //! # Example
 //!
 //! ```
-//! use medpol::artifact::{Artifact, Facts};
+//! use medpol_artifact::{Artifact, Decided, Facts, num::Unit};
 //!
 //! // An artifact as `medpol build` writes it (normally read from a file).
-//! let json = std::fs::read_to_string("tests/cases/build/tiny.json").unwrap();
+//! let json = std::fs::read_to_string("../../tests/cases/build/tiny.json").unwrap();
 //! let artifact = Artifact::from_json(&json).unwrap();
-//! let decision = artifact.decision("coverage").unwrap();
+//! let coverage = artifact.decision("coverage").unwrap();
 //!
-//! // Facts are checked against the input schema: a duration needs its unit.
-//! let facts = Facts::from_json(&artifact, r#"{"care": "8 weeks", "hospitalized": false}"#).unwrap();
-//! let result = decision.evaluate(&facts);
-//! assert!(result.is_decided());
-//! assert_eq!(decision.outcome_of(&result), Some("covered"));
-//! assert_eq!(decision.rule_of(&result), Some("failed_care"));
+//! // Facts set one by one, with their types: no strings to format.
+//! let mut facts = Facts::new(&artifact);
+//! facts.set_quantity("care", 8, Unit::Week).unwrap();
+//! facts.set_bool("hospitalized", false).unwrap();
+//! assert_eq!(coverage.decide(&facts), Decided::Rule { outcome: "covered", rule: "failed_care" });
+//!
+//! // Or read from JSON, checked against the input schema: a duration needs its unit.
+//! facts.read_json(r#"{"care": "8 weeks", "hospitalized": false}"#).unwrap();
+//! assert_eq!(coverage.decide(&facts).outcome(), Some("covered"));
 //!
 //! // Without the duration the outcome depends on what is missing: pending, never a guess.
-//! let partial = Facts::from_json(&artifact, r#"{"hospitalized": false}"#).unwrap();
-//! let pending = decision.evaluate(&partial);
-//! assert!(!pending.is_decided());
+//! facts.read_json(r#"{"hospitalized": false}"#).unwrap();
+//! assert_eq!(coverage.decide(&facts), Decided::Pending);
+//! let pending = coverage.evaluate(&facts);
 //! assert_eq!(artifact.fact_names(&pending.needed), vec!["care"]);
 //!
 //! // Bad facts name the fact, and nothing is evaluated.
-//! let err = Facts::from_json(&artifact, r#"{"care": "6"}"#).unwrap_err();
+//! let err = facts.read_json(r#"{"care": "6"}"#).unwrap_err();
 //! assert_eq!(err.fact.as_deref(), Some("care"));
 //! ```
+// Library code never panics on input, as in the compiler (`src/lib.rs`).
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::string_slice,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::unimplemented
+)]
 
+pub mod codes;
 mod eval;
 mod facts;
+pub mod num;
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use eval::{Evaluation, Step};
-pub use facts::{FactError, Facts};
+pub use facts::{FactError, Facts, Options, Unknown};
 
-use crate::types::Num;
+use codes::System;
+use num::Num;
 
 /// The format id every artifact carries.
 pub const FORMAT: &str = "medpol.decision/1";
@@ -279,6 +298,7 @@ impl Document {
     pub fn content_hash(&self) -> String {
         let mut unhashed = self.clone();
         unhashed.hash.clear();
+        // Serialising plain data with string keys cannot fail.
         let bytes = serde_json::to_vec(&unhashed).unwrap_or_default();
         let digest = Sha256::digest(&bytes);
         let mut out = String::with_capacity(7 + 64);
@@ -300,37 +320,111 @@ impl Document {
     }
 }
 
-/// A loaded artifact, ready to evaluate.
+/// What a code table release says of a code, for checking a patient's codes against the
+/// release an artifact was built against (see [`Options::releases`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeStatus {
+    /// A code that can be billed.
+    Billable,
+    /// A heading: a category with codes below it, not billable itself.
+    Heading,
+    /// Not in the release.
+    Absent,
+}
+
+/// Code table releases a program has at hand (the medpol compiler implements this for its
+/// shipped and imported tables).
+pub trait Releases: Send + Sync {
+    /// What `release` of `system` says of `code` (in normal form); `None` when the release is
+    /// not at hand or does not list its whole system, so that codes can be checked for their
+    /// format only.
+    fn status(&self, system: System, release: &str, code: &str) -> Option<CodeStatus>;
+}
+
+/// A loaded artifact, ready to evaluate. Cloning it is cheap: clones share the prepared
+/// artifact, so each thread or request can hold its own.
 #[derive(Debug, Clone)]
 pub struct Artifact {
-    doc: Document,
-    decisions: Vec<Decision>,
-    /// Each code set's codes, sorted (for binary search).
-    pub(crate) sets: Vec<Vec<String>>,
+    inner: Arc<Inner>,
+}
+
+/// What [`Artifact`] shares between its clones and the [`Facts`] bound to it.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    /// Tells the facts of one loaded artifact from another's.
+    pub(crate) id: u64,
+    pub(crate) doc: Document,
+    pub(crate) decisions: Vec<Decision>,
+    /// What binding needs of each fact, in the order of the input schema.
+    pub(crate) kinds: Vec<facts::FactKind>,
+    pub(crate) codes: eval::CodeIndex,
     /// The classes of codes the `has` tests name.
     pub(crate) classes: Vec<eval::Class>,
     /// Fact names, sorted, with their index: facts are looked up once per fact of each patient.
     pub(crate) by_name: Vec<(String, u32)>,
-    /// Codes outside the artifact's sets already found in the release, by system: a table
-    /// lookup decodes part of the table, and a batch meets the same codes again and again.
-    pub(crate) known_codes: std::sync::Arc<std::sync::Mutex<KnownCodes>>,
+    /// Codes outside the artifact's sets already found billable in the release, by system: a
+    /// table lookup decodes part of the table, and a batch meets the same codes again and
+    /// again.
+    pub(crate) known_codes: std::sync::RwLock<KnownCodes>,
 }
 
 /// At most this many known codes are remembered per artifact.
 pub(crate) const KNOWN_CODES: usize = 100_000;
 
-pub(crate) type KnownCodes =
-    std::collections::HashMap<crate::codes::System, std::collections::HashSet<String>>;
+pub(crate) type KnownCodes = std::collections::HashMap<System, std::collections::HashSet<String>>;
 
 /// One decision of a loaded artifact.
 #[derive(Debug, Clone)]
 pub struct Decision {
+    /// The artifact it belongs to ([`Inner::id`]).
+    pub(crate) artifact: u64,
     pub(crate) index: usize,
     pub(crate) doc: DecisionDoc,
     pub(crate) nodes: Vec<eval::Node>,
     pub(crate) root: u32,
     /// For each leaf, what counts as "the same result" when facts are missing.
     pub(crate) keys: Vec<eval::Key>,
+}
+
+/// What a decision gives a patient, as [`Decision::decide`] returns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decided<'a> {
+    /// A rule decides.
+    Rule { outcome: &'a str, rule: &'a str },
+    /// Several rules could decide, depending on facts the patient lacks, and all give this
+    /// outcome.
+    Outcome { outcome: &'a str },
+    /// No rule matches; the decision's `otherwise` gives the outcome.
+    Otherwise { outcome: &'a str },
+    /// No rule matches and the decision has no `otherwise`.
+    NoRule,
+    /// Under `unique` or `any`, rules that disagree (or, under `unique`, several rules) match.
+    Conflict {
+        rules: &'a [String],
+        outcomes: &'a [String],
+    },
+    /// The result depends on facts the patient lacks ([`Decision::evaluate`] names them).
+    Pending,
+}
+
+impl<'a> Decided<'a> {
+    /// The outcome, when the patient has one.
+    pub fn outcome(&self) -> Option<&'a str> {
+        match *self {
+            Decided::Rule { outcome, .. }
+            | Decided::Outcome { outcome }
+            | Decided::Otherwise { outcome } => Some(outcome),
+            Decided::NoRule | Decided::Conflict { .. } | Decided::Pending => None,
+        }
+    }
+
+    /// The rule that decides, when one rule does.
+    pub fn rule(&self) -> Option<&'a str> {
+        match *self {
+            Decided::Rule { rule, .. } => Some(rule),
+            _ => None,
+        }
+    }
 }
 
 impl Artifact {
@@ -360,54 +454,59 @@ impl Artifact {
 
     /// Prepares a document for evaluation (the compiler calls this on what it builds).
     pub fn new(doc: Document) -> Result<Artifact, LoadError> {
-        eval::prepare(doc)
+        eval::prepare(doc).map(|inner| Artifact {
+            inner: Arc::new(inner),
+        })
     }
 
     pub fn document(&self) -> &Document {
-        &self.doc
+        &self.inner.doc
     }
 
     /// The artifact file's text (see [`Document::to_json`]).
     pub fn to_json(&self) -> String {
-        self.doc.to_json()
+        self.inner.doc.to_json()
     }
 
     pub fn policy_id(&self) -> &str {
-        &self.doc.policy.id
+        &self.inner.doc.policy.id
     }
 
     pub fn decisions(&self) -> &[Decision] {
-        &self.decisions
+        &self.inner.decisions
     }
 
     pub fn decision(&self, name: &str) -> Option<&Decision> {
-        self.decisions.iter().find(|d| d.doc.name == name)
+        self.inner.decisions.iter().find(|d| d.doc.name == name)
     }
 
     /// The index of a fact of the input schema.
     pub fn fact_index(&self, name: &str) -> Option<u32> {
-        self.by_name
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
-            .ok()
-            .and_then(|i| self.by_name.get(i))
-            .map(|(_, f)| *f)
+        self.inner.fact_index(name)
     }
 
     /// The names of facts given by index (as in [`Evaluation::needed`]).
     pub fn fact_names(&self, facts: &[u32]) -> Vec<&str> {
         facts
             .iter()
-            .filter_map(|&f| self.doc.facts.get(f as usize))
+            .filter_map(|&f| self.inner.doc.facts.get(f as usize))
             .map(|f| f.name.as_str())
             .collect()
     }
 
-    /// A file of the source map.
-    pub fn file(&self, index: u32) -> &str {
-        self.doc
-            .files
-            .get(index as usize)
-            .map_or("?", |f| f.as_str())
+    /// A file of the source map (`None` for an index the artifact does not have).
+    pub fn file(&self, index: u32) -> Option<&str> {
+        self.inner.doc.files.get(index as usize).map(String::as_str)
+    }
+}
+
+impl Inner {
+    pub(crate) fn fact_index(&self, name: &str) -> Option<u32> {
+        self.by_name
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .and_then(|i| self.by_name.get(i))
+            .map(|(_, f)| *f)
     }
 }
 
@@ -431,24 +530,47 @@ impl Decision {
 
     /// The outcome of a decided evaluation (none for a pending one, a conflict or no rule).
     pub fn outcome_of(&self, e: &Evaluation) -> Option<&str> {
-        if !e.is_decided() {
-            return None;
-        }
-        match self.leaf(*e.leaves.first()?)? {
-            LeafDoc::Rule { outcome, .. } | LeafDoc::Otherwise { outcome } => Some(outcome),
-            LeafDoc::NoRule | LeafDoc::Conflict { .. } => None,
-        }
+        self.decided(e).outcome()
     }
 
     /// The rule that decided, when one rule did (a decided evaluation whose missing facts
     /// leave the outcome but not the rule open has none).
     pub fn rule_of(&self, e: &Evaluation) -> Option<&str> {
-        match (e.is_decided(), e.leaves.as_slice()) {
-            (true, [leaf]) => match self.leaf(*leaf)? {
-                LeafDoc::Rule { rule, .. } => Some(rule),
-                _ => None,
+        self.decided(e).rule()
+    }
+
+    /// What an evaluation gives, as [`Decision::decide`] says it.
+    pub fn decided(&self, e: &Evaluation) -> Decided<'_> {
+        if !e.is_decided() {
+            return Decided::Pending;
+        }
+        match e.leaves.as_slice() {
+            [leaf] => self.decided_leaf(*leaf),
+            // Several leaves with one key: the same outcome by different rules.
+            [first, ..] => match self.leaf(*first) {
+                Some(LeafDoc::Rule { outcome, .. } | LeafDoc::Otherwise { outcome }) => {
+                    Decided::Outcome { outcome }
+                }
+                _ => self.decided_leaf(*first),
             },
-            _ => None,
+            [] => Decided::Pending,
+        }
+    }
+
+    fn decided_leaf(&self, leaf: u32) -> Decided<'_> {
+        match self.leaf(leaf) {
+            Some(LeafDoc::Rule { outcome, rule }) => Decided::Rule { outcome, rule },
+            Some(LeafDoc::Otherwise { outcome }) => Decided::Otherwise { outcome },
+            Some(LeafDoc::NoRule) => Decided::NoRule,
+            Some(LeafDoc::Conflict { rules, outcomes }) => Decided::Conflict { rules, outcomes },
+            None => {
+                debug_assert!(
+                    false,
+                    "leaf {leaf} of decision `{}` is out of range",
+                    self.doc.name
+                );
+                Decided::Pending
+            }
         }
     }
 }
@@ -467,3 +589,8 @@ pub(crate) fn parse_num(text: &str) -> Option<Num> {
         None => Num::parse(text).ok(),
     }
 }
+
+/// The examples of `docs/embedding.md`, run as doctests so that the guide stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/embedding.md")]
+struct EmbeddingGuide;

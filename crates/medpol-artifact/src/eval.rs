@@ -1,18 +1,23 @@
 //! Evaluation of a loaded artifact: each node is prepared once (thresholds parsed, enum values
-//! and code sets resolved to indices), so deciding a patient reads pre-resolved fact slots and
-//! allocates nothing.
+//! and code sets resolved to indices, every code of every set indexed with the sets and classes
+//! that hold it), so deciding a patient reads pre-resolved fact slots and allocates nothing.
 
-use super::facts::{Facts, Slot};
+use super::facts::{FactKind, Facts, Slot};
 use super::{
-    Artifact, Decision, DecisionDoc, Document, FactType, LeafDoc, LoadError, Quantifier, Ref, Test,
-    parse_num,
+    Artifact, Decided, Decision, DecisionDoc, Document, FactType, Inner, LeafDoc, LoadError,
+    Quantifier, Ref, Test, parse_num,
 };
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::types::Num;
+use crate::codes::{CodeForm, System, parse_code};
+use crate::num::{Num, Unit};
 
 /// A reference to a leaf has this bit set; otherwise it is a node index.
 const LEAF: u32 = 1 << 31;
+
+/// Gives each loaded artifact its own id, so facts bound to one are told from another's.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A node of a diagram reduced for the facts known: a result (an index into the distinct
 /// results met) or a test still open.
@@ -48,10 +53,56 @@ enum Prepared {
 #[derive(Debug, Clone)]
 pub(crate) struct Class {
     pub(crate) fact: u32,
-    pub(crate) inside: Vec<u32>,
-    pub(crate) not_in: Vec<u32>,
+    inside: Vec<u32>,
+    not_in: Vec<u32>,
     /// How many codes the class has.
-    pub(crate) size: u32,
+    size: u32,
+}
+
+/// Every code of the artifact's sets, indexed: binding a patient's code is one hash lookup,
+/// and what a test asks of it is a bit or a short list.
+#[derive(Debug, Default)]
+pub(crate) struct CodeIndex {
+    /// Per code system (in [`System::ALL`] order): code in normal form to its index.
+    by_system: [HashMap<Box<str>, u32>; 4],
+    /// For each code, one bit per set: whether the set holds it (`words` words per code).
+    bits: Vec<u64>,
+    words: usize,
+    /// For each code, the classes it lies in: a range of `class_list`.
+    class_ranges: Vec<(u32, u32)>,
+    class_list: Vec<u32>,
+}
+
+impl CodeIndex {
+    /// The index of a code of the artifact's sets, in normal form.
+    #[inline]
+    pub(crate) fn get(&self, system: System, code: &str) -> Option<u32> {
+        self.by_system
+            .get(system_slot(system))
+            .and_then(|m| m.get(code))
+            .copied()
+    }
+
+    #[inline]
+    pub(crate) fn in_set(&self, code: u32, set: u32) -> bool {
+        let word = code as usize * self.words + set as usize / 64;
+        self.bits
+            .get(word)
+            .is_some_and(|w| w >> (set % 64) & 1 == 1)
+    }
+
+    /// The classes a code lies in (of every fact).
+    #[inline]
+    pub(crate) fn classes(&self, code: u32) -> &[u32] {
+        self.class_ranges
+            .get(code as usize)
+            .and_then(|&(a, b)| self.class_list.get(a as usize..b as usize))
+            .unwrap_or(&[])
+    }
+}
+
+fn system_slot(system: System) -> usize {
+    System::ALL.iter().position(|s| *s == system).unwrap_or(0)
 }
 
 /// What counts as the same result when facts are missing: the same outcome, or no rule, or
@@ -117,7 +168,7 @@ fn leaf_key(doc: &DecisionDoc, leaf: u32, l: &LeafDoc) -> Result<Key, LoadError>
 }
 
 /// Checks every index and value of a document and prepares it for evaluation.
-pub(super) fn prepare(mut doc: Document) -> Result<Artifact, LoadError> {
+pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
     if doc.format != super::FORMAT {
         return Err(LoadError(format!(
             "not a `{}` artifact (format `{}`)",
@@ -130,14 +181,12 @@ pub(super) fn prepare(mut doc: Document) -> Result<Artifact, LoadError> {
             FactType::Duration => f
                 .unit
                 .as_deref()
-                .and_then(crate::types::Unit::parse)
-                .is_some_and(|u| u != crate::types::Unit::Percent),
+                .and_then(Unit::parse)
+                .is_some_and(|u| u != Unit::Percent),
             FactType::Enum => !f.values.is_empty(),
-            FactType::Code | FactType::Codes => f
-                .system
-                .as_deref()
-                .and_then(crate::codes::System::parse)
-                .is_some(),
+            FactType::Code | FactType::Codes => {
+                f.system.as_deref().and_then(System::parse).is_some()
+            }
             _ => true,
         };
         if !ok {
@@ -148,17 +197,34 @@ pub(super) fn prepare(mut doc: Document) -> Result<Artifact, LoadError> {
         }
     }
     let mut sets = Vec::with_capacity(doc.code_sets.len());
+    let mut systems = Vec::with_capacity(doc.code_sets.len());
     for s in &mut doc.code_sets {
-        if crate::codes::System::parse(&s.system).is_none() {
+        let Some(system) = System::parse(&s.system) else {
             return Err(LoadError(format!("unknown code system `{}`", s.system)));
+        };
+        // A patient's code is found in the index as written when it is in normal form, so
+        // every code of a set must be one.
+        if let Some(bad) = s
+            .codes
+            .iter()
+            .find(|c| !matches!(parse_code(system, c), Ok(CodeForm::Exact(n)) if n == **c))
+        {
+            return Err(LoadError(format!(
+                "code set `{}`: `{}` is not in the normal form of {} codes",
+                s.name.as_deref().unwrap_or(&s.source.text),
+                bad.escape_debug(),
+                system.display()
+            )));
         }
         let mut codes = s.codes.clone();
         codes.sort();
         codes.dedup();
         sets.push(codes);
+        systems.push(system);
     }
     let mut classes: Vec<Class> = Vec::new();
     let mut decisions = Vec::with_capacity(doc.decisions.len());
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     for (index, d) in doc.decisions.iter().enumerate() {
         let node_count = d.nodes.len() as u32;
         let leaf_count = d.leaves.len() as u32;
@@ -262,6 +328,7 @@ pub(super) fn prepare(mut doc: Document) -> Result<Artifact, LoadError> {
             .map(|(i, l)| leaf_key(d, i as u32, l))
             .collect::<Result<Vec<_>, _>>()?;
         decisions.push(Decision {
+            artifact: id,
             index,
             doc: d.clone(),
             nodes,
@@ -276,14 +343,74 @@ pub(super) fn prepare(mut doc: Document) -> Result<Artifact, LoadError> {
         .map(|(i, f)| (f.name.clone(), i as u32))
         .collect();
     by_name.sort();
-    Ok(Artifact {
+    let codes = index_codes(&sets, &systems, &classes);
+    let kinds = doc.facts.iter().map(FactKind::of).collect();
+    Ok(Inner {
+        id,
+        kinds,
         doc,
         decisions,
-        sets,
+        codes,
         classes,
         by_name,
         known_codes: Default::default(),
     })
+}
+
+/// Indexes every code of the sets with the sets and the classes that hold it.
+fn index_codes(sets: &[Vec<String>], systems: &[System], classes: &[Class]) -> CodeIndex {
+    let mut index = CodeIndex {
+        words: sets.len().div_ceil(64).max(1),
+        ..CodeIndex::default()
+    };
+    let mut count = 0u32;
+    for ((s, codes), system) in sets.iter().enumerate().zip(systems) {
+        let Some(map) = index.by_system.get_mut(system_slot(*system)) else {
+            continue;
+        };
+        for code in codes {
+            let at = *map.entry(code.as_str().into()).or_insert_with(|| {
+                count += 1;
+                count - 1
+            });
+            let word = at as usize * index.words + s / 64;
+            if index.bits.len() <= word {
+                index.bits.resize((at as usize + 1) * index.words, 0);
+            }
+            if let Some(w) = index.bits.get_mut(word) {
+                *w |= 1 << (s % 64);
+            }
+        }
+    }
+    index.bits.resize(count as usize * index.words, 0);
+    let mut per_code: Vec<Vec<u32>> = vec![Vec::new(); count as usize];
+    for (c, class) in classes.iter().enumerate() {
+        let Some(first) = class.inside.first().and_then(|s| sets.get(*s as usize)) else {
+            continue;
+        };
+        let system = systems
+            .get(class.inside.first().copied().unwrap_or(0) as usize)
+            .copied()
+            .unwrap_or(System::Icd10Cm);
+        for code in first {
+            let Some(at) = index.get(system, code) else {
+                continue;
+            };
+            let holds = class.inside.iter().all(|s| index.in_set(at, *s))
+                && !class.not_in.iter().any(|s| index.in_set(at, *s));
+            if holds && let Some(list) = per_code.get_mut(at as usize) {
+                list.push(c as u32);
+            }
+        }
+    }
+    for list in per_code {
+        let start = index.class_list.len() as u32;
+        index.class_list.extend(list);
+        index
+            .class_ranges
+            .push((start, index.class_list.len() as u32));
+    }
+    index
 }
 
 fn class_index(
@@ -336,36 +463,45 @@ impl Decision {
             (Prepared::EnumIn(mask), Slot::Enum(v)) => {
                 mask.get(*v as usize).copied().unwrap_or(false)
             }
-            (Prepared::CodeIn(set), Slot::Code(bits)) => {
-                bits.get(*set as usize).copied().unwrap_or(false)
+            (Prepared::CodeIn(set), Slot::Code(code)) => {
+                code.is_some_and(|c| facts.inner.codes.in_set(c, *set))
             }
-            (Prepared::HasAny(class), Slot::Codes) => {
-                facts
-                    .class_counts
-                    .get(*class as usize)
-                    .copied()
-                    .unwrap_or(0)
-                    > 0
+            (Prepared::HasAny(class), Slot::Codes) => facts.class_count(*class) > 0,
+            (Prepared::HasAll(class, size), Slot::Codes) => facts.class_count(*class) >= *size,
+            // Facts are bound against the artifact's own schema, so a slot of another type
+            // cannot be met (facts of another artifact are refused before any test).
+            _ => {
+                debug_assert!(false, "a slot does not fit its test");
+                return None;
             }
-            (Prepared::HasAll(class, size), Slot::Codes) => {
-                facts
-                    .class_counts
-                    .get(*class as usize)
-                    .copied()
-                    .unwrap_or(0)
-                    >= *size
-            }
-            // Facts are bound against the same artifact, so a mismatch means facts of another
-            // artifact: treat the fact as missing rather than guess.
-            _ => return None,
         })
+    }
+
+    /// Whether the facts were bound to this decision's artifact: facts of another artifact
+    /// (even of an equal document loaded twice) count as entirely unknown, since their slots
+    /// follow another schema.
+    fn owns(&self, facts: &Facts) -> bool {
+        facts.inner.id == self.artifact
+    }
+
+    /// What the decision gives the patient: the rule and outcome, `otherwise`, no rule, a
+    /// conflict, or pending when facts the patient lacks could change it. Allocates nothing
+    /// unless a fact on the patient's path is missing.
+    pub fn decide(&self, facts: &Facts) -> Decided<'_> {
+        match self.decide_leaf(facts) {
+            Some(leaf) => self.decided_leaf(leaf),
+            None => self.decided(&self.evaluate(facts)),
+        }
     }
 
     /// The leaf the facts lead to, when no missing fact lies on the way: the fast path, with
     /// no allocation. `None` when a test on the path needs a missing fact (then
     /// [`Decision::evaluate`] says whether the result still follows).
     #[inline]
-    pub fn decide(&self, facts: &Facts) -> Option<u32> {
+    pub fn decide_leaf(&self, facts: &Facts) -> Option<u32> {
+        if !self.owns(facts) {
+            return None;
+        }
         let mut at = self.root;
         // Children come after their parents, so this ends within `nodes.len()` steps.
         while at & LEAF == 0 {
@@ -383,13 +519,15 @@ impl Decision {
     /// the result depends on missing facts, those facts. A missing fact whose every branch
     /// leads to the same outcome does not hold the result up.
     pub fn evaluate(&self, facts: &Facts) -> Evaluation {
+        let own = self.owns(facts);
+        let known = |node: &Node| if own { self.holds(node, facts) } else { None };
         let mut path = Vec::new();
         let mut at = self.root;
         while at & LEAF == 0 {
             let Some(node) = self.nodes.get(at as usize) else {
                 break;
             };
-            match self.holds(node, facts) {
+            match known(node) {
                 Some(holds) => {
                     path.push(Step {
                         node: at,
@@ -398,7 +536,16 @@ impl Decision {
                     });
                     at = if holds { node.then } else { node.otherwise };
                 }
-                None => return self.explore(at, facts, path),
+                None => {
+                    return self.explore(at, &known, path).unwrap_or_else(|| {
+                        debug_assert!(false, "a loaded diagram is out of range");
+                        Evaluation {
+                            leaves: Vec::new(),
+                            needed: Vec::new(),
+                            path: Vec::new(),
+                        }
+                    });
+                }
             }
         }
         Evaluation {
@@ -409,8 +556,14 @@ impl Decision {
     }
 
     /// Every leaf reachable from `start` given the known facts, following both branches of a
-    /// test whose fact is missing, and the missing facts the result depends on.
-    fn explore(&self, start: u32, facts: &Facts, path: Vec<Step>) -> Evaluation {
+    /// test whose fact is missing, and the missing facts the result depends on. `None` only
+    /// for a diagram [`prepare`] would have refused.
+    fn explore(
+        &self,
+        start: u32,
+        known: &dyn Fn(&Node) -> Option<bool>,
+        path: Vec<Step>,
+    ) -> Option<Evaluation> {
         let mut leaves = Vec::new();
         // The diagram below `start` with the known facts fixed, reduced at the level of
         // results: a test whose two branches give the same results is dropped. The facts its
@@ -429,23 +582,19 @@ impl Decision {
             if at & LEAF != 0 {
                 let leaf = at & !LEAF;
                 leaves.push(leaf);
-                let key = self.keys.get(leaf as usize);
-                let id = match key.and_then(|k| keys.iter().position(|x| *x == k)) {
+                let key = self.keys.get(leaf as usize)?;
+                let id = match keys.iter().position(|x| *x == key) {
                     Some(i) => i,
                     None => {
-                        keys.extend(key);
-                        keys.len().saturating_sub(1)
+                        keys.push(key);
+                        keys.len() - 1
                     }
                 };
                 done.insert(at, Reduced::Result(id as u32));
                 continue;
             }
-            let Some(node) = self.nodes.get(at as usize) else {
-                done.insert(at, Reduced::Result(u32::MAX));
-                continue;
-            };
-            let known = self.holds(node, facts);
-            let children: &[u32] = match known {
+            let node = self.nodes.get(at as usize)?;
+            let children: &[u32] = match known(node) {
                 Some(true) => std::slice::from_ref(&node.then),
                 Some(false) => std::slice::from_ref(&node.otherwise),
                 None => &[node.then, node.otherwise],
@@ -455,27 +604,27 @@ impl Decision {
                 stack.extend(children.iter().map(|&c| (c, false)));
                 continue;
             }
-            let get = |c: u32| done.get(&c).copied().unwrap_or(Reduced::Result(u32::MAX));
+            // Children are done before their parent (post-order).
             let value = match children {
-                [one] => get(*one),
-                [t, e] if get(*t) == get(*e) => get(*t),
+                [one] => *done.get(one)?,
                 [t, e] => {
-                    let test = (node.fact, get(*t), get(*e));
-                    *made.entry(test).or_insert_with(|| {
-                        tests.push(test);
-                        Reduced::Test(tests.len() as u32 - 1)
-                    })
+                    let (t, e) = (*done.get(t)?, *done.get(e)?);
+                    if t == e {
+                        t
+                    } else {
+                        let test = (node.fact, t, e);
+                        *made.entry(test).or_insert_with(|| {
+                            tests.push(test);
+                            Reduced::Test(tests.len() as u32 - 1)
+                        })
+                    }
                 }
-                _ => Reduced::Result(u32::MAX),
+                _ => return None,
             };
             done.insert(at, value);
         }
         let mut needed = Vec::new();
-        let mut todo = vec![
-            done.get(&start)
-                .copied()
-                .unwrap_or(Reduced::Result(u32::MAX)),
-        ];
+        let mut todo = vec![*done.get(&start)?];
         let mut visited = vec![false; tests.len()];
         while let Some(r) = todo.pop() {
             let Reduced::Test(i) = r else { continue };
@@ -483,54 +632,55 @@ impl Decision {
                 Some(v) if !*v => *v = true,
                 _ => continue,
             }
-            if let Some(&(fact, t, e)) = tests.get(i as usize) {
-                needed.push(fact);
-                todo.push(t);
-                todo.push(e);
-            }
+            let &(fact, t, e) = tests.get(i as usize)?;
+            needed.push(fact);
+            todo.push(t);
+            todo.push(e);
         }
         leaves.sort_unstable();
         leaves.dedup();
         needed.sort_unstable();
         needed.dedup();
-        Evaluation {
+        Some(Evaluation {
             leaves,
             needed,
             path,
-        }
+        })
     }
 
     /// The test of a node as policy text (`conservative_care >= 6 weeks`), from the source
-    /// map's point of view: the node's fact and test.
-    pub fn describe_test(&self, artifact: &Artifact, node: u32) -> String {
-        let Some(n) = self.doc.nodes.get(node as usize) else {
-            return String::new();
-        };
+    /// map's point of view: the node's fact and test. `None` for a node the decision does not
+    /// have.
+    pub fn describe_test(&self, artifact: &Artifact, node: u32) -> Option<String> {
+        let n = self.doc.nodes.get(node as usize)?;
         let doc = artifact.document();
-        let fact = doc
-            .facts
-            .get(n.fact as usize)
-            .map_or("?", |f| f.name.as_str());
-        let unit = doc
-            .facts
-            .get(n.fact as usize)
-            .and_then(|f| match f.ty {
-                FactType::Duration => f.unit.clone().map(|u| format!(" {u}")),
-                FactType::Percent => Some("%".to_string()),
-                _ => None,
-            })
-            .unwrap_or_default();
+        let fact = doc.facts.get(n.fact as usize)?;
+        let name = fact.name.as_str();
+        let unit = match fact.ty {
+            FactType::Duration => fact
+                .unit
+                .as_deref()
+                .map(|u| format!(" {u}"))
+                .unwrap_or_default(),
+            FactType::Percent => "%".to_string(),
+            _ => String::new(),
+        };
         let set_name = |s: &u32| {
             doc.code_sets
                 .get(*s as usize)
                 .map(|c| c.name.clone().unwrap_or_else(|| c.source.text.clone()))
-                .unwrap_or_else(|| format!("set {s}"))
         };
-        match &n.test {
-            Test::IsTrue => fact.to_string(),
-            Test::Compare { op, value } => format!("{fact} {op} {value}{unit}"),
-            Test::EnumIn { values } => format!("{fact} in {{ {} }}", values.join(", ")),
-            Test::CodeIn { set } => format!("{fact} in {}", set_name(set)),
+        let set_names = |sets: &[u32], join: &str| {
+            sets.iter()
+                .map(set_name)
+                .collect::<Option<Vec<_>>>()
+                .map(|names| names.join(join))
+        };
+        Some(match &n.test {
+            Test::IsTrue => name.to_string(),
+            Test::Compare { op, value } => format!("{name} {op} {value}{unit}"),
+            Test::EnumIn { values } => format!("{name} in {{ {} }}", values.join(", ")),
+            Test::CodeIn { set } => format!("{name} in {}", set_name(set)?),
             Test::Has {
                 quantifier,
                 inside,
@@ -540,17 +690,60 @@ impl Decision {
                     Quantifier::Any => "any",
                     Quantifier::All => "all",
                 };
-                let mut class = inside
-                    .iter()
-                    .map(set_name)
-                    .collect::<Vec<_>>()
-                    .join(" and ");
+                let mut class = set_names(inside, " and ")?;
                 if !not_in.is_empty() {
                     class.push_str(" but not ");
-                    class.push_str(&not_in.iter().map(set_name).collect::<Vec<_>>().join(" or "));
+                    class.push_str(&set_names(not_in, " or ")?);
                 }
-                format!("{fact} has {q} code in {class}")
+                format!("{name} has {q} code in {class}")
             }
-        }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Artifact, Decided, Document, Facts, LoadError};
+
+    fn tiny() -> Document {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/cases/build/tiny.json"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        Artifact::from_json(&text).unwrap().document().clone()
+    }
+
+    #[test]
+    fn facts_of_another_artifact_are_unknown() {
+        let a = Artifact::new(tiny()).unwrap();
+        let b = Artifact::new(tiny()).unwrap();
+        let mut facts = Facts::new(&b);
+        facts.read_json(r#"{"care": "8 weeks"}"#).unwrap();
+        let coverage = a.decision("coverage").unwrap();
+        assert_eq!(coverage.decide(&facts), Decided::Pending);
+        let e = coverage.evaluate(&facts);
+        assert_eq!(a.fact_names(&e.needed), ["care", "hospitalized"]);
+        let own = b.decision("coverage").unwrap();
+        assert_eq!(own.decide(&facts).rule(), Some("failed_care"));
+    }
+
+    #[test]
+    fn set_codes_must_be_in_normal_form() {
+        let mut doc = tiny();
+        doc.code_sets.push(crate::CodeSetDoc {
+            name: Some("lower".into()),
+            system: "icd10cm".into(),
+            description: None,
+            codes: vec!["m80.08xa".into()],
+            source: doc.policy.source.clone(),
+        });
+        let err = Artifact::new(doc).unwrap_err();
+        assert_eq!(
+            err,
+            LoadError(
+                "code set `lower`: `m80.08xa` is not in the normal form of ICD-10-CM codes".into()
+            )
+        );
     }
 }
