@@ -26,12 +26,12 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A fresh folder for one test's files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("medpol-tables-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder for one test's files, removed when it is dropped, also by a failing test.
+fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("medpol-tables-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// Splits a command line as a shell would, for the commands in `tables/README.md`: words,
@@ -82,6 +82,7 @@ fn the_shipped_tables_are_what_the_readme_commands_make() {
     let commands = readme_commands();
     let mut outputs: Vec<String> = Vec::new();
     let dir = scratch("reimport");
+    let dir = dir.path();
     for args in &commands {
         let out_at = args
             .iter()
@@ -324,6 +325,7 @@ fn codes_expand() {
 #[test]
 fn tables_import_writes_a_table_the_codes_commands_read() {
     let dir = scratch("import");
+    let dir = dir.path();
     let source = dir.join("mine.yaml");
     std::fs::write(
         &source,
@@ -348,7 +350,7 @@ fn tables_import_writes_a_table_the_codes_commands_read() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("1 codes (1 billable)"));
-    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
@@ -366,6 +368,7 @@ fn tables_import_writes_a_table_the_codes_commands_read() {
 #[test]
 fn a_failed_import_leaves_the_output_alone() {
     let dir = scratch("failed");
+    let dir = dir.path();
     let source = dir.join("bad.tsv");
     std::fs::write(
         &source,
@@ -395,7 +398,7 @@ fn a_failed_import_leaves_the_output_alone() {
         format!("error: {source_s}:3: `22510` is listed twice (first on line 2)\n")
     );
     assert_eq!(std::fs::read(&table).unwrap(), b"the old table");
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+    assert_eq!(std::fs::read_dir(dir).unwrap().count(), 2);
 
     let broken = dir.join("broken.xml");
     std::fs::write(
