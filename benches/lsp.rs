@@ -63,13 +63,17 @@ fn policy() -> String {
     s
 }
 
-/// The policy in a folder of its own, so that its project is just it.
-fn policy_file(text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("medpol-lsp-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("bench.medpol");
+/// The policy in a folder of its own, so that its project is just it; the folder is removed
+/// when the first value is dropped, also when the benchmark panics.
+fn policy_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("medpol-lsp-bench-")
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join("bench.medpol");
     std::fs::write(&path, text).unwrap();
-    path.canonicalize().unwrap()
+    let path = path.canonicalize().unwrap();
+    (dir, path)
 }
 
 fn open(client: &mut Client, uri: &str, text: &str) {
@@ -133,7 +137,7 @@ fn memory(pid: u32) -> Option<(f64, f64)> {
 fn bench(c: &mut Criterion) {
     let text = policy();
     assert!(text.lines().count() >= LINES, "{}", text.lines().count());
-    let path = policy_file(&text);
+    let (_scratch, path) = policy_file(&text);
     let uri = format!("file://{}", path.display());
     let mut client = Client::start();
     open(&mut client, &uri, &text);
@@ -199,7 +203,6 @@ fn bench(c: &mut Criterion) {
         );
     }
     client.stop();
-    let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
 
 criterion_group! {

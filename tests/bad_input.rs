@@ -2,19 +2,19 @@
 //! case ends with diagnostics and exit code 1 (or 0 where the input is valid), never with a
 //! panic or a stack overflow. Small cases live in `tests/cases/check/` as files.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use medpol::check::{ImportMap, check};
 use medpol::diagnostic::Code;
 use medpol::source::FileId;
 
-/// A fresh folder for one test's files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("medpol-bad-input-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a scratch folder");
-    dir
+/// A fresh folder for one test's files, removed when it is dropped, also by a failing test.
+fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("medpol-bad-input-{name}-"))
+        .tempdir()
+        .expect("a scratch folder")
 }
 
 fn run(file: &Path) -> Output {
@@ -32,14 +32,13 @@ fn run_as(file: &Path, format: &str) -> Output {
 /// Runs the command on `bytes`; asserts it ended on its own, with `code`, and no panic.
 fn check_bytes(name: &str, bytes: &[u8], code: i32) -> String {
     let dir = scratch(name);
-    let file = dir.join("input.medpol");
+    let file = dir.path().join("input.medpol");
     std::fs::write(&file, bytes).expect("write the input");
     let out = run(&file);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!stderr.contains("panicked"), "{name} panicked: {stderr}");
     assert!(!stderr.contains("overflow"), "{name} overflowed: {stderr}");
     assert_eq!(out.status.code(), Some(code), "{name}: {stderr}");
-    let _ = std::fs::remove_dir_all(&dir);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -64,7 +63,7 @@ fn very_long_lines_render_in_every_form() {
         ),
     ];
     for (name, text) in cases {
-        let file = dir.join(format!("{name}.medpol"));
+        let file = dir.path().join(format!("{name}.medpol"));
         std::fs::write(&file, &text).expect("write the input");
         for format in ["human", "short", "json"] {
             let out = run_as(&file, format);
@@ -79,7 +78,6 @@ fn very_long_lines_render_in_every_form() {
             );
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -29,11 +29,12 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("medpol-build-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder, removed when it is dropped, also by a failing test.
+fn temp(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("medpol-build-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn settings() -> insta::Settings {
@@ -381,11 +382,13 @@ fn releases(tables: &medpol::tables::TableSet) -> Options {
     }
 }
 
-/// The shipped policies' artifacts, built once by the binary for the eval cases.
+/// The shipped policies' artifacts, built once by the binary for the eval cases. They stay in
+/// the build's own scratch folder: a temporary folder held by a static would never be removed.
+/// `build` replaces each artifact whole, so a stale folder from an earlier run is harmless.
 fn artifacts_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = temp("eval-artifacts");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("medpol-eval-artifacts");
         let out = medpol(&["build", "policies", "-o", dir.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         dir
@@ -440,7 +443,7 @@ fn batch_cases() {
     let work = temp("batch-cases");
     let mut s = settings();
     s.add_filter(&regex_escape(dir.to_str().unwrap()), "[ARTIFACTS]");
-    s.add_filter(&regex_escape(work.to_str().unwrap()), "[BATCH]");
+    s.add_filter(&regex_escape(work.path().to_str().unwrap()), "[BATCH]");
     s.bind(|| {
         insta::glob!("cases/batch/*.jsonl", |path| {
             let bytes = std::fs::read(path).unwrap();
@@ -448,7 +451,7 @@ fn batch_cases() {
             let header = std::str::from_utf8(&bytes[..newline]).unwrap();
             let mut words = header.strip_prefix("# eval: ").unwrap().split_whitespace();
             let artifact = dir.join(format!("{}.json", words.next().unwrap()));
-            let input = work.join(path.file_name().unwrap());
+            let input = work.path().join(path.file_name().unwrap());
             std::fs::write(&input, &bytes[newline + 1..]).unwrap();
             let mut args = vec![
                 "eval",
@@ -482,12 +485,12 @@ fn regex_escape(text: &str) -> String {
 
 #[test]
 fn build_is_byte_identical_and_replaces_artifacts_whole() {
-    let a = temp("same-a");
-    let b = temp("same-b");
+    let (a, b) = (temp("same-a"), temp("same-b"));
+    let (a, b) = (a.path(), b.path());
     // A stale artifact in the way, and a file that is not ours.
     std::fs::write(b.join("bcbsma-484.json"), "{ half an artifact").unwrap();
     std::fs::write(b.join("notes.txt"), "keep me").unwrap();
-    for dir in [&a, &b] {
+    for dir in [a, b] {
         let out = medpol(&["build", "policies", "-o", dir.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     }
@@ -499,9 +502,9 @@ fn build_is_byte_identical_and_replaces_artifacts_whole() {
         n.sort();
         n
     };
-    assert_eq!(names(&a), vec!["bcbsma-484.json", "l2-vcf-protocol.json"]);
+    assert_eq!(names(a), vec!["bcbsma-484.json", "l2-vcf-protocol.json"]);
     assert_eq!(
-        names(&b),
+        names(b),
         vec!["bcbsma-484.json", "l2-vcf-protocol.json", "notes.txt"],
         "no temporary file is left behind"
     );
@@ -513,6 +516,7 @@ fn build_is_byte_identical_and_replaces_artifacts_whole() {
     }
     // Built from another working folder, with an absolute path: the same bytes.
     let c = temp("same-c");
+    let c = c.path();
     let out = Command::new(env!("CARGO_BIN_EXE_medpol"))
         .args([
             "build",
@@ -533,6 +537,7 @@ fn build_is_byte_identical_and_replaces_artifacts_whole() {
 #[test]
 fn build_refuses_a_policy_with_errors() {
     let dir = temp("errors");
+    let dir = dir.path();
     let out = medpol(&[
         "build",
         "tests/cases/cli/errors.medpol",
@@ -543,7 +548,7 @@ fn build_refuses_a_policy_with_errors() {
     let err = text(&out.stderr);
     assert!(err.contains("E0104"), "{err}");
     assert!(err.contains("not built: the check found 2 errors"), "{err}");
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(dir).unwrap().count(), 0);
 }
 
 #[test]
@@ -588,7 +593,8 @@ fn eval_compiles_a_policy_in_memory() {
 #[test]
 fn batch_goes_on_after_a_bad_line() {
     let dir = artifacts_dir();
-    let batch = temp("batch").join("in.jsonl");
+    let scratch = temp("batch");
+    let batch = scratch.path().join("in.jsonl");
     std::fs::write(
         &batch,
         concat!(

@@ -235,16 +235,17 @@ fn coverage_tests_pasted_into_the_policy_check_pass_and_cover_it() {
         }
         inside &= line != "}";
     }
-    let dir = std::env::temp_dir().join(format!("medpol-coverage-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("pasted.medpol");
+    let dir = tempfile::Builder::new()
+        .prefix("medpol-coverage-")
+        .tempdir()
+        .unwrap();
+    let file = dir.path().join("pasted.medpol");
     std::fs::write(&file, pasted).unwrap();
     let out = medpol(
         &["test", "--min-coverage", "100", file.to_str().unwrap()],
         &root(),
     );
     let report = text(&out.stdout);
-    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(out.status.code(), Some(0), "{report}{}", text(&out.stderr));
     assert!(report.contains("4 tests: 4 passed, 0 failed"), "{report}");
     assert!(

@@ -192,13 +192,16 @@ fn judge(block: &Block, diagnostics: &[Diagnostic], shown: &str) -> Option<Strin
     ))
 }
 
-/// A fresh folder for one test; tests of this file run in parallel, so each has its own.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("medpol-docs-{}-{name}", std::process::id()));
-    // A folder left by an earlier, aborted run of the same process id.
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create a scratch folder");
-    dir.canonicalize().expect("canonical scratch folder")
+/// A fresh folder for one test (tests of this file run in parallel, so each has its own), and
+/// its canonical path, which the reported paths are compared with. The folder is removed when
+/// the first value is dropped, also by a failing test.
+fn scratch(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("medpol-docs-{name}-"))
+        .tempdir()
+        .expect("create a scratch folder");
+    let path = dir.path().canonicalize().expect("canonical scratch folder");
+    (dir, path)
 }
 
 fn write(path: &Path, text: &str) {
@@ -279,7 +282,7 @@ fn multi_file_examples_check_as_marked() {
     let blocks = blocks();
     let named: Vec<&Block> = blocks.iter().filter(|b| b.file.is_some()).collect();
     assert!(!named.is_empty(), "no multi-file examples in {DOCUMENT}");
-    let dir = scratch("project");
+    let (_scratch, dir) = scratch("project");
     // An empty project file pins the project folder here, whatever folders above hold.
     write(&dir.join("medpol.yaml"), "");
     let mut places = Vec::new();
@@ -321,7 +324,6 @@ fn multi_file_examples_check_as_marked() {
         let shown = medpol::render::short::render(&report.sources, diagnostics);
         failures.extend(judge(b, diagnostics, &shown));
     }
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
@@ -333,7 +335,7 @@ fn project_file_examples_load_cleanly() {
     let mut failures = Vec::new();
     let mut checked = 0;
     for b in blocks().iter().filter(|b| matches!(b.kind, Kind::Yaml)) {
-        let dir = scratch(&format!("yaml-{}", b.line));
+        let (_scratch, dir) = scratch(&format!("yaml-{}", b.line));
         write(&dir.join("medpol.yaml"), &b.text);
         write(&dir.join("policy.medpol"), POLICY);
         match medpol::driver::check_paths(
@@ -350,7 +352,6 @@ fn project_file_examples_load_cleanly() {
             }
             Err(e) => failures.push(format!("{}: the project does not load: {e}", b.label())),
         }
-        let _ = std::fs::remove_dir_all(&dir);
         checked += 1;
     }
     assert!(checked > 0, "no yaml examples in {DOCUMENT}");

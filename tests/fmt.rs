@@ -151,11 +151,12 @@ fn strip_spans(debug: &str) -> String {
     out
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("medpol-fmt-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder, removed when it is dropped, also by a failing test.
+fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("medpol-fmt-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// Writes a project of files (relative name → text) into a fresh folder.
@@ -184,15 +185,13 @@ fn same_meaning(name: &str, files: &BTreeMap<PathBuf, String>) -> usize {
         scratch(&format!("{name}-before")),
         scratch(&format!("{name}-after")),
     );
-    write_project(&a, files);
-    write_project(&b, &after);
+    write_project(a.path(), files);
+    write_project(b.path(), &after);
     assert_eq!(
-        meaning(&a),
-        meaning(&b),
+        meaning(a.path()),
+        meaning(b.path()),
         "{name}: formatting changed the meaning"
     );
-    let _ = std::fs::remove_dir_all(&a);
-    let _ = std::fs::remove_dir_all(&b);
     count
 }
 
@@ -346,12 +345,13 @@ fn fmt_check_passes_on_the_shipped_policies() {
 
 #[test]
 fn fmt_check_lists_files_to_change_and_fmt_rewrites_them() {
-    let dir = scratch("cli-rewrite");
+    let tmp = scratch("cli-rewrite");
+    let dir = tmp.path();
     std::fs::create_dir_all(dir.join("shared")).unwrap();
     std::fs::write(dir.join("shared/ugly.medpol"), UGLY).unwrap();
     std::fs::write(dir.join("pretty.medpol"), PRETTY).unwrap();
 
-    let out = medpol(&["fmt", "--check", "."], &dir, "");
+    let out = medpol(&["fmt", "--check", "."], dir, "");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let listed = text(&out.stdout);
     assert!(
@@ -365,29 +365,29 @@ fn fmt_check_lists_files_to_change_and_fmt_rewrites_them() {
         "--check changes nothing"
     );
 
-    let out = medpol(&["fmt"], &dir, "");
+    let out = medpol(&["fmt"], dir, "");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         std::fs::read_to_string(dir.join("shared/ugly.medpol")).unwrap(),
         PRETTY
     );
-    let left: Vec<_> = walk(&dir)
+    let left: Vec<_> = walk(dir)
         .into_iter()
         .filter(|p| p.extension().is_none_or(|e| e != "medpol"))
         .collect();
     assert!(left.is_empty(), "temporary files left: {left:?}");
 
-    let out = medpol(&["fmt", "--check"], &dir, "");
+    let out = medpol(&["fmt", "--check"], dir, "");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn fmt_refuses_a_file_with_syntax_errors_and_leaves_it_alone() {
-    let dir = scratch("cli-broken");
+    let tmp = scratch("cli-broken");
+    let dir = tmp.path();
     let broken = "fact a bool\nfact   b: bool\n";
     std::fs::write(dir.join("broken.medpol"), broken).unwrap();
-    let out = medpol(&["fmt", "broken.medpol"], &dir, "");
+    let out = medpol(&["fmt", "broken.medpol"], dir, "");
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("E0001"), "{err}");
@@ -396,7 +396,6 @@ fn fmt_refuses_a_file_with_syntax_errors_and_leaves_it_alone() {
         std::fs::read_to_string(dir.join("broken.medpol")).unwrap(),
         broken
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

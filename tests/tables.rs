@@ -2,13 +2,93 @@
 //! sources, the FY2025 table holds every row of its list, and the `medpol tables` and
 //! `medpol codes` commands behave as documented.
 //!
-//! The sources are large and live beside the checkout, in `../shared/tables/`; the tests that
-//! need them say so and skip when it is not there.
+//! The sources are large and live beside the checkout, in `../shared/tables/`; where they are
+//! not there, the tests that need them are reported as ignored, and a note on standard error
+//! says which are missing. This file has its own test harness (`harness = false` in
+//! `Cargo.toml`, libtest-mimic) for that: libtest fixes what is ignored when the test is
+//! compiled, and whether the sources are there is only known when it runs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use libtest_mimic::{Arguments, Trial};
 use medpol::tables::TableSet;
+
+/// The FY2025 list the shipped `icd10cm-2025` table holds, beside the checkout.
+const FY2025_LIST: &str = "../shared/tables/icd10cm-codes-2025.tsv";
+
+fn main() {
+    let args = Arguments::from_args();
+    let there = |source: &str| root().join(source).exists();
+    let mut sources: Vec<String> = readme_commands()
+        .iter()
+        .filter_map(|args| source_of(args))
+        .filter(|source| !there(source))
+        .collect();
+    let no_sources = !sources.is_empty();
+    let no_list = !there(FY2025_LIST);
+    if no_list {
+        sources.push(FY2025_LIST.to_string());
+    }
+    sources.sort();
+    sources.dedup();
+    if !sources.is_empty() {
+        eprintln!(
+            "note: {} not there (../shared is beside the checkout on CI), so the tests that read them are ignored",
+            sources.join(", ")
+        );
+    }
+    let test = |name: &'static str, run: fn()| {
+        Trial::test(name, move || {
+            run();
+            Ok(())
+        })
+    };
+    let trials = vec![
+        test(
+            "the_shipped_tables_are_what_the_readme_commands_make",
+            the_shipped_tables_are_what_the_readme_commands_make,
+        )
+        .with_ignored_flag(no_sources),
+        test(
+            "every_shipped_table_has_its_command_in_the_readme",
+            every_shipped_table_has_its_command_in_the_readme,
+        ),
+        test(
+            "the_fy2025_table_holds_every_row_of_its_list",
+            the_fy2025_table_holds_every_row_of_its_list,
+        )
+        .with_ignored_flag(no_list),
+        test(
+            "the_xml_release_keeps_what_the_flat_list_had",
+            the_xml_release_keeps_what_the_flat_list_had,
+        ),
+        test("tables_list", tables_list),
+        test("codes_show", codes_show),
+        test(
+            "codes_show_suggests_for_a_code_that_does_not_exist",
+            codes_show_suggests_for_a_code_that_does_not_exist,
+        ),
+        test(
+            "codes_show_usage_errors_exit_2",
+            codes_show_usage_errors_exit_2,
+        ),
+        test("codes_expand", codes_expand),
+        test(
+            "tables_import_writes_a_table_the_codes_commands_read",
+            tables_import_writes_a_table_the_codes_commands_read,
+        ),
+        test(
+            "a_failed_import_leaves_the_output_alone",
+            a_failed_import_leaves_the_output_alone,
+        ),
+        test(
+            "codes_show_names_the_allowed_7th_characters",
+            codes_show_names_the_allowed_7th_characters,
+        ),
+    ];
+    libtest_mimic::run(&args, trials).exit();
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -26,12 +106,12 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A fresh folder for one test's files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("medpol-tables-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder for one test's files, removed when it is dropped, also by a failing test.
+fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("medpol-tables-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// Splits a command line as a shell would, for the commands in `tables/README.md`: words,
@@ -77,35 +157,29 @@ fn readme_commands() -> Vec<Vec<String>> {
         .collect()
 }
 
-#[test]
+/// Where in a command its output is (after `-o`): the shipped table's path.
+fn output_at(args: &[String]) -> usize {
+    args.iter()
+        .position(|a| a == "-o")
+        .expect("-o in every command")
+        + 1
+}
+
+/// The source a command reads (after `--xml`, `--tsv` or `--local`).
+fn source_of(args: &[String]) -> Option<String> {
+    let at = args
+        .iter()
+        .position(|a| ["--xml", "--tsv", "--local"].contains(&a.as_str()))?;
+    args.get(at + 1).cloned()
+}
+
 fn the_shipped_tables_are_what_the_readme_commands_make() {
-    let commands = readme_commands();
-    let mut outputs: Vec<String> = Vec::new();
     let dir = scratch("reimport");
-    for args in &commands {
-        let out_at = args
-            .iter()
-            .position(|a| a == "-o")
-            .expect("-o in every command")
-            + 1;
+    for args in &readme_commands() {
+        let out_at = output_at(args);
         let shipped = args[out_at].clone();
-        outputs.push(shipped.clone());
-        let source = args[args
-            .iter()
-            .position(|a| {
-                a.starts_with("--") && ["--xml", "--tsv", "--local"].contains(&a.as_str())
-            })
-            .unwrap()
-            + 1]
-        .clone();
-        if !root().join(&source).exists() {
-            println!(
-                "skipped: {source} is not there (../shared is beside the checkout on CI); cannot re-import {shipped}"
-            );
-            continue;
-        }
+        let fresh = dir.path().join(Path::new(&shipped).file_name().unwrap());
         let mut args = args.clone();
-        let fresh = dir.join(Path::new(&shipped).file_name().unwrap());
         args[out_at] = fresh.display().to_string();
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = medpol(&argv);
@@ -118,6 +192,13 @@ fn the_shipped_tables_are_what_the_readme_commands_make() {
             args.join(" ")
         );
     }
+}
+
+fn every_shipped_table_has_its_command_in_the_readme() {
+    let mut outputs: Vec<String> = readme_commands()
+        .iter()
+        .map(|a| a[output_at(a)].clone())
+        .collect();
     let mut shipped: Vec<String> = std::fs::read_dir(root().join("tables"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -132,13 +213,8 @@ fn the_shipped_tables_are_what_the_readme_commands_make() {
     );
 }
 
-#[test]
 fn the_fy2025_table_holds_every_row_of_its_list() {
-    let source = root().join("../shared/tables/icd10cm-codes-2025.tsv");
-    let Ok(list) = std::fs::read_to_string(&source) else {
-        println!("skipped: {} is not there", source.display());
-        return;
-    };
+    let list = std::fs::read_to_string(root().join(FY2025_LIST)).unwrap();
     let table = TableSet::shipped().get("icd10cm-2025").unwrap();
     let mut rows = 0;
     for line in list.lines().skip(1) {
@@ -154,7 +230,6 @@ fn the_fy2025_table_holds_every_row_of_its_list() {
     assert_eq!(rows, table.len());
 }
 
-#[test]
 fn the_xml_release_keeps_what_the_flat_list_had() {
     // The two releases are six months apart: nearly every billable code of FY2025 is still
     // billable in April 2026, with the same long description bar a few accents.
@@ -177,7 +252,6 @@ fn the_xml_release_keeps_what_the_flat_list_had() {
 
 // ------------------------------------------------------------------ the commands
 
-#[test]
 fn tables_list() {
     let out = medpol(&["tables", "list"]);
     assert_eq!(out.status.code(), Some(0));
@@ -192,7 +266,6 @@ fn tables_list() {
     }
 }
 
-#[test]
 fn codes_show() {
     let out = medpol(&["codes", "show", "G35"]);
     assert_eq!(out.status.code(), Some(0));
@@ -228,7 +301,6 @@ fn codes_show() {
     assert!(text(&out.stdout).contains("billable    yes"));
 }
 
-#[test]
 fn codes_show_suggests_for_a_code_that_does_not_exist() {
     let out = medpol(&["codes", "show", "D47.29"]);
     assert_eq!(out.status.code(), Some(1));
@@ -254,7 +326,6 @@ fn codes_show_suggests_for_a_code_that_does_not_exist() {
     );
 }
 
-#[test]
 fn codes_show_usage_errors_exit_2() {
     let out = medpol(&["codes", "show", "G35", "--release", "icd10cm-1999"]);
     assert_eq!(out.status.code(), Some(2));
@@ -273,7 +344,6 @@ fn codes_show_usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-#[test]
 fn codes_expand() {
     let out = medpol(&["codes", "expand", "M48.50XA..M48.58XS"]);
     assert_eq!(out.status.code(), Some(0));
@@ -321,9 +391,9 @@ fn codes_expand() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-#[test]
 fn tables_import_writes_a_table_the_codes_commands_read() {
     let dir = scratch("import");
+    let dir = dir.path();
     let source = dir.join("mine.yaml");
     std::fs::write(
         &source,
@@ -348,7 +418,7 @@ fn tables_import_writes_a_table_the_codes_commands_read() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("1 codes (1 billable)"));
-    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
@@ -363,9 +433,9 @@ fn tables_import_writes_a_table_the_codes_commands_read() {
     assert!(text(&out.stdout).contains("hcpcs-mine (HCPCS, effective 2025-01-01)"));
 }
 
-#[test]
 fn a_failed_import_leaves_the_output_alone() {
     let dir = scratch("failed");
+    let dir = dir.path();
     let source = dir.join("bad.tsv");
     std::fs::write(
         &source,
@@ -395,7 +465,7 @@ fn a_failed_import_leaves_the_output_alone() {
         format!("error: {source_s}:3: `22510` is listed twice (first on line 2)\n")
     );
     assert_eq!(std::fs::read(&table).unwrap(), b"the old table");
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+    assert_eq!(std::fs::read_dir(dir).unwrap().count(), 2);
 
     let broken = dir.join("broken.xml");
     std::fs::write(
@@ -459,7 +529,6 @@ fn a_failed_import_leaves_the_output_alone() {
     assert!(text(&out.stderr).contains("cannot read no/such/file.tsv"));
 }
 
-#[test]
 fn codes_show_names_the_allowed_7th_characters() {
     let out = medpol(&["codes", "show", "M48.50XK"]);
     assert_eq!(out.status.code(), Some(1));

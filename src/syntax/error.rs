@@ -168,6 +168,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::test_decl
         | Rule::constraint_decl
         | Rule::keyword
+        | Rule::declaration_word
         | Rule::WHITESPACE
         | Rule::line_char
         | Rule::str_char => return None,
@@ -385,10 +386,30 @@ fn last_token_end(text: &str, chunk_start: usize, chunk_end: usize) -> usize {
     chunk_start + end
 }
 
+/// The declaration keyword a word starts with, as the grammar's `declaration_word` reads it
+/// (`fact`, `test-1`, not `factor`).
+fn declaration_keyword(word: &str) -> Option<&'static str> {
+    super::scan::DECLARATION_KEYWORDS.iter().copied().find(|k| {
+        word.strip_prefix(k)
+            .is_some_and(|rest| !rest.chars().next().is_some_and(pest::unicode::XID_CONTINUE))
+    })
+}
+
 fn help(found: &Found, expected: &str, text: &str, at: usize) -> Option<String> {
     let word = found.text.as_str();
     if expected.contains("a name") && super::RESERVED.contains(&word) {
         return Some(format!("`{word}` is a reserved word; choose another name"));
+    }
+    if (expected.contains("a code") || expected.contains("a value"))
+        && let Some(keyword) = declaration_keyword(word)
+    {
+        return Some(if found.ends_declaration {
+            format!(
+                "`{keyword}` at the start of a line begins a new declaration, so the one before ends here; a declaration keyword is never a code or a value"
+            )
+        } else {
+            format!("`{keyword}` is a declaration keyword: it is never a code or a value")
+        });
     }
     match word {
         "=>" => return Some("a rule reads `rule NAME when CONDITION then OUTCOME`".to_string()),

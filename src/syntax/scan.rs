@@ -322,8 +322,10 @@ impl Scanner<'_> {
     }
 }
 
+/// The grammar's `XID_CONTINUE`: a declaration keyword is cut here exactly where the grammar
+/// reads it as a keyword (`fact\u{301}` is a name to both).
 fn is_ident_char(c: char) -> bool {
-    c == '_' || c.is_alphanumeric()
+    pest::unicode::XID_CONTINUE(c)
 }
 
 fn is_word_char(c: char) -> bool {
