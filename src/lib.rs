@@ -24,6 +24,7 @@ pub mod artifact;
 pub mod ast;
 pub mod check;
 pub mod codes;
+pub mod codeset;
 pub mod compile;
 pub mod diagnostic;
 pub mod driver;
