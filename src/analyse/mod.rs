@@ -73,6 +73,7 @@ pub fn analyse(program: &Program, options: &Options) -> Analysis {
     let mut out = Analysis::default();
     let mut reported_defines = HashSet::new();
     let mut codes = crate::codeset::CodeCache::default();
+    let mut expanded = std::collections::HashMap::new();
     for (i, d) in program.decisions.iter().enumerate() {
         let id = DecisionId(i as u32);
         let started = Instant::now();
@@ -80,12 +81,15 @@ pub fn analyse(program: &Program, options: &Options) -> Analysis {
             .policies
             .get(d.policy.index())
             .and_then(|p| p.meta.effective);
-        let code_sets = codes.code_sets(program, options.tables.as_ref(), date);
+        // The decisions of one policy share its date: the sets are expanded once per date.
+        let code_sets = expanded
+            .entry(date)
+            .or_insert_with(|| codes.code_sets(program, options.tables.as_ref(), date));
         let mut run = Run {
             program,
             decision: d,
             options,
-            code_sets: &code_sets,
+            code_sets,
             allowed: TRUE,
             summary: None,
             deadline,
