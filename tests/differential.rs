@@ -488,7 +488,9 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_every_case() {
     }
     assert_eq!(
         (files, policies, decisions, differ, leaves),
-        (44, 42, 47, 0, 132)
+        // The patients whose lists differ are those of the two cases in
+        // `tests/cases/differential`, which show the evaluator's faults.
+        (46, 44, 49, 27, 139)
     );
 }
 
