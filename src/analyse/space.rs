@@ -8,6 +8,7 @@ use super::domain::{self, NumericDomain};
 use super::mdd::{Exhausted, FALSE, Mdd, Node, TRUE};
 use crate::ast::{CountKind, Quantifier};
 use crate::codes::System;
+use crate::codeset::CodeSets;
 use crate::ir::*;
 use crate::types::{EnumId, Num, Type, Unit};
 
@@ -52,11 +53,6 @@ pub struct CodeClass {
     pub size: usize,
 }
 
-/// Where the codes come from: for each system, the billable codes of the table in force,
-/// sorted, and whether that table lists every code (else the codes the policy names are
-/// added, and one that no set holds).
-pub type Universe = HashMap<System, (std::sync::Arc<Vec<String>>, bool)>;
-
 /// What the conditions of a decision do with each fact, gathered before any diagram is built.
 #[derive(Default)]
 struct Uses {
@@ -92,7 +88,7 @@ pub struct Space<'p> {
 pub fn build<'p>(
     program: &'p Program,
     conditions: &[&Expr],
-    universe: &Universe,
+    code_sets: &CodeSets,
     budget: usize,
 ) -> Result<Space<'p>, TooLarge> {
     let order = program.define_order(conditions);
@@ -118,12 +114,12 @@ pub fn build<'p>(
                 vars.push(Var::Numeric(f, domain::numeric(fact.ty, &t)));
             }
             Type::Code(system) => {
-                let classes = classify(program, system, uses.sets.get(&f), universe);
+                let classes = classify(code_sets, system, uses.sets.get(&f));
                 vars.push(Var::Code(f, classes.classes.len()));
                 codes.insert(f, classes);
             }
             Type::CodeSet(system) => {
-                let classes = classify(program, system, uses.sets.get(&f), universe);
+                let classes = classify(code_sets, system, uses.sets.get(&f));
                 let all_of = uses.all_of.get(&f);
                 let n = classes.classes.len();
                 for (i, class) in classes.classes.iter().enumerate() {
@@ -220,67 +216,45 @@ fn push_set(uses: &mut Uses, fact: FactId, set: CodeSetId) {
 }
 
 /// Cuts a code fact's universe into classes by set membership.
-fn classify(
-    program: &Program,
-    system: System,
-    sets: Option<&Vec<CodeSetId>>,
-    universe: &Universe,
-) -> CodeClasses {
+fn classify(codes: &CodeSets, system: System, sets: Option<&Vec<CodeSetId>>) -> CodeClasses {
     let sets = sets.cloned().unwrap_or_default();
-    let codes = universe_codes(program, system, &sets, universe);
-    // Each set's members as a mask over the sorted codes: ranges of the sorted list, found
-    // by binary search, instead of matching every code against every item.
-    let mut memo: HashMap<CodeSetId, Vec<bool>> = HashMap::new();
-    let masks: Vec<Vec<bool>> = sets
-        .iter()
-        .map(|s| set_mask(program, *s, &codes, &mut memo, 0))
-        .collect();
+    let universe = codes.universe(system);
+    let members: Vec<&[String]> = sets.iter().map(|s| codes.members(*s)).collect();
     // Only the codes some set holds are looked at one by one: the rest (most of a table of
     // seventy thousand codes) make one class, whose size is what is left and whose examples
     // are its first codes. Classes keep the order of their first code.
-    let mut covered: Vec<usize> = masks
-        .iter()
-        .flat_map(|m| m.iter().enumerate().filter(|(_, b)| **b).map(|(i, _)| i))
-        .collect();
+    let mut covered: Vec<&String> = members.iter().flat_map(|m| m.iter()).collect();
     covered.sort_unstable();
     covered.dedup();
-    let mut outside: Vec<usize> = Vec::new();
-    let mut next_covered = covered.iter().peekable();
-    for i in 0..codes.len() {
-        if outside.len() == 12 {
-            break;
-        }
-        while next_covered.next_if(|&&c| c < i).is_some() {}
-        if next_covered.peek() != Some(&&i) {
-            outside.push(i);
-        }
-    }
-    let outside_size = codes.len() - covered.len();
+    let outside: Vec<&String> = universe
+        .iter()
+        .filter(|c| covered.binary_search(c).is_err())
+        .take(12)
+        .collect();
+    let outside_size = universe.len().saturating_sub(covered.len());
     let mut classes: Vec<CodeClass> = Vec::new();
     // A code's signature: one bit per set.
     let mut index: HashMap<Vec<u64>, usize> = HashMap::new();
-    let words = masks.len().div_ceil(64).max(1);
+    let words = members.len().div_ceil(64).max(1);
     let mut key = vec![0u64; words];
     let mut outside_placed = outside.is_empty();
     let outside_class = CodeClass {
-        inside: vec![false; masks.len()],
-        examples: outside
-            .iter()
-            .filter_map(|&o| codes.get(o).cloned())
-            .collect(),
+        inside: vec![false; members.len()],
+        examples: outside.iter().map(|c| (*c).clone()).collect(),
         size: outside_size,
     };
-    for &i in &covered {
-        if !outside_placed && outside.first().is_some_and(|&o| o < i) {
+    for code in covered {
+        if !outside_placed && outside.first().is_some_and(|o| *o < code) {
             outside_placed = true;
             classes.push(outside_class.clone());
         }
-        let Some(code) = codes.get(i) else { continue };
         key.iter_mut().for_each(|w| *w = 0);
-        for (s, m) in masks.iter().enumerate() {
-            if m.get(i).copied().unwrap_or(false)
-                && let Some(w) = key.get_mut(s / 64)
-            {
+        let inside: Vec<bool> = members
+            .iter()
+            .map(|m| m.binary_search(code).is_ok())
+            .collect();
+        for (s, _) in inside.iter().enumerate().filter(|(_, i)| **i) {
+            if let Some(w) = key.get_mut(s / 64) {
                 *w |= 1 << (s % 64);
             }
         }
@@ -295,10 +269,6 @@ fn classify(
             }
             None => {
                 index.insert(key.clone(), classes.len());
-                let inside = masks
-                    .iter()
-                    .map(|m| m.get(i).copied().unwrap_or(false))
-                    .collect();
                 classes.push(CodeClass {
                     inside,
                     examples: vec![code.clone()],
@@ -324,158 +294,6 @@ fn classify(
         sets,
         classes,
     }
-}
-
-/// The sorted codes a code fact tested against `sets` can take: the table's, or, when the
-/// table does not list its whole system, those with the codes the policy names.
-pub(crate) fn universe_codes(
-    program: &Program,
-    system: System,
-    sets: &[CodeSetId],
-    universe: &Universe,
-) -> std::sync::Arc<Vec<String>> {
-    match universe.get(&system) {
-        Some((codes, true)) => codes.clone(),
-        Some((codes, false)) => {
-            // The table's codes are sorted; the few the policy names are merged in, and the
-            // table's list is shared as it is when it already has them all.
-            let mut extra = syntactic_universe(program, system, sets);
-            extra.retain(|c| codes.binary_search(c).is_err());
-            if extra.is_empty() {
-                return codes.clone();
-            }
-            extra.sort();
-            extra.dedup();
-            let mut all = Vec::with_capacity(codes.len() + extra.len());
-            let mut rest = extra.into_iter().peekable();
-            for c in codes.iter() {
-                while let Some(x) = rest.next_if(|x| x < c) {
-                    all.push(x);
-                }
-                all.push(c.clone());
-            }
-            all.extend(rest);
-            std::sync::Arc::new(all)
-        }
-        None => std::sync::Arc::new(syntactic_universe(program, system, sets)),
-    }
-}
-
-/// Which of the sorted codes a set holds. References are followed (the checker has ruled out
-/// cycles; the depth guard is for safety only).
-pub(crate) fn set_mask(
-    program: &Program,
-    set: CodeSetId,
-    codes: &[String],
-    memo: &mut HashMap<CodeSetId, Vec<bool>>,
-    depth: usize,
-) -> Vec<bool> {
-    if let Some(m) = memo.get(&set) {
-        return m.clone();
-    }
-    let mask = match program.code_set(set) {
-        Some(s) if depth < 256 => expr_mask(program, &s.expr, codes, memo, depth),
-        _ => vec![false; codes.len()],
-    };
-    memo.insert(set, mask.clone());
-    mask
-}
-
-fn expr_mask(
-    program: &Program,
-    e: &SetExpr,
-    codes: &[String],
-    memo: &mut HashMap<CodeSetId, Vec<bool>>,
-    depth: usize,
-) -> Vec<bool> {
-    match e {
-        SetExpr::Items(items) => {
-            let mut mask = vec![false; codes.len()];
-            for item in items {
-                let (from, to) = match &item.item {
-                    crate::codes::CodeItem::Exact(c) => {
-                        let at = codes.partition_point(|x| x < c);
-                        (at, if codes.get(at) == Some(c) { at + 1 } else { at })
-                    }
-                    crate::codes::CodeItem::Prefix(p) => {
-                        let from = codes.partition_point(|x| x.as_str() < p.as_str());
-                        let len = codes.get(from..).map_or(0, |rest| {
-                            rest.partition_point(|x| x.starts_with(p.as_str()))
-                        });
-                        (from, from + len)
-                    }
-                    crate::codes::CodeItem::Range(lo, hi) => (
-                        codes.partition_point(|x| x < lo),
-                        codes.partition_point(|x| x <= hi),
-                    ),
-                };
-                for slot in mask.iter_mut().take(to).skip(from) {
-                    *slot = true;
-                }
-            }
-            mask
-        }
-        SetExpr::Ref(id) => set_mask(program, *id, codes, memo, depth + 1),
-        SetExpr::Chain { first, rest } => {
-            let mut mask = expr_mask(program, first, codes, memo, depth + 1);
-            for (op, e) in rest {
-                let other = expr_mask(program, e, codes, memo, depth + 1);
-                for (m, o) in mask.iter_mut().zip(other) {
-                    match op {
-                        crate::ast::SetOp::Union => *m = *m || o,
-                        crate::ast::SetOp::Difference => *m = *m && !o,
-                    }
-                }
-            }
-            mask
-        }
-    }
-}
-
-/// Without a code table: the codes the sets name (exact codes, range ends, pattern stems), and
-/// one code none of them holds.
-fn syntactic_universe(program: &Program, system: System, sets: &[CodeSetId]) -> Vec<String> {
-    let mut codes: Vec<String> = Vec::new();
-    let mut stack: Vec<&SetExpr> = sets
-        .iter()
-        .filter_map(|s| program.code_set(*s).map(|s| &s.expr))
-        .collect();
-    while let Some(e) = stack.pop() {
-        match e {
-            SetExpr::Items(items) => {
-                for i in items {
-                    match &i.item {
-                        crate::codes::CodeItem::Exact(c) => codes.push(c.clone()),
-                        crate::codes::CodeItem::Range(a, b) => {
-                            codes.push(a.clone());
-                            codes.push(b.clone());
-                        }
-                        crate::codes::CodeItem::Prefix(p) => codes.push(p.clone()),
-                    }
-                }
-            }
-            SetExpr::Ref(id) => stack.extend(program.code_set(*id).map(|s| &s.expr)),
-            SetExpr::Chain { first, rest } => {
-                stack.push(first);
-                stack.extend(rest.iter().map(|(_, e)| e));
-            }
-        }
-    }
-    let outside = match system {
-        System::Icd10Cm => ["Z00.00", "R69", "A00.0"],
-        System::Icd10Pcs => ["0016070", "0W9G30Z", "BW00ZZZ"],
-        System::Cpt => ["99213", "99999", "00100"],
-        System::Hcpcs => ["A0021", "G0008", "V2020"],
-    };
-    if let Some(other) = outside
-        .iter()
-        .find(|c| !sets.iter().any(|s| program.set_contains(*s, c)))
-    {
-        codes.push((*other).to_string());
-    }
-    codes.sort();
-    codes.dedup();
-    codes
 }
 
 impl Space<'_> {

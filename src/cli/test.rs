@@ -95,7 +95,12 @@ pub fn run(args: Test) -> ExitCode {
         };
         runs.push((
             p,
-            testing::run(&p.program, &requested_tests(p), compiled.as_deref()),
+            testing::run(
+                &p.program,
+                &p.tables,
+                &requested_tests(p),
+                compiled.as_deref(),
+            ),
         ));
     }
     let failed = runs

@@ -20,6 +20,7 @@ use crate::artifact::{
     self, Artifact, CodeSetDoc, DecisionDoc, Document, FactSchema, FactType, LeafDoc, Loc, NodeDoc,
     PolicyMeta, Quantifier, Ref, SourceMap, TableRef, Test,
 };
+use crate::codeset::{CodeCache, CodeSets, table_in_force};
 use crate::ir::*;
 use crate::source::{Sources, Span};
 use crate::tables::TableSet;
@@ -94,15 +95,15 @@ pub fn compile(
 ) -> Result<Vec<Compiled>, CompileError> {
     let mut out = Vec::with_capacity(program.policies.len());
     // Policies in force on the same release share its codes, read once.
-    let mut codes = crate::analyse::CodeCache::default();
+    let mut codes = CodeCache::default();
     for (i, policy) in program.policies.iter().enumerate() {
-        let universe = codes.universe(Some(tables), policy.meta.effective);
+        let code_sets = codes.code_sets(program, Some(tables), policy.meta.effective);
         out.push(compile_policy(
             program,
             PolicyId(i as u32),
             policy,
             tables,
-            &universe,
+            &code_sets,
             sources,
             options,
         )?);
@@ -114,6 +115,8 @@ pub fn compile(
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Res {
     Rule(u32),
+    /// Under `any`, while the diagram is built: rules that hold and agree (in order).
+    Agree(Vec<u32>),
     Otherwise,
     NoRule,
     Conflict(Vec<u32>),
@@ -174,7 +177,7 @@ fn compile_policy(
     id: PolicyId,
     policy: &crate::ir::Policy,
     tables: &TableSet,
-    universe: &space::Universe,
+    code_sets: &CodeSets,
     sources: &Sources,
     options: &Options,
 ) -> Result<Compiled, CompileError> {
@@ -195,7 +198,7 @@ fn compile_policy(
             decision: decision.name.clone(),
             message,
         };
-        let compiled = compile_decision(&mut ctx, d, decision, universe, options.node_budget)
+        let compiled = compile_decision(&mut ctx, d, decision, code_sets, options.node_budget)
             .map_err(|e| match e {
                 Stop::TooLarge(n) => fail(format!(
                     "it reads {n} facts and code classes (at most {} are compiled)",
@@ -257,7 +260,7 @@ fn compile_policy(
     let table_refs = systems
         .iter()
         .filter_map(|s| {
-            crate::analyse::table_in_force(tables, *s, date).map(|t| TableRef {
+            table_in_force(tables, *s, date).map(|t| TableRef {
                 system: s.name().to_string(),
                 release: t.release().to_string(),
             })
@@ -339,13 +342,13 @@ fn compile_decision(
     ctx: &mut Policy<'_>,
     id: DecisionId,
     d: &Decision,
-    universe: &space::Universe,
+    code_sets: &CodeSets,
     budget: usize,
 ) -> Result<IDecision, Stop> {
     let program = ctx.program;
     let conditions: Vec<&Expr> = d.rules.iter().map(|r| &r.condition).collect();
     let mut space =
-        space::build(program, &conditions, universe, budget).map_err(|t| Stop::TooLarge(t.0))?;
+        space::build(program, &conditions, code_sets, budget).map_err(|t| Stop::TooLarge(t.0))?;
     let mut rules = Vec::with_capacity(d.rules.len());
     for r in &d.rules {
         rules.push(space.condition(&r.condition)?);
@@ -390,10 +393,21 @@ fn compile_decision(
                     else {
                         continue;
                     };
+                    // A conflict names every rule that holds, those that agree too; so under
+                    // `any` the rules that agree are kept until the end.
                     let after = match before {
+                        Res::Otherwise | Res::NoRule if d.hit == HitPolicy::Any => {
+                            Res::Agree(vec![i])
+                        }
                         Res::Otherwise | Res::NoRule => Res::Rule(i),
-                        Res::Rule(j) if d.hit == HitPolicy::Any && outcome(j) == outcome(i) => {
-                            Res::Rule(j)
+                        Res::Agree(mut v) => {
+                            let agrees = v.first().is_some_and(|j| outcome(*j) == outcome(i));
+                            v.push(i);
+                            if agrees {
+                                Res::Agree(v)
+                            } else {
+                                Res::Conflict(v)
+                            }
                         }
                         Res::Rule(j) => Res::Conflict(vec![j, i]),
                         Res::Conflict(mut v) => {
@@ -407,6 +421,23 @@ fn compile_decision(
                 let matched = space.mdd.map_terminals(root, &map)?;
                 root = space.mdd.select(r, matched, root)?;
             }
+            // Rules that agree are one result, decided by the first of them.
+            let mut map = HashMap::new();
+            for t in space.mdd.terminals_of(root) {
+                let first = space
+                    .mdd
+                    .terminal_value(t)
+                    .and_then(|v| results.get(v.saturating_sub(2) as usize))
+                    .and_then(|r| match r {
+                        Res::Agree(v) => v.first().copied(),
+                        _ => None,
+                    });
+                if let Some(first) = first {
+                    let image = terminal(&mut space, &mut results, Res::Rule(first));
+                    map.insert(t, image);
+                }
+            }
+            root = space.mdd.map_terminals(root, &map)?;
         }
     }
     let mut builder = Builder::default();
@@ -428,14 +459,14 @@ fn compile_decision(
         refs.insert(n, r);
     }
     let root_ref = refs.get(&root).copied().unwrap_or(IRef::Leaf(0));
-    ctx.expand(program, &space, universe);
+    ctx.expand(&space, code_sets);
     let witnesses = (0..results.len() as u32)
         .map(|i| {
             let target = space.mdd.terminal(2 + i);
             space
                 .mdd
                 .witness_to(root, |n| n == target)
-                .map(|values| witness(ctx, &space, universe, &values))
+                .map(|values| witness(&space, code_sets, &values))
                 .unwrap_or_default()
         })
         .collect();
@@ -641,9 +672,8 @@ impl Builder {
 
 /// The patient of a witness assignment: one value per fact tested on the way.
 fn witness(
-    ctx: &mut Policy<'_>,
     space: &Space<'_>,
-    universe: &space::Universe,
+    code_sets: &CodeSets,
     values: &[Option<u32>],
 ) -> BTreeMap<FactId, Value> {
     let mut out = BTreeMap::new();
@@ -684,7 +714,7 @@ fn witness(
                         match state {
                             0 => {}
                             1 => codes.extend(class.examples.first().cloned()),
-                            _ => codes.extend(class_codes(ctx, space, universe, f, c)),
+                            _ => codes.extend(class_codes(space, code_sets, f, c)),
                         }
                     }
                     codes.sort();
@@ -701,37 +731,30 @@ fn witness(
     out
 }
 
-/// Every code of one class of a code fact.
-fn class_codes(
-    ctx: &Policy<'_>,
-    space: &Space<'_>,
-    universe: &space::Universe,
-    fact: FactId,
-    class: usize,
-) -> Vec<String> {
+/// Every code of one class of a code fact: those in every set the class lies in and in none
+/// of the others, as the artifact counts them for `has all`.
+fn class_codes(space: &Space<'_>, code_sets: &CodeSets, fact: FactId, class: usize) -> Vec<String> {
     let Some(classes) = space.codes.get(&fact) else {
         return Vec::new();
     };
     let (Some(system), Some(c)) = (classes.system, classes.classes.get(class)) else {
         return Vec::new();
     };
-    let codes = space::universe_codes(ctx.program, system, &classes.sets, universe);
-    let mut memo = HashMap::new();
-    let masks: Vec<Vec<bool>> = classes
-        .sets
+    let (mut inside, mut not_in) = (Vec::new(), Vec::new());
+    for (s, i) in classes.sets.iter().zip(&c.inside) {
+        if *i { inside.push(*s) } else { not_in.push(*s) }
+    }
+    let candidates = match inside.first() {
+        Some(first) => code_sets.members(*first),
+        None => code_sets.universe(system),
+    };
+    candidates
         .iter()
-        .map(|s| space::set_mask(ctx.program, *s, &codes, &mut memo, 0))
-        .collect();
-    codes
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| {
-            masks
-                .iter()
-                .zip(&c.inside)
-                .all(|(m, inside)| m.get(*i).copied().unwrap_or(false) == *inside)
+        .filter(|code| {
+            inside.iter().all(|s| code_sets.contains(*s, code))
+                && !not_in.iter().any(|s| code_sets.contains(*s, code))
         })
-        .map(|(_, code)| code.clone())
+        .cloned()
         .collect()
 }
 
@@ -776,27 +799,13 @@ impl Policy<'_> {
         relative.unwrap_or_else(|| f.name.replace('\\', "/"))
     }
 
-    /// Expands the sets the decisions test against the fact's code universe.
-    fn expand(&mut self, program: &Program, space: &Space<'_>, universe: &space::Universe) {
+    /// Records the codes of the sets the decisions test.
+    fn expand(&mut self, space: &Space<'_>, code_sets: &CodeSets) {
         for classes in space.codes.values() {
-            let Some(system) = classes.system else {
-                continue;
-            };
-            if !classes.sets.iter().any(|s| self.expansions.contains_key(s)) {
-                continue;
-            }
-            let codes = space::universe_codes(program, system, &classes.sets, universe);
-            let mut memo = HashMap::new();
             for s in &classes.sets {
-                let mask = space::set_mask(program, *s, &codes, &mut memo, 0);
-                let entry = self.expansions.entry(*s).or_default();
-                entry.extend(
-                    codes
-                        .iter()
-                        .zip(mask)
-                        .filter(|(_, m)| *m)
-                        .map(|(c, _)| c.clone()),
-                );
+                if let Some(entry) = self.expansions.get_mut(s) {
+                    entry.extend(code_sets.members(*s).iter().cloned());
+                }
             }
         }
     }
@@ -945,18 +954,21 @@ fn decision_doc(
     let mut witnesses = Vec::with_capacity(order.len());
     for r in &order {
         let res = d.results.get(*r as usize).cloned().unwrap_or(Res::NoRule);
+        let by_rule = |i: u32| {
+            let r = decision.rules.get(i as usize);
+            (
+                LeafDoc::Rule {
+                    outcome: outcome(r.map_or(0, |r| r.outcome)),
+                    rule: rule_name(i),
+                },
+                r.map_or(decision.name_span, |r| r.span),
+                Some(rule_name(i)),
+            )
+        };
         let (leaf, span, rule) = match &res {
-            Res::Rule(i) => {
-                let r = decision.rules.get(*i as usize);
-                (
-                    LeafDoc::Rule {
-                        outcome: outcome(r.map_or(0, |r| r.outcome)),
-                        rule: rule_name(*i),
-                    },
-                    r.map_or(decision.name_span, |r| r.span),
-                    Some(rule_name(*i)),
-                )
-            }
+            Res::Rule(i) => by_rule(*i),
+            // None is left in a diagram (each became its first rule); the same leaf if it were.
+            Res::Agree(v) => by_rule(v.first().copied().unwrap_or(0)),
             Res::Otherwise => (
                 LeafDoc::Otherwise {
                     outcome: outcome(decision.otherwise.as_ref().map_or(0, |o| o.outcome)),

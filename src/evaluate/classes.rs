@@ -6,15 +6,15 @@
 //!   them, within the physical range of its type (durations are never negative, percentages
 //!   lie between 0 and 100) and whole for an `int`;
 //! - a code: one code per combination of the decision's sets that hold it, among the codes
-//!   the sets name and one code none of them holds;
+//!   of the release in force the sets hold and one code of it none of them holds;
 //! - a set of codes: every combination of those classes, none or one code of each, and all
 //!   of a class's codes when a `has all` needs them.
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::kleene::named_codes;
 use crate::ast::Quantifier;
 use crate::codes::System;
+use crate::codeset::CodeSets;
 use crate::ir::{
     CodeSetId, Decision, DefineBody, DefineId, Expr, ExprKind, FactId, Program, Value,
 };
@@ -25,7 +25,12 @@ use crate::types::{Num, Type};
 const MAX_SUBSETS: usize = 4096;
 
 /// The values to split a fact over; `None` when there are too many to try.
-pub fn representatives(program: &Program, decision: &Decision, fact: FactId) -> Option<Vec<Value>> {
+pub fn representatives(
+    program: &Program,
+    code_sets: &CodeSets,
+    decision: &Decision,
+    fact: FactId,
+) -> Option<Vec<Value>> {
     let f = program.fact(fact)?;
     let uses = gather(program, decision, fact);
     Some(match f.ty {
@@ -43,13 +48,13 @@ pub fn representatives(program: &Program, decision: &Decision, fact: FactId) -> 
                 .map(Value::Num)
                 .collect()
         }
-        Type::Code(system) => code_classes(program, system, &uses.sets)
+        Type::Code(system) => code_classes(code_sets, system, &uses.sets)
             .into_iter()
             .filter_map(|class| class.into_iter().next())
             .map(Value::Code)
             .collect(),
         Type::CodeSet(system) => {
-            let classes = code_classes(program, system, &uses.sets);
+            let classes = code_classes(code_sets, system, &uses.sets);
             subsets(&classes, uses.all)?
         }
         Type::Error => Vec::new(),
@@ -103,30 +108,23 @@ fn gather(program: &Program, decision: &Decision, fact: FactId) -> Uses {
     uses
 }
 
-/// The candidate codes of a code fact grouped by which of the sets hold them, in a stable
-/// order; each group's codes sorted.
-fn code_classes(program: &Program, system: System, sets: &[CodeSetId]) -> Vec<Vec<String>> {
-    let mut codes = Vec::new();
-    named_codes(program, sets, &mut codes);
-    let outside = match system {
-        System::Icd10Cm => ["Z00.00", "R69", "A00.0"],
-        System::Icd10Pcs => ["0016070", "0W9G30Z", "BW00ZZZ"],
-        System::Cpt => ["99213", "99999", "00100"],
-        System::Hcpcs => ["A0021", "G0008", "V2020"],
-    };
-    codes.extend(
-        outside
-            .iter()
-            .find(|c| !sets.iter().any(|s| program.set_contains(*s, c)))
-            .map(|c| (*c).to_string()),
-    );
+/// The codes of a code fact grouped by which of the sets hold them, in a stable order, each
+/// group's codes sorted: the codes some set holds, and one code of the release none holds.
+fn code_classes(code_sets: &CodeSets, system: System, sets: &[CodeSetId]) -> Vec<Vec<String>> {
+    let mut codes: Vec<&String> = sets
+        .iter()
+        .flat_map(|s| code_sets.members(*s).iter())
+        .collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let outside = code_sets
+        .universe(system)
+        .iter()
+        .find(|c| codes.binary_search(c).is_err());
     let mut classes: BTreeMap<Vec<bool>, Vec<String>> = BTreeMap::new();
-    for code in codes {
-        let signature: Vec<bool> = sets
-            .iter()
-            .map(|s| program.set_contains(*s, &code))
-            .collect();
-        classes.entry(signature).or_default().push(code);
+    for code in codes.into_iter().chain(outside) {
+        let signature: Vec<bool> = sets.iter().map(|s| code_sets.contains(*s, code)).collect();
+        classes.entry(signature).or_default().push(code.clone());
     }
     classes.into_values().collect()
 }

@@ -4,15 +4,15 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{Assignment, Hit, select};
-use crate::ast::{CmpOp, CountKind, Quantifier};
-use crate::ir::{
-    CodeSetId, Decision, DefineBody, DefineId, Expr, ExprKind, FactId, Program, SetExpr, Value,
-};
+use crate::ast::{CmpOp, CountKind};
+use crate::codeset::CodeSets;
+use crate::ir::{Decision, DefineBody, DefineId, Expr, ExprKind, FactId, Program, Value};
 use crate::types::Num;
 
 /// A decision ready to evaluate: its definitions in dependency order and the facts it reads.
 pub struct Plan<'p> {
     program: &'p Program,
+    code_sets: &'p CodeSets,
     decision: &'p Decision,
     /// Every definition the rules reach, each after the ones it uses.
     defines: Vec<DefineId>,
@@ -20,10 +20,11 @@ pub struct Plan<'p> {
 }
 
 impl<'p> Plan<'p> {
-    pub fn new(program: &'p Program, decision: &'p Decision) -> Plan<'p> {
+    pub fn new(program: &'p Program, code_sets: &'p CodeSets, decision: &'p Decision) -> Plan<'p> {
         let conditions: Vec<&Expr> = decision.rules.iter().map(|r| &r.condition).collect();
         Plan {
             program,
+            code_sets,
             decision,
             defines: program.define_order(&conditions),
             facts: reading_order(program, &conditions),
@@ -89,7 +90,7 @@ impl<'p> Plan<'p> {
                 _ => None,
             },
             ExprKind::CodeIn { fact, set } => match facts.get(fact) {
-                Some(Value::Code(c)) => Some(self.program.set_contains(*set, c)),
+                Some(Value::Code(c)) => Some(self.code_sets.contains(*set, c)),
                 _ => None,
             },
             ExprKind::Has {
@@ -97,7 +98,7 @@ impl<'p> Plan<'p> {
                 quantifier,
                 set,
             } => match facts.get(fact) {
-                Some(Value::Codes(codes)) => Some(self.has(codes, *quantifier, *set)),
+                Some(Value::Codes(codes)) => Some(self.code_sets.has(codes, *quantifier, *set)),
                 _ => None,
             },
             ExprKind::And(es) => {
@@ -142,15 +143,6 @@ impl<'p> Plan<'p> {
         };
         v.map(|b| b != negated)
     }
-
-    fn has(&self, codes: &[String], quantifier: Quantifier, set: CodeSetId) -> bool {
-        let p = self.program;
-        match quantifier {
-            Quantifier::Any => codes.iter().any(|c| p.set_contains(set, c)),
-            Quantifier::None => !codes.iter().any(|c| p.set_contains(set, c)),
-            Quantifier::All => members(p, set).iter().all(|m| codes.contains(m)),
-        }
-    }
 }
 
 /// A count of conditions of which at least `low` and at most `high` hold.
@@ -178,55 +170,6 @@ pub fn compare(n: Num, op: CmpOp, value: Num) -> bool {
         CmpOp::Gt => n > value,
         CmpOp::Ge => n >= value,
     }
-}
-
-/// The codes a set names (exact codes, range ends and pattern stems) that it holds: what `has
-/// all` requires. Without a code table the interpreter knows no other members of a pattern or
-/// range; `docs/language.md` advises `has all` with single codes.
-pub fn members(program: &Program, set: CodeSetId) -> Vec<String> {
-    let mut named = Vec::new();
-    named_codes(program, &[set], &mut named);
-    named.retain(|c| program.set_contains(set, c));
-    named
-}
-
-/// Every code the sets' items name, sorted, without duplicates; references followed.
-pub fn named_codes(program: &Program, sets: &[CodeSetId], out: &mut Vec<String>) {
-    let mut seen: HashSet<CodeSetId> = HashSet::new();
-    let mut stack: Vec<&SetExpr> = Vec::new();
-    for s in sets {
-        if seen.insert(*s) {
-            stack.extend(program.code_set(*s).map(|x| &x.expr));
-        }
-    }
-    while let Some(e) = stack.pop() {
-        match e {
-            SetExpr::Items(items) => {
-                for i in items {
-                    match &i.item {
-                        crate::codes::CodeItem::Exact(c) | crate::codes::CodeItem::Prefix(c) => {
-                            out.push(c.clone());
-                        }
-                        crate::codes::CodeItem::Range(a, b) => {
-                            out.push(a.clone());
-                            out.push(b.clone());
-                        }
-                    }
-                }
-            }
-            SetExpr::Ref(id) => {
-                if seen.insert(*id) {
-                    stack.extend(program.code_set(*id).map(|x| &x.expr));
-                }
-            }
-            SetExpr::Chain { first, rest } => {
-                stack.push(first);
-                stack.extend(rest.iter().map(|(_, e)| e));
-            }
-        }
-    }
-    out.sort();
-    out.dedup();
 }
 
 /// The facts the rules read, each at its first use, rules in order and definitions read where

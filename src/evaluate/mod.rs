@@ -15,6 +15,7 @@ mod kleene;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::codeset::CodeSets;
 use crate::ir::{DecisionId, FactId, HitPolicy, Program, Value};
 
 /// Known facts; a fact that is not in the map is missing.
@@ -69,12 +70,19 @@ impl Hit {
 /// a longer list of facts to supply.
 const BUDGET: usize = 200_000;
 
-/// Evaluates one decision for the given facts.
-pub fn evaluate(program: &Program, decision: DecisionId, facts: &Assignment) -> Evaluation {
+/// Evaluates one decision for the given facts; `code_sets` are the program's code sets
+/// expanded against the releases in force on the decision's policy's effective date
+/// ([`crate::codeset::CodeCache::code_sets`]).
+pub fn evaluate(
+    program: &Program,
+    code_sets: &CodeSets,
+    decision: DecisionId,
+    facts: &Assignment,
+) -> Evaluation {
     let Some(d) = program.decision(decision) else {
         return Evaluation::NoRule;
     };
-    let plan = kleene::Plan::new(program, d);
+    let plan = kleene::Plan::new(program, code_sets, d);
     let mut facts = facts.clone();
     // A value of the wrong type is no value: the checker and the artifact loader rule it out,
     // and treating it as missing keeps evaluation from guessing.
@@ -90,7 +98,7 @@ pub fn evaluate(program: &Program, decision: DecisionId, facts: &Assignment) -> 
         .collect();
     let domains: Vec<Option<Vec<Value>>> = missing
         .iter()
-        .map(|f| classes::representatives(program, d, *f))
+        .map(|f| classes::representatives(program, code_sets, d, *f))
         .collect();
     let mut search = Search {
         plan: &plan,

@@ -59,7 +59,14 @@ fn eval(p: &Program, facts: &[(&str, &str)]) -> Evaluation {
         };
         a.insert(id, value);
     }
-    evaluate(p, d, &a)
+    // Reading the table in force is the slow part: one cache for every test.
+    static CODES: std::sync::Mutex<Option<crate::codeset::CodeCache>> = std::sync::Mutex::new(None);
+    let code_sets = CODES.lock().unwrap().get_or_insert_default().code_sets(
+        p,
+        Some(crate::tables::TableSet::shipped()),
+        p.policies[0].meta.effective,
+    );
+    evaluate(p, &code_sets, d, &a)
 }
 
 fn rule(p: &Program, name: &str) -> Evaluation {
@@ -273,6 +280,24 @@ fn enums_codes_and_sets_of_codes() {
         rule(&p, "r3"),
         "a procedure outside the list decides r1 without the setting"
     );
+}
+
+#[test]
+fn has_all_of_a_pattern_is_every_code_of_the_release_that_fits_it() {
+    let p = program(
+        "fact diagnoses: set<code<icd10cm>>\n\
+         decision d (first) { outcomes { yes, no }\n\
+         rule r when diagnoses has all icd10cm { M80.08X* } then yes\n\
+         otherwise no }\n",
+    );
+    let all = "{M80.08XA|M80.08XD|M80.08XG|M80.08XK|M80.08XP|M80.08XS}";
+    assert_eq!(eval(&p, &[("diagnoses", all)]), rule(&p, "r"));
+    assert_eq!(
+        eval(&p, &[("diagnoses", "{M80.08XA|M80.08XD}")]),
+        otherwise(&p)
+    );
+    // The pattern's stem is no code of the release.
+    assert_eq!(eval(&p, &[("diagnoses", "{M80.08X}")]), otherwise(&p));
 }
 
 #[test]
