@@ -245,7 +245,7 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_the_shipped_policies() {
     let (project, compiled) = shipped();
     assert_eq!(
         agree(&project.program, &project.tables, &compiled, 1024),
-        (5, 0),
+        5,
         "every decision of the shipped policies"
     );
 }
@@ -257,23 +257,15 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_small_policies() {
     let mut decisions = 0;
     for case in ["passing", "failing", "coverage-gaps", "min-coverage-fail"] {
         let (project, compiled) = load(&format!("tests/cases/test/{case}.medpol"));
-        let (d, differ) = agree(&project.program, &project.tables, &compiled, 1024);
-        assert_eq!(differ, 0);
+        let d = agree(&project.program, &project.tables, &compiled, 1024);
         decisions += d;
     }
     assert_eq!(decisions, 6);
 }
 
-/// Checks `cases` random patients on every compiled decision; returns how many decisions,
-/// and for how many patients the two name different missing facts (see below).
-fn agree(
-    program: &Program,
-    tables: &TableSet,
-    compiled: &[Compiled],
-    cases: u32,
-) -> (usize, usize) {
+/// Checks `cases` random patients on every compiled decision; returns how many decisions.
+fn agree(program: &Program, tables: &TableSet, compiled: &[Compiled], cases: u32) -> usize {
     let mut checked = 0usize;
-    let differ = std::cell::Cell::new(0usize);
     let mut codes = CodeCache::default();
     for c in compiled {
         let code_sets = code_sets(&mut codes, program, tables, c);
@@ -341,21 +333,6 @@ fn agree(
                         .iter()
                         .map(|(f, v)| (program.fact(*f).unwrap().name.clone(), v))
                         .collect();
-                    // Known faults of the artifact's evaluator (`Decision::explore`, reported
-                    // with issue 11): it reduces binary tests by their shape, so two different
-                    // tests of a fact whose branches reduce alike are merged (a fact above them
-                    // looks irrelevant), and two chains of tests of one fact that split its
-                    // values alike but in another order are not (a fact above them looks
-                    // needed). Both evaluators still agree that the result is pending; the
-                    // patients whose lists differ are counted, so that the count changes when
-                    // the evaluator is fixed.
-                    if let (Evaluation::Pending { .. }, Evaluation::Pending { .. }) =
-                        (&ours, &theirs)
-                        && ours != theirs
-                    {
-                        differ.set(differ.get() + 1);
-                        return Ok(());
-                    }
                     // Pending results name exactly the missing facts that can change the
                     // outcome, in both.
                     prop_assert_eq!(
@@ -373,7 +350,7 @@ fn agree(
             checked += 1;
         }
     }
-    (checked, differ.get())
+    checked
 }
 
 /// The program's code sets against the releases in force for a compiled policy.
@@ -473,24 +450,17 @@ fn case_files() -> Vec<PathBuf> {
 /// random patients and every witness agree.
 #[test]
 fn the_interpreter_and_the_compiled_artifacts_agree_on_every_case() {
-    let (mut files, mut policies, mut decisions, mut differ, mut leaves) = (0, 0, 0, 0, 0);
+    let (mut files, mut policies, mut decisions, mut leaves) = (0, 0, 0, 0);
     for path in case_files() {
         let Some((project, compiled)) = try_load(&path) else {
             continue;
         };
         files += 1;
         policies += compiled.len();
-        let (d, f) = agree(&project.program, &project.tables, &compiled, 256);
-        decisions += d;
-        differ += f;
+        decisions += agree(&project.program, &project.tables, &compiled, 256);
         leaves += witnesses_agree(&project.program, &project.tables, &compiled);
     }
-    assert_eq!(
-        (files, policies, decisions, differ, leaves),
-        // The patients whose lists differ are those of the two cases in
-        // `tests/cases/differential`, which show the evaluator's faults.
-        (46, 44, 49, 27, 139)
-    );
+    assert_eq!((files, policies, decisions, leaves), (46, 44, 49, 139));
 }
 
 /// Random programs: small decisions over every kind of fact, with code sets of exact codes,
@@ -736,7 +706,7 @@ fn from_text(text: &str) -> Option<(Program, Vec<Compiled>)> {
 /// witness patient reaches its leaf by the interpreter too.
 #[test]
 fn the_interpreter_and_the_compiled_artifacts_agree_on_generated_programs() {
-    let (mut programs, mut decisions, mut differ, mut leaves) = (0, 0, 0, 0);
+    let (mut programs, mut decisions, mut leaves) = (0, 0, 0);
     for seed in 0..PROGRAMS {
         let text = generate::program(&mut generate::Rng::new(seed));
         let Some((program, compiled)) = from_text(&text) else {
@@ -751,15 +721,14 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_generated_programs() {
             )
         });
         match result {
-            Ok(((d, f), l)) => {
+            Ok((d, l)) => {
                 decisions += d;
-                differ += f;
                 leaves += l;
             }
             Err(e) => panic!("seed {seed}, program:\n{text}\n{e:?}"),
         }
     }
-    assert_eq!((programs, decisions, differ, leaves), (193, 292, 37, 1336));
+    assert_eq!((programs, decisions, leaves), (193, 292, 1336));
 }
 
 /// How many programs to generate, and patients per decision.

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::codes::{CodeForm, System, parse_code};
-use crate::num::{Num, Unit};
+use crate::num::{Num, NumberKind, Unit};
 
 /// A reference to a leaf has this bit set; otherwise it is a node index.
 const LEAF: u32 = 1 << 31;
@@ -19,12 +19,83 @@ const LEAF: u32 = 1 << 31;
 /// Gives each loaded artifact its own id, so facts bound to one are told from another's.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// A node of a diagram reduced for the facts known: a result (an index into the distinct
-/// results met) or a test still open.
+/// A node of a diagram over the classes of the missing variables: a result (a leaf, or an
+/// index into the distinct results met) or a node of the diagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Reduced {
+enum Ref2 {
     Result(u32),
-    Test(u32),
+    Node(u32),
+}
+
+/// A reduced diagram over the classes of variables: no node has all its children equal, and
+/// no two nodes are the same. Nodes are made children first.
+#[derive(Default)]
+struct Diagram {
+    /// Each node's variable and its child for each class.
+    nodes: Vec<(u32, Vec<Ref2>)>,
+    made: HashMap<(u32, Vec<Ref2>), u32>,
+}
+
+impl Diagram {
+    fn make(&mut self, var: u32, children: Vec<Ref2>) -> Ref2 {
+        match children.first() {
+            Some(first) if children.iter().all(|c| c == first) => *first,
+            _ => {
+                if let Some(&i) = self.made.get(&(var, children.clone())) {
+                    return Ref2::Node(i);
+                }
+                let i = self.nodes.len() as u32;
+                self.nodes.push((var, children.clone()));
+                self.made.insert((var, children), i);
+                Ref2::Node(i)
+            }
+        }
+    }
+
+    /// The nodes reachable from `root`.
+    fn reachable(&self, root: Ref2) -> Vec<u32> {
+        let mut seen = vec![false; self.nodes.len()];
+        let mut found = Vec::new();
+        let mut todo = vec![root];
+        while let Some(r) = todo.pop() {
+            let Ref2::Node(i) = r else { continue };
+            match seen.get_mut(i as usize) {
+                Some(s) if !*s => *s = true,
+                _ => continue,
+            }
+            found.push(i);
+            if let Some((_, children)) = self.nodes.get(i as usize) {
+                todo.extend(children.iter().copied());
+            }
+        }
+        found
+    }
+
+    /// The results reachable from `root`, each once.
+    fn results(&self, root: Ref2) -> Vec<u32> {
+        let mut results: Vec<u32> = self
+            .reachable(root)
+            .iter()
+            .filter_map(|i| self.nodes.get(*i as usize))
+            .flat_map(|(_, children)| children.iter())
+            .chain(std::iter::once(&root))
+            .filter_map(|c| match c {
+                Ref2::Result(r) => Some(*r),
+                Ref2::Node(_) => None,
+            })
+            .collect();
+        results.sort_unstable();
+        results.dedup();
+        results
+    }
+
+    /// The variables the nodes reachable from `root` test.
+    fn vars(&self, root: Ref2) -> Vec<u32> {
+        self.reachable(root)
+            .iter()
+            .filter_map(|i| self.nodes.get(*i as usize).map(|(v, _)| *v))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -33,6 +104,18 @@ pub(crate) struct Node {
     test: Prepared,
     then: u32,
     otherwise: u32,
+    /// The variable the test reads (see [`Decision::vars`]).
+    var: u32,
+    /// For each class of values of the variable, whether the test holds.
+    split: Vec<bool>,
+}
+
+/// What a test reads: a fact, or one class of codes of a set-of-codes fact (the classes of
+/// one fact are disjoint, so a patient's codes in each are independent of the others).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct VarKey {
+    fact: u32,
+    class: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -318,8 +401,12 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
                 test,
                 then: reference(n.then, Some(i))?,
                 otherwise: reference(n.otherwise, Some(i))?,
+                var: 0,
+                split: Vec::new(),
             });
         }
+        let vars = split(&mut nodes, &doc.facts, &sets, &classes)
+            .ok_or_else(|| err("its tests do not follow one order of facts".into()))?;
         let root = reference(d.root, None)?;
         let keys = d
             .leaves
@@ -332,6 +419,7 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
             index,
             doc: d.clone(),
             nodes,
+            vars,
             root,
             keys,
         });
@@ -355,6 +443,184 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
         by_name,
         known_codes: Default::default(),
     })
+}
+
+/// Gives each test its variable and, for each class of the variable's values, whether the
+/// test holds, and returns the facts of the variables. The classes are those the decision's
+/// tests tell apart: a bool's two values, an enum's values, a number line cut at the tests'
+/// thresholds (as the compiler's analysis cuts it), a code's memberships of the sets tested,
+/// and for a class of codes none, some (of two or more) or all of it. `None` when a path
+/// leaves a variable and comes back to it, or the variables are met in different orders on
+/// different paths: then splitting a missing fact once per path would not be exact.
+fn split(
+    nodes: &mut [Node],
+    facts: &[super::FactSchema],
+    sets: &[Vec<String>],
+    classes: &[Class],
+) -> Option<Vec<u32>> {
+    let key_of = |n: &Node| VarKey {
+        fact: n.fact,
+        class: match n.test {
+            Prepared::HasAny(c) | Prepared::HasAll(c, _) => Some(c),
+            _ => None,
+        },
+    };
+    let mut keys: Vec<VarKey> = nodes.iter().map(key_of).collect();
+    keys.sort();
+    keys.dedup();
+    for (key_index, key) in keys.iter().enumerate() {
+        let members: Vec<usize> = (0..nodes.len())
+            .filter(|i| nodes.get(*i).map(key_of) == Some(*key))
+            .collect();
+        let tests: Vec<Prepared> = members
+            .iter()
+            .filter_map(|i| nodes.get(*i).map(|n| n.test.clone()))
+            .collect();
+        let fact = facts.get(key.fact as usize)?;
+        let splits: Vec<Vec<bool>> = match fact.ty {
+            FactType::Bool => tests.iter().map(|_| vec![false, true]).collect(),
+            FactType::Int | FactType::Decimal | FactType::Duration | FactType::Percent => {
+                let kind = match fact.ty {
+                    FactType::Int => NumberKind::Int,
+                    FactType::Duration => NumberKind::Duration,
+                    FactType::Percent => NumberKind::Percent,
+                    _ => NumberKind::Decimal,
+                };
+                let thresholds: Vec<Num> = tests
+                    .iter()
+                    .filter_map(|t| match t {
+                        Prepared::Ge(v) | Prepared::Gt(v) => Some(*v),
+                        _ => None,
+                    })
+                    .collect();
+                let samples = crate::num::numeric(kind, &thresholds).samples;
+                tests
+                    .iter()
+                    .map(|t| {
+                        samples
+                            .iter()
+                            .map(|x| match t {
+                                Prepared::Ge(v) => x >= v,
+                                Prepared::Gt(v) => x > v,
+                                _ => false,
+                            })
+                            .collect()
+                    })
+                    .collect()
+            }
+            FactType::Enum => tests
+                .iter()
+                .map(|t| match t {
+                    Prepared::EnumIn(mask) => mask.clone(),
+                    _ => Vec::new(),
+                })
+                .collect(),
+            FactType::Code => {
+                let tested: Vec<u32> = {
+                    let mut t: Vec<u32> = tests
+                        .iter()
+                        .filter_map(|t| match t {
+                            Prepared::CodeIn(s) => Some(*s),
+                            _ => None,
+                        })
+                        .collect();
+                    t.sort_unstable();
+                    t.dedup();
+                    t
+                };
+                // A code's memberships of the tested sets; a code in none of them is one more.
+                let member = |s: u32, code: &String| {
+                    sets.get(s as usize)
+                        .is_some_and(|c| c.binary_search(code).is_ok())
+                };
+                let mut signatures: Vec<Vec<bool>> = vec![vec![false; tested.len()]];
+                for s in &tested {
+                    for code in sets.get(*s as usize).into_iter().flatten() {
+                        let signature: Vec<bool> =
+                            tested.iter().map(|t| member(*t, code)).collect();
+                        if !signatures.contains(&signature) {
+                            signatures.push(signature);
+                        }
+                    }
+                }
+                tests
+                    .iter()
+                    .map(|t| {
+                        let at = match t {
+                            Prepared::CodeIn(s) => tested.binary_search(s).ok(),
+                            _ => None,
+                        };
+                        signatures
+                            .iter()
+                            .map(|sig| at.and_then(|a| sig.get(a)).copied().unwrap_or(false))
+                            .collect()
+                    })
+                    .collect()
+            }
+            FactType::Codes => {
+                let size = key
+                    .class
+                    .and_then(|c| classes.get(c as usize))
+                    .map_or(0, |c| c.size);
+                // How many of the class's codes the patient has: none, some, all.
+                let counts: Vec<u32> = match size {
+                    0 => vec![0],
+                    1 => vec![0, 1],
+                    _ => vec![0, 1, size],
+                };
+                tests
+                    .iter()
+                    .map(|t| {
+                        counts
+                            .iter()
+                            .map(|n| match t {
+                                Prepared::HasAny(_) => *n > 0,
+                                Prepared::HasAll(_, all) => n >= all,
+                                _ => false,
+                            })
+                            .collect()
+                    })
+                    .collect()
+            }
+        };
+        for (i, split) in members.iter().zip(splits) {
+            if let Some(n) = nodes.get_mut(*i) {
+                n.var = key_index as u32;
+                n.split = split;
+            }
+        }
+    }
+    // The variables in one order on every path: the graph of "read right after" between
+    // different variables has no cycle (Kahn's algorithm removes every variable).
+    let mut after: Vec<Vec<u32>> = vec![Vec::new(); keys.len()];
+    let mut before = vec![0u32; keys.len()];
+    for n in nodes.iter() {
+        for child in [n.then, n.otherwise] {
+            if child & LEAF != 0 {
+                continue;
+            }
+            let c = nodes.get(child as usize)?;
+            if c.var != n.var && !after.get(n.var as usize)?.contains(&c.var) {
+                after.get_mut(n.var as usize)?.push(c.var);
+                *before.get_mut(c.var as usize)? += 1;
+            }
+        }
+    }
+    let mut free: Vec<u32> = (0..keys.len() as u32)
+        .filter(|v| before.get(*v as usize) == Some(&0))
+        .collect();
+    let mut removed = 0;
+    while let Some(v) = free.pop() {
+        removed += 1;
+        for w in after.get(v as usize)?.clone() {
+            let b = before.get_mut(w as usize)?;
+            *b -= 1;
+            if *b == 0 {
+                free.push(w);
+            }
+        }
+    }
+    (removed == keys.len()).then(|| keys.iter().map(|k| k.fact).collect())
 }
 
 /// Indexes every code of the sets with the sets and the classes that hold it.
@@ -555,24 +821,24 @@ impl Decision {
         }
     }
 
-    /// Every leaf reachable from `start` given the known facts, following both branches of a
-    /// test whose fact is missing, and the missing facts the result depends on. `None` only
-    /// for a diagram [`prepare`] would have refused.
+    /// Every leaf the patient can reach from `start`, and the missing facts the result
+    /// depends on. `None` only for a diagram [`prepare`] would have refused.
+    ///
+    /// Each missing variable is split over its classes of values: from a test of it, the
+    /// chain of its tests is followed once per class. That gives a reduced, ordered diagram
+    /// over the missing variables (ordered because [`split`] checked that every path reads
+    /// the variables in one order) whose results are leaves: the leaves it reaches are exactly
+    /// those some completion of the facts reaches. Merged by result (the same outcome, no
+    /// rule, or the same conflict) and reduced again, the variables it still tests are exactly
+    /// those whose value can change the result: their facts are the ones needed.
     fn explore(
         &self,
         start: u32,
         known: &dyn Fn(&Node) -> Option<bool>,
         path: Vec<Step>,
     ) -> Option<Evaluation> {
-        let mut leaves = Vec::new();
-        // The diagram below `start` with the known facts fixed, reduced at the level of
-        // results: a test whose two branches give the same results is dropped. The facts its
-        // remaining tests read are exactly those the result depends on; a fact merely met on
-        // the way (both branches end in the same outcome) is not needed.
-        let mut keys: Vec<&Key> = Vec::new();
-        let mut tests: Vec<(u32, Reduced, Reduced)> = Vec::new();
-        let mut made: HashMap<(u32, Reduced, Reduced), Reduced> = HashMap::new();
-        let mut done: HashMap<u32, Reduced> = HashMap::new();
+        let mut by_leaf = Diagram::default();
+        let mut done: HashMap<u32, Ref2> = HashMap::new();
         // Post-order without recursion: a hostile artifact may chain a million tests.
         let mut stack = vec![(start, false)];
         while let Some((at, expanded)) = stack.pop() {
@@ -580,65 +846,70 @@ impl Decision {
                 continue;
             }
             if at & LEAF != 0 {
-                let leaf = at & !LEAF;
-                leaves.push(leaf);
-                let key = self.keys.get(leaf as usize)?;
-                let id = match keys.iter().position(|x| *x == key) {
-                    Some(i) => i,
-                    None => {
-                        keys.push(key);
-                        keys.len() - 1
-                    }
-                };
-                done.insert(at, Reduced::Result(id as u32));
+                done.insert(at, Ref2::Result(at & !LEAF));
                 continue;
             }
             let node = self.nodes.get(at as usize)?;
-            let children: &[u32] = match known(node) {
-                Some(true) => std::slice::from_ref(&node.then),
-                Some(false) => std::slice::from_ref(&node.otherwise),
-                None => &[node.then, node.otherwise],
+            let targets: Vec<u32> = match known(node) {
+                Some(true) => vec![node.then],
+                Some(false) => vec![node.otherwise],
+                None => (0..node.split.len())
+                    .map(|class| self.chain_end(node, class))
+                    .collect::<Option<_>>()?,
             };
             if !expanded {
                 stack.push((at, true));
-                stack.extend(children.iter().map(|&c| (c, false)));
+                stack.extend(targets.iter().map(|&t| (t, false)));
                 continue;
             }
-            // Children are done before their parent (post-order).
-            let value = match children {
-                [one] => *done.get(one)?,
-                [t, e] => {
-                    let (t, e) = (*done.get(t)?, *done.get(e)?);
-                    if t == e {
-                        t
-                    } else {
-                        let test = (node.fact, t, e);
-                        *made.entry(test).or_insert_with(|| {
-                            tests.push(test);
-                            Reduced::Test(tests.len() as u32 - 1)
-                        })
-                    }
-                }
-                _ => return None,
+            let children = targets
+                .iter()
+                .map(|t| done.get(t).copied())
+                .collect::<Option<Vec<_>>>()?;
+            let value = match known(node) {
+                Some(_) => *children.first()?,
+                None => by_leaf.make(node.var, children),
             };
             done.insert(at, value);
         }
-        let mut needed = Vec::new();
-        let mut todo = vec![*done.get(&start)?];
-        let mut visited = vec![false; tests.len()];
-        while let Some(r) = todo.pop() {
-            let Reduced::Test(i) = r else { continue };
-            match visited.get_mut(i as usize) {
-                Some(v) if !*v => *v = true,
-                _ => continue,
-            }
-            let &(fact, t, e) = tests.get(i as usize)?;
-            needed.push(fact);
-            todo.push(t);
-            todo.push(e);
-        }
+        let root = *done.get(&start)?;
+        let mut leaves = by_leaf.results(root);
         leaves.sort_unstable();
-        leaves.dedup();
+
+        // The same diagram with each leaf replaced by its result; its nodes were made
+        // children first, so one pass in order rebuilds it.
+        let mut keys: Vec<&Key> = Vec::new();
+        let mut key_of = |leaf: u32| -> Option<Ref2> {
+            let key = self.keys.get(leaf as usize)?;
+            let id = match keys.iter().position(|k| *k == key) {
+                Some(i) => i,
+                None => {
+                    keys.push(key);
+                    keys.len() - 1
+                }
+            };
+            Some(Ref2::Result(id as u32))
+        };
+        let mut by_result = Diagram::default();
+        let mut mapped: Vec<Ref2> = Vec::with_capacity(by_leaf.nodes.len());
+        let map = |r: Ref2, mapped: &[Ref2], key_of: &mut dyn FnMut(u32) -> Option<Ref2>| match r {
+            Ref2::Result(leaf) => key_of(leaf),
+            Ref2::Node(i) => mapped.get(i as usize).copied(),
+        };
+        for (var, children) in &by_leaf.nodes {
+            let children = children
+                .iter()
+                .map(|c| map(*c, &mapped, &mut key_of))
+                .collect::<Option<Vec<_>>>()?;
+            let made = by_result.make(*var, children);
+            mapped.push(made);
+        }
+        let root = map(root, &mapped, &mut key_of)?;
+        let mut needed: Vec<u32> = by_result
+            .vars(root)
+            .iter()
+            .filter_map(|v| self.vars.get(*v as usize).copied())
+            .collect();
         needed.sort_unstable();
         needed.dedup();
         Some(Evaluation {
@@ -646,6 +917,23 @@ impl Decision {
             needed,
             path,
         })
+    }
+
+    /// Where the chain of tests of a node's variable leads for one class of its values: the
+    /// first node of another variable, or a leaf.
+    fn chain_end(&self, node: &Node, class: usize) -> Option<u32> {
+        let mut at = node;
+        loop {
+            let next = if *at.split.get(class)? {
+                at.then
+            } else {
+                at.otherwise
+            };
+            match self.nodes.get(next as usize) {
+                Some(n) if next & LEAF == 0 && n.var == node.var => at = n,
+                _ => return Some(next),
+            }
+        }
     }
 
     /// The test of a node as policy text (`conservative_care >= 6 weeks`), from the source

@@ -381,6 +381,9 @@ pub struct Decision {
     pub(crate) index: usize,
     pub(crate) doc: DecisionDoc,
     pub(crate) nodes: Vec<eval::Node>,
+    /// The facts of the variables the tests read, by variable: a missing fact is split over
+    /// its variables' classes of values.
+    pub(crate) vars: Vec<u32>,
     pub(crate) root: u32,
     /// For each leaf, what counts as "the same result" when facts are missing.
     pub(crate) keys: Vec<eval::Key>,
