@@ -27,7 +27,9 @@ id!(
     DecisionId,
     PolicyId,
     TestId,
-    ConstraintId
+    ConstraintId,
+    OutcomeId,
+    RuleId
 );
 
 #[derive(Debug, Clone, Default)]
@@ -70,23 +72,9 @@ impl Program {
             .map_or("?", |(name, _)| name.as_str())
     }
 
-    /// Every fact a condition reads, through definitions too, sorted. Each definition is
-    /// visited once, without recursion: a chain of definitions can be as long as the input.
+    /// Every fact a condition reads, through definitions too, sorted.
     pub fn facts_read(&self, e: &Expr) -> Vec<FactId> {
-        let mut facts = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut pending: Vec<DefineId> = Vec::new();
-        e.for_each_fact(&mut |f, _| facts.push(f));
-        e.for_each_define(&mut |d, _| pending.push(d));
-        while let Some(d) = pending.pop() {
-            if !seen.insert(d) {
-                continue;
-            }
-            if let Some(DefineBody::Condition(body)) = self.define(d).map(|x| &x.body) {
-                body.for_each_fact(&mut |f, _| facts.push(f));
-                body.for_each_define(&mut |dep, _| pending.push(dep));
-            }
-        }
+        let mut facts: Vec<FactId> = self.walk(&[e]).filter_map(Expr::fact).collect();
         facts.sort();
         facts.dedup();
         facts
@@ -127,28 +115,15 @@ impl Program {
         order
     }
 
-    /// Calls `f` on every test of the conditions (comparisons, memberships, bools,
-    /// constants) in the order a reader meets them: conditions in turn, left to right, each
-    /// definition's body where the definition is first named. With an explicit stack: chains
-    /// of definitions can be as long as the input.
-    pub fn visit_in_reading_order(&self, conditions: &[&Expr], mut f: impl FnMut(&Expr)) {
-        let mut seen_defines = std::collections::HashSet::new();
-        let mut stack: Vec<&Expr> = conditions.iter().rev().copied().collect();
-        while let Some(e) = stack.pop() {
-            match &e.kind {
-                ExprKind::Define(d) => {
-                    if seen_defines.insert(*d)
-                        && let Some(DefineBody::Condition(body)) = self.define(*d).map(|x| &x.body)
-                    {
-                        stack.push(body);
-                    }
-                }
-                ExprKind::Not(inner) => stack.push(inner),
-                ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => {
-                    stack.extend(es.iter().rev());
-                }
-                _ => f(e),
-            }
+    /// The conditions and every expression inside them in the order a reader meets them:
+    /// conditions in turn, left to right, each definition's body right after the first place
+    /// that names it. With an explicit stack: chains of definitions can be as long as the
+    /// input.
+    pub fn walk<'a>(&'a self, conditions: &[&'a Expr]) -> Walk<'a> {
+        Walk {
+            program: Some(self),
+            stack: conditions.iter().rev().copied().collect(),
+            seen: std::collections::HashSet::new(),
         }
     }
 
@@ -294,36 +269,78 @@ pub enum ExprKind {
 }
 
 impl Expr {
-    /// Calls `f` on every fact this expression reads directly (not through defines).
-    pub fn for_each_fact(&self, f: &mut impl FnMut(FactId, Span)) {
+    /// The expressions directly inside this one.
+    pub fn children(&self) -> &[Expr] {
         match &self.kind {
-            ExprKind::Const(_) | ExprKind::Define(_) => {}
+            ExprKind::Not(e) => std::slice::from_ref(e),
+            ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => es,
+            _ => &[],
+        }
+    }
+
+    /// This expression and every expression inside it, in reading order; definitions are
+    /// not followed (see [`Program::walk`]). With an explicit stack: chains of `not` are
+    /// unbounded in the grammar.
+    pub fn walk(&self) -> Walk<'_> {
+        Walk {
+            program: None,
+            stack: vec![self],
+            seen: std::collections::HashSet::new(),
+        }
+    }
+
+    /// The fact this expression tests directly, when it is a test of one fact.
+    pub fn fact(&self) -> Option<FactId> {
+        match &self.kind {
             ExprKind::Fact(id)
             | ExprKind::Compare { fact: id, .. }
             | ExprKind::EnumIn { fact: id, .. }
             | ExprKind::CodeIn { fact: id, .. }
-            | ExprKind::Has { fact: id, .. } => f(*id, self.span),
-            ExprKind::Not(e) => e.for_each_fact(f),
-            ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => {
-                for e in es {
-                    e.for_each_fact(f);
-                }
+            | ExprKind::Has { fact: id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+
+    /// Calls `f` on every fact this expression reads directly (not through defines).
+    pub fn for_each_fact(&self, f: &mut impl FnMut(FactId, Span)) {
+        for e in self.walk() {
+            if let Some(id) = e.fact() {
+                f(id, e.span);
             }
         }
     }
 
     /// Calls `f` on every define this expression names directly.
     pub fn for_each_define(&self, f: &mut impl FnMut(DefineId, Span)) {
-        match &self.kind {
-            ExprKind::Define(id) => f(*id, self.span),
-            ExprKind::Not(e) => e.for_each_define(f),
-            ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => {
-                for e in es {
-                    e.for_each_define(f);
-                }
+        for e in self.walk() {
+            if let ExprKind::Define(id) = e.kind {
+                f(id, e.span);
             }
-            _ => {}
         }
+    }
+}
+
+/// Expressions in reading order: see [`Expr::walk`] and [`Program::walk`].
+pub struct Walk<'a> {
+    /// Where definitions are followed from, when they are.
+    program: Option<&'a Program>,
+    stack: Vec<&'a Expr>,
+    seen: std::collections::HashSet<DefineId>,
+}
+
+impl<'a> Iterator for Walk<'a> {
+    type Item = &'a Expr;
+
+    fn next(&mut self) -> Option<&'a Expr> {
+        let e = self.stack.pop()?;
+        self.stack.extend(e.children().iter().rev());
+        if let (ExprKind::Define(d), Some(program)) = (&e.kind, self.program)
+            && self.seen.insert(*d)
+            && let Some(DefineBody::Condition(body)) = program.define(*d).map(|x| &x.body)
+        {
+            self.stack.push(body);
+        }
+        Some(e)
     }
 }
 

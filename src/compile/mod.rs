@@ -1036,9 +1036,7 @@ fn empty_decision() -> DecisionDoc {
 fn node_source(program: &Program, decision: &Decision, node: &INode) -> (Span, Option<String>) {
     let mut fallback = None;
     for rule in &decision.rules {
-        let mut stack = vec![&rule.condition];
-        let mut seen: HashSet<DefineId> = HashSet::new();
-        while let Some(e) = stack.pop() {
+        for e in program.walk(&[&rule.condition]) {
             let (fact, exact) = match (&e.kind, &node.test) {
                 (ExprKind::Fact(f), ITest::IsTrue) => (*f, true),
                 (ExprKind::Compare { fact, value, .. }, ITest::Compare { value: v, .. }) => {
@@ -1048,23 +1046,6 @@ fn node_source(program: &Program, decision: &Decision, node: &INode) -> (Span, O
                 (ExprKind::CodeIn { fact, set }, ITest::CodeIn(s)) => (*fact, set == s),
                 (ExprKind::Has { fact, set, .. }, ITest::Has { inside, .. }) => {
                     (*fact, inside.contains(set))
-                }
-                (ExprKind::Not(inner), _) => {
-                    stack.push(inner);
-                    continue;
-                }
-                (ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. }, _) => {
-                    stack.extend(es.iter().rev());
-                    continue;
-                }
-                (ExprKind::Define(d), _) => {
-                    if seen.insert(*d)
-                        && let Some(DefineBody::Condition(body)) =
-                            program.define(*d).map(|x| &x.body)
-                    {
-                        stack.push(body);
-                    }
-                    continue;
                 }
                 _ => continue,
             };

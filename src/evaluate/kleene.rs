@@ -233,19 +233,10 @@ pub fn named_codes(program: &Program, sets: &[CodeSetId], out: &mut Vec<String>)
 /// they are named. Splitting missing facts in this order lets the first rules decide early:
 /// under `first`, the facts of a rule that holds make every later fact irrelevant.
 fn reading_order(program: &Program, conditions: &[&Expr]) -> Vec<FactId> {
-    let mut order = Vec::new();
     let mut seen: HashSet<FactId> = HashSet::new();
-    program.visit_in_reading_order(conditions, |e| match &e.kind {
-        ExprKind::Fact(f)
-        | ExprKind::Compare { fact: f, .. }
-        | ExprKind::EnumIn { fact: f, .. }
-        | ExprKind::CodeIn { fact: f, .. }
-        | ExprKind::Has { fact: f, .. }
-            if seen.insert(*f) =>
-        {
-            order.push(*f);
-        }
-        _ => {}
-    });
-    order
+    program
+        .walk(conditions)
+        .filter_map(Expr::fact)
+        .filter(|f| seen.insert(*f))
+        .collect()
 }
