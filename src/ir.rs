@@ -154,6 +154,182 @@ impl Program {
     }
 }
 
+/// A checked program without errors: no condition with errors ([`ExprKind::Error`]), no
+/// definition without a body, every policy, outcome and other reference resolved and in
+/// range. The analysis, the compiler and the test runner take one, so they need not guard
+/// against a half-checked model. Only [`ValidProgram::new`] makes one, and it verifies all
+/// that; the checker calls it. Read access goes through `Deref` to [`Program`].
+#[derive(Debug, Clone)]
+pub struct ValidProgram(Program);
+
+impl ValidProgram {
+    /// The program when it holds what a `ValidProgram` promises; otherwise the program back,
+    /// with the first thing that does not hold, in words.
+    pub(crate) fn new(program: Program) -> Result<ValidProgram, Box<(Program, String)>> {
+        match first_invalid(&program) {
+            None => Ok(ValidProgram(program)),
+            Some(problem) => Err(Box::new((program, problem))),
+        }
+    }
+
+    /// A copy with only the decisions `keep` selects, renumbered, and the tests' expects of
+    /// the others left out: still valid. The benchmarks measure one policy's analysis so.
+    pub fn retain_decisions(&self, keep: impl Fn(&Decision) -> bool) -> ValidProgram {
+        let mut p = self.0.clone();
+        let mut renumbered = Vec::with_capacity(p.decisions.len());
+        let mut next = 0;
+        for d in &p.decisions {
+            renumbered.push(keep(d).then(|| {
+                next += 1;
+                DecisionId(next - 1)
+            }));
+        }
+        let renumber = |id: DecisionId| renumbered.get(id.index()).copied().flatten();
+        p.decisions.retain(|d| keep(d));
+        for policy in &mut p.policies {
+            policy.decisions = policy
+                .decisions
+                .iter()
+                .filter_map(|d| renumber(*d))
+                .collect();
+        }
+        for t in &mut p.tests {
+            t.expects
+                .retain_mut(|e| renumber(e.decision).map(|id| e.decision = id).is_some());
+        }
+        ValidProgram(p)
+    }
+}
+
+impl std::ops::Deref for ValidProgram {
+    type Target = Program;
+
+    fn deref(&self) -> &Program {
+        &self.0
+    }
+}
+
+/// The first thing that keeps a program from being a [`ValidProgram`], in words.
+fn first_invalid(p: &Program) -> Option<String> {
+    let policy = |id: Option<PolicyId>| id.is_some_and(|id| p.policies.get(id.index()).is_some());
+    let outcome =
+        |d: &Decision, id: Option<OutcomeId>| id.is_some_and(|id| d.outcome(id).is_some());
+    for d in &p.decisions {
+        if !policy(d.policy) {
+            return Some(format!("decision `{}` belongs to no policy", d.name));
+        }
+        for r in &d.rules {
+            if !outcome(d, r.outcome) {
+                return Some(format!(
+                    "rule `{}` of `{}` gives no outcome",
+                    r.name, d.name
+                ));
+            }
+            if let Some(problem) = first_invalid_expr(p, &r.condition) {
+                return Some(format!("rule `{}` of `{}`: {problem}", r.name, d.name));
+            }
+        }
+        if let Some(o) = &d.otherwise
+            && !outcome(d, o.outcome)
+        {
+            return Some(format!("the `otherwise` of `{}` gives no outcome", d.name));
+        }
+        if let Some(f) = d.inputs.iter().flatten().find(|f| p.fact(**f).is_none()) {
+            return Some(format!(
+                "decision `{}` lists a missing fact {}",
+                d.name, f.0
+            ));
+        }
+    }
+    for d in &p.defines {
+        let problem = match &d.body {
+            DefineBody::Invalid => Some("no body".to_string()),
+            DefineBody::Condition(e) => first_invalid_expr(p, e),
+            DefineBody::Alias { fact, .. } if p.fact(*fact).is_none() => {
+                Some(format!("a missing fact {}", fact.0))
+            }
+            DefineBody::Alias { .. } | DefineBody::Value(_) => None,
+        };
+        if let Some(problem) = problem {
+            return Some(format!("definition `{}`: {problem}", d.name));
+        }
+    }
+    for c in &p.constraints {
+        if let Some(problem) = first_invalid_expr(p, &c.condition) {
+            return Some(format!("constraint `{}`: {problem}", c.name));
+        }
+    }
+    for s in &p.code_sets {
+        if let Some(id) = set_refs(&s.expr).find(|r| p.code_set(*r).is_none()) {
+            let name = s.name.as_deref().unwrap_or("written in place");
+            return Some(format!("code set `{name}`: a missing code set {}", id.0));
+        }
+    }
+    for t in &p.tests {
+        if !policy(t.policy) {
+            return Some(format!("test \"{}\" belongs to no policy", t.name));
+        }
+        if t.given.iter().any(|g| p.fact(g.fact).is_none())
+            || t.expects.iter().any(|e| {
+                p.decision(e.decision)
+                    .is_none_or(|d| d.outcome(e.outcome).is_none())
+            })
+        {
+            return Some(format!("test \"{}\" names something missing", t.name));
+        }
+    }
+    for policy in &p.policies {
+        if policy.decisions.iter().any(|d| p.decision(*d).is_none())
+            || policy
+                .tests
+                .iter()
+                .any(|t| p.tests.get(t.index()).is_none())
+            || policy
+                .constraints
+                .iter()
+                .any(|c| p.constraints.get(c.index()).is_none())
+        {
+            return Some(format!("policy \"{}\" names something missing", policy.id));
+        }
+    }
+    None
+}
+
+/// The code sets a set expression names, without following them.
+fn set_refs(e: &SetExpr) -> impl Iterator<Item = CodeSetId> + '_ {
+    let mut stack = vec![e];
+    std::iter::from_fn(move || {
+        while let Some(e) = stack.pop() {
+            match e {
+                SetExpr::Items(_) => {}
+                SetExpr::Ref(id) => return Some(*id),
+                SetExpr::Chain { first, rest } => {
+                    stack.push(first);
+                    stack.extend(rest.iter().map(|(_, e)| e));
+                }
+            }
+        }
+        None
+    })
+}
+
+/// The first problem of one condition (definitions are checked on their own), in words.
+fn first_invalid_expr(p: &Program, e: &Expr) -> Option<String> {
+    e.walk().find_map(|e| match &e.kind {
+        ExprKind::Error => Some("a condition with errors".to_string()),
+        ExprKind::Define(d) if p.define(*d).is_none() => {
+            Some(format!("a missing definition {}", d.0))
+        }
+        ExprKind::CodeIn { set, .. } | ExprKind::Has { set, .. } if p.code_set(*set).is_none() => {
+            Some(format!("a missing code set {}", set.0))
+        }
+        _ => e
+            .fact()
+            .filter(|f| p.fact(*f).is_none())
+            .map(|f| format!("a missing fact {}", f.0)),
+    })
+}
+
 #[derive(Debug, Clone)]
 pub struct Fact {
     pub name: String,
@@ -232,6 +408,9 @@ pub struct Expr {
 
 #[derive(Debug, Clone)]
 pub enum ExprKind {
+    /// A condition that had errors, which the checker reported. A checked program without
+    /// errors ([`ValidProgram`]) has none.
+    Error,
     Const(bool),
     /// A `bool` fact is true.
     Fact(FactId),
@@ -376,7 +555,8 @@ impl HitPolicy {
 #[derive(Debug, Clone)]
 pub struct Decision {
     pub name: String,
-    pub policy: PolicyId,
+    /// `None` when its file declares no policy (reported by the checker).
+    pub policy: Option<PolicyId>,
     pub hit: HitPolicy,
     pub description: Option<String>,
     pub outcomes: Vec<Outcome>,
@@ -387,6 +567,21 @@ pub struct Decision {
     pub file: FileId,
     pub span: Span,
     pub name_span: Span,
+}
+
+impl Decision {
+    pub fn outcome(&self, id: OutcomeId) -> Option<&Outcome> {
+        self.outcomes.get(id.index())
+    }
+
+    pub fn rule(&self, id: RuleId) -> Option<&Rule> {
+        self.rules.get(id.index())
+    }
+
+    /// The outcome a rule gives.
+    pub fn outcome_of(&self, rule: &Rule) -> Option<&Outcome> {
+        rule.outcome.and_then(|o| self.outcome(o))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -400,8 +595,9 @@ pub struct Rule {
     pub name: String,
     pub description: Option<String>,
     pub condition: Expr,
-    /// Index into the decision's outcomes.
-    pub outcome: u32,
+    /// `None` when it names an outcome the decision does not declare (reported by the
+    /// checker).
+    pub outcome: Option<OutcomeId>,
     pub span: Span,
     pub name_span: Span,
     pub outcome_span: Span,
@@ -409,7 +605,9 @@ pub struct Rule {
 
 #[derive(Debug, Clone)]
 pub struct Otherwise {
-    pub outcome: u32,
+    /// `None` when it names an outcome the decision does not declare (reported by the
+    /// checker).
+    pub outcome: Option<OutcomeId>,
     pub span: Span,
 }
 
@@ -452,7 +650,8 @@ pub struct Metadata {
 #[derive(Debug, Clone)]
 pub struct Test {
     pub name: String,
-    pub policy: PolicyId,
+    /// `None` when its file declares no policy (reported by the checker).
+    pub policy: Option<PolicyId>,
     pub given: Vec<Given>,
     pub expects: Vec<Expect>,
     pub span: Span,
@@ -479,6 +678,6 @@ pub enum Value {
 #[derive(Debug, Clone)]
 pub struct Expect {
     pub decision: DecisionId,
-    pub outcome: u32,
+    pub outcome: OutcomeId,
     pub span: Span,
 }

@@ -13,7 +13,7 @@
 use crate::artifact::{Facts, LeafDoc};
 use crate::compile::Compiled;
 use crate::evaluate::{self, Assignment, Evaluation};
-use crate::ir::{DecisionId, FactId, Program, TestId, Value};
+use crate::ir::{DecisionId, FactId, OutcomeId, Program, TestId, ValidProgram, Value};
 use crate::types::{Num, Type, Unit};
 
 /// The result of one test.
@@ -34,8 +34,7 @@ impl TestResult {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpectResult {
     pub decision: DecisionId,
-    /// The expected outcome, an index into the decision's outcomes.
-    pub expected: u32,
+    pub expected: OutcomeId,
     pub actual: Evaluation,
     pub passed: bool,
 }
@@ -68,7 +67,8 @@ pub struct LeafCoverage {
 
 /// Runs the given tests, in the order given; with the compiled policies, measures how much
 /// of their decisions the tests cover.
-pub fn run(program: &Program, tests: &[TestId], compiled: Option<&[Compiled]>) -> Run {
+pub fn run(program: &ValidProgram, tests: &[TestId], compiled: Option<&[Compiled]>) -> Run {
+    let program: &Program = program;
     let results = results(program, tests);
     let coverage = compiled
         .map(|c| coverage(program, tests, c))

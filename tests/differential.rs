@@ -14,7 +14,7 @@ use medpol::artifact::{Artifact, Facts, LeafDoc};
 use medpol::compile::{self, Compiled};
 use medpol::driver::{self, CheckedProject};
 use medpol::evaluate::{self, Assignment, By, Evaluation};
-use medpol::ir::{DecisionId, ExprKind, FactId, Program, Value};
+use medpol::ir::{DecisionId, ExprKind, FactId, OutcomeId, Program, RuleId, Value};
 use medpol::types::{Num, Type, Unit};
 
 /// A project (or one file of it) checked and its policies compiled, those of the files asked
@@ -182,14 +182,16 @@ fn compiled_result(
     }
     let leaves: Vec<&LeafDoc> = e.leaves.iter().map(|l| d.leaf(*l).unwrap()).collect();
     let outcome_index = |name: &str| {
-        decision
-            .outcomes
-            .iter()
-            .position(|o| o.name == name)
-            .unwrap() as u32
+        OutcomeId(
+            decision
+                .outcomes
+                .iter()
+                .position(|o| o.name == name)
+                .unwrap() as u32,
+        )
     };
     let rule_index =
-        |name: &str| decision.rules.iter().position(|r| r.name == name).unwrap() as u32;
+        |name: &str| RuleId(decision.rules.iter().position(|r| r.name == name).unwrap() as u32);
     match leaves.as_slice() {
         [LeafDoc::NoRule] => Evaluation::NoRule,
         [LeafDoc::Conflict { rules, .. }] => Evaluation::Conflict {

@@ -430,7 +430,7 @@ fn check_properties(text: &str) -> Result<(), TestCaseError> {
         "a second run reports differently"
     );
 
-    let program = &r.checked.program;
+    let program = r.checked.program();
     let declared = |f: fn(&Decl) -> bool| r.file.decls.iter().filter(|d| f(d)).count();
     let named_sets = program
         .code_sets

@@ -87,14 +87,14 @@ pub(super) fn summarise(
         let mut more = 0;
         let mut targets: Vec<(Node, String)> = Vec::new();
         for (i, r) in decision.rules.iter().enumerate() {
-            if r.outcome as usize == o {
+            if r.outcome == Some(OutcomeId(o as u32)) {
                 targets.push((space.mdd.terminal(2 + i as u32), r.name.clone()));
             }
         }
         if decision
             .otherwise
             .as_ref()
-            .is_some_and(|ow| ow.outcome as usize == o)
+            .is_some_and(|ow| ow.outcome == Some(OutcomeId(o as u32)))
         {
             targets.push((space.mdd.terminal(otherwise_value), "otherwise".to_string()));
         }

@@ -70,7 +70,8 @@ pub struct Analysis {
 }
 
 /// Analyses every decision of a checked program.
-pub fn analyse(program: &Program, options: &Options) -> Analysis {
+pub fn analyse(program: &ValidProgram, options: &Options) -> Analysis {
+    let program: &Program = program;
     let deadline = Instant::now() + options.time_limit;
     let mut out = Analysis::default();
     let mut reported_defines = HashSet::new();
@@ -78,9 +79,9 @@ pub fn analyse(program: &Program, options: &Options) -> Analysis {
     for (i, d) in program.decisions.iter().enumerate() {
         let id = DecisionId(i as u32);
         let started = Instant::now();
-        let date = program
-            .policies
-            .get(d.policy.index())
+        let date = d
+            .policy
+            .and_then(|p| program.policies.get(p.index()))
             .and_then(|p| p.meta.effective);
         let universe = codes.universe(options.tables.as_ref(), date);
         let mut run = Run {
@@ -257,10 +258,9 @@ impl Run<'_> {
     fn decision(&mut self) -> Result<(), Stop> {
         let d = self.decision;
         self.in_time()?;
-        let constraints: Vec<&Constraint> = self
-            .program
-            .policies
-            .get(d.policy.index())
+        let constraints: Vec<&Constraint> = d
+            .policy
+            .and_then(|p| self.program.policies.get(p.index()))
             .map(|p| {
                 p.constraints
                     .iter()
@@ -544,12 +544,8 @@ impl Run<'_> {
                 let example = self
                     .example(space, both, &self.facts_of_rules(&[i, j]))
                     .unwrap_or_default();
-                let outcome = |r: &Rule| {
-                    d.outcomes
-                        .get(r.outcome as usize)
-                        .map(|o| o.name.clone())
-                        .unwrap_or_default()
-                };
+                let outcome =
+                    |r: &Rule| d.outcome_of(r).map(|o| o.name.clone()).unwrap_or_default();
                 let diag = if same {
                     Diagnostic::new(
                         Code::RedundantOverlap,
@@ -642,12 +638,7 @@ impl Run<'_> {
             }
             // One note per rule: every earlier rule with another outcome that takes some of
             // its patients, and one such patient.
-            let outcome = |r: &Rule| {
-                d.outcomes
-                    .get(r.outcome as usize)
-                    .map(|o| o.name.clone())
-                    .unwrap_or_default()
-            };
+            let outcome = |r: &Rule| d.outcome_of(r).map(|o| o.name.clone()).unwrap_or_default();
             let mut takers = Vec::new();
             let mut example = None;
             let reads_i = reads.get(i).map(Vec::as_slice).unwrap_or_default();

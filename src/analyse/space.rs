@@ -484,6 +484,15 @@ impl Space<'_> {
     /// Compiles a condition (its defines must be compiled already, which `build` does).
     pub fn condition(&mut self, e: &Expr) -> Result<Node, Exhausted> {
         match &e.kind {
+            ExprKind::Error => {
+                debug_assert!(
+                    false,
+                    "internal error: a condition with errors reached the analysis"
+                );
+                // Unreachable: the analysis and the compiler take a `ValidProgram`, which has
+                // no erroneous condition; giving up is the answer that claims nothing.
+                Err(Exhausted)
+            }
             ExprKind::Const(true) => Ok(TRUE),
             ExprKind::Const(false) => Ok(FALSE),
             ExprKind::Fact(f) => {

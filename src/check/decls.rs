@@ -114,7 +114,7 @@ impl<'a> Checker<'a> {
                 let id = DecisionId(self.program.decisions.len() as u32);
                 self.program.decisions.push(Decision {
                     name: d.name.name.clone(),
-                    policy: PolicyId(u32::MAX),
+                    policy: None,
                     hit: HitPolicy::First,
                     description: d.description.as_ref().map(|d| d.value.clone()),
                     outcomes: Vec::new(),
@@ -132,8 +132,9 @@ impl<'a> Checker<'a> {
                 self.program.constraints.push(Constraint {
                     name: c.name.name.clone(),
                     description: c.description.as_ref().map(|d| d.value.clone()),
+                    // Until `check_constraints` checks it.
                     condition: Expr {
-                        kind: ExprKind::Const(true),
+                        kind: ExprKind::Error,
                         span: c.expr.span,
                     },
                     file,

@@ -666,7 +666,7 @@ impl Checker<'_> {
         if matches!(
             &other,
             Typed::Cond(Expr {
-                kind: ExprKind::Const(_),
+                kind: ExprKind::Const(_) | ExprKind::Error,
                 ..
             })
         ) {
@@ -1171,10 +1171,10 @@ impl Checker<'_> {
     }
 }
 
-/// The stand-in for a condition that had errors: true, so it hides nothing else.
+/// The stand-in for a condition that had errors.
 fn error_expr(span: Span) -> Expr {
     Expr {
-        kind: ExprKind::Const(true),
+        kind: ExprKind::Error,
         span,
     }
 }

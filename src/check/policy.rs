@@ -299,7 +299,10 @@ impl<'a> Checker<'a> {
                         self.duplicate("outcome", &n.name, n.span, first);
                         continue;
                     }
-                    self.declaration(n.span, Symbol::Outcome(id, outcomes.len() as u32));
+                    self.declaration(
+                        n.span,
+                        Symbol::Outcome(id, OutcomeId(outcomes.len() as u32)),
+                    );
                     outcomes.push(Outcome {
                         name: n.name.clone(),
                         span: n.span,
@@ -319,7 +322,7 @@ impl<'a> Checker<'a> {
         }
         if let Some(dec) = self.program.decisions.get_mut(id.index()) {
             dec.hit = hit;
-            dec.policy = policy.unwrap_or(PolicyId(u32::MAX));
+            dec.policy = policy;
             dec.outcomes = outcomes;
         }
         let mut rules: Vec<Rule> = Vec::new();
@@ -362,9 +365,9 @@ impl<'a> Checker<'a> {
                         let first = first.name_span;
                         self.duplicate("rule", &r.name.name, r.name.span, first);
                     }
-                    self.declaration(r.name.span, Symbol::Rule(id, rules.len() as u32));
+                    self.declaration(r.name.span, Symbol::Rule(id, RuleId(rules.len() as u32)));
                     let condition = self.condition(file, &r.condition);
-                    let outcome = self.outcome_ref(id, &r.outcome).unwrap_or(u32::MAX);
+                    let outcome = self.outcome_ref(id, &r.outcome);
                     rules.push(Rule {
                         name: r.name.name.clone(),
                         description: r.description.as_ref().map(|s| s.value.clone()),
@@ -388,7 +391,7 @@ impl<'a> Checker<'a> {
                         );
                         continue;
                     }
-                    let o = self.outcome_ref(id, outcome).unwrap_or(u32::MAX);
+                    let o = self.outcome_ref(id, outcome);
                     otherwise = Some(Otherwise {
                         outcome: o,
                         span: *span,
@@ -511,14 +514,14 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn outcome_ref(&mut self, decision: DecisionId, name: &ast::Ident) -> Option<u32> {
+    fn outcome_ref(&mut self, decision: DecisionId, name: &ast::Ident) -> Option<OutcomeId> {
         let (outcomes, decision_name, decl_span) = {
             let d = self.program.decision(decision)?;
             let names: Vec<String> = d.outcomes.iter().map(|o| o.name.clone()).collect();
             (names, d.name.clone(), d.name_span)
         };
         if let Some(i) = outcomes.iter().position(|o| *o == name.name) {
-            let i = i as u32;
+            let i = OutcomeId(i as u32);
             self.reference(name.span, Symbol::Outcome(decision, i));
             return Some(i);
         }
@@ -594,7 +597,7 @@ impl<'a> Checker<'a> {
         }
         self.program.tests.push(Test {
             name: t.name.value.clone(),
-            policy: policy.unwrap_or(PolicyId(u32::MAX)),
+            policy,
             given,
             expects,
             span: t.span,

@@ -117,7 +117,7 @@ fn comparisons_normalise_to_the_facts_unit() {
         &ImportMap::new(),
         crate::tables::TableSet::shipped(),
     );
-    let rule = &checked.program.decisions[0].rules[0];
+    let rule = &checked.program().decisions[0].rules[0];
     match &rule.condition.kind {
         ExprKind::Compare { op, value, .. } => {
             assert_eq!(*op, crate::ast::CmpOp::Ge);

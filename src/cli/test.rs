@@ -11,7 +11,7 @@ use medpol::artifact::LeafDoc;
 use medpol::diagnostic::Severity;
 use medpol::driver::{self, CheckedProject, Options};
 use medpol::evaluate::{By, Evaluation};
-use medpol::ir::{Decision, Program};
+use medpol::ir::{Decision, OutcomeId, Program};
 use medpol::render;
 use medpol::source::{Sources, Span};
 use medpol::testing::{self, DecisionCoverage, Run, TestResult};
@@ -194,16 +194,14 @@ fn place(sources: &Sources, span: Span) -> String {
     format!("{}:{line}", sources.name(span.file))
 }
 
-fn outcome_name(d: &Decision, outcome: u32) -> &str {
-    d.outcomes
-        .get(outcome as usize)
-        .map_or("?", |o| o.name.as_str())
+fn outcome_name(d: &Decision, outcome: OutcomeId) -> &str {
+    d.outcome(outcome).map_or("?", |o| o.name.as_str())
 }
 
 /// What gave an outcome, in words: "rule `sacroplasty` (file:line)".
 fn by_text(sources: &Sources, d: &Decision, by: &[By]) -> String {
     let one = |b: &By| match b {
-        By::Rule(r) => d.rules.get(*r as usize).map_or("?".to_string(), |rule| {
+        By::Rule(r) => d.rule(*r).map_or("?".to_string(), |rule| {
             format!("rule `{}` ({})", rule.name, place(sources, rule.name_span))
         }),
         By::Otherwise => match &d.otherwise {
@@ -235,7 +233,7 @@ fn actual_text(sources: &Sources, program: &Program, d: &Decision, e: &Evaluatio
         Evaluation::Conflict { rules } => {
             let names: Vec<String> = rules
                 .iter()
-                .filter_map(|r| d.rules.get(*r as usize))
+                .filter_map(|r| d.rule(*r))
                 .map(|r| format!("`{}` ({})", r.name, place(sources, r.name_span)))
                 .collect();
             format!("a conflict between rules {}", names.join(", "))
@@ -292,7 +290,7 @@ fn actual_json(
                 .iter()
                 .map(|b| {
                     match b {
-                    By::Rule(r) => d.rules.get(*r as usize).map_or(json!(null), |rule| {
+                    By::Rule(r) => d.rule(*r).map_or(json!(null), |rule| {
                         json!({ "rule": rule.name, "source": loc_json(sources, rule.name_span) })
                     }),
                     By::Otherwise => json!({
@@ -308,7 +306,7 @@ fn actual_json(
             "kind": "conflict",
             "rules": rules
                 .iter()
-                .filter_map(|r| d.rules.get(*r as usize))
+                .filter_map(|r| d.rule(*r))
                 .map(|r| json!({ "rule": r.name, "source": loc_json(sources, r.name_span) }))
                 .collect::<Vec<_>>(),
         }),

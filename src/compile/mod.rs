@@ -87,11 +87,12 @@ impl std::error::Error for CompileError {}
 /// code sets are expanded against (the release in force on each policy's effective date, as the
 /// analysis takes it).
 pub fn compile(
-    program: &Program,
+    program: &ValidProgram,
     tables: &TableSet,
     sources: &Sources,
     options: &Options,
 ) -> Result<Vec<Compiled>, CompileError> {
+    let program: &Program = program;
     let mut out = Vec::with_capacity(program.policies.len());
     // Policies in force on the same release share its codes, read once.
     let mut codes = crate::analyse::CodeCache::default();
@@ -878,10 +879,8 @@ fn decision_doc(
         IRef::Node(n) => Ref::Node(count - 1 - n),
         IRef::Leaf(l) => Ref::Leaf(leaf_of.get(&l).copied().unwrap_or(0)),
     };
-    let outcome = |o: u32| {
-        decision
-            .outcomes
-            .get(o as usize)
+    let outcome = |o: Option<OutcomeId>| {
+        o.and_then(|o| decision.outcome(o))
             .map(|x| x.name.clone())
             .unwrap_or_default()
     };
@@ -950,7 +949,7 @@ fn decision_doc(
                 let r = decision.rules.get(*i as usize);
                 (
                     LeafDoc::Rule {
-                        outcome: outcome(r.map_or(0, |r| r.outcome)),
+                        outcome: outcome(r.and_then(|r| r.outcome)),
                         rule: rule_name(*i),
                     },
                     r.map_or(decision.name_span, |r| r.span),
@@ -959,7 +958,7 @@ fn decision_doc(
             }
             Res::Otherwise => (
                 LeafDoc::Otherwise {
-                    outcome: outcome(decision.otherwise.as_ref().map_or(0, |o| o.outcome)),
+                    outcome: outcome(decision.otherwise.as_ref().and_then(|o| o.outcome)),
                 },
                 decision
                     .otherwise
@@ -1085,7 +1084,7 @@ mod tests {
             checked.diagnostics
         );
         compile(
-            &checked.program,
+            checked.valid().unwrap(),
             TableSet::shipped(),
             &sources,
             &Options::default(),

@@ -46,7 +46,7 @@ impl<'p> Plan<'p> {
             };
             values.insert(*d, v);
         }
-        let outcomes: Vec<u32> = self.decision.rules.iter().map(|r| r.outcome).collect();
+        let outcomes: Vec<_> = self.decision.rules.iter().map(|r| r.outcome).collect();
         select(
             self.decision.hit,
             &outcomes,
@@ -73,6 +73,8 @@ impl<'p> Plan<'p> {
             e = inner;
         }
         let v = match &e.kind {
+            // A condition with errors decides nothing.
+            ExprKind::Error => None,
             ExprKind::Const(b) => Some(*b),
             ExprKind::Not(_) => None,
             ExprKind::Fact(f) => match facts.get(f) {
