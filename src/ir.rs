@@ -155,7 +155,7 @@ impl Program {
 }
 
 /// A checked program without errors: no condition with errors ([`ExprKind::Error`]), no
-/// definition without a body, every policy, outcome and other reference resolved and in
+/// definition without a body, no fact without a type, every policy, outcome and other reference resolved and in
 /// range. The analysis, the compiler and the test runner take one, so they need not guard
 /// against a half-checked model. Only [`ValidProgram::new`] makes one, and it verifies all
 /// that; the checker calls it. Read access goes through `Deref` to [`Program`].
@@ -214,6 +214,9 @@ fn first_invalid(p: &Program) -> Option<String> {
     let policy = |id: Option<PolicyId>| id.is_some_and(|id| p.policies.get(id.index()).is_some());
     let outcome =
         |d: &Decision, id: Option<OutcomeId>| id.is_some_and(|id| d.outcome(id).is_some());
+    if let Some(f) = p.facts.iter().find(|f| f.ty == Type::Error) {
+        return Some(format!("fact `{}` has no type", f.name));
+    }
     for d in &p.decisions {
         if !policy(d.policy) {
             return Some(format!("decision `{}` belongs to no policy", d.name));

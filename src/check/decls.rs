@@ -350,6 +350,8 @@ impl<'a> Checker<'a> {
             let condition = self.condition(decl.span.file, &decl.expr);
             if let Some(c) = self.program.constraints.get_mut(i) {
                 c.condition = condition;
+            } else {
+                self.lost("constraint", i);
             }
         }
     }
@@ -360,6 +362,8 @@ impl<'a> Checker<'a> {
             let ty = self.resolve_type(&decl.ty);
             if let Some(fact) = self.program.facts.get_mut(i) {
                 fact.ty = ty;
+            } else {
+                self.lost("fact", i);
             }
         }
     }
@@ -717,6 +721,8 @@ impl<'a> Checker<'a> {
         if let Some(set) = self.program.code_sets.get_mut(id.index()) {
             set.system = system;
             set.expr = expr;
+        } else {
+            self.lost("code set", id.index());
         }
     }
 

@@ -1159,6 +1159,8 @@ impl Checker<'_> {
         if let Some(def) = self.program.defines.get_mut(id.index()) {
             def.ty = ty;
             def.body = body;
+        } else {
+            self.lost("definition", id.index());
         }
     }
 

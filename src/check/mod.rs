@@ -245,6 +245,14 @@ impl<'a> Checker<'a> {
         self.diagnostics.push(d);
     }
 
+    /// A declaration the checker made itself is not there to fill in: a bug in the checker,
+    /// reported (see [`Diagnostic::internal`]) rather than dropped silently.
+    fn lost(&mut self, kind: &str, index: usize) {
+        self.report(Diagnostic::internal(format_args!(
+            "the checker lost {kind} {index}"
+        )));
+    }
+
     fn scope(&self, file: FileId) -> Option<&Scope> {
         self.scopes.get(&file)
     }

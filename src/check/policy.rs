@@ -74,6 +74,8 @@ impl<'a> Checker<'a> {
                 .collect();
             if let Some(p) = self.program.policies.get_mut(policy.index()) {
                 p.constraints = ids;
+            } else {
+                self.lost("policy", policy.index());
             }
         }
     }
@@ -215,6 +217,8 @@ impl<'a> Checker<'a> {
         }
         if let Some(policy) = self.program.policies.get_mut(id.index()) {
             policy.meta = meta;
+        } else {
+            self.lost("policy", id.index());
         }
     }
 
@@ -253,6 +257,8 @@ impl<'a> Checker<'a> {
             Some(p) => {
                 if let Some(pol) = self.program.policies.get_mut(p.index()) {
                     pol.decisions.push(id);
+                } else {
+                    self.lost("policy", p.index());
                 }
             }
             None => self.needs_policy("a decision", d.name.span),
@@ -324,6 +330,8 @@ impl<'a> Checker<'a> {
             dec.hit = hit;
             dec.policy = policy;
             dec.outcomes = outcomes;
+        } else {
+            self.lost("decision", id.index());
         }
         let mut rules: Vec<Rule> = Vec::new();
         let mut otherwise: Option<Otherwise> = None;
@@ -416,6 +424,8 @@ impl<'a> Checker<'a> {
             dec.rules = rules;
             dec.otherwise = otherwise;
             dec.inputs = inputs.map(|(l, _)| l.into_iter().map(|(f, _)| f).collect());
+        } else {
+            self.lost("decision", id.index());
         }
     }
 
@@ -560,6 +570,8 @@ impl<'a> Checker<'a> {
             Some(p) => {
                 if let Some(pol) = self.program.policies.get_mut(p.index()) {
                     pol.tests.push(id);
+                } else {
+                    self.lost("policy", p.index());
                 }
             }
             None => self.needs_policy("a test", t.name.span),
