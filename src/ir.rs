@@ -69,7 +69,13 @@ impl Program {
     pub fn enum_value(&self, id: EnumId, value: u32) -> &str {
         self.enum_type(id)
             .and_then(|e| e.values.get(value as usize))
-            .map_or("?", |(name, _)| name.as_str())
+            .map_or_else(|| lost_name("an enum value"), |(name, _)| name.as_str())
+    }
+
+    /// The name of a fact the model refers to.
+    pub fn fact_name(&self, id: FactId) -> &str {
+        self.fact(id)
+            .map_or_else(|| lost_name("a fact"), |f| f.name.as_str())
     }
 
     /// Every fact a condition reads, through definitions too, sorted.
@@ -207,6 +213,17 @@ impl std::ops::Deref for ValidProgram {
     fn deref(&self) -> &Program {
         &self.0
     }
+}
+
+/// What stands for the name of something a [`ValidProgram`] guarantees, when it is missing:
+/// a bug in medpol. Debug builds (the tests, the fuzzer) stop here; a release shows `?`
+/// rather than stop on the user.
+pub fn lost_name(what: &str) -> &'static str {
+    debug_assert!(
+        false,
+        "internal error: {what} is missing from the model; please report this at the medpol issue tracker"
+    );
+    "?"
 }
 
 /// The first thing that keeps a program from being a [`ValidProgram`], in words.
@@ -584,6 +601,13 @@ impl Decision {
     /// The outcome a rule gives.
     pub fn outcome_of(&self, rule: &Rule) -> Option<&Outcome> {
         rule.outcome.and_then(|o| self.outcome(o))
+    }
+
+    /// The name of an outcome a rule, `otherwise` or test gives, in a valid model (where
+    /// every one is resolved).
+    pub fn outcome_name(&self, id: Option<OutcomeId>) -> &str {
+        id.and_then(|o| self.outcome(o))
+            .map_or_else(|| lost_name("an outcome"), |o| o.name.as_str())
     }
 }
 

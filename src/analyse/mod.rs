@@ -544,8 +544,7 @@ impl Run<'_> {
                 let example = self
                     .example(space, both, &self.facts_of_rules(&[i, j]))
                     .unwrap_or_default();
-                let outcome =
-                    |r: &Rule| d.outcome_of(r).map(|o| o.name.clone()).unwrap_or_default();
+                let outcome = |r: &Rule| d.outcome_name(r.outcome).to_string();
                 let diag = if same {
                     Diagnostic::new(
                         Code::RedundantOverlap,
@@ -638,7 +637,7 @@ impl Run<'_> {
             }
             // One note per rule: every earlier rule with another outcome that takes some of
             // its patients, and one such patient.
-            let outcome = |r: &Rule| d.outcome_of(r).map(|o| o.name.clone()).unwrap_or_default();
+            let outcome = |r: &Rule| d.outcome_name(r.outcome).to_string();
             let mut takers = Vec::new();
             let mut example = None;
             let reads_i = reads.get(i).map(Vec::as_slice).unwrap_or_default();
@@ -884,11 +883,7 @@ fn example_text(space: &Space<'_>, values: &[Option<u32>], facts: &[FactId]) -> 
         .iter()
         .filter(|f| facts.contains(f))
         .map(|f| {
-            let name = space
-                .program
-                .fact(*f)
-                .map(|x| x.name.as_str())
-                .unwrap_or("?");
+            let name = space.program.fact_name(*f);
             format!("{name} = {}", space.value_text(*f, values))
         })
         .collect::<Vec<_>>()

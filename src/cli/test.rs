@@ -11,7 +11,7 @@ use medpol::artifact::LeafDoc;
 use medpol::diagnostic::Severity;
 use medpol::driver::{self, CheckedProject, Options};
 use medpol::evaluate::{By, Evaluation};
-use medpol::ir::{Decision, OutcomeId, Program};
+use medpol::ir::{Decision, Program};
 use medpol::render;
 use medpol::source::{Sources, Span};
 use medpol::testing::{self, DecisionCoverage, Run, TestResult};
@@ -194,16 +194,13 @@ fn place(sources: &Sources, span: Span) -> String {
     format!("{}:{line}", sources.name(span.file))
 }
 
-fn outcome_name(d: &Decision, outcome: OutcomeId) -> &str {
-    d.outcome(outcome).map_or("?", |o| o.name.as_str())
-}
-
 /// What gave an outcome, in words: "rule `sacroplasty` (file:line)".
 fn by_text(sources: &Sources, d: &Decision, by: &[By]) -> String {
     let one = |b: &By| match b {
-        By::Rule(r) => d.rule(*r).map_or("?".to_string(), |rule| {
-            format!("rule `{}` ({})", rule.name, place(sources, rule.name_span))
-        }),
+        By::Rule(r) => match d.rule(*r) {
+            Some(rule) => format!("rule `{}` ({})", rule.name, place(sources, rule.name_span)),
+            None => medpol::ir::lost_name("a rule").to_string(),
+        },
         By::Otherwise => match &d.otherwise {
             Some(o) => format!("`otherwise` ({})", place(sources, o.span)),
             None => "`otherwise`".to_string(),
@@ -215,7 +212,7 @@ fn by_text(sources: &Sources, d: &Decision, by: &[By]) -> String {
 fn fact_names(program: &Program, facts: &[medpol::ir::FactId]) -> String {
     facts
         .iter()
-        .map(|f| format!("`{}`", program.fact(*f).map_or("?", |x| x.name.as_str())))
+        .map(|f| format!("`{}`", program.fact_name(*f)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -226,7 +223,7 @@ fn actual_text(sources: &Sources, program: &Program, d: &Decision, e: &Evaluatio
         Evaluation::Decided { outcome, by } => {
             format!(
                 "{}, by {}",
-                outcome_name(d, *outcome),
+                d.outcome_name(Some(*outcome)),
                 by_text(sources, d, by)
             )
         }
@@ -264,7 +261,7 @@ fn human(out: &mut Vec<String>, sources: &Sources, program: &Program, results: &
                     out,
                     "         {}: expected {}, got {actual}",
                     d.name,
-                    outcome_name(d, e.expected)
+                    d.outcome_name(Some(e.expected))
                 );
             }
         }
@@ -300,7 +297,7 @@ fn actual_json(
                 }
                 })
                 .collect();
-            json!({ "kind": "decided", "outcome": outcome_name(d, *outcome), "by": by })
+            json!({ "kind": "decided", "outcome": d.outcome_name(Some(*outcome)), "by": by })
         }
         Evaluation::Conflict { rules } => json!({
             "kind": "conflict",
@@ -315,7 +312,7 @@ fn actual_json(
             "kind": "pending",
             "needed": needed
                 .iter()
-                .map(|f| program.fact(*f).map_or("?", |x| x.name.as_str()))
+                .map(|f| program.fact_name(*f))
                 .collect::<Vec<_>>(),
         }),
     }
@@ -332,7 +329,7 @@ fn test_json(sources: &Sources, program: &Program, r: &TestResult) -> serde_json
         .map(|(e, d)| {
             json!({
                 "decision": d.name,
-                "expected": outcome_name(d, e.expected),
+                "expected": d.outcome_name(Some(e.expected)),
                 "actual": actual_json(sources, program, d, &e.actual),
                 "passed": e.passed,
             })
@@ -452,7 +449,7 @@ fn witness_test(
     } else {
         lines.push("  given {".to_string());
         for (f, v) in &leaf.witness {
-            let fact = program.fact(*f).map_or("?", |x| x.name.as_str());
+            let fact = program.fact_name(*f);
             lines.push(format!("    {fact} = {v}"));
         }
         lines.push("  }".to_string());
@@ -590,7 +587,7 @@ fn coverage_json(
                             .witness
                             .iter()
                             .map(|(f, value)| {
-                                let name = p.program.fact(*f).map_or("?", |x| x.name.as_str());
+                                let name = p.program.fact_name(*f);
                                 (name.to_string(), json!(value))
                             })
                             .collect();
