@@ -1077,15 +1077,17 @@ impl Checker<'_> {
     ) -> Expr {
         let conds: Vec<Expr> = items.iter().map(|i| self.condition(file, i)).collect();
         let n = conds.len();
-        let Some(k_value) = self
-            .number(k)
-            .and_then(|v| v.to_i64())
-            .and_then(|v| u32::try_from(v).ok())
-        else {
+        let Some(k_number) = self.number(k) else {
             return error_expr(span);
         };
+        // The grammar makes the count a whole number; one beyond `u32` counts as `u32::MAX`,
+        // more than any list holds, and is shown as written.
+        let (k_value, k_shown) = match k_number.to_i64().and_then(|v| u32::try_from(v).ok()) {
+            Some(v) => (v, v.to_string()),
+            None => (u32::MAX, k.text.clone()),
+        };
         let k_usize = k_value as usize;
-        let phrase = format!("{} {k_value} of", kind.as_str());
+        let phrase = format!("{} {k_shown} of", kind.as_str());
         let impossible = match kind {
             CountKind::AtLeast | CountKind::Exactly => k_usize > n,
             CountKind::AtMost => false,
@@ -1098,7 +1100,7 @@ impl Checker<'_> {
                 )
                 .primary(
                     k.span,
-                    format!("{k_value} is more than the {n} conditions listed"),
+                    format!("{k_shown} is more than the {n} conditions listed"),
                 )
                 .help(format!("the count can be at most {n}")),
             );

@@ -170,6 +170,33 @@ fn count_bounds() {
     );
 }
 
+/// A count beyond `u32` is still a count: more than any list holds, not a silent stand-in.
+#[test]
+fn counts_too_large_for_u32() {
+    let text = policy(
+        "fact a: bool\nfact b: bool\n\
+         decision d (first) {\n outcomes { yes }\n rule r when at least 4294967301 of (a, b) then yes\n rule s when at most 4294967301 of (a, b) then yes\n}\n",
+    );
+    assert_eq!(
+        check_text(&text),
+        vec![
+            (Code::CountOutOfBounds, "4294967301".into()),
+            (Code::TrivialCount, "4294967301".into())
+        ]
+    );
+    let clean = policy(
+        "fact a: bool\nfact b: bool\n\
+         decision d (first) {\n outcomes { yes, no }\n rule s when at most 4294967301 of (a, b) then yes\n otherwise no\n}\n",
+    );
+    let parsed = crate::syntax::parse(FileId(0), &clean);
+    let checked = check(
+        &[parsed.file],
+        &ImportMap::new(),
+        crate::tables::TableSet::shipped(),
+    );
+    assert!(checked.valid().is_ok(), "{:?}", checked.valid().err());
+}
+
 #[test]
 fn undeclared_outcomes_and_unused_ones() {
     let text = policy(
