@@ -68,7 +68,6 @@ pub struct LeafCoverage {
 /// Runs the given tests, in the order given; with the compiled policies, measures how much
 /// of their decisions the tests cover.
 pub fn run(program: &ValidProgram, tests: &[TestId], compiled: Option<&[Compiled]>) -> Run {
-    let program: &Program = program;
     let results = results(program, tests);
     let coverage = compiled
         .map(|c| coverage(program, tests, c))
@@ -76,7 +75,7 @@ pub fn run(program: &ValidProgram, tests: &[TestId], compiled: Option<&[Compiled
     Run { results, coverage }
 }
 
-fn results(program: &Program, tests: &[TestId]) -> Vec<TestResult> {
+fn results(program: &ValidProgram, tests: &[TestId]) -> Vec<TestResult> {
     tests
         .iter()
         .filter_map(|id| program.tests.get(id.index()).map(|t| (*id, t)))

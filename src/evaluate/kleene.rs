@@ -73,7 +73,8 @@ impl<'p> Plan<'p> {
             e = inner;
         }
         let v = match &e.kind {
-            // A condition with errors decides nothing.
+            // Not in a `ValidProgram`, which `evaluate` takes; a condition with errors would
+            // decide nothing.
             ExprKind::Error => None,
             ExprKind::Const(b) => Some(*b),
             ExprKind::Not(_) => None,

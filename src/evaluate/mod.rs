@@ -15,7 +15,7 @@ mod kleene;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::ir::{DecisionId, FactId, HitPolicy, OutcomeId, Program, RuleId, Value};
+use crate::ir::{DecisionId, FactId, HitPolicy, OutcomeId, Program, RuleId, ValidProgram, Value};
 
 /// Known facts; a fact that is not in the map is missing.
 pub type Assignment = BTreeMap<FactId, Value>;
@@ -70,7 +70,8 @@ impl Hit {
 const BUDGET: usize = 200_000;
 
 /// Evaluates one decision for the given facts.
-pub fn evaluate(program: &Program, decision: DecisionId, facts: &Assignment) -> Evaluation {
+pub fn evaluate(program: &ValidProgram, decision: DecisionId, facts: &Assignment) -> Evaluation {
+    let program: &Program = program;
     let Some(d) = program.decision(decision) else {
         return Evaluation::NoRule;
     };

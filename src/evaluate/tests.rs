@@ -7,7 +7,7 @@ use crate::types::Num;
 
 const HEAD: &str = "policy \"p\" { title \"t\" version \"1\" effective 2025-01-01 }\n";
 
-fn program(body: &str) -> Program {
+fn program(body: &str) -> ValidProgram {
     let text = format!("{HEAD}{body}");
     let parsed = crate::syntax::parse(FileId(0), &text);
     let checked = check(
@@ -22,7 +22,7 @@ fn program(body: &str) -> Program {
         .filter(|d| d.is_error())
         .collect();
     assert!(errors.is_empty(), "{errors:?}");
-    checked.program().clone()
+    checked.into_valid().unwrap()
 }
 
 fn fact(p: &Program, name: &str) -> FactId {
@@ -31,7 +31,7 @@ fn fact(p: &Program, name: &str) -> FactId {
 
 /// Evaluates decision `d` with facts written `name=value`: `true`, `false`, a number, an enum
 /// value, a code, or codes separated by `|` in braces.
-fn eval(p: &Program, facts: &[(&str, &str)]) -> Evaluation {
+fn eval(p: &ValidProgram, facts: &[(&str, &str)]) -> Evaluation {
     let d = DecisionId(p.decisions.iter().position(|d| d.name == "d").unwrap() as u32);
     let mut a = Assignment::new();
     for (name, v) in facts {
