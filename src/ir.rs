@@ -161,11 +161,11 @@ impl Program {
 }
 
 /// A checked program without errors: no condition with errors ([`ExprKind::Error`]), no
-/// definition without a body, no fact without a type, every policy, outcome and other reference resolved and in
-/// range. The analysis, the compiler, the evaluator and the test runner take one, so they
-/// need not guard
-/// against a half-checked model. Only [`ValidProgram::new`] makes one, and it verifies all
-/// that; the checker calls it. Read access goes through `Deref` to [`Program`].
+/// definition without a body, no fact without a type, every policy, outcome and other
+/// reference resolved and in range. The analysis, the compiler, the evaluator and the test
+/// runner take one, so they need not guard against a half-checked model. Only
+/// [`ValidProgram::new`] makes one, and it verifies all that; the checker calls it. Read
+/// access goes through `Deref` to [`Program`].
 #[derive(Debug, Clone)]
 pub struct ValidProgram(Program);
 

@@ -748,11 +748,7 @@ impl Run<'_> {
             let cube = cube_of(space, &values)?;
             match self.boundary(space, &values, uncovered)? {
                 Some((fact, value_text)) => {
-                    let name = self
-                        .program
-                        .fact(fact)
-                        .map(|f| f.name.clone())
-                        .unwrap_or_default();
+                    let name = self.program.fact_name(fact).to_string();
                     let mut diag = Diagnostic::new(
                         Code::BoundaryGap,
                         format!(
