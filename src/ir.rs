@@ -164,8 +164,8 @@ impl Program {
 /// definition without a body, no fact without a type, every policy, outcome and other
 /// reference resolved and in range. The analysis, the compiler, the evaluator and the test
 /// runner take one, so they need not guard against a half-checked model. Only
-/// [`ValidProgram::new`] makes one, and it verifies all that; the checker calls it. Read
-/// access goes through `Deref` to [`Program`].
+/// `ValidProgram::new` (private to the crate) makes one, and it verifies all that; the
+/// checker calls it. Read access goes through `Deref` to [`Program`].
 #[derive(Debug, Clone)]
 pub struct ValidProgram(Program);
 
