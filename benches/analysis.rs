@@ -17,7 +17,7 @@ use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion
 use medpol::analyse::{self, Analysis, Options};
 use medpol::check::{self, ImportMap};
 use medpol::diagnostic::{Code, Diagnostic, Severity};
-use medpol::ir::{DecisionId, Program};
+use medpol::ir::{DecisionId, ValidProgram};
 use medpol::source::{FileId, Sources};
 use medpol::syntax;
 use medpol::tables::TableSet;
@@ -337,7 +337,7 @@ fn policy_text(n: usize, k: usize, table: &Table, otherwise: bool) -> String {
 }
 
 /// Parses and checks one policy text, which must have no errors.
-fn program(name: &str, text: &str) -> Program {
+fn program(name: &str, text: &str) -> ValidProgram {
     let parsed = syntax::parse(FileId(0), text);
     let checked = check::check(
         std::slice::from_ref(&parsed.file),
@@ -351,7 +351,9 @@ fn program(name: &str, text: &str) -> Program {
         .filter(|d| d.severity == Severity::Error)
         .collect();
     assert!(errors.is_empty(), "{name} does not check: {errors:#?}");
-    checked.program
+    checked
+        .into_valid()
+        .expect("a model without errors is valid")
 }
 
 fn count(analysis: &Analysis, code: Code) -> usize {
@@ -364,7 +366,7 @@ fn count(analysis: &Analysis, code: Code) -> usize {
 
 /// Analyses once, asserts that every decision was analysed to the end, and prints what was
 /// found and how long that one run took.
-fn analyse_once(name: &str, program: &Program, options: &Options) {
+fn analyse_once(name: &str, program: &ValidProgram, options: &Options) {
     let started = Instant::now();
     let analysis = analyse::analyse(program, options);
     let took = started.elapsed();
@@ -458,15 +460,16 @@ fn shipped_benches(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("shipped");
     group.sample_size(50);
-    analyse_once("policies", &checked.program, &options);
+    let program = checked.valid().expect("a model without errors is valid");
+    analyse_once("policies", program, &options);
     group.bench_function("all", |b| {
-        b.iter(|| analyse::analyse(black_box(&checked.program), &options))
+        b.iter(|| analyse::analyse(black_box(program), &options))
     });
     // One policy: the project's program with only that file's decisions.
     let mut files: Vec<(String, FileId)> = project
         .files
         .iter()
-        .filter(|f| checked.program.decisions.iter().any(|d| d.file == f.id))
+        .filter(|f| program.decisions.iter().any(|d| d.file == f.id))
         .map(|f| {
             let name = sources
                 .get(f.id)
@@ -479,8 +482,7 @@ fn shipped_benches(c: &mut Criterion) {
         .collect();
     files.sort();
     for (name, file) in files {
-        let mut program = checked.program.clone();
-        program.decisions.retain(|d| d.file == file);
+        let program = program.retain_decisions(|d| d.file == file);
         analyse_once(&name, &program, &options);
         group.bench_with_input(BenchmarkId::from_parameter(&name), &program, |b, p| {
             b.iter(|| analyse::analyse(black_box(p), &options))

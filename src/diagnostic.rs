@@ -138,6 +138,9 @@ codes! {
     ImportNotFound = "E0203", "import-not-found", Error, "an import of a file that does not exist";
     ImportOutsideProject = "E0204", "import-outside-project", Error, "an import that leaves the project folder";
     NoPolicyFiles = "E0205", "no-policy-files", Error, "a project with no `.medpol` files";
+
+    // Bugs in medpol itself.
+    InternalError = "E0901", "internal-error", Error, "a state medpol's own guarantees rule out: a bug in medpol";
 }
 
 impl Code {
@@ -196,6 +199,16 @@ impl Diagnostic {
             notes: Vec::new(),
             fixes: Vec::new(),
         }
+    }
+
+    /// A state medpol's own guarantees rule out (`what` says which): a bug in medpol, not in
+    /// the policy. Debug builds (the tests, the fuzzer) stop here, so such a bug cannot pass
+    /// unseen; a release reports it instead of going on with a silent stand-in.
+    pub fn internal(what: impl std::fmt::Display) -> Diagnostic {
+        let message =
+            format!("internal error: {what}; please report this at the medpol issue tracker");
+        debug_assert!(false, "{message}");
+        Diagnostic::new(Code::InternalError, message)
     }
 
     pub fn primary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {

@@ -137,15 +137,28 @@ fn project_findings(
 ) {
     let mut diagnostics = project.diagnostics.clone();
     diagnostics.extend(checked.diagnostics.iter().cloned());
+    let valid = match checked.valid() {
+        Ok(program) => Some(program),
+        Err(why) => {
+            // An error explains a hole in the model; without one, the hole is medpol's bug.
+            if !diagnostics.iter().any(Diagnostic::is_error) {
+                diagnostics.push(Diagnostic::internal(format_args!(
+                    "the check found no error, but its model is not complete: {why}"
+                )));
+            }
+            None
+        }
+    };
     let mut summaries = Vec::new();
     if let Some(analysis) = &options.analysis
+        && let Some(program) = valid
         && !diagnostics.iter().any(Diagnostic::is_error)
     {
         let options = analyse::Options {
             tables: Some(project.tables.clone()),
             ..analysis.clone()
         };
-        let analysis = analyse::analyse(&checked.program, &options);
+        let analysis = analyse::analyse(program, &options);
         diagnostics.extend(analysis.diagnostics);
         summaries = analysis.summaries;
     }
@@ -241,7 +254,7 @@ pub fn build_paths(
 /// A project checked without errors, for the commands that go on from its typed model.
 #[derive(Debug)]
 pub struct CheckedProject {
-    pub program: crate::ir::Program,
+    pub program: crate::ir::ValidProgram,
     /// The files asked about.
     pub requested: std::collections::HashSet<crate::source::FileId>,
     pub tables: crate::tables::TableSet,
@@ -268,9 +281,11 @@ pub fn check_and_keep(paths: &[PathBuf], options: &Options) -> Result<Checked, L
         out.report.files += project.requested.len();
         let clean = !diagnostics.iter().any(Diagnostic::is_error);
         out.report.diagnostics.extend(diagnostics);
-        if clean {
+        // A clean project has a valid model: `project_findings` reports it as an internal
+        // error otherwise.
+        if clean && let Ok(program) = checked.into_valid() {
             out.projects.push(CheckedProject {
-                program: checked.program,
+                program,
                 requested: project.requested,
                 tables: project.tables,
                 root: project.root,

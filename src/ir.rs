@@ -27,7 +27,9 @@ id!(
     DecisionId,
     PolicyId,
     TestId,
-    ConstraintId
+    ConstraintId,
+    OutcomeId,
+    RuleId
 );
 
 #[derive(Debug, Clone, Default)]
@@ -67,26 +69,18 @@ impl Program {
     pub fn enum_value(&self, id: EnumId, value: u32) -> &str {
         self.enum_type(id)
             .and_then(|e| e.values.get(value as usize))
-            .map_or("?", |(name, _)| name.as_str())
+            .map_or_else(|| lost_name("an enum value"), |(name, _)| name.as_str())
     }
 
-    /// Every fact a condition reads, through definitions too, sorted. Each definition is
-    /// visited once, without recursion: a chain of definitions can be as long as the input.
+    /// The name of a fact the model refers to.
+    pub fn fact_name(&self, id: FactId) -> &str {
+        self.fact(id)
+            .map_or_else(|| lost_name("a fact"), |f| f.name.as_str())
+    }
+
+    /// Every fact a condition reads, through definitions too, sorted.
     pub fn facts_read(&self, e: &Expr) -> Vec<FactId> {
-        let mut facts = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut pending: Vec<DefineId> = Vec::new();
-        e.for_each_fact(&mut |f, _| facts.push(f));
-        e.for_each_define(&mut |d, _| pending.push(d));
-        while let Some(d) = pending.pop() {
-            if !seen.insert(d) {
-                continue;
-            }
-            if let Some(DefineBody::Condition(body)) = self.define(d).map(|x| &x.body) {
-                body.for_each_fact(&mut |f, _| facts.push(f));
-                body.for_each_define(&mut |dep, _| pending.push(dep));
-            }
-        }
+        let mut facts: Vec<FactId> = self.walk(&[e]).filter_map(Expr::fact).collect();
         facts.sort();
         facts.dedup();
         facts
@@ -127,28 +121,15 @@ impl Program {
         order
     }
 
-    /// Calls `f` on every test of the conditions (comparisons, memberships, bools,
-    /// constants) in the order a reader meets them: conditions in turn, left to right, each
-    /// definition's body where the definition is first named. With an explicit stack: chains
-    /// of definitions can be as long as the input.
-    pub fn visit_in_reading_order(&self, conditions: &[&Expr], mut f: impl FnMut(&Expr)) {
-        let mut seen_defines = std::collections::HashSet::new();
-        let mut stack: Vec<&Expr> = conditions.iter().rev().copied().collect();
-        while let Some(e) = stack.pop() {
-            match &e.kind {
-                ExprKind::Define(d) => {
-                    if seen_defines.insert(*d)
-                        && let Some(DefineBody::Condition(body)) = self.define(*d).map(|x| &x.body)
-                    {
-                        stack.push(body);
-                    }
-                }
-                ExprKind::Not(inner) => stack.push(inner),
-                ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => {
-                    stack.extend(es.iter().rev());
-                }
-                _ => f(e),
-            }
+    /// The conditions and every expression inside them in the order a reader meets them:
+    /// conditions in turn, left to right, each definition's body right after the first place
+    /// that names it. With an explicit stack: chains of definitions can be as long as the
+    /// input.
+    pub fn walk<'a>(&'a self, conditions: &[&'a Expr]) -> Walk<'a> {
+        Walk {
+            program: Some(self),
+            stack: conditions.iter().rev().copied().collect(),
+            seen: std::collections::HashSet::new(),
         }
     }
 
@@ -177,6 +158,197 @@ impl Program {
             }
         }
     }
+}
+
+/// A checked program without errors: no condition with errors ([`ExprKind::Error`]), no
+/// definition without a body, no fact without a type, every policy, outcome and other
+/// reference resolved and in range. The analysis, the compiler, the evaluator and the test
+/// runner take one, so they need not guard against a half-checked model. Only
+/// `ValidProgram::new` (private to the crate) makes one, and it verifies all that; the
+/// checker calls it. Read access goes through `Deref` to [`Program`].
+#[derive(Debug, Clone)]
+pub struct ValidProgram(Program);
+
+impl ValidProgram {
+    /// The program when it holds what a `ValidProgram` promises; otherwise the program back,
+    /// with the first thing that does not hold, in words.
+    pub(crate) fn new(program: Program) -> Result<ValidProgram, Box<(Program, String)>> {
+        match first_invalid(&program) {
+            None => Ok(ValidProgram(program)),
+            Some(problem) => Err(Box::new((program, problem))),
+        }
+    }
+
+    /// A copy with only the decisions `keep` selects, renumbered, and the tests' expects of
+    /// the others left out: still valid. The benchmarks measure one policy's analysis so.
+    pub fn retain_decisions(&self, keep: impl Fn(&Decision) -> bool) -> ValidProgram {
+        let mut p = self.0.clone();
+        let mut renumbered = Vec::with_capacity(p.decisions.len());
+        let mut next = 0;
+        for d in &p.decisions {
+            renumbered.push(keep(d).then(|| {
+                next += 1;
+                DecisionId(next - 1)
+            }));
+        }
+        let renumber = |id: DecisionId| renumbered.get(id.index()).copied().flatten();
+        p.decisions.retain(|d| keep(d));
+        for policy in &mut p.policies {
+            policy.decisions = policy
+                .decisions
+                .iter()
+                .filter_map(|d| renumber(*d))
+                .collect();
+        }
+        for t in &mut p.tests {
+            t.expects
+                .retain_mut(|e| renumber(e.decision).map(|id| e.decision = id).is_some());
+        }
+        ValidProgram(p)
+    }
+}
+
+impl std::ops::Deref for ValidProgram {
+    type Target = Program;
+
+    fn deref(&self) -> &Program {
+        &self.0
+    }
+}
+
+/// What stands for the name of something a [`ValidProgram`] guarantees, when it is missing:
+/// a bug in medpol. Debug builds (the tests, the fuzzer) stop here; a release shows `?`
+/// rather than stop on the user.
+pub fn lost_name(what: &str) -> &'static str {
+    debug_assert!(
+        false,
+        "internal error: {what} is missing from the model; please report this at the medpol issue tracker"
+    );
+    "?"
+}
+
+/// The first thing that keeps a program from being a [`ValidProgram`], in words.
+fn first_invalid(p: &Program) -> Option<String> {
+    let policy = |id: Option<PolicyId>| id.is_some_and(|id| p.policies.get(id.index()).is_some());
+    let outcome =
+        |d: &Decision, id: Option<OutcomeId>| id.is_some_and(|id| d.outcome(id).is_some());
+    if let Some(f) = p.facts.iter().find(|f| f.ty == Type::Error) {
+        return Some(format!("fact `{}` has no type", f.name));
+    }
+    for d in &p.decisions {
+        if !policy(d.policy) {
+            return Some(format!("decision `{}` belongs to no policy", d.name));
+        }
+        for r in &d.rules {
+            if !outcome(d, r.outcome) {
+                return Some(format!(
+                    "rule `{}` of `{}` gives no outcome",
+                    r.name, d.name
+                ));
+            }
+            if let Some(problem) = first_invalid_expr(p, &r.condition) {
+                return Some(format!("rule `{}` of `{}`: {problem}", r.name, d.name));
+            }
+        }
+        if let Some(o) = &d.otherwise
+            && !outcome(d, o.outcome)
+        {
+            return Some(format!("the `otherwise` of `{}` gives no outcome", d.name));
+        }
+        if let Some(f) = d.inputs.iter().flatten().find(|f| p.fact(**f).is_none()) {
+            return Some(format!(
+                "decision `{}` lists a missing fact {}",
+                d.name, f.0
+            ));
+        }
+    }
+    for d in &p.defines {
+        let problem = match &d.body {
+            DefineBody::Invalid => Some("no body".to_string()),
+            DefineBody::Condition(e) => first_invalid_expr(p, e),
+            DefineBody::Alias { fact, .. } if p.fact(*fact).is_none() => {
+                Some(format!("a missing fact {}", fact.0))
+            }
+            DefineBody::Alias { .. } | DefineBody::Value(_) => None,
+        };
+        if let Some(problem) = problem {
+            return Some(format!("definition `{}`: {problem}", d.name));
+        }
+    }
+    for c in &p.constraints {
+        if let Some(problem) = first_invalid_expr(p, &c.condition) {
+            return Some(format!("constraint `{}`: {problem}", c.name));
+        }
+    }
+    for s in &p.code_sets {
+        if let Some(id) = set_refs(&s.expr).find(|r| p.code_set(*r).is_none()) {
+            let name = s.name.as_deref().unwrap_or("written in place");
+            return Some(format!("code set `{name}`: a missing code set {}", id.0));
+        }
+    }
+    for t in &p.tests {
+        if !policy(t.policy) {
+            return Some(format!("test \"{}\" belongs to no policy", t.name));
+        }
+        if t.given.iter().any(|g| p.fact(g.fact).is_none())
+            || t.expects.iter().any(|e| {
+                p.decision(e.decision)
+                    .is_none_or(|d| d.outcome(e.outcome).is_none())
+            })
+        {
+            return Some(format!("test \"{}\" names something missing", t.name));
+        }
+    }
+    for policy in &p.policies {
+        if policy.decisions.iter().any(|d| p.decision(*d).is_none())
+            || policy
+                .tests
+                .iter()
+                .any(|t| p.tests.get(t.index()).is_none())
+            || policy
+                .constraints
+                .iter()
+                .any(|c| p.constraints.get(c.index()).is_none())
+        {
+            return Some(format!("policy \"{}\" names something missing", policy.id));
+        }
+    }
+    None
+}
+
+/// The code sets a set expression names, without following them.
+fn set_refs(e: &SetExpr) -> impl Iterator<Item = CodeSetId> + '_ {
+    let mut stack = vec![e];
+    std::iter::from_fn(move || {
+        while let Some(e) = stack.pop() {
+            match e {
+                SetExpr::Items(_) => {}
+                SetExpr::Ref(id) => return Some(*id),
+                SetExpr::Chain { first, rest } => {
+                    stack.push(first);
+                    stack.extend(rest.iter().map(|(_, e)| e));
+                }
+            }
+        }
+        None
+    })
+}
+
+/// The first problem of one condition (definitions are checked on their own), in words.
+fn first_invalid_expr(p: &Program, e: &Expr) -> Option<String> {
+    e.walk().find_map(|e| match &e.kind {
+        ExprKind::Error => Some("a condition with errors".to_string()),
+        ExprKind::Define(d) if p.define(*d).is_none() => {
+            Some(format!("a missing definition {}", d.0))
+        }
+        ExprKind::CodeIn { set, .. } | ExprKind::Has { set, .. } if p.code_set(*set).is_none() => {
+            Some(format!("a missing code set {}", set.0))
+        }
+        _ => e
+            .fact()
+            .filter(|f| p.fact(*f).is_none())
+            .map(|f| format!("a missing fact {}", f.0)),
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -257,6 +429,9 @@ pub struct Expr {
 
 #[derive(Debug, Clone)]
 pub enum ExprKind {
+    /// A condition that had errors, which the checker reported. A checked program without
+    /// errors ([`ValidProgram`]) has none.
+    Error,
     Const(bool),
     /// A `bool` fact is true.
     Fact(FactId),
@@ -294,36 +469,78 @@ pub enum ExprKind {
 }
 
 impl Expr {
-    /// Calls `f` on every fact this expression reads directly (not through defines).
-    pub fn for_each_fact(&self, f: &mut impl FnMut(FactId, Span)) {
+    /// The expressions directly inside this one.
+    pub fn children(&self) -> &[Expr] {
         match &self.kind {
-            ExprKind::Const(_) | ExprKind::Define(_) => {}
+            ExprKind::Not(e) => std::slice::from_ref(e),
+            ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => es,
+            _ => &[],
+        }
+    }
+
+    /// This expression and every expression inside it, in reading order; definitions are
+    /// not followed (see [`Program::walk`]). With an explicit stack: chains of `not` are
+    /// unbounded in the grammar.
+    pub fn walk(&self) -> Walk<'_> {
+        Walk {
+            program: None,
+            stack: vec![self],
+            seen: std::collections::HashSet::new(),
+        }
+    }
+
+    /// The fact this expression tests directly, when it is a test of one fact.
+    pub fn fact(&self) -> Option<FactId> {
+        match &self.kind {
             ExprKind::Fact(id)
             | ExprKind::Compare { fact: id, .. }
             | ExprKind::EnumIn { fact: id, .. }
             | ExprKind::CodeIn { fact: id, .. }
-            | ExprKind::Has { fact: id, .. } => f(*id, self.span),
-            ExprKind::Not(e) => e.for_each_fact(f),
-            ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => {
-                for e in es {
-                    e.for_each_fact(f);
-                }
+            | ExprKind::Has { fact: id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+
+    /// Calls `f` on every fact this expression reads directly (not through defines).
+    pub fn for_each_fact(&self, f: &mut impl FnMut(FactId, Span)) {
+        for e in self.walk() {
+            if let Some(id) = e.fact() {
+                f(id, e.span);
             }
         }
     }
 
     /// Calls `f` on every define this expression names directly.
     pub fn for_each_define(&self, f: &mut impl FnMut(DefineId, Span)) {
-        match &self.kind {
-            ExprKind::Define(id) => f(*id, self.span),
-            ExprKind::Not(e) => e.for_each_define(f),
-            ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => {
-                for e in es {
-                    e.for_each_define(f);
-                }
+        for e in self.walk() {
+            if let ExprKind::Define(id) = e.kind {
+                f(id, e.span);
             }
-            _ => {}
         }
+    }
+}
+
+/// Expressions in reading order: see [`Expr::walk`] and [`Program::walk`].
+pub struct Walk<'a> {
+    /// Where definitions are followed from, when they are.
+    program: Option<&'a Program>,
+    stack: Vec<&'a Expr>,
+    seen: std::collections::HashSet<DefineId>,
+}
+
+impl<'a> Iterator for Walk<'a> {
+    type Item = &'a Expr;
+
+    fn next(&mut self) -> Option<&'a Expr> {
+        let e = self.stack.pop()?;
+        self.stack.extend(e.children().iter().rev());
+        if let (ExprKind::Define(d), Some(program)) = (&e.kind, self.program)
+            && self.seen.insert(*d)
+            && let Some(DefineBody::Condition(body)) = program.define(*d).map(|x| &x.body)
+        {
+            self.stack.push(body);
+        }
+        Some(e)
     }
 }
 
@@ -359,7 +576,8 @@ impl HitPolicy {
 #[derive(Debug, Clone)]
 pub struct Decision {
     pub name: String,
-    pub policy: PolicyId,
+    /// `None` when its file declares no policy (reported by the checker).
+    pub policy: Option<PolicyId>,
     pub hit: HitPolicy,
     pub description: Option<String>,
     pub outcomes: Vec<Outcome>,
@@ -370,6 +588,28 @@ pub struct Decision {
     pub file: FileId,
     pub span: Span,
     pub name_span: Span,
+}
+
+impl Decision {
+    pub fn outcome(&self, id: OutcomeId) -> Option<&Outcome> {
+        self.outcomes.get(id.index())
+    }
+
+    pub fn rule(&self, id: RuleId) -> Option<&Rule> {
+        self.rules.get(id.index())
+    }
+
+    /// The outcome a rule gives.
+    pub fn outcome_of(&self, rule: &Rule) -> Option<&Outcome> {
+        rule.outcome.and_then(|o| self.outcome(o))
+    }
+
+    /// The name of an outcome a rule, `otherwise` or test gives, in a valid model (where
+    /// every one is resolved).
+    pub fn outcome_name(&self, id: Option<OutcomeId>) -> &str {
+        id.and_then(|o| self.outcome(o))
+            .map_or_else(|| lost_name("an outcome"), |o| o.name.as_str())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -383,8 +623,9 @@ pub struct Rule {
     pub name: String,
     pub description: Option<String>,
     pub condition: Expr,
-    /// Index into the decision's outcomes.
-    pub outcome: u32,
+    /// `None` when it names an outcome the decision does not declare (reported by the
+    /// checker).
+    pub outcome: Option<OutcomeId>,
     pub span: Span,
     pub name_span: Span,
     pub outcome_span: Span,
@@ -392,7 +633,9 @@ pub struct Rule {
 
 #[derive(Debug, Clone)]
 pub struct Otherwise {
-    pub outcome: u32,
+    /// `None` when it names an outcome the decision does not declare (reported by the
+    /// checker).
+    pub outcome: Option<OutcomeId>,
     pub span: Span,
 }
 
@@ -435,7 +678,8 @@ pub struct Metadata {
 #[derive(Debug, Clone)]
 pub struct Test {
     pub name: String,
-    pub policy: PolicyId,
+    /// `None` when its file declares no policy (reported by the checker).
+    pub policy: Option<PolicyId>,
     pub given: Vec<Given>,
     pub expects: Vec<Expect>,
     pub span: Span,
@@ -462,6 +706,6 @@ pub enum Value {
 #[derive(Debug, Clone)]
 pub struct Expect {
     pub decision: DecisionId,
-    pub outcome: u32,
+    pub outcome: OutcomeId,
     pub span: Span,
 }

@@ -14,7 +14,7 @@ use crate::artifact::{Facts, LeafDoc};
 use crate::codeset::{CodeCache, CodeSets};
 use crate::compile::Compiled;
 use crate::evaluate::{self, Assignment, Evaluation};
-use crate::ir::{DecisionId, FactId, Program, TestId, Value};
+use crate::ir::{DecisionId, FactId, OutcomeId, Program, TestId, ValidProgram, Value};
 use crate::tables::TableSet;
 use crate::types::{Num, Type, Unit};
 
@@ -36,8 +36,7 @@ impl TestResult {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpectResult {
     pub decision: DecisionId,
-    /// The expected outcome, an index into the decision's outcomes.
-    pub expected: u32,
+    pub expected: OutcomeId,
     pub actual: Evaluation,
     pub passed: bool,
 }
@@ -72,7 +71,7 @@ pub struct LeafCoverage {
 /// of their decisions the tests cover.
 /// `tables` are the project's code tables: code sets hold the codes of the release in force.
 pub fn run(
-    program: &Program,
+    program: &ValidProgram,
     tables: &TableSet,
     tests: &[TestId],
     compiled: Option<&[Compiled]>,
@@ -84,19 +83,19 @@ pub fn run(
     Run { results, coverage }
 }
 
-fn results(program: &Program, tables: &TableSet, tests: &[TestId]) -> Vec<TestResult> {
+fn results(program: &ValidProgram, tables: &TableSet, tests: &[TestId]) -> Vec<TestResult> {
     let mut codes = CodeCache::default();
     // A policy's code sets, expanded once.
-    let mut by_policy: std::collections::HashMap<crate::ir::PolicyId, CodeSets> =
+    let mut by_policy: std::collections::HashMap<Option<crate::ir::PolicyId>, CodeSets> =
         std::collections::HashMap::new();
     tests
         .iter()
         .filter_map(|id| program.tests.get(id.index()).map(|t| (*id, t)))
         .map(|(id, test)| {
             let code_sets = by_policy.entry(test.policy).or_insert_with(|| {
-                let date = program
-                    .policies
-                    .get(test.policy.index())
+                let date = test
+                    .policy
+                    .and_then(|p| program.policies.get(p.index()))
                     .and_then(|p| p.meta.effective);
                 codes.code_sets(program, Some(tables), date)
             });

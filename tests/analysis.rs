@@ -28,7 +28,7 @@ fn analyse_text(text: &str, options: &Options) -> Vec<Diagnostic> {
         tables: Some(TableSet::shipped().clone()),
         ..options.clone()
     };
-    analyse::analyse(&checked.program, &options).diagnostics
+    analyse::analyse(checked.valid().unwrap(), &options).diagnostics
 }
 
 fn case(name: &str) -> String {

@@ -87,9 +87,14 @@ fn conflict() -> Compiled {
         root: project.root.clone(),
         ..compile::Options::default()
     };
-    compile::compile(&checked.program, &project.tables, &sources, &options)
-        .unwrap()
-        .remove(0)
+    compile::compile(
+        checked.valid().unwrap(),
+        &project.tables,
+        &sources,
+        &options,
+    )
+    .unwrap()
+    .remove(0)
 }
 
 fn validator() -> &'static jsonschema::Validator {
@@ -195,7 +200,9 @@ fn program(path: &Path) -> medpol::ir::Program {
         path.parent().unwrap()
     };
     let project = medpol::project::load(&mut sources, root, &[path.to_path_buf()]).unwrap();
-    medpol::check::check(&project.files, &project.imports, &project.tables).program
+    medpol::check::check(&project.files, &project.imports, &project.tables)
+        .program()
+        .clone()
 }
 
 #[test]

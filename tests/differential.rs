@@ -17,7 +17,7 @@ use medpol::codeset::{CodeCache, CodeSets};
 use medpol::compile::{self, Compiled};
 use medpol::driver::{self, CheckedProject};
 use medpol::evaluate::{self, Assignment, By, Evaluation};
-use medpol::ir::{DecisionId, ExprKind, FactId, Program, Value};
+use medpol::ir::{DecisionId, ExprKind, FactId, OutcomeId, Program, RuleId, ValidProgram, Value};
 use medpol::tables::TableSet;
 use medpol::types::{Num, Type, Unit};
 
@@ -202,14 +202,16 @@ fn compiled_result(
     }
     let leaves: Vec<&LeafDoc> = e.leaves.iter().map(|l| d.leaf(*l).unwrap()).collect();
     let outcome_index = |name: &str| {
-        decision
-            .outcomes
-            .iter()
-            .position(|o| o.name == name)
-            .unwrap() as u32
+        OutcomeId(
+            decision
+                .outcomes
+                .iter()
+                .position(|o| o.name == name)
+                .unwrap() as u32,
+        )
     };
     let rule_index =
-        |name: &str| decision.rules.iter().position(|r| r.name == name).unwrap() as u32;
+        |name: &str| RuleId(decision.rules.iter().position(|r| r.name == name).unwrap() as u32);
     match leaves.as_slice() {
         [LeafDoc::NoRule] => Evaluation::NoRule,
         [LeafDoc::Conflict { rules, .. }] => Evaluation::Conflict {
@@ -264,7 +266,7 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_small_policies() {
 }
 
 /// Checks `cases` random patients on every compiled decision; returns how many decisions.
-fn agree(program: &Program, tables: &TableSet, compiled: &[Compiled], cases: u32) -> usize {
+fn agree(program: &ValidProgram, tables: &TableSet, compiled: &[Compiled], cases: u32) -> usize {
     let mut checked = 0usize;
     let mut codes = CodeCache::default();
     for c in compiled {
@@ -396,7 +398,7 @@ fn every_witness_patient_gets_its_leaf_from_the_interpreter() {
 }
 
 /// Evaluates every leaf's witness patient by both evaluators; returns how many leaves.
-fn witnesses_agree(program: &Program, tables: &TableSet, compiled: &[Compiled]) -> usize {
+fn witnesses_agree(program: &ValidProgram, tables: &TableSet, compiled: &[Compiled]) -> usize {
     let mut leaves = 0;
     let mut codes = CodeCache::default();
     for c in compiled {
@@ -682,7 +684,7 @@ mod generate {
 /// Checks and compiles a program given as text, with the shipped code tables; `None` when the
 /// check reports an error (a random `has all` may require codes an Excludes1 note forbids
 /// together, `E0312`).
-fn from_text(text: &str) -> Option<(Program, Vec<Compiled>)> {
+fn from_text(text: &str) -> Option<(ValidProgram, Vec<Compiled>)> {
     use medpol::source::{FileId, SourceFile, Sources};
     let mut sources = Sources::new();
     sources.add(SourceFile::new("generated.medpol", None, text.to_string()));
@@ -692,14 +694,10 @@ fn from_text(text: &str) -> Option<(Program, Vec<Compiled>)> {
     if checked.diagnostics.iter().any(|d| d.is_error()) {
         return None;
     }
-    let compiled = compile::compile(
-        &checked.program,
-        tables,
-        &sources,
-        &compile::Options::default(),
-    )
-    .unwrap();
-    Some((checked.program, compiled))
+    let program = checked.into_valid().unwrap();
+    let compiled =
+        compile::compile(&program, tables, &sources, &compile::Options::default()).unwrap();
+    Some((program, compiled))
 }
 
 /// Random programs, random patients with missing facts: both evaluators agree, and every

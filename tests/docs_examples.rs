@@ -260,14 +260,15 @@ fn single_file_examples_check_as_marked() {
             medpol::tables::TableSet::shipped(),
         );
         let mut diagnostics = parsed.diagnostics;
-        diagnostics.extend(result.diagnostics);
+        diagnostics.extend(result.diagnostics.iter().cloned());
         // As `medpol check` does: the analysis runs on a model without errors.
         if !diagnostics.iter().any(|d| d.is_error()) {
             let options = medpol::analyse::Options {
                 tables: Some(medpol::tables::TableSet::shipped().clone()),
                 ..medpol::analyse::Options::default()
             };
-            diagnostics.extend(medpol::analyse::analyse(&result.program, &options).diagnostics);
+            diagnostics
+                .extend(medpol::analyse::analyse(result.valid().unwrap(), &options).diagnostics);
         }
         let shown = medpol::render::short::render(&sources, &diagnostics);
         failures.extend(judge(block, &diagnostics, &shown));

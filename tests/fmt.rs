@@ -124,14 +124,14 @@ fn meaning(dir: &Path) -> String {
             tables: Some(project.tables.clone()),
             ..medpol::analyse::Options::default()
         };
-        medpol::analyse::analyse(&checked.program, &options)
+        medpol::analyse::analyse(checked.valid().unwrap(), &options)
             .diagnostics
             .iter()
             .map(|d| d.code.as_str().to_string())
             .collect()
     };
     codes.sort();
-    let program = strip_spans(&format!("{:#?}", checked.program));
+    let program = strip_spans(&format!("{:#?}", checked.program()));
     // Project paths differ between the two copies; the file names within them do not.
     let canonical = dir.canonicalize().unwrap();
     format!("{codes:?}\n{findings:?}\n{program}")

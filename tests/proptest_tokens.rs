@@ -430,7 +430,7 @@ fn check_properties(text: &str) -> Result<(), TestCaseError> {
         "a second run reports differently"
     );
 
-    let program = &r.checked.program;
+    let program = r.checked.program();
     let declared = |f: fn(&Decl) -> bool| r.file.decls.iter().filter(|d| f(d)).count();
     let named_sets = program
         .code_sets
@@ -457,6 +457,11 @@ fn check_properties(text: &str) -> Result<(), TestCaseError> {
             "a declaration did not parse, yet no error"
         );
         prop_assert!(!r.file.decls.is_empty(), "no declarations, yet no error");
+        if let Err(why) = r.checked.valid() {
+            return Err(TestCaseError::fail(format!(
+                "no error, yet the model is not valid: {why}"
+            )));
+        }
         prop_assert_eq!(
             program.facts.len(),
             declared(|d| matches!(d, Decl::Fact(_)))

@@ -16,7 +16,13 @@ fuzz_target!(|data: &[u8]| {
     let parsed = parse(id, sources.text(id));
     diagnostics.extend(parsed.diagnostics);
     let checked = check(&[parsed.file], &ImportMap::new(), medpol::tables::TableSet::shipped());
-    diagnostics.extend(checked.diagnostics);
+    diagnostics.extend(checked.diagnostics.iter().cloned());
+    // Without an error the model is complete: the driver reports E0901 otherwise.
+    if !diagnostics.iter().any(|d| d.is_error())
+        && let Err(why) = checked.valid()
+    {
+        panic!("no error, yet the model is not valid: {why}");
+    }
 
     // A label outside the text, or inside a character, is the next thing to break an editor
     // or a renderer; tests/proptest_tokens.rs holds the same rule.

@@ -87,14 +87,14 @@ pub(super) fn summarise(
         let mut more = 0;
         let mut targets: Vec<(Node, String)> = Vec::new();
         for (i, r) in decision.rules.iter().enumerate() {
-            if r.outcome as usize == o {
+            if r.outcome == Some(OutcomeId(o as u32)) {
                 targets.push((space.mdd.terminal(2 + i as u32), r.name.clone()));
             }
         }
         if decision
             .otherwise
             .as_ref()
-            .is_some_and(|ow| ow.outcome as usize == o)
+            .is_some_and(|ow| ow.outcome == Some(OutcomeId(o as u32)))
         {
             targets.push((space.mdd.terminal(otherwise_value), "otherwise".to_string()));
         }
@@ -316,11 +316,7 @@ fn describe_path(space: &Space<'_>, path: &Path) -> Vec<Condition> {
             Var::Bool(f) | Var::Enum(f, _) | Var::Numeric(f, _) | Var::Code(f, _) => *f,
             Var::ClassCount { fact, .. } => *fact,
         };
-        let name = space
-            .program
-            .fact(fact)
-            .map(|f| f.name.clone())
-            .unwrap_or_default();
+        let name = space.program.fact_name(fact).to_string();
         let text = match v {
             Var::Bool(_) => {
                 if values == &[1] {
@@ -474,7 +470,7 @@ fn set_name(space: &Space<'_>, set: CodeSetId) -> String {
     match space.program.code_set(set) {
         Some(CodeSet { name: Some(n), .. }) => format!("`{n}`"),
         Some(s) => expr_text(space, &s.expr),
-        None => "?".to_string(),
+        None => crate::ir::lost_name("a code set").to_string(),
     }
 }
 

@@ -68,7 +68,8 @@ pub struct Analysis {
 }
 
 /// Analyses every decision of a checked program.
-pub fn analyse(program: &Program, options: &Options) -> Analysis {
+pub fn analyse(program: &ValidProgram, options: &Options) -> Analysis {
+    let program: &Program = program;
     let deadline = Instant::now() + options.time_limit;
     let mut out = Analysis::default();
     let mut reported_defines = HashSet::new();
@@ -77,9 +78,9 @@ pub fn analyse(program: &Program, options: &Options) -> Analysis {
     for (i, d) in program.decisions.iter().enumerate() {
         let id = DecisionId(i as u32);
         let started = Instant::now();
-        let date = program
-            .policies
-            .get(d.policy.index())
+        let date = d
+            .policy
+            .and_then(|p| program.policies.get(p.index()))
             .and_then(|p| p.meta.effective);
         // The decisions of one policy share its date: the sets are expanded once per date.
         let code_sets = expanded
@@ -194,10 +195,9 @@ impl Run<'_> {
     fn decision(&mut self) -> Result<(), Stop> {
         let d = self.decision;
         self.in_time()?;
-        let constraints: Vec<&Constraint> = self
-            .program
-            .policies
-            .get(d.policy.index())
+        let constraints: Vec<&Constraint> = d
+            .policy
+            .and_then(|p| self.program.policies.get(p.index()))
             .map(|p| {
                 p.constraints
                     .iter()
@@ -481,12 +481,7 @@ impl Run<'_> {
                 let example = self
                     .example(space, both, &self.facts_of_rules(&[i, j]))
                     .unwrap_or_default();
-                let outcome = |r: &Rule| {
-                    d.outcomes
-                        .get(r.outcome as usize)
-                        .map(|o| o.name.clone())
-                        .unwrap_or_default()
-                };
+                let outcome = |r: &Rule| d.outcome_name(r.outcome).to_string();
                 let diag = if same {
                     Diagnostic::new(
                         Code::RedundantOverlap,
@@ -579,12 +574,7 @@ impl Run<'_> {
             }
             // One note per rule: every earlier rule with another outcome that takes some of
             // its patients, and one such patient.
-            let outcome = |r: &Rule| {
-                d.outcomes
-                    .get(r.outcome as usize)
-                    .map(|o| o.name.clone())
-                    .unwrap_or_default()
-            };
+            let outcome = |r: &Rule| d.outcome_name(r.outcome).to_string();
             let mut takers = Vec::new();
             let mut example = None;
             let reads_i = reads.get(i).map(Vec::as_slice).unwrap_or_default();
@@ -695,11 +685,7 @@ impl Run<'_> {
             let cube = cube_of(space, &values)?;
             match self.boundary(space, &values, uncovered)? {
                 Some((fact, value_text)) => {
-                    let name = self
-                        .program
-                        .fact(fact)
-                        .map(|f| f.name.clone())
-                        .unwrap_or_default();
+                    let name = self.program.fact_name(fact).to_string();
                     let mut diag = Diagnostic::new(
                         Code::BoundaryGap,
                         format!(
@@ -830,11 +816,7 @@ fn example_text(space: &Space<'_>, values: &[Option<u32>], facts: &[FactId]) -> 
         .iter()
         .filter(|f| facts.contains(f))
         .map(|f| {
-            let name = space
-                .program
-                .fact(*f)
-                .map(|x| x.name.as_str())
-                .unwrap_or("?");
+            let name = space.program.fact_name(*f);
             format!("{name} = {}", space.value_text(*f, values))
         })
         .collect::<Vec<_>>()

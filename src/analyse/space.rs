@@ -183,29 +183,31 @@ fn domain_size(program: &Program, v: &Var) -> u32 {
 
 /// Records each fact, threshold and code set the conditions test, in reading order.
 fn gather_in_order(program: &Program, conditions: &[&Expr], uses: &mut Uses) {
-    program.visit_in_reading_order(conditions, |e| match &e.kind {
-        ExprKind::Fact(f) | ExprKind::EnumIn { fact: f, .. } => uses.fact(*f),
-        ExprKind::Compare { fact, value, .. } => {
-            uses.fact(*fact);
-            uses.thresholds.entry(*fact).or_default().push(*value);
-        }
-        ExprKind::CodeIn { fact, set } => {
-            uses.fact(*fact);
-            push_set(uses, *fact, *set);
-        }
-        ExprKind::Has {
-            fact,
-            quantifier,
-            set,
-        } => {
-            uses.fact(*fact);
-            push_set(uses, *fact, *set);
-            if *quantifier == Quantifier::All {
-                uses.all_of.entry(*fact).or_default().insert(*set);
+    for e in program.walk(conditions) {
+        match &e.kind {
+            ExprKind::Fact(f) | ExprKind::EnumIn { fact: f, .. } => uses.fact(*f),
+            ExprKind::Compare { fact, value, .. } => {
+                uses.fact(*fact);
+                uses.thresholds.entry(*fact).or_default().push(*value);
             }
+            ExprKind::CodeIn { fact, set } => {
+                uses.fact(*fact);
+                push_set(uses, *fact, *set);
+            }
+            ExprKind::Has {
+                fact,
+                quantifier,
+                set,
+            } => {
+                uses.fact(*fact);
+                push_set(uses, *fact, *set);
+                if *quantifier == Quantifier::All {
+                    uses.all_of.entry(*fact).or_default().insert(*set);
+                }
+            }
+            _ => {}
         }
-        _ => {}
-    });
+    }
 }
 
 fn push_set(uses: &mut Uses, fact: FactId, set: CodeSetId) {
@@ -300,6 +302,15 @@ impl Space<'_> {
     /// Compiles a condition (its defines must be compiled already, which `build` does).
     pub fn condition(&mut self, e: &Expr) -> Result<Node, Exhausted> {
         match &e.kind {
+            ExprKind::Error => {
+                debug_assert!(
+                    false,
+                    "internal error: a condition with errors reached the analysis"
+                );
+                // Unreachable: the analysis and the compiler take a `ValidProgram`, which has
+                // no erroneous condition; giving up is the answer that claims nothing.
+                Err(Exhausted)
+            }
             ExprKind::Const(true) => Ok(TRUE),
             ExprKind::Const(false) => Ok(FALSE),
             ExprKind::Fact(f) => {

@@ -114,7 +114,7 @@ impl<'a> Checker<'a> {
                 let id = DecisionId(self.program.decisions.len() as u32);
                 self.program.decisions.push(Decision {
                     name: d.name.name.clone(),
-                    policy: PolicyId(u32::MAX),
+                    policy: None,
                     hit: HitPolicy::First,
                     description: d.description.as_ref().map(|d| d.value.clone()),
                     outcomes: Vec::new(),
@@ -132,8 +132,9 @@ impl<'a> Checker<'a> {
                 self.program.constraints.push(Constraint {
                     name: c.name.name.clone(),
                     description: c.description.as_ref().map(|d| d.value.clone()),
+                    // Until `check_constraints` checks it.
                     condition: Expr {
-                        kind: ExprKind::Const(true),
+                        kind: ExprKind::Error,
                         span: c.expr.span,
                     },
                     file,
@@ -349,6 +350,8 @@ impl<'a> Checker<'a> {
             let condition = self.condition(decl.span.file, &decl.expr);
             if let Some(c) = self.program.constraints.get_mut(i) {
                 c.condition = condition;
+            } else {
+                self.lost("constraint", i);
             }
         }
     }
@@ -359,6 +362,8 @@ impl<'a> Checker<'a> {
             let ty = self.resolve_type(&decl.ty);
             if let Some(fact) = self.program.facts.get_mut(i) {
                 fact.ty = ty;
+            } else {
+                self.lost("fact", i);
             }
         }
     }
@@ -716,6 +721,8 @@ impl<'a> Checker<'a> {
         if let Some(set) = self.program.code_sets.get_mut(id.index()) {
             set.system = system;
             set.expr = expr;
+        } else {
+            self.lost("code set", id.index());
         }
     }
 

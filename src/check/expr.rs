@@ -666,7 +666,7 @@ impl Checker<'_> {
         if matches!(
             &other,
             Typed::Cond(Expr {
-                kind: ExprKind::Const(_),
+                kind: ExprKind::Const(_) | ExprKind::Error,
                 ..
             })
         ) {
@@ -1077,15 +1077,17 @@ impl Checker<'_> {
     ) -> Expr {
         let conds: Vec<Expr> = items.iter().map(|i| self.condition(file, i)).collect();
         let n = conds.len();
-        let Some(k_value) = self
-            .number(k)
-            .and_then(|v| v.to_i64())
-            .and_then(|v| u32::try_from(v).ok())
-        else {
+        let Some(k_number) = self.number(k) else {
             return error_expr(span);
         };
+        // The grammar makes the count a whole number; one beyond `u32` counts as `u32::MAX`,
+        // more than any list holds, and is shown as written.
+        let (k_value, k_shown) = match k_number.to_i64().and_then(|v| u32::try_from(v).ok()) {
+            Some(v) => (v, v.to_string()),
+            None => (u32::MAX, k.text.clone()),
+        };
         let k_usize = k_value as usize;
-        let phrase = format!("{} {k_value} of", kind.as_str());
+        let phrase = format!("{} {k_shown} of", kind.as_str());
         let impossible = match kind {
             CountKind::AtLeast | CountKind::Exactly => k_usize > n,
             CountKind::AtMost => false,
@@ -1098,7 +1100,7 @@ impl Checker<'_> {
                 )
                 .primary(
                     k.span,
-                    format!("{k_value} is more than the {n} conditions listed"),
+                    format!("{k_shown} is more than the {n} conditions listed"),
                 )
                 .help(format!("the count can be at most {n}")),
             );
@@ -1159,6 +1161,8 @@ impl Checker<'_> {
         if let Some(def) = self.program.defines.get_mut(id.index()) {
             def.ty = ty;
             def.body = body;
+        } else {
+            self.lost("definition", id.index());
         }
     }
 
@@ -1171,10 +1175,10 @@ impl Checker<'_> {
     }
 }
 
-/// The stand-in for a condition that had errors: true, so it hides nothing else.
+/// The stand-in for a condition that had errors.
 fn error_expr(span: Span) -> Expr {
     Expr {
-        kind: ExprKind::Const(true),
+        kind: ExprKind::Error,
         span,
     }
 }

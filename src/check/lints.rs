@@ -66,23 +66,18 @@ impl Checker<'_> {
     fn unused_outcomes(&mut self) {
         let mut found = Vec::new();
         for d in &self.program.decisions {
-            let unresolved = d
-                .rules
-                .iter()
-                .map(|r| r.outcome)
-                .chain(d.otherwise.iter().map(|o| o.outcome));
-            if d.rules.is_empty() || unresolved.into_iter().any(|o| o == u32::MAX) {
-                // A rule names an outcome that is not declared; which one it meant is unknown.
-                continue;
-            }
-            let given: HashSet<u32> = d
+            let given: Option<HashSet<OutcomeId>> = d
                 .rules
                 .iter()
                 .map(|r| r.outcome)
                 .chain(d.otherwise.iter().map(|o| o.outcome))
                 .collect();
+            let Some(given) = given.filter(|_| !d.rules.is_empty()) else {
+                // A rule names an outcome that is not declared; which one it meant is unknown.
+                continue;
+            };
             for (i, o) in d.outcomes.iter().enumerate() {
-                if !given.contains(&(i as u32)) {
+                if !given.contains(&OutcomeId(i as u32)) {
                     found.push((o.name.clone(), d.name.clone(), o.span));
                 }
             }

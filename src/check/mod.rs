@@ -31,8 +31,8 @@ pub enum Symbol {
     Decision(DecisionId),
     Policy(PolicyId),
     EnumValue(EnumId, u32),
-    Outcome(DecisionId, u32),
-    Rule(DecisionId, u32),
+    Outcome(DecisionId, OutcomeId),
+    Rule(DecisionId, RuleId),
     Constraint(ConstraintId),
 }
 
@@ -69,10 +69,52 @@ pub type ImportMap = std::collections::HashMap<Span, FileId>;
 /// The result of checking.
 #[derive(Debug, Default)]
 pub struct Checked {
-    pub program: Program,
+    model: Model,
     pub diagnostics: Vec<Diagnostic>,
     /// Every resolved name, declarations and uses, in source order per file.
     pub references: Vec<Reference>,
+}
+
+/// The typed model, valid when the check found no error and nothing is missing from it.
+#[derive(Debug)]
+enum Model {
+    Valid(ValidProgram),
+    /// With what keeps it from being valid, in words.
+    Invalid(Program, String),
+}
+
+impl Default for Model {
+    fn default() -> Model {
+        Model::Invalid(Program::default(), "nothing was checked".to_string())
+    }
+}
+
+impl Checked {
+    /// The typed model, complete or not: the language server reads it as far as it goes.
+    pub fn program(&self) -> &Program {
+        match &self.model {
+            Model::Valid(p) => p,
+            Model::Invalid(p, _) => p,
+        }
+    }
+
+    /// The typed model when the check found no error and nothing is missing from it (a
+    /// declaration that did not parse leaves a hole without an error of the check's own);
+    /// otherwise why not, in words.
+    pub fn valid(&self) -> Result<&ValidProgram, &str> {
+        match &self.model {
+            Model::Valid(p) => Ok(p),
+            Model::Invalid(_, why) => Err(why),
+        }
+    }
+
+    /// [`Checked::valid`], keeping the model.
+    pub fn into_valid(self) -> Result<ValidProgram, String> {
+        match self.model {
+            Model::Valid(p) => Ok(p),
+            Model::Invalid(_, why) => Err(why),
+        }
+    }
 }
 
 /// Checks the parsed files of one project, with its codes against these code tables.
@@ -88,8 +130,19 @@ pub fn check(files: &[ast::File], imports: &ImportMap, tables: &TableSet) -> Che
     c.lints();
     let mut references = c.references;
     references.sort_by_key(|r| (r.span.file, r.span.start, r.span.end));
+    let model = if c.diagnostics.iter().any(Diagnostic::is_error) {
+        Model::Invalid(c.program, "the check found errors".to_string())
+    } else {
+        match ValidProgram::new(c.program) {
+            Ok(p) => Model::Valid(p),
+            Err(invalid) => {
+                let (p, why) = *invalid;
+                Model::Invalid(p, why)
+            }
+        }
+    };
     Checked {
-        program: c.program,
+        model,
         diagnostics: c.diagnostics,
         references,
     }
@@ -192,6 +245,14 @@ impl<'a> Checker<'a> {
         self.diagnostics.push(d);
     }
 
+    /// A declaration the checker made itself is not there to fill in: a bug in the checker,
+    /// reported (see [`Diagnostic::internal`]) rather than dropped silently.
+    fn lost(&mut self, kind: &str, index: usize) {
+        self.report(Diagnostic::internal(format_args!(
+            "the checker lost {kind} {index}"
+        )));
+    }
+
     fn scope(&self, file: FileId) -> Option<&Scope> {
         self.scopes.get(&file)
     }
@@ -225,15 +286,9 @@ impl<'a> Checker<'a> {
                 .enum_type(e)
                 .and_then(|t| t.values.get(v as usize))
                 .map(|(_, s)| *s),
-            Symbol::Outcome(d, o) => p
-                .decision(d)
-                .and_then(|d| d.outcomes.get(o as usize))
-                .map(|o| o.span),
+            Symbol::Outcome(d, o) => p.decision(d).and_then(|d| d.outcome(o)).map(|o| o.span),
             Symbol::Constraint(id) => p.constraints.get(id.index()).map(|c| c.name_span),
-            Symbol::Rule(d, r) => p
-                .decision(d)
-                .and_then(|d| d.rules.get(r as usize))
-                .map(|r| r.name_span),
+            Symbol::Rule(d, r) => p.decision(d).and_then(|d| d.rule(r)).map(|r| r.name_span),
         }
     }
 

@@ -74,6 +74,8 @@ impl<'a> Checker<'a> {
                 .collect();
             if let Some(p) = self.program.policies.get_mut(policy.index()) {
                 p.constraints = ids;
+            } else {
+                self.lost("policy", policy.index());
             }
         }
     }
@@ -215,6 +217,8 @@ impl<'a> Checker<'a> {
         }
         if let Some(policy) = self.program.policies.get_mut(id.index()) {
             policy.meta = meta;
+        } else {
+            self.lost("policy", id.index());
         }
     }
 
@@ -253,6 +257,8 @@ impl<'a> Checker<'a> {
             Some(p) => {
                 if let Some(pol) = self.program.policies.get_mut(p.index()) {
                     pol.decisions.push(id);
+                } else {
+                    self.lost("policy", p.index());
                 }
             }
             None => self.needs_policy("a decision", d.name.span),
@@ -299,7 +305,10 @@ impl<'a> Checker<'a> {
                         self.duplicate("outcome", &n.name, n.span, first);
                         continue;
                     }
-                    self.declaration(n.span, Symbol::Outcome(id, outcomes.len() as u32));
+                    self.declaration(
+                        n.span,
+                        Symbol::Outcome(id, OutcomeId(outcomes.len() as u32)),
+                    );
                     outcomes.push(Outcome {
                         name: n.name.clone(),
                         span: n.span,
@@ -319,8 +328,10 @@ impl<'a> Checker<'a> {
         }
         if let Some(dec) = self.program.decisions.get_mut(id.index()) {
             dec.hit = hit;
-            dec.policy = policy.unwrap_or(PolicyId(u32::MAX));
+            dec.policy = policy;
             dec.outcomes = outcomes;
+        } else {
+            self.lost("decision", id.index());
         }
         let mut rules: Vec<Rule> = Vec::new();
         let mut otherwise: Option<Otherwise> = None;
@@ -362,9 +373,9 @@ impl<'a> Checker<'a> {
                         let first = first.name_span;
                         self.duplicate("rule", &r.name.name, r.name.span, first);
                     }
-                    self.declaration(r.name.span, Symbol::Rule(id, rules.len() as u32));
+                    self.declaration(r.name.span, Symbol::Rule(id, RuleId(rules.len() as u32)));
                     let condition = self.condition(file, &r.condition);
-                    let outcome = self.outcome_ref(id, &r.outcome).unwrap_or(u32::MAX);
+                    let outcome = self.outcome_ref(id, &r.outcome);
                     rules.push(Rule {
                         name: r.name.name.clone(),
                         description: r.description.as_ref().map(|s| s.value.clone()),
@@ -388,7 +399,7 @@ impl<'a> Checker<'a> {
                         );
                         continue;
                     }
-                    let o = self.outcome_ref(id, outcome).unwrap_or(u32::MAX);
+                    let o = self.outcome_ref(id, outcome);
                     otherwise = Some(Otherwise {
                         outcome: o,
                         span: *span,
@@ -413,6 +424,8 @@ impl<'a> Checker<'a> {
             dec.rules = rules;
             dec.otherwise = otherwise;
             dec.inputs = inputs.map(|(l, _)| l.into_iter().map(|(f, _)| f).collect());
+        } else {
+            self.lost("decision", id.index());
         }
     }
 
@@ -511,14 +524,14 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn outcome_ref(&mut self, decision: DecisionId, name: &ast::Ident) -> Option<u32> {
+    fn outcome_ref(&mut self, decision: DecisionId, name: &ast::Ident) -> Option<OutcomeId> {
         let (outcomes, decision_name, decl_span) = {
             let d = self.program.decision(decision)?;
             let names: Vec<String> = d.outcomes.iter().map(|o| o.name.clone()).collect();
             (names, d.name.clone(), d.name_span)
         };
         if let Some(i) = outcomes.iter().position(|o| *o == name.name) {
-            let i = i as u32;
+            let i = OutcomeId(i as u32);
             self.reference(name.span, Symbol::Outcome(decision, i));
             return Some(i);
         }
@@ -557,6 +570,8 @@ impl<'a> Checker<'a> {
             Some(p) => {
                 if let Some(pol) = self.program.policies.get_mut(p.index()) {
                     pol.tests.push(id);
+                } else {
+                    self.lost("policy", p.index());
                 }
             }
             None => self.needs_policy("a test", t.name.span),
@@ -594,7 +609,7 @@ impl<'a> Checker<'a> {
         }
         self.program.tests.push(Test {
             name: t.name.value.clone(),
-            policy: policy.unwrap_or(PolicyId(u32::MAX)),
+            policy,
             given,
             expects,
             span: t.span,

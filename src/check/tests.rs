@@ -117,7 +117,7 @@ fn comparisons_normalise_to_the_facts_unit() {
         &ImportMap::new(),
         crate::tables::TableSet::shipped(),
     );
-    let rule = &checked.program.decisions[0].rules[0];
+    let rule = &checked.program().decisions[0].rules[0];
     match &rule.condition.kind {
         ExprKind::Compare { op, value, .. } => {
             assert_eq!(*op, crate::ast::CmpOp::Ge);
@@ -155,19 +155,34 @@ fn codes_of_the_wrong_system_and_format() {
     );
 }
 
+/// A count beyond `u32` is still a count: more than any list holds, not a silent stand-in.
 #[test]
 fn count_bounds() {
     let text = policy(
         "fact a: bool\nfact b: bool\n\
-         decision d (first) {\n outcomes { yes }\n rule r when at least 3 of (a, b) then yes\n rule s when at least 0 of (a, b) then yes\n}\n",
+         decision d (first) {\n outcomes { yes }\n rule r when at least 3 of (a, b) then yes\n rule s when at least 0 of (a, b) then yes\n\
+         rule t when at least 4294967301 of (a, b) then yes\n rule u when at most 4294967302 of (a, b) then yes\n}\n",
     );
     assert_eq!(
         check_text(&text),
         vec![
             (Code::CountOutOfBounds, "3".into()),
-            (Code::TrivialCount, "0".into())
+            (Code::CountOutOfBounds, "4294967301".into()),
+            (Code::TrivialCount, "0".into()),
+            (Code::TrivialCount, "4294967302".into())
         ]
     );
+    let clean = policy(
+        "fact a: bool\nfact b: bool\n\
+         decision d (first) {\n outcomes { yes, no }\n rule s when at most 4294967301 of (a, b) then yes\n otherwise no\n}\n",
+    );
+    let parsed = crate::syntax::parse(FileId(0), &clean);
+    let checked = check(
+        &[parsed.file],
+        &ImportMap::new(),
+        crate::tables::TableSet::shipped(),
+    );
+    assert!(checked.valid().is_ok(), "{:?}", checked.valid().err());
 }
 
 #[test]

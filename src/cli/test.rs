@@ -199,18 +199,13 @@ fn place(sources: &Sources, span: Span) -> String {
     format!("{}:{line}", sources.name(span.file))
 }
 
-fn outcome_name(d: &Decision, outcome: u32) -> &str {
-    d.outcomes
-        .get(outcome as usize)
-        .map_or("?", |o| o.name.as_str())
-}
-
 /// What gave an outcome, in words: "rule `sacroplasty` (file:line)".
 fn by_text(sources: &Sources, d: &Decision, by: &[By]) -> String {
     let one = |b: &By| match b {
-        By::Rule(r) => d.rules.get(*r as usize).map_or("?".to_string(), |rule| {
-            format!("rule `{}` ({})", rule.name, place(sources, rule.name_span))
-        }),
+        By::Rule(r) => match d.rule(*r) {
+            Some(rule) => format!("rule `{}` ({})", rule.name, place(sources, rule.name_span)),
+            None => medpol::ir::lost_name("a rule").to_string(),
+        },
         By::Otherwise => match &d.otherwise {
             Some(o) => format!("`otherwise` ({})", place(sources, o.span)),
             None => "`otherwise`".to_string(),
@@ -222,7 +217,7 @@ fn by_text(sources: &Sources, d: &Decision, by: &[By]) -> String {
 fn fact_names(program: &Program, facts: &[medpol::ir::FactId]) -> String {
     facts
         .iter()
-        .map(|f| format!("`{}`", program.fact(*f).map_or("?", |x| x.name.as_str())))
+        .map(|f| format!("`{}`", program.fact_name(*f)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -233,14 +228,14 @@ fn actual_text(sources: &Sources, program: &Program, d: &Decision, e: &Evaluatio
         Evaluation::Decided { outcome, by } => {
             format!(
                 "{}, by {}",
-                outcome_name(d, *outcome),
+                d.outcome_name(Some(*outcome)),
                 by_text(sources, d, by)
             )
         }
         Evaluation::Conflict { rules } => {
             let names: Vec<String> = rules
                 .iter()
-                .filter_map(|r| d.rules.get(*r as usize))
+                .filter_map(|r| d.rule(*r))
                 .map(|r| format!("`{}` ({})", r.name, place(sources, r.name_span)))
                 .collect();
             format!("a conflict between rules {}", names.join(", "))
@@ -271,7 +266,7 @@ fn human(out: &mut Vec<String>, sources: &Sources, program: &Program, results: &
                     out,
                     "         {}: expected {}, got {actual}",
                     d.name,
-                    outcome_name(d, e.expected)
+                    d.outcome_name(Some(e.expected))
                 );
             }
         }
@@ -297,7 +292,7 @@ fn actual_json(
                 .iter()
                 .map(|b| {
                     match b {
-                    By::Rule(r) => d.rules.get(*r as usize).map_or(json!(null), |rule| {
+                    By::Rule(r) => d.rule(*r).map_or(json!(null), |rule| {
                         json!({ "rule": rule.name, "source": loc_json(sources, rule.name_span) })
                     }),
                     By::Otherwise => json!({
@@ -307,13 +302,13 @@ fn actual_json(
                 }
                 })
                 .collect();
-            json!({ "kind": "decided", "outcome": outcome_name(d, *outcome), "by": by })
+            json!({ "kind": "decided", "outcome": d.outcome_name(Some(*outcome)), "by": by })
         }
         Evaluation::Conflict { rules } => json!({
             "kind": "conflict",
             "rules": rules
                 .iter()
-                .filter_map(|r| d.rules.get(*r as usize))
+                .filter_map(|r| d.rule(*r))
                 .map(|r| json!({ "rule": r.name, "source": loc_json(sources, r.name_span) }))
                 .collect::<Vec<_>>(),
         }),
@@ -322,7 +317,7 @@ fn actual_json(
             "kind": "pending",
             "needed": needed
                 .iter()
-                .map(|f| program.fact(*f).map_or("?", |x| x.name.as_str()))
+                .map(|f| program.fact_name(*f))
                 .collect::<Vec<_>>(),
         }),
     }
@@ -339,7 +334,7 @@ fn test_json(sources: &Sources, program: &Program, r: &TestResult) -> serde_json
         .map(|(e, d)| {
             json!({
                 "decision": d.name,
-                "expected": outcome_name(d, e.expected),
+                "expected": d.outcome_name(Some(e.expected)),
                 "actual": actual_json(sources, program, d, &e.actual),
                 "passed": e.passed,
             })
@@ -459,7 +454,7 @@ fn witness_test(
     } else {
         lines.push("  given {".to_string());
         for (f, v) in &leaf.witness {
-            let fact = program.fact(*f).map_or("?", |x| x.name.as_str());
+            let fact = program.fact_name(*f);
             lines.push(format!("    {fact} = {v}"));
         }
         lines.push("  }".to_string());
@@ -597,7 +592,7 @@ fn coverage_json(
                             .witness
                             .iter()
                             .map(|(f, value)| {
-                                let name = p.program.fact(*f).map_or("?", |x| x.name.as_str());
+                                let name = p.program.fact_name(*f);
                                 (name.to_string(), json!(value))
                             })
                             .collect();

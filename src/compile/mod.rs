@@ -88,11 +88,12 @@ impl std::error::Error for CompileError {}
 /// code sets are expanded against (the release in force on each policy's effective date, as the
 /// analysis takes it).
 pub fn compile(
-    program: &Program,
+    program: &ValidProgram,
     tables: &TableSet,
     sources: &Sources,
     options: &Options,
 ) -> Result<Vec<Compiled>, CompileError> {
+    let program: &Program = program;
     let mut out = Vec::with_capacity(program.policies.len());
     // Policies in force on the same release share its codes, read once.
     let mut codes = CodeCache::default();
@@ -887,10 +888,8 @@ fn decision_doc(
         IRef::Node(n) => Ref::Node(count - 1 - n),
         IRef::Leaf(l) => Ref::Leaf(leaf_of.get(&l).copied().unwrap_or(0)),
     };
-    let outcome = |o: u32| {
-        decision
-            .outcomes
-            .get(o as usize)
+    let outcome = |o: Option<OutcomeId>| {
+        o.and_then(|o| decision.outcome(o))
             .map(|x| x.name.clone())
             .unwrap_or_default()
     };
@@ -958,7 +957,7 @@ fn decision_doc(
             let r = decision.rules.get(i as usize);
             (
                 LeafDoc::Rule {
-                    outcome: outcome(r.map_or(0, |r| r.outcome)),
+                    outcome: outcome(r.and_then(|r| r.outcome)),
                     rule: rule_name(i),
                 },
                 r.map_or(decision.name_span, |r| r.span),
@@ -971,7 +970,7 @@ fn decision_doc(
             Res::Agree(v) => by_rule(v.first().copied().unwrap_or(0)),
             Res::Otherwise => (
                 LeafDoc::Otherwise {
-                    outcome: outcome(decision.otherwise.as_ref().map_or(0, |o| o.outcome)),
+                    outcome: outcome(decision.otherwise.as_ref().and_then(|o| o.outcome)),
                 },
                 decision
                     .otherwise
@@ -1048,9 +1047,7 @@ fn empty_decision() -> DecisionDoc {
 fn node_source(program: &Program, decision: &Decision, node: &INode) -> (Span, Option<String>) {
     let mut fallback = None;
     for rule in &decision.rules {
-        let mut stack = vec![&rule.condition];
-        let mut seen: HashSet<DefineId> = HashSet::new();
-        while let Some(e) = stack.pop() {
+        for e in program.walk(&[&rule.condition]) {
             let (fact, exact) = match (&e.kind, &node.test) {
                 (ExprKind::Fact(f), ITest::IsTrue) => (*f, true),
                 (ExprKind::Compare { fact, value, .. }, ITest::Compare { value: v, .. }) => {
@@ -1060,23 +1057,6 @@ fn node_source(program: &Program, decision: &Decision, node: &INode) -> (Span, O
                 (ExprKind::CodeIn { fact, set }, ITest::CodeIn(s)) => (*fact, set == s),
                 (ExprKind::Has { fact, set, .. }, ITest::Has { inside, .. }) => {
                     (*fact, inside.contains(set))
-                }
-                (ExprKind::Not(inner), _) => {
-                    stack.push(inner);
-                    continue;
-                }
-                (ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. }, _) => {
-                    stack.extend(es.iter().rev());
-                    continue;
-                }
-                (ExprKind::Define(d), _) => {
-                    if seen.insert(*d)
-                        && let Some(DefineBody::Condition(body)) =
-                            program.define(*d).map(|x| &x.body)
-                    {
-                        stack.push(body);
-                    }
-                    continue;
                 }
                 _ => continue,
             };
@@ -1116,7 +1096,7 @@ mod tests {
             checked.diagnostics
         );
         compile(
-            &checked.program,
+            checked.valid().unwrap(),
             TableSet::shipped(),
             &sources,
             &Options::default(),

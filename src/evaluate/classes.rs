@@ -10,14 +10,12 @@
 //! - a set of codes: every combination of those classes, none or one code of each, and all
 //!   of a class's codes when a `has all` needs them.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use crate::ast::Quantifier;
 use crate::codes::System;
 use crate::codeset::CodeSets;
-use crate::ir::{
-    CodeSetId, Decision, DefineBody, DefineId, Expr, ExprKind, FactId, Program, Value,
-};
+use crate::ir::{CodeSetId, Decision, Expr, ExprKind, FactId, Program, Value};
 use crate::types::{Num, Type};
 
 /// How many values of a set-of-codes fact to try at most: combinations grow as powers of
@@ -71,9 +69,8 @@ struct Uses {
 /// What the decision's conditions do with one fact, through definitions.
 fn gather(program: &Program, decision: &Decision, fact: FactId) -> Uses {
     let mut uses = Uses::default();
-    let mut seen: HashSet<DefineId> = HashSet::new();
-    let mut stack: Vec<&Expr> = decision.rules.iter().map(|r| &r.condition).collect();
-    while let Some(e) = stack.pop() {
+    let conditions: Vec<&Expr> = decision.rules.iter().map(|r| &r.condition).collect();
+    for e in program.walk(&conditions) {
         match &e.kind {
             ExprKind::Compare { fact: f, value, .. } if *f == fact => {
                 uses.thresholds.push(*value);
@@ -86,17 +83,6 @@ fn gather(program: &Program, decision: &Decision, fact: FactId) -> Uses {
             } if *f == fact => {
                 uses.sets.push(*set);
                 uses.all |= *quantifier == Quantifier::All;
-            }
-            ExprKind::Define(d) => {
-                if seen.insert(*d)
-                    && let Some(DefineBody::Condition(body)) = program.define(*d).map(|x| &x.body)
-                {
-                    stack.push(body);
-                }
-            }
-            ExprKind::Not(inner) => stack.push(inner),
-            ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => {
-                stack.extend(es);
             }
             _ => {}
         }

@@ -47,7 +47,7 @@ impl<'p> Plan<'p> {
             };
             values.insert(*d, v);
         }
-        let outcomes: Vec<u32> = self.decision.rules.iter().map(|r| r.outcome).collect();
+        let outcomes: Vec<_> = self.decision.rules.iter().map(|r| r.outcome).collect();
         select(
             self.decision.hit,
             &outcomes,
@@ -74,6 +74,9 @@ impl<'p> Plan<'p> {
             e = inner;
         }
         let v = match &e.kind {
+            // Not in a `ValidProgram`, which `evaluate` takes; a condition with errors would
+            // decide nothing.
+            ExprKind::Error => None,
             ExprKind::Const(b) => Some(*b),
             ExprKind::Not(_) => None,
             ExprKind::Fact(f) => match facts.get(f) {
@@ -176,19 +179,10 @@ pub fn compare(n: Num, op: CmpOp, value: Num) -> bool {
 /// they are named. Splitting missing facts in this order lets the first rules decide early:
 /// under `first`, the facts of a rule that holds make every later fact irrelevant.
 fn reading_order(program: &Program, conditions: &[&Expr]) -> Vec<FactId> {
-    let mut order = Vec::new();
     let mut seen: HashSet<FactId> = HashSet::new();
-    program.visit_in_reading_order(conditions, |e| match &e.kind {
-        ExprKind::Fact(f)
-        | ExprKind::Compare { fact: f, .. }
-        | ExprKind::EnumIn { fact: f, .. }
-        | ExprKind::CodeIn { fact: f, .. }
-        | ExprKind::Has { fact: f, .. }
-            if seen.insert(*f) =>
-        {
-            order.push(*f);
-        }
-        _ => {}
-    });
-    order
+    program
+        .walk(conditions)
+        .filter_map(Expr::fact)
+        .filter(|f| seen.insert(*f))
+        .collect()
 }

@@ -16,7 +16,7 @@ mod kleene;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::codeset::CodeSets;
-use crate::ir::{DecisionId, FactId, HitPolicy, Program, Value};
+use crate::ir::{DecisionId, FactId, HitPolicy, OutcomeId, Program, RuleId, ValidProgram, Value};
 
 /// Known facts; a fact that is not in the map is missing.
 pub type Assignment = BTreeMap<FactId, Value>;
@@ -24,14 +24,14 @@ pub type Assignment = BTreeMap<FactId, Value>;
 /// What a decision gives for a patient.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Evaluation {
-    /// The outcome (an index into the decision's outcomes) and what gives it: one rule (or
+    /// The outcome and what gives it: one rule (or
     /// `otherwise`) when the facts decide that too; with missing facts that leave the outcome
     /// but not the rule open, every rule (and `otherwise`) that gives it for some completion.
-    Decided { outcome: u32, by: Vec<By> },
+    Decided { outcome: OutcomeId, by: Vec<By> },
     /// Under `unique` several rules hold, or under `any` rules with different outcomes
-    /// (indices of every rule that holds, in order). The analysis reports such overlaps
+    /// (every rule that holds, in order). The analysis reports such overlaps
     /// (`E0401`, `W0402`); a patient outside the policy's constraints can still meet them.
-    Conflict { rules: Vec<u32> },
+    Conflict { rules: Vec<RuleId> },
     /// No rule holds and the decision has no `otherwise`.
     NoRule,
     /// The result depends on missing facts: these, sorted.
@@ -41,17 +41,17 @@ pub enum Evaluation {
 /// What decided an outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum By {
-    /// A rule, by its index in the decision. Under `any`, when several rules with the same
-    /// outcome hold, the first of them.
-    Rule(u32),
+    /// A rule. Under `any`, when several rules with the same outcome hold, the first of
+    /// them.
+    Rule(RuleId),
     Otherwise,
 }
 
 /// The result for one complete enough assignment, before missing facts are considered.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Hit {
-    Decided(u32, By),
-    Conflict(Vec<u32>),
+    Decided(OutcomeId, By),
+    Conflict(Vec<RuleId>),
     NoRule,
 }
 
@@ -74,11 +74,12 @@ const BUDGET: usize = 200_000;
 /// expanded against the releases in force on the decision's policy's effective date
 /// ([`crate::codeset::CodeCache::code_sets`]).
 pub fn evaluate(
-    program: &Program,
+    program: &ValidProgram,
     code_sets: &CodeSets,
     decision: DecisionId,
     facts: &Assignment,
 ) -> Evaluation {
+    let program: &Program = program;
     let Some(d) = program.decision(decision) else {
         return Evaluation::NoRule;
     };
@@ -233,32 +234,33 @@ impl Search<'_, '_> {
 /// policy; `None` when a truth value that matters is unknown.
 fn select(
     hit: HitPolicy,
-    outcomes: &[u32],
-    otherwise: Option<u32>,
+    outcomes: &[Option<OutcomeId>],
+    otherwise: Option<Option<OutcomeId>>,
     holds: impl Iterator<Item = Option<bool>>,
 ) -> Option<Hit> {
     let fallback = || match otherwise {
-        Some(outcome) => Hit::Decided(outcome, By::Otherwise),
-        None => Hit::NoRule,
+        Some(outcome) => outcome.map(|o| Hit::Decided(o, By::Otherwise)),
+        None => Some(Hit::NoRule),
     };
     let mut hits = Vec::new();
     for (i, h) in holds.enumerate() {
         match h {
             Some(true) if hit == HitPolicy::First => {
-                return Some(Hit::Decided(outcomes.get(i).copied()?, By::Rule(i as u32)));
+                let rule = RuleId(i as u32);
+                return Some(Hit::Decided(outcomes.get(i).copied()??, By::Rule(rule)));
             }
-            Some(true) => hits.push(i as u32),
+            Some(true) => hits.push(RuleId(i as u32)),
             Some(false) => {}
             None => return None,
         }
     }
     let Some(&first) = hits.first() else {
-        return Some(fallback());
+        return fallback();
     };
-    let outcome = outcomes.get(first as usize).copied()?;
+    let outcome = outcomes.get(first.index()).copied()??;
     let agree = hits
         .iter()
-        .all(|r| outcomes.get(*r as usize) == Some(&outcome));
+        .all(|r| outcomes.get(r.index()) == Some(&Some(outcome)));
     if hits.len() == 1 || (hit == HitPolicy::Any && agree) {
         Some(Hit::Decided(outcome, By::Rule(first)))
     } else {

@@ -7,7 +7,7 @@ use crate::types::Num;
 
 const HEAD: &str = "policy \"p\" { title \"t\" version \"1\" effective 2025-01-01 }\n";
 
-fn program(body: &str) -> Program {
+fn program(body: &str) -> ValidProgram {
     let text = format!("{HEAD}{body}");
     let parsed = crate::syntax::parse(FileId(0), &text);
     let checked = check(
@@ -22,7 +22,7 @@ fn program(body: &str) -> Program {
         .filter(|d| d.is_error())
         .collect();
     assert!(errors.is_empty(), "{errors:?}");
-    checked.program
+    checked.into_valid().unwrap()
 }
 
 fn fact(p: &Program, name: &str) -> FactId {
@@ -31,7 +31,7 @@ fn fact(p: &Program, name: &str) -> FactId {
 
 /// Evaluates decision `d` with facts written `name=value`: `true`, `false`, a number, an enum
 /// value, a code, or codes separated by `|` in braces.
-fn eval(p: &Program, facts: &[(&str, &str)]) -> Evaluation {
+fn eval(p: &ValidProgram, facts: &[(&str, &str)]) -> Evaluation {
     let d = DecisionId(p.decisions.iter().position(|d| d.name == "d").unwrap() as u32);
     let mut a = Assignment::new();
     for (name, v) in facts {
@@ -73,14 +73,14 @@ fn rule(p: &Program, name: &str) -> Evaluation {
     let d = &p.decisions[0];
     let i = d.rules.iter().position(|r| r.name == name).unwrap();
     Evaluation::Decided {
-        outcome: d.rules[i].outcome,
-        by: vec![By::Rule(i as u32)],
+        outcome: d.rules[i].outcome.unwrap(),
+        by: vec![By::Rule(RuleId(i as u32))],
     }
 }
 
 fn otherwise(p: &Program) -> Evaluation {
     Evaluation::Decided {
-        outcome: p.decisions[0].otherwise.as_ref().unwrap().outcome,
+        outcome: p.decisions[0].otherwise.as_ref().unwrap().outcome.unwrap(),
         by: vec![By::Otherwise],
     }
 }
@@ -129,8 +129,8 @@ fn thresholds_split_a_missing_number_exactly() {
     assert_eq!(
         eval(&p, &[]),
         Evaluation::Decided {
-            outcome: 0,
-            by: vec![By::Rule(0), By::Rule(1)]
+            outcome: OutcomeId(0),
+            by: vec![By::Rule(RuleId(0)), By::Rule(RuleId(1))]
         }
     );
     assert_eq!(eval(&p, &[("b", "false")]), eval(&p, &[]));
@@ -186,8 +186,8 @@ fn one_outcome_by_a_rule_or_otherwise_is_decided() {
     assert_eq!(
         eval(&p, &[("b", "false")]),
         Evaluation::Decided {
-            outcome: 1,
-            by: vec![By::Rule(0), By::Otherwise]
+            outcome: OutcomeId(1),
+            by: vec![By::Rule(RuleId(0)), By::Otherwise]
         }
     );
 }
@@ -210,7 +210,7 @@ fn unique_and_any_report_conflicts_and_no_rule() {
     assert_eq!(
         eval(&p, &[("a", "true"), ("b", "true")]),
         Evaluation::Conflict {
-            rules: vec![0, 1, 2]
+            rules: vec![RuleId(0), RuleId(1), RuleId(2)]
         }
     );
     assert_eq!(
@@ -226,7 +226,9 @@ fn unique_and_any_report_conflicts_and_no_rule() {
     // Under `unique` even rules with one outcome must not both hold.
     assert_eq!(
         eval(&p, &[("a", "true"), ("b", "true")]),
-        Evaluation::Conflict { rules: vec![0, 1] }
+        Evaluation::Conflict {
+            rules: vec![RuleId(0), RuleId(1)]
+        }
     );
     assert_eq!(eval(&p, &[("a", "true"), ("b", "false")]), rule(&p, "r1"));
     // Under `any` they agree, and the first decides.

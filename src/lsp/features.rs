@@ -126,7 +126,7 @@ fn word_at(file: &SourceFile, id: FileId, offset: usize) -> Option<(&str, Span)>
 fn table_for(c: &Computed, file: FileId, system: System) -> Option<&Table> {
     let date = c
         .checked
-        .program
+        .program()
         .policies
         .iter()
         .find(|p| p.file == file)
@@ -226,7 +226,7 @@ fn decision_name(p: &Program, id: DecisionId) -> &str {
 }
 
 fn describe(c: &Computed, symbol: Symbol) -> Option<String> {
-    let p = &c.checked.program;
+    let p = c.checked.program();
     Some(match symbol {
         Symbol::Fact(id) => {
             let f = p.fact(id)?;
@@ -270,11 +270,9 @@ fn describe(c: &Computed, symbol: Symbol) -> Option<String> {
         }
         Symbol::Rule(id, i) => {
             let d = p.decision(id)?;
-            let r = d.rules.get(i as usize)?;
-            let outcome = d
-                .outcomes
-                .get(r.outcome as usize)
-                .map_or("?", |o| o.name.as_str());
+            let r = d.rule(i)?;
+            // A rule that names an undeclared outcome (reported) gives an unknown one.
+            let outcome = d.outcome_of(r).map_or("?", |o| o.name.as_str());
             with_description(
                 format!(
                     "rule `{}` of `{}` gives **{outcome}**\n\n{}",
@@ -287,11 +285,11 @@ fn describe(c: &Computed, symbol: Symbol) -> Option<String> {
         }
         Symbol::Outcome(id, i) => {
             let d = p.decision(id)?;
-            let o = d.outcomes.get(i as usize)?;
+            let o = d.outcome(i)?;
             let by: Vec<String> = d
                 .rules
                 .iter()
-                .filter(|r| r.outcome == i)
+                .filter(|r| r.outcome == Some(i))
                 .map(|r| format!("`{}`", r.name))
                 .collect();
             let by = if by.is_empty() {
@@ -356,7 +354,7 @@ pub fn completion(c: &Computed, uri: &str, at: Position) -> Vec<CompletionItem> 
     if looks_like_code(partial) {
         items.extend(code_items(c, id, partial));
     }
-    let p = &c.checked.program;
+    let p = c.checked.program();
     let name = |label: &str, kind, detail: String, doc: Option<&String>| CompletionItem {
         label: label.to_string(),
         kind: Some(kind),
@@ -440,7 +438,7 @@ fn enum_values(c: &Computed, before: &str) -> Option<Vec<CompletionItem>> {
         .map(char::len_utf8)
         .sum::<usize>();
     let name = subject.get(subject.len() - name_len..)?;
-    let p = &c.checked.program;
+    let p = c.checked.program();
     let fact = p.facts.iter().find(|f| f.name == name)?;
     let Type::Enum(id) = fact.ty else {
         return None;
@@ -503,7 +501,7 @@ pub fn symbols(c: &Computed, uri: &str) -> Vec<DocumentSymbol> {
     let Some((id, file)) = c.file_of(uri) else {
         return Vec::new();
     };
-    let p = &c.checked.program;
+    let p = c.checked.program();
     let symbol = |name: &str, detail: Option<String>, kind, span: Span, at: Span| {
         #[expect(
             deprecated,
@@ -571,7 +569,7 @@ pub fn symbols(c: &Computed, uri: &str) -> Vec<DocumentSymbol> {
             .rules
             .iter()
             .map(|r| {
-                let outcome = d.outcomes.get(r.outcome as usize).map(|o| o.name.clone());
+                let outcome = d.outcome_of(r).map(|o| o.name.clone());
                 symbol(&r.name, outcome, SymbolKind::METHOD, r.span, r.name_span)
             })
             .collect();
