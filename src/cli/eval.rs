@@ -1,6 +1,6 @@
 //! `medpol eval`: a patient's facts through a policy's decisions.
 
-use std::io::{BufRead, BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -377,9 +377,18 @@ struct BatchResult<'a> {
     decisions: Vec<DecisionResult<'a>>,
 }
 
-/// Lines read and evaluated together: enough to keep every core busy, few enough to keep
-/// memory small and output flowing.
-const CHUNK: usize = 8_192;
+/// Bytes read at a time: a block's lines are evaluated together, on every core.
+const BLOCK: usize = 4 << 20;
+
+/// A block of the batch: whole lines, each with its number and place in `bytes`.
+#[derive(Default)]
+struct Block {
+    bytes: Vec<u8>,
+    lines: Vec<(usize, std::ops::Range<usize>)>,
+}
+
+/// What the writer reports back: the output failed (a closed pipe is not a failure).
+type WriteResult = Result<(), std::io::Error>;
 
 fn run_batch(
     artifact: &Artifact,
@@ -388,86 +397,181 @@ fn run_batch(
     batch: &Path,
 ) -> ExitCode {
     use rayon::prelude::*;
+    use std::sync::mpsc::sync_channel;
     let file = match std::fs::File::open(batch) {
         Ok(f) => f,
         Err(e) => return fail(&format!("cannot read {}: {e}", batch.display())),
     };
-    let mut input = std::io::BufReader::with_capacity(1 << 16, file);
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let progress = std::io::stderr().is_terminal();
-    let mut bad = 0usize;
-    let mut line_no = 0usize;
-    // Line buffers and their numbers, kept from one chunk to the next.
-    let mut lines: Vec<(usize, Vec<u8>)> = Vec::with_capacity(CHUNK);
-    let mut spare: Vec<Vec<u8>> = Vec::new();
-    // Each worker takes an equal share of a chunk and writes its results into one buffer.
-    let share = CHUNK.div_ceil(rayon::current_num_threads().max(1)).max(1);
-    loop {
-        spare.extend(lines.drain(..).map(|(_, mut l)| {
-            l.clear();
-            l
-        }));
-        while lines.len() < CHUNK {
-            let mut line = spare.pop().unwrap_or_default();
-            match input.read_until(b'\n', &mut line) {
-                Ok(0) => break,
-                Ok(_) => {
-                    line_no += 1;
-                    if line.trim_ascii().is_empty() {
-                        line.clear();
-                        spare.push(line);
-                    } else {
-                        lines.push((line_no, line));
-                    }
-                }
-                Err(e) => {
-                    eprintln!("error: {}: line {}: {e}", batch.display(), line_no + 1);
-                    return ExitCode::from(USAGE);
+    // Reading, evaluating and writing overlap: a reader thread fills blocks, the workers
+    // evaluate one block while the next is read, and a writer thread writes the results of
+    // the last. The channels hold one block each way, so memory stays bounded.
+    let (blocks_out, blocks_in) = sync_channel::<Result<Block, (usize, std::io::Error)>>(1);
+    let (spare_out, spare_in) = sync_channel::<Block>(2);
+    let (results_out, results_in) = sync_channel::<Vec<Vec<u8>>>(1);
+    let workers = rayon::current_num_threads().max(1);
+    std::thread::scope(|scope| {
+        scope.spawn(move || read_blocks(file, &blocks_out, &spare_in));
+        let writer = scope.spawn(move || -> WriteResult {
+            let stdout = std::io::stdout();
+            let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+            for parts in results_in {
+                for part in parts {
+                    out.write_all(&part)?;
                 }
             }
-        }
-        if lines.is_empty() {
-            break;
-        }
-        let parts: Vec<(usize, Vec<u8>)> = lines
-            .par_chunks(share)
-            .map_init(
-                || Facts::with_options(artifact, options.clone()),
-                |facts, part| {
-                    let mut written = Vec::with_capacity(part.len() * 256);
-                    let failed = part
-                        .iter()
-                        .filter(|(n, line)| {
-                            !batch_line(artifact, decisions, facts, *n, line, &mut written)
-                        })
-                        .count();
-                    (failed, written)
-                },
-            )
-            .collect();
-        for (failed, bytes) in parts {
-            bad += failed;
-            if let Err(e) = out.write_all(&bytes) {
-                if e.kind() == std::io::ErrorKind::BrokenPipe {
-                    return ExitCode::SUCCESS;
+            out.flush()
+        });
+        let (mut lines, mut bad) = (0usize, 0usize);
+        let mut failed_read = None;
+        for block in blocks_in {
+            let block = match block {
+                Ok(b) => b,
+                Err(e) => {
+                    failed_read = Some(e);
+                    break;
                 }
+            };
+            let share = block.lines.len().div_ceil(workers).max(1);
+            let parts: Vec<(usize, Vec<u8>)> = block
+                .lines
+                .par_chunks(share)
+                .map_init(
+                    || Facts::with_options(artifact, options.clone()),
+                    |facts, part| {
+                        let mut written = Vec::with_capacity(part.len() * 160);
+                        let failed = part
+                            .iter()
+                            .filter(|(n, range)| {
+                                let line = block.bytes.get(range.clone()).unwrap_or_default();
+                                !batch_line(artifact, decisions, facts, *n, line, &mut written)
+                            })
+                            .count();
+                        (failed, written)
+                    },
+                )
+                .collect();
+            lines += block.lines.len();
+            bad += parts.iter().map(|(f, _)| f).sum::<usize>();
+            if results_out
+                .send(parts.into_iter().map(|(_, w)| w).collect())
+                .is_err()
+            {
+                // The writer stopped: its result says why.
+                break;
+            }
+            // The block's memory goes back to the reader; it may have finished.
+            let _ = spare_out.try_send(block);
+            if progress {
+                eprint!("\r{lines} lines");
+            }
+        }
+        drop(results_out);
+        drop(spare_out);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the writer thread stopped")));
+        if let Some((line, e)) = failed_read {
+            eprintln!("error: {}: line {line}: {e}", batch.display());
+            return ExitCode::from(USAGE);
+        }
+        match written {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
                 return fail(&format!("cannot write the output: {e}"));
             }
+            _ => {}
         }
         if progress {
-            eprint!("\r{line_no} lines");
+            eprintln!("\r{lines} lines, {bad} with bad facts");
+        }
+        ExitCode::SUCCESS
+    })
+}
+
+/// Reads the batch in blocks of whole lines (blank lines left out, numbers kept), reusing
+/// the blocks the evaluation hands back; a read error ends the blocks with the line it was
+/// met at.
+fn read_blocks(
+    mut file: std::fs::File,
+    blocks: &std::sync::mpsc::SyncSender<Result<Block, (usize, std::io::Error)>>,
+    spare: &std::sync::mpsc::Receiver<Block>,
+) {
+    use std::io::Read;
+    let mut line_no = 0usize;
+    // The start of a line the last block cut off.
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let mut block = spare.try_recv().unwrap_or_default();
+        block.bytes.clear();
+        block.lines.clear();
+        block.bytes.append(&mut carry);
+        let mut eof = false;
+        let mut line_end = block.bytes.contains(&b'\n');
+        // Fill the block up to its size, and on until it holds at least one line end.
+        while block.bytes.len() < BLOCK || !line_end {
+            let start = block.bytes.len();
+            block
+                .bytes
+                .resize(start + (1 << 16).max(BLOCK - start.min(BLOCK)), 0);
+            match file.read(block.bytes.get_mut(start..).unwrap_or_default()) {
+                Ok(0) => {
+                    block.bytes.truncate(start);
+                    eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    block.bytes.truncate(start + n);
+                    line_end = line_end
+                        || block
+                            .bytes
+                            .get(start..)
+                            .is_some_and(|new| new.contains(&b'\n'));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    block.bytes.truncate(start);
+                }
+                Err(e) => {
+                    let _ = blocks.send(Err((line_no + 1, e)));
+                    return;
+                }
+            }
+        }
+        // Whole lines only; the rest waits for the next block (or is the last line).
+        let end = if eof {
+            block.bytes.len()
+        } else {
+            block
+                .bytes
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1)
+        };
+        carry.extend(block.bytes.get(end..).unwrap_or_default());
+        block.bytes.truncate(end);
+        let mut at = 0;
+        while at < end {
+            let stop = block
+                .bytes
+                .get(at..end)
+                .and_then(|rest| rest.iter().position(|b| *b == b'\n'))
+                .map_or(end, |i| at + i);
+            line_no += 1;
+            if !block
+                .bytes
+                .get(at..stop)
+                .unwrap_or_default()
+                .trim_ascii()
+                .is_empty()
+            {
+                block.lines.push((line_no, at..stop));
+            }
+            at = stop + 1;
+        }
+        let done = eof && carry.is_empty();
+        if (!block.lines.is_empty() && blocks.send(Ok(block)).is_err()) || done {
+            return;
         }
     }
-    if let Err(e) = out.flush()
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return fail(&format!("cannot write the output: {e}"));
-    }
-    if progress {
-        eprintln!("\r{line_no} lines, {bad} with bad facts");
-    }
-    ExitCode::SUCCESS
 }
 
 /// Writes one line's result as a JSON line; false when its facts were bad.

@@ -147,7 +147,7 @@ pub(crate) struct Class {
 #[derive(Debug, Default)]
 pub(crate) struct CodeIndex {
     /// Per code system (in [`System::ALL`] order): code in normal form to its index.
-    by_system: [HashMap<Box<str>, u32>; 4],
+    by_system: [rustc_hash::FxHashMap<Box<str>, u32>; 4],
     /// For each code, one bit per set: whether the set holds it (`words` words per code).
     bits: Vec<u64>,
     words: usize,
@@ -424,13 +424,17 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
             keys,
         });
     }
-    let mut by_name: Vec<(String, u32)> = doc
+    let by_name: rustc_hash::FxHashMap<Box<str>, u32> = doc
         .facts
         .iter()
         .enumerate()
-        .map(|(i, f)| (f.name.clone(), i as u32))
+        .map(|(i, f)| (f.name.as_str().into(), i as u32))
         .collect();
-    by_name.sort();
+    if by_name.len() != doc.facts.len() {
+        return Err(LoadError(
+            "two facts of the input schema have one name".into(),
+        ));
+    }
     let codes = index_codes(&sets, &systems, &classes);
     let kinds = doc.facts.iter().map(FactKind::of).collect();
     Ok(Inner {

@@ -70,7 +70,17 @@ pub struct Facts {
     carried: Vec<Option<Value>>,
     /// Code indices of the set of codes being bound, reused from one fact to the next.
     scratch: Vec<u32>,
+    /// Codes in no set of the artifact that these facts have already accepted (format and,
+    /// with releases, the release), by system: a batch meets the same codes again and again,
+    /// and checking one allocates.
+    accepted: [rustc_hash::FxHashSet<Box<str>>; 4],
+    /// The fact at each position of the last object read: lines of a batch list their facts
+    /// in one order, so the name at a position is first compared with the fact seen there.
+    order: Vec<u32>,
 }
+
+/// At most this many accepted codes are remembered per system.
+const ACCEPTED: usize = 10_000;
 
 /// What binding needs to know of a fact, prepared once per artifact.
 #[derive(Debug, Clone, Copy)]
@@ -151,6 +161,8 @@ impl Facts {
             class_counts: vec![0; inner.classes.len()],
             carried: vec![None; options.carry.len()],
             scratch: Vec::new(),
+            accepted: Default::default(),
+            order: Vec::new(),
             options,
             inner,
         }
@@ -338,6 +350,28 @@ impl Facts {
             .is_some_and(|s| *s != Slot::Missing)
     }
 
+    /// The index of the fact named at a position of the object being read, trying the fact
+    /// seen at that position last time before looking the name up.
+    fn index_at(&mut self, position: usize, name: &str) -> Option<u32> {
+        if let Some(&last) = self.order.get(position)
+            && self
+                .inner
+                .doc
+                .facts
+                .get(last as usize)
+                .is_some_and(|f| f.name == name)
+        {
+            return Some(last);
+        }
+        let index = self.inner.fact_index(name)?;
+        if let Some(slot) = self.order.get_mut(position) {
+            *slot = index;
+        } else if self.order.len() == position && position < self.slots.len() {
+            self.order.push(index);
+        }
+        Some(index)
+    }
+
     /// A fact's name by index.
     fn name(&self, index: u32) -> &str {
         self.inner
@@ -507,8 +541,10 @@ impl Facts {
             FactType::Codes => {
                 let items = v.as_array().ok_or_else(|| wrong("a list of codes"))?;
                 self.scratch.clear();
-                for item in items {
-                    let text = item.as_str().ok_or_else(|| wrong("a list of codes"))?;
+                for (position, item) in items.iter().enumerate() {
+                    let text = item
+                        .as_str()
+                        .ok_or_else(|| not_a_code(name, position + 1, item))?;
                     if let Some(c) = self.code(index, text)? {
                         self.scratch.push(c);
                     }
@@ -524,15 +560,19 @@ impl Facts {
     /// A code checked for its system's format and, with releases, for being a billable code
     /// of the artifact's release: its index among the codes of the artifact's sets, if it is
     /// in one.
-    fn code(&self, index: u32, text: &str) -> Result<Option<u32>, FactError> {
+    fn code(&mut self, index: u32, text: &str) -> Result<Option<u32>, FactError> {
         let name = self.name(index);
         let Some(system) = self.inner.kinds.get(index as usize).and_then(|k| k.system) else {
             return Err(bad(name, format!("fact `{name}` has no code system")));
         };
         // The codes of the sets are in normal form (checked when the artifact was loaded):
-        // a code written that way needs no other check.
+        // a code written that way needs no other check; nor does one accepted before.
         if let Some(i) = self.inner.codes.get(system, text) {
             return Ok(Some(i));
+        }
+        let slot = System::ALL.iter().position(|s| *s == system).unwrap_or(0);
+        if self.accepted.get(slot).is_some_and(|a| a.contains(text)) {
+            return Ok(None);
         }
         let code = match parse_code(system, text) {
             Ok(CodeForm::Exact(c)) => c,
@@ -561,6 +601,12 @@ impl Facts {
             return Ok(Some(i));
         }
         self.check_release(name, system, &code)?;
+        if let Some(accepted) = self.accepted.get_mut(slot)
+            && accepted.len() < ACCEPTED
+        {
+            // As written: the same spelling is accepted at once next time.
+            accepted.insert(text.into());
+        }
         Ok(None)
     }
 
@@ -609,6 +655,17 @@ impl Facts {
             )),
         }
     }
+}
+
+/// An item of a list of codes that is not a string.
+fn not_a_code(name: &str, position: usize, item: &Value) -> FactError {
+    bad(
+        name,
+        format!(
+            "fact `{name}` is a list of codes; its item {position} is `{}`, not a code",
+            shorten(&item.to_string())
+        ),
+    )
 }
 
 fn not_an_object() -> FactError {
@@ -664,8 +721,11 @@ impl<'de> Visitor<'de> for Reader<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let facts = self.facts;
+        let mut position = 0;
         while let Some(Name(name)) = map.next_key::<Name<'de>>()? {
-            let outcome = match facts.inner.fact_index(&name) {
+            let index = facts.index_at(position, &name);
+            position += 1;
+            let outcome = match index {
                 Some(index) => match facts.inner.kinds.get(index as usize).copied() {
                     Some(kind) => map.next_value_seed(FactSeed { facts, index, kind })?,
                     None => {
@@ -739,7 +799,7 @@ impl FactSeed<'_> {
     }
 
     fn text(self, s: &str) -> Result<(), FactError> {
-        let facts = &*self.facts;
+        let facts = &mut *self.facts;
         let slot = match self.kind.ty {
             FactType::Duration | FactType::Percent => {
                 Slot::Num(quantity_text(facts.name(self.index), s, self.kind.unit)?)
@@ -822,39 +882,28 @@ impl<'de> Visitor<'de> for FactSeed<'_> {
             return Ok(self.general(&v));
         }
         self.facts.scratch.clear();
-        // The codes read so far, for the message should a later item not be a string.
-        let mut texts: Vec<Cow<'de, str>> = Vec::new();
-        let mut first_error = None;
+        // The first fault stops the binding; the rest of the list is still read, so that the
+        // JSON after it is checked as JSON.
+        let mut fault = None;
+        let mut position = 0;
         while let Some(item) = seq.next_element::<Item<'de>>()? {
+            position += 1;
+            if fault.is_some() {
+                continue;
+            }
             match item {
-                Item::Text(t) if first_error.is_none() => {
-                    match self.facts.code(self.index, &t) {
-                        Ok(Some(c)) => self.facts.scratch.push(c),
-                        Ok(None) => {}
-                        Err(e) => first_error = Some(Err(e)),
-                    }
-                    texts.push(t);
-                }
-                Item::Text(t) => texts.push(t),
+                Item::Text(t) => match self.facts.code(self.index, &t) {
+                    Ok(Some(c)) => self.facts.scratch.push(c),
+                    Ok(None) => {}
+                    Err(e) => fault = Some(e),
+                },
                 Item::Other(v) => {
-                    // Not a list of codes: the general path words it with the whole list.
-                    let mut all: Vec<Value> = texts
-                        .drain(..)
-                        .map(|t| Value::String(t.into_owned()))
-                        .collect();
-                    all.push(v);
-                    while let Some(rest) = seq.next_element::<Value>()? {
-                        all.push(rest);
-                    }
-                    if let Some(e) = first_error {
-                        return Ok(e);
-                    }
-                    return Ok(self.general(&Value::Array(all)));
+                    fault = Some(not_a_code(self.facts.name(self.index), position, &v));
                 }
             }
         }
-        if let Some(e) = first_error {
-            return Ok(e);
+        if let Some(e) = fault {
+            return Ok(Err(e));
         }
         self.facts.count_classes(self.index);
         Ok(Ok(()))
@@ -974,6 +1023,16 @@ fn quantity(name: &str, v: &Value, to: Unit) -> Result<Num, FactError> {
 
 /// A quantity written as text: `8 weeks`, `28.5%`.
 fn quantity_text(name: &str, s: &str, to: Unit) -> Result<Num, FactError> {
+    // The usual form, `8 weeks`: ASCII with one space and nothing to trim, split by bytes.
+    if s.is_ascii()
+        && let Some((amount, unit)) = crate::num::split_at_byte(s, b' ')
+        && !amount.is_empty()
+        && !unit.is_empty()
+        && !amount.bytes().any(|b| b.is_ascii_whitespace())
+        && !unit.bytes().any(|b| b.is_ascii_whitespace() || b == b'%')
+    {
+        return quantity_parts(name, amount, unit, to);
+    }
     let s = s.trim();
     let (amount, unit) = if let Some(a) = s.strip_suffix('%') {
         (a.trim(), "%")
@@ -1020,19 +1079,12 @@ fn quantity_parts(name: &str, amount: &str, unit: &str, to: Unit) -> Result<Num,
 
 /// An amount converted exactly from one unit to the fact's, and checked for its range.
 fn convert(name: &str, amount: Num, from: Unit, to: Unit) -> Result<Num, FactError> {
-    let factor = from.exact_factor(to).ok_or_else(|| {
-        bad(
-            name,
-            format!(
-                "fact `{name}` is in {}; {} do not convert exactly to it",
-                to.name(),
-                from.name()
-            ),
-        )
-    })?;
-    let value = amount
-        .checked_mul(factor)
-        .ok_or_else(|| bad(name, format!("fact `{name}`: the value is too large")))?;
+    let value = if from == to {
+        // Most amounts come in the fact's own unit: no exact arithmetic to do.
+        amount
+    } else {
+        scale(name, amount, from, to)?
+    };
     if value.is_negative() {
         return Err(bad(name, format!("fact `{name}` cannot be negative")));
     }
@@ -1043,4 +1095,21 @@ fn convert(name: &str, amount: Num, from: Unit, to: Unit) -> Result<Num, FactErr
         ));
     }
     Ok(value)
+}
+
+/// An amount in one unit in another of the same family.
+fn scale(name: &str, amount: Num, from: Unit, to: Unit) -> Result<Num, FactError> {
+    let factor = from.exact_factor(to).ok_or_else(|| {
+        bad(
+            name,
+            format!(
+                "fact `{name}` is in {}; {} do not convert exactly to it",
+                to.name(),
+                from.name()
+            ),
+        )
+    })?;
+    amount
+        .checked_mul(factor)
+        .ok_or_else(|| bad(name, format!("fact `{name}`: the value is too large")))
 }

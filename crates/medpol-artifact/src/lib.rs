@@ -360,8 +360,8 @@ pub(crate) struct Inner {
     pub(crate) codes: eval::CodeIndex,
     /// The classes of codes the `has` tests name.
     pub(crate) classes: Vec<eval::Class>,
-    /// Fact names, sorted, with their index: facts are looked up once per fact of each patient.
-    pub(crate) by_name: Vec<(String, u32)>,
+    /// Each fact's index by name: facts are looked up once per fact of each patient.
+    pub(crate) by_name: rustc_hash::FxHashMap<Box<str>, u32>,
     /// Codes outside the artifact's sets already found billable in the release, by system: a
     /// table lookup decodes part of the table, and a batch meets the same codes again and
     /// again.
@@ -505,11 +505,7 @@ impl Artifact {
 
 impl Inner {
     pub(crate) fn fact_index(&self, name: &str) -> Option<u32> {
-        self.by_name
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
-            .ok()
-            .and_then(|i| self.by_name.get(i))
-            .map(|(_, f)| *f)
+        self.by_name.get(name).copied()
     }
 }
 
@@ -580,7 +576,7 @@ impl Decision {
 
 /// Reads a threshold as the artifact writes it: a decimal (`78.5`) or a fraction (`1/30`).
 pub(crate) fn parse_num(text: &str) -> Option<Num> {
-    match text.split_once('/') {
+    match num::split_at_byte(text, b'/') {
         Some((n, d)) => {
             let n = Num::parse(n).ok()?;
             let d = Num::parse(d).ok()?;
