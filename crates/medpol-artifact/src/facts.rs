@@ -168,11 +168,6 @@ impl Facts {
         }
     }
 
-    /// No fact known (as [`Facts::new`]).
-    pub fn empty(artifact: &Artifact) -> Facts {
-        Facts::new(artifact)
-    }
-
     /// Reads facts from JSON text with the default options (codes are checked for their
     /// format only).
     pub fn from_json(artifact: &Artifact, text: &str) -> Result<Facts, FactError> {
