@@ -343,6 +343,7 @@ fn program(name: &str, text: &str) -> ValidProgram {
         std::slice::from_ref(&parsed.file),
         &ImportMap::new(),
         TableSet::shipped(),
+        &[],
     );
     let errors: Vec<&Diagnostic> = parsed
         .diagnostics
@@ -445,7 +446,7 @@ fn shipped_benches(c: &mut Criterion) {
     let mut sources = Sources::default();
     let project = medpol::project::load(&mut sources, &root, std::slice::from_ref(&root))
         .expect("the shipped project loads");
-    let checked = check::check(&project.files, &project.imports, &project.tables);
+    let checked = check::check(&project.files, &project.imports, &project.tables, &[]);
     let errors: Vec<&Diagnostic> = project
         .diagnostics
         .iter()

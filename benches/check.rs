@@ -228,6 +228,7 @@ fn assert_clean(texts: &[String]) {
             std::slice::from_ref(&parsed.file),
             &ImportMap::new(),
             tables,
+            &[],
         );
         let found = errors(&checked.diagnostics);
         assert!(
@@ -236,7 +237,7 @@ fn assert_clean(texts: &[String]) {
         );
         files.push(parsed.file);
     }
-    let checked = check::check(&files, &ImportMap::new(), tables);
+    let checked = check::check(&files, &ImportMap::new(), tables, &[]);
     let found = errors(&checked.diagnostics);
     assert!(
         found.is_empty(),
@@ -277,12 +278,12 @@ fn corpus_benches(c: &mut Criterion) {
         b.iter(|| {
             files
                 .iter()
-                .map(|f| check::check(std::slice::from_ref(f), &imports, tables))
+                .map(|f| check::check(std::slice::from_ref(f), &imports, tables, &[]))
                 .collect::<Vec<_>>()
         })
     });
     group.bench_function("check_project", |b| {
-        b.iter(|| check::check(black_box(&files), &imports, tables))
+        b.iter(|| check::check(black_box(&files), &imports, tables, &[]))
     });
     group.bench_function("parse_check_separate", |b| {
         b.iter(|| {
@@ -291,13 +292,13 @@ fn corpus_benches(c: &mut Criterion) {
                 .enumerate()
                 .map(|(i, text)| {
                     let parsed = syntax::parse(file_id(i), text);
-                    check::check(std::slice::from_ref(&parsed.file), &imports, tables)
+                    check::check(std::slice::from_ref(&parsed.file), &imports, tables, &[])
                 })
                 .collect::<Vec<_>>()
         })
     });
     group.bench_function("parse_check_project", |b| {
-        b.iter(|| check::check(&parse_all(black_box(&texts)), &imports, tables))
+        b.iter(|| check::check(&parse_all(black_box(&texts)), &imports, tables, &[]))
     });
     // What `medpol check` on a folder does: files parsed in parallel (every core), then the
     // project checked once.
@@ -308,7 +309,7 @@ fn corpus_benches(c: &mut Criterion) {
                 .enumerate()
                 .map(|(i, text)| syntax::parse(file_id(i), text).file)
                 .collect();
-            check::check(&files, &imports, tables)
+            check::check(&files, &imports, tables, &[])
         })
     });
     group.finish();

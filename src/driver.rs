@@ -106,7 +106,12 @@ pub fn describe_paths(paths: &[PathBuf], options: &Options) -> Result<Described,
 
 /// Checks one loaded project; returns its reported diagnostics and how many files they cover.
 pub fn check_project(project: Project, options: &Options) -> (Vec<Diagnostic>, usize) {
-    let checked = check::check(&project.files, &project.imports, &project.tables);
+    let checked = check::check(
+        &project.files,
+        &project.imports,
+        &project.tables,
+        &project.allowed_lints(),
+    );
     (
         project_diagnostics(&project, &checked, options),
         project.requested.len(),
@@ -276,7 +281,12 @@ pub fn check_and_keep(paths: &[PathBuf], options: &Options) -> Result<Checked, L
     let mut out = Checked::default();
     for (root, targets) in by_project(paths)? {
         let project = project::load(&mut out.report.sources, &root, &targets)?;
-        let checked = check::check(&project.files, &project.imports, &project.tables);
+        let checked = check::check(
+            &project.files,
+            &project.imports,
+            &project.tables,
+            &project.allowed_lints(),
+        );
         let (diagnostics, summaries) = project_findings(&project, &checked, options);
         out.report.files += project.requested.len();
         let clean = !diagnostics.iter().any(Diagnostic::is_error);

@@ -70,6 +70,18 @@ pub struct Project {
     pub tables: TableSet,
 }
 
+impl Project {
+    /// The codes `medpol.yaml` sets to `allow`: the check skips the lint passes that report
+    /// only these.
+    pub fn allowed_lints(&self) -> Vec<crate::diagnostic::Code> {
+        self.lint_levels
+            .iter()
+            .filter(|(_, level)| **level == Level::Allow)
+            .map(|(code, _)| *code)
+            .collect()
+    }
+}
+
 /// A problem that stops the run before any policy is read: exit code 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadError(pub String);

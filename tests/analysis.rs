@@ -16,7 +16,7 @@ fn root() -> PathBuf {
 /// Parses, checks and analyses one file's text; asserts the check found no error.
 fn analyse_text(text: &str, options: &Options) -> Vec<Diagnostic> {
     let parsed = medpol::syntax::parse(FileId(0), text);
-    let checked = check(&[parsed.file], &ImportMap::new(), TableSet::shipped());
+    let checked = check(&[parsed.file], &ImportMap::new(), TableSet::shipped(), &[]);
     let errors: Vec<&Diagnostic> = parsed
         .diagnostics
         .iter()

@@ -231,6 +231,7 @@ fn codes_on_small_stack(text: String) -> Vec<Code> {
                 &[parsed.file],
                 &ImportMap::new(),
                 medpol::tables::TableSet::shipped(),
+                &[],
             );
             parsed
                 .diagnostics

@@ -81,7 +81,7 @@ fn conflict() -> Compiled {
         std::slice::from_ref(&path),
     )
     .unwrap();
-    let checked = medpol::check::check(&project.files, &project.imports, &project.tables);
+    let checked = medpol::check::check(&project.files, &project.imports, &project.tables, &[]);
     assert!(!checked.diagnostics.iter().any(|d| d.is_error()));
     let options = compile::Options {
         root: project.root.clone(),
@@ -200,7 +200,7 @@ fn program(path: &Path) -> medpol::ir::Program {
         path.parent().unwrap()
     };
     let project = medpol::project::load(&mut sources, root, &[path.to_path_buf()]).unwrap();
-    medpol::check::check(&project.files, &project.imports, &project.tables)
+    medpol::check::check(&project.files, &project.imports, &project.tables, &[])
         .program()
         .clone()
 }

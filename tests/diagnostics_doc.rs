@@ -53,6 +53,7 @@ fn every_example_produces_its_code() {
                 &[parsed.file],
                 &ImportMap::new(),
                 medpol::tables::TableSet::shipped(),
+                &[],
             );
             let mut found: Vec<Code> = parsed
                 .diagnostics

@@ -690,7 +690,7 @@ fn from_text(text: &str) -> Option<(ValidProgram, Vec<Compiled>)> {
     sources.add(SourceFile::new("generated.medpol", None, text.to_string()));
     let parsed = medpol::syntax::parse(FileId(0), text);
     let tables = medpol::tables::TableSet::shipped();
-    let checked = medpol::check::check(&[parsed.file], &Default::default(), tables);
+    let checked = medpol::check::check(&[parsed.file], &Default::default(), tables, &[]);
     if checked.diagnostics.iter().any(|d| d.is_error()) {
         return None;
     }

@@ -258,6 +258,7 @@ fn single_file_examples_check_as_marked() {
             std::slice::from_ref(&parsed.file),
             &ImportMap::new(),
             medpol::tables::TableSet::shipped(),
+            &[],
         );
         let mut diagnostics = parsed.diagnostics;
         diagnostics.extend(result.diagnostics.iter().cloned());

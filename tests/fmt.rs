@@ -107,7 +107,7 @@ fn formatted(label: &str, text: &str) -> Option<String> {
 fn meaning(dir: &Path) -> String {
     let mut sources = Sources::new();
     let project = medpol::project::load(&mut sources, dir, &[dir.to_path_buf()]).unwrap();
-    let checked = medpol::check::check(&project.files, &project.imports, &project.tables);
+    let checked = medpol::check::check(&project.files, &project.imports, &project.tables, &[]);
     let mut codes: Vec<String> = project
         .diagnostics
         .iter()

@@ -328,6 +328,7 @@ fn run(text: &str) -> Run {
         std::slice::from_ref(&parsed.file),
         &ImportMap::new(),
         medpol::tables::TableSet::shipped(),
+        &[],
     );
     let mut diagnostics = parsed.diagnostics;
     diagnostics.extend(checked.diagnostics.iter().cloned());

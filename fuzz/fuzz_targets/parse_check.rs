@@ -15,7 +15,12 @@ fuzz_target!(|data: &[u8]| {
     let mut diagnostics: Vec<_> = invalid.map(|bad| bad.diagnostic(id)).into_iter().collect();
     let parsed = parse(id, sources.text(id));
     diagnostics.extend(parsed.diagnostics);
-    let checked = check(&[parsed.file], &ImportMap::new(), medpol::tables::TableSet::shipped());
+    let checked = check(
+        &[parsed.file],
+        &ImportMap::new(),
+        medpol::tables::TableSet::shipped(),
+        &[],
+    );
     diagnostics.extend(checked.diagnostics.iter().cloned());
     // Without an error the model is complete: the driver reports E0901 otherwise.
     if !diagnostics.iter().any(|d| d.is_error())

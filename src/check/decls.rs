@@ -154,7 +154,7 @@ impl<'a> Checker<'a> {
         if let Some(first) = scope.names.get(&name.name) {
             let first = first.declared;
             self.duplicate(symbol.kind(), &name.name, name.span, first);
-            self.shadowed.insert(symbol);
+            self.uses.shadowed.insert(symbol);
             return;
         }
         scope.names.insert(
@@ -215,7 +215,7 @@ impl<'a> Checker<'a> {
                     .collect()
             })
             .unwrap_or_default();
-        let index = self.imports_used.len();
+        let index = self.uses.imports.len();
         let mut brought = Vec::new();
         match &import.names {
             None => {
@@ -290,7 +290,7 @@ impl<'a> Checker<'a> {
                 Some(existing) if existing.symbol == entry.symbol => {
                     // The same declaration again: harmless for a whole file, a slip when named.
                     if import.names.is_some()
-                        && let Some(first) = existing.import.and_then(|i| self.imports_used.get(i))
+                        && let Some(first) = existing.import.and_then(|i| self.uses.imports.get(i))
                     {
                         let first = first.span;
                         self.report(
@@ -334,7 +334,7 @@ impl<'a> Checker<'a> {
             }
         }
         self.scopes.insert(file, scope);
-        self.imports_used.push(ImportUse {
+        self.uses.imports.push(ImportUse {
             names: kept,
             used: Default::default(),
             whole_file: import.names.is_none(),

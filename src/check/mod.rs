@@ -83,6 +83,23 @@ enum Model {
     Invalid(Program, String),
 }
 
+/// Resolution and typing: the model, the errors found in it and the record of uses the lints
+/// read.
+fn resolve<'a>(
+    files: &'a [ast::File],
+    imports: &'a ImportMap,
+    tables: &'a TableSet,
+) -> Checker<'a> {
+    let mut c = Checker::new(files, imports, tables);
+    c.declare_all();
+    c.import_all();
+    c.resolve_fact_types();
+    c.resolve_definitions();
+    c.check_constraints();
+    c.check_policies();
+    c
+}
+
 impl Default for Model {
     fn default() -> Model {
         Model::Invalid(Program::default(), "nothing was checked".to_string())
@@ -117,17 +134,23 @@ impl Checked {
     }
 }
 
-/// Checks the parsed files of one project, with its codes against these code tables.
-pub fn check(files: &[ast::File], imports: &ImportMap, tables: &TableSet) -> Checked {
-    let mut c = Checker::new(files, imports, tables);
-    c.declare_all();
-    c.import_all();
-    c.resolve_fact_types();
-    c.resolve_definitions();
-    c.check_constraints();
-    c.check_policies();
+/// Checks the parsed files of one project, with its codes against these code tables. The lint
+/// passes whose codes are all in `allowed` are not run (the caller still drops what a pass
+/// that also emits other codes reports under an allowed one).
+pub fn check(
+    files: &[ast::File],
+    imports: &ImportMap,
+    tables: &TableSet,
+    allowed: &[Code],
+) -> Checked {
+    let mut c = resolve(files, imports, tables);
     c.code_lints();
-    c.lints();
+    let uses = std::mem::take(&mut c.uses);
+    let cx = lints::Context {
+        program: &c.program,
+        uses: &uses,
+    };
+    lints::run(&cx, allowed, &mut c.diagnostics);
     let mut references = c.references;
     references.sort_by_key(|r| (r.span.file, r.span.start, r.span.end));
     let model = if c.diagnostics.iter().any(Diagnostic::is_error) {
@@ -154,7 +177,7 @@ struct Entry {
     symbol: Symbol,
     /// Where the symbol is declared (its name).
     declared: Span,
-    /// The import that brought it in, by index into `Checker::imports_used`.
+    /// The import that brought it in, by index into `Uses::imports`.
     import: Option<usize>,
 }
 
@@ -197,15 +220,8 @@ struct Checker<'a> {
     set_decls: Vec<&'a ast::CodesDecl>,
     define_decls: Vec<&'a ast::DefineDecl>,
     constraint_decls: Vec<&'a ast::DefineDecl>,
-    imports_used: Vec<ImportUse>,
-    /// Symbols used somewhere (not counting their declaration or a test).
-    used: HashSet<Symbol>,
-    /// Facts some decision lists as `inputs`: unread ones are reported there, not as unused.
-    listed_inputs: HashSet<FactId>,
-    /// Declarations that repeat a name: they are reported as duplicates, never as unused.
-    shadowed: HashSet<Symbol>,
-    /// Some declaration did not parse: "unused" warnings could then be wrong, so none are given.
-    any_broken: bool,
+    /// What was used, recorded for the lint passes.
+    uses: lints::Uses,
     suggestions_left: usize,
     /// Code sets in a reference cycle or with errors that leave their system unknown.
     cyclic_sets: HashSet<CodeSetId>,
@@ -230,11 +246,10 @@ impl<'a> Checker<'a> {
             set_decls: Vec::new(),
             define_decls: Vec::new(),
             constraint_decls: Vec::new(),
-            imports_used: Vec::new(),
-            used: HashSet::default(),
-            shadowed: HashSet::default(),
-            listed_inputs: HashSet::default(),
-            any_broken: files.iter().any(|f| !f.broken.is_empty()),
+            uses: lints::Uses {
+                any_broken: files.iter().any(|f| !f.broken.is_empty()),
+                ..lints::Uses::default()
+            },
             suggestions_left: names::SUGGESTION_BUDGET,
             cyclic_sets: HashSet::default(),
             clean_items: HashMap::default(),
@@ -296,11 +311,11 @@ impl<'a> Checker<'a> {
     fn lookup(&mut self, file: FileId, name: &ast::Ident) -> Option<Symbol> {
         let entry = self.scope(file)?.names.get(&name.name)?.clone();
         if let Some(i) = entry.import
-            && let Some(import) = self.imports_used.get_mut(i)
+            && let Some(import) = self.uses.imports.get_mut(i)
         {
             import.used.insert(name.name.clone());
         }
-        self.used.insert(entry.symbol);
+        self.uses.used.insert(entry.symbol);
         self.reference(name.span, entry.symbol);
         Some(entry.symbol)
     }

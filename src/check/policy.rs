@@ -464,7 +464,7 @@ impl<'a> Checker<'a> {
             }
         }
         for (f, _) in &list {
-            self.listed_inputs.insert(*f);
+            self.uses.listed_inputs.insert(*f);
         }
         list
     }

@@ -10,6 +10,7 @@ fn check_text(text: &str) -> Vec<(Code, String)> {
         &[parsed.file],
         &ImportMap::new(),
         crate::tables::TableSet::shipped(),
+        &[],
     );
     let mut out: Vec<(Code, String)> = parsed
         .diagnostics
@@ -64,6 +65,7 @@ fn duplicates_point_at_both_declarations() {
         &[parsed.file],
         &ImportMap::new(),
         crate::tables::TableSet::shipped(),
+        &[],
     );
     let d = checked
         .diagnostics
@@ -116,6 +118,7 @@ fn comparisons_normalise_to_the_facts_unit() {
         &[parsed.file],
         &ImportMap::new(),
         crate::tables::TableSet::shipped(),
+        &[],
     );
     let rule = &checked.program().decisions[0].rules[0];
     match &rule.condition.kind {
@@ -181,6 +184,7 @@ fn count_bounds() {
         &[parsed.file],
         &ImportMap::new(),
         crate::tables::TableSet::shipped(),
+        &[],
     );
     assert!(checked.valid().is_ok(), "{:?}", checked.valid().err());
 }
@@ -207,6 +211,7 @@ fn cycles_show_the_path() {
         &[parsed.file],
         &ImportMap::new(),
         crate::tables::TableSet::shipped(),
+        &[],
     );
     let cycles: Vec<&Diagnostic> = checked
         .diagnostics
@@ -279,6 +284,7 @@ fn fixes(text: &str) -> Vec<(Code, String, String)> {
         &[parsed.file],
         &ImportMap::new(),
         crate::tables::TableSet::shipped(),
+        &[],
     );
     checked
         .diagnostics
@@ -342,4 +348,43 @@ fn near_codes_come_nearest_first() {
     let list = [Some("Z"), Some("X"), Some("Y")];
     assert_eq!(Near::new(&list, 1).codes(), vec!["Y", "Z"]);
     assert!(Near::NONE.codes().is_empty());
+}
+
+/// A lint pass whose codes are all allowed is not run; a pass with a code still in force is,
+/// and the driver drops what it reports under an allowed code.
+#[test]
+fn allowed_lint_passes_are_not_run() {
+    let parsed = crate::syntax::parse(FileId(0), &policy("fact never_read: bool\n"));
+    let files = [parsed.file];
+    let imports = ImportMap::new();
+    let c = resolve(&files, &imports, crate::tables::TableSet::shipped());
+    let cx = lints::Context {
+        program: &c.program,
+        uses: &c.uses,
+    };
+    let all = lints::PASSES.len();
+    let mut out = Vec::new();
+    assert_eq!(lints::run(&cx, &[], &mut out), all);
+    assert!(out.iter().any(|d| d.code == Code::UnusedFact));
+
+    let unused = [Code::UnusedFact, Code::UnusedDefine, Code::UnusedCodeSet];
+    let mut out = Vec::new();
+    assert_eq!(lints::run(&cx, &unused, &mut out), all - 1);
+    assert!(out.iter().all(|d| d.code != Code::UnusedFact));
+
+    let mut out = Vec::new();
+    assert_eq!(lints::run(&cx, &[Code::UnusedFact], &mut out), all);
+
+    let allowed = check(
+        &files,
+        &imports,
+        crate::tables::TableSet::shipped(),
+        &unused,
+    );
+    assert!(
+        allowed
+            .diagnostics
+            .iter()
+            .all(|d| d.code != Code::UnusedFact)
+    );
 }

@@ -1089,6 +1089,7 @@ mod tests {
             &[parsed.file],
             &crate::check::ImportMap::new(),
             TableSet::shipped(),
+            &[],
         );
         assert!(
             !checked.diagnostics.iter().any(|d| d.is_error()),

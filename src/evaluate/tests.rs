@@ -14,6 +14,7 @@ fn program(body: &str) -> ValidProgram {
         &[parsed.file],
         &ImportMap::new(),
         crate::tables::TableSet::shipped(),
+        &[],
     );
     let errors: Vec<_> = parsed
         .diagnostics

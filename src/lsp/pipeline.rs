@@ -102,7 +102,12 @@ pub fn compute(input: &Input, options: &driver::Options) -> Result<Computed, Str
             (project, Some(uri.clone()))
         }
     };
-    let checked = check::check(&project.files, &project.imports, &project.tables);
+    let checked = check::check(
+        &project.files,
+        &project.imports,
+        &project.tables,
+        &project.allowed_lints(),
+    );
     let mut diagnostics = driver::project_diagnostics(&project, &checked, options);
     sort_diagnostics(&mut diagnostics);
     Ok(Computed {
