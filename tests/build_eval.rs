@@ -431,12 +431,7 @@ fn eval_cases() {
             args.extend(words.map(str::to_string));
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let out = medpol(&args);
-            insta::assert_snapshot!(format!(
-                "exit {}\n--- stdout\n{}--- stderr\n{}",
-                out.status.code().unwrap_or(-1),
-                text(&out.stdout),
-                text(&out.stderr)
-            ));
+            insta::assert_snapshot!(report(&out));
         });
     });
 }
@@ -468,14 +463,19 @@ fn batch_cases() {
             ];
             args.extend(words);
             let out = medpol(&args);
-            insta::assert_snapshot!(format!(
-                "exit {}\n--- stdout\n{}--- stderr\n{}",
-                out.status.code().unwrap_or(-1),
-                text(&out.stdout),
-                text(&out.stderr)
-            ));
+            insta::assert_snapshot!(report(&out));
         });
     });
+}
+
+/// A command's exit status and output, as the case snapshots hold them.
+fn report(out: &Output) -> String {
+    format!(
+        "exit {}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr)
+    )
 }
 
 fn regex_escape(text: &str) -> String {
