@@ -35,6 +35,7 @@ pub mod driver;
 pub mod evaluate;
 pub mod explain;
 pub mod format;
+pub mod input;
 pub mod ir;
 #[cfg(feature = "cli")]
 pub mod lsp;
