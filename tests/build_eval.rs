@@ -622,10 +622,12 @@ fn batch_goes_on_after_a_bad_line() {
         "--decision",
         "coverage",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(
-        out.stderr.is_empty(),
-        "no progress when stderr is not a terminal"
+    // Two lines failed: the status says so, and standard error counts them (no progress
+    // when it is not a terminal).
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "error: 2 of 4 lines had bad facts; their results are error records\n"
     );
     let lines: Vec<serde_json::Value> = text(&out.stdout)
         .lines()
@@ -645,4 +647,97 @@ fn batch_goes_on_after_a_bad_line() {
     assert_eq!(lines[3]["line"], 5);
     assert_eq!(lines[3]["decisions"][0]["status"], "pending");
     assert_eq!(lines[3]["decisions"][0]["needed"][0], "conservative_care");
+}
+
+/// Inputs past their limits, and files that are not files, are refused plainly; a batch line
+/// past the limit is an error record and the lines around it are evaluated.
+#[test]
+fn eval_inputs_have_limits() {
+    let dir = artifacts_dir();
+    let artifact = dir.join("bcbsma-484.json");
+    let artifact = artifact.to_str().unwrap();
+    let work = temp("limits");
+    let limit = medpol::input::Kind::Facts.limit() as usize;
+
+    let big = work.path().join("big.json");
+    let padding = "a".repeat(limit);
+    std::fs::write(
+        &big,
+        format!(r#"{{"procedures": ["0200T"], "note": "{padding}"}}"#),
+    )
+    .unwrap();
+    let out = medpol(&["eval", artifact, "--facts", big.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", report(&out));
+    assert!(
+        text(&out.stderr).contains("larger than 16 MiB, the limit for a facts file"),
+        "{}",
+        report(&out)
+    );
+    for special in ["/dev/zero", "/tmp"] {
+        let out = medpol(&["eval", artifact, "--facts", special]);
+        assert_eq!(out.status.code(), Some(2), "{}", report(&out));
+        let out = medpol(&["eval", artifact, "--batch", special]);
+        assert_eq!(out.status.code(), Some(2), "{}", report(&out));
+        assert!(text(&out.stderr).contains("not a file"), "{}", report(&out));
+    }
+
+    let batch = work.path().join("batch.jsonl");
+    let line = r#"{"procedures": ["0200T"]}"#;
+    let long = format!(r#"{{"procedures": ["0200T"], "note": "{padding}"}}"#);
+    std::fs::write(&batch, format!("{line}\n{long}\n{line}\n")).unwrap();
+    let out = medpol(&[
+        "eval",
+        artifact,
+        "--batch",
+        batch.to_str().unwrap(),
+        "--decision",
+        "coverage",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", report(&out));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout:.400}");
+    assert!(lines[0].starts_with(r#"{"line":1,"decisions""#));
+    assert_eq!(
+        lines[1],
+        r#"{"line":2,"error":"the line is longer than 16 MiB, the limit for the facts of one patient"}"#
+    );
+    assert!(lines[2].starts_with(r#"{"line":3,"decisions""#));
+    assert_eq!(
+        text(&out.stderr),
+        "error: 1 of 3 lines had bad facts; their results are error records\n"
+    );
+}
+
+/// `--batch -` reads the batch from standard input.
+#[test]
+fn batch_reads_standard_input() {
+    use std::io::Write;
+    let dir = artifacts_dir();
+    let artifact = dir.join("bcbsma-484.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_medpol"))
+        .args([
+            "eval",
+            artifact.to_str().unwrap(),
+            "--batch",
+            "-",
+            "--decision",
+            "coverage",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"procedures\": [\"0200T\"]}\n\n{\"procedures\": [\"0201T\"]}")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", report(&out));
+    let stdout = text(&out.stdout);
+    let numbers: Vec<&str> = stdout.lines().map(|l| &l[..9]).collect();
+    assert_eq!(numbers, [r#"{"line":1"#, r#"{"line":3"#]);
 }

@@ -96,7 +96,7 @@ pub fn run(args: Eval) -> ExitCode {
     let Some(file) = &args.facts else {
         return fail("give the facts with `--facts FILE` or `--batch FILE.jsonl`");
     };
-    let text = match std::fs::read_to_string(file) {
+    let text = match medpol::input::read_text(file, medpol::input::Kind::Facts) {
         Ok(t) => t,
         Err(e) => return fail(&format!("cannot read {}: {e}", file.display())),
     };
@@ -111,6 +111,15 @@ pub fn run(args: Eval) -> ExitCode {
         facts.read_json(&text)
     };
     if let Err(e) = read {
+        if args.format == Format::Json {
+            // A program reading the JSON learns why there is no result from the JSON too.
+            let out = serde_json::json!({
+                "policy": artifact.policy_id(),
+                "error": e.message,
+                "fact": e.fact,
+            });
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        }
         eprintln!("error: {}: {e}", file.display());
         return ExitCode::from(1);
     }
@@ -147,7 +156,7 @@ pub fn run(args: Eval) -> ExitCode {
 fn load(args: &Eval) -> Result<(Artifact, TableSet), ExitCode> {
     let path = &args.target;
     if path.extension().and_then(|e| e.to_str()) == Some("json") {
-        let text = std::fs::read_to_string(path)
+        let text = medpol::input::read_text(path, medpol::input::Kind::Artifact)
             .map_err(|e| fail(&format!("cannot read {}: {e}", path.display())))?;
         let artifact =
             Artifact::from_json(&text).map_err(|e| fail(&format!("{}: {e}", path.display())))?;
@@ -380,11 +389,21 @@ struct BatchResult<'a> {
 /// Bytes read at a time: a block's lines are evaluated together, on every core.
 const BLOCK: usize = 4 << 20;
 
+/// The longest line of a batch: the limit of the facts of one patient (`docs/limits.md`).
+const LINE: usize = medpol::input::Kind::Facts.limit() as usize;
+
 /// A block of the batch: whole lines, each with its number and place in `bytes`.
 #[derive(Default)]
 struct Block {
     bytes: Vec<u8>,
-    lines: Vec<(usize, std::ops::Range<usize>)>,
+    lines: Vec<Line>,
+}
+
+/// A line of the batch: its number and its place in the block, or only its number when it
+/// was too long to keep.
+enum Line {
+    Text(usize, std::ops::Range<usize>),
+    TooLong(usize),
 }
 
 /// What the writer reports back: the output failed (a closed pipe is not a failure).
@@ -398,9 +417,9 @@ fn run_batch(
 ) -> ExitCode {
     use rayon::prelude::*;
     use std::sync::mpsc::sync_channel;
-    let file = match std::fs::File::open(batch) {
-        Ok(f) => f,
-        Err(e) => return fail(&format!("cannot read {}: {e}", batch.display())),
+    let input = match open_batch(batch) {
+        Ok(input) => input,
+        Err(code) => return code,
     };
     let progress = std::io::stderr().is_terminal();
     // Reading, evaluating and writing overlap: a reader thread fills blocks, the workers
@@ -411,7 +430,7 @@ fn run_batch(
     let (results_out, results_in) = sync_channel::<Vec<Vec<u8>>>(1);
     let workers = rayon::current_num_threads().max(1);
     std::thread::scope(|scope| {
-        scope.spawn(move || read_blocks(file, &blocks_out, &spare_in));
+        scope.spawn(move || read_blocks(input, &blocks_out, &spare_in));
         let writer = scope.spawn(move || -> WriteResult {
             let stdout = std::io::stdout();
             let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -442,9 +461,15 @@ fn run_batch(
                         let mut written = Vec::with_capacity(part.len() * 160);
                         let failed = part
                             .iter()
-                            .filter(|(n, range)| {
-                                let line = block.bytes.get(range.clone()).unwrap_or_default();
-                                !batch_line(artifact, decisions, facts, *n, line, &mut written)
+                            .filter(|line| match line {
+                                Line::Text(n, range) => {
+                                    let text = block.bytes.get(range.clone()).unwrap_or_default();
+                                    !batch_line(artifact, decisions, facts, *n, text, &mut written)
+                                }
+                                Line::TooLong(n) => {
+                                    bad_line(*n, &too_long(), &mut written);
+                                    true
+                                }
                             })
                             .count();
                         (failed, written)
@@ -482,93 +507,116 @@ fn run_batch(
             _ => {}
         }
         if progress {
-            eprintln!("\r{lines} lines, {bad} with bad facts");
+            eprint!("\r");
+        }
+        if bad > 0 {
+            // The results say which lines; the status says that some did not evaluate.
+            eprintln!(
+                "error: {bad} of {lines} lines had bad facts; their results are error records"
+            );
+            return ExitCode::from(1);
+        }
+        if progress {
+            eprintln!("{lines} lines");
         }
         ExitCode::SUCCESS
     })
 }
 
+/// The batch to read: a file, a pipe, or standard input for `-`. A folder or device is
+/// refused: a batch is read line by line, and `/dev/zero` has no lines.
+fn open_batch(batch: &Path) -> Result<Box<dyn std::io::Read + Send>, ExitCode> {
+    if batch == Path::new("-") {
+        return Ok(Box::new(std::io::stdin()));
+    }
+    let cannot = |why: String| fail(&format!("cannot read {}: {why}", batch.display()));
+    let file = std::fs::File::open(batch).map_err(|e| cannot(medpol::input::plain_io(&e)))?;
+    let ty = file
+        .metadata()
+        .map_err(|e| cannot(medpol::input::plain_io(&e)))?
+        .file_type();
+    if ty.is_dir() {
+        return Err(cannot("it is a folder, not a file".to_string()));
+    }
+    #[cfg(unix)]
+    let pipe = std::os::unix::fs::FileTypeExt::is_fifo(&ty);
+    #[cfg(not(unix))]
+    let pipe = false;
+    if !ty.is_file() && !pipe {
+        return Err(cannot("it is a device or socket, not a file".to_string()));
+    }
+    Ok(Box::new(file))
+}
+
 /// Reads the batch in blocks of whole lines (blank lines left out, numbers kept), reusing
 /// the blocks the evaluation hands back; a read error ends the blocks with the line it was
-/// met at.
+/// met at. A line longer than [`LINE`] is not kept: it becomes a [`Line::TooLong`] and is
+/// read past without being held.
 fn read_blocks(
-    mut file: std::fs::File,
+    input: impl std::io::Read,
     blocks: &std::sync::mpsc::SyncSender<Result<Block, (usize, std::io::Error)>>,
     spare: &std::sync::mpsc::Receiver<Block>,
 ) {
-    use std::io::Read;
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, input);
     let mut line_no = 0usize;
-    // The start of a line the last block cut off.
-    let mut carry: Vec<u8> = Vec::new();
     loop {
         let mut block = spare.try_recv().unwrap_or_default();
         block.bytes.clear();
         block.lines.clear();
-        block.bytes.append(&mut carry);
         let mut eof = false;
-        let mut line_end = block.bytes.contains(&b'\n');
-        // Fill the block up to its size, and on until it holds at least one line end.
-        while block.bytes.len() < BLOCK || !line_end {
+        while block.bytes.len() < BLOCK && !eof {
+            // One line, copied from the reader's buffer into the block as far as the limit.
             let start = block.bytes.len();
-            block
-                .bytes
-                .resize(start + (1 << 16).max(BLOCK - start.min(BLOCK)), 0);
-            match file.read(block.bytes.get_mut(start..).unwrap_or_default()) {
-                Ok(0) => {
-                    block.bytes.truncate(start);
+            let (mut any, mut too_long) = (false, false);
+            loop {
+                let buffer = match reader.fill_buf() {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        let _ = blocks.send(Err((line_no + 1, e)));
+                        return;
+                    }
+                };
+                if buffer.is_empty() {
                     eof = true;
                     break;
                 }
-                Ok(n) => {
-                    block.bytes.truncate(start + n);
-                    line_end = line_end
-                        || block
-                            .bytes
-                            .get(start..)
-                            .is_some_and(|new| new.contains(&b'\n'));
+                any = true;
+                let newline = memchr::memchr(b'\n', buffer);
+                let part = newline.map_or(buffer, |i| buffer.get(..i).unwrap_or_default());
+                if !too_long {
+                    block.bytes.extend_from_slice(part);
+                    if block.bytes.len() - start > LINE {
+                        too_long = true;
+                        block.bytes.truncate(start);
+                    }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
-                    block.bytes.truncate(start);
-                }
-                Err(e) => {
-                    let _ = blocks.send(Err((line_no + 1, e)));
-                    return;
+                let taken = newline.map_or(buffer.len(), |i| i + 1);
+                reader.consume(taken);
+                if newline.is_some() {
+                    break;
                 }
             }
-        }
-        // Whole lines only; the rest waits for the next block (or is the last line).
-        let end = if eof {
-            block.bytes.len()
-        } else {
-            block
-                .bytes
-                .iter()
-                .rposition(|b| *b == b'\n')
-                .map_or(0, |i| i + 1)
-        };
-        carry.extend(block.bytes.get(end..).unwrap_or_default());
-        block.bytes.truncate(end);
-        let mut at = 0;
-        while at < end {
-            let stop = block
-                .bytes
-                .get(at..end)
-                .and_then(|rest| rest.iter().position(|b| *b == b'\n'))
-                .map_or(end, |i| at + i);
+            if !any {
+                break;
+            }
             line_no += 1;
-            if !block
+            if too_long {
+                block.lines.push(Line::TooLong(line_no));
+            } else if !block
                 .bytes
-                .get(at..stop)
+                .get(start..)
                 .unwrap_or_default()
                 .trim_ascii()
                 .is_empty()
             {
-                block.lines.push((line_no, at..stop));
+                block
+                    .lines
+                    .push(Line::Text(line_no, start..block.bytes.len()));
             }
-            at = stop + 1;
         }
-        let done = eof && carry.is_empty();
-        if (!block.lines.is_empty() && blocks.send(Ok(block)).is_err()) || done {
+        if (!block.lines.is_empty() && blocks.send(Ok(block)).is_err()) || eof {
             return;
         }
     }
@@ -611,17 +659,38 @@ fn batch_line(
             };
             serde_json::to_writer(&mut *out, &results)
         }
-        Err(e) => serde_json::to_writer(
-            &mut *out,
-            &BatchError {
-                line,
-                error: &e.message,
-                fact: e.fact.as_deref(),
-            },
-        ),
+        Err(e) => {
+            bad_line(line, e, out);
+            return false;
+        }
     };
     // Writing plain data into memory cannot fail; should it, the line still ends.
     debug_assert!(written.is_ok());
     out.push(b'\n');
-    read.is_ok()
+    true
+}
+
+/// Writes the error record of a line whose facts were bad.
+fn bad_line(line: usize, e: &FactError, out: &mut Vec<u8>) {
+    let written = serde_json::to_writer(
+        &mut *out,
+        &BatchError {
+            line,
+            error: &e.message,
+            fact: e.fact.as_deref(),
+        },
+    );
+    debug_assert!(written.is_ok());
+    out.push(b'\n');
+}
+
+/// The error of a line past [`LINE`].
+fn too_long() -> FactError {
+    FactError {
+        fact: None,
+        message: format!(
+            "the line is longer than {} MiB, the limit for the facts of one patient",
+            LINE >> 20
+        ),
+    }
 }

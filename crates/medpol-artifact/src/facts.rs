@@ -14,11 +14,11 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::{Artifact, CodeStatus, FactSchema, FactType, Inner, Releases};
 use crate::codes::{CodeForm, System, parse_code};
+use crate::json;
 use crate::num::{Num, Unit};
 
 /// What reading facts does with a key that is not a fact of the artifact (and not one of
@@ -77,6 +77,12 @@ pub struct Facts {
     /// The fact at each position of the last object read: lines of a batch list their facts
     /// in one order, so the name at a position is first compared with the fact seen there.
     order: Vec<u32>,
+    /// For each fact, the read that last gave it (a stamp) and where its key was: a fact
+    /// given twice in one object is an error, found without clearing anything per read.
+    seen: Vec<(u32, usize)>,
+    stamp: u32,
+    /// The keys that are not facts given in this read, with their places.
+    others: Vec<(Box<str>, usize)>,
 }
 
 /// At most this many accepted codes are remembered per system.
@@ -163,6 +169,9 @@ impl Facts {
             scratch: Vec::new(),
             accepted: Default::default(),
             order: Vec::new(),
+            seen: vec![(0, 0); inner.doc.facts.len()],
+            stamp: 0,
+            others: Vec::new(),
             options,
             inner,
         }
@@ -203,25 +212,7 @@ impl Facts {
     /// Each fact is bound as it is read, in the order written. On an error no fact is known.
     pub fn read_json(&mut self, text: &str) -> Result<(), FactError> {
         self.clear();
-        let mut error = None;
-        let mut de = serde_json::Deserializer::from_str(text);
-        let read = de
-            .deserialize_map(Reader {
-                facts: self,
-                error: &mut error,
-            })
-            .and_then(|()| de.end());
-        let result = match (read, error) {
-            (_, Some(e)) => Err(e),
-            (Ok(()), None) => Ok(()),
-            (Err(e), None) if e.classify() == serde_json::error::Category::Data => {
-                Err(not_an_object())
-            }
-            (Err(e), None) => Err(FactError {
-                fact: None,
-                message: format!("the facts are not valid JSON: {e}"),
-            }),
-        };
+        let result = read_object(self, text);
         if result.is_err() {
             self.clear();
         }
@@ -247,9 +238,20 @@ impl Facts {
     /// Reads the facts of one patient from YAML text, as [`Facts::read_json`] reads JSON.
     #[cfg(feature = "yaml")]
     pub fn read_yaml(&mut self, text: &str) -> Result<(), FactError> {
-        let value: Value = serde_saphyr::from_str(text).map_err(|e| FactError {
-            fact: None,
-            message: format!("the facts are not valid YAML: {e}"),
+        let value: Value = serde_saphyr::from_str(text).map_err(|e| {
+            // The library's words for users, without its snippet (the message names the place)
+            // and cut short: it can quote the input.
+            let options = serde_saphyr::render_options! {
+                formatter: &serde_saphyr::UserMessageFormatter,
+                snippets: serde_saphyr::SnippetMode::Off,
+            };
+            FactError {
+                fact: None,
+                message: format!(
+                    "the facts are not valid YAML: {}",
+                    shorten_to(&e.render_with_options(options), 200)
+                ),
+            }
         })?;
         self.read_value(&value)
     }
@@ -354,7 +356,7 @@ impl Facts {
                 .doc
                 .facts
                 .get(last as usize)
-                .is_some_and(|f| f.name == name)
+                .is_some_and(|f| json::same(f.name.as_bytes(), name.as_bytes()))
         {
             return Some(last);
         }
@@ -687,7 +689,11 @@ fn quantity_unit(schema: &FactSchema) -> Option<Unit> {
 
 fn enum_value(schema: &FactSchema, text: &str) -> Result<u32, FactError> {
     let name = schema.name.as_str();
-    match schema.values.iter().position(|x| x == text) {
+    match schema
+        .values
+        .iter()
+        .position(|x| json::same(x.as_bytes(), text.as_bytes()))
+    {
         Some(i) => Ok(i as u32),
         None => Err(bad(
             name,
@@ -700,273 +706,271 @@ fn enum_value(schema: &FactSchema, text: &str) -> Result<u32, FactError> {
     }
 }
 
-/// Reads a JSON object of facts and binds each value as it comes; a fact that does not fit
-/// stops the read with its error kept aside.
-struct Reader<'a> {
-    facts: &'a mut Facts,
-    error: &'a mut Option<FactError>,
-}
-
-impl<'de> Visitor<'de> for Reader<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an object of fact names and values")
+/// Reads a JSON object of facts and binds each value as it comes. A JSON fault is an error at
+/// its place; a fact that does not fit stops the read with its own error.
+fn read_object(facts: &mut Facts, text: &str) -> Result<(), FactError> {
+    let mut r = json::Reader::new(text);
+    let syntax = |e| not_json(text, e);
+    if r.peek() != Some(b'{') {
+        // Valid JSON of another kind is "not an object"; anything else is a syntax error.
+        r.value().and_then(|_| r.end()).map_err(syntax)?;
+        return Err(not_an_object());
     }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let facts = self.facts;
-        let mut position = 0;
-        while let Some(Name(name)) = map.next_key::<Name<'de>>()? {
-            let index = facts.index_at(position, &name);
-            position += 1;
-            let outcome = match index {
-                Some(index) => match facts.inner.kinds.get(index as usize).copied() {
-                    Some(kind) => map.next_value_seed(FactSeed { facts, index, kind })?,
-                    None => {
-                        map.next_value::<IgnoredAny>()?;
-                        Ok(())
-                    }
-                },
-                None if facts.options.carry.iter().any(|k| *k == *name) => {
-                    let value: Value = map.next_value()?;
-                    facts.other_key(&name, || Some(value))
-                }
+    r.expect(b'{', "expected `{`").map_err(syntax)?;
+    facts.stamp = facts.stamp.wrapping_add(1);
+    if facts.stamp == 0 {
+        // The stamps went round: forget every earlier read's marks.
+        facts.seen.fill((0, 0));
+        facts.stamp = 1;
+    }
+    facts.others.clear();
+    let mut position = 0;
+    if !r.eat(b'}') {
+        loop {
+            r.peek();
+            let key_at = r.at();
+            // The fact this position had in the last object, when the key is written the same.
+            let predicted = facts.order.get(position).copied().filter(|&i| {
+                let inner = &facts.inner;
+                inner
+                    .doc
+                    .facts
+                    .get(i as usize)
+                    .is_some_and(|f| r.key_is(&f.name))
+            });
+            let (index, name) = match predicted {
+                // The name, as written, lies just after the key's opening quote.
+                Some(i) => (
+                    Some(i),
+                    Cow::Borrowed(
+                        text.get(key_at + 1..key_at + 1 + facts.name(i).len())
+                            .unwrap_or_default(),
+                    ),
+                ),
                 None => {
-                    map.next_value::<IgnoredAny>()?;
-                    facts.other_key(&name, || None)
+                    let name = r.key().map_err(syntax)?;
+                    (facts.index_at(position, &name), name)
                 }
             };
-            if let Err(e) = outcome {
-                *self.error = Some(e);
-                return Err(serde::de::Error::custom("a fact does not fit the schema"));
+            position += 1;
+            match index {
+                Some(index) => {
+                    facts.first_time(text, index, &name, key_at)?;
+                    facts.read_fact(&mut r, index, text)?;
+                }
+                None => {
+                    facts.first_other(text, &name, key_at)?;
+                    let raw = r.value().map_err(syntax)?;
+                    facts.other_key(&name, || serde_json::from_str(raw).ok())?;
+                }
             }
+            if r.eat(b',') {
+                continue;
+            }
+            r.expect(b'}', "expected `,` or `}`").map_err(syntax)?;
+            break;
+        }
+    }
+    r.end().map_err(syntax)
+}
+
+impl Facts {
+    /// Marks a fact as given at `at` in this read; a fact given before is an error naming
+    /// both places.
+    fn first_time(
+        &mut self,
+        text: &str,
+        index: u32,
+        name: &str,
+        at: usize,
+    ) -> Result<(), FactError> {
+        let Some(seen) = self.seen.get_mut(index as usize) else {
+            return Ok(());
+        };
+        if seen.0 == self.stamp {
+            return Err(given_twice(text, name, seen.1, at));
+        }
+        *seen = (self.stamp, at);
+        Ok(())
+    }
+
+    /// As [`Facts::first_time`], for a key that is not a fact.
+    fn first_other(&mut self, text: &str, name: &str, at: usize) -> Result<(), FactError> {
+        if let Some((_, before)) = self.others.iter().find(|(n, _)| **n == *name) {
+            return Err(given_twice(text, name, *before, at));
+        }
+        if self.others.len() < OTHERS {
+            self.others.push((name.into(), at));
         }
         Ok(())
     }
-}
 
-/// A fact name, borrowed from the text when it has no escapes.
-struct Name<'de>(Cow<'de, str>);
-
-impl<'de> serde::Deserialize<'de> for Name<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(StrVisitor).map(Name)
-    }
-}
-
-/// A string, borrowed from the text when it has no escapes.
-struct StrVisitor;
-
-impl<'de> Visitor<'de> for StrVisitor {
-    type Value = Cow<'de, str>;
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a string")
-    }
-    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(s))
-    }
-    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(s.to_string()))
-    }
-}
-
-/// Binds one fact's value as it is read. Its result is the fact's own error, if any; the
-/// deserializer's errors (bad JSON) come out as such.
-struct FactSeed<'a> {
-    facts: &'a mut Facts,
-    index: u32,
-    kind: FactKind,
-}
-
-impl<'de> DeserializeSeed<'de> for FactSeed<'_> {
-    type Value = Result<(), FactError>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl FactSeed<'_> {
-    /// The general path, for a value of a shape the fast path does not take.
-    fn general(self, v: &Value) -> Result<(), FactError> {
-        self.facts.bind_value_at(self.index, v)
-    }
-
-    fn text(self, s: &str) -> Result<(), FactError> {
-        let facts = &mut *self.facts;
-        let slot = match self.kind.ty {
-            FactType::Duration | FactType::Percent => {
-                Slot::Num(quantity_text(facts.name(self.index), s, self.kind.unit)?)
+    /// Reads the value of the fact at `index` and binds it: the usual shapes straight into the
+    /// slot, any other through a JSON value.
+    fn read_fact(
+        &mut self,
+        r: &mut json::Reader<'_>,
+        index: u32,
+        text: &str,
+    ) -> Result<(), FactError> {
+        let syntax = |e| not_json(text, e);
+        let Some(kind) = self.inner.kinds.get(index as usize).copied() else {
+            return r.value().map(|_| ()).map_err(syntax);
+        };
+        match r.peek() {
+            Some(b'"') => {
+                let s = r.string().map_err(syntax)?;
+                self.text_value(index, kind, &s)
             }
-            FactType::Enum => match facts.inner.doc.facts.get(self.index as usize) {
+            Some(b'[') if kind.ty == FactType::Codes => self.code_list(r, index, text),
+            Some(b'-' | b'0'..=b'9') => {
+                let n = r.number().map_err(syntax)?;
+                // A whole number that fits 64 bits is exact as it is; any other number is
+                // read as serde_json reads it, so that both ways agree.
+                let whole = n
+                    .parse::<i64>()
+                    .ok()
+                    .map(i128::from)
+                    .or_else(|| n.parse::<u64>().ok().map(i128::from));
+                match whole {
+                    Some(w) if matches!(kind.ty, FactType::Int | FactType::Decimal) => {
+                        self.put(index, Slot::Num(Num::from_int(w)));
+                        Ok(())
+                    }
+                    _ => self.raw_value(index, n),
+                }
+            }
+            Some(b't' | b'f' | b'n') => {
+                let slot = match r.literal().map_err(syntax)? {
+                    json::Literal::Null => Slot::Missing,
+                    lit if kind.ty == FactType::Bool => Slot::Bool(lit == json::Literal::True),
+                    lit => {
+                        return self.bind_value_at(index, &Value::Bool(lit == json::Literal::True));
+                    }
+                };
+                self.put(index, slot);
+                Ok(())
+            }
+            _ => {
+                let raw = r.value().map_err(syntax)?;
+                self.raw_value(index, raw)
+            }
+        }
+    }
+
+    /// The general path for a value the reader has checked as JSON.
+    fn raw_value(&mut self, index: u32, raw: &str) -> Result<(), FactError> {
+        // The reader checked the text as JSON; serde_json refuses only numbers past the range
+        // of a 64-bit float.
+        let v: Value = serde_json::from_str(raw).map_err(|_| {
+            let name = self.name(index);
+            bad(
+                name,
+                format!(
+                    "fact `{name}`: the number `{}` is out of range",
+                    shorten(raw)
+                ),
+            )
+        })?;
+        self.bind_value_at(index, &v)
+    }
+
+    /// A value given as a string: a quantity with its unit, an enum value, a code.
+    fn text_value(&mut self, index: u32, kind: FactKind, s: &str) -> Result<(), FactError> {
+        let slot = match kind.ty {
+            FactType::Duration | FactType::Percent => {
+                Slot::Num(quantity_text(self.name(index), s, kind.unit)?)
+            }
+            FactType::Enum => match self.inner.doc.facts.get(index as usize) {
                 Some(schema) => Slot::Enum(enum_value(schema, s)?),
                 None => Slot::Missing,
             },
-            FactType::Code => Slot::Code(facts.code(self.index, s)?),
-            _ => return self.general(&Value::String(s.to_string())),
+            FactType::Code => Slot::Code(self.code(index, s)?),
+            _ => return self.bind_value_at(index, &Value::String(s.to_string())),
         };
-        self.facts.put(self.index, slot);
+        self.put(index, slot);
+        Ok(())
+    }
+
+    /// A list of codes, at its `[`: each code is checked and looked up as it is read.
+    fn code_list(
+        &mut self,
+        r: &mut json::Reader<'_>,
+        index: u32,
+        text: &str,
+    ) -> Result<(), FactError> {
+        let syntax = |e| not_json(text, e);
+        r.expect(b'[', "expected `[`").map_err(syntax)?;
+        self.scratch.clear();
+        let mut position = 0;
+        if !r.eat(b']') {
+            loop {
+                position += 1;
+                if r.peek() == Some(b'"') {
+                    let code = r.string().map_err(syntax)?;
+                    if let Some(c) = self.code(index, &code)? {
+                        self.scratch.push(c);
+                    }
+                } else {
+                    let raw = r.value().map_err(syntax)?;
+                    let item: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
+                    return Err(not_a_code(self.name(index), position, &item));
+                }
+                if r.eat(b',') {
+                    continue;
+                }
+                r.expect(b']', "expected `,` or `]`").map_err(syntax)?;
+                break;
+            }
+        }
+        self.count_classes(index);
         Ok(())
     }
 }
 
-impl<'de> Visitor<'de> for FactSeed<'_> {
-    type Value = Result<(), FactError>;
+/// At most this many keys that are not facts are remembered per read, to find one given twice.
+const OTHERS: usize = 64;
 
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a fact's value")
-    }
-
-    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
-        Ok(if self.kind.ty == FactType::Bool {
-            self.facts.put(self.index, Slot::Bool(b));
-            Ok(())
-        } else {
-            self.general(&Value::Bool(b))
-        })
-    }
-
-    fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
-        Ok(match self.kind.ty {
-            FactType::Int | FactType::Decimal => {
-                self.facts
-                    .put(self.index, Slot::Num(Num::from_int(i128::from(n))));
-                Ok(())
-            }
-            _ => self.general(&Value::from(n)),
-        })
-    }
-
-    fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
-        Ok(match self.kind.ty {
-            FactType::Int | FactType::Decimal => {
-                self.facts
-                    .put(self.index, Slot::Num(Num::from_int(i128::from(n))));
-                Ok(())
-            }
-            _ => self.general(&Value::from(n)),
-        })
-    }
-
-    fn visit_f64<E>(self, n: f64) -> Result<Self::Value, E> {
-        Ok(self.general(&Value::from(n)))
-    }
-
-    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
-        Ok(self.text(s))
-    }
-
-    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(self.text(s))
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        self.facts.put(self.index, Slot::Missing);
-        Ok(Ok(()))
-    }
-
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        self.facts.put(self.index, Slot::Missing);
-        Ok(Ok(()))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        if self.kind.ty != FactType::Codes {
-            let v = Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
-            return Ok(self.general(&v));
-        }
-        self.facts.scratch.clear();
-        // The first fault stops the binding; the rest of the list is still read, so that the
-        // JSON after it is checked as JSON.
-        let mut fault = None;
-        let mut position = 0;
-        while let Some(item) = seq.next_element::<Item<'de>>()? {
-            position += 1;
-            if fault.is_some() {
-                continue;
-            }
-            match item {
-                Item::Text(t) => match self.facts.code(self.index, &t) {
-                    Ok(Some(c)) => self.facts.scratch.push(c),
-                    Ok(None) => {}
-                    Err(e) => fault = Some(e),
-                },
-                Item::Other(v) => {
-                    fault = Some(not_a_code(self.facts.name(self.index), position, &v));
-                }
-            }
-        }
-        if let Some(e) = fault {
-            return Ok(Err(e));
-        }
-        self.facts.count_classes(self.index);
-        Ok(Ok(()))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        let v = Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-        Ok(self.general(&v))
+fn not_json(text: &str, e: json::JsonError) -> FactError {
+    let message = if e.at >= text.trim_end().len() {
+        format!(
+            "the facts are not valid JSON: the text ends early ({})",
+            e.what
+        )
+    } else {
+        format!(
+            "the facts are not valid JSON: {} at {}",
+            e.what,
+            json::place(text, e.at)
+        )
+    };
+    FactError {
+        fact: None,
+        message,
     }
 }
 
-use serde::Deserialize;
-
-/// An item of a list of codes: a string, or anything else (kept for the message).
-enum Item<'de> {
-    Text(Cow<'de, str>),
-    Other(Value),
-}
-
-impl<'de> Deserialize<'de> for Item<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Item<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a code")
-            }
-            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Item<'de>, E> {
-                Ok(Item::Text(Cow::Borrowed(s)))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Item<'de>, E> {
-                Ok(Item::Text(Cow::Owned(s.to_string())))
-            }
-            fn visit_bool<E>(self, b: bool) -> Result<Item<'de>, E> {
-                Ok(Item::Other(Value::Bool(b)))
-            }
-            fn visit_i64<E>(self, n: i64) -> Result<Item<'de>, E> {
-                Ok(Item::Other(Value::from(n)))
-            }
-            fn visit_u64<E>(self, n: u64) -> Result<Item<'de>, E> {
-                Ok(Item::Other(Value::from(n)))
-            }
-            fn visit_f64<E>(self, n: f64) -> Result<Item<'de>, E> {
-                Ok(Item::Other(Value::from(n)))
-            }
-            fn visit_unit<E>(self) -> Result<Item<'de>, E> {
-                Ok(Item::Other(Value::Null))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Item<'de>, A::Error> {
-                Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
-                    .map(Item::Other)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Item<'de>, A::Error> {
-                Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(Item::Other)
-            }
-        }
-        d.deserialize_any(V)
+fn given_twice(text: &str, name: &str, first: usize, second: usize) -> FactError {
+    FactError {
+        fact: Some(name.to_string()),
+        message: format!(
+            "`{}` is given twice, at {} and at {}",
+            shorten(&name.escape_debug().to_string()),
+            json::place(text, first),
+            json::place(text, second)
+        ),
     }
 }
 
 /// At most 40 characters of a value for a message, so a long input is never echoed whole.
 fn shorten(text: &str) -> String {
-    if text.chars().count() > 40 {
-        let cut: String = text.chars().take(40).collect();
-        format!("{cut}…")
-    } else {
-        text.to_string()
+    shorten_to(text, 40)
+}
+
+fn shorten_to(text: &str, most: usize) -> String {
+    match text.char_indices().nth(most) {
+        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or(text)),
+        None => text.to_string(),
     }
 }
 

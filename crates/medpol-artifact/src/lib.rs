@@ -53,6 +53,7 @@
 pub mod codes;
 mod eval;
 mod facts;
+mod json;
 pub mod num;
 
 use std::sync::Arc;
