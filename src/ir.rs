@@ -599,6 +599,14 @@ impl Decision {
         self.rules.get(id.index())
     }
 
+    /// The rules with their ids, in order.
+    pub fn rules_with_ids(&self) -> impl Iterator<Item = (RuleId, &Rule)> {
+        self.rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (RuleId(i as u32), r))
+    }
+
     /// The outcome a rule gives.
     pub fn outcome_of(&self, rule: &Rule) -> Option<&Outcome> {
         rule.outcome.and_then(|o| self.outcome(o))
