@@ -534,7 +534,7 @@ fn compile_decision<'p>(
             .iter()
             .map(|c| reference(&refs, *c))
             .collect::<Result<Vec<IRef>, Stop>>()?;
-        let r = builder.var_tests(ctx, &space, var, &children);
+        let r = builder.var_tests(ctx, &space, var, &children)?;
         refs.insert(n, r);
     }
     let root = reference(&refs, root)?;
@@ -582,10 +582,16 @@ impl Builder {
         space: &Space<'_>,
         var: u32,
         children: &[IRef],
-    ) -> IRef {
-        let child = |i: usize| children.get(i).copied().unwrap_or(IRef::Leaf(0));
-        match space.vars.get(var as usize) {
-            Some(Var::Bool(f)) => self.node(*f, ITest::IsTrue, child(1), child(0)),
+    ) -> Result<IRef, Stop> {
+        let child = |i: usize| {
+            children
+                .get(i)
+                .copied()
+                .ok_or_else(|| Stop::Internal(format!("variable {var} has no value {i}")))
+        };
+        let lost = |what: &str| Stop::Internal(format!("{what} of variable {var} is missing"));
+        Ok(match space.vars.get(var as usize) {
+            Some(Var::Bool(f)) => self.node(*f, ITest::IsTrue, child(1)?, child(0)?),
             Some(Var::Enum(f, e)) => {
                 // One `in` test per distinct child, the last child taking what is left.
                 let mut targets: Vec<(IRef, Vec<u32>)> = Vec::new();
@@ -596,7 +602,7 @@ impl Builder {
                     }
                 }
                 let Some((last, _)) = targets.pop() else {
-                    return child(0);
+                    return Err(lost("every value"));
                 };
                 let mut at = last;
                 for (target, values) in targets.into_iter().rev() {
@@ -612,17 +618,15 @@ impl Builder {
                         runs.push((r, *c));
                     }
                 }
-                self.numeric(*f, &dom.regions, &runs)
+                self.numeric(*f, &dom.regions, &runs)?
             }
             Some(Var::Code(f, _)) => {
-                let Some(classes) = space.codes.get(f) else {
-                    return child(0);
-                };
+                let classes = space.codes.get(f).ok_or_else(|| lost("the code classes"))?;
                 let all: Vec<usize> = (0..classes.classes.len()).collect();
                 for s in &classes.sets {
                     ctx.sets.insert(*s);
                 }
-                self.code_split(*f, classes, &all, 0, children)
+                self.code_split(*f, classes, &all, 0, children)?
             }
             Some(Var::ClassCount {
                 fact,
@@ -630,14 +634,16 @@ impl Builder {
                 states,
                 ..
             }) => {
-                let Some(classes) = space.codes.get(fact) else {
-                    return child(0);
-                };
-                let inside_of = classes
-                    .classes
-                    .get(*class)
+                let inside_of = space
+                    .codes
+                    .get(fact)
+                    .and_then(|classes| classes.classes.get(*class))
                     .map(|c| c.inside.clone())
-                    .unwrap_or_default();
+                    .ok_or_else(|| lost("the code class"))?;
+                let classes = space
+                    .codes
+                    .get(fact)
+                    .ok_or_else(|| lost("the code classes"))?;
                 let (mut inside, mut not_in) = (Vec::new(), Vec::new());
                 for (s, i) in classes.sets.iter().zip(inside_of) {
                     ctx.sets.insert(*s);
@@ -653,26 +659,31 @@ impl Builder {
                         inside: inside.clone(),
                         not_in: not_in.clone(),
                     };
-                    self.node(*fact, all, child(2), child(1))
+                    self.node(*fact, all, child(2)?, child(1)?)
                 } else {
-                    child(1)
+                    child(1)?
                 };
                 let any = ITest::Has {
                     all: false,
                     inside,
                     not_in,
                 };
-                self.node(*fact, any, some, child(0))
+                self.node(*fact, any, some, child(0)?)
             }
-            None => child(0),
-        }
+            None => return Err(lost("the meaning")),
+        })
     }
 
     /// A balanced tree of threshold tests over runs of regions (at most one level per
     /// doubling of the runs).
-    fn numeric(&mut self, fact: FactId, regions: &[Region], runs: &[(usize, IRef)]) -> IRef {
-        match runs {
-            [] => IRef::Leaf(0),
+    fn numeric(
+        &mut self,
+        fact: FactId,
+        regions: &[Region],
+        runs: &[(usize, IRef)],
+    ) -> Result<IRef, Stop> {
+        Ok(match runs {
+            [] => return Err(Stop::Internal("a numeric test has no region".to_string())),
             [(_, only)] => *only,
             _ => {
                 let mid = runs.len() / 2;
@@ -690,11 +701,11 @@ impl Builder {
                     // A run starts at an unbounded region only when it is the first run.
                     _ => return self.numeric(fact, regions, low),
                 };
-                let then = self.numeric(fact, regions, high);
-                let otherwise = self.numeric(fact, regions, low);
+                let then = self.numeric(fact, regions, high)?;
+                let otherwise = self.numeric(fact, regions, low)?;
                 self.node(fact, test, then, otherwise)
             }
-        }
+        })
     }
 
     /// Tests of a single code's membership in the fact's sets, one set at a time, until the
@@ -706,13 +717,21 @@ impl Builder {
         subset: &[usize],
         from: usize,
         children: &[IRef],
-    ) -> IRef {
-        let child = |c: usize| children.get(c).copied().unwrap_or(IRef::Leaf(0));
-        let Some(&first) = subset.first() else {
-            return IRef::Leaf(0);
+    ) -> Result<IRef, Stop> {
+        let targets = subset
+            .iter()
+            .map(|&c| {
+                children
+                    .get(c)
+                    .copied()
+                    .ok_or_else(|| Stop::Internal(format!("code class {c} has no child")))
+            })
+            .collect::<Result<Vec<IRef>, Stop>>()?;
+        let Some(&first) = targets.first() else {
+            return Err(Stop::Internal("a code test has no class".to_string()));
         };
-        if subset.iter().all(|&c| child(c) == child(first)) {
-            return child(first);
+        if targets.iter().all(|t| *t == first) {
+            return Ok(first);
         }
         let inside = |c: usize, s: usize| {
             classes
@@ -730,11 +749,11 @@ impl Builder {
             let Some(&set) = classes.sets.get(s) else {
                 continue;
             };
-            let then = self.code_split(fact, classes, &yes, s + 1, children);
-            let otherwise = self.code_split(fact, classes, &no, s + 1, children);
-            return self.node(fact, ITest::CodeIn(set), then, otherwise);
+            let then = self.code_split(fact, classes, &yes, s + 1, children)?;
+            let otherwise = self.code_split(fact, classes, &no, s + 1, children)?;
+            return Ok(self.node(fact, ITest::CodeIn(set), then, otherwise));
         }
-        child(first)
+        Ok(first)
     }
 }
 
