@@ -10,7 +10,7 @@ use crate::ast::{CountKind, Quantifier};
 use crate::codes::System;
 use crate::codeset::CodeSets;
 use crate::ir::*;
-use crate::types::{EnumId, Num, Type, Unit};
+use crate::types::{EnumId, Num, Type};
 
 /// At most this many variables per decision: diagram operations recurse once per variable.
 pub const MAX_VARIABLES: usize = 1_000;
@@ -499,17 +499,13 @@ impl Space<'_> {
     }
 }
 
-/// A number with its fact's unit: `6 weeks`, `28.5%`, `-2.95`.
+/// A number with its fact's unit as policy text: `6 weeks`, `10 days` for 10/7 weeks, `28.5%`,
+/// `-2.95`. The analysis's values always have such a text (`domain::numeric` chooses them
+/// so); a threshold only `as` writes is shown as the fraction it is, `96/73 months`.
 pub fn quantity_text(n: Num, ty: Option<Type>) -> String {
     match ty {
-        Some(Type::Quantity(Unit::Percent)) => format!("{n}%"),
         Some(Type::Quantity(u)) => {
-            let name = if n == Num::from_int(1) {
-                u.name().trim_end_matches('s')
-            } else {
-                u.name()
-            };
-            format!("{n} {name}")
+            crate::types::quantity_written(n, u).unwrap_or_else(|| format!("{n} {}", u.name()))
         }
         _ => n.to_string(),
     }
