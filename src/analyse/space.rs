@@ -394,7 +394,7 @@ impl Space<'_> {
     }
 
     /// For each class of a code fact, whether it lies in `set`.
-    fn class_membership(&self, fact: FactId, set: CodeSetId) -> Vec<bool> {
+    pub fn class_membership(&self, fact: FactId, set: CodeSetId) -> Vec<bool> {
         let Some(classes) = self.codes.get(&fact) else {
             return Vec::new();
         };

@@ -213,6 +213,8 @@ struct IDecision<'p> {
     leaves: Vec<Res>,
     /// A patient for each leaf.
     witnesses: Vec<BTreeMap<FactId, Value>>,
+    /// Where each node's test comes from, parallel to `nodes`.
+    sources: Vec<NodeSource>,
 }
 
 impl ITest {
@@ -538,12 +540,18 @@ fn compile_decision<'p>(
         refs.insert(n, r);
     }
     let root = reference(&refs, root)?;
+    let sources = builder
+        .nodes
+        .iter()
+        .map(|n| node_source(&space, d, n))
+        .collect();
     Ok(IDecision {
         decision: d,
         nodes: builder.nodes,
         root,
         leaves,
         witnesses,
+        sources,
     })
 }
 
@@ -852,7 +860,7 @@ impl Policy<'_> {
             Some(f) => {
                 let (line, column) = f.line_col(span.start as usize);
                 let text = f.slice(span);
-                let first = text.lines().next().unwrap_or("").trim_end();
+                let first = without_comment(text.lines().next().unwrap_or("")).trim_end();
                 (line as u32, column as u32, first.to_string())
             }
             None => (0, 0, String::new()),
@@ -864,6 +872,7 @@ impl Policy<'_> {
             column,
             rule: rule.map(str::to_string),
             text,
+            agrees: None,
         }
     }
 
@@ -885,6 +894,25 @@ impl Policy<'_> {
             });
         relative.unwrap_or_else(|| f.name.replace('\\', "/"))
     }
+}
+
+/// A line of policy text up to a comment that starts on it (`//` or `/*` outside a string):
+/// the source map quotes conditions, not the remarks beside them.
+fn without_comment(line: &str) -> &str {
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            '/' if !in_string && matches!(line.get(i + 1..i + 2), Some("/" | "*")) => {
+                return line.get(..i).unwrap_or(line);
+            }
+            _ => {}
+        }
+    }
+    line
 }
 
 fn fact_schema(ctx: &mut Policy<'_>, fact: &Fact) -> FactSchema {
@@ -944,7 +972,7 @@ fn decision_doc(
     };
     let mut nodes = Vec::with_capacity(d.nodes.len());
     let mut node_locs = Vec::with_capacity(d.nodes.len());
-    for n in d.nodes.iter().rev() {
+    for (n, source) in d.nodes.iter().zip(&d.sources).rev() {
         let mut set = |s: &CodeSetId| set_index.number(*s);
         let test = match &n.test {
             ITest::IsTrue => Test::IsTrue,
@@ -973,8 +1001,10 @@ fn decision_doc(
                 not_in: not_in.iter().map(&mut set).collect(),
             },
         };
-        let (span, rule) = node_source(program, decision, n);
-        node_locs.push(ctx.loc(span, rule.as_deref()));
+        node_locs.push(Loc {
+            agrees: source.agrees,
+            ..ctx.loc(source.span, source.rule.as_deref())
+        });
         nodes.push(NodeDoc {
             fact: fact_index.number(n.fact),
             test,
@@ -1054,14 +1084,24 @@ fn decision_doc(
     }
 }
 
+/// Where a node's test comes from, and how the author's words there read it.
+struct NodeSource {
+    span: Span,
+    rule: Option<String>,
+    /// Whether the condition there holds exactly when the test does, or when it does not.
+    agrees: Option<bool>,
+}
+
 /// Where a node's test comes from: the first rule that reads its fact, and in it the
-/// condition that says the most about this test (the same threshold, enum values or set),
-/// through definitions too.
-fn node_source(program: &Program, decision: &Decision, node: &INode) -> (Span, Option<String>) {
+/// condition (through definitions too) that holds exactly when the test does or when it does
+/// not; else the first that says the most about this test (the same threshold, enum values or
+/// set); else the first that reads the fact.
+fn node_source(space: &Space<'_>, decision: &Decision, node: &INode) -> NodeSource {
+    let mut exact = None;
     let mut fallback = None;
     for rule in &decision.rules {
-        for e in program.walk(&[&rule.condition]) {
-            let (fact, exact) = match (&e.kind, &node.test) {
+        for e in space.program.walk(&[&rule.condition]) {
+            let (fact, same) = match (&e.kind, &node.test) {
                 (ExprKind::Fact(f), ITest::IsTrue) => (*f, true),
                 (ExprKind::Compare { fact, value, .. }, ITest::Compare { value: v, .. }) => {
                     (*fact, value == v)
@@ -1076,13 +1116,75 @@ fn node_source(program: &Program, decision: &Decision, node: &INode) -> (Span, O
             if fact != node.fact {
                 continue;
             }
-            if exact {
-                return (e.span, Some(rule.name.clone()));
+            let source = NodeSource {
+                span: e.span,
+                rule: Some(rule.name.clone()),
+                agrees: agreement(space, node, e),
+            };
+            if source.agrees.is_some() {
+                return source;
             }
-            fallback.get_or_insert((e.span, Some(rule.name.clone())));
+            if same {
+                exact.get_or_insert(source);
+            } else {
+                fallback.get_or_insert(source);
+            }
         }
     }
-    fallback.unwrap_or((decision.name_span, None))
+    exact.or(fallback).unwrap_or(NodeSource {
+        span: decision.name_span,
+        rule: None,
+        agrees: None,
+    })
+}
+
+/// Whether condition `e` holds for exactly the values of the node's fact that pass its test
+/// (`Some(true)`), for exactly those that fail it (`Some(false)`), or neither (`None`), over
+/// the classes of values the decision tells apart. A test of one class of a set of codes is
+/// never the whole of a condition on the set.
+fn agreement(space: &Space<'_>, node: &INode, e: &Expr) -> Option<bool> {
+    let var = space.vars.get(*space.var_of.get(&node.fact)? as usize)?;
+    let samples: &[Num] = match var {
+        Var::Numeric(_, d) => &d.samples,
+        _ => &[],
+    };
+    let size = match var {
+        Var::Bool(_) => 2,
+        Var::Enum(_, e) => space.program.enum_type(*e)?.values.len(),
+        Var::Numeric(_, d) => d.samples.len(),
+        Var::Code(_, n) => *n,
+        Var::ClassCount { .. } => return None,
+    };
+    let test: Vec<bool> = match &node.test {
+        ITest::IsTrue => vec![false, true],
+        ITest::Compare { strict, value } => samples
+            .iter()
+            .map(|s| if *strict { s > value } else { s >= value })
+            .collect(),
+        ITest::EnumIn(_, values) => (0..size as u32).map(|v| values.contains(&v)).collect(),
+        ITest::CodeIn(set) => space.class_membership(node.fact, *set),
+        ITest::Has { .. } => return None,
+    };
+    let holds: Vec<bool> = match &e.kind {
+        ExprKind::Fact(_) => vec![false, true],
+        ExprKind::Compare { op, value, .. } => samples
+            .iter()
+            .map(|s| crate::analyse::domain::holds(*s, *op, *value))
+            .collect(),
+        ExprKind::EnumIn { values, .. } => (0..size as u32).map(|v| values.contains(&v)).collect(),
+        ExprKind::CodeIn { set, .. } => space.class_membership(node.fact, *set),
+        _ => return None,
+    };
+    if test.len() != size || holds.len() != size {
+        return None;
+    }
+    if test == holds {
+        Some(true)
+    } else if test.iter().zip(&holds).all(|(t, h)| t != h) {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -1161,6 +1263,32 @@ mod tests {
         let first = &d.source_map.nodes[0];
         assert!(first.text.starts_with("care"), "{first:?}");
         assert_eq!(first.rule.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn the_source_map_quotes_conditions_in_the_authors_words_and_which_way_they_read() {
+        let c = compile_text(
+            "fact product: enum { hmo, ppo, medicare }\n\
+             decision d (first) {\n outcomes { lcd, plan }\n\
+             rule medicare when product == medicare then lcd // the LCD applies\n\
+             rule other when product in { hmo, ppo } then plan\n}\n",
+        );
+        let d = &c.artifact.document().decisions[0];
+        // The leaf's rule without the comment beside it.
+        let leaf = &d.source_map.leaves[0];
+        assert_eq!(leaf.text, "rule medicare when product == medicare then lcd");
+        // One test of `product`, quoted where the author wrote it or its opposite.
+        let node = &d.source_map.nodes[0];
+        let Test::EnumIn { values } = &d.nodes[0].test else {
+            panic!("{:?}", d.nodes[0].test)
+        };
+        let medicare_test = values == &vec!["medicare".to_string()];
+        assert_eq!(node.text, "product == medicare");
+        assert_eq!(node.agrees, Some(medicare_test), "{values:?}");
+        assert_eq!(
+            without_comment(r#"a "// not" b /* c */"#),
+            r#"a "// not" b "#
+        );
     }
 
     #[test]
