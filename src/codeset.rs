@@ -182,12 +182,14 @@ fn system_codes(program: &Program, system: System, universe: &Universe) -> Arc<V
     extra.retain(|c| {
         matches!(crate::codes::parse_code(system, c), Ok(crate::codes::CodeForm::Exact(e)) if e == *c)
     });
-    extra.extend(
-        outside_candidates(system)
-            .iter()
-            .find(|c| !sets.iter().any(|s| program.set_contains(*s, c)))
-            .map(|c| (*c).to_string()),
-    );
+    let candidates = outside_candidates(system);
+    let outside = candidates
+        .iter()
+        .find(|c| !sets.iter().any(|s| program.set_contains(*s, c)));
+    // A system is never without a code: when the sets' patterns hold every candidate and
+    // name no code of their own, the first candidate (which they hold) is the one.
+    let any = outside.or_else(|| candidates.first().filter(|_| extra.is_empty()));
+    extra.extend(any.map(|c| (*c).to_string()));
     match universe.get(&system) {
         Some((codes, _)) => {
             // The table's codes are sorted; the few the program names are merged in, and the

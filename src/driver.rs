@@ -229,7 +229,7 @@ pub fn build_paths(
     }
     for project in checked.projects {
         let options = crate::compile::Options {
-            root: project.root,
+            root: project.root.clone(),
             ..crate::compile::Options::default()
         };
         let compiled = match crate::compile::compile(
@@ -242,12 +242,7 @@ pub fn build_paths(
             Err(e) => return Ok(Err(e)),
         };
         for c in compiled {
-            if project
-                .program
-                .policies
-                .get(c.policy.index())
-                .is_some_and(|p| project.requested.contains(&p.file))
-            {
+            if project.asked_about(c.policy) {
                 out.compiled.push(c);
                 out.tables.push(project.tables.clone());
             }
@@ -266,6 +261,16 @@ pub struct CheckedProject {
     pub root: PathBuf,
     /// Each decision's patients by outcome, when the analysis was asked to describe them.
     pub summaries: Vec<(crate::ir::DecisionId, analyse::describe::Summary)>,
+}
+
+impl CheckedProject {
+    /// Whether a policy is in one of the files asked about.
+    pub fn asked_about(&self, policy: crate::ir::PolicyId) -> bool {
+        self.program
+            .policies
+            .get(policy.index())
+            .is_some_and(|p| self.requested.contains(&p.file))
+    }
 }
 
 /// A check, and the projects it found no error in.

@@ -217,15 +217,19 @@ impl std::ops::Deref for ValidProgram {
 }
 
 /// What stands for the name of something a [`ValidProgram`] guarantees, when it is missing:
-/// a bug in medpol. Debug builds (the tests, the fuzzer) stop here; a release shows `?`
+/// a bug in medpol. Debug builds (the tests, the fuzzer) stop here; a release says in the
+/// text that it is an internal error to report (never a plausible stand-in such as `?`)
 /// rather than stop on the user.
 pub fn lost_name(what: &str) -> &'static str {
     debug_assert!(
         false,
         "internal error: {what} is missing from the model; please report this at the medpol issue tracker"
     );
-    "?"
+    LOST
 }
+
+/// The text [`lost_name`] gives in a release.
+pub const LOST: &str = "(internal error E0901: please report)";
 
 /// The first thing that keeps a program from being a [`ValidProgram`], in words.
 fn first_invalid(p: &Program) -> Option<String> {
@@ -597,6 +601,14 @@ impl Decision {
 
     pub fn rule(&self, id: RuleId) -> Option<&Rule> {
         self.rules.get(id.index())
+    }
+
+    /// The rules with their ids, in order.
+    pub fn rules_with_ids(&self) -> impl Iterator<Item = (RuleId, &Rule)> {
+        self.rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (RuleId(i as u32), r))
     }
 
     /// The outcome a rule gives.

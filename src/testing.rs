@@ -10,13 +10,14 @@
 //! test reaches it with nothing left open. Each uncovered leaf comes with the compiler's
 //! witness patient.
 
+use crate::analyse::space::quantity_text;
 use crate::artifact::{Facts, LeafDoc};
 use crate::codeset::{CodeCache, CodeSets};
 use crate::compile::Compiled;
 use crate::evaluate::{self, Assignment, Evaluation};
 use crate::ir::{DecisionId, FactId, OutcomeId, Program, TestId, ValidProgram, Value};
 use crate::tables::TableSet;
-use crate::types::{Num, Type, Unit};
+use crate::types::Type;
 
 /// The result of one test.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,7 +226,7 @@ fn value_json(program: &Program, ty: Type, v: &Value) -> serde_json::Value {
 fn value_text(program: &Program, ty: Type, v: &Value) -> String {
     match (v, ty) {
         (Value::Bool(b), _) => b.to_string(),
-        (Value::Num(n), Type::Quantity(unit)) => quantity_text(*n, unit),
+        (Value::Num(n), Type::Quantity(unit)) => quantity_text(*n, Some(Type::Quantity(unit))),
         (Value::Num(n), _) => n.to_string(),
         (Value::Enum(i), Type::Enum(e)) => program.enum_value(e, *i).to_string(),
         (Value::Enum(i), _) => i.to_string(),
@@ -233,29 +234,4 @@ fn value_text(program: &Program, ty: Type, v: &Value) -> String {
         (Value::Codes(codes), _) if codes.is_empty() => "{}".to_string(),
         (Value::Codes(codes), _) => format!("{{ {} }}", codes.join(", ")),
     }
-}
-
-/// An amount in a unit as policy text (`6 weeks`, `28.5%`); an amount no decimal writes,
-/// such as 10/7 weeks, goes down to the smaller unit of its family (`10 days`).
-fn quantity_text(n: Num, unit: Unit) -> String {
-    let finer = match unit {
-        Unit::Week => Some((7, Unit::Day)),
-        Unit::Year => Some((12, Unit::Month)),
-        _ => None,
-    };
-    let (n, unit) = match finer {
-        Some((k, smaller)) if n.to_string().contains('/') => {
-            (n.checked_mul(Num::from_int(k)).unwrap_or(n), smaller)
-        }
-        _ => (n, unit),
-    };
-    if unit == Unit::Percent {
-        return format!("{n}%");
-    }
-    let name = if n == Num::from_int(1) {
-        unit.name().trim_end_matches('s')
-    } else {
-        unit.name()
-    };
-    format!("{n} {name}")
 }

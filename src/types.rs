@@ -43,6 +43,44 @@ impl fmt::Display for Date {
     }
 }
 
+/// The smaller unit an amount goes down to when no decimal of its own unit writes it (10/7
+/// weeks are 10 days, 5/12 years 5 months).
+pub fn finer_unit(unit: Unit) -> Option<Unit> {
+    match unit {
+        Unit::Week => Some(Unit::Day),
+        Unit::Year => Some(Unit::Month),
+        Unit::Day | Unit::Month | Unit::Percent => None,
+    }
+}
+
+/// An amount in a unit as policy text, so it can be pasted into a test: `6 weeks`, `1 day`,
+/// `28.5%`; an amount no decimal of its unit writes goes down to the smaller unit of its
+/// family (10/7 weeks are `10 days`). `None` when neither writes it (1/3 day): only a
+/// fraction would, which the language does not read.
+pub fn quantity_written(n: Num, unit: Unit) -> Option<String> {
+    // A decimal writes exactly the numbers whose `Display` is not a fraction.
+    let decimal = |n: Num| !n.to_string().contains('/');
+    let (n, unit) = if decimal(n) {
+        (n, unit)
+    } else {
+        let finer = finer_unit(unit)?;
+        let n = n.checked_mul(unit.exact_factor(finer)?)?;
+        (n, finer)
+    };
+    if !decimal(n) {
+        return None;
+    }
+    if unit == Unit::Percent {
+        return Some(format!("{n}%"));
+    }
+    let name = if n == Num::from_int(1) {
+        unit.name().trim_end_matches('s')
+    } else {
+        unit.name()
+    };
+    Some(format!("{n} {name}"))
+}
+
 /// Index of an enum type in the program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EnumId(pub u32);

@@ -240,3 +240,132 @@ fn groups_leave_out_conditions_their_rule_does_not_need() {
         "{text}"
     );
 }
+
+/// The `name = value` pairs of an example patient as the analysis prints it (`a = 1, b = {x,
+/// y}`): split at the commas outside braces.
+fn witness_pairs(example: &str) -> Vec<(String, String)> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in example.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&example[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&example[start..]);
+    parts
+        .iter()
+        .map(|p| {
+            let (name, value) = p.split_once(" = ").expect("a `name = value` pair");
+            (name.trim().to_string(), value.trim().to_string())
+        })
+        .collect()
+}
+
+/// Every example patient the analysis prints (in its findings) and every witness of the
+/// coverage report, for a file: as `name = value` pairs.
+fn printed_witnesses(file: &std::path::Path) -> Vec<Vec<(String, String)>> {
+    let paths = [file.to_path_buf()];
+    let mut out = Vec::new();
+    let report = driver::check_paths(&paths, &driver::Options::default()).expect("the file loads");
+    for d in &report.diagnostics {
+        for note in &d.notes {
+            if let Some(example) = note.strip_prefix("for example: ") {
+                out.push(witness_pairs(example));
+            }
+        }
+    }
+    let checked =
+        driver::check_and_keep(&paths, &driver::Options::default()).expect("the file loads");
+    for project in &checked.projects {
+        let options = medpol::compile::Options {
+            root: project.root.clone(),
+            ..medpol::compile::Options::default()
+        };
+        let compiled = medpol::compile::compile(
+            &project.program,
+            &project.tables,
+            &checked.report.sources,
+            &options,
+        )
+        .expect("the policies compile")
+        .into_iter()
+        .filter(|c| project.asked_about(c.policy))
+        .collect::<Vec<_>>();
+        let run = medpol::testing::run(&project.program, &project.tables, &[], Some(&compiled));
+        for leaf in run.coverage.iter().flat_map(|c| &c.leaves) {
+            out.push(
+                leaf.witness
+                    .iter()
+                    .map(|(f, v)| (project.program.fact_name(*f).to_string(), v.clone()))
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+/// The docs promise that an example patient can be pasted into a test: every one printed for
+/// the shipped policies and the analysis cases, as the `given` values of a test added to its
+/// file, checks without error (a value such as `85/14 weeks` did not even parse).
+#[test]
+fn every_printed_witness_reads_as_a_test_given() {
+    let mut files = vec![
+        root().join("policies/bcbsma-484.medpol"),
+        root().join("policies/l2-compression-fracture.medpol"),
+    ];
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(root().join("tests/cases/analysis"))
+        .expect("the cases exist")
+        .map(|e| e.expect("an entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "medpol"))
+        .collect();
+    cases.sort();
+    files.extend(cases);
+    let mut pasted = 0;
+    for file in files {
+        let original = std::fs::read_to_string(&file).expect("the file reads");
+        let root_folder = medpol::project::project_root(&file).expect("a project");
+        let canonical = std::fs::canonicalize(&file).expect("a path");
+        for (i, witness) in printed_witnesses(&file).iter().enumerate() {
+            let given: Vec<String> = witness.iter().map(|(f, v)| format!("{f} = {v}")).collect();
+            let given = given.join(", ");
+            let text =
+                format!("{original}\ntest \"printed witness {i}\" {{\n  given {{ {given} }}\n}}\n");
+            let overlay = medpol::project::Overlay::from([(canonical.clone(), text)]);
+            let mut sources = medpol::source::Sources::new();
+            let project = medpol::project::load_overlaid(
+                &mut sources,
+                &root_folder,
+                std::slice::from_ref(&file),
+                &overlay,
+            )
+            .expect("the project loads");
+            let checked = check(
+                &project.files,
+                &project.imports,
+                &project.tables,
+                &project.allowed_lints(),
+            );
+            let errors: Vec<String> = project
+                .diagnostics
+                .iter()
+                .chain(&checked.diagnostics)
+                // The test expects nothing: only its given values are tried.
+                .filter(|d| d.is_error() && d.code != Code::EmptyTest)
+                .map(|d| format!("{}: {}", d.code.as_str(), d.message))
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "{}: `{given}` does not read as a test's given values: {errors:?}",
+                file.display()
+            );
+            pasted += 1;
+        }
+    }
+    assert!(pasted > 0, "no witness was printed");
+}

@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use super::domain::Region;
-use super::mdd::{Exhausted, FALSE, Node, TRUE};
+use super::mdd::{Exhausted, FALSE, Node, TRUE, Terminal};
 use super::space::{Space, Var, quantity_text};
 use crate::ir::*;
 use crate::types::Type;
@@ -60,15 +60,13 @@ pub(super) fn summarise(
     rules: &[Node],
     allowed: Node,
 ) -> Result<Summary, Exhausted> {
-    // Terminal values: 2 + rule index for a rule; 1 for otherwise is not used (TRUE and FALSE
-    // stay boolean), so otherwise is 2 + rules.len() and "no outcome" is FALSE.
-    let otherwise_value = 2 + rules.len() as u32;
+    // One terminal per rule and one for otherwise; "no outcome" is FALSE.
     let mut result = match decision.otherwise {
-        Some(_) => space.mdd.terminal(otherwise_value),
+        Some(_) => space.mdd.terminal(Terminal::Otherwise),
         None => FALSE,
     };
     for (i, &r) in rules.iter().enumerate().rev() {
-        let t = space.mdd.terminal(2 + i as u32);
+        let t = space.mdd.terminal(Terminal::Rule(RuleId(i as u32)));
         result = space.mdd.select(r, t, result)?;
     }
     // Outside the constraints nothing is described.
@@ -88,7 +86,10 @@ pub(super) fn summarise(
         let mut targets: Vec<(Node, String)> = Vec::new();
         for (i, r) in decision.rules.iter().enumerate() {
             if r.outcome == Some(OutcomeId(o as u32)) {
-                targets.push((space.mdd.terminal(2 + i as u32), r.name.clone()));
+                targets.push((
+                    space.mdd.terminal(Terminal::Rule(RuleId(i as u32))),
+                    r.name.clone(),
+                ));
             }
         }
         if decision
@@ -96,7 +97,10 @@ pub(super) fn summarise(
             .as_ref()
             .is_some_and(|ow| ow.outcome == Some(OutcomeId(o as u32)))
         {
-            targets.push((space.mdd.terminal(otherwise_value), "otherwise".to_string()));
+            targets.push((
+                space.mdd.terminal(Terminal::Otherwise),
+                "otherwise".to_string(),
+            ));
         }
         for (target, rule) in targets {
             let paths = merge(space, paths_to(space, result, target, MAX_PATHS));

@@ -7,7 +7,7 @@
 //! between 0 and 100.
 
 use crate::ast::CmpOp;
-use crate::types::{Num, Type, Unit};
+use crate::types::{Num, Type, Unit, finer_unit, quantity_written};
 
 // The cutting itself is shared with the artifact evaluator, which splits a missing fact the
 // same way.
@@ -26,7 +26,9 @@ pub fn holds(sample: Num, op: CmpOp, value: Num) -> bool {
     }
 }
 
-/// Cuts a numeric fact's domain at the given thresholds.
+/// Cuts a numeric fact's domain at the given thresholds. The value shown for each class is one
+/// the language writes (see [`readable_inside`]), so an example patient can be pasted into a
+/// test.
 pub fn numeric(ty: Type, thresholds: &[Num]) -> NumericDomain {
     let kind = match ty {
         Type::Int => NumberKind::Int,
@@ -34,5 +36,43 @@ pub fn numeric(ty: Type, thresholds: &[Num]) -> NumericDomain {
         Type::Quantity(_) => NumberKind::Duration,
         _ => NumberKind::Decimal,
     };
-    medpol_artifact::num::numeric(kind, thresholds)
+    let mut domain = medpol_artifact::num::numeric(kind, thresholds);
+    if let Type::Quantity(unit) = ty {
+        for (region, sample) in domain.regions.iter().zip(domain.samples.iter_mut()) {
+            if let Region::Between(Some(a), Some(b)) = region
+                && quantity_written(*sample, unit).is_none()
+                && let Some(v) = readable_inside(*a, *b, *sample, unit)
+            {
+                *sample = v;
+            }
+        }
+    }
+    domain
+}
+
+/// The most places after the point [`readable_inside`] tries.
+const MAX_PLACES: u32 = 12;
+
+/// A value strictly between `a` and `b`, near `near`, that the language writes in `unit` or
+/// its smaller unit: the middle of 6 weeks and 43 days is 85/14 weeks, which no decimal of
+/// weeks writes, so `42.5 days`. Whole amounts first, then decimals of more and more places,
+/// each in the smaller unit first. Thresholds are decimals in some unit of the family, so
+/// such a value exists; `None` only past [`MAX_PLACES`] or the numbers' range.
+fn readable_inside(a: Num, b: Num, near: Num, unit: Unit) -> Option<Num> {
+    let units: Vec<Unit> = finer_unit(unit).into_iter().chain([unit]).collect();
+    for places in 0..=MAX_PLACES {
+        let step = Num::from_int(10i128.checked_pow(places)?);
+        for &u in &units {
+            // `near` counted in steps of a tenth, hundredth... of `u`.
+            let scale = unit.exact_factor(u)?.checked_mul(step)?;
+            let x = near.checked_mul(scale)?;
+            for whole in [x.floor(), x.ceil()] {
+                let v = whole.checked_div(scale)?;
+                if a < v && v < b {
+                    return Some(v);
+                }
+            }
+        }
+    }
+    None
 }

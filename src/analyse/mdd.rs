@@ -3,8 +3,8 @@
 //! A diagram is a function from an assignment of variables (each with a small finite domain,
 //! in a fixed order) to a terminal value. Nodes are hash-consed, so equal functions are the
 //! same node and "is this condition impossible" is a comparison with the `FALSE` terminal.
-//! Boolean diagrams use the terminals 0 (false) and 1 (true); decision diagrams use one
-//! terminal per result.
+//! Boolean diagrams end in the terminals [`Terminal::False`] and [`Terminal::True`]; decision
+//! diagrams end in one terminal per result ([`Terminal`] says what each stands for).
 //!
 //! Every operation counts the nodes it makes against a budget, so a pathological input stops
 //! with [`Exhausted`] instead of running for ever.
@@ -13,6 +13,8 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 use rustc_hash::{FxHashMap, FxHasher};
+
+use crate::ir::RuleId;
 
 /// A node or a terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -25,10 +27,27 @@ pub const TRUE: Node = Node(1);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Exhausted;
 
+/// What a terminal stands for. The store keeps one node per terminal and reads it back as
+/// this type: a rule's number cannot be taken for another number on the way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Terminal {
+    /// The condition does not hold (node [`FALSE`]).
+    False,
+    /// The condition holds (node [`TRUE`]).
+    True,
+    /// This rule of the decision decides.
+    Rule(RuleId),
+    /// The decision's `otherwise` decides.
+    Otherwise,
+    /// One of the results a caller numbers in a table of its own (the compiler's results,
+    /// which name several rules under `unique` and `any`).
+    Result(u32),
+}
+
 /// The `var` of a terminal's slot.
 const TERMINAL: u32 = u32::MAX;
 
-/// One node: a terminal (`var == TERMINAL`, its value in `start`) or a test of variable `var`
+/// One node: a terminal (`var == TERMINAL`, `start` its place in `Mdd::terminal_values`) or a test of variable `var`
 /// whose children, one per value of its domain, are `arena[start..start + len]`. Children
 /// live in one arena rather than a box per node: a large analysis makes hundreds of thousands
 /// of nodes, and an allocation each was a fifth of its time.
@@ -56,7 +75,9 @@ pub struct Mdd {
     /// same hash but different contents (rare) go to `collisions`.
     unique: FxHashMap<u64, Node>,
     collisions: FxHashMap<u64, Vec<Node>>,
-    terminals: FxHashMap<u32, Node>,
+    terminals: FxHashMap<Terminal, Node>,
+    /// What each terminal stands for, in the order they were made.
+    terminal_values: Vec<Terminal>,
     memo: FxHashMap<(Op, Node, Node), Node>,
     not_memo: FxHashMap<Node, Node>,
     /// Children being built by `apply`, which recurses: each call works above the mark it
@@ -77,14 +98,15 @@ impl Mdd {
             unique: FxHashMap::default(),
             collisions: FxHashMap::default(),
             terminals: FxHashMap::default(),
+            terminal_values: Vec::new(),
             memo: FxHashMap::default(),
             not_memo: FxHashMap::default(),
             scratch: Vec::new(),
             budget,
         };
         // The two boolean terminals are always nodes 0 and 1.
-        mdd.terminal(0);
-        mdd.terminal(1);
+        mdd.terminal(Terminal::False);
+        mdd.terminal(Terminal::True);
         mdd
     }
 
@@ -100,25 +122,28 @@ impl Mdd {
         self.slots.len()
     }
 
-    /// The node of a terminal value.
-    pub fn terminal(&mut self, value: u32) -> Node {
+    /// The node of a terminal.
+    pub fn terminal(&mut self, value: Terminal) -> Node {
         if let Some(&n) = self.terminals.get(&value) {
             return n;
         }
         let n = Node(self.slots.len() as u32);
         self.slots.push(Slot {
             var: TERMINAL,
-            start: value,
+            start: self.terminal_values.len() as u32,
             len: 0,
         });
+        self.terminal_values.push(value);
         self.terminals.insert(value, n);
         n
     }
 
-    /// The terminal value of a node, if it is a terminal.
-    pub fn terminal_value(&self, n: Node) -> Option<u32> {
+    /// What a node stands for, if it is a terminal.
+    pub fn terminal_value(&self, n: Node) -> Option<Terminal> {
         match self.slots.get(n.0 as usize) {
-            Some(slot) if slot.var == TERMINAL => Some(slot.start),
+            Some(slot) if slot.var == TERMINAL => {
+                self.terminal_values.get(slot.start as usize).copied()
+            }
             _ => None,
         }
     }
@@ -713,8 +738,8 @@ mod tests {
     fn select_builds_multi_terminal_diagrams() {
         let mut m = Mdd::new(vec![2], 100);
         let a = m.literal(0, |v| v == 1).unwrap();
-        let r1 = m.terminal(10);
-        let r2 = m.terminal(20);
+        let r1 = m.terminal(Terminal::Result(10));
+        let r2 = m.terminal(Terminal::Rule(RuleId(20)));
         let d = m.select(a, r1, r2).unwrap();
         assert_eq!(m.terminals_of(d), vec![r1, r2]);
         assert_eq!(m.witness_to(d, |n| n == r2), Some(vec![Some(0)]));

@@ -684,7 +684,7 @@ impl Run<'_> {
             let example = example_text(space, &values, &facts);
             let cube = cube_of(space, &values)?;
             match self.boundary(space, &values, uncovered)? {
-                Some((fact, value_text)) => {
+                Some((fact, var, value_text)) => {
                     let name = self.program.fact_name(fact).to_string();
                     let mut diag = Diagnostic::new(
                         Code::BoundaryGap,
@@ -706,12 +706,9 @@ impl Run<'_> {
                             .help("one comparison must include the boundary: write `>=` or `<=` where the policy means it"),
                     );
                     // The same boundary in other combinations is the same finding.
-                    let point = values
-                        .get(space.var_of.get(&fact).copied().unwrap_or(0) as usize)
-                        .copied()
-                        .flatten();
-                    if let (Some(&v), Some(point)) = (space.var_of.get(&fact), point) {
-                        let at = space.mdd.literal(v, |x| x == point)?;
+                    let point = values.get(var as usize).copied().flatten();
+                    if let Some(point) = point {
+                        let at = space.mdd.literal(var, |x| x == point)?;
                         uncovered = space.mdd.diff(uncovered, at)?;
                     } else {
                         uncovered = space.mdd.diff(uncovered, cube)?;
@@ -754,7 +751,7 @@ impl Run<'_> {
         space: &mut Space<'_>,
         values: &[Option<u32>],
         uncovered: Node,
-    ) -> Result<Option<(FactId, String)>, Stop> {
+    ) -> Result<Option<(FactId, u32, String)>, Stop> {
         for (v, var) in space.vars.clone().iter().enumerate() {
             let space::Var::Numeric(fact, dom) = var else {
                 continue;
@@ -787,10 +784,11 @@ impl Run<'_> {
             if has_neighbour && neighbours_decided {
                 let sample = dom.samples.get(*at as usize).copied();
                 let ty = self.program.fact(*fact).map(|f| f.ty);
-                let text = sample
-                    .map(|s| space::quantity_text(s, ty))
-                    .unwrap_or_default();
-                return Ok(Some((*fact, text)));
+                let text = sample.map_or_else(
+                    || lost_name("the sample of a region").to_string(),
+                    |s| space::quantity_text(s, ty),
+                );
+                return Ok(Some((*fact, v as u32, text)));
             }
         }
         Ok(None)

@@ -10,7 +10,7 @@ use crate::ast::{CountKind, Quantifier};
 use crate::codes::System;
 use crate::codeset::CodeSets;
 use crate::ir::*;
-use crate::types::{EnumId, Num, Type, Unit};
+use crate::types::{EnumId, Num, Type};
 
 /// At most this many variables per decision: diagram operations recurse once per variable.
 pub const MAX_VARIABLES: usize = 1_000;
@@ -283,11 +283,11 @@ fn classify(codes: &CodeSets, system: System, sets: Option<&Vec<CodeSetId>>) -> 
         classes.push(outside_class);
     }
     if classes.is_empty() {
-        // No code at all to stand for the fact: one class of unknown codes keeps the domain
-        // non-empty.
+        // The code sets give every system they test at least one code: a bug in medpol. One
+        // class keeps the domain non-empty, its example says what went wrong.
         classes.push(CodeClass {
             inside: vec![false; sets.len()],
-            examples: vec!["?".to_string()],
+            examples: vec![lost_name("a code of a system a condition tests").to_string()],
             size: 0,
         });
     }
@@ -394,7 +394,7 @@ impl Space<'_> {
     }
 
     /// For each class of a code fact, whether it lies in `set`.
-    fn class_membership(&self, fact: FactId, set: CodeSetId) -> Vec<bool> {
+    pub fn class_membership(&self, fact: FactId, set: CodeSetId) -> Vec<bool> {
         let Some(classes) = self.codes.get(&fact) else {
             return Vec::new();
         };
@@ -442,7 +442,7 @@ impl Space<'_> {
     /// first value), as a policy would write it.
     pub fn value_text(&self, fact: FactId, values: &[Option<u32>]) -> String {
         let Some(&first) = self.var_of.get(&fact) else {
-            return "?".to_string();
+            return lost_name("the variable of a fact a condition reads").to_string();
         };
         let value = |v: u32| values.get(v as usize).copied().flatten().unwrap_or(0);
         match self.vars.get(first as usize) {
@@ -462,8 +462,7 @@ impl Space<'_> {
                 .get(f)
                 .and_then(|c| c.classes.get(value(first) as usize))
                 .and_then(|c| c.examples.first())
-                .cloned()
-                .unwrap_or_else(|| "?".to_string()),
+                .map_or_else(|| lost_name("a code of a class").to_string(), Clone::clone),
             Some(Var::ClassCount { classes, .. }) => {
                 let Some(cc) = self.codes.get(&fact) else {
                     return "{}".to_string();
@@ -495,22 +494,18 @@ impl Space<'_> {
                 };
                 format!("{{{}{tail}}}", shown.join(", "))
             }
-            None => "?".to_string(),
+            None => lost_name("the variable of a fact a condition reads").to_string(),
         }
     }
 }
 
-/// A number with its fact's unit: `6 weeks`, `28.5%`, `-2.95`.
+/// A number with its fact's unit as policy text: `6 weeks`, `10 days` for 10/7 weeks, `28.5%`,
+/// `-2.95`. The analysis's values always have such a text (`domain::numeric` chooses them
+/// so); a threshold only `as` writes is shown as the fraction it is, `96/73 months`.
 pub fn quantity_text(n: Num, ty: Option<Type>) -> String {
     match ty {
-        Some(Type::Quantity(Unit::Percent)) => format!("{n}%"),
         Some(Type::Quantity(u)) => {
-            let name = if n == Num::from_int(1) {
-                u.name().trim_end_matches('s')
-            } else {
-                u.name()
-            };
-            format!("{n} {name}")
+            crate::types::quantity_written(n, u).unwrap_or_else(|| format!("{n} {}", u.name()))
         }
         _ => n.to_string(),
     }

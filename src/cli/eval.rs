@@ -243,6 +243,10 @@ struct StepOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     rule: Option<&'a str>,
     text: &'a str,
+    /// Whether `text` holds here: given when the text is the test or its opposite in the
+    /// author's words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text_holds: Option<bool>,
 }
 
 fn result<'a>(
@@ -266,6 +270,7 @@ fn result<'a>(
                         column: loc.column,
                         rule: loc.rule.as_deref(),
                         text: &loc.text,
+                        text_holds: loc.agrees.map(|a| a == s.holds),
                     })
                 })
                 .collect(),
@@ -338,15 +343,21 @@ fn human(artifact: &Artifact, d: &Decision, e: &Evaluation, explain: bool) -> St
         }
     };
     if let Some(path) = &r.path {
+        let yes = |holds: bool| if holds { "yes" } else { "no " };
         for s in path {
-            out.push_str(&format!(
-                "  {} {}  ({}:{}: `{}`)\n",
-                if s.holds { "yes" } else { "no " },
-                s.test,
-                s.file,
-                s.line,
-                s.text
-            ));
+            // The author's condition, which way it went, where it says the test in other
+            // words or its opposite; else the test and, beside it, the text it comes from.
+            out.push_str(&match s.text_holds {
+                Some(holds) => format!("  {} {}  ({}:{})\n", yes(holds), s.text, s.file, s.line),
+                None => format!(
+                    "  {} {}  ({}:{}: `{}`)\n",
+                    yes(s.holds),
+                    s.test,
+                    s.file,
+                    s.line,
+                    s.text
+                ),
+            });
         }
         if let Some(leaf) = e
             .leaves

@@ -360,13 +360,7 @@ fn compiled(
     let all = medpol::compile::compile(&project.program, &project.tables, sources, &options)?;
     Ok(all
         .into_iter()
-        .filter(|c| {
-            project
-                .program
-                .policies
-                .get(c.policy.index())
-                .is_some_and(|p| project.requested.contains(&p.file))
-        })
+        .filter(|c| project.asked_about(c.policy))
         .collect())
 }
 

@@ -10,21 +10,22 @@
 //! set membership, or "has any / all codes of a class of codes". Every leaf gets a witness
 //! patient made of the analysis's class representatives.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::analyse::domain::Region;
-use crate::analyse::mdd::{Exhausted, Node};
+use crate::analyse::mdd::{Exhausted, Mdd, Node, Terminal};
 use crate::analyse::space::{self, Space, Var};
 use crate::artifact::{
     self, Artifact, CodeSetDoc, DecisionDoc, Document, FactSchema, FactType, LeafDoc, Loc, NodeDoc,
     PolicyMeta, Quantifier, Ref, SourceMap, TableRef, Test,
 };
 use crate::codeset::{CodeCache, CodeSets, table_in_force};
+use crate::diagnostic::Diagnostic;
 use crate::ir::*;
 use crate::source::{Sources, Span};
 use crate::tables::TableSet;
-use crate::types::{Num, Type, Unit};
+use crate::types::{EnumId, Num, Type, Unit};
 
 /// How to compile.
 #[derive(Debug, Clone)]
@@ -64,11 +65,23 @@ impl Compiled {
     }
 }
 
-/// A decision too large to compile.
+/// A decision too large to compile, or a state medpol's own guarantees rule out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompileError {
     pub decision: String,
     pub message: String,
+}
+
+impl CompileError {
+    /// A bug in medpol met while compiling `decision` (`what` says what was found): said as the
+    /// internal-error diagnostic (`E0901`) says it, and debug builds stop at it.
+    fn internal(decision: &str, what: &str) -> CompileError {
+        let diagnostic = Diagnostic::internal(what);
+        CompileError {
+            decision: decision.to_string(),
+            message: format!("{} [{}]", diagnostic.message, diagnostic.code.as_str()),
+        }
+    }
 }
 
 impl std::fmt::Display for CompileError {
@@ -115,12 +128,48 @@ pub fn compile(
 /// What a leaf gives, by program ids; the order is the leaves' order in the artifact.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Res {
-    Rule(u32),
-    /// Under `any`, while the diagram is built: rules that hold and agree (in order).
-    Agree(Vec<u32>),
+    Rule(RuleId),
+    /// Under `any`, while the diagram is built: rules that hold and agree (in order), the
+    /// first of them apart, as there always is one.
+    Agree(RuleId, Vec<RuleId>),
     Otherwise,
     NoRule,
-    Conflict(Vec<u32>),
+    /// The rules that hold (in order; at least two).
+    Conflict(Vec<RuleId>),
+}
+
+/// The results of one decision's diagram: its terminals are `Terminal::Result(i)`, `i` the
+/// result's place in `list`, made and read only here.
+#[derive(Default)]
+struct Results {
+    list: Vec<Res>,
+}
+
+impl Results {
+    /// The terminal of a result.
+    fn terminal(&mut self, mdd: &mut Mdd, r: Res) -> Node {
+        let at = match self.list.iter().position(|x| *x == r) {
+            Some(i) => i,
+            None => {
+                self.list.push(r);
+                self.list.len() - 1
+            }
+        };
+        mdd.terminal(Terminal::Result(at as u32))
+    }
+
+    /// The result a terminal of the decision's diagram stands for.
+    fn of(&self, mdd: &Mdd, n: Node) -> Result<&Res, Stop> {
+        match mdd.terminal_value(n) {
+            Some(Terminal::Result(i)) => self
+                .list
+                .get(i as usize)
+                .ok_or_else(|| Stop::Internal(format!("result {i} of a diagram is not recorded"))),
+            other => Err(Stop::Internal(format!(
+                "the diagram of results ends in {other:?}"
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -130,7 +179,7 @@ enum ITest {
         strict: bool,
         value: Num,
     },
-    EnumIn(Vec<u32>),
+    EnumIn(EnumId, Vec<u32>),
     CodeIn(CodeSetId),
     Has {
         all: bool,
@@ -143,7 +192,7 @@ enum ITest {
 enum IRef {
     /// In creation order.
     Node(u32),
-    /// Index into the decision's results.
+    /// Index into the decision's leaves.
     Leaf(u32),
 }
 
@@ -156,21 +205,65 @@ struct INode {
 }
 
 /// One decision compiled, by program ids.
-struct IDecision {
-    id: DecisionId,
+struct IDecision<'p> {
+    decision: &'p Decision,
     nodes: Vec<INode>,
     root: IRef,
-    results: Vec<Res>,
+    /// In the artifact's order: rules in order, otherwise, no rule, conflicts.
+    leaves: Vec<Res>,
+    /// A patient for each leaf.
     witnesses: Vec<BTreeMap<FactId, Value>>,
+    /// Where each node's test comes from, parallel to `nodes`.
+    sources: Vec<NodeSource>,
 }
 
-/// Per policy: files, code set expansions.
+impl ITest {
+    /// The code sets the test reads.
+    fn sets(&self) -> impl Iterator<Item = CodeSetId> + '_ {
+        let (a, b): (&[CodeSetId], &[CodeSetId]) = match self {
+            ITest::CodeIn(s) => (std::slice::from_ref(s), &[]),
+            ITest::Has { inside, not_in, .. } => (inside, not_in),
+            _ => (&[], &[]),
+        };
+        a.iter().chain(b).copied()
+    }
+}
+
+/// Keys numbered by their place in a sorted list made to hold every key asked about, so a
+/// look-up has no miss to stand in for: a key left out would take the next number.
+struct Numbering<K> {
+    keys: Vec<K>,
+    of: HashMap<K, u32>,
+}
+
+impl<K: Copy + Eq + std::hash::Hash> Numbering<K> {
+    fn new(sorted: impl IntoIterator<Item = K>) -> Numbering<K> {
+        let mut n = Numbering {
+            keys: Vec::new(),
+            of: HashMap::new(),
+        };
+        sorted.into_iter().for_each(|k| {
+            n.number(k);
+        });
+        n
+    }
+
+    fn number(&mut self, k: K) -> u32 {
+        let next = self.keys.len() as u32;
+        *self.of.entry(k).or_insert_with(|| {
+            self.keys.push(k);
+            next
+        })
+    }
+}
+
+/// Per policy: files, and the code sets the tests read.
 struct Policy<'a> {
     program: &'a Program,
     sources: &'a Sources,
     root: &'a Path,
     files: BTreeSet<crate::source::FileId>,
-    expansions: BTreeMap<CodeSetId, BTreeSet<String>>,
+    sets: BTreeSet<CodeSetId>,
 }
 
 fn compile_policy(
@@ -188,18 +281,24 @@ fn compile_policy(
         sources,
         root: &options.root,
         files: BTreeSet::new(),
-        expansions: BTreeMap::new(),
+        sets: BTreeSet::new(),
     };
     let mut decisions = Vec::with_capacity(policy.decisions.len());
     for &d in &policy.decisions {
         let Some(decision) = program.decision(d) else {
-            continue;
+            return Err(CompileError::internal(
+                &policy.id,
+                &format!(
+                    "policy `{}` lists decision {} that is not in the model",
+                    policy.id, d.0
+                ),
+            ));
         };
         let fail = |message: String| CompileError {
             decision: decision.name.clone(),
             message,
         };
-        let compiled = compile_decision(&mut ctx, d, decision, code_sets, options.node_budget)
+        let compiled = compile_decision(&mut ctx, decision, code_sets, options.node_budget)
             .map_err(|e| match e {
                 Stop::TooLarge(n) => fail(format!(
                     "it reads {n} facts and code classes (at most {} are compiled)",
@@ -209,52 +308,54 @@ fn compile_policy(
                     "its diagram needs more than {} nodes",
                     options.node_budget
                 )),
+                Stop::Internal(what) => CompileError::internal(&decision.name, &what),
             })?;
         decisions.push(compiled);
     }
-    // The input schema: every fact the decisions read, in declaration order.
+    // The input schema: every fact the decisions read, in declaration order (the facts the
+    // tests read are among them; taking them in too leaves no test without its fact).
     let mut facts: BTreeSet<FactId> = BTreeSet::new();
     for d in &decisions {
-        if let Some(decision) = program.decision(d.id) {
-            for r in &decision.rules {
-                facts.extend(program.facts_read(&r.condition));
-            }
+        for r in &d.decision.rules {
+            facts.extend(program.facts_read(&r.condition));
+        }
+        for n in &d.nodes {
+            facts.insert(n.fact);
+            ctx.sets.extend(n.test.sets());
         }
     }
-    let fact_index: HashMap<FactId, u32> = facts
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (*f, i as u32))
-        .collect();
-    let set_index: HashMap<CodeSetId, u32> = ctx
-        .expansions
-        .keys()
-        .enumerate()
-        .map(|(i, s)| (*s, i as u32))
-        .collect();
-    let fact_docs: Vec<FactSchema> = facts
-        .iter()
-        .filter_map(|f| program.fact(*f).map(|fact| (f, fact)))
-        .map(|(_, fact)| fact_schema(&mut ctx, fact))
-        .collect();
-    let code_sets: Vec<CodeSetDoc> = ctx
-        .expansions
-        .clone()
-        .into_iter()
-        .map(|(s, codes)| {
-            let set = program.code_set(s);
-            CodeSetDoc {
-                name: set.and_then(|c| c.name.clone()),
-                system: set.map_or("", |c| c.system.name()).to_string(),
-                description: set.and_then(|c| c.description.clone()),
-                codes: codes.into_iter().collect(),
-                source: ctx.loc(set.map(|c| c.span).unwrap_or_default(), None),
-            }
-        })
-        .collect();
+    let mut fact_index = Numbering::new(facts);
+    let mut set_index = Numbering::new(ctx.sets.clone());
+    let mut decision_docs = Vec::with_capacity(decisions.len());
+    let mut witnesses = Vec::with_capacity(decisions.len());
+    for d in decisions {
+        decision_docs.push(decision_doc(&mut ctx, &d, &mut fact_index, &mut set_index));
+        witnesses.push(d.witnesses);
+    }
+    let lost = |what: String| CompileError::internal(&policy.id, &what);
+    let mut fact_docs = Vec::with_capacity(fact_index.keys.len());
+    for &f in &fact_index.keys {
+        let fact = program
+            .fact(f)
+            .ok_or_else(|| lost(format!("fact {} is not in the model", f.0)))?;
+        fact_docs.push(fact_schema(&mut ctx, fact));
+    }
+    let mut code_set_docs = Vec::with_capacity(set_index.keys.len());
+    for &s in &set_index.keys {
+        let set = program
+            .code_set(s)
+            .ok_or_else(|| lost(format!("code set {} is not in the model", s.0)))?;
+        code_set_docs.push(CodeSetDoc {
+            name: set.name.clone(),
+            system: set.system.name().to_string(),
+            description: set.description.clone(),
+            codes: code_sets.members(s).to_vec(),
+            source: ctx.loc(set.span, None),
+        });
+    }
     let mut systems: BTreeSet<crate::codes::System> = BTreeSet::new();
-    for f in &facts {
-        if let Some(Type::Code(s) | Type::CodeSet(s)) = program.fact(*f).map(|f| f.ty) {
+    for &f in &fact_index.keys {
+        if let Some(Type::Code(s) | Type::CodeSet(s)) = program.fact(f).map(|f| f.ty) {
             systems.insert(s);
         }
     }
@@ -267,24 +368,11 @@ fn compile_policy(
             })
         })
         .collect();
-    let mut decision_docs = Vec::with_capacity(decisions.len());
-    let mut witnesses = Vec::with_capacity(decisions.len());
-    for d in decisions {
-        let (doc, w) = decision_doc(&mut ctx, d.id, &d, &fact_index, &set_index);
-        decision_docs.push(doc);
-        witnesses.push(w);
-    }
     let meta = &policy.meta;
     let policy_source = ctx.loc(policy.span, None);
     // Files last: every location above has registered its file.
-    let files: Vec<crate::source::FileId> = ctx.files.iter().copied().collect();
-    let file_names: Vec<String> = files.iter().map(|f| ctx.file_name(*f)).collect();
-    let renumber = |loc: &mut Loc| {
-        loc.file = files
-            .iter()
-            .position(|f| f.0 == loc.file)
-            .map_or(0, |i| i as u32);
-    };
+    let mut files = Numbering::new(ctx.files.iter().copied());
+    let mut renumber = |loc: &mut Loc| loc.file = files.number(crate::source::FileId(loc.file));
     let mut doc = Document {
         format: artifact::FORMAT.to_string(),
         policy: PolicyMeta {
@@ -298,10 +386,10 @@ fn compile_policy(
             related: meta.related.clone(),
             source: policy_source,
         },
-        files: file_names,
+        files: Vec::new(),
         tables: table_refs,
         facts: fact_docs,
-        code_sets,
+        code_sets: code_set_docs,
         decisions: decision_docs,
         hash: String::new(),
     };
@@ -312,9 +400,10 @@ fn compile_policy(
         .for_each(|s| renumber(&mut s.source));
     for d in &mut doc.decisions {
         renumber(&mut d.source);
-        d.source_map.nodes.iter_mut().for_each(&renumber);
-        d.source_map.leaves.iter_mut().for_each(&renumber);
+        d.source_map.nodes.iter_mut().for_each(&mut renumber);
+        d.source_map.leaves.iter_mut().for_each(&mut renumber);
     }
+    doc.files = files.keys.iter().map(|f| ctx.file_name(*f)).collect();
     doc.hash = doc.content_hash();
     let artifact = Artifact::new(doc).map_err(|e| CompileError {
         decision: String::new(),
@@ -331,6 +420,8 @@ fn compile_policy(
 enum Stop {
     TooLarge(usize),
     Budget,
+    /// A state the construction rules out (a bug in medpol), in words.
+    Internal(String),
 }
 
 impl From<Exhausted> for Stop {
@@ -339,75 +430,52 @@ impl From<Exhausted> for Stop {
     }
 }
 
-fn compile_decision(
+fn compile_decision<'p>(
     ctx: &mut Policy<'_>,
-    id: DecisionId,
-    d: &Decision,
+    d: &'p Decision,
     code_sets: &CodeSets,
     budget: usize,
-) -> Result<IDecision, Stop> {
+) -> Result<IDecision<'p>, Stop> {
     let program = ctx.program;
     let conditions: Vec<&Expr> = d.rules.iter().map(|r| &r.condition).collect();
     let mut space =
         space::build(program, &conditions, code_sets, budget).map_err(|t| Stop::TooLarge(t.0))?;
     let mut rules = Vec::with_capacity(d.rules.len());
-    for r in &d.rules {
-        rules.push(space.condition(&r.condition)?);
+    for (id, r) in d.rules_with_ids() {
+        rules.push((id, space.condition(&r.condition)?));
     }
-    // Each terminal of the result diagram stands for one result: value 2 + its index (0 and 1
-    // are the boolean terminals).
-    let mut results: Vec<Res> = Vec::new();
-    fn terminal(space: &mut Space<'_>, results: &mut Vec<Res>, r: Res) -> Node {
-        let at = match results.iter().position(|x| *x == r) {
-            Some(i) => i,
-            None => {
-                results.push(r);
-                results.len() - 1
-            }
-        };
-        space.mdd.terminal(2 + at as u32)
-    }
+    let mut results = Results::default();
     let default = if d.otherwise.is_some() {
         Res::Otherwise
     } else {
         Res::NoRule
     };
-    let mut root = terminal(&mut space, &mut results, default.clone());
+    let mut root = results.terminal(&mut space.mdd, default.clone());
     match d.hit {
         HitPolicy::First => {
-            for (i, &r) in rules.iter().enumerate().rev() {
-                let t = terminal(&mut space, &mut results, Res::Rule(i as u32));
+            for &(i, r) in rules.iter().rev() {
+                let t = results.terminal(&mut space.mdd, Res::Rule(i));
                 root = space.mdd.select(r, t, root)?;
             }
         }
         HitPolicy::Unique | HitPolicy::Any => {
-            let outcome = |i: u32| d.rules.get(i as usize).map(|r| r.outcome);
-            for (i, &r) in rules.iter().enumerate() {
-                let i = i as u32;
+            let outcome = |i: RuleId| d.rule(i).map(|r| r.outcome);
+            for &(i, r) in &rules {
                 let mut map = HashMap::new();
                 for t in space.mdd.terminals_of(root) {
-                    let Some(before) = space
-                        .mdd
-                        .terminal_value(t)
-                        .and_then(|v| results.get(v.saturating_sub(2) as usize))
-                        .cloned()
-                    else {
-                        continue;
-                    };
                     // A conflict names every rule that holds, those that agree too; so under
                     // `any` the rules that agree are kept until the end.
-                    let after = match before {
+                    let after = match results.of(&space.mdd, t)?.clone() {
                         Res::Otherwise | Res::NoRule if d.hit == HitPolicy::Any => {
-                            Res::Agree(vec![i])
+                            Res::Agree(i, Vec::new())
                         }
                         Res::Otherwise | Res::NoRule => Res::Rule(i),
-                        Res::Agree(mut v) => {
-                            let agrees = v.first().is_some_and(|j| outcome(*j) == outcome(i));
-                            v.push(i);
-                            if agrees {
-                                Res::Agree(v)
+                        Res::Agree(first, mut more) => {
+                            more.push(i);
+                            if outcome(first) == outcome(i) {
+                                Res::Agree(first, more)
                             } else {
-                                Res::Conflict(v)
+                                Res::Conflict([vec![first], more].concat())
                             }
                         }
                         Res::Rule(j) => Res::Conflict(vec![j, i]),
@@ -416,7 +484,7 @@ fn compile_decision(
                             Res::Conflict(v)
                         }
                     };
-                    let image = terminal(&mut space, &mut results, after);
+                    let image = results.terminal(&mut space.mdd, after);
                     map.insert(t, image);
                 }
                 let matched = space.mdd.map_terminals(root, &map)?;
@@ -425,58 +493,65 @@ fn compile_decision(
             // Rules that agree are one result, decided by the first of them.
             let mut map = HashMap::new();
             for t in space.mdd.terminals_of(root) {
-                let first = space
-                    .mdd
-                    .terminal_value(t)
-                    .and_then(|v| results.get(v.saturating_sub(2) as usize))
-                    .and_then(|r| match r {
-                        Res::Agree(v) => v.first().copied(),
-                        _ => None,
-                    });
-                if let Some(first) = first {
-                    let image = terminal(&mut space, &mut results, Res::Rule(first));
+                if let Res::Agree(first, _) = results.of(&space.mdd, t)? {
+                    let image = results.terminal(&mut space.mdd, Res::Rule(*first));
                     map.insert(t, image);
                 }
             }
             root = space.mdd.map_terminals(root, &map)?;
         }
     }
-    let mut builder = Builder::default();
+    // The leaves: the results the diagram reaches, in a stable order (rules in order,
+    // otherwise, no rule, conflicts), each with a patient that reaches it.
+    let mut reached: Vec<(Res, Node)> = Vec::new();
+    for t in space.mdd.terminals_of(root) {
+        reached.push((results.of(&space.mdd, t)?.clone(), t));
+    }
+    reached.sort();
     let mut refs: HashMap<Node, IRef> = HashMap::new();
+    let mut leaves = Vec::with_capacity(reached.len());
+    let mut witnesses = Vec::with_capacity(reached.len());
+    for (i, (res, t)) in reached.into_iter().enumerate() {
+        let values = space
+            .mdd
+            .witness_to(root, |n| n == t)
+            .ok_or_else(|| Stop::Internal(format!("no patient reaches result {res:?}")))?;
+        witnesses.push(witness(&space, code_sets, &values));
+        leaves.push(res);
+        refs.insert(t, IRef::Leaf(i as u32));
+    }
+    let reference = |refs: &HashMap<Node, IRef>, n: Node| {
+        refs.get(&n)
+            .copied()
+            .ok_or_else(|| Stop::Internal(format!("node {} is met before it is made", n.0)))
+    };
+    let mut builder = Builder::default();
+    // Children before parents: each node's children are made when it is.
     for n in space.mdd.nodes_of(root) {
-        let r = match space.mdd.test(n).map(|(v, c)| (v, c.to_vec())) {
-            None => {
-                let v = space.mdd.terminal_value(n).unwrap_or(2);
-                IRef::Leaf(v.saturating_sub(2))
-            }
-            Some((var, children)) => {
-                let children: Vec<IRef> = children
-                    .iter()
-                    .map(|c| refs.get(c).copied().unwrap_or(IRef::Leaf(0)))
-                    .collect();
-                builder.var_tests(ctx, &space, var, &children)
-            }
+        let Some((var, children)) = space.mdd.test(n).map(|(v, c)| (v, c.to_vec())) else {
+            // A terminal: a leaf, numbered above.
+            continue;
         };
+        let children = children
+            .iter()
+            .map(|c| reference(&refs, *c))
+            .collect::<Result<Vec<IRef>, Stop>>()?;
+        let r = builder.var_tests(ctx, &space, var, &children)?;
         refs.insert(n, r);
     }
-    let root_ref = refs.get(&root).copied().unwrap_or(IRef::Leaf(0));
-    ctx.expand(&space, code_sets);
-    let witnesses = (0..results.len() as u32)
-        .map(|i| {
-            let target = space.mdd.terminal(2 + i);
-            space
-                .mdd
-                .witness_to(root, |n| n == target)
-                .map(|values| witness(&space, code_sets, &values))
-                .unwrap_or_default()
-        })
+    let root = reference(&refs, root)?;
+    let sources = builder
+        .nodes
+        .iter()
+        .map(|n| node_source(&space, d, n))
         .collect();
     Ok(IDecision {
-        id,
+        decision: d,
         nodes: builder.nodes,
-        root: root_ref,
-        results,
+        root,
+        leaves,
         witnesses,
+        sources,
     })
 }
 
@@ -515,11 +590,17 @@ impl Builder {
         space: &Space<'_>,
         var: u32,
         children: &[IRef],
-    ) -> IRef {
-        let child = |i: usize| children.get(i).copied().unwrap_or(IRef::Leaf(0));
-        match space.vars.get(var as usize) {
-            Some(Var::Bool(f)) => self.node(*f, ITest::IsTrue, child(1), child(0)),
-            Some(Var::Enum(f, _)) => {
+    ) -> Result<IRef, Stop> {
+        let child = |i: usize| {
+            children
+                .get(i)
+                .copied()
+                .ok_or_else(|| Stop::Internal(format!("variable {var} has no value {i}")))
+        };
+        let lost = |what: &str| Stop::Internal(format!("{what} of variable {var} is missing"));
+        Ok(match space.vars.get(var as usize) {
+            Some(Var::Bool(f)) => self.node(*f, ITest::IsTrue, child(1)?, child(0)?),
+            Some(Var::Enum(f, e)) => {
                 // One `in` test per distinct child, the last child taking what is left.
                 let mut targets: Vec<(IRef, Vec<u32>)> = Vec::new();
                 for (v, c) in children.iter().enumerate() {
@@ -529,11 +610,11 @@ impl Builder {
                     }
                 }
                 let Some((last, _)) = targets.pop() else {
-                    return child(0);
+                    return Err(lost("every value"));
                 };
                 let mut at = last;
                 for (target, values) in targets.into_iter().rev() {
-                    at = self.node(*f, ITest::EnumIn(values), target, at);
+                    at = self.node(*f, ITest::EnumIn(*e, values), target, at);
                 }
                 at
             }
@@ -545,17 +626,15 @@ impl Builder {
                         runs.push((r, *c));
                     }
                 }
-                self.numeric(*f, &dom.regions, &runs)
+                self.numeric(*f, &dom.regions, &runs)?
             }
             Some(Var::Code(f, _)) => {
-                let Some(classes) = space.codes.get(f) else {
-                    return child(0);
-                };
+                let classes = space.codes.get(f).ok_or_else(|| lost("the code classes"))?;
                 let all: Vec<usize> = (0..classes.classes.len()).collect();
                 for s in &classes.sets {
-                    ctx.expansions.entry(*s).or_default();
+                    ctx.sets.insert(*s);
                 }
-                self.code_split(*f, classes, &all, 0, children)
+                self.code_split(*f, classes, &all, 0, children)?
             }
             Some(Var::ClassCount {
                 fact,
@@ -563,17 +642,19 @@ impl Builder {
                 states,
                 ..
             }) => {
-                let Some(classes) = space.codes.get(fact) else {
-                    return child(0);
-                };
-                let inside_of = classes
-                    .classes
-                    .get(*class)
+                let inside_of = space
+                    .codes
+                    .get(fact)
+                    .and_then(|classes| classes.classes.get(*class))
                     .map(|c| c.inside.clone())
-                    .unwrap_or_default();
+                    .ok_or_else(|| lost("the code class"))?;
+                let classes = space
+                    .codes
+                    .get(fact)
+                    .ok_or_else(|| lost("the code classes"))?;
                 let (mut inside, mut not_in) = (Vec::new(), Vec::new());
                 for (s, i) in classes.sets.iter().zip(inside_of) {
-                    ctx.expansions.entry(*s).or_default();
+                    ctx.sets.insert(*s);
                     if i {
                         inside.push(*s);
                     } else {
@@ -586,26 +667,31 @@ impl Builder {
                         inside: inside.clone(),
                         not_in: not_in.clone(),
                     };
-                    self.node(*fact, all, child(2), child(1))
+                    self.node(*fact, all, child(2)?, child(1)?)
                 } else {
-                    child(1)
+                    child(1)?
                 };
                 let any = ITest::Has {
                     all: false,
                     inside,
                     not_in,
                 };
-                self.node(*fact, any, some, child(0))
+                self.node(*fact, any, some, child(0)?)
             }
-            None => child(0),
-        }
+            None => return Err(lost("the meaning")),
+        })
     }
 
     /// A balanced tree of threshold tests over runs of regions (at most one level per
     /// doubling of the runs).
-    fn numeric(&mut self, fact: FactId, regions: &[Region], runs: &[(usize, IRef)]) -> IRef {
-        match runs {
-            [] => IRef::Leaf(0),
+    fn numeric(
+        &mut self,
+        fact: FactId,
+        regions: &[Region],
+        runs: &[(usize, IRef)],
+    ) -> Result<IRef, Stop> {
+        Ok(match runs {
+            [] => return Err(Stop::Internal("a numeric test has no region".to_string())),
             [(_, only)] => *only,
             _ => {
                 let mid = runs.len() / 2;
@@ -623,11 +709,11 @@ impl Builder {
                     // A run starts at an unbounded region only when it is the first run.
                     _ => return self.numeric(fact, regions, low),
                 };
-                let then = self.numeric(fact, regions, high);
-                let otherwise = self.numeric(fact, regions, low);
+                let then = self.numeric(fact, regions, high)?;
+                let otherwise = self.numeric(fact, regions, low)?;
                 self.node(fact, test, then, otherwise)
             }
-        }
+        })
     }
 
     /// Tests of a single code's membership in the fact's sets, one set at a time, until the
@@ -639,13 +725,21 @@ impl Builder {
         subset: &[usize],
         from: usize,
         children: &[IRef],
-    ) -> IRef {
-        let child = |c: usize| children.get(c).copied().unwrap_or(IRef::Leaf(0));
-        let Some(&first) = subset.first() else {
-            return IRef::Leaf(0);
+    ) -> Result<IRef, Stop> {
+        let targets = subset
+            .iter()
+            .map(|&c| {
+                children
+                    .get(c)
+                    .copied()
+                    .ok_or_else(|| Stop::Internal(format!("code class {c} has no child")))
+            })
+            .collect::<Result<Vec<IRef>, Stop>>()?;
+        let Some(&first) = targets.first() else {
+            return Err(Stop::Internal("a code test has no class".to_string()));
         };
-        if subset.iter().all(|&c| child(c) == child(first)) {
-            return child(first);
+        if targets.iter().all(|t| *t == first) {
+            return Ok(first);
         }
         let inside = |c: usize, s: usize| {
             classes
@@ -663,11 +757,11 @@ impl Builder {
             let Some(&set) = classes.sets.get(s) else {
                 continue;
             };
-            let then = self.code_split(fact, classes, &yes, s + 1, children);
-            let otherwise = self.code_split(fact, classes, &no, s + 1, children);
-            return self.node(fact, ITest::CodeIn(set), then, otherwise);
+            let then = self.code_split(fact, classes, &yes, s + 1, children)?;
+            let otherwise = self.code_split(fact, classes, &no, s + 1, children)?;
+            return Ok(self.node(fact, ITest::CodeIn(set), then, otherwise));
         }
-        child(first)
+        Ok(first)
     }
 }
 
@@ -766,7 +860,7 @@ impl Policy<'_> {
             Some(f) => {
                 let (line, column) = f.line_col(span.start as usize);
                 let text = f.slice(span);
-                let first = text.lines().next().unwrap_or("").trim_end();
+                let first = without_comment(text.lines().next().unwrap_or("")).trim_end();
                 (line as u32, column as u32, first.to_string())
             }
             None => (0, 0, String::new()),
@@ -778,6 +872,7 @@ impl Policy<'_> {
             column,
             rule: rule.map(str::to_string),
             text,
+            agrees: None,
         }
     }
 
@@ -799,17 +894,25 @@ impl Policy<'_> {
             });
         relative.unwrap_or_else(|| f.name.replace('\\', "/"))
     }
+}
 
-    /// Records the codes of the sets the decisions test.
-    fn expand(&mut self, space: &Space<'_>, code_sets: &CodeSets) {
-        for classes in space.codes.values() {
-            for s in &classes.sets {
-                if let Some(entry) = self.expansions.get_mut(s) {
-                    entry.extend(code_sets.members(*s).iter().cloned());
-                }
+/// A line of policy text up to a comment that starts on it (`//` or `/*` outside a string):
+/// the source map quotes conditions, not the remarks beside them.
+fn without_comment(line: &str) -> &str {
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            '/' if !in_string && matches!(line.get(i + 1..i + 2), Some("/" | "*")) => {
+                return line.get(..i).unwrap_or(line);
             }
+            _ => {}
         }
     }
+    line
 }
 
 fn fact_schema(ctx: &mut Policy<'_>, fact: &Fact) -> FactSchema {
@@ -852,76 +955,35 @@ fn fact_schema(ctx: &mut Policy<'_>, fact: &Fact) -> FactSchema {
     }
 }
 
-/// The artifact form of one decision, and its witnesses in leaf order.
+/// The artifact form of one decision.
 fn decision_doc(
     ctx: &mut Policy<'_>,
-    id: DecisionId,
-    d: &IDecision,
-    fact_index: &HashMap<FactId, u32>,
-    set_index: &HashMap<CodeSetId, u32>,
-) -> (DecisionDoc, Vec<BTreeMap<FactId, Value>>) {
+    d: &IDecision<'_>,
+    fact_index: &mut Numbering<FactId>,
+    set_index: &mut Numbering<CodeSetId>,
+) -> DecisionDoc {
     let program = ctx.program;
-    let Some(decision) = program.decision(id) else {
-        return (empty_decision(), Vec::new());
-    };
-    // Leaves in a stable order: rules in order, otherwise, no rule, conflicts.
-    let reachable: HashSet<u32> = d
-        .nodes
-        .iter()
-        .flat_map(|n| [n.then, n.otherwise])
-        .chain([d.root])
-        .filter_map(|r| match r {
-            IRef::Leaf(l) => Some(l),
-            IRef::Node(_) => None,
-        })
-        .collect();
-    let mut order: Vec<u32> = reachable.into_iter().collect();
-    order.sort_by(|a, b| d.results.get(*a as usize).cmp(&d.results.get(*b as usize)));
-    let leaf_of: HashMap<u32, u32> = order
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (*r, i as u32))
-        .collect();
+    let decision = d.decision;
     // Nodes were made children first: reversed, every node comes before its children.
     let count = d.nodes.len() as u32;
     let map_ref = |r: IRef| match r {
         IRef::Node(n) => Ref::Node(count - 1 - n),
-        IRef::Leaf(l) => Ref::Leaf(leaf_of.get(&l).copied().unwrap_or(0)),
-    };
-    let outcome = |o: Option<OutcomeId>| {
-        o.and_then(|o| decision.outcome(o))
-            .map(|x| x.name.clone())
-            .unwrap_or_default()
-    };
-    let rule_name = |i: u32| {
-        decision
-            .rules
-            .get(i as usize)
-            .map(|r| r.name.clone())
-            .unwrap_or_default()
+        IRef::Leaf(l) => Ref::Leaf(l),
     };
     let mut nodes = Vec::with_capacity(d.nodes.len());
     let mut node_locs = Vec::with_capacity(d.nodes.len());
-    for n in d.nodes.iter().rev() {
-        let set = |s: &CodeSetId| set_index.get(s).copied().unwrap_or(0);
+    for (n, source) in d.nodes.iter().zip(&d.sources).rev() {
+        let mut set = |s: &CodeSetId| set_index.number(*s);
         let test = match &n.test {
             ITest::IsTrue => Test::IsTrue,
             ITest::Compare { strict, value } => Test::Compare {
                 op: if *strict { ">" } else { ">=" }.to_string(),
                 value: value.to_string(),
             },
-            ITest::EnumIn(values) => Test::EnumIn {
+            ITest::EnumIn(e, values) => Test::EnumIn {
                 values: values
                     .iter()
-                    .map(|v| {
-                        program
-                            .fact(n.fact)
-                            .and_then(|f| match f.ty {
-                                Type::Enum(e) => Some(program.enum_value(e, *v).to_string()),
-                                _ => None,
-                            })
-                            .unwrap_or_default()
-                    })
+                    .map(|v| program.enum_value(*e, *v).to_string())
                     .collect(),
             },
             ITest::CodeIn(s) => Test::CodeIn { set: set(s) },
@@ -935,42 +997,48 @@ fn decision_doc(
                 } else {
                     Quantifier::Any
                 },
-                inside: inside.iter().map(set).collect(),
-                not_in: not_in.iter().map(set).collect(),
+                inside: inside.iter().map(&mut set).collect(),
+                not_in: not_in.iter().map(&mut set).collect(),
             },
         };
-        let (span, rule) = node_source(program, decision, n);
-        node_locs.push(ctx.loc(span, rule.as_deref()));
+        node_locs.push(Loc {
+            agrees: source.agrees,
+            ..ctx.loc(source.span, source.rule.as_deref())
+        });
         nodes.push(NodeDoc {
-            fact: fact_index.get(&n.fact).copied().unwrap_or(0),
+            fact: fact_index.number(n.fact),
             test,
             then: map_ref(n.then),
             otherwise: map_ref(n.otherwise),
         });
     }
-    let mut leaves = Vec::with_capacity(order.len());
-    let mut leaf_locs = Vec::with_capacity(order.len());
-    let mut witnesses = Vec::with_capacity(order.len());
-    for r in &order {
-        let res = d.results.get(*r as usize).cloned().unwrap_or(Res::NoRule);
-        let by_rule = |i: u32| {
-            let r = decision.rules.get(i as usize);
-            (
-                LeafDoc::Rule {
-                    outcome: outcome(r.and_then(|r| r.outcome)),
-                    rule: rule_name(i),
-                },
-                r.map_or(decision.name_span, |r| r.span),
-                Some(rule_name(i)),
-            )
-        };
-        let (leaf, span, rule) = match &res {
-            Res::Rule(i) => by_rule(*i),
+    let rule_name = |i: RuleId| {
+        decision
+            .rule(i)
+            .map_or_else(|| lost_name("a rule"), |r| r.name.as_str())
+    };
+    let by_rule = |i: RuleId| {
+        let r = decision.rule(i);
+        (
+            LeafDoc::Rule {
+                outcome: decision.outcome_name(r.and_then(|r| r.outcome)).to_string(),
+                rule: rule_name(i).to_string(),
+            },
+            r.map_or(decision.name_span, |r| r.span),
+            Some(rule_name(i).to_string()),
+        )
+    };
+    let mut leaves = Vec::with_capacity(d.leaves.len());
+    let mut leaf_locs = Vec::with_capacity(d.leaves.len());
+    for res in &d.leaves {
+        let (leaf, span, rule) = match res {
             // None is left in a diagram (each became its first rule); the same leaf if it were.
-            Res::Agree(v) => by_rule(v.first().copied().unwrap_or(0)),
+            Res::Rule(i) | Res::Agree(i, _) => by_rule(*i),
             Res::Otherwise => (
                 LeafDoc::Otherwise {
-                    outcome: outcome(decision.otherwise.as_ref().and_then(|o| o.outcome)),
+                    outcome: decision
+                        .outcome_name(decision.otherwise.as_ref().and_then(|o| o.outcome))
+                        .to_string(),
                 },
                 decision
                     .otherwise
@@ -982,14 +1050,14 @@ fn decision_doc(
             Res::Conflict(rules) => {
                 let mut outcomes: Vec<String> = rules
                     .iter()
-                    .filter_map(|i| decision.rules.get(*i as usize))
-                    .map(|r| outcome(r.outcome))
+                    .map(|i| decision.outcome_name(decision.rule(*i).and_then(|r| r.outcome)))
+                    .map(str::to_string)
                     .collect();
                 outcomes.dedup();
-                let first = rules.first().and_then(|i| decision.rules.get(*i as usize));
+                let first = rules.first().and_then(|i| decision.rule(*i));
                 (
                     LeafDoc::Conflict {
-                        rules: rules.iter().map(|i| rule_name(*i)).collect(),
+                        rules: rules.iter().map(|i| rule_name(*i).to_string()).collect(),
                         outcomes,
                     },
                     first.map_or(decision.name_span, |r| r.name_span),
@@ -999,9 +1067,8 @@ fn decision_doc(
         };
         leaves.push(leaf);
         leaf_locs.push(ctx.loc(span, rule.as_deref()));
-        witnesses.push(d.witnesses.get(*r as usize).cloned().unwrap_or_default());
     }
-    let doc = DecisionDoc {
+    DecisionDoc {
         name: decision.name.clone(),
         hit: decision.hit.name().to_string(),
         description: decision.description.clone(),
@@ -1014,41 +1081,27 @@ fn decision_doc(
             nodes: node_locs,
             leaves: leaf_locs,
         },
-    };
-    (doc, witnesses)
-}
-
-fn empty_decision() -> DecisionDoc {
-    DecisionDoc {
-        name: String::new(),
-        hit: String::new(),
-        description: None,
-        outcomes: Vec::new(),
-        root: Ref::Leaf(0),
-        nodes: Vec::new(),
-        leaves: Vec::new(),
-        source: Loc {
-            file: 0,
-            line: 0,
-            column: 0,
-            rule: None,
-            text: String::new(),
-        },
-        source_map: SourceMap {
-            nodes: Vec::new(),
-            leaves: Vec::new(),
-        },
     }
 }
 
+/// Where a node's test comes from, and how the author's words there read it.
+struct NodeSource {
+    span: Span,
+    rule: Option<String>,
+    /// Whether the condition there holds exactly when the test does, or when it does not.
+    agrees: Option<bool>,
+}
+
 /// Where a node's test comes from: the first rule that reads its fact, and in it the
-/// condition that says the most about this test (the same threshold, enum values or set),
-/// through definitions too.
-fn node_source(program: &Program, decision: &Decision, node: &INode) -> (Span, Option<String>) {
+/// condition (through definitions too) that holds exactly when the test does or when it does
+/// not; else the first that says the most about this test (the same threshold, enum values or
+/// set); else the first that reads the fact.
+fn node_source(space: &Space<'_>, decision: &Decision, node: &INode) -> NodeSource {
+    let mut exact = None;
     let mut fallback = None;
     for rule in &decision.rules {
-        for e in program.walk(&[&rule.condition]) {
-            let (fact, exact) = match (&e.kind, &node.test) {
+        for e in space.program.walk(&[&rule.condition]) {
+            let (fact, same) = match (&e.kind, &node.test) {
                 (ExprKind::Fact(f), ITest::IsTrue) => (*f, true),
                 (ExprKind::Compare { fact, value, .. }, ITest::Compare { value: v, .. }) => {
                     (*fact, value == v)
@@ -1063,13 +1116,75 @@ fn node_source(program: &Program, decision: &Decision, node: &INode) -> (Span, O
             if fact != node.fact {
                 continue;
             }
-            if exact {
-                return (e.span, Some(rule.name.clone()));
+            let source = NodeSource {
+                span: e.span,
+                rule: Some(rule.name.clone()),
+                agrees: agreement(space, node, e),
+            };
+            if source.agrees.is_some() {
+                return source;
             }
-            fallback.get_or_insert((e.span, Some(rule.name.clone())));
+            if same {
+                exact.get_or_insert(source);
+            } else {
+                fallback.get_or_insert(source);
+            }
         }
     }
-    fallback.unwrap_or((decision.name_span, None))
+    exact.or(fallback).unwrap_or(NodeSource {
+        span: decision.name_span,
+        rule: None,
+        agrees: None,
+    })
+}
+
+/// Whether condition `e` holds for exactly the values of the node's fact that pass its test
+/// (`Some(true)`), for exactly those that fail it (`Some(false)`), or neither (`None`), over
+/// the classes of values the decision tells apart. A test of one class of a set of codes is
+/// never the whole of a condition on the set.
+fn agreement(space: &Space<'_>, node: &INode, e: &Expr) -> Option<bool> {
+    let var = space.vars.get(*space.var_of.get(&node.fact)? as usize)?;
+    let samples: &[Num] = match var {
+        Var::Numeric(_, d) => &d.samples,
+        _ => &[],
+    };
+    let size = match var {
+        Var::Bool(_) => 2,
+        Var::Enum(_, e) => space.program.enum_type(*e)?.values.len(),
+        Var::Numeric(_, d) => d.samples.len(),
+        Var::Code(_, n) => *n,
+        Var::ClassCount { .. } => return None,
+    };
+    let test: Vec<bool> = match &node.test {
+        ITest::IsTrue => vec![false, true],
+        ITest::Compare { strict, value } => samples
+            .iter()
+            .map(|s| if *strict { s > value } else { s >= value })
+            .collect(),
+        ITest::EnumIn(_, values) => (0..size as u32).map(|v| values.contains(&v)).collect(),
+        ITest::CodeIn(set) => space.class_membership(node.fact, *set),
+        ITest::Has { .. } => return None,
+    };
+    let holds: Vec<bool> = match &e.kind {
+        ExprKind::Fact(_) => vec![false, true],
+        ExprKind::Compare { op, value, .. } => samples
+            .iter()
+            .map(|s| crate::analyse::domain::holds(*s, *op, *value))
+            .collect(),
+        ExprKind::EnumIn { values, .. } => (0..size as u32).map(|v| values.contains(&v)).collect(),
+        ExprKind::CodeIn { set, .. } => space.class_membership(node.fact, *set),
+        _ => return None,
+    };
+    if test.len() != size || holds.len() != size {
+        return None;
+    }
+    if test == holds {
+        Some(true)
+    } else if test.iter().zip(&holds).all(|(t, h)| t != h) {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -1148,6 +1263,32 @@ mod tests {
         let first = &d.source_map.nodes[0];
         assert!(first.text.starts_with("care"), "{first:?}");
         assert_eq!(first.rule.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn the_source_map_quotes_conditions_in_the_authors_words_and_which_way_they_read() {
+        let c = compile_text(
+            "fact product: enum { hmo, ppo, medicare }\n\
+             decision d (first) {\n outcomes { lcd, plan }\n\
+             rule medicare when product == medicare then lcd // the LCD applies\n\
+             rule other when product in { hmo, ppo } then plan\n}\n",
+        );
+        let d = &c.artifact.document().decisions[0];
+        // The leaf's rule without the comment beside it.
+        let leaf = &d.source_map.leaves[0];
+        assert_eq!(leaf.text, "rule medicare when product == medicare then lcd");
+        // One test of `product`, quoted where the author wrote it or its opposite.
+        let node = &d.source_map.nodes[0];
+        let Test::EnumIn { values } = &d.nodes[0].test else {
+            panic!("{:?}", d.nodes[0].test)
+        };
+        let medicare_test = values == &vec!["medicare".to_string()];
+        assert_eq!(node.text, "product == medicare");
+        assert_eq!(node.agrees, Some(medicare_test), "{values:?}");
+        assert_eq!(
+            without_comment(r#"a "// not" b /* c */"#),
+            r#"a "// not" b "#
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::convert;
 use super::pipeline::Computed;
 use crate::check::{Reference, Symbol};
 use crate::codes::{self, CodeForm, System};
-use crate::ir::{DecisionId, Program};
+use crate::ir::Program;
 use crate::source::{FileId, SourceFile, Span};
 use crate::tables::{Entry, Table};
 use crate::types::Type;
@@ -221,10 +221,6 @@ fn type_text(p: &Program, ty: Type) -> String {
     }
 }
 
-fn decision_name(p: &Program, id: DecisionId) -> &str {
-    p.decision(id).map_or("?", |d| d.name.as_str())
-}
-
 fn describe(c: &Computed, symbol: Symbol) -> Option<String> {
     let p = c.checked.program();
     Some(match symbol {
@@ -271,11 +267,15 @@ fn describe(c: &Computed, symbol: Symbol) -> Option<String> {
         Symbol::Rule(id, i) => {
             let d = p.decision(id)?;
             let r = d.rule(i)?;
-            // A rule that names an undeclared outcome (reported) gives an unknown one.
-            let outcome = d.outcome_of(r).map_or("?", |o| o.name.as_str());
+            // The model of a project with errors may hold a rule whose outcome the decision
+            // does not declare (the checker reports it): the hover says so.
+            let outcome = d.outcome_of(r).map_or_else(
+                || "an outcome the decision does not declare".to_string(),
+                |o| format!("**{}**", o.name),
+            );
             with_description(
                 format!(
-                    "rule `{}` of `{}` gives **{outcome}**\n\n{}",
+                    "rule `{}` of `{}` gives {outcome}\n\n{}",
                     r.name,
                     d.name,
                     excerpt(c, r.span)
@@ -299,8 +299,7 @@ fn describe(c: &Computed, symbol: Symbol) -> Option<String> {
             };
             format!(
                 "outcome `{}` of decision `{}`, given by {by}",
-                o.name,
-                decision_name(p, id)
+                o.name, d.name
             )
         }
         Symbol::EnumValue(id, v) => format!(

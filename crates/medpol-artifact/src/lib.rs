@@ -270,8 +270,14 @@ pub struct Loc {
     /// The rule this place belongs to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
-    /// The policy text there (one line at most).
+    /// The policy text there (one line at most, without a trailing comment).
     pub text: String,
+    /// For a node: whether `text` holds exactly when the node's test does (`true`: the same
+    /// condition in the author's words) or exactly when it does not (`false`: the author wrote
+    /// the opposite, as `product in { medicare_hmo, medicare_ppo }` for a test of the other
+    /// products). Absent when the text says more or less than the test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agrees: Option<bool>,
 }
 
 /// Where each node and leaf of a decision comes from, parallel to its `nodes` and `leaves`.
