@@ -351,16 +351,26 @@ fn near_codes_come_nearest_first() {
 }
 
 /// A lint pass whose codes are all allowed is not run; a pass with a code still in force is,
-/// and the driver drops what it reports under an allowed code.
+/// and the driver drops what it reports under an allowed code. The code-table warnings are
+/// passes like the others.
 #[test]
 fn allowed_lint_passes_are_not_run() {
-    let parsed = crate::syntax::parse(FileId(0), &policy("fact never_read: bool\n"));
+    let parsed = crate::syntax::parse(
+        FileId(0),
+        &policy(
+            "fact never_read: bool\n\
+             codes wide = icd10cm { M48.50XA..M48.58XS }\n\
+             fact diagnoses: set<code<icd10cm>>\n\
+             decision d (first) {\n outcomes { yes, no }\n rule r when diagnoses has any wide then yes\n otherwise no\n}\n",
+        ),
+    );
     let files = [parsed.file];
     let imports = ImportMap::new();
     let c = resolve(&files, &imports, crate::tables::TableSet::shipped());
     let cx = lints::Context {
         program: &c.program,
         uses: &c.uses,
+        codes: &c.codes,
     };
     let all = lints::PASSES.len();
     let mut out = Vec::new();
@@ -374,6 +384,13 @@ fn allowed_lint_passes_are_not_run() {
 
     let mut out = Vec::new();
     assert_eq!(lints::run(&cx, &[Code::UnusedFact], &mut out), all);
+
+    let mut out = Vec::new();
+    assert_eq!(lints::run(&cx, &[], &mut out), all);
+    assert!(out.iter().any(|d| d.code == Code::WideRange));
+    let mut out = Vec::new();
+    assert_eq!(lints::run(&cx, &[Code::WideRange], &mut out), all - 1);
+    assert!(out.iter().all(|d| d.code != Code::WideRange));
 
     let allowed = check(
         &files,

@@ -1,0 +1,342 @@
+//! The code-table warnings: passes over the code set items and rules of the checked model.
+//! They read the tables through what typing recorded ([`CodeTables`]): the release in force
+//! for each file, and the items found without error (an item with an error gets no warning).
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+use super::Context;
+use crate::ast::Quantifier;
+use crate::check::codes::item_lists;
+use crate::codes::{CodeItem, System};
+use crate::diagnostic::{Code, Diagnostic, shown};
+use crate::ir::*;
+use crate::source::Span;
+use crate::tables::{Entry, Table};
+
+/// Each item list with the table its file reads it against (a list with no table of its
+/// system is not checked).
+fn lists<'c>(cx: &Context<'c>) -> impl Iterator<Item = (&'c Table, &'c [SetItem])> {
+    item_lists(cx.program)
+        .into_iter()
+        .filter_map(|(system, file, items)| Some((cx.codes.table_for(file, system)?, items)))
+}
+
+/// A policy older than every release of a system its codes were read against: the note says
+/// which release stood in, once per file and system.
+pub(super) fn no_table_in_force(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
+    for (file, system, date, first) in cx.codes.read_before_release() {
+        out.push(
+            Diagnostic::new(
+                Code::NoTableInForce,
+                format!(
+                    "no {} table was in force on {date}; codes are checked against `{}`",
+                    system.display(),
+                    first.release()
+                ),
+            )
+            .primary(cx.codes.policy_span(file), format!("effective {date}"))
+            .help(format!(
+                "`{}` took effect on {}; name an older release in `medpol.yaml` if the project has one",
+                first.release(),
+                first.effective()
+            )),
+        );
+    }
+}
+
+/// A code written with a lower-case placeholder `x`.
+pub(super) fn lowercase_placeholders(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
+    for (table, items) in lists(cx) {
+        if table.system() != System::Icd10Cm {
+            continue;
+        }
+        for item in items.iter().filter(|i| i.written.contains('x')) {
+            out.push(
+                Diagnostic::new(
+                    Code::LowercasePlaceholder,
+                    format!(
+                        "`{}` is written with a lower-case `x`",
+                        shown(&item.written)
+                    ),
+                )
+                .primary(item.span, "read as upper case")
+                .help(format!(
+                    "the tables write the placeholder `X`: `{}`",
+                    item.item
+                )),
+            );
+        }
+    }
+}
+
+/// A code listed twice in one list, or already covered by a pattern or range of the list.
+pub(super) fn duplicate_codes(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
+    for (_, items) in lists(cx) {
+        let mut seen: HashMap<&str, Span> = HashMap::default();
+        for item in items {
+            let CodeItem::Exact(code) = &item.item else {
+                continue;
+            };
+            match seen.get(code.as_str()) {
+                Some(first) => out.push(
+                    Diagnostic::new(Code::DuplicateCode, format!("`{code}` is listed twice"))
+                        .primary(item.span, "again")
+                        .secondary(*first, "first listed here")
+                        .help("remove the repeat"),
+                ),
+                None => {
+                    seen.insert(code, item.span);
+                }
+            }
+        }
+        // An exact code that a pattern or range of the same list already covers (a repeat of
+        // a code is reported above, once).
+        let mut met = HashSet::default();
+        for item in items {
+            let CodeItem::Exact(code) = &item.item else {
+                continue;
+            };
+            if !met.insert(code) {
+                continue;
+            }
+            if let Some(cover) = items
+                .iter()
+                .find(|o| !matches!(o.item, CodeItem::Exact(_)) && o.item.matches(code))
+            {
+                out.push(
+                    Diagnostic::new(
+                        Code::DuplicateCode,
+                        format!("`{code}` is already covered by `{}`", cover.written),
+                    )
+                    .primary(item.span, "covered twice")
+                    .secondary(cover.span, "covers it")
+                    .help("remove the code, or the wider item if it was not meant"),
+                );
+            }
+        }
+    }
+}
+
+/// A billable code of the release in force that a later release the project names deletes or
+/// makes a heading.
+pub(super) fn codes_changed_later(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
+    for (table, items) in lists(cx) {
+        let later = cx.codes.later_releases(table);
+        if later.is_empty() {
+            continue;
+        }
+        // A code listed again is reported once, where it is first listed.
+        let mut seen = HashSet::default();
+        for item in items {
+            let CodeItem::Exact(code) = &item.item else {
+                continue;
+            };
+            if seen.insert(code)
+                && cx.codes.is_clean(table, &item.item)
+                && table.lookup(code).is_some_and(|e| e.is_billable())
+            {
+                changed_later(table, &later, code, item.span, out);
+            }
+        }
+    }
+}
+
+/// A code valid in the release in force but deleted or no longer billable later.
+fn changed_later(
+    table: &Table,
+    later: &[&Table],
+    code: &str,
+    span: Span,
+    out: &mut Vec<Diagnostic>,
+) {
+    for next in later {
+        let change = match next.lookup(code) {
+            None => format!("deleted in `{}`", next.release()),
+            Some(e) if !e.is_billable() => {
+                let below: Vec<String> = e
+                    .children()
+                    .iter()
+                    .take(4)
+                    .map(|c| format!("`{}`", c.code()))
+                    .collect();
+                format!(
+                    "a heading in `{}` (no longer billable; below it: {})",
+                    next.release(),
+                    below.join(", ")
+                )
+            }
+            Some(_) => continue,
+        };
+        out.push(
+            Diagnostic::new(
+                Code::CodeChangedLater,
+                format!("`{code}` is billable in `{}` but {change}", table.release()),
+            )
+            .primary(span, format!("changes in `{}`", next.release()))
+            .help(format!(
+                "claims from {} on cannot carry it; add the codes that replace it",
+                next.effective()
+            )),
+        );
+        return;
+    }
+}
+
+/// A range of ICD-10-CM codes that runs across several subcategories or encounter kinds.
+pub(super) fn wide_ranges(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
+    for (table, items) in lists(cx) {
+        if table.system() != System::Icd10Cm {
+            continue;
+        }
+        for item in items {
+            // A range typing found without error, between codes of a table that covers them,
+            // has two known ends in order and holds billable codes.
+            if let CodeItem::Range(lo, hi) = &item.item
+                && table.covers(lo)
+                && table.covers(hi)
+                && cx.codes.is_clean(table, &item.item)
+            {
+                wide_range(table, lo, hi, item, out);
+            }
+        }
+    }
+}
+
+fn wide_range(table: &Table, lo: &str, hi: &str, item: &SetItem, out: &mut Vec<Diagnostic>) {
+    let billable: Vec<Entry<'_>> = table.range(lo, hi).filter(|e| e.is_billable()).collect();
+    // Subcategories (the code before its 7th character) and encounter kinds (7th
+    // characters) the range pulls in.
+    let mut subcategories: Vec<String> = Vec::new();
+    let mut kinds: HashSet<char> = HashSet::default();
+    for e in &billable {
+        let code = e.code();
+        let sub = match e.seventh_char() {
+            Some(c) => {
+                kinds.insert(c);
+                code.get(..code.len().saturating_sub(1))
+                    .unwrap_or(code)
+                    .trim_end_matches('X')
+                    .to_string()
+            }
+            None => e
+                .parent()
+                .map_or_else(|| code.to_string(), |p| p.code().to_string()),
+        };
+        if subcategories.last() != Some(&sub) {
+            subcategories.push(sub);
+        }
+    }
+    subcategories.dedup();
+    if subcategories.len() > 1 || kinds.len() > 1 {
+        let listed: Vec<String> = subcategories
+            .iter()
+            .take(6)
+            .map(|s| format!("`{s}`"))
+            .collect();
+        let more = subcategories.len().saturating_sub(6);
+        let listed = if more > 0 {
+            format!("{} and {more} more", listed.join(", "))
+        } else {
+            listed.join(", ")
+        };
+        let mut d = Diagnostic::new(
+            Code::WideRange,
+            format!(
+                "the range `{}` covers {} codes in {} subcategor{}",
+                shown(&item.written),
+                billable.len(),
+                subcategories.len(),
+                if subcategories.len() == 1 { "y" } else { "ies" }
+            ),
+        )
+        .primary(item.span, format!("{} billable codes", billable.len()))
+        .note(format!("it pulls in {listed}"));
+        if kinds.len() > 1 {
+            let mut k: Vec<char> = kinds.into_iter().collect();
+            k.sort_unstable();
+            d = d.note(format!(
+                "and {} encounter kinds (7th characters {})",
+                k.len(),
+                k.iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        out.push(d.help("a range runs in code order across everything between its ends; if these are the codes meant, a pattern such as `M48.5-` says so more plainly"));
+    }
+}
+
+/// An add-on code a rule covers without requiring one of its primary codes.
+pub(super) fn addons(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
+    let tables = cx.codes.tables();
+    let mut reports = Vec::new();
+    for d in &cx.program.decisions {
+        for r in &d.rules {
+            let parts: Vec<&Expr> = match &r.condition.kind {
+                ExprKind::And(parts) => parts.iter().collect(),
+                _ => vec![&r.condition],
+            };
+            // Sets the rule requires positively, per fact.
+            let mut required: Vec<(FactId, CodeSetId, Span)> = Vec::new();
+            for p in &parts {
+                match &p.kind {
+                    ExprKind::CodeIn { fact, set } => required.push((*fact, *set, p.span)),
+                    ExprKind::Has {
+                        fact,
+                        quantifier,
+                        set,
+                    } if *quantifier != Quantifier::None => {
+                        required.push((*fact, *set, p.span));
+                    }
+                    _ => {}
+                }
+            }
+            for (fact, set, span) in &required {
+                let Some(system) = cx.program.code_set(*set).map(|s| s.system) else {
+                    continue;
+                };
+                // Only procedure code systems have add-on codes.
+                if !matches!(system, System::Cpt | System::Hcpcs) {
+                    continue;
+                }
+                let Some(table) = tables.latest(system) else {
+                    continue;
+                };
+                let addons: Vec<Entry<'_>> = table
+                    .iter()
+                    .filter(|e| e.is_addon() && cx.program.set_contains(*set, e.code()))
+                    .collect();
+                for addon in addons {
+                    let primaries = addon.primaries();
+                    let has_primary = required.iter().any(|(f, s, _)| {
+                        f == fact
+                            && s != set
+                            && primaries.iter().any(|p| cx.program.set_contains(*s, p))
+                    });
+                    if !has_primary {
+                        reports.push(
+                            Diagnostic::new(
+                                Code::AddonWithoutPrimary,
+                                format!(
+                                    "rule `{}` covers the add-on code `{}` without requiring one of its primary codes",
+                                    shown(&r.name),
+                                    addon.code()
+                                ),
+                            )
+                            .primary(*span, format!("includes `{}`", addon.code()))
+                            .secondary(r.name_span, "this rule")
+                            .note(format!(
+                                "`{}` is reported only with {}",
+                                addon.code(),
+                                primaries.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(" or ")
+                            ))
+                            .help("require a primary code too, such as `procedures has any { 22510, 22511 }`"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    out.extend(reports);
+}
