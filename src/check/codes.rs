@@ -11,6 +11,7 @@
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
+use crate::artifact::CodeStatus;
 use crate::ast::Quantifier;
 use crate::codes::{self, CodeForm, CodeItem, System};
 use crate::diagnostic::{Code, Diagnostic, shown};
@@ -263,6 +264,15 @@ pub(super) fn check_codes(
     for (system, file, items) in item_lists(program) {
         c.items(system, file, items);
     }
+    for (system, file, code, span) in test_codes(program) {
+        c.test_code(system, file, code, span);
+    }
+    c.excluded_together();
+}
+
+/// Every code a test gives, with its system, its test's file and the span of the given value.
+pub(super) fn test_codes(program: &Program) -> Vec<(System, FileId, &str, Span)> {
+    let mut out = Vec::new();
     for test in &program.tests {
         for given in &test.given {
             let Some(fact) = program.fact(given.fact) else {
@@ -277,12 +287,14 @@ pub(super) fn check_codes(
                 Value::Codes(cs) => cs,
                 _ => continue,
             };
-            for code in codes {
-                c.test_code(system, test.span.file, code, given.span);
-            }
+            out.extend(
+                codes
+                    .iter()
+                    .map(|code| (system, test.span.file, code.as_str(), given.span)),
+            );
         }
     }
-    c.excluded_together();
+    out
 }
 
 struct CodeCheck<'c, 'a> {
@@ -388,7 +400,8 @@ impl<'a> CodeCheck<'_, 'a> {
                     )),
                 );
             }
-            // A table of selected codes cannot say that a code does not exist.
+            // A table of selected codes cannot say that a code does not exist (the rule of
+            // `Table::status`, which reads the entry this match needs).
             None if !table.covers(code) => {}
             None => self.unknown(table, code, span, near),
         }
@@ -558,9 +571,10 @@ impl<'a> CodeCheck<'_, 'a> {
         let Some(table) = self.tables.read_against(file, system) else {
             return;
         };
-        match table.lookup(code) {
-            Some(e) if e.is_billable() => {}
-            Some(_) => self.report(
+        match table.status(code) {
+            // A code a partial table does not list is taken as written, as in a code set.
+            Some(CodeStatus::Billable) | None => {}
+            Some(CodeStatus::Heading) => self.report(
                 Diagnostic::new(
                     Code::HeaderCode,
                     format!("`{code}` is a heading, not a billable code"),
@@ -568,7 +582,7 @@ impl<'a> CodeCheck<'_, 'a> {
                 .primary(span, "a claim cannot carry it")
                 .help("give the billable code the patient has"),
             ),
-            None => self.unknown(table, code, span, Near::NONE),
+            Some(CodeStatus::Absent) => self.unknown(table, code, span, Near::NONE),
         }
     }
 

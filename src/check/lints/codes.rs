@@ -6,7 +6,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::Context;
 use crate::ast::Quantifier;
-use crate::check::codes::item_lists;
+use crate::check::codes::{item_lists, test_codes};
 use crate::codes::{CodeItem, System};
 use crate::diagnostic::{Code, Diagnostic, shown};
 use crate::ir::*;
@@ -40,6 +40,64 @@ pub(super) fn no_table_in_force(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 first.release(),
                 first.effective()
             )),
+        );
+    }
+}
+
+/// Codes a partial table (such as the shipped CPT table, which lists only the codes medpol's
+/// own policies use) does not list are taken as written in code sets and tests alike
+/// ([`Table::status`]): a note says so once per release, at the first such code.
+pub(super) fn partial_tables<'c>(cx: &Context<'c>, out: &mut Vec<Diagnostic>) {
+    let unlisted = |table: &Table, code: &str| table.status(code).is_none();
+    // Per release: the table, the first code taken as written, and how many were.
+    let mut found: Vec<(&'c Table, Span, usize)> = Vec::new();
+    let mut note = |table: &'c Table, span: Span| match found
+        .iter_mut()
+        .find(|(t, ..)| t.release() == table.release())
+    {
+        Some((_, first, count)) => {
+            *count += 1;
+            if (span.file, span.start) < (first.file, first.start) {
+                *first = span;
+            }
+        }
+        None => found.push((table, span, 1)),
+    };
+    for (table, items) in lists(cx) {
+        for item in items {
+            let taken = match &item.item {
+                CodeItem::Exact(code) | CodeItem::Prefix(code) => unlisted(table, code),
+                CodeItem::Range(lo, hi) => unlisted(table, lo) || unlisted(table, hi),
+            };
+            if taken {
+                note(table, item.span);
+            }
+        }
+    }
+    for (system, file, code, span) in test_codes(cx.program) {
+        if let Some(table) = cx.codes.table_for(file, system)
+            && unlisted(table, code)
+        {
+            note(table, span);
+        }
+    }
+    for (table, first, count) in found {
+        let more = match count {
+            1 => String::new(),
+            2 => " and 1 more".to_string(),
+            n => format!(" and {} more", n - 1),
+        };
+        out.push(
+            Diagnostic::new(
+                Code::PartialTable,
+                format!(
+                    "the {} table `{}` lists only some codes: codes it does not list are taken as written",
+                    table.system().display(),
+                    table.release()
+                ),
+            )
+            .primary(first, format!("not in `{}`{more}", table.release()))
+            .help("import the full table of the system (`medpol tables import`) to check every code"),
         );
     }
 }

@@ -43,10 +43,14 @@ pub(super) struct Pass {
 }
 
 /// Every lint pass, in the order their diagnostics are reported.
-pub(super) const PASSES: [Pass; 10] = [
+pub(super) const PASSES: [Pass; 11] = [
     Pass {
         codes: &[Code::NoTableInForce],
         run: codes::no_table_in_force,
+    },
+    Pass {
+        codes: &[Code::PartialTable],
+        run: codes::partial_tables,
     },
     Pass {
         codes: &[Code::LowercasePlaceholder],
