@@ -353,36 +353,7 @@ impl<'a> CodeCheck<'_, 'a> {
         let release = table.release();
         match table.lookup(code) {
             Some(entry) if entry.is_billable() => {}
-            Some(entry) if entry.needs_seventh() => {
-                let chars = entry
-                    .seventh()
-                    .map(|r| {
-                        r.chars()
-                            .into_iter()
-                            .map(|(c, m)| format!("`{c}` ({m})"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default();
-                let example = entry
-                    .seventh()
-                    .and_then(|r| r.chars().first().and_then(|(c, _)| r.code_with(*c)));
-                let mut d = Diagnostic::new(
-                    Code::MissingSeventh,
-                    format!("`{code}` needs a 7th character"),
-                )
-                .primary(span, "not a code a claim can carry")
-                .note(format!("the 7th characters are {chars}"));
-                d = match example {
-                    Some(e) => d.help(format!(
-                        "write the full code, such as `{e}`, or `{code}-` for every 7th character"
-                    )),
-                    None => d.help(format!(
-                        "write the full code, or `{code}-` for every 7th character"
-                    )),
-                };
-                self.report(d);
-            }
+            Some(entry) if entry.needs_seventh() => self.missing_seventh(entry, code, span),
             Some(entry) => {
                 let below = table.billable_under(code).count();
                 self.report(
@@ -407,6 +378,39 @@ impl<'a> CodeCheck<'_, 'a> {
         }
     }
 
+    /// A code that stops before the 7th character its category requires (`M48.56`, or
+    /// `M80.08X` with its placeholder written).
+    fn missing_seventh(&mut self, entry: Entry<'_>, code: &str, span: Span) {
+        let chars = entry
+            .seventh()
+            .map(|r| {
+                r.chars()
+                    .into_iter()
+                    .map(|(c, m)| format!("`{c}` ({m})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        let example = entry
+            .seventh()
+            .and_then(|r| r.chars().first().and_then(|(c, _)| r.code_with(*c)));
+        let mut d = Diagnostic::new(
+            Code::MissingSeventh,
+            format!("`{code}` needs a 7th character"),
+        )
+        .primary(span, "not a code a claim can carry")
+        .note(format!("the 7th characters are {chars}"));
+        d = match example {
+            Some(e) => d.help(format!(
+                "write the full code, such as `{e}`, or `{code}-` for every 7th character"
+            )),
+            None => d.help(format!(
+                "write the full code, or `{code}-` for every 7th character"
+            )),
+        };
+        self.report(d);
+    }
+
     /// A code the table does not have: a 7th-character slip, or a suggestion.
     fn unknown(&mut self, table: &Table, code: &str, span: Span, near: Near<'_>) {
         if table.system() == System::Icd10Cm && self.seventh_slip(table, code, span) {
@@ -428,13 +432,24 @@ impl<'a> CodeCheck<'_, 'a> {
         self.report(d);
     }
 
-    /// `M80.08A` (placeholder missing) and `M48.50XK` (a 7th character its category does not
-    /// allow) are reported as what they are.
+    /// `M80.08X` (7th character missing), `M80.08A` (placeholder missing) and `M48.50XK` (a
+    /// 7th character its category does not allow) are reported as what they are.
     fn seventh_slip(&mut self, table: &Table, code: &str, span: Span) -> bool {
         let plain: String = code.chars().filter(|c| *c != '.').collect();
         let Some(last) = plain.chars().last() else {
             return false;
         };
+        // The placeholders written to the sixth place and the 7th character left out
+        // (`M80.08X`, `S33.5XX`): the code of the category that needs it, as written.
+        let base = code.trim_end_matches('X');
+        if plain.len() == 6
+            && base.len() < code.len()
+            && let Some(e) = table.lookup(base.trim_end_matches('.'))
+            && e.needs_seventh()
+        {
+            self.missing_seventh(e, code, span);
+            return true;
+        }
         // The code without its last character, as written.
         let stem = code.get(..code.len() - last.len_utf8()).unwrap_or("");
         // A placeholder left out: pad the stem with X and try the character again.
