@@ -405,3 +405,39 @@ fn allowed_lint_passes_are_not_run() {
             .all(|d| d.code != Code::UnusedFact)
     );
 }
+
+/// W0313's help names the add-on's own primary codes, from the table, and the fact the rule
+/// reads.
+#[test]
+fn addon_help_names_the_addons_own_primaries() {
+    use crate::tables::{Table, TableSet, import};
+    let release = import::Release {
+        system: crate::codes::System::Cpt,
+        id: "cpt-test".to_string(),
+        title: "t".to_string(),
+        effective: crate::types::Date::parse("2020-01-01").expect("a date"),
+        covers: String::new(),
+    };
+    let yaml = "system: cpt\ncodes:\n  - code: \"22612\"\n    short: a\n  - code: \"22630\"\n    short: b\n  - code: \"22614\"\n    short: c\n    addon: true\n    primaries: [\"22612\", \"22630\"]\n";
+    let data = import::local(yaml, "t.yaml", &release).expect("a table");
+    let mut tables = TableSet::new();
+    tables
+        .add(Table::from_data(&data).expect("a table"))
+        .expect("added");
+    let text = policy(
+        "fact codes_billed: set<code<cpt>>\n\
+         codes fusion = cpt { 22614 }\n\
+         decision d (first) {\n outcomes { yes, no }\n rule r when codes_billed has any fusion then yes\n otherwise no\n}\n",
+    );
+    let parsed = crate::syntax::parse(FileId(0), &text);
+    let checked = check(&[parsed.file], &ImportMap::new(), &tables, &[]);
+    let d = checked
+        .diagnostics
+        .iter()
+        .find(|d| d.code == Code::AddonWithoutPrimary)
+        .expect("W0313");
+    assert_eq!(
+        d.help.as_deref(),
+        Some("require a primary code too, such as `codes_billed has any { 22612, 22630 }`")
+    );
+}

@@ -326,75 +326,146 @@ fn wide_range(table: &Table, lo: &str, hi: &str, item: &SetItem, out: &mut Vec<D
 }
 
 /// An add-on code a rule covers without requiring one of its primary codes.
+///
+/// A rule "requires" a set when its condition is a conjunction with `fact has any/all SET`
+/// (or `fact in SET`) as a part. Under `first`, a rule is reached only when every earlier rule
+/// is false, so an earlier rule that is false only with a code of a set present (`fact has
+/// none of SET`, `not (fact has any SET)`, either as the whole condition or as a part of an
+/// `or`) requires that set of the later rules too. That is what the model proves without the
+/// analysis; a requirement that only the decision's diagram shows (an earlier rule that
+/// excludes the patients without a primary code some other way, a constraint, a definition)
+/// is not seen, and the lint may still fire there.
 pub(super) fn addons(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    let tables = cx.codes.tables();
-    let mut reports = Vec::new();
     for d in &cx.program.decisions {
+        // The sets the rules so far, being false, require (under `first` only).
+        let mut reached_with: Vec<(FactId, CodeSetId)> = Vec::new();
         for r in &d.rules {
-            let parts: Vec<&Expr> = match &r.condition.kind {
-                ExprKind::And(parts) => parts.iter().collect(),
-                _ => vec![&r.condition],
-            };
-            // Sets the rule requires positively, per fact.
-            let mut required: Vec<(FactId, CodeSetId, Span)> = Vec::new();
-            for p in &parts {
-                match &p.kind {
-                    ExprKind::CodeIn { fact, set } => required.push((*fact, *set, p.span)),
-                    ExprKind::Has {
-                        fact,
-                        quantifier,
-                        set,
-                    } if *quantifier != Quantifier::None => {
-                        required.push((*fact, *set, p.span));
-                    }
-                    _ => {}
-                }
+            let own: Vec<(FactId, CodeSetId, Span)> = conjuncts(&r.condition)
+                .filter_map(|p| positive(p).map(|(f, s)| (f, s, p.span)))
+                .collect();
+            let required: Vec<(FactId, CodeSetId)> = reached_with
+                .iter()
+                .copied()
+                .chain(own.iter().map(|&(f, s, _)| (f, s)))
+                .collect();
+            for &(fact, set, span) in &own {
+                addons_in(cx, r, (fact, set, span), &required, out);
             }
-            for (fact, set, span) in &required {
-                let Some(system) = cx.program.code_set(*set).map(|s| s.system) else {
-                    continue;
-                };
-                // Only procedure code systems have add-on codes.
-                if !matches!(system, System::Cpt | System::Hcpcs) {
-                    continue;
-                }
-                let Some(table) = tables.latest(system) else {
-                    continue;
-                };
-                let addons: Vec<Entry<'_>> = table
-                    .iter()
-                    .filter(|e| e.is_addon() && cx.program.set_contains(*set, e.code()))
-                    .collect();
-                for addon in addons {
-                    let primaries = addon.primaries();
-                    let has_primary = required.iter().any(|(f, s, _)| {
-                        f == fact
-                            && s != set
-                            && primaries.iter().any(|p| cx.program.set_contains(*s, p))
-                    });
-                    if !has_primary {
-                        reports.push(
-                            Diagnostic::new(
-                                Code::AddonWithoutPrimary,
-                                format!(
-                                    "rule `{}` covers the add-on code `{}` without requiring one of its primary codes",
-                                    shown(&r.name),
-                                    addon.code()
-                                ),
-                            )
-                            .primary(*span, format!("includes `{}`", addon.code()))
-                            .secondary(r.name_span, "this rule")
-                            .note(format!(
-                                "`{}` is reported only with {}",
-                                addon.code(),
-                                primaries.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(" or ")
-                            ))
-                            .help("require a primary code too, such as `procedures has any { 22510, 22511 }`"),
-                        );
-                    }
-                }
+            if d.hit == HitPolicy::First {
+                reached_with.extend(disjuncts(&r.condition).filter_map(negative));
             }
         }
     }
-    out.extend(reports);
+}
+
+/// The add-on codes of a set a rule requires, each reported unless another set the rule
+/// requires of the same fact holds one of its primary codes.
+fn addons_in(
+    cx: &Context<'_>,
+    r: &Rule,
+    (fact, set, span): (FactId, CodeSetId, Span),
+    required: &[(FactId, CodeSetId)],
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(system) = cx.program.code_set(set).map(|s| s.system) else {
+        return;
+    };
+    // Only procedure code systems have add-on codes.
+    if !matches!(system, System::Cpt | System::Hcpcs) {
+        return;
+    }
+    let Some(table) = cx.codes.tables().latest(system) else {
+        return;
+    };
+    let addons = table
+        .iter()
+        .filter(|e| e.is_addon() && cx.program.set_contains(set, e.code()));
+    for addon in addons {
+        let primaries = addon.primaries();
+        let has_primary = required.iter().any(|&(f, s)| {
+            f == fact && s != set && primaries.iter().any(|p| cx.program.set_contains(s, p))
+        });
+        if has_primary {
+            continue;
+        }
+        // The help writes a requirement of this add-on's own primary codes (a few of them).
+        const SHOWN: usize = 3;
+        let mut example: Vec<&str> = primaries.iter().take(SHOWN).map(String::as_str).collect();
+        if primaries.len() > SHOWN {
+            example.push("...");
+        }
+        let help = match cx.program.fact(fact) {
+            Some(f) if matches!(f.ty, crate::types::Type::CodeSet(_)) => format!(
+                "require a primary code too, such as `{} has any {{ {} }}`",
+                shown(&f.name),
+                example.join(", ")
+            ),
+            _ => format!(
+                "require a primary code too ({}) in a fact that holds the claim's codes",
+                example.join(", ")
+            ),
+        };
+        out.push(
+            Diagnostic::new(
+                Code::AddonWithoutPrimary,
+                format!(
+                    "rule `{}` covers the add-on code `{}` without requiring one of its primary codes",
+                    shown(&r.name),
+                    addon.code()
+                ),
+            )
+            .primary(span, format!("includes `{}`", addon.code()))
+            .secondary(r.name_span, "this rule")
+            .note(format!(
+                "`{}` is reported only with {}",
+                addon.code(),
+                primaries
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ))
+            .help(help),
+        );
+    }
+}
+
+fn conjuncts(e: &Expr) -> impl Iterator<Item = &Expr> {
+    match &e.kind {
+        ExprKind::And(parts) => parts.iter(),
+        _ => std::slice::from_ref(e).iter(),
+    }
+}
+
+fn disjuncts(e: &Expr) -> impl Iterator<Item = &Expr> {
+    match &e.kind {
+        ExprKind::Or(parts) => parts.iter(),
+        _ => std::slice::from_ref(e).iter(),
+    }
+}
+
+/// The set a condition requires a code of, when it holds.
+fn positive(e: &Expr) -> Option<(FactId, CodeSetId)> {
+    match &e.kind {
+        ExprKind::CodeIn { fact, set } => Some((*fact, *set)),
+        ExprKind::Has {
+            fact,
+            quantifier,
+            set,
+        } if *quantifier != Quantifier::None => Some((*fact, *set)),
+        _ => None,
+    }
+}
+
+/// The set a condition requires a code of, when it is false.
+fn negative(e: &Expr) -> Option<(FactId, CodeSetId)> {
+    match &e.kind {
+        ExprKind::Has {
+            fact,
+            quantifier: Quantifier::None,
+            set,
+        } => Some((*fact, *set)),
+        ExprKind::Not(inner) => positive(inner),
+        _ => None,
+    }
 }
