@@ -178,6 +178,9 @@ pub(super) fn duplicate_codes(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
 /// A billable code of the release in force that a later release the project names deletes or
 /// makes a heading.
 pub(super) fn codes_changed_later(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
+    // Per release, the codes found unchanged: a code written again elsewhere is not looked
+    // up again.
+    let mut unchanged: HashSet<(&str, &str)> = HashSet::default();
     for (table, items) in lists(cx) {
         let later = cx.codes.later_releases(table);
         if later.is_empty() {
@@ -190,23 +193,26 @@ pub(super) fn codes_changed_later(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 continue;
             };
             if seen.insert(code)
+                && !unchanged.contains(&(table.release(), code.as_str()))
                 && cx.codes.is_clean(table, &item.item)
                 && table.lookup(code).is_some_and(|e| e.is_billable())
+                && !changed_later(table, &later, code, item.span, out)
             {
-                changed_later(table, &later, code, item.span, out);
+                unchanged.insert((table.release(), code));
             }
         }
     }
 }
 
-/// A code valid in the release in force but deleted or no longer billable later.
+/// A code valid in the release in force but deleted or no longer billable later: reports the
+/// first such release; returns whether there was one.
 fn changed_later(
     table: &Table,
     later: &[&Table],
     code: &str,
     span: Span,
     out: &mut Vec<Diagnostic>,
-) {
+) -> bool {
     for next in later {
         let change = match next.lookup(code) {
             None => format!("deleted in `{}`", next.release()),
@@ -236,12 +242,15 @@ fn changed_later(
                 next.effective()
             )),
         );
-        return;
+        return true;
     }
+    false
 }
 
 /// A range of ICD-10-CM codes that runs across several subcategories or encounter kinds.
 pub(super) fn wide_ranges(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
+    // Per release, the ranges found narrow: a range written again elsewhere is not read again.
+    let mut narrow: HashSet<(&str, &CodeItem)> = HashSet::default();
     for (table, items) in lists(cx) {
         if table.system() != System::Icd10Cm {
             continue;
@@ -252,15 +261,24 @@ pub(super) fn wide_ranges(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             if let CodeItem::Range(lo, hi) = &item.item
                 && table.covers(lo)
                 && table.covers(hi)
+                && !narrow.contains(&(table.release(), &item.item))
                 && cx.codes.is_clean(table, &item.item)
+                && !wide_range(table, lo, hi, item, out)
             {
-                wide_range(table, lo, hi, item, out);
+                narrow.insert((table.release(), &item.item));
             }
         }
     }
 }
 
-fn wide_range(table: &Table, lo: &str, hi: &str, item: &SetItem, out: &mut Vec<Diagnostic>) {
+/// Reports the range if it is wide; returns whether it did.
+fn wide_range(
+    table: &Table,
+    lo: &str,
+    hi: &str,
+    item: &SetItem,
+    out: &mut Vec<Diagnostic>,
+) -> bool {
     let billable: Vec<Entry<'_>> = table.range(lo, hi).filter(|e| e.is_billable()).collect();
     // Subcategories (the code before its 7th character) and encounter kinds (7th
     // characters) the range pulls in.
@@ -322,7 +340,9 @@ fn wide_range(table: &Table, lo: &str, hi: &str, item: &SetItem, out: &mut Vec<D
             ));
         }
         out.push(d.help("a range runs in code order across everything between its ends; if these are the codes meant, a pattern such as `M48.5-` says so more plainly"));
+        return true;
     }
+    false
 }
 
 /// An add-on code a rule covers without requiring one of its primary codes.
