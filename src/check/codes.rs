@@ -297,6 +297,8 @@ pub(super) fn test_codes(program: &Program) -> Vec<(System, FileId, &str, Span)>
     out
 }
 
+/// The code-table checks of typing: they read the model, record what they read in the
+/// [`CodeTables`] and report errors.
 struct CodeCheck<'c, 'a> {
     program: &'c Program,
     tables: &'c mut CodeTables<'a>,

@@ -96,6 +96,7 @@ fn resolve<'a>(
     c.resolve_definitions();
     c.check_constraints();
     c.check_policies();
+    // The code-table errors are typing, not lint passes: see `codes`.
     codes::check_codes(&c.program, &mut c.codes, &mut c.diagnostics);
     c
 }
