@@ -117,6 +117,7 @@ codes! {
     AddonWithoutPrimary = "W0313", "addon-without-primary", Warning, "an add-on code covered without one of its primary codes";
     CodeChangedLater = "W0314", "code-changed-later", Warning, "a code deleted or made non-billable in a later release";
     NoTableInForce = "W0315", "no-table-in-force", Note, "a policy older than every code table release";
+    PartialTable = "W0316", "partial-table", Note, "codes taken as written where the code table lists only some codes";
 
     // Analysis of decisions.
     OverlappingRules = "E0401", "overlapping-rules", Error, "two rules give different outcomes to the same patient";

@@ -70,6 +70,10 @@ fn main() {
             codes_show_suggests_for_a_code_that_does_not_exist,
         ),
         test(
+            "codes_show_tells_the_system_from_the_form",
+            codes_show_tells_the_system_from_the_form,
+        ),
+        test(
             "codes_show_usage_errors_exit_2",
             codes_show_usage_errors_exit_2,
         ),
@@ -307,7 +311,7 @@ fn codes_show_suggests_for_a_code_that_does_not_exist() {
     let shown = text(&out.stdout);
     assert!(
         shown.starts_with(
-            "no code `D47.29` in icd10cm-2026-04 (ICD-10-CM)\ndid you mean:\n  D47.Z9 "
+            "no code `D47.29` in icd10cm-2026-04 (ICD-10-CM)\n  searched    icd10cm-2026-04, icd10cm-2025 (ICD-10-CM, told from the code's form)\ndid you mean:\n  D47.Z9 "
         ),
         "{shown}"
     );
@@ -323,6 +327,31 @@ fn codes_show_suggests_for_a_code_that_does_not_exist() {
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stdout).contains("releases    icd10cm-2025: absent; icd10cm-2026-04: billable")
+    );
+}
+
+/// Five digits are a CPT code, a letter and four digits an HCPCS code: a code the tables do
+/// not have is looked up, and suggested from, its own system only, and the report says which
+/// tables were searched.
+fn codes_show_tells_the_system_from_the_form() {
+    for code in ["72148", "27279"] {
+        let out = medpol(&["codes", "show", code]);
+        assert_eq!(out.status.code(), Some(1));
+        let shown = text(&out.stdout);
+        assert_eq!(
+            shown,
+            format!(
+                "no code `{code}` in cpt-local (CPT)\n  searched    cpt-local (CPT, told from the code's form)\ncpt-local lists only some CPT codes: `{code}` may still be one\n"
+            )
+        );
+    }
+    let out = medpol(&["codes", "show", "J1234"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no HCPCS table"));
+    let shown = text(&medpol(&["codes", "show", "0QU03JJ"]).stdout);
+    assert!(
+        shown.contains("searched    icd10pcs-2025 (ICD-10-PCS, told from the code's form)"),
+        "{shown}"
     );
 }
 

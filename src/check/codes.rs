@@ -1,99 +1,135 @@
-//! Codes against the code tables: every code, range and pattern of a policy checked against
-//! the release in force on the policy's effective date, and against the later releases the
-//! project names.
+//! Codes against the code tables, as part of typing: every code, range and pattern of a policy
+//! and every code a test gives, checked against the release in force on the policy's effective
+//! date.
+//!
+//! Only the errors (`E03xx`) are found here; the warnings about codes are lint passes
+//! (`lints::codes`). An error is part of typing, not a pass, for two reasons: an error decides
+//! whether the model is valid, and that must not depend on which codes a caller of
+//! [`check`](super::check) allows (the project refuses to allow an error, but the library
+//! takes any list); and the warnings read what typing found, through [`CodeTables`]: an item
+//! with an error gets no warning, as a name that does not resolve gets no "unused".
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use super::Checker;
+use crate::artifact::CodeStatus;
 use crate::ast::Quantifier;
 use crate::codes::{self, CodeForm, CodeItem, System};
 use crate::diagnostic::{Code, Diagnostic, shown};
 use crate::ir::*;
 use crate::source::{FileId, Span};
-use crate::tables::{Entry, Suggestion, Table};
+use crate::tables::{Entry, Suggestion, Table, TableSet};
 use crate::types::Date;
 
 /// Suggestions shown for one code at most.
 const SHOWN_SUGGESTIONS: usize = 3;
 
-impl<'a> Checker<'a> {
+/// The code tables as the check reads them, kept by resolution and typing and handed to the
+/// lint passes: which release is in force for each file, which files read their codes against
+/// a table, and which items were found clean against each release.
+#[derive(Debug)]
+pub(super) struct CodeTables<'a> {
+    tables: &'a TableSet,
+    /// The effective date of each policy file.
+    dates: HashMap<FileId, Date>,
+    /// The policy id of each policy file, to point at.
+    policy_spans: HashMap<FileId, Span>,
+    /// The files and systems whose codes were read against a table (for the note that no
+    /// table was in force on a policy's date).
+    consulted: HashSet<(FileId, System)>,
+    /// Per release, the code set items typing found without error against it. What the tables
+    /// say of an item does not depend on where it is written, so an item met again (in
+    /// another set or file) is not looked up again, and the warning passes look only at these.
+    clean: HashMap<&'a str, HashSet<CodeItem>>,
+}
+
+impl<'a> CodeTables<'a> {
+    pub(super) fn new(tables: &'a TableSet) -> Self {
+        CodeTables {
+            tables,
+            dates: HashMap::default(),
+            policy_spans: HashMap::default(),
+            consulted: HashSet::default(),
+            clean: HashMap::default(),
+        }
+    }
+
+    /// Records a policy file: its policy's effective date, if valid, and the span of its id.
+    pub(super) fn policy_file(&mut self, file: FileId, date: Option<Date>, id: Span) {
+        if let Some(date) = date {
+            self.dates.insert(file, date);
+        }
+        self.policy_spans.insert(file, id);
+    }
+
+    pub(super) fn tables(&self) -> &'a TableSet {
+        self.tables
+    }
+
     /// The table a file's codes of a system are checked against: the release in force on its
     /// policy's effective date; for a file without a policy, or a date before every release,
-    /// the nearest release (and a note says so, once per policy).
-    pub(super) fn table_for(&mut self, file: FileId, system: System) -> Option<&'a Table> {
-        let tables = self.tables;
-        let date = self.file_dates.get(&file).copied();
-        let in_force = date.and_then(|d| tables.in_force(system, d));
-        if let Some(t) = in_force {
+    /// the nearest release.
+    pub(super) fn table_for(&self, file: FileId, system: System) -> Option<&'a Table> {
+        let date = self.dates.get(&file).copied();
+        if let Some(t) = date.and_then(|d| self.tables.in_force(system, d)) {
             return Some(t);
         }
         match date {
             // Before every release: the earliest is nearest.
-            Some(d) => {
-                let first = tables.releases(system).next()?;
-                if self.noted_no_table.insert((file, system)) {
-                    let span = self
-                        .file_policy_spans
-                        .get(&file)
-                        .copied()
-                        .unwrap_or_default();
-                    self.report(
-                        Diagnostic::new(
-                            Code::NoTableInForce,
-                            format!(
-                                "no {} table was in force on {d}; codes are checked against `{}`",
-                                system.display(),
-                                first.release()
-                            ),
-                        )
-                        .primary(span, format!("effective {d}"))
-                        .help(format!(
-                            "`{}` took effect on {}; name an older release in `medpol.yaml` if the project has one",
-                            first.release(),
-                            first.effective()
-                        )),
-                    );
-                }
-                Some(first)
-            }
-            None => tables.latest(system),
+            Some(_) => self.tables.releases(system).next(),
+            None => self.tables.latest(system),
         }
     }
 
+    /// [`CodeTables::table_for`], recording that the file's codes were read against it.
+    fn read_against(&mut self, file: FileId, system: System) -> Option<&'a Table> {
+        let table = self.table_for(file, system)?;
+        self.consulted.insert((file, system));
+        Some(table)
+    }
+
+    /// The files and systems whose codes typing read against a table whose release took
+    /// effect after their policy's date, with that date and the release, in file order.
+    pub(super) fn read_before_release(&self) -> Vec<(FileId, System, Date, &'a Table)> {
+        let mut out: Vec<_> = self
+            .consulted
+            .iter()
+            .filter_map(|&(file, system)| {
+                let date = *self.dates.get(&file)?;
+                if self.tables.in_force(system, date).is_some() {
+                    return None;
+                }
+                Some((file, system, date, self.tables.releases(system).next()?))
+            })
+            .collect();
+        out.sort_by_key(|&(file, system, ..)| (file, system));
+        out
+    }
+
+    /// The span of a policy file's policy id.
+    pub(super) fn policy_span(&self, file: FileId) -> Span {
+        self.policy_spans.get(&file).copied().unwrap_or_default()
+    }
+
     /// The releases of a system the project names after `table`.
-    fn later_releases(&self, table: &Table) -> Vec<&'a Table> {
-        let tables = self.tables;
-        tables
+    pub(super) fn later_releases(&self, table: &Table) -> Vec<&'a Table> {
+        self.tables
             .releases(table.system())
             .filter(|t| t.effective() > table.effective())
             .collect()
     }
 
+    /// Whether typing found the item without error against the table.
+    pub(super) fn is_clean(&self, table: &Table, item: &CodeItem) -> bool {
+        self.clean
+            .get(table.release())
+            .is_some_and(|clean| clean.contains(item))
+    }
+
     /// Suggestions for a code that is not in the table, near codes first.
-    fn suggestions(&self, table: &Table, written: &str, near: Near<'_>) -> Vec<Suggestion> {
+    fn suggestions(table: &Table, written: &str, near: Near<'_>) -> Vec<Suggestion> {
         let mut s = table.suggest_near(written, &near.codes());
         s.truncate(SHOWN_SUGGESTIONS);
         s
-    }
-
-    /// "did you mean `D47.Z9` (`2` for `Z` (look-alike))?"
-    fn did_you_mean(suggestions: &[Suggestion]) -> Option<String> {
-        let first = suggestions.first()?;
-        let mut text = format!("did you mean `{}`", first.code);
-        let why = first.describe();
-        if !why.is_empty() {
-            text.push_str(&format!(" ({why})"));
-        }
-        text.push('?');
-        let others: Vec<String> = suggestions
-            .iter()
-            .skip(1)
-            .map(|s| format!("`{}`", s.code))
-            .collect();
-        if !others.is_empty() {
-            text.push_str(&format!(" other candidates: {}", others.join(", ")));
-        }
-        Some(text)
     }
 
     /// A code that does not have its system's format: is it a code of another system, and
@@ -104,6 +140,7 @@ impl<'a> Checker<'a> {
         word: &crate::ast::Word,
         near: Near<'_>,
         reason: codes::FormatError,
+        out: &mut Vec<Diagnostic>,
     ) {
         for other in System::ALL.iter().copied().filter(|s| *s != system) {
             if let Ok(CodeForm::Exact(code)) = codes::parse_code(other, &word.text) {
@@ -114,7 +151,7 @@ impl<'a> Checker<'a> {
                     .latest(other)
                     .is_some_and(|t| t.covers(&code) && t.contains(&code));
                 if known {
-                    self.report(
+                    out.push(
                         Diagnostic::new(
                             Code::WrongCodeSystem,
                             format!(
@@ -152,10 +189,10 @@ impl<'a> Checker<'a> {
         );
         let file = word.span.file;
         let suggestions = self
-            .table_for(file, system)
-            .map(|t| self.suggestions(t, &word.text, near))
+            .read_against(file, system)
+            .map(|t| Self::suggestions(t, &word.text, near))
             .unwrap_or_default();
-        if let Some(text) = Self::did_you_mean(&suggestions) {
+        if let Some(text) = did_you_mean(&suggestions) {
             d = d.help(text);
             if let Some(first) = suggestions.first() {
                 d = d.fix(word.span, first.code.as_str());
@@ -166,74 +203,120 @@ impl<'a> Checker<'a> {
         } else if let Some(h) = reason.help {
             d = d.help(h);
         }
-        self.report(d);
+        out.push(d);
     }
+}
 
-    /// Checks every code set item, and every code a test gives, against the tables.
-    pub(super) fn code_lints(&mut self) {
-        // Taken out while their items are checked, which reports (and so borrows the checker);
-        // nothing below reads them.
-        let sets = std::mem::take(&mut self.program.code_sets);
-        for set in &sets {
-            let SetExpr::Items(items) = &set.expr else {
-                self.chain_items(set);
-                continue;
-            };
-            if !items.is_empty() {
-                self.items(set.system, set.span.file, items);
-            }
-        }
-        self.program.code_sets = sets;
-        let tests = std::mem::take(&mut self.program.tests);
-        for test in &tests {
-            for given in &test.given {
-                let Some(fact) = self.program.fact(given.fact) else {
-                    continue;
-                };
-                let system = match fact.ty {
-                    crate::types::Type::Code(s) | crate::types::Type::CodeSet(s) => s,
-                    _ => continue,
-                };
-                let codes: &[String] = match &given.value {
-                    Value::Code(c) => std::slice::from_ref(c),
-                    Value::Codes(cs) => cs,
-                    _ => continue,
-                };
-                for code in codes {
-                    self.test_code(system, test.span.file, code, given.span);
-                }
-            }
-        }
-        self.program.tests = tests;
-        self.excluded_together();
-        self.addons();
+/// "did you mean `D47.Z9` (`2` for `Z` (look-alike))?"
+fn did_you_mean(suggestions: &[Suggestion]) -> Option<String> {
+    let first = suggestions.first()?;
+    let mut text = format!("did you mean `{}`", first.code);
+    let why = first.describe();
+    if !why.is_empty() {
+        text.push_str(&format!(" ({why})"));
     }
+    text.push('?');
+    let others: Vec<String> = suggestions
+        .iter()
+        .skip(1)
+        .map(|s| format!("`{}`", s.code))
+        .collect();
+    if !others.is_empty() {
+        text.push_str(&format!(" other candidates: {}", others.join(", ")));
+    }
+    Some(text)
+}
 
-    /// The item lists inside a chain of set operations.
-    fn chain_items(&mut self, set: &CodeSet) {
+/// The item lists of every code set, with the set's system and file: a set's own list, or the
+/// lists inside its chain of set operations.
+pub(super) fn item_lists(program: &Program) -> Vec<(System, FileId, &[SetItem])> {
+    let mut out = Vec::new();
+    for set in &program.code_sets {
         let mut stack = vec![&set.expr];
-        let mut lists = Vec::new();
         while let Some(e) = stack.pop() {
             match e {
-                SetExpr::Items(items) => lists.push(items),
-                SetExpr::Ref(_) => {}
+                SetExpr::Items(items) if !items.is_empty() => {
+                    out.push((set.system, set.span.file, items.as_slice()));
+                }
+                SetExpr::Items(_) | SetExpr::Ref(_) => {}
                 SetExpr::Chain { first, rest } => {
                     stack.push(first);
                     stack.extend(rest.iter().map(|(_, e)| e));
                 }
             }
         }
-        for items in lists.into_iter().filter(|i| !i.is_empty()) {
-            self.items(set.system, set.span.file, items);
+    }
+    out
+}
+
+/// Checks every code set item and every code a test gives against the tables, and the
+/// conditions that require codes no claim can carry together.
+pub(super) fn check_codes(
+    program: &Program,
+    tables: &mut CodeTables<'_>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let mut c = CodeCheck {
+        program,
+        tables,
+        out,
+    };
+    for (system, file, items) in item_lists(program) {
+        c.items(system, file, items);
+    }
+    for (system, file, code, span) in test_codes(program) {
+        c.test_code(system, file, code, span);
+    }
+    c.excluded_together();
+}
+
+/// Every code a test gives, with its system, its test's file and the span of the given value.
+pub(super) fn test_codes(program: &Program) -> Vec<(System, FileId, &str, Span)> {
+    let mut out = Vec::new();
+    for test in &program.tests {
+        for given in &test.given {
+            let Some(fact) = program.fact(given.fact) else {
+                continue;
+            };
+            let system = match fact.ty {
+                crate::types::Type::Code(s) | crate::types::Type::CodeSet(s) => s,
+                _ => continue,
+            };
+            let codes: &[String] = match &given.value {
+                Value::Code(c) => std::slice::from_ref(c),
+                Value::Codes(cs) => cs,
+                _ => continue,
+            };
+            out.extend(
+                codes
+                    .iter()
+                    .map(|code| (system, test.span.file, code.as_str(), given.span)),
+            );
         }
+    }
+    out
+}
+
+/// The code-table checks of typing: they read the model, record what they read in the
+/// [`CodeTables`] and report errors.
+struct CodeCheck<'c, 'a> {
+    program: &'c Program,
+    tables: &'c mut CodeTables<'a>,
+    out: &'c mut Vec<Diagnostic>,
+}
+
+impl<'a> CodeCheck<'_, 'a> {
+    fn report(&mut self, d: Diagnostic) {
+        self.out.push(d);
     }
 
     fn items(&mut self, system: System, file: FileId, items: &[SetItem]) {
-        let Some(table) = self.table_for(file, system) else {
+        let Some(table) = self.tables.read_against(file, system) else {
             return;
         };
-        let later = self.later_releases(table);
-        let mut seen: HashMap<String, Span> = HashMap::default();
+        // A code listed again is the same code: it is checked once (the duplicate-code lint
+        // reports the repeat).
+        let mut seen: HashSet<&str> = HashSet::default();
         let exact: Vec<Option<&str>> = items
             .iter()
             .map(|it| match &it.item {
@@ -243,125 +326,36 @@ impl<'a> Checker<'a> {
             .collect();
         for (i, item) in items.iter().enumerate() {
             let near = Near::new(&exact, i);
-            if item.written.contains('x') && system == System::Icd10Cm {
-                self.report(
-                    Diagnostic::new(
-                        Code::LowercasePlaceholder,
-                        format!(
-                            "`{}` is written with a lower-case `x`",
-                            shown(&item.written)
-                        ),
-                    )
-                    .primary(item.span, "read as upper case")
-                    .help(format!(
-                        "the tables write the placeholder `X`: `{}`",
-                        item.item
-                    )),
-                );
-            }
-            if let CodeItem::Exact(code) = &item.item {
-                if let Some(first) = seen.get(code) {
-                    self.report(
-                        Diagnostic::new(Code::DuplicateCode, format!("`{code}` is listed twice"))
-                            .primary(item.span, "again")
-                            .secondary(*first, "first listed here")
-                            .help("remove the repeat"),
-                    );
-                    continue;
-                }
-                seen.insert(code.clone(), item.span);
-            }
-            // What the tables say of an item does not depend on where it is written, so an
-            // item already found clean against this release (in another set or file of the
-            // project) is not looked up again.
-            let release = table.release();
-            if self
-                .clean_items
-                .get(release)
-                .is_some_and(|clean| clean.contains(&item.item))
+            if let CodeItem::Exact(code) = &item.item
+                && !seen.insert(code)
             {
                 continue;
             }
-            let before = self.diagnostics.len();
+            if self.tables.is_clean(table, &item.item) {
+                continue;
+            }
+            let before = self.out.len();
             match &item.item {
-                CodeItem::Exact(code) => {
-                    if self.exact(table, code, item.span, near) {
-                        self.later(table, &later, code, item.span);
-                    }
-                }
+                CodeItem::Exact(code) => self.exact(table, code, item.span, near),
                 CodeItem::Prefix(p) => self.pattern(table, p, item),
                 CodeItem::Range(lo, hi) => self.range(table, lo, hi, item, near),
             }
-            if self.diagnostics.len() == before {
-                self.clean_items
-                    .entry(release)
+            if self.out.len() == before {
+                self.tables
+                    .clean
+                    .entry(table.release())
                     .or_default()
                     .insert(item.item.clone());
             }
         }
-        // An exact code that a pattern or range of the same list already covers (a repeat of
-        // a code is reported above, once).
-        let mut met = HashSet::default();
-        for item in items {
-            let CodeItem::Exact(code) = &item.item else {
-                continue;
-            };
-            if !met.insert(code.clone()) {
-                continue;
-            }
-            if let Some(cover) = items
-                .iter()
-                .find(|o| !matches!(o.item, CodeItem::Exact(_)) && o.item.matches(code))
-            {
-                self.report(
-                    Diagnostic::new(
-                        Code::DuplicateCode,
-                        format!("`{code}` is already covered by `{}`", cover.written),
-                    )
-                    .primary(item.span, "covered twice")
-                    .secondary(cover.span, "covers it")
-                    .help("remove the code, or the wider item if it was not meant"),
-                );
-            }
-        }
     }
 
-    /// Checks one exact code; returns whether it is a billable code of the table.
-    fn exact(&mut self, table: &Table, code: &str, span: Span, near: Near<'_>) -> bool {
+    /// Checks one exact code.
+    fn exact(&mut self, table: &Table, code: &str, span: Span, near: Near<'_>) {
         let release = table.release();
         match table.lookup(code) {
-            Some(entry) if entry.is_billable() => true,
-            Some(entry) if entry.needs_seventh() => {
-                let chars = entry
-                    .seventh()
-                    .map(|r| {
-                        r.chars()
-                            .into_iter()
-                            .map(|(c, m)| format!("`{c}` ({m})"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default();
-                let example = entry
-                    .seventh()
-                    .and_then(|r| r.chars().first().and_then(|(c, _)| r.code_with(*c)));
-                let mut d = Diagnostic::new(
-                    Code::MissingSeventh,
-                    format!("`{code}` needs a 7th character"),
-                )
-                .primary(span, "not a code a claim can carry")
-                .note(format!("the 7th characters are {chars}"));
-                d = match example {
-                    Some(e) => d.help(format!(
-                        "write the full code, such as `{e}`, or `{code}-` for every 7th character"
-                    )),
-                    None => d.help(format!(
-                        "write the full code, or `{code}-` for every 7th character"
-                    )),
-                };
-                self.report(d);
-                false
-            }
+            Some(entry) if entry.is_billable() => {}
+            Some(entry) if entry.needs_seventh() => self.missing_seventh(entry, code, span),
             Some(entry) => {
                 let below = table.billable_under(code).count();
                 self.report(
@@ -378,15 +372,45 @@ impl<'a> Checker<'a> {
                         "a claim carries the codes below it; write `{code}-` to mean all of them, or list the ones meant"
                     )),
                 );
-                false
             }
-            // A table of selected codes cannot say that a code does not exist.
-            None if !table.covers(code) => false,
-            None => {
-                self.unknown(table, code, span, near);
-                false
-            }
+            // A table of selected codes cannot say that a code does not exist (the rule of
+            // `Table::status`, which reads the entry this match needs).
+            None if !table.covers(code) => {}
+            None => self.unknown(table, code, span, near),
         }
+    }
+
+    /// A code that stops before the 7th character its category requires (`M48.56`, or
+    /// `M80.08X` with its placeholder written).
+    fn missing_seventh(&mut self, entry: Entry<'_>, code: &str, span: Span) {
+        let chars = entry
+            .seventh()
+            .map(|r| {
+                r.chars()
+                    .into_iter()
+                    .map(|(c, m)| format!("`{c}` ({m})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        let example = entry
+            .seventh()
+            .and_then(|r| r.chars().first().and_then(|(c, _)| r.code_with(*c)));
+        let mut d = Diagnostic::new(
+            Code::MissingSeventh,
+            format!("`{code}` needs a 7th character"),
+        )
+        .primary(span, "not a code a claim can carry")
+        .note(format!("the 7th characters are {chars}"));
+        d = match example {
+            Some(e) => d.help(format!(
+                "write the full code, such as `{e}`, or `{code}-` for every 7th character"
+            )),
+            None => d.help(format!(
+                "write the full code, or `{code}-` for every 7th character"
+            )),
+        };
+        self.report(d);
     }
 
     /// A code the table does not have: a 7th-character slip, or a suggestion.
@@ -394,13 +418,13 @@ impl<'a> Checker<'a> {
         if table.system() == System::Icd10Cm && self.seventh_slip(table, code, span) {
             return;
         }
-        let suggestions = self.suggestions(table, code, near);
+        let suggestions = CodeTables::suggestions(table, code, near);
         let mut d = Diagnostic::new(
             Code::UnknownCode,
             format!("`{code}` is not a code of `{}`", table.release()),
         )
         .primary(span, "no such code");
-        d = match Self::did_you_mean(&suggestions) {
+        d = match did_you_mean(&suggestions) {
             Some(text) => d.help(text),
             None => d.help("`medpol codes show CODE` looks codes up"),
         };
@@ -410,13 +434,24 @@ impl<'a> Checker<'a> {
         self.report(d);
     }
 
-    /// `M80.08A` (placeholder missing) and `M48.50XK` (a 7th character its category does not
-    /// allow) are reported as what they are.
+    /// `M80.08X` (7th character missing), `M80.08A` (placeholder missing) and `M48.50XK` (a
+    /// 7th character its category does not allow) are reported as what they are.
     fn seventh_slip(&mut self, table: &Table, code: &str, span: Span) -> bool {
         let plain: String = code.chars().filter(|c| *c != '.').collect();
         let Some(last) = plain.chars().last() else {
             return false;
         };
+        // The placeholders written to the sixth place and the 7th character left out
+        // (`M80.08X`, `S33.5XX`): the code of the category that needs it, as written.
+        let base = code.trim_end_matches('X');
+        if plain.len() == 6
+            && base.len() < code.len()
+            && let Some(e) = table.lookup(base.trim_end_matches('.'))
+            && e.needs_seventh()
+        {
+            self.missing_seventh(e, code, span);
+            return true;
+        }
         // The code without its last character, as written.
         let stem = code.get(..code.len() - last.len_utf8()).unwrap_or("");
         // A placeholder left out: pad the stem with X and try the character again.
@@ -464,45 +499,11 @@ impl<'a> Checker<'a> {
     }
 
     /// A code valid in the release in force but deleted or no longer billable later.
-    fn later(&mut self, table: &Table, later: &[&Table], code: &str, span: Span) {
-        for next in later {
-            let change = match next.lookup(code) {
-                None => format!("deleted in `{}`", next.release()),
-                Some(e) if !e.is_billable() => {
-                    let below: Vec<String> = e
-                        .children()
-                        .iter()
-                        .take(4)
-                        .map(|c| format!("`{}`", c.code()))
-                        .collect();
-                    format!(
-                        "a heading in `{}` (no longer billable; below it: {})",
-                        next.release(),
-                        below.join(", ")
-                    )
-                }
-                Some(_) => continue,
-            };
-            self.report(
-                Diagnostic::new(
-                    Code::CodeChangedLater,
-                    format!("`{code}` is billable in `{}` but {change}", table.release()),
-                )
-                .primary(span, format!("changes in `{}`", next.release()))
-                .help(format!(
-                    "claims from {} on cannot carry it; add the codes that replace it",
-                    next.effective()
-                )),
-            );
-            return;
-        }
-    }
-
     fn pattern(&mut self, table: &Table, prefix: &str, item: &SetItem) {
         if !table.covers(prefix) || table.billable_under(prefix).next().is_some() {
             return;
         }
-        let suggestions = self.suggestions(table, prefix, Near::NONE);
+        let suggestions = CodeTables::suggestions(table, prefix, Near::NONE);
         let mut d = Diagnostic::new(
             Code::EmptyCodeItem,
             format!(
@@ -512,7 +513,7 @@ impl<'a> Checker<'a> {
             ),
         )
         .primary(item.span, "matches nothing");
-        if let Some(text) = Self::did_you_mean(&suggestions) {
+        if let Some(text) = did_you_mean(&suggestions) {
             d = d.help(text);
         }
         self.report(d);
@@ -536,7 +537,7 @@ impl<'a> Checker<'a> {
         for end in [lo, hi] {
             if table.lookup(end).is_none() {
                 ends_known = false;
-                let suggestions = self.suggestions(table, end, near);
+                let suggestions = CodeTables::suggestions(table, end, near);
                 let mut d = Diagnostic::new(
                     Code::UnknownRangeEnd,
                     format!(
@@ -546,7 +547,7 @@ impl<'a> Checker<'a> {
                     ),
                 )
                 .primary(item.span, "unknown end");
-                d = match Self::did_you_mean(&suggestions) {
+                d = match did_you_mean(&suggestions) {
                     Some(text) => d.help(text),
                     None => d.help("a range runs between two codes of the table"),
                 };
@@ -567,8 +568,7 @@ impl<'a> Checker<'a> {
         if !ends_known {
             return;
         }
-        let billable: Vec<Entry<'_>> = table.range(lo, hi).filter(|e| e.is_billable()).collect();
-        if billable.is_empty() {
+        if table.range(lo, hi).all(|e| !e.is_billable()) {
             self.report(
                 Diagnostic::new(
                     Code::EmptyCodeItem,
@@ -580,82 +580,18 @@ impl<'a> Checker<'a> {
                 .primary(item.span, "empty")
                 .help("correct the ends, or list the codes meant"),
             );
-            return;
-        }
-        if table.system() != System::Icd10Cm {
-            return;
-        }
-        // Subcategories (the code before its 7th character) and encounter kinds (7th
-        // characters) the range pulls in.
-        let mut subcategories: Vec<String> = Vec::new();
-        let mut kinds: HashSet<char> = HashSet::default();
-        for e in &billable {
-            let code = e.code();
-            let sub = match e.seventh_char() {
-                Some(c) => {
-                    kinds.insert(c);
-                    code.get(..code.len().saturating_sub(1))
-                        .unwrap_or(code)
-                        .trim_end_matches('X')
-                        .to_string()
-                }
-                None => e
-                    .parent()
-                    .map_or_else(|| code.to_string(), |p| p.code().to_string()),
-            };
-            if subcategories.last() != Some(&sub) {
-                subcategories.push(sub);
-            }
-        }
-        subcategories.dedup();
-        if subcategories.len() > 1 || kinds.len() > 1 {
-            let listed: Vec<String> = subcategories
-                .iter()
-                .take(6)
-                .map(|s| format!("`{s}`"))
-                .collect();
-            let more = subcategories.len().saturating_sub(6);
-            let listed = if more > 0 {
-                format!("{} and {more} more", listed.join(", "))
-            } else {
-                listed.join(", ")
-            };
-            let mut d = Diagnostic::new(
-                Code::WideRange,
-                format!(
-                    "the range `{}` covers {} codes in {} subcategor{}",
-                    shown(&item.written),
-                    billable.len(),
-                    subcategories.len(),
-                    if subcategories.len() == 1 { "y" } else { "ies" }
-                ),
-            )
-            .primary(item.span, format!("{} billable codes", billable.len()))
-            .note(format!("it pulls in {listed}"));
-            if kinds.len() > 1 {
-                let mut k: Vec<char> = kinds.into_iter().collect();
-                k.sort_unstable();
-                d = d.note(format!(
-                    "and {} encounter kinds (7th characters {})",
-                    k.len(),
-                    k.iter()
-                        .map(|c| format!("`{c}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            self.report(d.help("a range runs in code order across everything between its ends; if these are the codes meant, a pattern such as `M48.5-` says so more plainly"));
         }
     }
 
     /// A code a test gives: it must be a billable code of the table.
     fn test_code(&mut self, system: System, file: FileId, code: &str, span: Span) {
-        let Some(table) = self.table_for(file, system) else {
+        let Some(table) = self.tables.read_against(file, system) else {
             return;
         };
-        match table.lookup(code) {
-            Some(e) if e.is_billable() => {}
-            Some(_) => self.report(
+        match table.status(code) {
+            // A code a partial table does not list is taken as written, as in a code set.
+            Some(CodeStatus::Billable) | None => {}
+            Some(CodeStatus::Heading) => self.report(
                 Diagnostic::new(
                     Code::HeaderCode,
                     format!("`{code}` is a heading, not a billable code"),
@@ -663,7 +599,7 @@ impl<'a> Checker<'a> {
                 .primary(span, "a claim cannot carry it")
                 .help("give the billable code the patient has"),
             ),
-            None => self.unknown(table, code, span, Near::NONE),
+            Some(CodeStatus::Absent) => self.unknown(table, code, span, Near::NONE),
         }
     }
 
@@ -718,6 +654,7 @@ impl<'a> Checker<'a> {
                 // change between releases).
                 let Some(table) = self
                     .tables
+                    .tables()
                     .releases(system)
                     .filter(|t| t.has_notes())
                     .last()
@@ -860,82 +797,6 @@ impl<'a> Checker<'a> {
         out.sort_by(|a, b| a.code().cmp(b.code()));
         out.dedup_by(|a, b| a.code() == b.code());
         out
-    }
-
-    /// An add-on code a rule covers without requiring one of its primary codes.
-    fn addons(&mut self) {
-        let tables = self.tables;
-        let mut reports = Vec::new();
-        for d in &self.program.decisions {
-            for r in &d.rules {
-                let parts: Vec<&Expr> = match &r.condition.kind {
-                    ExprKind::And(parts) => parts.iter().collect(),
-                    _ => vec![&r.condition],
-                };
-                // Sets the rule requires positively, per fact.
-                let mut required: Vec<(FactId, CodeSetId, Span)> = Vec::new();
-                for p in &parts {
-                    match &p.kind {
-                        ExprKind::CodeIn { fact, set } => required.push((*fact, *set, p.span)),
-                        ExprKind::Has {
-                            fact,
-                            quantifier,
-                            set,
-                        } if *quantifier != Quantifier::None => {
-                            required.push((*fact, *set, p.span));
-                        }
-                        _ => {}
-                    }
-                }
-                for (fact, set, span) in &required {
-                    let Some(system) = self.program.code_set(*set).map(|s| s.system) else {
-                        continue;
-                    };
-                    // Only procedure code systems have add-on codes.
-                    if !matches!(system, System::Cpt | System::Hcpcs) {
-                        continue;
-                    }
-                    let Some(table) = tables.latest(system) else {
-                        continue;
-                    };
-                    let addons: Vec<Entry<'_>> = table
-                        .iter()
-                        .filter(|e| e.is_addon() && self.program.set_contains(*set, e.code()))
-                        .collect();
-                    for addon in addons {
-                        let primaries = addon.primaries();
-                        let has_primary = required.iter().any(|(f, s, _)| {
-                            f == fact
-                                && s != set
-                                && primaries.iter().any(|p| self.program.set_contains(*s, p))
-                        });
-                        if !has_primary {
-                            reports.push(
-                                Diagnostic::new(
-                                    Code::AddonWithoutPrimary,
-                                    format!(
-                                        "rule `{}` covers the add-on code `{}` without requiring one of its primary codes",
-                                        shown(&r.name),
-                                        addon.code()
-                                    ),
-                                )
-                                .primary(*span, format!("includes `{}`", addon.code()))
-                                .secondary(r.name_span, "this rule")
-                                .note(format!(
-                                    "`{}` is reported only with {}",
-                                    addon.code(),
-                                    primaries.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(" or ")
-                                ))
-                                .help("require a primary code too, such as `procedures has any { 22510, 22511 }`"),
-                            );
-                        }
-                    }
-                }
-            }
-        }
-        for d in reports {
-            self.report(d);
-        }
     }
 }
 

@@ -65,10 +65,8 @@ impl<'a> Checker<'a> {
                 });
                 self.declaration(p.id.span, Symbol::Policy(id));
                 scope.policy = Some(id);
-                if let Some(date) = super::codes::effective_date(p) {
-                    self.file_dates.insert(file, date);
-                }
-                self.file_policy_spans.insert(file, p.id.span);
+                self.codes
+                    .policy_file(file, super::codes::effective_date(p), p.id.span);
             }
             ast::Decl::Fact(f) => {
                 let id = FactId(self.program.facts.len() as u32);
@@ -886,7 +884,8 @@ impl<'a> Checker<'a> {
         match codes::parse_code(system, &word.text) {
             Ok(form) => Some(form),
             Err(e) => {
-                self.malformed(system, word, near, e);
+                self.codes
+                    .malformed(system, word, near, e, &mut self.diagnostics);
                 None
             }
         }

@@ -15,12 +15,11 @@ mod policy;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::ast;
-use crate::codes::System;
 use crate::diagnostic::{Code, Diagnostic, shown};
 use crate::ir::*;
 use crate::source::{FileId, Span};
 use crate::tables::TableSet;
-use crate::types::{Date, EnumId};
+use crate::types::EnumId;
 
 /// What a name refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -97,6 +96,8 @@ fn resolve<'a>(
     c.resolve_definitions();
     c.check_constraints();
     c.check_policies();
+    // The code-table errors are typing, not lint passes: see `codes`.
+    codes::check_codes(&c.program, &mut c.codes, &mut c.diagnostics);
     c
 }
 
@@ -144,11 +145,10 @@ pub fn check(
     allowed: &[Code],
 ) -> Checked {
     let mut c = resolve(files, imports, tables);
-    c.code_lints();
-    let uses = std::mem::take(&mut c.uses);
     let cx = lints::Context {
         program: &c.program,
-        uses: &uses,
+        uses: &c.uses,
+        codes: &c.codes,
     };
     lints::run(&cx, allowed, &mut c.diagnostics);
     let mut references = c.references;
@@ -205,13 +205,8 @@ struct ImportUse {
 struct Checker<'a> {
     files: &'a [ast::File],
     import_map: &'a ImportMap,
-    tables: &'a TableSet,
-    /// The effective date of each policy file.
-    file_dates: HashMap<FileId, Date>,
-    /// The policy id of each policy file, to point at.
-    file_policy_spans: HashMap<FileId, Span>,
-    /// Policy files already told that no table was in force, per system.
-    noted_no_table: HashSet<(FileId, System)>,
+    /// The code tables, with what resolution and typing record of them for the lints.
+    codes: codes::CodeTables<'a>,
     program: Program,
     diagnostics: Vec<Diagnostic>,
     references: Vec<Reference>,
@@ -225,8 +220,6 @@ struct Checker<'a> {
     suggestions_left: usize,
     /// Code sets in a reference cycle or with errors that leave their system unknown.
     cyclic_sets: HashSet<CodeSetId>,
-    /// Per table release, the code set items found clean against it.
-    clean_items: HashMap<&'a str, HashSet<crate::codes::CodeItem>>,
 }
 
 impl<'a> Checker<'a> {
@@ -234,10 +227,7 @@ impl<'a> Checker<'a> {
         Checker {
             files,
             import_map,
-            tables,
-            file_dates: HashMap::default(),
-            file_policy_spans: HashMap::default(),
-            noted_no_table: HashSet::default(),
+            codes: codes::CodeTables::new(tables),
             program: Program::default(),
             diagnostics: Vec::new(),
             references: Vec::new(),
@@ -252,7 +242,6 @@ impl<'a> Checker<'a> {
             },
             suggestions_left: names::SUGGESTION_BUDGET,
             cyclic_sets: HashSet::default(),
-            clean_items: HashMap::default(),
         }
     }
 

@@ -351,16 +351,26 @@ fn near_codes_come_nearest_first() {
 }
 
 /// A lint pass whose codes are all allowed is not run; a pass with a code still in force is,
-/// and the driver drops what it reports under an allowed code.
+/// and the driver drops what it reports under an allowed code. The code-table warnings are
+/// passes like the others.
 #[test]
 fn allowed_lint_passes_are_not_run() {
-    let parsed = crate::syntax::parse(FileId(0), &policy("fact never_read: bool\n"));
+    let parsed = crate::syntax::parse(
+        FileId(0),
+        &policy(
+            "fact never_read: bool\n\
+             codes wide = icd10cm { M48.50XA..M48.58XS }\n\
+             fact diagnoses: set<code<icd10cm>>\n\
+             decision d (first) {\n outcomes { yes, no }\n rule r when diagnoses has any wide then yes\n otherwise no\n}\n",
+        ),
+    );
     let files = [parsed.file];
     let imports = ImportMap::new();
     let c = resolve(&files, &imports, crate::tables::TableSet::shipped());
     let cx = lints::Context {
         program: &c.program,
         uses: &c.uses,
+        codes: &c.codes,
     };
     let all = lints::PASSES.len();
     let mut out = Vec::new();
@@ -375,6 +385,13 @@ fn allowed_lint_passes_are_not_run() {
     let mut out = Vec::new();
     assert_eq!(lints::run(&cx, &[Code::UnusedFact], &mut out), all);
 
+    let mut out = Vec::new();
+    assert_eq!(lints::run(&cx, &[], &mut out), all);
+    assert!(out.iter().any(|d| d.code == Code::WideRange));
+    let mut out = Vec::new();
+    assert_eq!(lints::run(&cx, &[Code::WideRange], &mut out), all - 1);
+    assert!(out.iter().all(|d| d.code != Code::WideRange));
+
     let allowed = check(
         &files,
         &imports,
@@ -386,5 +403,41 @@ fn allowed_lint_passes_are_not_run() {
             .diagnostics
             .iter()
             .all(|d| d.code != Code::UnusedFact)
+    );
+}
+
+/// W0313's help names the add-on's own primary codes, from the table, and the fact the rule
+/// reads.
+#[test]
+fn addon_help_names_the_addons_own_primaries() {
+    use crate::tables::{Table, TableSet, import};
+    let release = import::Release {
+        system: crate::codes::System::Cpt,
+        id: "cpt-test".to_string(),
+        title: "t".to_string(),
+        effective: crate::types::Date::parse("2020-01-01").expect("a date"),
+        covers: String::new(),
+    };
+    let yaml = "system: cpt\ncodes:\n  - code: \"22612\"\n    short: a\n  - code: \"22630\"\n    short: b\n  - code: \"22614\"\n    short: c\n    addon: true\n    primaries: [\"22612\", \"22630\"]\n";
+    let data = import::local(yaml, "t.yaml", &release).expect("a table");
+    let mut tables = TableSet::new();
+    tables
+        .add(Table::from_data(&data).expect("a table"))
+        .expect("added");
+    let text = policy(
+        "fact codes_billed: set<code<cpt>>\n\
+         codes fusion = cpt { 22614 }\n\
+         decision d (first) {\n outcomes { yes, no }\n rule r when codes_billed has any fusion then yes\n otherwise no\n}\n",
+    );
+    let parsed = crate::syntax::parse(FileId(0), &text);
+    let checked = check(&[parsed.file], &ImportMap::new(), &tables, &[]);
+    let d = checked
+        .diagnostics
+        .iter()
+        .find(|d| d.code == Code::AddonWithoutPrimary)
+        .expect("W0313");
+    assert_eq!(
+        d.help.as_deref(),
+        Some("require a primary code too, such as `codes_billed has any { 22612, 22630 }`")
     );
 }

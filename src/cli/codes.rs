@@ -49,19 +49,41 @@ pub fn run(command: Command) -> ExitCode {
     }
 }
 
-/// The system of a code or pattern as written: the one whose format it has; when several
-/// have it (`2251*` is a CPT and an ICD-10-PCS pattern), the one whose tables have codes
-/// starting with it; for a code no format accepts, the one with the closest suggestion
-/// (`M4850XA` has seven characters like an ICD-10-PCS code, but is an ICD-10-CM code without
-/// its dot).
-fn infer_system(set: &TableSet, written: &str) -> Option<System> {
+/// How the code system of a code was told.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Told {
+    /// By `--system` or `--release`.
+    Given,
+    /// By the code's form (`72148`: five digits, CPT).
+    Form,
+    /// By the closest suggestion, for a code no system's form fits.
+    Suggestions,
+}
+
+/// The characters an ICD-10-PCS code can start with: its sections.
+const PCS_SECTIONS: &str = "0123456789BCDFGHX";
+
+/// The system of a code or pattern as written: the one whose form it has (five digits, or
+/// four and `F`, `T` or `U`, for CPT; a letter and four digits for HCPCS; seven letters and
+/// digits starting with a section for ICD-10-PCS; a letter, two characters and an optional
+/// dot and more for ICD-10-CM); when several have it (`2251*` is a CPT and an ICD-10-PCS
+/// pattern), the one whose tables have codes starting with it; for a code no form fits, the
+/// one with the closest suggestion (`M4850XA` has seven characters, but no PCS section comes
+/// first: it is an ICD-10-CM code without its dot).
+fn infer_system(set: &TableSet, written: &str) -> Option<(System, Told)> {
     let fits: Vec<System> = System::ALL
         .iter()
         .copied()
         .filter(|s| parse_code(*s, written).is_ok())
+        .filter(|s| {
+            *s != System::Icd10Pcs
+                || written
+                    .trim()
+                    .starts_with(|c: char| PCS_SECTIONS.contains(c.to_ascii_uppercase()))
+        })
         .collect();
     if let [one] = fits.as_slice() {
-        return Some(*one);
+        return Some((*one, Told::Form));
     }
     if fits.len() > 1 {
         let prefix = match fits.first().map(|s| parse_code(*s, written)) {
@@ -76,19 +98,19 @@ fn infer_system(set: &TableSet, written: &str) -> Option<System> {
             })
             .collect();
         return match known.as_slice() {
-            [one] => Some(*one),
+            [one] => Some((*one, Told::Form)),
             _ => None,
         };
     }
-    closest(set, written).map(Table::system)
+    closest(set, written).map(|t| (t.system(), Told::Suggestions))
 }
 
-/// The system and, when `--release` is given, the table.
+/// The system, how it was told and, when `--release` is given, the table.
 fn pick<'s>(
     set: &'s TableSet,
     pick: &Pick,
     written: &str,
-) -> Result<(System, Option<&'s Table>), ExitCode> {
+) -> Result<(System, Told, Option<&'s Table>), ExitCode> {
     let table = match &pick.release {
         Some(id) => Some(set.get(id).ok_or_else(|| {
             let known: Vec<&str> = set.iter().map(Table::release).collect();
@@ -108,15 +130,15 @@ fn pick<'s>(
                 s.display()
             )));
         }
-        (Some(t), _) => t.system(),
-        (None, Some(s)) => s,
+        (Some(t), _) => (t.system(), Told::Given),
+        (None, Some(s)) => (s, Told::Given),
         (None, None) => infer_system(set, written).ok_or_else(|| {
             fail(&format!(
                 "cannot tell the code system of `{written}`: give --system"
             ))
         })?,
     };
-    Ok((system, table))
+    Ok((system.0, system.1, table))
 }
 
 fn status(e: &Entry<'_>) -> &'static str {
@@ -132,7 +154,7 @@ fn show(written: &str, how: &Pick) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let (system, chosen) = match pick(&set, how, written) {
+    let (system, told, chosen) = match pick(&set, how, written) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -154,13 +176,12 @@ fn show(written: &str, how: &Pick) -> ExitCode {
         .collect();
     let mut out = Vec::new();
     let Some(entry) = found else {
-        // A code that exists nowhere may be meant for another system than its format says
-        // (`M4850XA` has the format of an ICD-10-PCS code): unless told, suggest from the
-        // system with the closest code.
-        let table = match (chosen, how.system) {
+        // Suggestions come from the system the code's form (or the user) names; only a code
+        // no form fits is suggested from the system with the closest code.
+        let table = match (chosen, told) {
             (Some(t), _) => Some(t),
-            (None, Some(_)) => releases.last().copied(),
-            (None, None) => closest(&set, written),
+            (None, Told::Suggestions) => closest(&set, written),
+            (None, Told::Given | Told::Form) => releases.last().copied(),
         };
         let Some(table) = table else {
             return fail(&format!(
@@ -175,8 +196,35 @@ fn show(written: &str, how: &Pick) -> ExitCode {
             table.release(),
             table.system().display()
         );
+        let searched: Vec<&str> = match chosen {
+            Some(t) => vec![t.release()],
+            None => releases.iter().rev().map(|t| t.release()).collect(),
+        };
+        let why = match told {
+            Told::Given => "as asked",
+            Told::Form => "told from the code's form",
+            Told::Suggestions => "no system's form fits; its codes are the closest",
+        };
+        say!(
+            out,
+            "  searched    {} ({}, {why})",
+            searched.join(", "),
+            system.display()
+        );
         if releases.iter().any(|t| t.contains(&code)) {
             say!(out, "  releases    {}", presence.join("; "));
+        }
+        // A table of selected codes (the shipped CPT table) cannot say a code does not exist,
+        // and its few codes make poor suggestions.
+        if table.status(&code).is_none() {
+            say!(
+                out,
+                "{} lists only some {} codes: `{}` may still be one",
+                table.release(),
+                table.system().display(),
+                written.trim()
+            );
+            return emit(&out, ExitCode::from(NOT_FOUND));
         }
         if let Some((base, allowed)) = seventh_hint(table, &code) {
             say!(out, "`{base}` takes a 7th character: {allowed}");
@@ -321,7 +369,7 @@ fn expand(written: &str, how: &Pick) -> ExitCode {
         Err(code) => return code,
     };
     let first_part = written.split("..").next().unwrap_or(written);
-    let (system, chosen) = match pick(&set, how, first_part) {
+    let (system, _, chosen) = match pick(&set, how, first_part) {
         Ok(p) => p,
         Err(code) => return code,
     };

@@ -445,15 +445,18 @@ impl<'d> Builder<'d> {
         let span = self.span(&pair);
         let mut items = Vec::new();
         for item in pair.into_inner() {
-            let item_span = self.span(&item);
             let mut words = item.into_inner();
             let Some(first) = words.next() else { continue };
             let first = self.word(&first);
             let last = words.next().map(|w| self.word(&w));
+            // From the first code to the last, not the pair's span: pest skips the whitespace
+            // after the first code while it tries `..`, so in a list written one code per line
+            // the pair runs on to the next line.
+            let end = last.as_ref().map_or(first.span.end, |l| l.span.end);
             items.push(SetItem {
+                span: Span { end, ..first.span },
                 first,
                 last,
-                span: item_span,
             });
         }
         SetLiteral { items, span }

@@ -283,6 +283,21 @@ impl Table {
             })
     }
 
+    /// What the release says of a code, by the one rule for every table, whole or partial: a
+    /// code it lists is billable or a heading; a code it does not list is absent only where
+    /// the table covers the code's kind ([`Table::covers`]); elsewhere the table cannot say
+    /// (`None`), and the code is taken as written. The checker (code sets and tests) and the
+    /// binding of artifacts' facts both read it.
+    pub fn status(&self, code: &str) -> Option<crate::artifact::CodeStatus> {
+        use crate::artifact::CodeStatus;
+        match self.lookup(code) {
+            Some(e) if e.is_billable() => Some(CodeStatus::Billable),
+            Some(_) => Some(CodeStatus::Heading),
+            None if self.covers(code) => Some(CodeStatus::Absent),
+            None => None,
+        }
+    }
+
     /// Whether the release has this code.
     pub fn contains(&self, code: &str) -> bool {
         self.lookup(code).is_some()
@@ -892,8 +907,8 @@ impl<'t> Iterator for Entries<'t> {
     }
 }
 
-/// Patients' codes in decision artifacts are checked against these tables: a release that
-/// lists its whole system says whether a code is billable, a heading or absent.
+/// Patients' codes in decision artifacts are checked against these tables by the rule the
+/// checker applies to code sets and tests ([`Table::status`]).
 impl crate::artifact::Releases for TableSet {
     fn status(
         &self,
@@ -901,13 +916,7 @@ impl crate::artifact::Releases for TableSet {
         release: &str,
         code: &str,
     ) -> Option<crate::artifact::CodeStatus> {
-        use crate::artifact::CodeStatus;
-        let table = self.get(release).filter(|t| t.coverage() == "*")?;
-        Some(match table.lookup(code) {
-            Some(e) if e.is_billable() => CodeStatus::Billable,
-            Some(_) => CodeStatus::Heading,
-            None => CodeStatus::Absent,
-        })
+        self.get(release)?.status(code)
     }
 }
 

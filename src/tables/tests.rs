@@ -495,3 +495,22 @@ fn typing_slips() {
     assert!(table.suggest("").is_empty());
     assert!(table.suggest(&"M".repeat(100)).is_empty());
 }
+
+/// One rule for every table, in the checker and in the binding of artifacts' facts: a listed
+/// code is billable or a heading, an unlisted one is absent only where the table covers it.
+#[test]
+fn partial_tables_say_what_they_list_and_nothing_else() {
+    use crate::artifact::{CodeStatus, Releases};
+    let set = TableSet::shipped();
+    let status = |release: &str, code: &str| set.status(System::Cpt, release, code);
+    assert_eq!(status("cpt-local", "22512"), Some(CodeStatus::Billable));
+    assert_eq!(status("cpt-local", "72148"), None);
+    let pcs = |code: &str| set.status(System::Icd10Pcs, "icd10pcs-2025", code);
+    assert_eq!(pcs("0QU03JZ"), Some(CodeStatus::Billable));
+    assert_eq!(pcs("0QU03JJ"), Some(CodeStatus::Absent));
+    assert_eq!(pcs("BW00ZZZ"), None);
+    assert_eq!(
+        set.status(System::Icd10Cm, "icd10cm-2025", "M48.50XA"),
+        Some(CodeStatus::Billable)
+    );
+}

@@ -40,8 +40,8 @@ pub struct Options {
     /// claim id, say), so that a result can be matched to its input.
     pub carry: Vec<String>,
     /// Code tables to check codes against: each code must then also be a billable code of the
-    /// release the artifact was built against (when that release is at hand and lists its
-    /// whole system). Without them codes are checked for their format only.
+    /// release the artifact was built against, as far as that release can say (see
+    /// [`Releases::status`]). Without them codes are checked for their format only.
     pub releases: Option<Arc<dyn Releases>>,
 }
 

@@ -343,8 +343,8 @@ pub enum CodeStatus {
 /// shipped and imported tables).
 pub trait Releases: Send + Sync {
     /// What `release` of `system` says of `code` (in normal form); `None` when the release is
-    /// not at hand or does not list its whole system, so that codes can be checked for their
-    /// format only.
+    /// not at hand, or does not list the code and does not list every code of its kind (a
+    /// partial table), so that the code is checked for its format only.
     fn status(&self, system: System, release: &str, code: &str) -> Option<CodeStatus>;
 }
 

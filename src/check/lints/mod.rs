@@ -1,8 +1,13 @@
 //! The lints: passes over the checked model and the record of uses that resolution leaves,
-//! registered once in [`PASSES`]. A pass whose codes are all allowed is not run.
+//! registered once in [`PASSES`]. A pass whose codes are all allowed is not run. A pass
+//! reports warnings and notes only: every error is found by resolution and typing, so whether
+//! the model is valid never depends on what is allowed.
+
+mod codes;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
+use super::codes::CodeTables;
 use super::{ImportUse, Symbol, names};
 use crate::diagnostic::{Code, Diagnostic, shown};
 use crate::ir::*;
@@ -23,10 +28,12 @@ pub(super) struct Uses {
     pub any_broken: bool,
 }
 
-/// What a lint pass reads: the checked model and the record of uses, never the checker.
+/// What a lint pass reads: the checked model, the record of uses and the code tables as typing
+/// read them, never the checker.
 pub(super) struct Context<'a> {
     pub program: &'a Program,
     pub uses: &'a Uses,
+    pub codes: &'a CodeTables<'a>,
 }
 
 /// One lint pass: the codes it may report, and the pass.
@@ -36,7 +43,35 @@ pub(super) struct Pass {
 }
 
 /// Every lint pass, in the order their diagnostics are reported.
-pub(super) const PASSES: [Pass; 4] = [
+pub(super) const PASSES: [Pass; 11] = [
+    Pass {
+        codes: &[Code::NoTableInForce],
+        run: codes::no_table_in_force,
+    },
+    Pass {
+        codes: &[Code::PartialTable],
+        run: codes::partial_tables,
+    },
+    Pass {
+        codes: &[Code::LowercasePlaceholder],
+        run: codes::lowercase_placeholders,
+    },
+    Pass {
+        codes: &[Code::DuplicateCode],
+        run: codes::duplicate_codes,
+    },
+    Pass {
+        codes: &[Code::CodeChangedLater],
+        run: codes::codes_changed_later,
+    },
+    Pass {
+        codes: &[Code::WideRange],
+        run: codes::wide_ranges,
+    },
+    Pass {
+        codes: &[Code::AddonWithoutPrimary],
+        run: codes::addons,
+    },
     Pass {
         codes: &[Code::ConfusableName],
         run: look_alikes,
