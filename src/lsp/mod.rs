@@ -103,7 +103,7 @@ fn read_stdin(to_server: &Sender<Message>) {
                 }
             }
             framing::Frame::Problem(problem) => {
-                // The message lock keeps this reply whole among the writer's messages.
+                // Standard output's lock keeps this reply whole among the writer's messages.
                 let mut out = std::io::stdout().lock();
                 if framing::write(&mut out, &problem.answer()).is_err() {
                     return;
