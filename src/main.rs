@@ -117,7 +117,9 @@ fn main() -> ExitCode {
         Command::Build(args) => cli::build::run(args),
         Command::Eval(args) => cli::eval::run(args),
         Command::Lsp => match medpol::lsp::serve_stdio() {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(medpol::lsp::Ending::AfterShutdown) => ExitCode::SUCCESS,
+            // The protocol's status for an `exit` (or the end of the input) without `shutdown`.
+            Ok(medpol::lsp::Ending::WithoutShutdown) => ExitCode::FAILURE,
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::from(USAGE)

@@ -362,3 +362,136 @@ fn random_edits_never_bring_the_server_down() {
     assert_eq!(last["params"]["diagnostics"], json!([]), "{last}");
     client.stop();
 }
+
+/// What the server logs (`window/logMessage`), waited for until one satisfies `wanted`.
+fn logged(client: &mut Client, wanted: &str) -> String {
+    let m = client.wait_for(|m| {
+        m["method"] == "window/logMessage"
+            && m["params"]["message"]
+                .as_str()
+                .is_some_and(|s| s.contains(wanted))
+    });
+    m["params"]["message"].as_str().unwrap().to_string()
+}
+
+/// A request the server answers whatever the state: the symbols of a document it does not know.
+fn still_serving(client: &mut Client) {
+    let symbols = client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": "untitled:none" } }),
+    );
+    assert_eq!(symbols, json!([]));
+}
+
+#[test]
+fn malformed_messages_are_answered_and_the_session_goes_on() {
+    let mut client = Client::start();
+    // A header block without `Content-Length`: logged and skipped.
+    client.send_raw(b"Garbage without a colon\r\n\r\n");
+    let log = logged(&mut client, "bad header");
+    assert!(log.contains("`Garbage without a colon`"), "{log}");
+    still_serving(&mut client);
+    // A length that is no number: its block is skipped, and its body, which has no line break,
+    // runs into the next header, which is still read.
+    client.send_raw(b"Content-Length: ten\r\n\r\n{}");
+    logged(&mut client, "is not a length");
+    still_serving(&mut client);
+    // A body that is not JSON, or not UTF-8: JSON-RPC's parse error, with no id.
+    for body in [
+        &b"{\"jsonrpc\": \"2.0\", \"id\": 1, "[..],
+        b"{\"method\": \"\xff\"}",
+    ] {
+        client.send_body(body);
+        let reply = client.wait_for(|m| m.get("error").is_some());
+        assert_eq!(reply["id"], Value::Null, "{reply}");
+        assert_eq!(reply["error"]["code"], -32700, "{reply}");
+        still_serving(&mut client);
+    }
+    // JSON that is no message: an invalid request, answered with its id.
+    client.send_body(br#"{"jsonrpc": "2.0", "id": 77}"#);
+    let reply = client.wait_for(|m| m["id"] == 77);
+    assert_eq!(reply["error"]["code"], -32600, "{reply}");
+    still_serving(&mut client);
+    client.stop();
+}
+
+#[test]
+fn an_unknown_method_is_not_found() {
+    let mut client = Client::start();
+    let reply = client.request_reply("medpol/unknown", json!({}));
+    assert_eq!(reply["error"]["code"], -32601, "{reply}");
+    assert_eq!(
+        reply["error"]["message"],
+        "medpol does not answer `medpol/unknown`"
+    );
+    // Known, with parameters it cannot read: invalid parameters, as before.
+    let reply = client.request_reply("textDocument/hover", json!({ "nothing": 1 }));
+    assert_eq!(reply["error"]["code"], -32602, "{reply}");
+    client.stop();
+}
+
+#[test]
+fn exit_without_shutdown_ends_with_status_1() {
+    let mut client = Client::start();
+    client.notify("exit", Value::Null);
+    assert_eq!(client.exit_status().code(), Some(1));
+    // The same when the editor just closes the server's input.
+    let client = Client::start();
+    assert_eq!(client.close().code(), Some(1));
+    // After `shutdown`, requests are refused, and `exit` ends with 0 (`Client::stop`).
+    let mut client = Client::start();
+    assert_eq!(client.request("shutdown", Value::Null), Value::Null);
+    let reply = client.request_reply("textDocument/documentSymbol", json!({}));
+    assert_eq!(reply["error"]["code"], -32600, "{reply}");
+    client.notify("exit", Value::Null);
+    assert_eq!(client.exit_status().code(), Some(0));
+}
+
+/// The address space the server gets in the tests of size limits: enough for the server (and
+/// the largest message it reads), far less than a 60 GB message or a document checked at 200
+/// times its size.
+const LIMIT: u64 = 1 << 30;
+
+#[test]
+fn a_message_past_the_size_limit_is_skipped_unread() {
+    let mut client = Client::start_limited(LIMIT);
+    // Just past 64 MiB: skipped, and the next message read.
+    let over = (64 << 20) + 1;
+    let mut message = format!("Content-Length: {over}\r\n\r\n").into_bytes();
+    message.resize(message.len() + over, b' ');
+    client.send_raw(&message);
+    logged(&mut client, &format!("skipped a message of {over} bytes"));
+    still_serving(&mut client);
+    // 60 GB claimed: reported at once, with nothing allocated for it; the server then reads
+    // on to skip the body, until the input ends.
+    client.send_raw(b"Content-Length: 60000000000\r\n\r\n{\"jsonrpc\"");
+    logged(&mut client, "skipped a message of 60000000000 bytes");
+    let status = client.close();
+    assert_eq!(status.code(), Some(1), "{status}");
+}
+
+#[test]
+fn a_document_past_the_size_limit_gets_one_warning() {
+    let mut client = Client::start_limited(LIMIT);
+    let uri = "untitled:huge";
+    // 8 MiB and a bit of one error repeated: checking it would mean a million diagnostics.
+    let line = "define x = y\n";
+    let text = line.repeat((8 << 20) / line.len() + 1);
+    open(&mut client, uri, &text);
+    let list = client.diagnostics(uri, |l| !l.is_empty());
+    assert_eq!(list.len(), 1, "{:?}", &list[..2]);
+    assert_eq!(list[0]["severity"], 2);
+    let message = list[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!(
+            "this document is too large to check: {} bytes",
+            text.len()
+        )),
+        "{message}"
+    );
+    // Cut to size, it is checked again.
+    change(&mut client, uri, 2, line);
+    let list = client.diagnostics(uri, |l| l.iter().any(|d| d["code"] == "E0101"));
+    assert_eq!(codes(&list), ["W0102", "E0101"]);
+    client.stop();
+}

@@ -8,12 +8,17 @@
 //! worker thread. Each change of a project starts a new generation and cancels the analysis
 //! of the one before; the worker publishes only results of the current generation, so a stale
 //! analysis is never shown.
+//!
+//! Messages are read by our own reader (`framing`), which answers a malformed message and
+//! reads on; lsp-server gives the message types and the initialization handshake.
 
 mod convert;
 mod features;
+mod framing;
 mod pipeline;
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -21,11 +26,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crossbeam_channel::{Receiver, Sender};
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
 use lsp_types::notification::{
-    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, LogMessage, Notification as _,
+    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Exit, LogMessage,
+    Notification as _,
 };
 use lsp_types::request::{
     CodeActionRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
-    References, Request as _,
+    References, Request as _, Shutdown,
 };
 use lsp_types::{
     CodeActionProviderCapability, CompletionOptions, GotoDefinitionResponse,
@@ -38,14 +44,77 @@ use crate::driver;
 use crate::project;
 use pipeline::{Computed, Input, Published};
 
-/// Serves one client on standard input and output until it says `exit`.
-pub fn serve_stdio() -> Result<(), String> {
-    let (connection, io_threads) = Connection::stdio();
-    serve(connection)?;
-    io_threads.join().map_err(|e| e.to_string())
+/// The largest document checked, in bytes (`docs/editors.md`): a larger one gets one warning
+/// and is not parsed, so that an editor opening a huge file cannot make the server hold many
+/// times its size.
+pub const MAX_DOCUMENT: usize = 8 << 20;
+
+/// How a session ended. The protocol asks for exit status 0 after `shutdown`, 1 without.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    AfterShutdown,
+    WithoutShutdown,
 }
 
-fn serve(connection: Connection) -> Result<(), String> {
+/// Serves one client on standard input and output until it says `exit` or closes its output.
+pub fn serve_stdio() -> Result<Ending, String> {
+    let (to_server, incoming) = crossbeam_channel::bounded::<Message>(0);
+    let (outgoing, to_client) = crossbeam_channel::bounded::<Message>(0);
+    // Not joined: after a session that did not end with `exit`, it may wait on standard input
+    // for good; the process ends without it.
+    std::thread::Builder::new()
+        .name("medpol-lsp-reader".into())
+        .spawn(move || read_stdin(&to_server))
+        .map_err(|e| format!("cannot start the reading thread: {e}"))?;
+    let writer = std::thread::Builder::new()
+        .name("medpol-lsp-writer".into())
+        .spawn(move || {
+            for message in to_client {
+                if message.write(&mut std::io::stdout().lock()).is_err() {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the writing thread: {e}"))?;
+    let ending = serve(Connection {
+        sender: outgoing,
+        receiver: incoming,
+    });
+    // Every sender is gone with the server: the writer ends once it has written the rest.
+    writer
+        .join()
+        .map_err(|_| "the writing thread failed".to_string())?;
+    ending
+}
+
+/// Reads messages from standard input for the server until `exit` or the end of the input,
+/// and answers a malformed message itself, straight on standard output (an error reply with no
+/// `id`, which lsp-server's response type cannot carry, or a log message).
+fn read_stdin(to_server: &Sender<Message>) {
+    let mut reader = framing::Reader::new(std::io::stdin().lock());
+    // A read error (the input ended inside a message) ends the session like the end of the
+    // input: the server sees the channel close.
+    while let Ok(Some(frame)) = reader.read() {
+        match frame {
+            framing::Frame::Message(message) => {
+                let exit = matches!(&message, Message::Notification(n) if n.method == Exit::METHOD);
+                if to_server.send(message).is_err() || exit {
+                    return;
+                }
+            }
+            framing::Frame::Problem(problem) => {
+                // Standard output's lock keeps this reply whole among the writer's messages.
+                let mut out = std::io::stdout().lock();
+                if framing::write(&mut out, &problem.answer()).is_err() {
+                    return;
+                }
+                let _ = out.flush();
+            }
+        }
+    }
+}
+
+fn serve(connection: Connection) -> Result<Ending, String> {
     let capabilities = ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
         hover_provider: Some(HoverProviderCapability::Simple(true)),
@@ -93,15 +162,23 @@ fn serve(connection: Connection) -> Result<(), String> {
         doc_key: HashMap::new(),
         cancels: HashMap::new(),
     };
+    let mut shut_down = false;
     for message in &connection.receiver {
         match message {
+            Message::Request(request) if shut_down => {
+                let _ = server.sender.send(Message::Response(Response::new_err(
+                    request.id,
+                    ErrorCode::InvalidRequest as i32,
+                    "the server is shutting down".into(),
+                )));
+            }
+            Message::Request(request) if request.method == Shutdown::METHOD => {
+                shut_down = true;
+                let _ = server
+                    .sender
+                    .send(Message::Response(Response::new_ok(request.id, ())));
+            }
             Message::Request(request) => {
-                if connection
-                    .handle_shutdown(&request)
-                    .map_err(|e| e.to_string())?
-                {
-                    break;
-                }
                 let id = request.id.clone();
                 let response = catch_unwind(AssertUnwindSafe(|| server.request(request)))
                     .unwrap_or_else(|_| {
@@ -113,6 +190,8 @@ fn serve(connection: Connection) -> Result<(), String> {
                     });
                 let _ = server.sender.send(Message::Response(response));
             }
+            Message::Notification(notification) if notification.method == Exit::METHOD => break,
+            Message::Notification(_) if shut_down => {}
             Message::Notification(notification) => {
                 // A bug in one change must not end the session: the next change is checked
                 // afresh.
@@ -127,7 +206,12 @@ fn serve(connection: Connection) -> Result<(), String> {
     drop(server);
     worker
         .join()
-        .map_err(|_| "the analysis thread failed".to_string())
+        .map_err(|_| "the analysis thread failed".to_string())?;
+    Ok(if shut_down {
+        Ending::AfterShutdown
+    } else {
+        Ending::WithoutShutdown
+    })
 }
 
 /// State the main thread and the analysis worker share: the current generation of each
@@ -151,8 +235,28 @@ struct Job {
     anchor: String,
 }
 
-struct Doc {
-    text: String,
+/// An open document: its text, or only its size when that is past [`MAX_DOCUMENT`] (the text
+/// is not kept, and not checked).
+enum Doc {
+    Text(String),
+    TooLarge(usize),
+}
+
+impl Doc {
+    fn new(text: String) -> Doc {
+        if text.len() > MAX_DOCUMENT {
+            Doc::TooLarge(text.len())
+        } else {
+            Doc::Text(text)
+        }
+    }
+
+    fn text(&self) -> Option<&str> {
+        match self {
+            Doc::Text(text) => Some(text),
+            Doc::TooLarge(_) => None,
+        }
+    }
 }
 
 struct Server {
@@ -174,12 +278,8 @@ impl Server {
                     serde_json::from_value::<lsp_types::DidOpenTextDocumentParams>(n.params)
                 {
                     let uri = p.text_document.uri.as_str().to_string();
-                    self.docs.insert(
-                        uri.clone(),
-                        Doc {
-                            text: p.text_document.text,
-                        },
-                    );
+                    self.docs
+                        .insert(uri.clone(), Doc::new(p.text_document.text));
                     self.changed(&uri);
                 }
             }
@@ -190,7 +290,7 @@ impl Server {
                     let uri = p.text_document.uri.as_str().to_string();
                     // Full sync: the last change holds the whole text.
                     if let Some(change) = p.content_changes.into_iter().last() {
-                        self.docs.insert(uri.clone(), Doc { text: change.text });
+                        self.docs.insert(uri.clone(), Doc::new(change.text));
                         self.changed(&uri);
                     }
                 }
@@ -221,8 +321,9 @@ impl Server {
             let text = self
                 .docs
                 .get(uri)
-                .map(|d| d.text.clone())
-                .unwrap_or_default();
+                .and_then(Doc::text)
+                .unwrap_or_default()
+                .to_string();
             return (
                 uri.to_string(),
                 Input::Loose {
@@ -234,12 +335,16 @@ impl Server {
         let mut targets = vec![root.clone()];
         let mut overlay = project::Overlay::new();
         for (open, doc) in &self.docs {
+            // A document too large to check is read from disk, as if it were not open.
+            let Some(text) = doc.text() else {
+                continue;
+            };
             let Some(p) = convert::uri_to_path(open).and_then(|p| p.canonicalize().ok()) else {
                 continue;
             };
             if p.starts_with(&root) {
                 targets.push(p.clone());
-                overlay.insert(p, doc.text.clone());
+                overlay.insert(p, text.to_string());
             }
         }
         (
@@ -254,6 +359,17 @@ impl Server {
 
     /// Checks a changed document's project now, and queues its analysis.
     fn changed(&mut self, uri: &str) {
+        if let Some(Doc::TooLarge(size)) = self.docs.get(uri) {
+            // Hover and the rest have no model of this text: they answer nothing. An analysis
+            // of its earlier text is not published over the warning.
+            if let Some(key) = self.doc_key.remove(uri)
+                && let Some(cancel) = self.cancels.remove(&key)
+            {
+                cancel.store(true, Ordering::Relaxed);
+            }
+            pipeline::publish_too_large(&self.sender, uri, *size);
+            return;
+        }
         let (key, input) = self.input(uri);
         self.doc_key.insert(uri.to_string(), key.clone());
         if let Some(old) = self.cancels.remove(&key) {
@@ -311,13 +427,14 @@ impl Server {
         let result = self.answer(request);
         match result {
             Ok(value) => Response::new_ok(id, value),
-            Err(message) => Response::new_err(id, ErrorCode::InvalidParams as i32, message),
+            Err((code, message)) => Response::new_err(id, code as i32, message),
         }
     }
 
-    fn answer(&mut self, request: Request) -> Result<serde_json::Value, String> {
-        fn params<P: serde::de::DeserializeOwned>(r: Request) -> Result<P, String> {
-            serde_json::from_value(r.params).map_err(|e| format!("invalid parameters: {e}"))
+    fn answer(&mut self, request: Request) -> Result<serde_json::Value, (ErrorCode, String)> {
+        fn params<P: serde::de::DeserializeOwned>(r: Request) -> Result<P, (ErrorCode, String)> {
+            serde_json::from_value(r.params)
+                .map_err(|e| (ErrorCode::InvalidParams, format!("invalid parameters: {e}")))
         }
         let value = match request.method.as_str() {
             HoverRequest::METHOD => {
@@ -376,7 +493,7 @@ impl Server {
                 let text = self
                     .docs
                     .get(uri.as_str())
-                    .map(|d| d.text.as_str())
+                    .and_then(Doc::text)
                     .unwrap_or_default();
                 serde_json::to_value(features::code_actions(uri, text, &p.context.diagnostics))
             }
@@ -385,7 +502,7 @@ impl Server {
                 let text = self
                     .docs
                     .get(p.text_document.uri.as_str())
-                    .map(|d| d.text.as_str())
+                    .and_then(Doc::text)
                     .unwrap_or_default();
                 match features::format(text) {
                     Ok(edits) => serde_json::to_value(edits),
@@ -396,9 +513,17 @@ impl Server {
                     }
                 }
             }
-            other => return Err(format!("medpol does not answer `{other}`")),
+            other => {
+                return Err((
+                    ErrorCode::MethodNotFound,
+                    format!(
+                        "medpol does not answer `{}`",
+                        crate::diagnostic::shown(other)
+                    ),
+                ));
+            }
         };
-        value.map_err(|e| e.to_string())
+        value.map_err(|e| (ErrorCode::InternalError, e.to_string()))
     }
 }
 

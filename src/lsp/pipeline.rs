@@ -174,6 +174,29 @@ pub fn publish(
     published.by_key.insert(key.to_string(), now);
 }
 
+/// Publishes the one warning of a document past [`super::MAX_DOCUMENT`], in place of its
+/// diagnostics. It has no code: it is about the editor's session, not about the policy, which
+/// `medpol check` reads whatever its size.
+pub fn publish_too_large(sender: &Sender<Message>, uri: &str, size: usize) {
+    let Ok(parsed) = uri.parse::<Uri>() else {
+        return;
+    };
+    let warning = lsp_types::Diagnostic {
+        severity: Some(DiagnosticSeverity::WARNING),
+        source: Some("medpol".to_string()),
+        message: format!(
+            "this document is too large to check: {size} bytes, and the editor checks at most {} MiB\nhelp: `medpol check` checks the saved file",
+            super::MAX_DOCUMENT >> 20
+        ),
+        ..lsp_types::Diagnostic::default()
+    };
+    let params = PublishDiagnosticsParams::new(parsed, vec![warning], None);
+    let _ = sender.send(Message::Notification(Notification::new(
+        PublishDiagnostics::METHOD.to_string(),
+        params,
+    )));
+}
+
 /// One medpol diagnostic as the protocol's: its code, message with help and notes, secondary
 /// labels as related information, and its fixes as data for code actions.
 fn to_lsp(computed: &Computed, file: Option<&SourceFile>, d: &Diagnostic) -> lsp_types::Diagnostic {

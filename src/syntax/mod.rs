@@ -27,8 +27,8 @@ pub struct Parsed {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Broken files at least this large have their declarations parsed in parallel: below it,
-/// starting the threads costs more than it saves.
+/// Files at least this large have their runs (and, where a run is broken, its declarations)
+/// parsed in parallel: below it, starting the threads costs more than it saves.
 const PARALLEL_FROM: usize = 256 * 1024;
 
 /// The reserved words of the grammar (`keyword` in `grammar/medpol.pest`): never names. The
@@ -74,34 +74,78 @@ fn parse_with(file: FileId, text: &str, try_whole: bool) -> Parsed {
         broken: Vec::new(),
         comments: scanned.comments,
     };
-    // The grammar reads the file whole: one run, whatever its size. Only when that fails (or
-    // the scanner already found something wrong) are the declarations read one by one, to
-    // report each broken one and keep the others. On a file that parses, both give the same
-    // tree, so the second is recovery only.
+    // The grammar reads the file in runs of whole declarations of up to `RUN` bytes (the whole
+    // of most files). Only when a run fails (or the scanner already found something wrong) are
+    // its declarations read one by one, to report each broken one and keep the others. On text
+    // that parses, both give the same tree, so the second is recovery only.
     let clean = scanned
         .chunks
         .iter()
         .all(|c| !c.too_deep && c.first_problem.is_none());
-    if try_whole
-        && clean
-        && let Ok(pairs) = Grammar::parse(Rule::chunk, text)
-    {
-        let mut builder = build::Builder::new(file, 0, &mut diagnostics);
-        tree.decls = builder.chunk(pairs);
-        return finish(file, text, tree, diagnostics);
-    }
-    let one = |chunk: &scan::Chunk| parse_chunk(file, text, chunk);
-    let parts: Vec<ChunkParse> = if text.len() >= PARALLEL_FROM {
-        scanned.chunks.par_iter().map(one).collect()
+    let runs = if try_whole && clean {
+        runs(&scanned.chunks)
     } else {
-        scanned.chunks.iter().map(one).collect()
+        scanned.chunks.chunks(1).collect()
     };
-    for part in parts {
+    let one = |run: &[scan::Chunk]| parse_run(file, text, run);
+    let parts: Vec<Vec<ChunkParse>> = if text.len() >= PARALLEL_FROM {
+        runs.par_iter().map(|run| one(run)).collect()
+    } else {
+        runs.iter().map(|run| one(run)).collect()
+    };
+    for part in parts.into_iter().flatten() {
         tree.decls.extend(part.decls);
         diagnostics.extend(part.diagnostics);
         tree.broken.extend(part.broken);
     }
     finish(file, text, tree, diagnostics)
+}
+
+/// The most text the grammar reads in one run. It keeps a token for every rule it enters, some
+/// 80 bytes for each byte of text: read whole, an 8 MB file peaked at 640 MB in the parse alone
+/// (`docs/performance.md`).
+const RUN: usize = 256 * 1024;
+
+/// Consecutive chunks grouped into runs of about [`RUN`] bytes; a longer chunk is a run alone.
+fn runs(chunks: &[scan::Chunk]) -> Vec<&[scan::Chunk]> {
+    let mut runs = Vec::new();
+    let mut first = 0;
+    for (i, chunk) in chunks.iter().enumerate() {
+        let start = chunks.get(first).map_or(chunk.start, |c| c.start);
+        if chunk.end.saturating_sub(start) > RUN && i > first {
+            runs.push(chunks.get(first..i).unwrap_or_default());
+            first = i;
+        }
+    }
+    if first < chunks.len() {
+        runs.push(chunks.get(first..).unwrap_or_default());
+    }
+    runs
+}
+
+/// One run of chunks read by the grammar at once, or, when that fails, chunk by chunk.
+fn parse_run(file: FileId, text: &str, run: &[scan::Chunk]) -> Vec<ChunkParse> {
+    if let [only] = run {
+        return vec![parse_chunk(file, text, only)];
+    }
+    let (Some(first), Some(last)) = (run.first(), run.last()) else {
+        return Vec::new();
+    };
+    let mut whole = ChunkParse {
+        decls: Vec::new(),
+        diagnostics: Vec::new(),
+        broken: None,
+    };
+    if let Some(run_text) = text.get(first.start..last.end)
+        && let Ok(pairs) = Grammar::parse(Rule::chunk, run_text)
+    {
+        let mut builder = build::Builder::new(file, first.start, &mut whole.diagnostics);
+        whole.decls = builder.chunk(pairs);
+        return vec![whole];
+    }
+    run.iter()
+        .map(|chunk| parse_chunk(file, text, chunk))
+        .collect()
 }
 
 /// The parse of a file, with a diagnostic for a file that declares nothing.
@@ -295,6 +339,30 @@ mod tests {
             }
         }
         assert!(compared > 50, "only {compared} files were compared");
+    }
+
+    /// A file past [`RUN`] is read in runs of whole declarations, each with its own recovery: the
+    /// same tree and diagnostics as reading it chunk by chunk, with a broken declaration in one
+    /// run.
+    #[test]
+    fn a_large_file_read_in_runs_parses_as_chunk_by_chunk() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let policy = std::fs::read_to_string(root.join("policies/bcbsma-484.medpol")).unwrap();
+        let mut text = policy.repeat(2 * RUN / policy.len() + 2);
+        text.push_str("define broken = a and\n");
+        text.push_str(&policy.repeat(RUN / policy.len() + 1));
+        let scanned = scan::scan(FileId(0), &text);
+        let runs = runs(&scanned.chunks);
+        assert!(runs.len() >= 3, "{} runs", runs.len());
+        for run in &runs {
+            let (first, last) = (run.first().unwrap(), run.last().unwrap());
+            assert!(run.len() == 1 || last.end - first.start <= RUN);
+        }
+        let parsed = parse(FileId(0), &text);
+        assert_eq!(shown(&parsed), shown(&parse_with(FileId(0), &text, false)));
+        let errors = parsed.diagnostics.iter().filter(|d| d.is_error()).count();
+        assert_eq!(errors, 1);
+        assert_eq!(parsed.file.broken.len(), 1);
     }
 
     proptest::proptest! {

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,8 @@ const PATIENCE: Duration = Duration::from_secs(30);
 
 pub struct Client {
     child: Child,
-    stdin: ChildStdin,
+    /// `None` once closed.
+    stdin: Option<ChildStdin>,
     incoming: Receiver<Value>,
     /// Notifications read while waiting for something else.
     pub notifications: Vec<Value>,
@@ -24,8 +25,23 @@ pub struct Client {
 
 impl Client {
     pub fn start() -> Client {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_medpol"))
-            .arg("lsp")
+        Client::spawn(Command::new(env!("CARGO_BIN_EXE_medpol")).arg("lsp"))
+    }
+
+    /// The server with at most `bytes` of address space (`prlimit --as`, util-linux): an
+    /// allocation past it fails, and the server aborts.
+    pub fn start_limited(bytes: u64) -> Client {
+        Client::spawn(
+            Command::new("prlimit")
+                .arg(format!("--as={bytes}"))
+                .arg("--")
+                .arg(env!("CARGO_BIN_EXE_medpol"))
+                .arg("lsp"),
+        )
+    }
+
+    fn spawn(command: &mut Command) -> Client {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -59,7 +75,7 @@ impl Client {
         });
         let mut client = Client {
             child,
-            stdin,
+            stdin: Some(stdin),
             incoming,
             notifications: Vec::new(),
             next_id: 0,
@@ -81,8 +97,21 @@ impl Client {
 
     pub fn send(&mut self, message: Value) {
         let body = message.to_string();
-        write!(self.stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-        self.stdin.flush().unwrap();
+        self.send_body(body.as_bytes());
+    }
+
+    /// Sends bytes as they are, header or not.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("standard input still open");
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Sends a body, JSON or not, with its header.
+    pub fn send_body(&mut self, body: &[u8]) {
+        let mut message = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+        message.extend_from_slice(body);
+        self.send_raw(&message);
     }
 
     pub fn notify(&mut self, method: &str, params: Value) {
@@ -102,15 +131,29 @@ impl Client {
 
     /// Sends a request and returns its result (panics on an error reply).
     pub fn request(&mut self, method: &str, params: Value) -> Value {
+        let reply = self.request_reply(method, params);
+        assert!(reply.get("error").is_none(), "{method} failed: {reply}");
+        reply["result"].clone()
+    }
+
+    /// Sends a request and returns the whole reply, error or result.
+    pub fn request_reply(&mut self, method: &str, params: Value) -> Value {
         self.next_id += 1;
         let id = self.next_id;
         self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
+        self.wait_for(|m| m["id"] == id && m.get("method").is_none())
+    }
+
+    /// Waits for a message that satisfies `wanted`, keeping the others as notifications.
+    pub fn wait_for(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.notifications.iter().position(&wanted) {
+            return self.notifications.remove(i);
+        }
         let deadline = Instant::now() + PATIENCE;
         loop {
             let m = self.receive(deadline);
-            if m["id"] == id {
-                assert!(m.get("error").is_none(), "{method} failed: {m}");
-                return m["result"].clone();
+            if wanted(&m) {
+                return m;
             }
             self.notifications.push(m);
         }
@@ -137,11 +180,23 @@ impl Client {
     pub fn stop(mut self) {
         assert_eq!(self.request("shutdown", Value::Null), Value::Null);
         self.notify("exit", Value::Null);
+        let status = self.exit_status();
+        assert!(status.success(), "the server exited with {status}");
+    }
+
+    /// Closes the server's input (as an editor that quits without a word) and waits for it
+    /// to end.
+    pub fn close(mut self) -> ExitStatus {
+        self.stdin = None;
+        self.exit_status()
+    }
+
+    /// Waits for the server to end.
+    pub fn exit_status(&mut self) -> ExitStatus {
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "the server exited with {status}");
-                return;
+                return status;
             }
             assert!(Instant::now() < deadline, "the server did not exit");
             std::thread::sleep(Duration::from_millis(10));
