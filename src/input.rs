@@ -13,8 +13,11 @@ use std::path::Path;
 /// The kinds of input read whole, each with its limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// A `.medpol` source file or `medpol.yaml`.
+    /// A `.medpol` source file. Generated policies (one decision per row of a payer's
+    /// spreadsheet) reach tens of megabytes, and the checker is linear in them.
     Source,
+    /// A project's `medpol.yaml`: a few lines of settings.
+    Project,
     /// The facts of one patient (`eval --facts`).
     Facts,
     /// A compiled decision artifact.
@@ -31,7 +34,8 @@ impl Kind {
     pub const fn limit(self) -> u64 {
         const MIB: u64 = 1 << 20;
         match self {
-            Kind::Source => 8 * MIB,
+            Kind::Source => 64 * MIB,
+            Kind::Project => MIB,
             Kind::Facts => 16 * MIB,
             Kind::Artifact => 256 * MIB,
             Kind::Table => 256 * MIB,
@@ -42,7 +46,8 @@ impl Kind {
     /// What the file is, for a message.
     pub const fn noun(self) -> &'static str {
         match self {
-            Kind::Source => "a source file",
+            Kind::Source => "a policy file",
+            Kind::Project => "a project file",
             Kind::Facts => "a facts file",
             Kind::Artifact => "an artifact",
             Kind::Table => "a code table",
@@ -112,9 +117,16 @@ pub fn read(path: &Path, kind: Kind) -> Result<Vec<u8>, ReadError> {
     if ty.is_file() && meta.len() > kind.limit() {
         return Err(ReadError::TooLarge { kind });
     }
-    let mut bytes = Vec::with_capacity(meta.len().min(kind.limit()) as usize);
+    read_from(file, kind, meta.len())
+}
+
+/// Reads a whole stream of the given kind (standard input), refusing one past the kind's
+/// limit; `expected` is a hint for the buffer's size.
+pub fn read_from(reader: impl Read, kind: Kind, expected: u64) -> Result<Vec<u8>, ReadError> {
+    let mut bytes = Vec::with_capacity(expected.min(kind.limit()) as usize);
     // One byte past the limit tells a file that grew, or a pipe, that is too large.
-    file.take(kind.limit() + 1)
+    reader
+        .take(kind.limit() + 1)
         .read_to_end(&mut bytes)
         .map_err(ReadError::Io)?;
     if bytes.len() as u64 > kind.limit() {

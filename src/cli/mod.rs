@@ -24,6 +24,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use medpol::codes::System;
+use medpol::input;
 use medpol::tables::{Table, TableSet};
 use medpol::types::Date;
 
@@ -46,10 +47,10 @@ pub fn parse_date(text: &str) -> Result<Date, String> {
 pub fn table_set(files: &[std::path::PathBuf]) -> Result<TableSet, ExitCode> {
     let mut user = Vec::new();
     for file in files {
-        let bytes = read(file)?;
+        let bytes = read(file, input::Kind::Table)?;
         match Table::from_bytes(bytes) {
             Ok(t) => user.push(t),
-            Err(e) => return Err(fail(&format!("{}: {e}", file.display()))),
+            Err(e) => return Err(fail(&format!("`{}`: {e}", file.display()))),
         }
     }
     let set = TableSet::shipped_and(user).map_err(|e| fail(&e.to_string()))?;
@@ -59,8 +60,9 @@ pub fn table_set(files: &[std::path::PathBuf]) -> Result<TableSet, ExitCode> {
     Ok(set)
 }
 
-pub fn read(file: &Path) -> Result<Vec<u8>, ExitCode> {
-    std::fs::read(file).map_err(|e| fail(&format!("cannot read {}: {e}", file.display())))
+/// Reads a whole input file of a kind, within the kind's limit (`docs/limits.md`).
+pub fn read(file: &Path, kind: input::Kind) -> Result<Vec<u8>, ExitCode> {
+    input::read(file, kind).map_err(|e| fail(&format!("cannot read `{}`: {e}", file.display())))
 }
 
 /// Writes a command's output in one piece; a reader that stops early (`| head`) is not an

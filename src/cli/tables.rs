@@ -95,7 +95,7 @@ fn import(args: Import) -> ExitCode {
         (_, _, Some(f)) => (f, import::local),
         (None, None, None) => return fail("give the source with --xml, --tsv or --local"),
     };
-    let bytes = match read(file) {
+    let bytes = match read(file, medpol::input::Kind::Release) {
         Ok(b) => b,
         Err(code) => return code,
     };
