@@ -102,6 +102,73 @@ pub fn plain_io(e: &std::io::Error) -> String {
     }
 }
 
+/// A YAML file's error (`medpol.yaml`, a local table) in plain words: the library's own text
+/// names its options and functions ("set DuplicateKeyPolicy in Options"), which a reader of
+/// the file cannot act on. The location is left out; callers point at it.
+pub fn yaml_message(err: &serde_saphyr::Error) -> String {
+    use serde_saphyr::Error;
+    use serde_saphyr::budget::BudgetBreach;
+    match err.without_snippet() {
+        Error::DuplicateMappingKey { key: Some(key), .. } => {
+            format!("`{}` is given twice", crate::diagnostic::shown(key))
+        }
+        Error::DuplicateMappingKey { key: None, .. } => "a key is given twice".to_string(),
+        Error::MultipleDocuments { .. } => {
+            "the file holds more than one YAML document (a `---` line starts another)".to_string()
+        }
+        Error::Budget {
+            breach: BudgetBreach::Depth { .. },
+            ..
+        } => "lists and maps are nested too deeply".to_string(),
+        Error::Budget { .. } => {
+            "the YAML is too large or too complex to read (too many values, aliases or anchors)"
+                .to_string()
+        }
+        Error::Unexpected { expected, .. } => match *expected {
+            "sequence start" => "expected a list here, such as `[a, b]`".to_string(),
+            "mapping start" => "expected `key: value` entries here".to_string(),
+            other => format!("expected {other} here"),
+        },
+        Error::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            let known = expected
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            match crate::check::names::suggest(field, expected.iter().copied()) {
+                Some(s) => format!(
+                    "unknown setting `{}`; did you mean `{s}`? (the settings here are {known})",
+                    crate::diagnostic::shown(field)
+                ),
+                None => format!(
+                    "unknown setting `{}`; the settings here are {known}",
+                    crate::diagnostic::shown(field)
+                ),
+            }
+        }
+        other => {
+            // The library's words for users, without the location it appends.
+            let text = other.render_with_formatter(&serde_saphyr::UserMessageFormatter);
+            let text = match text.rfind(" at line ") {
+                Some(i) => text.get(..i).unwrap_or(&text),
+                None => &text,
+            };
+            // It may quote a value of the file: a bounded part, on one line.
+            let mut short: String = text
+                .chars()
+                .take(160)
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            if text.chars().nth(160).is_some() {
+                short.push('…');
+            }
+            short
+        }
+    }
+}
+
 /// Reads a whole file of the given kind; refuses special files and files past the kind's
 /// limit.
 pub fn read(path: &Path, kind: Kind) -> Result<Vec<u8>, ReadError> {

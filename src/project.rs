@@ -243,11 +243,7 @@ impl Loader<'_> {
                     .location()
                     .map(|l| self.offset(id, l.line(), l.column()))
                     .map_or(Span::new(id, 0, 0), |at| Span::new(id, at, at + 1));
-                let message = err.without_snippet().to_string();
-                let message = match message.rfind(" at line ") {
-                    Some(i) => message.get(..i).unwrap_or(&message).to_string(),
-                    None => message,
-                };
+                let message = input::yaml_message(&err);
                 self.project.diagnostics.push(
                     Diagnostic::new(Code::InvalidProjectFile, format!("cannot read `{CONFIG_FILE}`: {message}"))
                         .primary(span, "here")

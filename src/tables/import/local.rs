@@ -56,12 +56,7 @@ fn line<T>(s: &Spanned<T>) -> usize {
 pub fn local(text: &str, file: &str, release: &Release) -> Result<TableData, ImportError> {
     let at = At { file };
     let parsed: File = serde_saphyr::from_str(text).map_err(|e| {
-        let message = e.without_snippet().to_string();
-        // The location is reported as the error's line; drop its repeat from the message.
-        let message = match message.rfind(" at line ") {
-            Some(i) => message.get(..i).unwrap_or(&message).to_string(),
-            None => message,
-        };
+        let message = crate::input::yaml_message(&e);
         match e.location() {
             Some(l) => at.line(l.line() as usize, message),
             None => at.file(message),
