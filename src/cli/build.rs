@@ -59,11 +59,9 @@ pub fn compile(path: &Path) -> Result<Built, ExitCode> {
     let report = &built.report;
     let errors = report.count(medpol::diagnostic::Severity::Error);
     if errors > 0 {
-        let text = render::human::render(
-            &report.sources,
-            &report.diagnostics,
-            render::human::Color::Never,
-        );
+        let (shown, counts) = render::first_of_each_code(&report.diagnostics, super::ALL_HINT);
+        let mut text = render::human::render(&report.sources, &shown, render::human::Color::Never);
+        text.push_str(&counts);
         let _ = std::io::stderr().write_all(text.as_bytes());
         eprintln!(
             "error: not built: the check found {errors} error{}",

@@ -24,9 +24,14 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use medpol::codes::System;
+use medpol::diagnostic::shown;
 use medpol::input;
 use medpol::tables::{Table, TableSet};
 use medpol::types::Date;
+
+/// How a command that shows the first diagnostics of each code (as `medpol check` does)
+/// tells how to see every one.
+pub const ALL_HINT: &str = "`medpol check --all` shows every one";
 
 /// Exit code for a usage or I/O problem.
 pub const USAGE: u8 = 2;
@@ -35,12 +40,15 @@ pub const NOT_FOUND: u8 = 1;
 
 pub fn parse_system(text: &str) -> Result<System, String> {
     System::parse(text).ok_or_else(|| {
-        format!("unknown code system `{text}`; the systems are icd10cm, icd10pcs, cpt and hcpcs")
+        format!(
+            "unknown code system `{}`; the systems are icd10cm, icd10pcs, cpt and hcpcs",
+            shown(text)
+        )
     })
 }
 
 pub fn parse_date(text: &str) -> Result<Date, String> {
-    Date::parse(text).ok_or_else(|| format!("`{text}` is not a date written YYYY-MM-DD"))
+    Date::parse(text).ok_or_else(|| format!("`{}` is not a date written YYYY-MM-DD", shown(text)))
 }
 
 /// The shipped tables plus table files given with `--table`.

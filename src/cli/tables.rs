@@ -71,7 +71,7 @@ fn import(args: Import) -> ExitCode {
     {
         return fail(&format!(
             "`{}` is not a release id: use letters, digits, `-`, `_` and `.`",
-            args.release
+            medpol::diagnostic::shown(&args.release)
         ));
     }
     let release = Release {

@@ -96,7 +96,15 @@ pub fn local(text: &str, file: &str, release: &Release) -> Result<TableData, Imp
             .map(|s| super::tidy(&s))
             .filter(|s| !s.is_empty())
             .or_else(|| short.clone())
-            .ok_or_else(|| at.line(at_line, format!("`{code}` has neither `short` nor `long`")))?;
+            .ok_or_else(|| {
+                at.line(
+                    at_line,
+                    format!(
+                        "`{}` has neither `short` nor `long`",
+                        crate::diagnostic::shown(&code)
+                    ),
+                )
+            })?;
         let mut primaries = Vec::new();
         for p in &c.primaries {
             primaries.push(super::code(release.system, &p.value).map_err(|m| at.line(line(p), m))?);
@@ -104,17 +112,29 @@ pub fn local(text: &str, file: &str, release: &Release) -> Result<TableData, Imp
         if c.addon && primaries.is_empty() {
             return Err(at.line(
                 at_line,
-                format!("`{code}` is an add-on code: list its `primaries`"),
+                format!(
+                    "`{}` is an add-on code: list its `primaries`",
+                    crate::diagnostic::shown(&code)
+                ),
             ));
         }
         if !c.addon && !primaries.is_empty() {
             return Err(at.line(
                 at_line,
-                format!("`{code}` has `primaries` but is not an add-on code (`addon: true`)"),
+                format!(
+                    "`{}` has `primaries` but is not an add-on code (`addon: true`)",
+                    crate::diagnostic::shown(&code)
+                ),
             ));
         }
         if primaries.contains(&code) {
-            return Err(at.line(at_line, format!("`{code}` is its own primary code")));
+            return Err(at.line(
+                at_line,
+                format!(
+                    "`{}` is its own primary code",
+                    crate::diagnostic::shown(&code)
+                ),
+            ));
         }
         rows.push((
             EntryData {
