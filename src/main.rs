@@ -190,9 +190,12 @@ fn check(paths: Vec<PathBuf>, shown: &Shown, options: &medpol::driver::Options) 
             std::io::stdout().write_all(text.as_bytes())
         }
         Format::Json => {
-            let mut text = render::json::render(&report.sources, &diagnostics, report.files);
-            text.push('\n');
-            std::io::stdout().write_all(text.as_bytes())
+            render::json::write(
+                std::io::stdout().lock(),
+                &report.sources,
+                &diagnostics,
+                report.files,
+            )
         }
     };
     if let Err(e) = written
