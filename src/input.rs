@@ -139,11 +139,11 @@ pub fn yaml_message(err: &serde_saphyr::Error) -> String {
                 .join(", ");
             match crate::check::names::suggest(field, expected.iter().copied()) {
                 Some(s) => format!(
-                    "unknown setting `{}`; did you mean `{s}`? (the settings here are {known})",
+                    "unknown key `{}`; did you mean `{s}`? (the keys here are {known})",
                     crate::diagnostic::shown(field)
                 ),
                 None => format!(
-                    "unknown setting `{}`; the settings here are {known}",
+                    "unknown key `{}`; the keys here are {known}",
                     crate::diagnostic::shown(field)
                 ),
             }

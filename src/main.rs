@@ -189,14 +189,12 @@ fn check(paths: Vec<PathBuf>, shown: &Shown, options: &medpol::driver::Options) 
             text.push_str(&counts);
             std::io::stdout().write_all(text.as_bytes())
         }
-        Format::Json => {
-            render::json::write(
-                std::io::stdout().lock(),
-                &report.sources,
-                &diagnostics,
-                report.files,
-            )
-        }
+        Format::Json => render::json::write(
+            std::io::stdout().lock(),
+            &report.sources,
+            &diagnostics,
+            report.files,
+        ),
     };
     if let Err(e) = written
         && e.kind() != std::io::ErrorKind::BrokenPipe

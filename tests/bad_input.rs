@@ -304,7 +304,10 @@ fn long_names_and_values_are_quoted_in_part() {
             ),
         ),
         ("code", format!("codes c = icd10cm {{ M{long} }}\n")),
-        ("number", format!("fact a: decimal\ndefine d = a > 1{digits}\n")),
+        (
+            "number",
+            format!("fact a: decimal\ndefine d = a > 1{digits}\n"),
+        ),
         ("unit", format!("fact a: duration<{long}>\n")),
         ("test-name", format!("test \"{long}\" {{}}\n")),
         ("import", format!("import \"{long}.medpol\"\n")),

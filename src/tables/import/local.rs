@@ -208,7 +208,7 @@ mod tests {
         );
         assert!(
             error("codes:\n  - code: 22510\n    shrt: x\n")
-                .starts_with("cpt.yaml:3: unknown field `shrt`")
+                .starts_with("cpt.yaml:3: unknown key `shrt`; did you mean `short`?")
         );
         assert!(error("codes: [\n").starts_with("cpt.yaml:1:"));
         assert_eq!(
