@@ -160,7 +160,9 @@ pub fn load_overlaid(
     } else {
         None
     };
-    let named_files: Vec<PathBuf> = targets.iter().filter(|t| t.is_file()).cloned().collect();
+    // Anything named that is not a folder is read as a policy file: a device or socket named
+    // by mistake is then reported (E0206), not passed over in silence.
+    let named_files: Vec<PathBuf> = targets.iter().filter(|t| !t.is_dir()).cloned().collect();
     let members: Vec<PathBuf> = if !config_path.is_file() && named_files.len() == targets.len() {
         // Files outside any project: just them, and what they import.
         named_files
@@ -522,6 +524,11 @@ impl Loader<'_> {
             }
             let read = match self.overlay.get(path) {
                 Some(text) => Ok(text.clone().into_bytes()),
+                // A named pipe would be waited on until something writes to it: a policy file
+                // is a file.
+                None if path.exists() && !path.is_file() => {
+                    Err(input::ReadError::NotAFile("a pipe, device or socket"))
+                }
                 None => input::read(path, input::Kind::Source),
             };
             let id = match read {

@@ -193,3 +193,30 @@ fn build_removes_the_temporaries_of_killed_builds() {
     assert!(live.exists(), "a live process's temporary is kept");
     assert!(other.exists(), "files of other names are not medpol's");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_pipe_or_device_named_as_a_policy_file_is_reported_not_waited_on() {
+    let dir = scratch("named-special");
+    write(&dir.path().join("p.medpol"), BROKEN);
+    let fifo = dir.path().join("pipe.medpol");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: `mkfifo` cannot make a named pipe here");
+        return;
+    }
+    let out = medpol(
+        &["check", "--format", "short", "pipe.medpol", "/dev/null"],
+        dir.path(),
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "/dev/null:1:1: error[E0206]: cannot read `/dev/null`: it is a pipe, device or socket, not a file",
+            "pipe.medpol:1:1: error[E0206]: cannot read `pipe.medpol`: it is a pipe, device or socket, not a file",
+        ],
+        "{stdout}"
+    );
+}
