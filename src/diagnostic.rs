@@ -139,6 +139,8 @@ codes! {
     ImportNotFound = "E0203", "import-not-found", Error, "an import of a file that does not exist";
     ImportOutsideProject = "E0204", "import-outside-project", Error, "an import that leaves the project folder";
     NoPolicyFiles = "E0205", "no-policy-files", Error, "a project with no `.medpol` files";
+    UnreadableFile = "E0206", "unreadable-file", Error, "a policy file that cannot be read, is too large or is not a file";
+    UnreadableFolder = "W0207", "unreadable-folder", Warning, "a project folder that cannot be read, so its policy files are not checked";
 
     // Bugs in medpol itself.
     InternalError = "E0901", "internal-error", Error, "a state medpol's own guarantees rule out: a bug in medpol";

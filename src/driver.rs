@@ -105,17 +105,26 @@ pub fn describe_paths(paths: &[PathBuf], options: &Options) -> Result<Described,
 }
 
 /// Checks one loaded project; returns its reported diagnostics and how many files they cover.
-pub fn check_project(project: Project, options: &Options) -> (Vec<Diagnostic>, usize) {
-    let checked = check::check(
+pub fn check_project(mut project: Project, options: &Options) -> (Vec<Diagnostic>, usize) {
+    let mut checked = check::check(
         &project.files,
         &project.imports,
         &project.tables,
         &project.allowed_lints(),
     );
+    let found = take_diagnostics(&mut project, &mut checked);
     (
-        project_diagnostics(&project, &checked, options),
+        project_findings(&project, found, &checked, options).0,
         project.requested.len(),
     )
+}
+
+/// Loading's and checking's diagnostics, moved out: a file of four million repeated mistakes
+/// has four million of them, and a copy would double the memory the check takes.
+fn take_diagnostics(project: &mut Project, checked: &mut check::Checked) -> Vec<Diagnostic> {
+    let mut found = std::mem::take(&mut project.diagnostics);
+    found.append(&mut checked.diagnostics);
+    found
 }
 
 /// The reported diagnostics of a loaded and checked project: loading's, checking's and the
@@ -127,21 +136,22 @@ pub fn project_diagnostics(
     checked: &check::Checked,
     options: &Options,
 ) -> Vec<Diagnostic> {
-    project_findings(project, checked, options).0
+    let mut found = project.diagnostics.clone();
+    found.extend(checked.diagnostics.iter().cloned());
+    project_findings(project, found, checked, options).0
 }
 
-/// [`project_diagnostics`], and the decisions' descriptions when the analysis options ask for
-/// them (one analysis gives both).
+/// [`project_diagnostics`] from loading's and checking's diagnostics (`diagnostics`), and the
+/// decisions' descriptions when the analysis options ask for them (one analysis gives both).
 fn project_findings(
     project: &Project,
+    mut diagnostics: Vec<Diagnostic>,
     checked: &check::Checked,
     options: &Options,
 ) -> (
     Vec<Diagnostic>,
     Vec<(crate::ir::DecisionId, analyse::describe::Summary)>,
 ) {
-    let mut diagnostics = project.diagnostics.clone();
-    diagnostics.extend(checked.diagnostics.iter().cloned());
     let valid = match checked.valid() {
         Ok(program) => Some(program),
         Err(why) => {
@@ -285,14 +295,15 @@ pub struct Checked {
 pub fn check_and_keep(paths: &[PathBuf], options: &Options) -> Result<Checked, LoadError> {
     let mut out = Checked::default();
     for (root, targets) in by_project(paths)? {
-        let project = project::load(&mut out.report.sources, &root, &targets)?;
-        let checked = check::check(
+        let mut project = project::load(&mut out.report.sources, &root, &targets)?;
+        let mut checked = check::check(
             &project.files,
             &project.imports,
             &project.tables,
             &project.allowed_lints(),
         );
-        let (diagnostics, summaries) = project_findings(&project, &checked, options);
+        let found = take_diagnostics(&mut project, &mut checked);
+        let (diagnostics, summaries) = project_findings(&project, found, &checked, options);
         out.report.files += project.requested.len();
         let clean = !diagnostics.iter().any(Diagnostic::is_error);
         out.report.diagnostics.extend(diagnostics);

@@ -13,8 +13,11 @@ use std::path::Path;
 /// The kinds of input read whole, each with its limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// A `.medpol` source file or `medpol.yaml`.
+    /// A `.medpol` source file. Generated policies (one decision per row of a payer's
+    /// spreadsheet) reach tens of megabytes, and the checker is linear in them.
     Source,
+    /// A project's `medpol.yaml`: a few lines of settings.
+    Project,
     /// The facts of one patient (`eval --facts`).
     Facts,
     /// A compiled decision artifact.
@@ -31,7 +34,8 @@ impl Kind {
     pub const fn limit(self) -> u64 {
         const MIB: u64 = 1 << 20;
         match self {
-            Kind::Source => 8 * MIB,
+            Kind::Source => 64 * MIB,
+            Kind::Project => MIB,
             Kind::Facts => 16 * MIB,
             Kind::Artifact => 256 * MIB,
             Kind::Table => 256 * MIB,
@@ -42,7 +46,8 @@ impl Kind {
     /// What the file is, for a message.
     pub const fn noun(self) -> &'static str {
         match self {
-            Kind::Source => "a source file",
+            Kind::Source => "a policy file",
+            Kind::Project => "a project file",
             Kind::Facts => "a facts file",
             Kind::Artifact => "an artifact",
             Kind::Table => "a code table",
@@ -97,6 +102,73 @@ pub fn plain_io(e: &std::io::Error) -> String {
     }
 }
 
+/// A YAML file's error (`medpol.yaml`, a local table) in plain words: the library's own text
+/// names its options and functions ("set DuplicateKeyPolicy in Options"), which a reader of
+/// the file cannot act on. The location is left out; callers point at it.
+pub fn yaml_message(err: &serde_saphyr::Error) -> String {
+    use serde_saphyr::Error;
+    use serde_saphyr::budget::BudgetBreach;
+    match err.without_snippet() {
+        Error::DuplicateMappingKey { key: Some(key), .. } => {
+            format!("`{}` is given twice", crate::diagnostic::shown(key))
+        }
+        Error::DuplicateMappingKey { key: None, .. } => "a key is given twice".to_string(),
+        Error::MultipleDocuments { .. } => {
+            "the file holds more than one YAML document (a `---` line starts another)".to_string()
+        }
+        Error::Budget {
+            breach: BudgetBreach::Depth { .. },
+            ..
+        } => "lists and maps are nested too deeply".to_string(),
+        Error::Budget { .. } => {
+            "the YAML is too large or too complex to read (too many values, aliases or anchors)"
+                .to_string()
+        }
+        Error::Unexpected { expected, .. } => match *expected {
+            "sequence start" => "expected a list here, such as `[a, b]`".to_string(),
+            "mapping start" => "expected `key: value` entries here".to_string(),
+            other => format!("expected {other} here"),
+        },
+        Error::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            let known = expected
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            match crate::check::names::suggest(field, expected.iter().copied()) {
+                Some(s) => format!(
+                    "unknown key `{}`; did you mean `{s}`? (the keys here are {known})",
+                    crate::diagnostic::shown(field)
+                ),
+                None => format!(
+                    "unknown key `{}`; the keys here are {known}",
+                    crate::diagnostic::shown(field)
+                ),
+            }
+        }
+        other => {
+            // The library's words for users, without the location it appends.
+            let text = other.render_with_formatter(&serde_saphyr::UserMessageFormatter);
+            let text = match text.rfind(" at line ") {
+                Some(i) => text.get(..i).unwrap_or(&text),
+                None => &text,
+            };
+            // It may quote a value of the file: a bounded part, on one line.
+            let mut short: String = text
+                .chars()
+                .take(160)
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            if text.chars().nth(160).is_some() {
+                short.push('…');
+            }
+            short
+        }
+    }
+}
+
 /// Reads a whole file of the given kind; refuses special files and files past the kind's
 /// limit.
 pub fn read(path: &Path, kind: Kind) -> Result<Vec<u8>, ReadError> {
@@ -112,9 +184,16 @@ pub fn read(path: &Path, kind: Kind) -> Result<Vec<u8>, ReadError> {
     if ty.is_file() && meta.len() > kind.limit() {
         return Err(ReadError::TooLarge { kind });
     }
-    let mut bytes = Vec::with_capacity(meta.len().min(kind.limit()) as usize);
+    read_from(file, kind, meta.len())
+}
+
+/// Reads a whole stream of the given kind (standard input), refusing one past the kind's
+/// limit; `expected` is a hint for the buffer's size.
+pub fn read_from(reader: impl Read, kind: Kind, expected: u64) -> Result<Vec<u8>, ReadError> {
+    let mut bytes = Vec::with_capacity(expected.min(kind.limit()) as usize);
     // One byte past the limit tells a file that grew, or a pipe, that is too large.
-    file.take(kind.limit() + 1)
+    reader
+        .take(kind.limit() + 1)
         .read_to_end(&mut bytes)
         .map_err(ReadError::Io)?;
     if bytes.len() as u64 > kind.limit() {

@@ -46,6 +46,10 @@ enum Command {
         /// Fail (exit 1) on warnings too.
         #[arg(long)]
         deny_warnings: bool,
+        /// Show every diagnostic: the human and short forms show the first 20 of each code
+        /// and count the rest (the JSON form always has every one).
+        #[arg(long)]
+        all: bool,
         /// Skip the analysis of decisions (overlaps, gaps, shadowed and impossible rules).
         #[arg(long)]
         no_analysis: bool,
@@ -97,6 +101,7 @@ fn main() -> ExitCode {
             paths,
             format,
             deny_warnings,
+            all,
             no_analysis,
             analysis_time,
         } => {
@@ -106,7 +111,12 @@ fn main() -> ExitCode {
                     ..medpol::analyse::Options::default()
                 }),
             };
-            check(paths, format, deny_warnings, &options)
+            let shown = Shown {
+                format,
+                deny_warnings,
+                all,
+            };
+            check(paths, &shown, &options)
         }
         Command::Explain { code } => explain(&code),
         Command::Tables { command } => cli::tables::run(command),
@@ -131,12 +141,20 @@ fn main() -> ExitCode {
 /// Exit code for a usage or I/O problem.
 const USAGE: u8 = 2;
 
-fn check(
-    paths: Vec<PathBuf>,
+/// How `medpol check` reports what it found.
+struct Shown {
     format: Format,
     deny_warnings: bool,
-    options: &medpol::driver::Options,
-) -> ExitCode {
+    /// Every diagnostic, not the first of each code.
+    all: bool,
+}
+
+fn check(paths: Vec<PathBuf>, shown: &Shown, options: &medpol::driver::Options) -> ExitCode {
+    let Shown {
+        format,
+        deny_warnings,
+        all,
+    } = *shown;
     let paths = if paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
@@ -151,6 +169,11 @@ fn check(
     };
     let errors = report.count(Severity::Error);
     let warnings = report.count(Severity::Warning);
+    let (diagnostics, counts) = if all || format == Format::Json {
+        (report.diagnostics, String::new())
+    } else {
+        render::first_of_each_code(&report.diagnostics, "`--all` shows every one")
+    };
     let written = match format {
         Format::Human => {
             let color = if std::io::stderr().is_terminal() && !no_color() {
@@ -158,19 +181,22 @@ fn check(
             } else {
                 render::human::Color::Never
             };
-            let mut text = render::human::render(&report.sources, &report.diagnostics, color);
+            let mut text = render::human::render(&report.sources, &diagnostics, color);
+            text.push_str(&counts);
             text.push_str(&summary(errors, warnings, report.files));
             std::io::stderr().write_all(text.as_bytes())
         }
         Format::Short => {
-            let text = render::short::render(&report.sources, &report.diagnostics);
+            let mut text = render::short::render(&report.sources, &diagnostics);
+            text.push_str(&counts);
             std::io::stdout().write_all(text.as_bytes())
         }
-        Format::Json => {
-            let mut text = render::json::render(&report.sources, &report.diagnostics, report.files);
-            text.push('\n');
-            std::io::stdout().write_all(text.as_bytes())
-        }
+        Format::Json => render::json::write(
+            std::io::stdout().lock(),
+            &report.sources,
+            &diagnostics,
+            report.files,
+        ),
     };
     if let Err(e) = written
         && e.kind() != std::io::ErrorKind::BrokenPipe
@@ -193,7 +219,7 @@ fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")
     } else {
-        format!("{n} {word}s")
+        format!("{} {word}s", render::thousands(n))
     }
 }
 
@@ -215,9 +241,13 @@ fn explain(text: &str) -> ExitCode {
     let Some(code) = Code::parse(text) else {
         let known = Code::ALL.iter().flat_map(|c| [c.as_str(), c.name()]);
         match medpol::check::names::suggest(text, known) {
-            Some(s) => eprintln!("error: unknown diagnostic code `{text}`; did you mean `{s}`?"),
+            Some(s) => eprintln!(
+                "error: unknown diagnostic code `{}`; did you mean `{s}`?",
+                medpol::diagnostic::shown(text)
+            ),
             None => eprintln!(
-                "error: unknown diagnostic code `{text}`; codes look like `E0101` or `unused-fact`"
+                "error: unknown diagnostic code `{}`; codes look like `E0101` or `unused-fact`",
+                medpol::diagnostic::shown(text)
             ),
         }
         return ExitCode::from(USAGE);

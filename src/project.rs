@@ -13,6 +13,7 @@ use serde_saphyr::Spanned;
 use crate::ast;
 use crate::check::ImportMap;
 use crate::diagnostic::{Code, Diagnostic, Severity, shown};
+use crate::input;
 use crate::source::{FileId, SourceFile, Sources, Span};
 use crate::syntax;
 use crate::tables::{Table, TableSet};
@@ -150,6 +151,7 @@ pub fn load_overlaid(
             ..Project::default()
         },
         by_path: HashMap::new(),
+        unread: HashSet::new(),
         overlay,
     };
     let config_path = root.join(CONFIG_FILE);
@@ -158,7 +160,9 @@ pub fn load_overlaid(
     } else {
         None
     };
-    let named_files: Vec<PathBuf> = targets.iter().filter(|t| t.is_file()).cloned().collect();
+    // Anything named that is not a folder is read as a policy file: a device or socket named
+    // by mistake is then reported (E0206), not passed over in silence.
+    let named_files: Vec<PathBuf> = targets.iter().filter(|t| !t.is_dir()).cloned().collect();
     let members: Vec<PathBuf> = if !config_path.is_file() && named_files.len() == targets.len() {
         // Files outside any project: just them, and what they import.
         named_files
@@ -185,7 +189,7 @@ pub fn load_overlaid(
         loader.project.diagnostics.push(d);
     }
     let mut queue: Vec<FileId> = Vec::new();
-    for id in loader.files(&members)? {
+    for id in loader.files(&members) {
         if let Some(path) = loader.sources.get(id).and_then(|f| f.path.as_ref())
             && targets.iter().any(|t| path.starts_with(t))
         {
@@ -193,7 +197,7 @@ pub fn load_overlaid(
         }
         queue.push(id);
     }
-    loader.follow_imports(queue)?;
+    loader.follow_imports(queue);
     loader.project.files.sort_by_key(|f| f.id);
     Ok(loader.project)
 }
@@ -202,14 +206,24 @@ struct Loader<'s> {
     sources: &'s mut Sources,
     project: Project,
     by_path: HashMap<PathBuf, FileId>,
+    /// The files that could not be read (each has a diagnostic).
+    unread: HashSet<FileId>,
     overlay: &'s Overlay,
 }
 
 impl Loader<'_> {
     /// Reads `medpol.yaml`; returns its file patterns, if it lists any.
     fn config(&mut self, path: &Path) -> Result<Option<Vec<String>>, LoadError> {
-        let text = std::fs::read(path).map_err(|e| io_error(path, &e))?;
-        let (text, invalid) = syntax::decode(text);
+        let bytes = match input::read(path, input::Kind::Project) {
+            Ok(bytes) => bytes,
+            Err(why) => {
+                // Checked with the default settings: the policies' own problems still show.
+                let id = self.unread(path, Code::InvalidProjectFile, &why);
+                self.project.config_file = Some(id);
+                return Ok(None);
+            }
+        };
+        let (text, invalid) = syntax::decode(bytes);
         let id = self.sources.add(SourceFile::new(
             display(path),
             Some(path.to_path_buf()),
@@ -231,11 +245,7 @@ impl Loader<'_> {
                     .location()
                     .map(|l| self.offset(id, l.line(), l.column()))
                     .map_or(Span::new(id, 0, 0), |at| Span::new(id, at, at + 1));
-                let message = err.without_snippet().to_string();
-                let message = match message.rfind(" at line ") {
-                    Some(i) => message.get(..i).unwrap_or(&message).to_string(),
-                    None => message,
-                };
+                let message = input::yaml_message(&err);
                 self.project.diagnostics.push(
                     Diagnostic::new(Code::InvalidProjectFile, format!("cannot read `{CONFIG_FILE}`: {message}"))
                         .primary(span, "here")
@@ -311,7 +321,7 @@ impl Loader<'_> {
         for file in &raw.files {
             let span = self.spanned(config, file);
             let path = self.project.root.join(&file.value);
-            let problem = match std::fs::read(&path) {
+            let problem = match input::read(&path, input::Kind::Table) {
                 Ok(bytes) => match Table::from_bytes(bytes).and_then(|t| all.add(t)) {
                     Ok(()) => None,
                     Err(e) => Some(e.to_string()),
@@ -396,14 +406,18 @@ impl Loader<'_> {
                 .sum::<usize>()
     }
 
-    /// The project's policy files: those under the root matching a pattern, sorted.
+    /// The project's policy files: those under the root matching a pattern, sorted. A folder
+    /// no pattern can reach is not read; one that may hold policy files but cannot be read is
+    /// a warning, and the rest of the project is still found.
     fn members(&mut self, patterns: &[String]) -> Result<Vec<PathBuf>, LoadError> {
         let mut builder = globset::GlobSetBuilder::new();
+        let mut reach = Vec::new();
         for p in patterns {
             // `*` stays within one folder; `**` crosses folders.
             match globset::GlobBuilder::new(p).literal_separator(true).build() {
                 Ok(g) => {
                     builder.add(g);
+                    reach.push(Reach::new(p));
                 }
                 Err(e) => {
                     let span = self.project.config_file.map(|cfg| {
@@ -426,20 +440,41 @@ impl Loader<'_> {
         let set = builder
             .build()
             .map_err(|e| LoadError(format!("invalid file patterns: {e}")))?;
+        let root = self.project.root.clone();
+        let reaches = |dir: &Path| {
+            dir.strip_prefix(&root)
+                .is_ok_and(|rel| reach.iter().any(|r| r.reaches(rel)))
+        };
         let mut found = Vec::new();
         let walker = walkdir::WalkDir::new(&self.project.root)
             .sort_by_file_name()
             .into_iter()
             .filter_entry(|e| {
                 e.depth() == 0
-                    || !e
+                    || !(e
                         .file_name()
                         .to_str()
                         .is_some_and(|n| n.starts_with('.') || n == "target")
+                        || e.file_type().is_dir() && !reaches(e.path()))
             });
         for entry in walker {
-            let entry =
-                entry.map_err(|e| LoadError(format!("cannot read the project folder: {e}")))?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    match e.path() {
+                        // The project folder itself: there is nothing else to check.
+                        Some(path) if e.depth() > 0 => self.unreadable_folder(path, &e),
+                        _ => {
+                            return Err(LoadError(format!(
+                                "cannot read the project folder `{}`: {}",
+                                display(&self.project.root),
+                                walk_error(&e)
+                            )));
+                        }
+                    }
+                    continue;
+                }
+            };
             if !entry.file_type().is_file() {
                 continue;
             }
@@ -453,16 +488,31 @@ impl Loader<'_> {
         Ok(found)
     }
 
-    /// Reads and parses one file once; returns its id.
-    fn file(&mut self, path: &Path) -> Result<FileId, LoadError> {
-        let ids = self.files(&[path.to_path_buf()])?;
-        ids.into_iter()
-            .next()
-            .ok_or_else(|| LoadError(format!("cannot read `{}`", path.display())))
+    fn unreadable_folder(&mut self, path: &Path, e: &walkdir::Error) {
+        self.project.diagnostics.push(
+            Diagnostic::new(
+                Code::UnreadableFolder,
+                format!(
+                    "cannot read the folder `{}`: {}",
+                    shown(&display(path)),
+                    walk_error(e)
+                ),
+            )
+            .help("the policy files in it, if any, are not checked; give it read permission or narrow the `files` patterns of `medpol.yaml` so that they do not reach it"),
+        );
     }
 
-    /// Reads files (each once) and parses them in parallel; returns their ids in order.
-    fn files(&mut self, paths: &[PathBuf]) -> Result<Vec<FileId>, LoadError> {
+    /// Reads and parses one file once; returns its id, and whether it could be read.
+    fn file(&mut self, path: &Path) -> (FileId, bool) {
+        let id = self.files(&[path.to_path_buf()]).into_iter().next();
+        // `files` gives one id per path.
+        let id = id.unwrap_or_default();
+        (id, !self.unread.contains(&id))
+    }
+
+    /// Reads files (each once) and parses them in parallel; returns their ids in order. A file
+    /// that cannot be read is an empty source with a diagnostic, and is not parsed.
+    fn files(&mut self, paths: &[PathBuf]) -> Vec<FileId> {
         use rayon::prelude::*;
 
         let mut ids = Vec::with_capacity(paths.len());
@@ -472,22 +522,35 @@ impl Loader<'_> {
                 ids.push(id);
                 continue;
             }
-            let bytes = match self.overlay.get(path) {
-                Some(text) => text.clone().into_bytes(),
-                None => std::fs::read(path).map_err(|e| io_error(path, &e))?,
+            let read = match self.overlay.get(path) {
+                Some(text) => Ok(text.clone().into_bytes()),
+                // A named pipe would be waited on until something writes to it: a policy file
+                // is a file.
+                None if path.exists() && !path.is_file() => {
+                    Err(input::ReadError::NotAFile("a pipe, device or socket"))
+                }
+                None => input::read(path, input::Kind::Source),
             };
-            let (text, invalid) = syntax::decode(bytes);
-            let id = self.sources.add(SourceFile::new(
-                display(path),
-                Some(path.to_path_buf()),
-                text,
-            ));
-            if let Some(bad) = invalid {
-                self.project.diagnostics.push(bad.diagnostic(id));
-            }
+            let id = match read {
+                Ok(bytes) => {
+                    let (text, invalid) = syntax::decode(bytes);
+                    let id =
+                        self.sources
+                            .add(SourceFile::new(display(path), Some(path.clone()), text));
+                    if let Some(bad) = invalid {
+                        self.project.diagnostics.push(bad.diagnostic(id));
+                    }
+                    fresh.push(id);
+                    id
+                }
+                Err(why) => {
+                    let id = self.unread(path, Code::UnreadableFile, &why);
+                    self.unread.insert(id);
+                    id
+                }
+            };
             self.by_path.insert(path.clone(), id);
             ids.push(id);
-            fresh.push(id);
         }
         let sources = &*self.sources;
         let parsed: Vec<syntax::Parsed> = fresh
@@ -498,11 +561,37 @@ impl Loader<'_> {
             self.project.diagnostics.extend(p.diagnostics);
             self.project.files.push(p.file);
         }
-        Ok(ids)
+        ids
+    }
+
+    /// Records a file that could not be read: an empty source, so that the diagnostic names
+    /// the file and is reported with it.
+    fn unread(&mut self, path: &Path, code: Code, why: &input::ReadError) -> FileId {
+        let name = display(path);
+        let id = self.sources.add(SourceFile::new(
+            name.clone(),
+            Some(path.to_path_buf()),
+            String::new(),
+        ));
+        let help = match why {
+            input::ReadError::TooLarge { .. } => {
+                "the limits are in docs/limits.md; split a generated file into several"
+            }
+            input::ReadError::NotAFile(_) => {
+                "leave it out of the `files` patterns of `medpol.yaml`, or rename it"
+            }
+            input::ReadError::Io(_) => "give the file read permission, or remove it",
+        };
+        self.project.diagnostics.push(
+            Diagnostic::new(code, format!("cannot read `{}`: {why}", shown(&name)))
+                .primary(Span::new(id, 0, 0), "not read")
+                .help(help),
+        );
+        id
     }
 
     /// Loads every file the queued files import, transitively.
-    fn follow_imports(&mut self, mut queue: Vec<FileId>) -> Result<(), LoadError> {
+    fn follow_imports(&mut self, mut queue: Vec<FileId>) {
         let mut done: HashSet<FileId> = HashSet::new();
         while let Some(id) = queue.pop() {
             if !done.insert(id) {
@@ -528,15 +617,18 @@ impl Loader<'_> {
                 let Some(path) = self.resolve_import(&dir, &import.path) else {
                     continue;
                 };
-                let target = self.file(&path)?;
+                let (target, read) = self.file(&path);
                 if self.project.requested.contains(&id) {
                     self.project.requested.insert(target);
                 }
-                self.project.imports.insert(import.path.span, target);
-                queue.push(target);
+                // An import of a file that was not read brings nothing: the checker then
+                // says nothing about the names used from it.
+                if read {
+                    self.project.imports.insert(import.path.span, target);
+                    queue.push(target);
+                }
             }
         }
-        Ok(())
     }
 
     /// The file an import names, or a diagnostic saying why there is none.
@@ -617,7 +709,63 @@ fn canonical(path: &Path) -> Result<PathBuf, LoadError> {
 }
 
 fn io_error(path: &Path, e: &std::io::Error) -> LoadError {
-    LoadError(format!("cannot read `{}`: {e}", path.display()))
+    LoadError(format!(
+        "cannot read `{}`: {}",
+        path.display(),
+        input::plain_io(e)
+    ))
+}
+
+/// A folder walk's error in plain words.
+fn walk_error(e: &walkdir::Error) -> String {
+    match e.io_error() {
+        Some(io) => input::plain_io(io),
+        // The only other error: a symbolic link that leads back to a folder above it.
+        None => "a symbolic link leads back into a folder above it".to_string(),
+    }
+}
+
+/// Which folders one file pattern can reach, so that the walk reads no other folder: a
+/// pattern's folder parts, each a glob of one folder name, or `**` for any depth below.
+struct Reach {
+    /// `None` stands for `**`.
+    parts: Vec<Option<globset::GlobMatcher>>,
+    /// A pattern this does not follow (braces may hold `/`) reaches every folder.
+    everywhere: bool,
+}
+
+impl Reach {
+    fn new(pattern: &str) -> Reach {
+        let mut parts = Vec::new();
+        let mut everywhere = pattern.contains('{');
+        for part in pattern.split('/') {
+            if part.contains("**") {
+                parts.push(None);
+                continue;
+            }
+            match globset::Glob::new(part) {
+                Ok(g) => parts.push(Some(g.compile_matcher())),
+                Err(_) => everywhere = true,
+            }
+        }
+        Reach { parts, everywhere }
+    }
+
+    /// Whether a file under this folder (relative to the project) can match the pattern.
+    fn reaches(&self, folder: &Path) -> bool {
+        if self.everywhere {
+            return true;
+        }
+        for (i, name) in folder.components().enumerate() {
+            match self.parts.get(i) {
+                Some(None) => return true,
+                // The last part names the file, not a folder.
+                Some(Some(glob)) if i + 1 < self.parts.len() && glob.is_match(name) => {}
+                _ => return false,
+            }
+        }
+        true
+    }
 }
 
 /// Removes `.` and `..` without touching the file system.

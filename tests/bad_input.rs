@@ -169,8 +169,10 @@ fn fifty_megabytes_of_garbage_give_errors() {
         text.push(c as char);
     }
     let out = check_bytes("garbage", text.as_bytes(), 1);
+    // The first twenty of each code, and a count of the rest of each.
     assert!(
-        out.lines().all(|l| l.contains(": error[E")),
+        out.lines()
+            .all(|l| l.contains(": error[E") || l.starts_with("… and ") && l.contains(" more E")),
         "only errors: {}",
         &out[..500.min(out.len())]
     );
@@ -288,4 +290,95 @@ fn many_unknown_names_stay_linear() {
     }
     let codes = codes_on_small_stack(text);
     assert_eq!(codes.iter().filter(|c| **c == Code::UnknownName).count(), n);
+}
+
+#[test]
+fn long_names_and_values_are_quoted_in_part() {
+    // A value of a megabyte where a name, a code, a unit, a number or a string goes: every
+    // report quotes a bounded part of it, in messages, help and the drawn snippet alike.
+    let long = "x".repeat(1024 * 1024);
+    let digits = "1".repeat(1024 * 1024);
+    let cases = [
+        (
+            "enum-value",
+            format!(
+                "fact s: enum {{ a, b }}\ndecision d (first) {{\n  outcomes {{ yes }}\n  rule r when s == {long} then yes\n}}\n"
+            ),
+        ),
+        ("code", format!("codes c = icd10cm {{ M{long} }}\n")),
+        (
+            "number",
+            format!("fact a: decimal\ndefine d = a > 1{digits}\n"),
+        ),
+        ("unit", format!("fact a: duration<{long}>\n")),
+        ("test-name", format!("test \"{long}\" {{}}\n")),
+        ("import", format!("import \"{long}.medpol\"\n")),
+        ("string", format!("policy \"p\" {{\n  title \"{long}\n}}\n")),
+    ];
+    for (name, text) in cases {
+        let dir = scratch(name);
+        let file = dir.path().join("input.medpol");
+        std::fs::write(&file, &text).expect("write the input");
+        for format in ["human", "short", "json"] {
+            let out = run_as(&file, format);
+            let size = out.stdout.len() + out.stderr.len();
+            assert_eq!(out.status.code(), Some(1), "{name} as {format}");
+            assert!(size < 10_000, "{name} as {format}: {size} bytes of report");
+        }
+    }
+    // A code table's source with a megabyte field: the import's error quotes part of it.
+    let dir = scratch("import-field");
+    let tsv = dir.path().join("codes.tsv");
+    std::fs::write(
+        &tsv,
+        format!("code\tbillable\tshort\tlong\nA00.0\t{long}\tshort\tlong\n"),
+    )
+    .expect("write the table source");
+    let out = Command::new(env!("CARGO_BIN_EXE_medpol"))
+        .args(["tables", "import", "--system", "icd10cm", "--release", "r"])
+        .args(["--effective", "2025-01-01", "--output"])
+        .arg(dir.path().join("out.mpt"))
+        .arg("--tsv")
+        .arg(&tsv)
+        .output()
+        .expect("medpol runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("billable is 1 or 0, not `xxx"), "{stderr}");
+    assert!(stderr.len() < 1_000, "{} bytes", stderr.len());
+}
+
+#[test]
+fn repeats_of_one_code_are_counted_after_the_first_twenty() {
+    let text = "fact a: bool\n".repeat(100);
+    let dir = scratch("repeats");
+    let file = dir.path().join("input.medpol");
+    std::fs::write(&file, &text).expect("write the input");
+    let short = String::from_utf8_lossy(&run(&file).stdout).into_owned();
+    let lines: Vec<&str> = short.lines().collect();
+    // The unread fact's warning, twenty duplicates and the count of the rest.
+    assert_eq!(lines.len(), 22, "{short}");
+    assert_eq!(lines.iter().filter(|l| l.contains("[E0102]")).count(), 20);
+    assert_eq!(
+        lines.last().copied(),
+        Some("… and 79 more E0102 duplicate-definition (`--all` shows every one)")
+    );
+    let human = run_as(&file, "human");
+    let human = String::from_utf8_lossy(&human.stderr);
+    assert!(
+        human.ends_with(
+            "… and 79 more E0102 duplicate-definition (`--all` shows every one)\n\
+             checked 1 file: 99 errors and 1 warning\n"
+        ),
+        "{human}"
+    );
+    let all = Command::new(env!("CARGO_BIN_EXE_medpol"))
+        .args(["check", "--all", "--format", "short"])
+        .arg(&file)
+        .output()
+        .expect("medpol runs");
+    assert_eq!(String::from_utf8_lossy(&all.stdout).lines().count(), 100);
+    let json: serde_json::Value =
+        serde_json::from_slice(&run_as(&file, "json").stdout).expect("JSON");
+    assert_eq!(json["diagnostics"].as_array().map(Vec::len), Some(100));
 }

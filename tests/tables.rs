@@ -555,7 +555,7 @@ fn a_failed_import_leaves_the_output_alone() {
         &table_s,
     ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("cannot read no/such/file.tsv"));
+    assert!(text(&out.stderr).contains("cannot read `no/such/file.tsv`: no such file or folder"));
 }
 
 fn codes_show_names_the_allowed_7th_characters() {

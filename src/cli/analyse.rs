@@ -50,8 +50,9 @@ pub fn run(args: Analyse) -> ExitCode {
     let report = &described.report;
     if report.count(Severity::Error) > 0 {
         // Without a sound model there is nothing to describe: show why.
-        let text = render::short::render(&report.sources, &report.diagnostics);
-        eprint!("{text}");
+        let (shown, counts) = render::first_of_each_code(&report.diagnostics, super::ALL_HINT);
+        let text = render::short::render(&report.sources, &shown);
+        eprint!("{text}{counts}");
         eprintln!("error: the policy has errors; fix them before analysing it");
         return ExitCode::from(1);
     }
@@ -72,7 +73,8 @@ pub fn run(args: Analyse) -> ExitCode {
                     .map(|s| format!("; did you mean `{s}`?"))
                     .unwrap_or_default();
                 eprintln!(
-                    "error: no decision `{d}` in `{}`{hint}",
+                    "error: no decision `{}` in `{}`{hint}",
+                    medpol::diagnostic::shown(d),
                     args.path.display()
                 );
             }

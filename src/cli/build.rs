@@ -29,6 +29,7 @@ pub fn run(args: Build) -> ExitCode {
     if let Err(e) = std::fs::create_dir_all(&args.out) {
         return fail(&format!("cannot create {}: {e}", args.out.display()));
     }
+    remove_stale_temporaries(&args.out);
     for c in &built.compiled {
         let file = args
             .out
@@ -58,11 +59,9 @@ pub fn compile(path: &Path) -> Result<Built, ExitCode> {
     let report = &built.report;
     let errors = report.count(medpol::diagnostic::Severity::Error);
     if errors > 0 {
-        let text = render::human::render(
-            &report.sources,
-            &report.diagnostics,
-            render::human::Color::Never,
-        );
+        let (shown, counts) = render::first_of_each_code(&report.diagnostics, super::ALL_HINT);
+        let mut text = render::human::render(&report.sources, &shown, render::human::Color::Never);
+        text.push_str(&counts);
         let _ = std::io::stderr().write_all(text.as_bytes());
         eprintln!(
             "error: not built: the check found {errors} error{}",
@@ -96,6 +95,52 @@ fn file_stem(id: &str) -> String {
     }
 }
 
+/// The temporary file an artifact is written to before it is renamed over the target:
+/// `.NAME.json.PID.tmp`, named by the writing process.
+fn temporary(dir: &Path, name: &str, pid: u32) -> PathBuf {
+    dir.join(format!(".{name}.{pid}.tmp"))
+}
+
+/// The process that wrote a temporary artifact file, if the name is one.
+fn temporary_owner(file_name: &str) -> Option<u32> {
+    let inner = file_name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (name, pid) = inner.rsplit_once('.')?;
+    if !name.ends_with(".json") || pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Removes the temporaries a killed build left in the output folder. A temporary of a
+/// process still running (another build writing here now) is left alone; where the running
+/// processes cannot be listed (no `/proc`), one is stale only after a day, far longer than a
+/// build takes to write one.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let proc = Path::new("/proc/self").exists();
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(temporary_owner) else {
+            continue;
+        };
+        let stale = if proc {
+            pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
+        } else {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(24 * 60 * 60))
+        };
+        if stale {
+            // Another build may have removed it first; either way it is gone.
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes a temporary file beside the target, flushes it to disk and renames it over the
 /// target: a reader sees the old artifact or the new one, never part of one, even if the
 /// build is killed.
@@ -105,7 +150,7 @@ fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let temp = temporary(dir, &name, std::process::id());
     let result = (|| {
         let mut f = std::fs::File::create(&temp)?;
         f.write_all(bytes)?;

@@ -1,6 +1,6 @@
 //! The `medpol fmt` command: rewrites policy files in the canonical style.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -55,7 +55,7 @@ pub fn run(args: Fmt) -> ExitCode {
     let mut refused = 0;
     let mut changed = 0;
     for file in &files {
-        let bytes = match super::read(file) {
+        let bytes = match super::read(file, medpol::input::Kind::Source) {
             Ok(b) => b,
             Err(code) => return code,
         };
@@ -164,10 +164,10 @@ fn report(name: &str, path: Option<&Path>, text: String, error: &Error) {
 }
 
 fn stdin(check: bool) -> ExitCode {
-    let mut bytes = Vec::new();
-    if let Err(e) = std::io::stdin().read_to_end(&mut bytes) {
-        return fail(&format!("cannot read standard input: {e}"));
-    }
+    let bytes = match medpol::input::read_from(std::io::stdin(), medpol::input::Kind::Source, 0) {
+        Ok(bytes) => bytes,
+        Err(e) => return fail(&format!("cannot read standard input: {e}")),
+    };
     let (text, invalid) = medpol::syntax::decode(bytes.clone());
     let formatted = match invalid {
         Some(bad) => Err(Error::Syntax(vec![bad.diagnostic(FileId(0))])),

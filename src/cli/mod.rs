@@ -24,8 +24,14 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use medpol::codes::System;
+use medpol::diagnostic::shown;
+use medpol::input;
 use medpol::tables::{Table, TableSet};
 use medpol::types::Date;
+
+/// How a command that shows the first diagnostics of each code (as `medpol check` does)
+/// tells how to see every one.
+pub const ALL_HINT: &str = "`medpol check --all` shows every one";
 
 /// Exit code for a usage or I/O problem.
 pub const USAGE: u8 = 2;
@@ -34,22 +40,25 @@ pub const NOT_FOUND: u8 = 1;
 
 pub fn parse_system(text: &str) -> Result<System, String> {
     System::parse(text).ok_or_else(|| {
-        format!("unknown code system `{text}`; the systems are icd10cm, icd10pcs, cpt and hcpcs")
+        format!(
+            "unknown code system `{}`; the systems are icd10cm, icd10pcs, cpt and hcpcs",
+            shown(text)
+        )
     })
 }
 
 pub fn parse_date(text: &str) -> Result<Date, String> {
-    Date::parse(text).ok_or_else(|| format!("`{text}` is not a date written YYYY-MM-DD"))
+    Date::parse(text).ok_or_else(|| format!("`{}` is not a date written YYYY-MM-DD", shown(text)))
 }
 
 /// The shipped tables plus table files given with `--table`.
 pub fn table_set(files: &[std::path::PathBuf]) -> Result<TableSet, ExitCode> {
     let mut user = Vec::new();
     for file in files {
-        let bytes = read(file)?;
+        let bytes = read(file, input::Kind::Table)?;
         match Table::from_bytes(bytes) {
             Ok(t) => user.push(t),
-            Err(e) => return Err(fail(&format!("{}: {e}", file.display()))),
+            Err(e) => return Err(fail(&format!("`{}`: {e}", file.display()))),
         }
     }
     let set = TableSet::shipped_and(user).map_err(|e| fail(&e.to_string()))?;
@@ -59,8 +68,9 @@ pub fn table_set(files: &[std::path::PathBuf]) -> Result<TableSet, ExitCode> {
     Ok(set)
 }
 
-pub fn read(file: &Path) -> Result<Vec<u8>, ExitCode> {
-    std::fs::read(file).map_err(|e| fail(&format!("cannot read {}: {e}", file.display())))
+/// Reads a whole input file of a kind, within the kind's limit (`docs/limits.md`).
+pub fn read(file: &Path, kind: input::Kind) -> Result<Vec<u8>, ExitCode> {
+    input::read(file, kind).map_err(|e| fail(&format!("cannot read `{}`: {e}", file.display())))
 }
 
 /// Writes a command's output in one piece; a reader that stops early (`| head`) is not an

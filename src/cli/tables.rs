@@ -71,7 +71,7 @@ fn import(args: Import) -> ExitCode {
     {
         return fail(&format!(
             "`{}` is not a release id: use letters, digits, `-`, `_` and `.`",
-            args.release
+            medpol::diagnostic::shown(&args.release)
         ));
     }
     let release = Release {
@@ -95,7 +95,7 @@ fn import(args: Import) -> ExitCode {
         (_, _, Some(f)) => (f, import::local),
         (None, None, None) => return fail("give the source with --xml, --tsv or --local"),
     };
-    let bytes = match read(file) {
+    let bytes = match read(file, medpol::input::Kind::Release) {
         Ok(b) => b,
         Err(code) => return code,
     };

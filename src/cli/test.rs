@@ -64,9 +64,10 @@ pub fn run(args: Test) -> ExitCode {
         } else {
             render::human::Color::Never
         };
+        let (shown, counts) = render::first_of_each_code(&report.diagnostics, super::ALL_HINT);
         eprint!(
-            "{}",
-            render::human::render(&report.sources, &report.diagnostics, color)
+            "{}{counts}",
+            render::human::render(&report.sources, &shown, color)
         );
         eprintln!(
             "error: {} in the policies; fix {} before running their tests",

@@ -180,8 +180,19 @@ impl<'a> Report<'a> {
     }
 }
 
-fn labeled(l: &Label) -> LabeledSpan {
-    let span = SourceSpan::new((l.span.start as usize).into(), l.span.len());
+/// A label's span as the report draws it. A span longer than a long line (a string or code
+/// of a hundred megabytes) is drawn by its first characters: the report quotes a bounded part
+/// of the input, as messages do.
+fn labeled(l: &Label, text: &str) -> LabeledSpan {
+    let start = l.span.start as usize;
+    let len = match text.get(l.span.range()) {
+        Some(spanned) if spanned.len() > LONG_LINE => spanned
+            .char_indices()
+            .nth(MARGIN)
+            .map_or(spanned.len(), |(i, _)| i),
+        _ => l.span.len(),
+    };
+    let span = SourceSpan::new(start.into(), len);
     let text = (!l.message.is_empty()).then(|| l.message.clone());
     if l.primary {
         LabeledSpan::new_primary_with_span(text, span)
@@ -234,7 +245,7 @@ impl miette::Diagnostic for Report<'_> {
                 .labels
                 .iter()
                 .filter(move |l| l.span.file == file)
-                .map(labeled),
+                .map(|l| labeled(l, self.window.as_ref().map_or("", |w| &w.file.text))),
         ))
     }
 
@@ -278,6 +289,9 @@ impl miette::Diagnostic for Related<'_> {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        Some(Box::new(std::iter::once(labeled(self.label))))
+        Some(Box::new(std::iter::once(labeled(
+            self.label,
+            &self.window.file.text,
+        ))))
     }
 }

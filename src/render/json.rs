@@ -1,5 +1,7 @@
 //! The JSON form, for build steps.
 
+use std::io::Write as _;
+
 use serde::Serialize;
 
 use super::location;
@@ -8,8 +10,21 @@ use crate::source::{Sources, Span};
 
 #[derive(Serialize)]
 struct Output<'a> {
-    diagnostics: Vec<JsonDiagnostic<'a>>,
+    diagnostics: Each<'a>,
     summary: Summary,
+}
+
+/// The diagnostics, each turned into its JSON form only as it is written: four million of them
+/// are not held twice.
+struct Each<'a> {
+    sources: &'a Sources,
+    diagnostics: &'a [Diagnostic],
+}
+
+impl Serialize for Each<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.diagnostics.iter().map(|d| one(self.sources, d)))
+    }
 }
 
 #[derive(Serialize)]
@@ -53,51 +68,72 @@ fn place(sources: &Sources, span: Span) -> (&str, usize, usize, usize, usize) {
     (sources.name(span.file), line, column, end_line, end_column)
 }
 
-/// Renders diagnostics and a summary as one JSON document.
-pub fn render(sources: &Sources, diagnostics: &[Diagnostic], files: usize) -> String {
-    let count = |s| diagnostics.iter().filter(|d| d.severity == s).count();
-    let out = Output {
-        diagnostics: diagnostics
+fn one<'a>(sources: &'a Sources, d: &'a Diagnostic) -> JsonDiagnostic<'a> {
+    let primary = d.primary_span().map(|s| place(sources, s));
+    JsonDiagnostic {
+        code: d.code.as_str(),
+        name: d.code.name(),
+        severity: d.severity,
+        message: &d.message,
+        file: primary.map(|p| p.0),
+        line: primary.map(|p| p.1),
+        column: primary.map(|p| p.2),
+        end_line: primary.map(|p| p.3),
+        end_column: primary.map(|p| p.4),
+        labels: d
+            .labels
             .iter()
-            .map(|d| {
-                let primary = d.primary_span().map(|s| place(sources, s));
-                JsonDiagnostic {
-                    code: d.code.as_str(),
-                    name: d.code.name(),
-                    severity: d.severity,
-                    message: &d.message,
-                    file: primary.map(|p| p.0),
-                    line: primary.map(|p| p.1),
-                    column: primary.map(|p| p.2),
-                    end_line: primary.map(|p| p.3),
-                    end_column: primary.map(|p| p.4),
-                    labels: d
-                        .labels
-                        .iter()
-                        .map(|l| {
-                            let (file, line, column, end_line, end_column) = place(sources, l.span);
-                            JsonLabel {
-                                file,
-                                line,
-                                column,
-                                end_line,
-                                end_column,
-                                message: &l.message,
-                                primary: l.primary,
-                            }
-                        })
-                        .collect(),
-                    help: d.help.as_deref(),
-                    notes: &d.notes,
+            .map(|l| {
+                let (file, line, column, end_line, end_column) = place(sources, l.span);
+                JsonLabel {
+                    file,
+                    line,
+                    column,
+                    end_line,
+                    end_column,
+                    message: &l.message,
+                    primary: l.primary,
                 }
             })
             .collect(),
+        help: d.help.as_deref(),
+        notes: &d.notes,
+    }
+}
+
+fn output<'a>(sources: &'a Sources, diagnostics: &'a [Diagnostic], files: usize) -> Output<'a> {
+    let count = |s| diagnostics.iter().filter(|d| d.severity == s).count();
+    Output {
+        diagnostics: Each {
+            sources,
+            diagnostics,
+        },
         summary: Summary {
             errors: count(Severity::Error),
             warnings: count(Severity::Warning),
             notes: count(Severity::Note),
             files,
         },
-    };
+    }
+}
+
+/// Renders diagnostics and a summary as one JSON document.
+pub fn render(sources: &Sources, diagnostics: &[Diagnostic], files: usize) -> String {
+    let out = output(sources, diagnostics, files);
     serde_json::to_string_pretty(&out).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+/// Writes the document [`render`] gives, and a line end, as it is made: a report of millions
+/// of diagnostics is never held whole in memory.
+pub fn write(
+    to: impl std::io::Write,
+    sources: &Sources,
+    diagnostics: &[Diagnostic],
+    files: usize,
+) -> std::io::Result<()> {
+    let mut to = std::io::BufWriter::with_capacity(1 << 16, to);
+    serde_json::to_writer_pretty(&mut to, &output(sources, diagnostics, files))
+        .map_err(std::io::Error::from)?;
+    to.write_all(b"\n")?;
+    to.flush()
 }

@@ -185,6 +185,9 @@ pub(super) fn syntax_error(
 ) -> Diagnostic {
     let at = at.min(text.len());
     let found = Found::at(text, at, chunk_end);
+    if let Some(d) = unsupported(&found, expected.as_deref().unwrap_or(""), text, file, at) {
+        return d;
+    }
     let message = match &expected {
         Some(expected) => format!("expected {expected}, found {}", found.describe()),
         None => format!("unexpected {}", found.describe()),
@@ -217,6 +220,55 @@ pub(super) fn syntax_error(
         );
     }
     d
+}
+
+/// A syntax error at something other languages have and this one does not (a unit of
+/// measure, arithmetic): said as what the language offers instead, which "expected `and`,
+/// found `kg`" does not tell.
+fn unsupported(
+    found: &Found,
+    expected: &str,
+    text: &str,
+    file: FileId,
+    at: usize,
+) -> Option<Diagnostic> {
+    let word = found.text.as_str();
+    let span = Span::new(file, at, at + found.len);
+    if found.ends_declaration || !expected.contains("`and`") {
+        return None;
+    }
+    if matches!(word, "+" | "-" | "*" | "/") {
+        return Some(
+            Diagnostic::new(
+                Code::SyntaxError,
+                format!("the language has no arithmetic: `{word}` cannot combine values"),
+            )
+            .primary(span, "no arithmetic")
+            .help("a condition compares one fact with a value, such as `a > 3`; a value worked out from others (a difference, a ratio) is a fact of its own, given with the patient's facts"),
+        );
+    }
+    let before = text.get(..at).unwrap_or("").trim_end();
+    let unit_like = before.ends_with(|c: char| c.is_ascii_digit())
+        && word.starts_with(char::is_alphabetic)
+        && !super::RESERVED.contains(&word)
+        // A misspelt keyword after a number (`3 thn`) is not a unit.
+        && !STRUCTURAL.iter().any(|k| {
+            k.starts_with(char::is_alphabetic) && strsim::damerau_levenshtein(k, word) <= 1
+        });
+    let known_unit = ["days", "weeks", "months", "years", "percent"]
+        .iter()
+        .any(|u| strsim::damerau_levenshtein(u, &word.to_lowercase()) <= 2);
+    if unit_like && !known_unit {
+        return Some(
+            Diagnostic::new(
+                Code::SyntaxError,
+                format!("`{}` is not a unit of the language", crate::diagnostic::shown(word)),
+            )
+            .primary(span, "not a unit")
+            .help("quantities are durations in `days`, `weeks`, `months` or `years`, and percentages (`%`); a measure such as BMI or weight is a `decimal` fact compared with a plain number, such as `bmi >= 35`"),
+        );
+    }
+    None
 }
 
 /// Literal tokens worth naming in "expected ...": punctuation and keywords that give a

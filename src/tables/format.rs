@@ -131,7 +131,8 @@ impl Out {
         Ok(())
     }
     fn str16(&mut self, s: &str) -> Result<(), String> {
-        let len = u16::try_from(s.len()).map_err(|_| format!("`{s}` is too long"))?;
+        let len = u16::try_from(s.len())
+            .map_err(|_| format!("`{}` is too long", crate::diagnostic::shown(s)))?;
         self.u16(len);
         self.bytes(s.as_bytes());
         Ok(())
@@ -212,8 +213,12 @@ pub(crate) fn expansion(data: &TableData) -> Result<Expansion, String> {
             .entries
             .get(i + 1)
             .is_none_or(|next| !next.code.starts_with(&e.code));
-        let code =
-            CodeBuf::new(e.code.as_bytes()).ok_or_else(|| format!("`{}` is too long", e.code))?;
+        let code = CodeBuf::new(e.code.as_bytes()).ok_or_else(|| {
+            format!(
+                "`{}` is too long",
+                crate::diagnostic::shown(e.code.as_ref())
+            )
+        })?;
         let rule = std::iter::once(code)
             .chain(code.ancestors())
             .find_map(|c| by_code.get(c.as_str()).copied());
@@ -255,7 +260,10 @@ pub(crate) fn encode(data: &TableData) -> Result<Vec<u8>, String> {
             || e.code.len() > MAX_CODE
             || !e.code.bytes().all(|b| b.is_ascii_graphic())
         {
-            return Err(format!("`{}` is not a code", e.code));
+            return Err(format!(
+                "`{}` is not a code",
+                crate::diagnostic::shown(e.code.as_ref())
+            ));
         }
         width = width.max(e.code.len());
     }
@@ -320,7 +328,10 @@ pub(crate) fn encode(data: &TableData) -> Result<Vec<u8>, String> {
                 .and_then(|c| c.with_seventh(b'A'))
                 .is_none()
         {
-            return Err(format!("`{}` is too long to take a 7th character", e.code));
+            return Err(format!(
+                "`{}` is too long to take a 7th character",
+                crate::diagnostic::shown(e.code.as_ref())
+            ));
         }
         if derived > 0 && e.billable {
             return Err(format!(
@@ -419,12 +430,20 @@ pub(crate) fn encode(data: &TableData) -> Result<Vec<u8>, String> {
         if !e.excludes1.is_empty() {
             note_keys.slot(e.code.as_bytes(), width);
             note_keys.u32(notes.len32()?);
-            notes.u8(u8::try_from(e.excludes1.len())
-                .map_err(|_| format!("`{}` has too many notes", e.code))?);
+            notes.u8(u8::try_from(e.excludes1.len()).map_err(|_| {
+                format!(
+                    "`{}` has too many notes",
+                    crate::diagnostic::shown(e.code.as_ref())
+                )
+            })?);
             for note in &e.excludes1 {
                 notes.plain(&tok(&note.text))?;
-                notes.u8(u8::try_from(note.refs.len())
-                    .map_err(|_| format!("`{}`: too many references", e.code))?);
+                notes.u8(u8::try_from(note.refs.len()).map_err(|_| {
+                    format!(
+                        "`{}`: too many references",
+                        crate::diagnostic::shown(e.code.as_ref())
+                    )
+                })?);
                 for r in &note.refs {
                     match r {
                         CodeRef::Code(c) => {
@@ -448,8 +467,12 @@ pub(crate) fn encode(data: &TableData) -> Result<Vec<u8>, String> {
             addon_keys.slot(e.code.as_bytes(), width);
             addon_keys.u32(addons.len32()?);
             addons.u8(u8::from(e.addon));
-            addons.u8(u8::try_from(e.primaries.len())
-                .map_err(|_| format!("`{}` has too many primary codes", e.code))?);
+            addons.u8(u8::try_from(e.primaries.len()).map_err(|_| {
+                format!(
+                    "`{}` has too many primary codes",
+                    crate::diagnostic::shown(e.code.as_ref())
+                )
+            })?);
             for p in &e.primaries {
                 addons.short_bytes(p.as_bytes())?;
             }

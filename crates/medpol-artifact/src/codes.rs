@@ -176,13 +176,14 @@ fn icd10cm(body: &str, pattern: bool) -> Result<String, FormatError> {
                 // `at` characters come before the dot: it follows the at-th.
                 ordinal(at.saturating_sub(1))
             ));
-            return Err(if plain.len() > 3 && at > 3 {
+            // A code too long for the system is not mended by a dot: no help echoes it.
+            return Err(if plain.len() > 7 || (plain.len() > 3 && at > 3) {
                 err
             } else {
                 err.help(format!("did you mean `{fixed}`?"))
             });
         }
-        None if plain.len() > 3 => {
+        None if plain.len() > 3 && plain.len() <= 7 => {
             let fixed = format!(
                 "{}.{}",
                 plain.get(..3).unwrap_or(""),

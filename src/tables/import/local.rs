@@ -56,12 +56,7 @@ fn line<T>(s: &Spanned<T>) -> usize {
 pub fn local(text: &str, file: &str, release: &Release) -> Result<TableData, ImportError> {
     let at = At { file };
     let parsed: File = serde_saphyr::from_str(text).map_err(|e| {
-        let message = e.without_snippet().to_string();
-        // The location is reported as the error's line; drop its repeat from the message.
-        let message = match message.rfind(" at line ") {
-            Some(i) => message.get(..i).unwrap_or(&message).to_string(),
-            None => message,
-        };
+        let message = crate::input::yaml_message(&e);
         match e.location() {
             Some(l) => at.line(l.line() as usize, message),
             None => at.file(message),
@@ -101,7 +96,15 @@ pub fn local(text: &str, file: &str, release: &Release) -> Result<TableData, Imp
             .map(|s| super::tidy(&s))
             .filter(|s| !s.is_empty())
             .or_else(|| short.clone())
-            .ok_or_else(|| at.line(at_line, format!("`{code}` has neither `short` nor `long`")))?;
+            .ok_or_else(|| {
+                at.line(
+                    at_line,
+                    format!(
+                        "`{}` has neither `short` nor `long`",
+                        crate::diagnostic::shown(&code)
+                    ),
+                )
+            })?;
         let mut primaries = Vec::new();
         for p in &c.primaries {
             primaries.push(super::code(release.system, &p.value).map_err(|m| at.line(line(p), m))?);
@@ -109,17 +112,29 @@ pub fn local(text: &str, file: &str, release: &Release) -> Result<TableData, Imp
         if c.addon && primaries.is_empty() {
             return Err(at.line(
                 at_line,
-                format!("`{code}` is an add-on code: list its `primaries`"),
+                format!(
+                    "`{}` is an add-on code: list its `primaries`",
+                    crate::diagnostic::shown(&code)
+                ),
             ));
         }
         if !c.addon && !primaries.is_empty() {
             return Err(at.line(
                 at_line,
-                format!("`{code}` has `primaries` but is not an add-on code (`addon: true`)"),
+                format!(
+                    "`{}` has `primaries` but is not an add-on code (`addon: true`)",
+                    crate::diagnostic::shown(&code)
+                ),
             ));
         }
         if primaries.contains(&code) {
-            return Err(at.line(at_line, format!("`{code}` is its own primary code")));
+            return Err(at.line(
+                at_line,
+                format!(
+                    "`{}` is its own primary code",
+                    crate::diagnostic::shown(&code)
+                ),
+            ));
         }
         rows.push((
             EntryData {
@@ -193,7 +208,7 @@ mod tests {
         );
         assert!(
             error("codes:\n  - code: 22510\n    shrt: x\n")
-                .starts_with("cpt.yaml:3: unknown field `shrt`")
+                .starts_with("cpt.yaml:3: unknown key `shrt`; did you mean `short`?")
         );
         assert!(error("codes: [\n").starts_with("cpt.yaml:1:"));
         assert_eq!(

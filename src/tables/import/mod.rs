@@ -106,7 +106,10 @@ fn code(system: System, written: &str) -> Result<String, String> {
     }
     match parse_code(system, written) {
         Ok(CodeForm::Exact(code)) => Ok(code),
-        Ok(CodeForm::Prefix(_)) => Err(format!("`{written}` is a pattern, not a code")),
+        Ok(CodeForm::Prefix(_)) => Err(format!(
+            "`{}` is a pattern, not a code",
+            crate::diagnostic::shown(written)
+        )),
         Err(e) => Err(format!(
             "`{written}` is not a valid {} code: {}",
             system.display(),

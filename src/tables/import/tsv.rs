@@ -106,14 +106,24 @@ pub fn tsv(text: &str, file: &str, release: &Release) -> Result<TableData, Impor
                 Column::Code => e.code = code(system, field).map_err(|m| at.line(line, m))?,
                 Column::Billable => {
                     e.billable = flag(field).filter(|_| !field.is_empty()).ok_or_else(|| {
-                        at.line(line, format!("billable is 1 or 0, not `{field}`"))
+                        at.line(
+                            line,
+                            format!(
+                                "billable is 1 or 0, not `{}`",
+                                crate::diagnostic::shown(field)
+                            ),
+                        )
                     })?;
                 }
                 Column::Short => e.short = Some(field.to_string()).filter(|s| !s.is_empty()),
                 Column::Long => e.long = field.to_string(),
                 Column::Addon => {
-                    e.addon = flag(field)
-                        .ok_or_else(|| at.line(line, format!("addon is 1 or 0, not `{field}`")))?;
+                    e.addon = flag(field).ok_or_else(|| {
+                        at.line(
+                            line,
+                            format!("addon is 1 or 0, not `{}`", crate::diagnostic::shown(field)),
+                        )
+                    })?;
                 }
                 Column::Primaries => {
                     for p in field.split([' ', ',', ';']).filter(|p| !p.is_empty()) {
@@ -124,15 +134,23 @@ pub fn tsv(text: &str, file: &str, release: &Release) -> Result<TableData, Impor
             }
         }
         if e.long.is_empty() {
-            e.long = e
-                .short
-                .clone()
-                .ok_or_else(|| at.line(line, format!("`{}` has no description", e.code)))?;
+            e.long = e.short.clone().ok_or_else(|| {
+                at.line(
+                    line,
+                    format!(
+                        "`{}` has no description",
+                        crate::diagnostic::shown(e.code.as_ref())
+                    ),
+                )
+            })?;
         }
         if !e.primaries.is_empty() && !e.addon {
             return Err(at.line(
                 line,
-                format!("`{}` has primary codes but is not an add-on code", e.code),
+                format!(
+                    "`{}` has primary codes but is not an add-on code",
+                    crate::diagnostic::shown(e.code.as_ref())
+                ),
             ));
         }
         rows.push((e, line));

@@ -107,7 +107,15 @@ pub fn icd10cm_xml(text: &str, file: &str, release: &Release) -> Result<TableDat
                         (Some(c), None) if c.is_ascii_alphanumeric() => {
                             Some(c.to_ascii_uppercase())
                         }
-                        _ => return Err(at.line(line, format!("`{value}` is not a 7th character"))),
+                        _ => {
+                            return Err(at.line(
+                                line,
+                                format!(
+                                    "`{}` is not a 7th character",
+                                    crate::diagnostic::shown(&value)
+                                ),
+                            ));
+                        }
                     };
                 }
                 path.push((name, line));
@@ -195,16 +203,24 @@ fn close(at: At<'_>, d: Diag) -> Result<Closed, ImportError> {
         .name
         .ok_or_else(|| at.line(d.line, "a <diag> without its <name>"))?;
     let code = code(System::Icd10Cm, &name).map_err(|m| at.line(d.line, m))?;
-    let long = d
-        .desc
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| at.line(d.line, format!("`{code}` has no <desc>")))?;
+    let long = d.desc.filter(|s| !s.is_empty()).ok_or_else(|| {
+        at.line(
+            d.line,
+            format!("`{}` has no <desc>", crate::diagnostic::shown(&code)),
+        )
+    })?;
     if let Some(rule) = &d.seventh {
         let mut chars: Vec<char> = rule.iter().map(|(c, _)| *c).collect();
         chars.sort_unstable();
         chars.dedup();
         if chars.len() != rule.len() {
-            return Err(at.line(d.line, format!("`{code}` lists a 7th character twice")));
+            return Err(at.line(
+                d.line,
+                format!(
+                    "`{}` lists a 7th character twice",
+                    crate::diagnostic::shown(&code)
+                ),
+            ));
         }
     }
     let mut seventh = d.seventh;
