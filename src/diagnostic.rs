@@ -141,6 +141,7 @@ codes! {
     NoPolicyFiles = "E0205", "no-policy-files", Error, "a project with no `.medpol` files";
     UnreadableFile = "E0206", "unreadable-file", Error, "a policy file that cannot be read, is too large or is not a file";
     UnreadableFolder = "W0207", "unreadable-folder", Warning, "a project folder that cannot be read, so its policy files are not checked";
+    TooLargeForEditor = "W0208", "too-large-for-editor", Warning, "a document the language server does not check because it is too large";
 
     // Bugs in medpol itself.
     InternalError = "E0901", "internal-error", Error, "a state medpol's own guarantees rule out: a bug in medpol";

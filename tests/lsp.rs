@@ -481,6 +481,7 @@ fn a_document_past_the_size_limit_gets_one_warning() {
     let list = client.diagnostics(uri, |l| !l.is_empty());
     assert_eq!(list.len(), 1, "{:?}", &list[..2]);
     assert_eq!(list[0]["severity"], 2);
+    assert_eq!(codes(&list), ["W0208"]);
     let message = list[0]["message"].as_str().unwrap();
     assert!(
         message.starts_with(&format!(

@@ -175,14 +175,16 @@ pub fn publish(
 }
 
 /// Publishes the one warning of a document past [`super::MAX_DOCUMENT`], in place of its
-/// diagnostics. It has no code: it is about the editor's session, not about the policy, which
-/// `medpol check` reads whatever its size.
+/// diagnostics (W0208: the editor's limit, not the policy's; `medpol check` reads the file).
 pub fn publish_too_large(sender: &Sender<Message>, uri: &str, size: usize) {
     let Ok(parsed) = uri.parse::<Uri>() else {
         return;
     };
     let warning = lsp_types::Diagnostic {
         severity: Some(DiagnosticSeverity::WARNING),
+        code: Some(lsp_types::NumberOrString::String(
+            crate::diagnostic::Code::TooLargeForEditor.as_str().to_string(),
+        )),
         source: Some("medpol".to_string()),
         message: format!(
             "this document is too large to check: {size} bytes, and the editor checks at most {} MiB\nhelp: `medpol check` checks the saved file",
