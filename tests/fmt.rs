@@ -343,6 +343,31 @@ fn fmt_check_passes_on_the_shipped_policies() {
     assert_eq!(text(&out.stdout), "");
 }
 
+/// A file fmt cannot read (here one past the size limit) is reported; the others are
+/// formatted and the exit status says that one was not.
+#[test]
+fn fmt_reports_an_unreadable_file_and_formats_the_rest() {
+    let tmp = scratch("cli-unreadable");
+    let dir = tmp.path();
+    std::fs::write(dir.join("ugly.medpol"), UGLY).unwrap();
+    let big = std::fs::File::create(dir.join("big.medpol")).unwrap();
+    // Sparse: refused by its size before a byte is read.
+    big.set_len(medpol::input::Kind::Source.limit() + 1)
+        .unwrap();
+
+    let out = medpol(&["fmt", "."], dir, "");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with("error: cannot read `./big.medpol`: it is larger than"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("ugly.medpol")).unwrap(),
+        PRETTY
+    );
+}
+
 #[test]
 fn fmt_check_lists_files_to_change_and_fmt_rewrites_them() {
     let tmp = scratch("cli-rewrite");

@@ -430,6 +430,25 @@ fn an_unknown_method_is_not_found() {
     client.stop();
 }
 
+/// Before `initialize`, a request is refused with -32002 (without echoing it) and a
+/// notification is dropped; `initialize` then works, and `exit` before it ends with status 1.
+#[test]
+fn messages_before_initialize_are_answered_as_the_protocol_says() {
+    let mut client = Client::uninitialized();
+    let big = "x".repeat(100_000);
+    let reply = client.request_reply("textDocument/hover", json!({ "text": big }));
+    assert_eq!(reply["error"]["code"], -32002, "{reply:.300}");
+    assert!(reply.to_string().len() < 500, "the request is not echoed");
+    client.notify("textDocument/didOpen", json!({}));
+    client.initialize();
+    still_serving(&mut client);
+    client.stop();
+
+    let mut client = Client::uninitialized();
+    client.notify("exit", Value::Null);
+    assert_eq!(client.exit_status().code(), Some(1));
+}
+
 #[test]
 fn exit_without_shutdown_ends_with_status_1() {
     let mut client = Client::start();

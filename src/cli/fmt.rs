@@ -40,11 +40,12 @@ pub fn run(args: Fmt) -> ExitCode {
         args.paths
     };
     let mut files = Vec::new();
+    // A file or folder that cannot be read is reported and the rest is formatted; the exit
+    // status says that something was not.
+    let mut refused = 0;
     for path in &paths {
         if path.is_dir() {
-            if let Err(e) = collect(path, &mut files) {
-                return fail(&format!("cannot read {}: {e}", path.display()));
-            }
+            refused += collect(path, &mut files);
         } else if path.exists() {
             files.push(path.clone());
         } else {
@@ -52,12 +53,18 @@ pub fn run(args: Fmt) -> ExitCode {
         }
     }
     let mut stdout = Vec::new();
-    let mut refused = 0;
     let mut changed = 0;
     for file in &files {
-        let bytes = match super::read(file, medpol::input::Kind::Source) {
+        let bytes = match medpol::input::read(file, medpol::input::Kind::Source) {
             Ok(b) => b,
-            Err(code) => return code,
+            Err(e) => {
+                eprintln!(
+                    "error: cannot read `{}`: {e}",
+                    medpol::project::display(file)
+                );
+                refused += 1;
+                continue;
+            }
         };
         match one(file, bytes, args.check) {
             Ok(Outcome::Unchanged) => {}
@@ -79,23 +86,44 @@ pub fn run(args: Fmt) -> ExitCode {
     super::emit(&stdout, code)
 }
 
-/// The `.medpol` files under a folder, skipping hidden folders and build output.
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    entries.sort();
-    for path in entries {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if path.is_dir() {
-            if !name.starts_with('.') && name != "target" {
-                collect(&path, out)?;
+/// The `.medpol` files under a folder, skipping hidden folders and build output; returns
+/// how many entries could not be read (each reported on standard error). Symbolic links are
+/// not followed, so a link to a parent folder cannot make the walk endless.
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> usize {
+    let mut unreadable = 0;
+    let walk = walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            let name = e.file_name().to_str().unwrap_or("");
+            e.depth() == 0
+                || !e.file_type().is_dir()
+                || !(name.starts_with('.') || name == "target")
+        });
+    for entry in walk {
+        match entry {
+            Ok(e)
+                if e.file_type().is_file()
+                    && e.file_name()
+                        .to_str()
+                        .is_some_and(|n| n.ends_with(".medpol")) =>
+            {
+                out.push(e.into_path());
             }
-        } else if name.ends_with(".medpol") {
-            out.push(path);
+            Ok(_) => {}
+            Err(e) => {
+                let path = e
+                    .path()
+                    .map_or_else(|| dir.display().to_string(), medpol::project::display);
+                let why = e
+                    .io_error()
+                    .map_or_else(|| "a loop of links".to_string(), medpol::input::plain_io);
+                eprintln!("error: cannot read `{path}`: {why}");
+                unreadable += 1;
+            }
         }
     }
-    Ok(())
+    unreadable
 }
 
 fn one(file: &Path, bytes: Vec<u8>, check: bool) -> Result<Outcome, ExitCode> {

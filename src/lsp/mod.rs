@@ -114,6 +114,38 @@ fn read_stdin(to_server: &Sender<Message>) {
     }
 }
 
+/// Waits for `initialize` and answers it. Before it, as the protocol says, a request gets
+/// -32002 and a notification is dropped, except `exit`, which ends the session (status 1: no
+/// `shutdown` came), as does closed input. `initialized` and anything after the answer go to
+/// the main loop. (Not the protocol library's handshake: it echoes a whole unexpected message
+/// back in its error, and ends the session on a notification before `initialized`.)
+fn handshake(connection: &Connection, init: serde_json::Value) -> Option<Ending> {
+    for message in &connection.receiver {
+        match message {
+            Message::Request(r) if r.method == "initialize" => {
+                let answer = Response::new_ok(r.id, init);
+                return match connection.sender.send(answer.into()) {
+                    Ok(()) => None,
+                    Err(_) => Some(Ending::WithoutShutdown),
+                };
+            }
+            Message::Request(r) => {
+                let answer = Response::new_err(
+                    r.id,
+                    ErrorCode::ServerNotInitialized as i32,
+                    "the server is not initialized: send `initialize` first".to_string(),
+                );
+                if connection.sender.send(answer.into()).is_err() {
+                    return Some(Ending::WithoutShutdown);
+                }
+            }
+            Message::Notification(n) if n.method == "exit" => return Some(Ending::WithoutShutdown),
+            Message::Notification(_) | Message::Response(_) => {}
+        }
+    }
+    Some(Ending::WithoutShutdown)
+}
+
 fn serve(connection: Connection) -> Result<Ending, String> {
     let capabilities = ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
@@ -136,12 +168,9 @@ fn serve(connection: Connection) -> Result<Ending, String> {
             version: Some(env!("CARGO_PKG_VERSION").into()),
         },
     });
-    let (id, _params) = connection
-        .initialize_start()
-        .map_err(|e| format!("the client did not initialize: {e}"))?;
-    connection
-        .initialize_finish(id, init)
-        .map_err(|e| format!("the client did not initialize: {e}"))?;
+    if let Some(ending) = handshake(&connection, init) {
+        return Ok(ending);
+    }
 
     let shared = Arc::new(Mutex::new(Shared::default()));
     let (jobs, queue) = crossbeam_channel::unbounded::<Job>();

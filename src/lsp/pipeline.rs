@@ -183,7 +183,9 @@ pub fn publish_too_large(sender: &Sender<Message>, uri: &str, size: usize) {
     let warning = lsp_types::Diagnostic {
         severity: Some(DiagnosticSeverity::WARNING),
         code: Some(lsp_types::NumberOrString::String(
-            crate::diagnostic::Code::TooLargeForEditor.as_str().to_string(),
+            crate::diagnostic::Code::TooLargeForEditor
+                .as_str()
+                .to_string(),
         )),
         source: Some("medpol".to_string()),
         message: format!(

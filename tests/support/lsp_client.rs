@@ -28,6 +28,22 @@ impl Client {
         Client::spawn(Command::new(env!("CARGO_BIN_EXE_medpol")).arg("lsp"))
     }
 
+    /// The server, not yet sent `initialize`.
+    pub fn uninitialized() -> Client {
+        Client::spawn_raw(Command::new(env!("CARGO_BIN_EXE_medpol")).arg("lsp"))
+    }
+
+    /// Sends `initialize` and `initialized`, checking the answer.
+    pub fn initialize(&mut self) {
+        let init = self.request(
+            "initialize",
+            json!({ "processId": null, "rootUri": null, "capabilities": {} }),
+        );
+        assert_eq!(init["capabilities"]["textDocumentSync"], 1);
+        assert_eq!(init["serverInfo"]["name"], "medpol");
+        self.notify("initialized", json!({}));
+    }
+
     /// The server with at most `bytes` of address space (`prlimit --as`, util-linux): an
     /// allocation past it fails, and the server aborts.
     pub fn start_limited(bytes: u64) -> Client {
@@ -41,6 +57,12 @@ impl Client {
     }
 
     fn spawn(command: &mut Command) -> Client {
+        let mut client = Client::spawn_raw(command);
+        client.initialize();
+        client
+    }
+
+    fn spawn_raw(command: &mut Command) -> Client {
         let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -73,21 +95,13 @@ impl Client {
                 }
             }
         });
-        let mut client = Client {
+        Client {
             child,
             stdin: Some(stdin),
             incoming,
             notifications: Vec::new(),
             next_id: 0,
-        };
-        let init = client.request(
-            "initialize",
-            json!({ "processId": null, "rootUri": null, "capabilities": {} }),
-        );
-        assert_eq!(init["capabilities"]["textDocumentSync"], 1);
-        assert_eq!(init["serverInfo"]["name"], "medpol");
-        client.notify("initialized", json!({}));
-        client
+        }
     }
 
     /// The server's process id.
