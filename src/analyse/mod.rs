@@ -768,10 +768,11 @@ impl Run<'_> {
 
     /// The boundary gaps: for each threshold of a numeric fact, the undecided patients at it
     /// whose neighbours on both sides (the values just below and just above, the rest of the
-    /// patient unchanged) are decided, as `> 78.5` and `< 78.5` leave 78.5. A neighbour
-    /// counts as decided when it is itself such a boundary patient of another fact (78.5 years
-    /// and a BMI of exactly 25.5 is two boundaries, not a wider gap), so the sets are grown
-    /// to their least fixed point. A gap of more than the one value, or at the end of a
+    /// patient unchanged) are decided, as `> 78.5` and `< 78.5` leave 78.5. One neighbour
+    /// may instead be itself such a boundary patient of another fact (78.5 years and a BMI of
+    /// exactly 25.5 is two boundaries, not a wider gap), so the sets are grown to their least
+    /// fixed point; a rule must decide the other (a fact the gap does not depend on has no
+    /// boundary in it). A gap of more than the one value, or at the end of a
     /// fact's range, is no boundary gap. Returns (fact, variable, region, patients), in
     /// variable order, for the thresholds that have some.
     fn boundaries(
@@ -801,12 +802,16 @@ impl Run<'_> {
             for &(fact, var, point) in &points {
                 let at = space.mdd.literal(var, |x| x == point)?;
                 let mut patients = space.mdd.and(uncovered, at)?;
+                let mut beside = FALSE;
                 for side in [point - 1, point + 1] {
                     if patients != FALSE {
                         let neighbour = space.mdd.restrict(settled, var, side)?;
                         patients = space.mdd.and(patients, neighbour)?;
+                        let ruled = space.mdd.restrict(decided, var, side)?;
+                        beside = space.mdd.or(beside, ruled)?;
                     }
                 }
+                patients = space.mdd.and(patients, beside)?;
                 if patients != FALSE {
                     all = space.mdd.or(all, patients)?;
                     found.push((fact, var, point, patients));
