@@ -9,6 +9,10 @@ use medpol::driver;
 use medpol::source::FileId;
 use medpol::tables::TableSet;
 
+#[path = "support/random.rs"]
+mod random;
+use random::witness_pairs;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -239,32 +243,6 @@ fn groups_leave_out_conditions_their_rule_does_not_need() {
         text.contains("    - by `medicare_members`: procedures has none of `sacroplasty`, procedures has any of `vertebroplasty_primary`, product in { medicare_hmo, medicare_ppo }\n"),
         "{text}"
     );
-}
-
-/// The `name = value` pairs of an example patient as the analysis prints it (`a = 1, b = {x,
-/// y}`): split at the commas outside braces.
-fn witness_pairs(example: &str) -> Vec<(String, String)> {
-    let mut parts = Vec::new();
-    let (mut depth, mut start) = (0i32, 0);
-    for (i, c) in example.char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(&example[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&example[start..]);
-    parts
-        .iter()
-        .map(|p| {
-            let (name, value) = p.split_once(" = ").expect("a `name = value` pair");
-            (name.trim().to_string(), value.trim().to_string())
-        })
-        .collect()
 }
 
 /// Every example patient the analysis prints (in its findings) and every witness of the

@@ -302,3 +302,26 @@ fn eval_of_a_policy_checks_codes_against_the_projects_own_tables() {
         text(&unknown.stderr)
     );
 }
+
+#[test]
+fn eval_accepts_a_declared_fact_no_decision_reads() {
+    let dir = root().join("tests/cases/cli/unread-fact");
+    let out = medpol(&["eval", "policy.medpol", "--facts", "with-n.json"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("d: a by rule `r`"),
+        "{}",
+        text(&out.stdout)
+    );
+    // Its value is still checked against its type.
+    let bad = medpol(
+        &["eval", "policy.medpol", "--facts", "n-not-a-number.json"],
+        &dir,
+    );
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad.stdout));
+    assert!(
+        text(&bad.stderr).contains("fact `n`"),
+        "{}",
+        text(&bad.stderr)
+    );
+}

@@ -413,6 +413,42 @@ impl Mdd {
         Ok(n)
     }
 
+    /// The diagram with `var` fixed to `value`: what it says of the other variables when
+    /// `var` takes that value (the result does not test `var`).
+    pub fn restrict(&mut self, a: Node, var: u32, value: u32) -> Result<Node, Exhausted> {
+        let mut memo = HashMap::new();
+        self.restrict_rec(a, var, value, &mut memo)
+    }
+
+    fn restrict_rec(
+        &mut self,
+        a: Node,
+        var: u32,
+        value: u32,
+        memo: &mut HashMap<Node, Node>,
+    ) -> Result<Node, Exhausted> {
+        if let Some(&n) = memo.get(&a) {
+            return Ok(n);
+        }
+        let Some((v, children)) = self.test(a).map(|(v, c)| (v, c.to_vec())) else {
+            return Ok(a);
+        };
+        // Variables are ordered: below `var` nothing tests it any more.
+        let n = if v > var {
+            a
+        } else if v == var {
+            children.get(value as usize).copied().unwrap_or(FALSE)
+        } else {
+            let mut out = Vec::with_capacity(children.len());
+            for c in children {
+                out.push(self.restrict_rec(c, var, value, memo)?);
+            }
+            self.make(v, out)?
+        };
+        memo.insert(a, n);
+        Ok(n)
+    }
+
     /// The diagram with each terminal replaced by its image in `map` (terminals not in it
     /// stay), reduced.
     pub fn map_terminals(&mut self, a: Node, map: &HashMap<Node, Node>) -> Result<Node, Exhausted> {
@@ -732,6 +768,17 @@ mod tests {
                 assert!(both == FALSE || !b(&m, x).disjoint(&b(&m, y)));
             }
         }
+    }
+
+    #[test]
+    fn restrict_fixes_one_variable() {
+        let mut m = Mdd::new(vec![3, 2], 100);
+        let low = m.literal(0, |v| v == 0).unwrap();
+        let on = m.literal(1, |v| v == 1).unwrap();
+        let either = m.or(low, on).unwrap();
+        assert_eq!(m.restrict(either, 0, 0).unwrap(), TRUE);
+        assert_eq!(m.restrict(either, 0, 2).unwrap(), on);
+        assert_eq!(m.restrict(either, 1, 0).unwrap(), low);
     }
 
     #[test]

@@ -300,12 +300,18 @@ impl Run<'_> {
                 );
                 continue;
             }
-            if node == TRUE {
+            // Rules are asked of the patients the constraints allow, as for W0407.
+            if node == self.allowed {
+                let whom = if self.allowed == TRUE {
+                    "every patient"
+                } else {
+                    "every patient the constraints allow"
+                };
                 self.diagnostics.push(
                     Diagnostic::new(
                         Code::AlwaysTrue,
                         format!(
-                            "the condition of rule `{}` holds for every patient",
+                            "the condition of rule `{}` holds for {whom}",
                             shown(&r.name)
                         ),
                     )
@@ -459,6 +465,7 @@ impl Run<'_> {
     ) -> Result<(), Stop> {
         let d = self.decision;
         let bounds: Vec<Bounds> = rules.iter().map(|&n| space.mdd.bounds(n)).collect();
+        let all: Vec<usize> = (0..d.rules.len()).collect();
         for (j, rj) in d.rules.iter().enumerate() {
             self.in_time()?;
             let (Some(&nj), Some(true), Some(bj)) = (rules.get(j), live.get(j), bounds.get(j))
@@ -478,8 +485,10 @@ impl Run<'_> {
                 if both == FALSE {
                     continue;
                 }
+                // Every fact the rules read: whether a third rule matches too decides which
+                // conflict the patient meets, so the example is complete enough to evaluate.
                 let example = self
-                    .example(space, both, &self.facts_of_rules(&[i, j]))
+                    .example(space, both, &self.facts_of_rules(&all))
                     .unwrap_or_default();
                 let outcome = |r: &Rule| d.outcome_name(r.outcome).to_string();
                 let diag = if same {
@@ -599,7 +608,10 @@ impl Run<'_> {
                     continue;
                 }
                 if example.is_none() {
-                    example = self.example(space, taken, &self.facts_of_rules(&[j, i]));
+                    // The facts of every rule up to the taker (none before it matches), and
+                    // of this rule (which matches too).
+                    let which: Vec<usize> = (0..=j).chain([i]).collect();
+                    example = self.example(space, taken, &self.facts_of_rules(&which));
                 }
                 takers.push(j);
             }
@@ -650,7 +662,7 @@ impl Run<'_> {
         let d = self.decision;
         self.in_time()?;
         let covered = space.mdd.or_all(rules)?;
-        let mut uncovered = space.mdd.diff(self.allowed, covered)?;
+        let uncovered = space.mdd.diff(self.allowed, covered)?;
         if let Some(o) = &d.otherwise {
             if uncovered == FALSE {
                 self.diagnostics.push(
@@ -667,61 +679,71 @@ impl Run<'_> {
             }
             return Ok(());
         }
+        if uncovered == FALSE {
+            return Ok(());
+        }
         let all: Vec<usize> = (0..d.rules.len()).collect();
         let facts = self.facts_of_rules(&all);
-        // Boundary gaps each get their own diagnostic; other gaps share one, with examples.
+        let decided = space.mdd.and(self.allowed, covered)?;
+        let boundaries = self.boundaries(space, uncovered, decided)?;
+        // Each boundary gets its own diagnostic; the rest of the gap shares one, with examples.
+        let mut explained = FALSE;
+        for (k, &(fact, var, point, patients)) in boundaries.iter().enumerate() {
+            explained = space.mdd.or(explained, patients)?;
+            // The example is at this boundary alone where it can be.
+            let mut alone = patients;
+            for (l, other) in boundaries.iter().enumerate() {
+                if l != k {
+                    alone = space.mdd.diff(alone, other.3)?;
+                }
+            }
+            if alone == FALSE {
+                alone = patients;
+            }
+            let name = self.program.fact_name(fact).to_string();
+            let text = match space.vars.get(var as usize) {
+                Some(space::Var::Numeric(_, dom)) => dom
+                    .samples
+                    .get(point as usize)
+                    .map(|&s| space::quantity_text(s, self.program.fact(fact).map(|f| f.ty))),
+                _ => None,
+            }
+            .unwrap_or_else(|| lost_name("the sample of a region").to_string());
+            let mut diag = Diagnostic::new(
+                Code::BoundaryGap,
+                format!(
+                    "decision `{}` gives no outcome when `{}` is exactly {text}",
+                    shown(&d.name),
+                    shown(&name)
+                ),
+            )
+            .primary(d.name_span, "no rule decides this value");
+            for r in &d.rules {
+                if facts_of(self.program, &r.condition).contains(&fact) {
+                    diag = diag.secondary(r.name_span, format!("compares `{}`", shown(&name)));
+                }
+            }
+            let example = self.example(space, alone, &facts).unwrap_or_default();
+            self.diagnostics.push(
+                diag.note(format!("for example: {example}"))
+                    .help("one comparison must include the boundary: write `>=` or `<=` where the policy means it"),
+            );
+        }
+        let mut rest = space.mdd.diff(uncovered, explained)?;
         let mut examples: Vec<String> = Vec::new();
         let mut more = false;
-        for _ in 0..self.options.gap_examples * 2 {
+        while rest != FALSE {
             self.in_time()?;
-            let Some(values) = space.mdd.witness(uncovered) else {
+            let Some(values) = space.mdd.witness(rest) else {
                 break;
             };
             if examples.len() == self.options.gap_examples {
                 more = true;
                 break;
             }
-            let example = example_text(space, &values, &facts);
+            examples.push(example_text(space, &values, &facts));
             let cube = cube_of(space, &values)?;
-            match self.boundary(space, &values, uncovered)? {
-                Some((fact, var, value_text)) => {
-                    let name = self.program.fact_name(fact).to_string();
-                    let mut diag = Diagnostic::new(
-                        Code::BoundaryGap,
-                        format!(
-                            "decision `{}` gives no outcome when `{}` is exactly {value_text}",
-                            shown(&d.name),
-                            shown(&name)
-                        ),
-                    )
-                    .primary(d.name_span, "no rule decides this value");
-                    for r in &d.rules {
-                        if facts_of(self.program, &r.condition).contains(&fact) {
-                            diag =
-                                diag.secondary(r.name_span, format!("compares `{}`", shown(&name)));
-                        }
-                    }
-                    self.diagnostics.push(
-                        diag.note(format!("for example: {example}"))
-                            .help("one comparison must include the boundary: write `>=` or `<=` where the policy means it"),
-                    );
-                    // The same boundary in other combinations is the same finding.
-                    let point = values.get(var as usize).copied().flatten();
-                    if let Some(point) = point {
-                        let at = space.mdd.literal(var, |x| x == point)?;
-                        uncovered = space.mdd.diff(uncovered, at)?;
-                    } else {
-                        uncovered = space.mdd.diff(uncovered, cube)?;
-                    }
-                }
-                None => {
-                    examples.push(example);
-                    uncovered = space.mdd.diff(uncovered, cube)?;
-                }
-            }
-            if uncovered == FALSE {
-                break;
-            }
+            rest = space.mdd.diff(rest, cube)?;
         }
         if !examples.is_empty() {
             let mut diag = Diagnostic::new(
@@ -744,54 +766,62 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// A numeric fact at a single point whose neighbouring values are decided: a gap exactly at
-    /// a threshold, as `> 78.5` and `< 78.5` leave 78.5.
-    fn boundary(
+    /// The boundary gaps: for each threshold of a numeric fact, the undecided patients at it
+    /// whose neighbours on both sides (the values just below and just above, the rest of the
+    /// patient unchanged) are decided, as `> 78.5` and `< 78.5` leave 78.5. One neighbour
+    /// may instead be itself such a boundary patient of another fact (78.5 years and a BMI of
+    /// exactly 25.5 is two boundaries, not a wider gap), so the sets are grown to their least
+    /// fixed point; a rule must decide the other (a fact the gap does not depend on has no
+    /// boundary in it). A gap of more than the one value, or at the end of a
+    /// fact's range, is no boundary gap. Returns (fact, variable, region, patients), in
+    /// variable order, for the thresholds that have some.
+    fn boundaries(
         &mut self,
         space: &mut Space<'_>,
-        values: &[Option<u32>],
         uncovered: Node,
-    ) -> Result<Option<(FactId, u32, String)>, Stop> {
-        for (v, var) in space.vars.clone().iter().enumerate() {
+        decided: Node,
+    ) -> Result<Vec<(FactId, u32, u32, Node)>, Stop> {
+        let mut points = Vec::new();
+        for (v, var) in space.vars.iter().enumerate() {
             let space::Var::Numeric(fact, dom) = var else {
                 continue;
             };
-            let Some(Some(at)) = values.get(v) else {
-                continue;
-            };
-            if !matches!(
-                dom.regions.get(*at as usize),
-                Some(domain::Region::Point(_))
-            ) {
-                continue;
-            }
-            let mut neighbours_decided = true;
-            let mut has_neighbour = false;
-            for n in [at.checked_sub(1), Some(at + 1)].into_iter().flatten() {
-                if n as usize >= dom.regions.len() {
-                    continue;
+            for (i, region) in dom.regions.iter().enumerate() {
+                if matches!(region, domain::Region::Point(_)) && i > 0 && i + 1 < dom.regions.len()
+                {
+                    points.push((*fact, v as u32, i as u32));
                 }
-                has_neighbour = true;
-                let mut moved = values.to_vec();
-                if let Some(slot) = moved.get_mut(v) {
-                    *slot = Some(n);
-                }
-                let cube = cube_of(space, &moved)?;
-                if space.mdd.and(cube, uncovered)? != FALSE {
-                    neighbours_decided = false;
-                }
-            }
-            if has_neighbour && neighbours_decided {
-                let sample = dom.samples.get(*at as usize).copied();
-                let ty = self.program.fact(*fact).map(|f| f.ty);
-                let text = sample.map_or_else(
-                    || lost_name("the sample of a region").to_string(),
-                    |s| space::quantity_text(s, ty),
-                );
-                return Ok(Some((*fact, v as u32, text)));
             }
         }
-        Ok(None)
+        let mut explained = FALSE;
+        loop {
+            self.in_time()?;
+            let settled = space.mdd.or(decided, explained)?;
+            let mut found = Vec::new();
+            let mut all = FALSE;
+            for &(fact, var, point) in &points {
+                let at = space.mdd.literal(var, |x| x == point)?;
+                let mut patients = space.mdd.and(uncovered, at)?;
+                let mut beside = FALSE;
+                for side in [point - 1, point + 1] {
+                    if patients != FALSE {
+                        let neighbour = space.mdd.restrict(settled, var, side)?;
+                        patients = space.mdd.and(patients, neighbour)?;
+                        let ruled = space.mdd.restrict(decided, var, side)?;
+                        beside = space.mdd.or(beside, ruled)?;
+                    }
+                }
+                patients = space.mdd.and(patients, beside)?;
+                if patients != FALSE {
+                    all = space.mdd.or(all, patients)?;
+                    found.push((fact, var, point, patients));
+                }
+            }
+            if all == explained {
+                return Ok(found);
+            }
+            explained = all;
+        }
     }
 }
 

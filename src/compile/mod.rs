@@ -324,6 +324,17 @@ fn compile_policy(
             ctx.sets.extend(n.test.sets());
         }
     }
+    // The facts the policy's file declares and no decision reads are in the schema too,
+    // marked unread: a patient's record may well hold them, and the interpreter ignores them.
+    let read = facts.clone();
+    facts.extend(
+        program
+            .facts
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.file == policy.file)
+            .map(|(i, _)| FactId(i as u32)),
+    );
     let mut fact_index = Numbering::new(facts);
     let mut set_index = Numbering::new(ctx.sets.clone());
     let mut decision_docs = Vec::with_capacity(decisions.len());
@@ -338,7 +349,7 @@ fn compile_policy(
         let fact = program
             .fact(f)
             .ok_or_else(|| lost(format!("fact {} is not in the model", f.0)))?;
-        fact_docs.push(fact_schema(&mut ctx, fact));
+        fact_docs.push(fact_schema(&mut ctx, fact, read.contains(&f)));
     }
     let mut code_set_docs = Vec::with_capacity(set_index.keys.len());
     for &s in &set_index.keys {
@@ -915,7 +926,7 @@ fn without_comment(line: &str) -> &str {
     line
 }
 
-fn fact_schema(ctx: &mut Policy<'_>, fact: &Fact) -> FactSchema {
+fn fact_schema(ctx: &mut Policy<'_>, fact: &Fact, read: bool) -> FactSchema {
     let (ty, unit, values, system) = match fact.ty {
         Type::Bool | Type::Error => (FactType::Bool, None, Vec::new(), None),
         Type::Int => (FactType::Int, None, Vec::new(), None),
@@ -951,6 +962,7 @@ fn fact_schema(ctx: &mut Policy<'_>, fact: &Fact) -> FactSchema {
         values,
         system,
         description: fact.description.clone(),
+        read,
         source: ctx.loc(fact.name_span, None),
     }
 }

@@ -154,7 +154,19 @@ pub struct FactSchema {
     pub system: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// `false` for a fact the policy declares that no decision reads: a value given for it
+    /// is read and checked like any other, and changes no result.
+    #[serde(default = "read_by_default", skip_serializing_if = "is_read")]
+    pub read: bool,
     pub source: Loc,
+}
+
+fn read_by_default() -> bool {
+    true
+}
+
+fn is_read(read: &bool) -> bool {
+    *read
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
