@@ -98,7 +98,7 @@ pub fn run(args: Eval) -> ExitCode {
     };
     let text = match medpol::input::read_text(file, medpol::input::Kind::Facts) {
         Ok(t) => t,
-        Err(e) => return fail(&format!("cannot read {}: {e}", file.display())),
+        Err(e) => return fail(&format!("cannot read `{}`: {e}", file.display())),
     };
     let yaml = matches!(
         file.extension().and_then(|e| e.to_str()),
@@ -157,7 +157,7 @@ fn load(args: &Eval) -> Result<(Artifact, TableSet), ExitCode> {
     let path = &args.target;
     if path.extension().and_then(|e| e.to_str()) == Some("json") {
         let text = medpol::input::read_text(path, medpol::input::Kind::Artifact)
-            .map_err(|e| fail(&format!("cannot read {}: {e}", path.display())))?;
+            .map_err(|e| fail(&format!("cannot read `{}`: {e}", path.display())))?;
         let artifact =
             Artifact::from_json(&text).map_err(|e| fail(&format!("{}: {e}", path.display())))?;
         return Ok((artifact, TableSet::shipped().clone()));
@@ -540,7 +540,7 @@ fn open_batch(batch: &Path) -> Result<Box<dyn std::io::Read + Send>, ExitCode> {
     if batch == Path::new("-") {
         return Ok(Box::new(std::io::stdin()));
     }
-    let cannot = |why: String| fail(&format!("cannot read {}: {why}", batch.display()));
+    let cannot = |why: String| fail(&format!("cannot read `{}`: {why}", batch.display()));
     let file = std::fs::File::open(batch).map_err(|e| cannot(medpol::input::plain_io(&e)))?;
     let ty = file
         .metadata()
