@@ -107,23 +107,7 @@ pub fn plain_io(e: &std::io::Error) -> String {
 /// the file cannot act on. The location is left out; callers point at it.
 pub fn yaml_message(err: &serde_saphyr::Error) -> String {
     use serde_saphyr::Error;
-    use serde_saphyr::budget::BudgetBreach;
     match err.without_snippet() {
-        Error::DuplicateMappingKey { key: Some(key), .. } => {
-            format!("`{}` is given twice", crate::diagnostic::shown(key))
-        }
-        Error::DuplicateMappingKey { key: None, .. } => "a key is given twice".to_string(),
-        Error::MultipleDocuments { .. } => {
-            "the file holds more than one YAML document (a `---` line starts another)".to_string()
-        }
-        Error::Budget {
-            breach: BudgetBreach::Depth { .. },
-            ..
-        } => "lists and maps are nested too deeply".to_string(),
-        Error::Budget { .. } => {
-            "the YAML is too large or too complex to read (too many values, aliases or anchors)"
-                .to_string()
-        }
         Error::Unexpected { expected, .. } => match *expected {
             "sequence start" => "expected a list here, such as `[a, b]`".to_string(),
             "mapping start" => "expected `key: value` entries here".to_string(),
@@ -148,30 +132,24 @@ pub fn yaml_message(err: &serde_saphyr::Error) -> String {
                 ),
             }
         }
-        other => {
-            // The library's words for users, without the location it appends.
-            let text = other.render_with_formatter(&serde_saphyr::UserMessageFormatter);
-            let text = match text.rfind(" at line ") {
-                Some(i) => text.get(..i).unwrap_or(&text),
-                None => &text,
-            };
-            // It may quote a value of the file: a bounded part, on one line.
-            let mut short: String = text
-                .chars()
-                .take(160)
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect();
-            if text.chars().nth(160).is_some() {
-                short.push('…');
-            }
-            short
-        }
+        // The rest is worded alike for every YAML medpol reads, facts included.
+        other => medpol_artifact::yaml_message(other),
     }
 }
 
 /// Reads a whole file of the given kind; refuses special files and files past the kind's
 /// limit.
 pub fn read(path: &Path, kind: Kind) -> Result<Vec<u8>, ReadError> {
+    let (file, meta) = open(path)?;
+    if meta.is_file() && meta.len() > kind.limit() {
+        return Err(ReadError::TooLarge { kind });
+    }
+    read_from(file, kind, meta.len())
+}
+
+/// Opens a file or pipe to read; refuses folders, devices and sockets before anything is
+/// read. A stream read line by line (`eval --batch`) opens its file this way too.
+pub fn open(path: &Path) -> Result<(File, std::fs::Metadata), ReadError> {
     let file = File::open(path).map_err(ReadError::Io)?;
     let meta = file.metadata().map_err(ReadError::Io)?;
     let ty = meta.file_type();
@@ -181,10 +159,7 @@ pub fn read(path: &Path, kind: Kind) -> Result<Vec<u8>, ReadError> {
     if !ty.is_file() && !is_pipe(&ty) {
         return Err(ReadError::NotAFile("a device or socket"));
     }
-    if ty.is_file() && meta.len() > kind.limit() {
-        return Err(ReadError::TooLarge { kind });
-    }
-    read_from(file, kind, meta.len())
+    Ok((file, meta))
 }
 
 /// Reads a whole stream of the given kind (standard input), refusing one past the kind's

@@ -540,22 +540,8 @@ fn open_batch(batch: &Path) -> Result<Box<dyn std::io::Read + Send>, ExitCode> {
     if batch == Path::new("-") {
         return Ok(Box::new(std::io::stdin()));
     }
-    let cannot = |why: String| fail(&format!("cannot read `{}`: {why}", batch.display()));
-    let file = std::fs::File::open(batch).map_err(|e| cannot(medpol::input::plain_io(&e)))?;
-    let ty = file
-        .metadata()
-        .map_err(|e| cannot(medpol::input::plain_io(&e)))?
-        .file_type();
-    if ty.is_dir() {
-        return Err(cannot("it is a folder, not a file".to_string()));
-    }
-    #[cfg(unix)]
-    let pipe = std::os::unix::fs::FileTypeExt::is_fifo(&ty);
-    #[cfg(not(unix))]
-    let pipe = false;
-    if !ty.is_file() && !pipe {
-        return Err(cannot("it is a device or socket, not a file".to_string()));
-    }
+    let (file, _) = medpol::input::open(batch)
+        .map_err(|e| fail(&format!("cannot read `{}`: {e}", batch.display())))?;
     Ok(Box::new(file))
 }
 

@@ -239,18 +239,13 @@ impl Facts {
     #[cfg(feature = "yaml")]
     pub fn read_yaml(&mut self, text: &str) -> Result<(), FactError> {
         let value: Value = serde_saphyr::from_str(text).map_err(|e| {
-            // The library's words for users, without its snippet (the message names the place)
-            // and cut short: it can quote the input.
-            let options = serde_saphyr::render_options! {
-                formatter: &serde_saphyr::UserMessageFormatter,
-                snippets: serde_saphyr::SnippetMode::Off,
-            };
+            let place = e
+                .location()
+                .map(|l| format!(" at line {}, column {}", l.line(), l.column()))
+                .unwrap_or_default();
             FactError {
                 fact: None,
-                message: format!(
-                    "the facts are not valid YAML: {}",
-                    shorten_to(&e.render_with_options(options), 200)
-                ),
+                message: format!("the facts are not valid YAML: {}{place}", yaml_message(&e)),
             }
         })?;
         self.read_value(&value)
@@ -959,6 +954,49 @@ fn given_twice(text: &str, name: &str, first: usize, second: usize) -> FactError
             json::place(text, first),
             json::place(text, second)
         ),
+    }
+}
+
+/// A YAML error in plain words, without its place (callers give it): the library's own text
+/// names its options ("set DuplicateKeyPolicy in Options"), which a reader of the file cannot
+/// act on, and can quote the input at any length.
+#[cfg(feature = "yaml")]
+pub fn yaml_message(err: &serde_saphyr::Error) -> String {
+    use serde_saphyr::Error;
+    use serde_saphyr::budget::BudgetBreach;
+    match err.without_snippet() {
+        Error::DuplicateMappingKey { key: Some(key), .. } => {
+            format!(
+                "`{}` is given twice",
+                shorten(&key.escape_debug().to_string())
+            )
+        }
+        Error::DuplicateMappingKey { key: None, .. } => "a key is given twice".to_string(),
+        Error::MultipleDocuments { .. } => {
+            "it holds more than one YAML document (a `---` line starts another)".to_string()
+        }
+        Error::Budget {
+            breach: BudgetBreach::Depth { .. },
+            ..
+        } => "lists and maps are nested too deeply".to_string(),
+        Error::Budget { .. } => {
+            "the YAML is too large or too complex to read (too many values, aliases or anchors)"
+                .to_string()
+        }
+        other => {
+            // The library's words for users, without the location it appends.
+            let text = other.render_with_formatter(&serde_saphyr::UserMessageFormatter);
+            let text = match text.rfind(" at line ") {
+                Some(i) => text.get(..i).unwrap_or(&text),
+                None => &text,
+            };
+            // It may quote a value: a bounded part, on one line.
+            let one_line: String = text
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            shorten_to(&one_line, 160)
+        }
     }
 }
 

@@ -62,6 +62,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use eval::{Evaluation, Step};
+#[cfg(feature = "yaml")]
+pub use facts::yaml_message;
 pub use facts::{FactError, Facts, Options, Unknown};
 
 use codes::System;
