@@ -23,6 +23,13 @@ pub struct NumberLit {
     pub span: Span,
 }
 
+/// A date literal as written (`2009-02-12`); the checker checks it against the calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateLit {
+    pub text: String,
+    pub span: Span,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quantity {
     pub number: NumberLit,
@@ -252,6 +259,7 @@ pub enum Value {
         text: String,
         span: Span,
     },
+    Date(DateLit),
 }
 
 impl Value {
@@ -261,6 +269,7 @@ impl Value {
             Value::Number(n) => n.span,
             Value::Set(s) => s.span,
             Value::Word { span, .. } => *span,
+            Value::Date(d) => d.span,
         }
     }
 }
@@ -447,4 +456,5 @@ pub enum OperandKind {
     Quantity(Quantity),
     Bool(bool),
     Paren(Box<Expr>),
+    Date(DateLit),
 }

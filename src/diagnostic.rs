@@ -94,6 +94,7 @@ codes! {
     InvalidDecision = "E0116", "invalid-decision", Error, "a decision without outcomes or rules, or with a misplaced `otherwise`";
     UndeclaredInput = "E0117", "undeclared-input", Error, "a rule reads a fact its decision does not list as an input";
     EmptyTest = "E0118", "empty-test", Error, "a test that expects nothing";
+    PredeclaredName = "E0120", "predeclared-name", Error, "a declaration of a name the language declares, such as `service_date`";
     UnusedFact = "W0101", "unused-fact", Warning, "a fact no rule or definition reads";
     UnusedDefine = "W0102", "unused-define", Warning, "a definition nothing uses";
     UnusedCodeSet = "W0103", "unused-code-set", Warning, "a code set nothing uses";

@@ -226,8 +226,7 @@ fn value_json(program: &Program, ty: Type, v: &Value) -> serde_json::Value {
 fn value_text(program: &Program, ty: Type, v: &Value) -> String {
     match (v, ty) {
         (Value::Bool(b), _) => b.to_string(),
-        (Value::Num(n), Type::Quantity(unit)) => quantity_text(*n, Some(Type::Quantity(unit))),
-        (Value::Num(n), _) => n.to_string(),
+        (Value::Num(n), ty) => quantity_text(*n, Some(ty)),
         (Value::Enum(i), Type::Enum(e)) => program.enum_value(e, *i).to_string(),
         (Value::Enum(i), _) => i.to_string(),
         (Value::Code(c), _) => c.clone(),

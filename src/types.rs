@@ -1,47 +1,12 @@
 //! Values and types of the language: exact numbers, units, dates and fact types.
 
-use std::fmt;
-
 use crate::codes::System;
 
 // Numbers and units are shared with decision artifacts, so they live in the artifact crate.
 pub use medpol_artifact::num::{Family, MAX_DIGITS, Num, NumError, Unit};
 
-/// A calendar date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Date {
-    pub year: u16,
-    pub month: u8,
-    pub day: u8,
-}
-
-impl Date {
-    /// Reads `YYYY-MM-DD`; `None` when the date is malformed or not on the calendar.
-    pub fn parse(text: &str) -> Option<Date> {
-        let mut parts = text.split('-');
-        let year: u16 = parts.next()?.parse().ok()?;
-        let month: u8 = parts.next()?.parse().ok()?;
-        let day: u8 = parts.next()?.parse().ok()?;
-        if parts.next().is_some() || !(1..=12).contains(&month) || day == 0 {
-            return None;
-        }
-        let leap =
-            (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
-        let days = match month {
-            2 if leap => 29,
-            2 => 28,
-            4 | 6 | 9 | 11 => 30,
-            _ => 31,
-        };
-        (day <= days).then_some(Date { year, month, day })
-    }
-}
-
-impl fmt::Display for Date {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
-    }
-}
+// Dates too, for the same reason.
+pub use medpol_artifact::date::Date;
 
 /// The smaller unit an amount goes down to when no decimal of its own unit writes it (10/7
 /// weeks are 10 days, 5/12 years 5 months).
@@ -97,6 +62,8 @@ pub enum Type {
     CodeSet(System),
     /// A type that could not be determined; never reported again.
     Error,
+    /// A calendar date, kept as its day number (see [`Date::days`]).
+    Date,
 }
 
 impl Type {
@@ -112,6 +79,7 @@ impl Type {
             Type::Code(s) => format!("code<{}>", s.name()),
             Type::CodeSet(s) => format!("set<code<{}>>", s.name()),
             Type::Error => "unknown".into(),
+            Type::Date => "date".into(),
         }
     }
 
@@ -127,23 +95,11 @@ impl Type {
             Type::Code(s) => format!("one {} code", s.display()),
             Type::CodeSet(s) => format!("a set of {} codes", s.display()),
             Type::Error => "a value".into(),
+            Type::Date => "a date".into(),
         }
     }
 
     pub fn is_numeric(self) -> bool {
         matches!(self, Type::Int | Type::Decimal | Type::Quantity(_))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_are_checked_against_the_calendar() {
-        assert!(Date::parse("2020-02-29").is_some());
-        assert!(Date::parse("2021-02-29").is_none());
-        assert!(Date::parse("2020-13-01").is_none());
-        assert!(Date::parse("2020-06-31").is_none());
     }
 }

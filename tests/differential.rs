@@ -19,7 +19,7 @@ use medpol::driver::{self, CheckedProject};
 use medpol::evaluate::{self, Assignment, By, Evaluation};
 use medpol::ir::{DecisionId, ExprKind, FactId, OutcomeId, Program, RuleId, ValidProgram, Value};
 use medpol::tables::TableSet;
-use medpol::types::{Num, Type, Unit};
+use medpol::types::{Date, Num, Type, Unit};
 
 /// A project (or one file of it) checked and its policies compiled, those of the files asked
 /// about only; `None` when the check reports an error. The analysis is not run: conflicts it
@@ -108,12 +108,12 @@ fn candidates(program: &Program, artifact: &Artifact, fact: FactId) -> Vec<Value
         Type::Enum(e) => (0..program.enum_type(e).unwrap().values.len() as u32)
             .map(Value::Enum)
             .collect(),
-        Type::Int | Type::Decimal | Type::Quantity(_) => {
+        Type::Int | Type::Decimal | Type::Quantity(_) | Type::Date => {
             let mut nums = vec![Num::from_int(0)];
             for t in thresholds(program, fact) {
                 nums.push(t);
                 nums.extend([add(t, 1, 1), add(t, -1, 1)]);
-                if f.ty != Type::Int {
+                if !matches!(f.ty, Type::Int | Type::Date) {
                     nums.extend([add(t, 1, 100), add(t, -1, 100)]);
                 }
             }
@@ -125,7 +125,7 @@ fn candidates(program: &Program, artifact: &Artifact, fact: FactId) -> Vec<Value
             nums.retain(|n| {
                 low.is_none_or(|l| *n >= Num::from_int(l))
                     && high.is_none_or(|h| *n <= Num::from_int(h))
-                    && (f.ty != Type::Int || n.is_integer())
+                    && (!matches!(f.ty, Type::Int | Type::Date) || n.is_integer())
             });
             nums.sort();
             nums.dedup();
@@ -175,6 +175,7 @@ fn text(program: &Program, ty: Type, v: &Value) -> serde_json::Value {
         Value::Num(n) => match ty {
             Type::Quantity(Unit::Percent) => serde_json::json!(format!("{n}%")),
             Type::Quantity(u) => serde_json::json!(format!("{n} {}", u.name())),
+            Type::Date => serde_json::json!(Date::from_num(*n).unwrap().to_string()),
             _ => serde_json::json!(n.to_string()),
         },
         Value::Enum(i) => match ty {
@@ -469,7 +470,7 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_every_case() {
         decisions += agree(&project.program, &project.tables, &compiled, 256);
         leaves += witnesses_agree(&project.program, &project.tables, &compiled);
     }
-    assert_eq!((files, policies, decisions, leaves), (56, 54, 61, 170));
+    assert_eq!((files, policies, decisions, leaves), (58, 56, 65, 178));
 }
 
 /// Random programs: small decisions over every kind of fact, with code sets of exact codes,
@@ -511,6 +512,7 @@ mod generate {
         ("s0", "set<code<icd10cm>>"),
         ("k0", "code<cpt>"),
         ("t0", "set<code<cpt>>"),
+        ("y0", "date"),
     ];
 
     struct Gen<'r> {
@@ -545,7 +547,8 @@ mod generate {
         fn atom(&mut self) -> String {
             let ops = ["<", "<=", ">", ">=", "==", "!="];
             let op = *self.rng.pick(&ops);
-            match self.rng.below(13) {
+            let date = *self.rng.pick(&["2009-02-12", "2012-06-27", "2024-02-29"]);
+            match self.rng.below(15) {
                 0 => "b0".to_string(),
                 1 => "b1".to_string(),
                 2 => format!("n0 {op} {}", self.rng.below(4) as i64 - 1),
@@ -570,6 +573,8 @@ mod generate {
                     format!("s0 has {q} {set}")
                 }
                 11 => format!("k0 in {}", self.set(false)),
+                13 => format!("y0 {op} {date}"),
+                14 => format!("service_date {op} {date}"),
                 _ => {
                     let q = self.rng.pick(&["any", "all", "none"]).to_string();
                     let set = self.set(false);
@@ -709,7 +714,7 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_generated_programs() {
             Err(e) => panic!("seed {seed}, program:\n{text}\n{e:?}"),
         }
     }
-    assert_eq!((programs, decisions, leaves), (193, 292, 1336));
+    assert_eq!((programs, decisions, leaves), (188, 276, 1348));
 }
 
 /// How many programs to generate, and patients per decision.

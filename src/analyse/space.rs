@@ -107,7 +107,7 @@ pub fn build<'p>(
         match fact.ty {
             Type::Bool => vars.push(Var::Bool(f)),
             Type::Enum(e) => vars.push(Var::Enum(f, e)),
-            Type::Int | Type::Decimal | Type::Quantity(_) => {
+            Type::Int | Type::Decimal | Type::Quantity(_) | Type::Date => {
                 let mut t = uses.thresholds.get(&f).cloned().unwrap_or_default();
                 t.sort();
                 t.dedup();
@@ -500,12 +500,17 @@ impl Space<'_> {
 }
 
 /// A number with its fact's unit as policy text: `6 weeks`, `10 days` for 10/7 weeks, `28.5%`,
-/// `-2.95`. The analysis's values always have such a text (`domain::numeric` chooses them
+/// `-2.95`, a date as `2009-02-12`. The analysis's values always have such a text (`domain::numeric` chooses them
 /// so); a threshold only `as` writes is shown as the fraction it is, `96/73 months`.
 pub fn quantity_text(n: Num, ty: Option<Type>) -> String {
     match ty {
         Some(Type::Quantity(u)) => {
             crate::types::quantity_written(n, u).unwrap_or_else(|| format!("{n} {}", u.name()))
+        }
+        // A day number outside the years a date is written in stays a number; the analysis
+        // meets one only a day beyond a threshold on the calendar's first or last day.
+        Some(Type::Date) => {
+            crate::types::Date::from_num(n).map_or_else(|| n.to_string(), |d| d.to_string())
         }
         _ => n.to_string(),
     }

@@ -149,6 +149,7 @@ impl<'a> Checker<'a> {
     /// Adds a declared name to a scope, reporting a duplicate.
     fn insert(&mut self, scope: &mut Scope, name: &ast::Ident, symbol: Symbol) {
         self.declaration(name.span, symbol);
+        self.predeclared(name);
         if let Some(first) = scope.names.get(&name.name) {
             let first = first.declared;
             self.duplicate(symbol.kind(), &name.name, name.span, first);
@@ -391,7 +392,7 @@ impl<'a> Checker<'a> {
 
     fn named_type(&mut self, name: &ast::Ident, arg: Option<&ast::TypeExpr>, span: Span) -> Type {
         match name.name.as_str() {
-            "bool" | "int" | "decimal" | "percent" => {
+            "bool" | "int" | "decimal" | "percent" | "date" => {
                 if let Some(a) = arg {
                     self.report(
                         Diagnostic::new(
@@ -406,6 +407,7 @@ impl<'a> Checker<'a> {
                     "bool" => Type::Bool,
                     "int" => Type::Int,
                     "decimal" => Type::Decimal,
+                    "date" => Type::Date,
                     _ => Type::Quantity(Unit::Percent),
                 }
             }
@@ -477,10 +479,12 @@ impl<'a> Checker<'a> {
                     "boolean" => Some("bool"),
                     "integer" | "number" if other == "integer" => Some("int"),
                     "number" | "float" | "double" | "real" => Some("decimal"),
+                    "datetime" | "timestamp" | "day" => Some("date"),
                     _ => names::suggest(
                         other,
                         [
                             "bool", "int", "decimal", "percent", "duration", "code", "set", "enum",
+                            "date",
                         ],
                     ),
                 };
@@ -492,7 +496,7 @@ impl<'a> Checker<'a> {
                 d = match hint {
                     Some(h) => d.help(format!("did you mean `{h}`?")),
                     None => d.help(
-                        "the types are `bool`, `int`, `decimal`, `percent`, `duration<UNIT>`, `enum { ... }`, `code<SYSTEM>` and `set<code<SYSTEM>>`",
+                        "the types are `bool`, `int`, `decimal`, `percent`, `duration<UNIT>`, `date`, `enum { ... }`, `code<SYSTEM>` and `set<code<SYSTEM>>`",
                     ),
                 };
                 self.report(d);

@@ -67,6 +67,7 @@ impl Checker<'_> {
                     Type::Enum(_) => format!("`{name} == VALUE`"),
                     Type::Code(_) => format!("`{name} in SET`"),
                     Type::CodeSet(_) => format!("`{name} has any SET`"),
+                    Type::Date => format!("`{name} >= 2009-02-12`"),
                     Type::Bool | Type::Error => String::new(),
                 };
                 self.report(
@@ -188,6 +189,15 @@ impl Checker<'_> {
                 span: o.span,
             }),
             ast::OperandKind::Paren(e) => self.term(file, e),
+            ast::OperandKind::Date(d) => match self.date(&d.text, d.span) {
+                Some(date) => Typed::Value {
+                    value: date.num(),
+                    ty: Type::Date,
+                    span: d.span,
+                    written: d.text.clone(),
+                },
+                None => Typed::Error,
+            },
         };
         match &o.conversion {
             Some(unit) => self.convert(base, unit, o.span),
@@ -701,7 +711,9 @@ impl Checker<'_> {
         let written = |_: &Self| shown(written).into_owned();
         let in_fact_unit = match (ty, vty) {
             (Type::Error, _) | (_, Type::Error) => return error_expr(span),
-            (Type::Int | Type::Decimal, Type::Int | Type::Decimal) => Some(value),
+            (Type::Int | Type::Decimal, Type::Int | Type::Decimal) | (Type::Date, Type::Date) => {
+                Some(value)
+            }
             (Type::Quantity(u), Type::Quantity(w)) => match w.exact_factor(u) {
                 Some(f) => value.checked_mul(f),
                 None => {

@@ -1,5 +1,5 @@
 //! Stage 4, compile: each policy of a checked program becomes a decision artifact
-//! ([`crate::artifact`], format `medpol.decision/1`).
+//! ([`crate::artifact`], format `medpol.decision/2`).
 //!
 //! [`compile`] is the stage's one public function. For each decision it reuses the analysis's
 //! domain refinement (every fact's domain cut into the classes its conditions tell apart) and
@@ -948,6 +948,7 @@ fn fact_schema(ctx: &mut Policy<'_>, fact: &Fact, read: bool) -> FactSchema {
             None,
         ),
         Type::Code(s) => (FactType::Code, None, Vec::new(), Some(s.name().to_string())),
+        Type::Date => (FactType::Date, None, Vec::new(), None),
         Type::CodeSet(s) => (
             FactType::Codes,
             None,
@@ -990,7 +991,14 @@ fn decision_doc(
             ITest::IsTrue => Test::IsTrue,
             ITest::Compare { strict, value } => Test::Compare {
                 op: if *strict { ">" } else { ">=" }.to_string(),
-                value: value.to_string(),
+                // A date's threshold as the date it is.
+                value: crate::analyse::space::quantity_text(
+                    *value,
+                    program
+                        .fact(n.fact)
+                        .map(|f| f.ty)
+                        .filter(|t| *t == Type::Date),
+                ),
             },
             ITest::EnumIn(e, values) => Test::EnumIn {
                 values: values

@@ -155,7 +155,10 @@ fn fits(ty: crate::types::Type, value: &Value) -> bool {
     matches!(
         (ty, value),
         (Type::Bool, Value::Bool(_))
-            | (Type::Int | Type::Decimal | Type::Quantity(_), Value::Num(_))
+            | (
+                Type::Int | Type::Decimal | Type::Quantity(_) | Type::Date,
+                Value::Num(_)
+            )
             | (Type::Enum(_), Value::Enum(_))
             | (Type::Code(_), Value::Code(_))
             | (Type::CodeSet(_), Value::Codes(_))

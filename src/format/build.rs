@@ -608,6 +608,7 @@ impl<'a> Builder<'a> {
             Value::Number(n) => docs.extend(self.span_tok(n.span, &n.text)),
             Value::Set(s) => docs.extend(self.set_literal(s)),
             Value::Word { text: t, span } => docs.extend(self.span_tok(*span, t)),
+            Value::Date(d) => docs.extend(self.span_tok(d.span, &d.text)),
         }
         docs
     }
@@ -907,6 +908,7 @@ impl<'a> Builder<'a> {
         let mut docs = match &o.kind {
             OperandKind::Name(i) => self.ident(i),
             OperandKind::Number(n) => self.span_tok(n.span, &n.text),
+            OperandKind::Date(d) => self.span_tok(d.span, &d.text),
             OperandKind::Quantity(q) => self.quantity(q),
             OperandKind::Bool(b) => {
                 let t = if *b { "true" } else { "false" };

@@ -383,12 +383,20 @@ impl<'d> Builder<'d> {
         Some(TestDecl { name, items, span })
     }
 
+    fn date(&self, pair: &P<'_>) -> DateLit {
+        DateLit {
+            text: pair.as_str().to_string(),
+            span: self.span(pair),
+        }
+    }
+
     fn value(&mut self, pair: P<'_>) -> Option<Value> {
         let inner = pair.into_inner().next()?;
         Some(match inner.as_rule() {
             Rule::quantity => Value::Quantity(self.quantity(inner)?),
             Rule::number => Value::Number(self.number(&inner)),
             Rule::set_literal => Value::Set(self.set_literal(inner)),
+            Rule::date => Value::Date(self.date(&inner)),
             _ => Value::Word {
                 text: inner.as_str().to_string(),
                 span: self.span(&inner),
@@ -623,6 +631,7 @@ impl<'d> Builder<'d> {
                     Rule::quantity => OperandKind::Quantity(self.quantity(lit)?),
                     Rule::number => OperandKind::Number(self.number(&lit)),
                     Rule::kw_true => OperandKind::Bool(true),
+                    Rule::date => OperandKind::Date(self.date(&lit)),
                     _ => OperandKind::Bool(false),
                 }
             }

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::codes::{CodeForm, System, parse_code};
+use crate::date::Date;
 use crate::num::{Num, NumberKind, Unit};
 
 /// A reference to a leaf has this bit set; otherwise it is a node index.
@@ -252,11 +253,21 @@ fn leaf_key(doc: &DecisionDoc, leaf: u32, l: &LeafDoc) -> Result<Key, LoadError>
 
 /// Checks every index and value of a document and prepares it for evaluation.
 pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
-    if doc.format != super::FORMAT {
+    if doc.format != super::FORMAT && doc.format != super::FORMAT_1 {
         return Err(LoadError(format!(
             "not a `{}` artifact (format `{}`)",
             super::FORMAT,
             doc.format.escape_debug()
+        )));
+    }
+    // The first format is the second without what came with it.
+    if doc.format == super::FORMAT_1
+        && let Some(f) = doc.facts.iter().find(|f| f.ty == FactType::Date)
+    {
+        return Err(LoadError(format!(
+            "fact `{}`: a date, which a `{}` artifact cannot hold",
+            f.name,
+            super::FORMAT_1
         )));
     }
     for f in &doc.facts {
@@ -339,9 +350,19 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
                 (Test::IsTrue, FactType::Bool) => Prepared::IsTrue,
                 (
                     Test::Compare { op, value },
-                    FactType::Int | FactType::Decimal | FactType::Duration | FactType::Percent,
+                    FactType::Int
+                    | FactType::Decimal
+                    | FactType::Duration
+                    | FactType::Percent
+                    | FactType::Date,
                 ) => {
-                    let v = parse_num(value).ok_or_else(mismatch)?;
+                    // A date's threshold is a date, kept as its day number as the fact is.
+                    let v = if fact.ty == FactType::Date {
+                        Date::parse(value).map(Date::num)
+                    } else {
+                        parse_num(value)
+                    }
+                    .ok_or_else(mismatch)?;
                     match op.as_str() {
                         ">=" => Prepared::Ge(v),
                         ">" => Prepared::Gt(v),
@@ -483,9 +504,13 @@ fn split(
         let fact = facts.get(key.fact as usize)?;
         let splits: Vec<Vec<bool>> = match fact.ty {
             FactType::Bool => tests.iter().map(|_| vec![false, true]).collect(),
-            FactType::Int | FactType::Decimal | FactType::Duration | FactType::Percent => {
+            FactType::Int
+            | FactType::Decimal
+            | FactType::Duration
+            | FactType::Percent
+            | FactType::Date => {
                 let kind = match fact.ty {
-                    FactType::Int => NumberKind::Int,
+                    FactType::Int | FactType::Date => NumberKind::Int,
                     FactType::Duration => NumberKind::Duration,
                     FactType::Percent => NumberKind::Percent,
                     _ => NumberKind::Decimal,

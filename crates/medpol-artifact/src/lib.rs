@@ -1,4 +1,4 @@
-//! Decision artifacts, format `medpol.decision/1`: what `medpol build` writes and what claims,
+//! Decision artifacts, format `medpol.decision/2`: what `medpol build` writes and what claims,
 //! prior-authorization and decision-support systems load.
 //!
 //! This crate is all a program needs to load an artifact and decide with it; it does not
@@ -51,6 +51,7 @@
 )]
 
 pub mod codes;
+pub mod date;
 mod eval;
 mod facts;
 mod json;
@@ -69,14 +70,18 @@ pub use facts::{FactError, Facts, Options, Unknown};
 use codes::System;
 use num::Num;
 
-/// The format id every artifact carries.
-pub const FORMAT: &str = "medpol.decision/1";
+/// The format id of the artifacts this crate writes.
+pub const FORMAT: &str = "medpol.decision/2";
+
+/// The first format, still read: it is a subset of [`FORMAT`] (no date facts, no tests on the
+/// difference of two facts) with the same meaning.
+pub const FORMAT_1: &str = "medpol.decision/1";
 
 /// One policy compiled: the JSON document of an artifact, field for field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Document {
-    /// Always [`FORMAT`].
+    /// [`FORMAT`], or [`FORMAT_1`] for an artifact of the first format.
     pub format: String,
     pub policy: PolicyMeta,
     /// The source files the source maps name, relative to the project folder, with `/`.
@@ -137,6 +142,8 @@ pub enum FactType {
     Code,
     /// A set of codes of `system`.
     Codes,
+    /// A calendar date, written `2009-02-12`; thresholds are dates too.
+    Date,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -458,7 +465,7 @@ impl Artifact {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| LoadError(format!("not valid JSON: {e}")))?;
         let format = value.get("format").and_then(|f| f.as_str()).unwrap_or("");
-        if format != FORMAT {
+        if format != FORMAT && format != FORMAT_1 {
             return Err(LoadError(format!(
                 "not a `{FORMAT}` artifact (format `{}`)",
                 format.escape_debug()
