@@ -145,6 +145,10 @@ codes! {
 
     // Bugs in medpol itself.
     InternalError = "E0901", "internal-error", Error, "a state medpol's own guarantees rule out: a bug in medpol";
+
+    // Measurements: units, declared ranges and derived values.
+    UnknownUnit = "E0140", "unknown-unit", Error, "a unit that is not a UCUM code of the unit table";
+    WrongDimension = "E0141", "wrong-dimension", Error, "a measurement compared with or given in a unit of another dimension";
 }
 
 impl Code {

@@ -104,6 +104,29 @@ const FACTS: &[FactDef] = &[
             max: Some(100.0),
         },
     },
+    // Measurements: a mass (never negative) and an angle (either sign).
+    FactDef {
+        name: "m0",
+        ty: "quantity<kg>",
+        kind: Kind::Number {
+            thresholds: &[0.0, 2.0, 70.0],
+            step: 1.0,
+            suffix: " kg",
+            min: Some(0.0),
+            max: None,
+        },
+    },
+    FactDef {
+        name: "a0",
+        ty: "quantity<deg>",
+        kind: Kind::Number {
+            thresholds: &[-5.0, 0.0, 20.0],
+            step: 1.0,
+            suffix: " deg",
+            min: None,
+            max: None,
+        },
+    },
     FactDef {
         name: "e0",
         ty: "enum { a, b, c }",
@@ -534,7 +557,9 @@ fn reported(diagnostics: &[Diagnostic]) -> Findings {
             }
             Code::BoundaryGap => {
                 let value = d.message.rsplit("exactly ").next().unwrap_or_default();
-                let number = value.trim_end_matches(" weeks").trim_end_matches('%');
+                // The number before its unit (`6 weeks`, `70 kg`, `12.5%`).
+                let number = value.split(' ').next().unwrap_or_default();
+                let number = number.trim_end_matches('%');
                 let q = quarters(number.parse::<f64>().expect("a number"));
                 vec![names[1].clone(), number_text(q)]
             }
@@ -585,9 +610,13 @@ fn parse_example(program: &Program, example: &str) -> Assignment {
                 let n = match value.split_once(' ') {
                     Some((amount, unit)) => {
                         let unit = Unit::parse(unit).expect("a unit");
+                        let Kind::Number { suffix, .. } = def.kind else {
+                            unreachable!("a number")
+                        };
+                        let own = Unit::parse(suffix.trim()).expect("the fact's unit");
                         Num::parse(amount)
                             .expect("a number")
-                            .checked_mul(unit.exact_factor(Unit::Week).expect("a duration"))
+                            .checked_mul(unit.exact_factor(own).expect("one dimension"))
                             .expect("in range")
                     }
                     None => Num::parse(value).expect("a number"),

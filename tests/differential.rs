@@ -119,6 +119,7 @@ fn candidates(program: &Program, artifact: &Artifact, fact: FactId) -> Vec<Value
             }
             let (low, high) = match f.ty {
                 Type::Quantity(Unit::Percent) => (Some(0), Some(100)),
+                Type::Quantity(u) if !u.nonnegative() => (None, None),
                 Type::Quantity(_) => (Some(0), None),
                 _ => (None, None),
             };
@@ -247,7 +248,7 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_the_shipped_policies() {
     let (project, compiled) = shipped();
     assert_eq!(
         agree(&project.program, &project.tables, &compiled, 1024),
-        5,
+        6,
         "every decision of the shipped policies"
     );
 }
@@ -400,7 +401,7 @@ fn every_witness_patient_gets_its_leaf_from_the_interpreter() {
     let (project, compiled) = shipped();
     assert_eq!(
         witnesses_agree(&project.program, &project.tables, &compiled),
-        21
+        23
     );
 }
 
@@ -506,6 +507,8 @@ mod generate {
         ("d0", "decimal"),
         ("w0", "duration<weeks>"),
         ("p0", "percent"),
+        ("m0", "quantity<kg>"),
+        ("a0", "quantity<deg>"),
         ("e0", "enum { a, b, c }"),
         ("c0", "code<icd10cm>"),
         ("s0", "set<code<icd10cm>>"),
@@ -545,7 +548,12 @@ mod generate {
         fn atom(&mut self) -> String {
             let ops = ["<", "<=", ">", ">=", "==", "!="];
             let op = *self.rng.pick(&ops);
-            match self.rng.below(13) {
+            match self.rng.below(15) {
+                13 => format!(
+                    "m0 {op} {}",
+                    self.rng.pick(&["70 kg", "154 [lb_av]", "500 g", "0 kg"])
+                ),
+                14 => format!("a0 {op} {}", self.rng.pick(&["-5 deg", "20 deg", "0 deg"])),
                 0 => "b0".to_string(),
                 1 => "b1".to_string(),
                 2 => format!("n0 {op} {}", self.rng.below(4) as i64 - 1),
@@ -709,7 +717,7 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_generated_programs() {
             Err(e) => panic!("seed {seed}, program:\n{text}\n{e:?}"),
         }
     }
-    assert_eq!((programs, decisions, leaves), (193, 292, 1336));
+    assert_eq!((programs, decisions, leaves), (195, 284, 1376));
 }
 
 /// How many programs to generate, and patients per decision.

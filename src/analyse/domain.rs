@@ -3,8 +3,8 @@
 //! A number line is cut at every threshold a condition compares the fact with: the thresholds
 //! themselves are classes of their own, and so is every open interval between two of them.
 //! Integer facts drop the intervals that hold no integer (`> 5` and `< 6` leave nothing). The
-//! physical range of a quantity bounds it: durations are never negative, and a percentage is
-//! between 0 and 100.
+//! physical range of a quantity bounds it: durations and measured amounts (but angles) are
+//! never negative, and a percentage is between 0 and 100.
 
 use crate::ast::CmpOp;
 use crate::types::{Num, Type, Unit, finer_unit, quantity_written};
@@ -33,6 +33,8 @@ pub fn numeric(ty: Type, thresholds: &[Num]) -> NumericDomain {
     let kind = match ty {
         Type::Int => NumberKind::Int,
         Type::Quantity(Unit::Percent) => NumberKind::Percent,
+        Type::Quantity(Unit::Ucum(u)) if u.nonnegative() => NumberKind::Amount,
+        Type::Quantity(Unit::Ucum(_)) => NumberKind::Decimal,
         Type::Quantity(_) => NumberKind::Duration,
         _ => NumberKind::Decimal,
     };

@@ -419,7 +419,7 @@ impl<'a> Checker<'a> {
                     return Type::Error;
                 };
                 match Unit::parse(&unit.name) {
-                    Some(Unit::Percent) | None => {
+                    Some(Unit::Percent | Unit::Ucum(_)) | None => {
                         let s = names::suggest(&unit.name, ["days", "weeks", "months", "years"]);
                         let mut d = Diagnostic::new(
                             Code::UnknownType,
@@ -435,6 +435,19 @@ impl<'a> Checker<'a> {
                     }
                     Some(u) => Type::Quantity(u),
                 }
+            }
+            // A measurement in a unit of the unit table: `quantity<kg/m2>`. A duration's unit
+            // or `%` names the same types as `duration<...>` and `percent`.
+            "quantity" => {
+                let Some(unit) = type_arg_name(arg) else {
+                    self.report(
+                        Diagnostic::new(Code::UnknownType, "a quantity needs its unit")
+                            .primary(span, "unit missing")
+                            .help("write the UCUM code of its unit, such as `quantity<kg/m2>`"),
+                    );
+                    return Type::Error;
+                };
+                self.unit(unit).map_or(Type::Error, Type::Quantity)
             }
             "code" => match type_arg_name(arg) {
                 Some(sys) => self.system(sys).map_or(Type::Error, Type::Code),
@@ -480,7 +493,8 @@ impl<'a> Checker<'a> {
                     _ => names::suggest(
                         other,
                         [
-                            "bool", "int", "decimal", "percent", "duration", "code", "set", "enum",
+                            "bool", "int", "decimal", "percent", "duration", "quantity", "code",
+                            "set", "enum",
                         ],
                     ),
                 };
@@ -492,7 +506,7 @@ impl<'a> Checker<'a> {
                 d = match hint {
                     Some(h) => d.help(format!("did you mean `{h}`?")),
                     None => d.help(
-                        "the types are `bool`, `int`, `decimal`, `percent`, `duration<UNIT>`, `enum { ... }`, `code<SYSTEM>` and `set<code<SYSTEM>>`",
+                        "the types are `bool`, `int`, `decimal`, `percent`, `duration<UNIT>`, `quantity<UNIT>`, `enum { ... }`, `code<SYSTEM>` and `set<code<SYSTEM>>`",
                     ),
                 };
                 self.report(d);

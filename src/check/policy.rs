@@ -759,10 +759,15 @@ impl<'a> Checker<'a> {
             }
             (Type::Decimal, ast::Value::Number(n)) => self.number(n).map(Value::Num),
             (Type::Quantity(u), ast::Value::Quantity(q)) => {
-                let w = Unit::parse(&q.unit.name)?;
+                let w = self.unit(&q.unit)?;
                 let value = self.number(&q.number)?;
                 match w.exact_factor(u) {
                     Some(f) => value.checked_mul(f).map(Value::Num),
+                    None if super::units::different_dimensions(u, w) => {
+                        let written = format!("{} {}", q.number.text, q.unit.name);
+                        self.wrong_dimension((fact, u, None), (&written, w, q.span));
+                        None
+                    }
                     None => {
                         self.report(
                             Diagnostic::new(

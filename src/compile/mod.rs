@@ -932,6 +932,12 @@ fn fact_schema(ctx: &mut Policy<'_>, fact: &Fact, read: bool) -> FactSchema {
         Type::Int => (FactType::Int, None, Vec::new(), None),
         Type::Decimal => (FactType::Decimal, None, Vec::new(), None),
         Type::Quantity(Unit::Percent) => (FactType::Percent, None, Vec::new(), None),
+        Type::Quantity(u @ Unit::Ucum(_)) => (
+            FactType::Quantity,
+            Some(u.name().to_string()),
+            Vec::new(),
+            None,
+        ),
         Type::Quantity(u) => (
             FactType::Duration,
             Some(u.name().to_string()),

@@ -265,7 +265,12 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
                 .unit
                 .as_deref()
                 .and_then(Unit::parse)
-                .is_some_and(|u| u != Unit::Percent),
+                .is_some_and(|u| !matches!(u, Unit::Percent | Unit::Ucum(_))),
+            FactType::Quantity => f
+                .unit
+                .as_deref()
+                .and_then(Unit::parse)
+                .is_some_and(|u| matches!(u, Unit::Ucum(_))),
             FactType::Enum => !f.values.is_empty(),
             FactType::Code | FactType::Codes => {
                 f.system.as_deref().and_then(System::parse).is_some()
@@ -339,7 +344,11 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
                 (Test::IsTrue, FactType::Bool) => Prepared::IsTrue,
                 (
                     Test::Compare { op, value },
-                    FactType::Int | FactType::Decimal | FactType::Duration | FactType::Percent,
+                    FactType::Int
+                    | FactType::Decimal
+                    | FactType::Duration
+                    | FactType::Percent
+                    | FactType::Quantity,
                 ) => {
                     let v = parse_num(value).ok_or_else(mismatch)?;
                     match op.as_str() {
@@ -483,11 +492,24 @@ fn split(
         let fact = facts.get(key.fact as usize)?;
         let splits: Vec<Vec<bool>> = match fact.ty {
             FactType::Bool => tests.iter().map(|_| vec![false, true]).collect(),
-            FactType::Int | FactType::Decimal | FactType::Duration | FactType::Percent => {
+            FactType::Int
+            | FactType::Decimal
+            | FactType::Duration
+            | FactType::Percent
+            | FactType::Quantity => {
                 let kind = match fact.ty {
                     FactType::Int => NumberKind::Int,
                     FactType::Duration => NumberKind::Duration,
                     FactType::Percent => NumberKind::Percent,
+                    FactType::Quantity
+                        if fact
+                            .unit
+                            .as_deref()
+                            .and_then(Unit::parse)
+                            .is_some_and(Unit::nonnegative) =>
+                    {
+                        NumberKind::Amount
+                    }
                     _ => NumberKind::Decimal,
                 };
                 let thresholds: Vec<Num> = tests
@@ -949,7 +971,7 @@ impl Decision {
         let fact = doc.facts.get(n.fact as usize)?;
         let name = fact.name.as_str();
         let unit = match fact.ty {
-            FactType::Duration => fact
+            FactType::Duration | FactType::Quantity => fact
                 .unit
                 .as_deref()
                 .map(|u| format!(" {u}"))

@@ -3,8 +3,9 @@
 //!
 //! The syntax (see `docs/artifact.md`): one object, fact name to value. `true`/`false` for a
 //! bool; a number (or a string holding one) for `int` and `decimal`; a string with its unit
-//! for a duration (`"8 weeks"`, `"42 days"`, `"1 week"`) or a percentage (`"28.5%"`), or an
-//! object `{"value": 8, "unit": "weeks"}`; the value's name for an enum; a code for a code; a
+//! for a duration (`"8 weeks"`, `"42 days"`, `"1 week"`), a percentage (`"28.5%"`) or a
+//! measurement (`"35 kg/m2"`, `"154 [lb_av]"`, by its UCUM code), or an object
+//! `{"value": 8, "unit": "weeks"}`; the value's name for an enum; a code for a code; a
 //! list of codes for a set of codes. `null` or leaving a fact out means it is not known.
 //!
 //! JSON text is bound as it is read: each value goes straight to its fact's slot, without an
@@ -273,8 +274,9 @@ impl Facts {
         }
     }
 
-    /// Sets a duration or percentage fact: an amount in a unit, converted exactly into the
-    /// fact's own unit (weeks to days, years to months; months to days do not convert).
+    /// Sets a duration, percentage or measurement fact: an amount in a unit, converted exactly
+    /// into the fact's own unit (weeks to days, years to months, `[lb_av]` to `kg`; months to
+    /// days, and units of different dimensions, do not convert).
     pub fn set_quantity(
         &mut self,
         name: &str,
@@ -417,6 +419,7 @@ impl Facts {
             FactType::Decimal => "a number",
             FactType::Duration => "a duration",
             FactType::Percent => "a percentage",
+            FactType::Quantity => "a measurement with its unit",
             FactType::Enum => "one of its values",
             FactType::Code => "one code",
             FactType::Codes => "a list of codes",
@@ -518,7 +521,7 @@ impl Facts {
                 }
                 Slot::Num(n)
             }
-            FactType::Duration | FactType::Percent => {
+            FactType::Duration | FactType::Percent | FactType::Quantity => {
                 let to = quantity_unit(schema).unwrap_or(Unit::Day);
                 Slot::Num(quantity(name, v, to)?)
             }
@@ -671,7 +674,7 @@ fn not_an_object() -> FactError {
 fn quantity_unit(schema: &FactSchema) -> Option<Unit> {
     match schema.ty {
         FactType::Percent => Some(Unit::Percent),
-        FactType::Duration => Some(
+        FactType::Duration | FactType::Quantity => Some(
             schema
                 .unit
                 .as_deref()
@@ -873,7 +876,7 @@ impl Facts {
     /// A value given as a string: a quantity with its unit, an enum value, a code.
     fn text_value(&mut self, index: u32, kind: FactKind, s: &str) -> Result<(), FactError> {
         let slot = match kind.ty {
-            FactType::Duration | FactType::Percent => {
+            FactType::Duration | FactType::Percent | FactType::Quantity => {
                 Slot::Num(quantity_text(self.name(index), s, kind.unit)?)
             }
             FactType::Enum => match self.inner.doc.facts.get(index as usize) {
@@ -1103,10 +1106,14 @@ fn quantity_parts(name: &str, amount: &str, unit: &str, to: Unit) -> Result<Num,
         )
     })?;
     let from = Unit::parse(unit).ok_or_else(|| {
+        let hint = match crate::ucum::Ucum::suggest(unit) {
+            Some(code) => format!("; write the UCUM code `{code}`"),
+            None => String::new(),
+        };
         bad(
             name,
             format!(
-                "fact `{name}`: `{}` is not a unit (days, weeks, months, years or %)",
+                "fact `{name}`: `{}` is not a unit (days, weeks, months, years, % or a UCUM code such as kg){hint}",
                 shorten(&unit.escape_debug().to_string())
             ),
         )
@@ -1122,7 +1129,7 @@ fn convert(name: &str, amount: Num, from: Unit, to: Unit) -> Result<Num, FactErr
     } else {
         scale(name, amount, from, to)?
     };
-    if value.is_negative() {
+    if value.is_negative() && to.nonnegative() {
         return Err(bad(name, format!("fact `{name}` cannot be negative")));
     }
     if to == Unit::Percent && value > Num::from_int(100) {
@@ -1137,14 +1144,22 @@ fn convert(name: &str, amount: Num, from: Unit, to: Unit) -> Result<Num, FactErr
 /// An amount in one unit in another of the same family.
 fn scale(name: &str, amount: Num, from: Unit, to: Unit) -> Result<Num, FactError> {
     let factor = from.exact_factor(to).ok_or_else(|| {
-        bad(
-            name,
+        let measure = |u: Unit| matches!(u, Unit::Ucum(_));
+        let message = if measure(from) || measure(to) {
+            format!(
+                "fact `{name}` is {}; `{}` is {}",
+                to.describe(),
+                from.name(),
+                from.describe()
+            )
+        } else {
             format!(
                 "fact `{name}` is in {}; {} do not convert exactly to it",
                 to.name(),
                 from.name()
-            ),
-        )
+            )
+        };
+        bad(name, message)
     })?;
     amount
         .checked_mul(factor)

@@ -55,6 +55,7 @@ mod eval;
 mod facts;
 mod json;
 pub mod num;
+pub mod ucum;
 
 use std::sync::Arc;
 
@@ -137,6 +138,8 @@ pub enum FactType {
     Code,
     /// A set of codes of `system`.
     Codes,
+    /// A measurement in `unit`, a UCUM code of the unit table (`kg/m2`, `ng/mL`).
+    Quantity,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,7 +148,7 @@ pub struct FactSchema {
     pub name: String,
     #[serde(rename = "type")]
     pub ty: FactType,
-    /// For a duration: its unit; thresholds and values are in it.
+    /// For a duration or a measurement: its unit; thresholds and values are in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     /// For an enum: its values.
