@@ -138,6 +138,16 @@ pub struct FactDecl {
     pub ty: TypeExpr,
     pub description: Option<Str>,
     pub span: Span,
+    /// `in LOW..HIGH`: the values a numeric fact can take.
+    pub range: Option<FactRange>,
+}
+
+/// A fact's declared range, both ends included.
+#[derive(Debug, Clone)]
+pub struct FactRange {
+    pub low: NumberLit,
+    pub high: NumberLit,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone)]

@@ -127,6 +127,19 @@ const FACTS: &[FactDef] = &[
             max: None,
         },
     },
+    // A declared range: thresholds past its ends make conditions no patient (or every
+    // patient) meets.
+    FactDef {
+        name: "r0",
+        ty: "int in 0..10",
+        kind: Kind::Number {
+            thresholds: &[-1.0, 0.0, 5.0, 10.0, 12.0],
+            step: 1.0,
+            suffix: "",
+            min: Some(0.0),
+            max: Some(10.0),
+        },
+    },
     FactDef {
         name: "e0",
         ty: "enum { a, b, c }",
@@ -343,6 +356,9 @@ fn grid_values(g: &Generated, f: usize) -> Vec<Value> {
             if qs.is_empty() {
                 qs.insert(0);
             }
+            // The ends of a declared range are values of their own: thresholds all past it
+            // leave the range whole, one class the grid must still hold.
+            qs.extend(min.into_iter().chain(max).map(quarters));
             qs.into_iter()
                 .filter(|&q| min.is_none_or(|m| q >= quarters(m)))
                 .filter(|&q| max.is_none_or(|m| q <= quarters(m)))

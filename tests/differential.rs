@@ -126,6 +126,7 @@ fn candidates(program: &Program, artifact: &Artifact, fact: FactId) -> Vec<Value
             nums.retain(|n| {
                 low.is_none_or(|l| *n >= Num::from_int(l))
                     && high.is_none_or(|h| *n <= Num::from_int(h))
+                    && f.range.is_none_or(|(l, h)| l <= *n && *n <= h)
                     && (f.ty != Type::Int || n.is_integer())
             });
             nums.sort();
@@ -470,7 +471,7 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_every_case() {
         decisions += agree(&project.program, &project.tables, &compiled, 256);
         leaves += witnesses_agree(&project.program, &project.tables, &compiled);
     }
-    assert_eq!((files, policies, decisions, leaves), (56, 54, 61, 170));
+    assert_eq!((files, policies, decisions, leaves), (57, 55, 62, 173));
 }
 
 /// Random programs: small decisions over every kind of fact, with code sets of exact codes,
@@ -509,6 +510,7 @@ mod generate {
         ("p0", "percent"),
         ("m0", "quantity<kg>"),
         ("a0", "quantity<deg>"),
+        ("r0", "int in 0..10"),
         ("e0", "enum { a, b, c }"),
         ("c0", "code<icd10cm>"),
         ("s0", "set<code<icd10cm>>"),
@@ -548,7 +550,8 @@ mod generate {
         fn atom(&mut self) -> String {
             let ops = ["<", "<=", ">", ">=", "==", "!="];
             let op = *self.rng.pick(&ops);
-            match self.rng.below(15) {
+            match self.rng.below(16) {
+                15 => format!("r0 {op} {}", self.rng.pick(&["0", "5", "10", "11"])),
                 13 => format!(
                     "m0 {op} {}",
                     self.rng.pick(&["70 kg", "154 [lb_av]", "500 g", "0 kg"])
@@ -717,7 +720,7 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_generated_programs() {
             Err(e) => panic!("seed {seed}, program:\n{text}\n{e:?}"),
         }
     }
-    assert_eq!((programs, decisions, leaves), (195, 284, 1376));
+    assert_eq!((programs, decisions, leaves), (195, 292, 1317));
 }
 
 /// How many programs to generate, and patients per decision.

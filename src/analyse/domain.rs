@@ -26,10 +26,11 @@ pub fn holds(sample: Num, op: CmpOp, value: Num) -> bool {
     }
 }
 
-/// Cuts a numeric fact's domain at the given thresholds. The value shown for each class is one
+/// Cuts a numeric fact's domain at the given thresholds, within its declared range. The
+/// value shown for each class is one
 /// the language writes (see [`readable_inside`]), so an example patient can be pasted into a
 /// test.
-pub fn numeric(ty: Type, thresholds: &[Num]) -> NumericDomain {
+pub fn numeric(ty: Type, range: Option<(Num, Num)>, thresholds: &[Num]) -> NumericDomain {
     let kind = match ty {
         Type::Int => NumberKind::Int,
         Type::Quantity(Unit::Percent) => NumberKind::Percent,
@@ -38,7 +39,7 @@ pub fn numeric(ty: Type, thresholds: &[Num]) -> NumericDomain {
         Type::Quantity(_) => NumberKind::Duration,
         _ => NumberKind::Decimal,
     };
-    let mut domain = medpol_artifact::num::numeric(kind, thresholds);
+    let mut domain = medpol_artifact::num::numeric_within(kind, range, thresholds);
     if let Type::Quantity(unit) = ty {
         for (region, sample) in domain.regions.iter().zip(domain.samples.iter_mut()) {
             if let Region::Between(Some(a), Some(b)) = region

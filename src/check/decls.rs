@@ -77,6 +77,7 @@ impl<'a> Checker<'a> {
                     file,
                     span: f.span,
                     name_span: f.name.span,
+                    range: None,
                 });
                 self.fact_decls.push(f);
                 self.insert(scope, &f.name, Symbol::Fact(id));
@@ -358,8 +359,10 @@ impl<'a> Checker<'a> {
         let decls = self.fact_decls.clone();
         for (i, decl) in decls.iter().enumerate() {
             let ty = self.resolve_type(&decl.ty);
+            let range = decl.range.as_ref().and_then(|r| self.fact_range(ty, r));
             if let Some(fact) = self.program.facts.get_mut(i) {
                 fact.ty = ty;
+                fact.range = range;
             } else {
                 self.lost("fact", i);
             }

@@ -11,6 +11,7 @@ mod expr;
 mod lints;
 pub mod names;
 mod policy;
+mod ranges;
 mod units;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};

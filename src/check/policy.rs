@@ -707,8 +707,10 @@ impl<'a> Checker<'a> {
         let Some(f) = self.program.fact(fact) else {
             return;
         };
-        let (ty, name) = (f.ty, f.name.clone());
-        if let Some(value) = self.value(ty, &name, &a.value) {
+        let (ty, name, range) = (f.ty, f.name.clone(), f.range);
+        if let Some(value) = self.value(ty, &name, &a.value)
+            && self.in_range(&name, ty, range, &value, a.value.span())
+        {
             given.push(Given {
                 fact,
                 value,

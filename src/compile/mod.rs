@@ -968,6 +968,10 @@ fn fact_schema(ctx: &mut Policy<'_>, fact: &Fact, read: bool) -> FactSchema {
         values,
         system,
         description: fact.description.clone(),
+        range: fact.range.map(|(min, max)| medpol_artifact::Range {
+            min: min.to_string(),
+            max: max.to_string(),
+        }),
         read,
         source: ctx.loc(fact.name_span, None),
     }

@@ -226,8 +226,16 @@ fn describe(c: &Computed, symbol: Symbol) -> Option<String> {
     Some(match symbol {
         Symbol::Fact(id) => {
             let f = p.fact(id)?;
+            let range = f
+                .range
+                .map(|(low, high)| format!(" in {low}..{high}"))
+                .unwrap_or_default();
             with_description(
-                format!("```medpol\nfact {}: {}\n```", f.name, type_text(p, f.ty)),
+                format!(
+                    "```medpol\nfact {}: {}{range}\n```",
+                    f.name,
+                    type_text(p, f.ty)
+                ),
                 f.description.as_ref(),
             )
         }

@@ -93,6 +93,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::string | Rule::str_body => "a string",
         Rule::number | Rule::literal => "a number",
         Rule::integer => "a whole number",
+        Rule::fact_range => "a range such as `in 0..10`",
+        Rule::range_bound => "a number",
         Rule::date => "a date (`YYYY-MM-DD`)",
         Rule::quantity => "a quantity such as `6 weeks`",
         Rule::unit | Rule::ucum_code | Rule::ucum_bracket | Rule::type_unit => {

@@ -283,6 +283,23 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
                 f.name
             )));
         }
+        let numeric = matches!(
+            f.ty,
+            FactType::Int
+                | FactType::Decimal
+                | FactType::Duration
+                | FactType::Percent
+                | FactType::Quantity
+        );
+        if f.range
+            .as_ref()
+            .is_some_and(|r| !numeric || r.bounds().is_none())
+        {
+            return Err(LoadError(format!(
+                "fact `{}`: its range is not two numbers in order, or it is not a number",
+                f.name
+            )));
+        }
     }
     let mut sets = Vec::with_capacity(doc.code_sets.len());
     let mut systems = Vec::with_capacity(doc.code_sets.len());
@@ -519,7 +536,8 @@ fn split(
                         _ => None,
                     })
                     .collect();
-                let samples = crate::num::numeric(kind, &thresholds).samples;
+                let range = fact.range.as_ref().and_then(crate::Range::bounds);
+                let samples = crate::num::numeric_within(kind, range, &thresholds).samples;
                 tests
                     .iter()
                     .map(|t| {

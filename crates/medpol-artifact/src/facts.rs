@@ -97,6 +97,8 @@ pub(crate) struct FactKind {
     pub(crate) unit: Unit,
     /// For a code or set of codes: its system.
     pub(crate) system: Option<System>,
+    /// For a number with a declared range: its ends, both included.
+    pub(crate) range: Option<(Num, Num)>,
 }
 
 impl FactKind {
@@ -105,6 +107,7 @@ impl FactKind {
             ty: schema.ty,
             unit: quantity_unit(schema).unwrap_or(Unit::Day),
             system: schema.system.as_deref().and_then(System::parse),
+            range: schema.range.as_ref().and_then(super::Range::bounds),
         }
     }
 }
@@ -267,6 +270,7 @@ impl Facts {
                 format!("fact `{name}` is a whole number, not `{n}`"),
             )),
             FactType::Int | FactType::Decimal => {
+                let n = self.within(index, n)?;
                 self.put(index, Slot::Num(n));
                 Ok(())
             }
@@ -289,6 +293,7 @@ impl Facts {
             None => return Err(self.wrong_kind(&schema, "an amount with a unit")),
         };
         let value = convert(name, amount.into(), unit, to)?;
+        let value = self.within(index, value)?;
         self.put(index, Slot::Num(value));
         Ok(())
     }
@@ -548,8 +553,34 @@ impl Facts {
                 return Ok(());
             }
         };
+        let slot = match slot {
+            Slot::Num(n) => Slot::Num(self.within(index, n)?),
+            other => other,
+        };
         self.put(index, slot);
         Ok(())
+    }
+
+    /// A number of fact `index` checked against the fact's declared range, if it has one.
+    fn within(&self, index: u32, n: Num) -> Result<Num, FactError> {
+        let Some((low, high)) = self.inner.kinds.get(index as usize).and_then(|k| k.range) else {
+            return Ok(n);
+        };
+        if low <= n && n <= high {
+            return Ok(n);
+        }
+        let name = self.name(index);
+        let unit = match self.inner.kinds.get(index as usize) {
+            Some(k) if k.ty == FactType::Percent => "%".to_string(),
+            Some(k) if matches!(k.ty, FactType::Duration | FactType::Quantity) => {
+                format!(" {}", k.unit.name())
+            }
+            _ => String::new(),
+        };
+        Err(bad(
+            name,
+            format!("fact `{name}` is declared from {low}{unit} to {high}{unit}, not {n}{unit}"),
+        ))
     }
 
     /// A code checked for its system's format and, with releases, for being a billable code
@@ -832,7 +863,8 @@ impl Facts {
                     .or_else(|| n.parse::<u64>().ok().map(i128::from));
                 match whole {
                     Some(w) if matches!(kind.ty, FactType::Int | FactType::Decimal) => {
-                        self.put(index, Slot::Num(Num::from_int(w)));
+                        let n = self.within(index, Num::from_int(w))?;
+                        self.put(index, Slot::Num(n));
                         Ok(())
                     }
                     _ => self.raw_value(index, n),
@@ -877,7 +909,8 @@ impl Facts {
     fn text_value(&mut self, index: u32, kind: FactKind, s: &str) -> Result<(), FactError> {
         let slot = match kind.ty {
             FactType::Duration | FactType::Percent | FactType::Quantity => {
-                Slot::Num(quantity_text(self.name(index), s, kind.unit)?)
+                let n = quantity_text(self.name(index), s, kind.unit)?;
+                Slot::Num(self.within(index, n)?)
             }
             FactType::Enum => match self.inner.doc.facts.get(index as usize) {
                 Some(schema) => Slot::Enum(enum_value(schema, s)?),

@@ -159,11 +159,31 @@ pub struct FactSchema {
     pub system: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// For a number with a declared range: the values it can take, both ends included (in
+    /// its unit). A value outside is refused, and evaluation splits a missing fact within it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<Range>,
     /// `false` for a fact the policy declares that no decision reads: a value given for it
     /// is read and checked like any other, and changes no result.
     #[serde(default = "read_by_default", skip_serializing_if = "is_read")]
     pub read: bool,
     pub source: Loc,
+}
+
+/// A declared range of a numeric fact: exact numbers as thresholds are written (`10`, `-2.5`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Range {
+    pub min: String,
+    pub max: String,
+}
+
+impl Range {
+    /// The two ends as numbers; `None` when one is not a number or they are out of order.
+    pub fn bounds(&self) -> Option<(Num, Num)> {
+        let (min, max) = (parse_num(&self.min)?, parse_num(&self.max)?);
+        (min <= max).then_some((min, max))
+    }
 }
 
 fn read_by_default() -> bool {

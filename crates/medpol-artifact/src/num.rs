@@ -358,8 +358,25 @@ impl NumberKind {
 
 /// Cuts a numeric fact's domain at the given thresholds.
 pub fn numeric(kind: NumberKind, thresholds: &[Num]) -> NumericDomain {
+    numeric_within(kind, None, thresholds)
+}
+
+/// Cuts a numeric fact's domain at the given thresholds, within its declared range (both ends
+/// included) when it has one: no class lies outside it.
+pub fn numeric_within(
+    kind: NumberKind,
+    range: Option<(Num, Num)>,
+    thresholds: &[Num],
+) -> NumericDomain {
     let integer = kind == NumberKind::Int;
     let (low, high) = kind.bounds();
+    let (low, high) = match range {
+        Some((a, b)) => (
+            Some(low.map_or(a, |l| l.max(a))),
+            Some(high.map_or(b, |h| h.min(b))),
+        ),
+        None => (low, high),
+    };
     let mut cuts: Vec<Num> = thresholds
         .iter()
         .copied()
@@ -508,6 +525,17 @@ mod tests {
         let dec = numeric(NumberKind::Decimal, &[n("5"), n("6")]);
         assert_eq!(dec.regions.len(), 5, "decimals keep (5, 6)");
         assert_eq!(dec.samples[2], n("5.5"));
+    }
+
+    #[test]
+    fn a_declared_range_bounds_the_classes() {
+        let d = numeric_within(NumberKind::Int, Some((n("0"), n("10"))), &[n("5"), n("11")]);
+        assert_eq!(d.regions.first(), Some(&Region::Point(n("0"))));
+        assert_eq!(d.regions.last(), Some(&Region::Point(n("10"))));
+        assert!(d.samples.iter().all(|s| *s >= n("0") && *s <= n("10")));
+        assert_eq!(d.samples, vec![n("0"), n("2"), n("5"), n("7"), n("10")]);
+        let one = numeric_within(NumberKind::Decimal, Some((n("3"), n("3"))), &[n("1")]);
+        assert_eq!(one.regions, vec![Region::Point(n("3"))]);
     }
 
     #[test]
