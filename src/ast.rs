@@ -140,6 +140,8 @@ pub struct FactDecl {
     pub span: Span,
     /// `in LOW..HIGH`: the values a numeric fact can take.
     pub range: Option<FactRange>,
+    /// `documented`: the fact must be supported by clinical documentation.
+    pub documented: bool,
 }
 
 /// A fact's declared range, both ends included.

@@ -365,6 +365,8 @@ pub struct Fact {
     pub name_span: Span,
     /// The declared range of a numeric fact (`in 0..10`), both ends included, in its own unit.
     pub range: Option<(Num, Num)>,
+    /// `documented`: the fact must be supported by clinical documentation.
+    pub documented: bool,
 }
 
 #[derive(Debug, Clone)]

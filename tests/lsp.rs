@@ -297,8 +297,7 @@ fn an_unsaved_document_is_checked_alone() {
 fn units_are_completed_and_measurements_hovered() {
     let mut client = Client::start();
     let uri = "untitled:Untitled-2";
-    let text =
-        "fact bmi: quantity<kg/m2> in 10..100 \"body-mass index\"\ndefine obese = bmi >= 35 \n";
+    let text = "fact bmi: quantity<kg/m2> in 10..100 documented \"body-mass index\"\ndefine obese = bmi >= 35 \n";
     open(&mut client, uri, text);
     client.diagnostics(uri, |l| !l.is_empty());
     let labels = |items: &Value| -> Vec<String> {
@@ -331,7 +330,10 @@ fn units_are_completed_and_measurements_hovered() {
     assert_eq!(labels(&in_type)[0], "kg");
     let hover = client.request("textDocument/hover", position(uri, text, "bmi >=", 1));
     let value = hover["contents"]["value"].as_str().unwrap();
-    assert!(value.contains("quantity<kg/m2> in 10..100"), "{value}");
+    assert!(
+        value.contains("quantity<kg/m2> in 10..100 documented"),
+        "{value}"
+    );
     client.stop();
 }
 

@@ -78,6 +78,7 @@ impl<'a> Checker<'a> {
                     span: f.span,
                     name_span: f.name.span,
                     range: None,
+                    documented: f.documented,
                 });
                 self.fact_decls.push(f);
                 self.insert(scope, &f.name, Symbol::Fact(id));

@@ -972,6 +972,7 @@ fn fact_schema(ctx: &mut Policy<'_>, fact: &Fact, read: bool) -> FactSchema {
             min: min.to_string(),
             max: max.to_string(),
         }),
+        documentation: fact.documented,
         read,
         source: ctx.loc(fact.name_span, None),
     }

@@ -388,6 +388,10 @@ impl<'a> Builder<'a> {
             docs.extend(self.raw(r.high.span));
             last = r.span;
         }
+        if f.documented {
+            docs.push(Doc::Space);
+            docs.extend(self.kw("documented"));
+        }
         if let Some(d) = &f.description {
             let forced = self.newline_in(self.content_end(last), start(d.span));
             let desc = self.raw(d.span);

@@ -38,6 +38,7 @@ const CONTEXT_KEYWORDS: &[&str] = &[
     "description",
     "reference",
     "related",
+    "documented",
 ];
 
 /// How many codes a completion offers at most: a prefix of one letter matches thousands.
@@ -226,10 +227,13 @@ fn describe(c: &Computed, symbol: Symbol) -> Option<String> {
     Some(match symbol {
         Symbol::Fact(id) => {
             let f = p.fact(id)?;
-            let range = f
+            let mut range = f
                 .range
                 .map(|(low, high)| format!(" in {low}..{high}"))
                 .unwrap_or_default();
+            if f.documented {
+                range.push_str(" documented");
+            }
             with_description(
                 format!(
                     "```medpol\nfact {}: {}{range}\n```",

@@ -211,6 +211,12 @@ impl<'d> Builder<'d> {
             range = Some(FactRange { low, high, span });
             next = inner.next();
         }
+        let documented = next
+            .take_if(|p| p.as_rule() == Rule::kw_documented)
+            .is_some();
+        if documented {
+            next = inner.next();
+        }
         let description = next.map(|p| self.string(p));
         Some(FactDecl {
             name,
@@ -218,6 +224,7 @@ impl<'d> Builder<'d> {
             description,
             span,
             range,
+            documented,
         })
     }
 

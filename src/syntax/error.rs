@@ -160,6 +160,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::kw_of => "`of`",
         Rule::kw_as => "`as`",
         Rule::kw_least => "`least`",
+        Rule::kw_documented => "`documented`",
         Rule::kw_most => "`most`",
         // A literal token inside these failed; the tokens say which.
         Rule::enum_type

@@ -163,6 +163,10 @@ pub struct FactSchema {
     /// its unit). A value outside is refused, and evaluation splits a missing fact within it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub range: Option<Range>,
+    /// `true` for a fact that must be supported by clinical documentation (`documented` in the
+    /// policy): a consumer such as a Da Vinci CRD service lists it as documentation needed.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub documentation: bool,
     /// `false` for a fact the policy declares that no decision reads: a value given for it
     /// is read and checked like any other, and changes no result.
     #[serde(default = "read_by_default", skip_serializing_if = "is_read")]
@@ -184,6 +188,10 @@ impl Range {
         let (min, max) = (parse_num(&self.min)?, parse_num(&self.max)?);
         (min <= max).then_some((min, max))
     }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn read_by_default() -> bool {
@@ -530,6 +538,24 @@ impl Artifact {
     /// The index of a fact of the input schema.
     pub fn fact_index(&self, name: &str) -> Option<u32> {
         self.inner.fact_index(name)
+    }
+
+    /// The names of the facts among `facts` (indices) that must be supported by clinical
+    /// documentation, in the order of the input schema.
+    pub fn documentation_needed(&self, facts: impl IntoIterator<Item = u32>) -> Vec<&str> {
+        let mut indices: Vec<u32> = facts
+            .into_iter()
+            .filter(|f| {
+                self.inner
+                    .doc
+                    .facts
+                    .get(*f as usize)
+                    .is_some_and(|s| s.documentation)
+            })
+            .collect();
+        indices.sort_unstable();
+        indices.dedup();
+        self.fact_names(&indices)
     }
 
     /// The names of facts given by index (as in [`Evaluation::needed`]).
