@@ -145,6 +145,18 @@ pub struct FactDecl {
     pub ty: TypeExpr,
     pub description: Option<Str>,
     pub span: Span,
+    /// `in LOW..HIGH`: the values a numeric fact can take.
+    pub range: Option<FactRange>,
+    /// `documented`: the fact must be supported by clinical documentation.
+    pub documented: bool,
+}
+
+/// A fact's declared range, both ends included.
+#[derive(Debug, Clone)]
+pub struct FactRange {
+    pub low: NumberLit,
+    pub high: NumberLit,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone)]

@@ -363,6 +363,10 @@ pub struct Fact {
     pub file: FileId,
     pub span: Span,
     pub name_span: Span,
+    /// The declared range of a numeric fact (`in 0..10`), both ends included, in its own unit.
+    pub range: Option<(Num, Num)>,
+    /// `documented`: the fact must be supported by clinical documentation.
+    pub documented: bool,
 }
 
 #[derive(Debug, Clone)]

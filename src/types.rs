@@ -14,7 +14,7 @@ pub fn finer_unit(unit: Unit) -> Option<Unit> {
     match unit {
         Unit::Week => Some(Unit::Day),
         Unit::Year => Some(Unit::Month),
-        Unit::Day | Unit::Month | Unit::Percent => None,
+        Unit::Day | Unit::Month | Unit::Percent | Unit::Ucum(_) => None,
     }
 }
 
@@ -38,7 +38,8 @@ pub fn quantity_written(n: Num, unit: Unit) -> Option<String> {
     if unit == Unit::Percent {
         return Some(format!("{n}%"));
     }
-    let name = if n == Num::from_int(1) {
+    // UCUM codes have no plural: `1 kg`, `35 kg/m2`.
+    let name = if n == Num::from_int(1) && !matches!(unit, Unit::Ucum(_)) {
         unit.name().trim_end_matches('s')
     } else {
         unit.name()
@@ -74,6 +75,7 @@ impl Type {
             Type::Int => "int".into(),
             Type::Decimal => "decimal".into(),
             Type::Quantity(Unit::Percent) => "percent".into(),
+            Type::Quantity(Unit::Ucum(u)) => format!("quantity<{}>", u.code()),
             Type::Quantity(u) => format!("duration<{}>", u.name()),
             Type::Enum(_) => "enum".into(),
             Type::Code(s) => format!("code<{}>", s.name()),
@@ -89,8 +91,7 @@ impl Type {
             Type::Bool => "`true` or `false`".into(),
             Type::Int => "a whole number".into(),
             Type::Decimal => "a number".into(),
-            Type::Quantity(Unit::Percent) => "a percentage".into(),
-            Type::Quantity(u) => format!("a duration in {}", u.name()),
+            Type::Quantity(u) => u.describe(),
             Type::Enum(_) => "an enum value".into(),
             Type::Code(s) => format!("one {} code", s.display()),
             Type::CodeSet(s) => format!("a set of {} codes", s.display()),

@@ -125,6 +125,42 @@ const FACTS: &[FactDef] = &[
             max: Some(100.0),
         },
     },
+    // Measurements: a mass (never negative) and an angle (either sign).
+    FactDef {
+        name: "m0",
+        ty: "quantity<kg>",
+        kind: Kind::Number {
+            thresholds: &[0.0, 2.0, 70.0],
+            step: 1.0,
+            suffix: " kg",
+            min: Some(0.0),
+            max: None,
+        },
+    },
+    FactDef {
+        name: "a0",
+        ty: "quantity<deg>",
+        kind: Kind::Number {
+            thresholds: &[-5.0, 0.0, 20.0],
+            step: 1.0,
+            suffix: " deg",
+            min: None,
+            max: None,
+        },
+    },
+    // A declared range: thresholds past its ends make conditions no patient (or every
+    // patient) meets.
+    FactDef {
+        name: "r0",
+        ty: "int in 0..10",
+        kind: Kind::Number {
+            thresholds: &[-1.0, 0.0, 5.0, 10.0, 12.0],
+            step: 1.0,
+            suffix: "",
+            min: Some(0.0),
+            max: Some(10.0),
+        },
+    },
     FactDef {
         name: "y0",
         ty: "date",
@@ -358,6 +394,9 @@ fn grid_values(g: &Generated, f: usize) -> Vec<Value> {
             if qs.is_empty() {
                 qs.insert(0);
             }
+            // The ends of a declared range are values of their own: thresholds all past it
+            // leave the range whole, one class the grid must still hold.
+            qs.extend(min.into_iter().chain(max).map(quarters));
             qs.into_iter()
                 .filter(|&q| min.is_none_or(|m| q >= quarters(m)))
                 .filter(|&q| max.is_none_or(|m| q <= quarters(m)))
@@ -572,7 +611,9 @@ fn reported(diagnostics: &[Diagnostic]) -> Findings {
             }
             Code::BoundaryGap => {
                 let value = d.message.rsplit("exactly ").next().unwrap_or_default();
-                let number = value.trim_end_matches(" weeks").trim_end_matches('%');
+                // The number before its unit (`6 weeks`, `70 kg`, `12.5%`), or a date.
+                let number = value.split(' ').next().unwrap_or_default();
+                let number = number.trim_end_matches('%');
                 let q = match Date::parse(number) {
                     Some(date) => quarters(date.days() as f64),
                     None => quarters(number.parse::<f64>().expect("a number")),
@@ -627,9 +668,13 @@ fn parse_example(program: &Program, example: &str) -> Assignment {
                 let n = match value.split_once(' ') {
                     Some((amount, unit)) => {
                         let unit = Unit::parse(unit).expect("a unit");
+                        let Kind::Number { suffix, .. } = def.kind else {
+                            unreachable!("a number")
+                        };
+                        let own = Unit::parse(suffix.trim()).expect("the fact's unit");
                         Num::parse(amount)
                             .expect("a number")
-                            .checked_mul(unit.exact_factor(Unit::Week).expect("a duration"))
+                            .checked_mul(unit.exact_factor(own).expect("one dimension"))
                             .expect("in range")
                     }
                     None => Num::parse(value).expect("a number"),

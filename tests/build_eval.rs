@@ -211,7 +211,7 @@ fn witness_json(
         let v = match value {
             Value::Bool(b) => serde_json::json!(b),
             Value::Num(n) => match schema.ty {
-                FactType::Duration => {
+                FactType::Duration | FactType::Quantity => {
                     serde_json::json!(format!("{n} {}", schema.unit.as_deref().unwrap()))
                 }
                 FactType::Percent => serde_json::json!(format!("{n}%")),
@@ -543,10 +543,22 @@ fn build_is_byte_identical_and_replaces_artifacts_whole() {
         n.sort();
         n
     };
-    assert_eq!(names(a), vec!["bcbsma-484.json", "l2-vcf-protocol.json"]);
+    assert_eq!(
+        names(a),
+        vec![
+            "bcbsma-484.json",
+            "l2-vcf-protocol.json",
+            "ncd-100-1-bariatric.json"
+        ]
+    );
     assert_eq!(
         names(b),
-        vec!["bcbsma-484.json", "l2-vcf-protocol.json", "notes.txt"],
+        vec![
+            "bcbsma-484.json",
+            "l2-vcf-protocol.json",
+            "ncd-100-1-bariatric.json",
+            "notes.txt"
+        ],
         "no temporary file is left behind"
     );
     for name in ["bcbsma-484.json", "l2-vcf-protocol.json"] {
@@ -774,4 +786,63 @@ fn batch_reads_standard_input() {
     let stdout = text(&out.stdout);
     let numbers: Vec<&str> = stdout.lines().map(|l| &l[..9]).collect();
     assert_eq!(numbers, [r#"{"line":1"#, r#"{"line":3"#]);
+}
+
+#[test]
+fn measurements_are_read_in_any_unit_of_their_dimension() {
+    let artifact = shipped_artifact("ncd-100-1-bariatric");
+    let coverage = artifact.decision("coverage").unwrap();
+    let mut facts = Facts::new(artifact);
+    let base = r#""comorbidity": true, "failed_medical_treatment": true"#;
+    for (bmi, outcome) in [
+        (r#""35 kg/m2""#, "covered"),
+        (r#"{"value": 34999, "unit": "g/m2"}"#, "not_covered"),
+        (r#""34.99 kg/m2""#, "not_covered"),
+    ] {
+        facts
+            .read_json(&format!(r#"{{"bmi": {bmi}, {base}}}"#))
+            .unwrap();
+        assert_eq!(coverage.decide(&facts).outcome(), Some(outcome), "{bmi}");
+    }
+    let unit = medpol::types::Unit::parse("g/m2").unwrap();
+    facts.set_quantity("bmi", 40_000, unit).unwrap();
+    facts.set_bool("comorbidity", true).unwrap();
+    facts.set_bool("failed_medical_treatment", true).unwrap();
+    assert_eq!(coverage.decide(&facts).outcome(), Some("covered"));
+    for (bmi, message) in [
+        (r#""-1 kg/m2""#, "cannot be negative"),
+        (
+            r#""36 kg""#,
+            "is a mass per area in kg/m2; `kg` is a mass in kg",
+        ),
+        (r#""36 KG/M2""#, "write the UCUM code `kg/m2`"),
+        (r#""36""#, "needs a unit: write `\"6 kg/m2\"`"),
+    ] {
+        let err = facts
+            .read_json(&format!(r#"{{"bmi": {bmi}, {base}}}"#))
+            .unwrap_err();
+        assert!(err.message.contains(message), "{bmi}: {}", err.message);
+    }
+    let schema = &artifact.document().facts[artifact.fact_index("bmi").unwrap() as usize];
+    assert_eq!(schema.ty, FactType::Quantity);
+    assert_eq!(schema.unit.as_deref(), Some("kg/m2"));
+}
+
+#[test]
+fn the_schema_lists_every_unit_of_the_table() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("docs/artifact.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let listed: Vec<&str> = schema["$defs"]["fact"]["properties"]["unit"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    let table: Vec<&str> = ["days", "weeks", "months", "years"]
+        .into_iter()
+        .chain(medpol::artifact::ucum::Ucum::codes())
+        .collect();
+    assert_eq!(listed, table);
 }

@@ -119,12 +119,14 @@ fn candidates(program: &Program, artifact: &Artifact, fact: FactId) -> Vec<Value
             }
             let (low, high) = match f.ty {
                 Type::Quantity(Unit::Percent) => (Some(0), Some(100)),
+                Type::Quantity(u) if !u.nonnegative() => (None, None),
                 Type::Quantity(_) => (Some(0), None),
                 _ => (None, None),
             };
             nums.retain(|n| {
                 low.is_none_or(|l| *n >= Num::from_int(l))
                     && high.is_none_or(|h| *n <= Num::from_int(h))
+                    && f.range.is_none_or(|(l, h)| l <= *n && *n <= h)
                     && (!matches!(f.ty, Type::Int | Type::Date) || n.is_integer())
             });
             nums.sort();
@@ -248,7 +250,7 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_the_shipped_policies() {
     let (project, compiled) = shipped();
     assert_eq!(
         agree(&project.program, &project.tables, &compiled, 1024),
-        5,
+        6,
         "every decision of the shipped policies"
     );
 }
@@ -401,7 +403,7 @@ fn every_witness_patient_gets_its_leaf_from_the_interpreter() {
     let (project, compiled) = shipped();
     assert_eq!(
         witnesses_agree(&project.program, &project.tables, &compiled),
-        21
+        23
     );
 }
 
@@ -470,7 +472,7 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_every_case() {
         decisions += agree(&project.program, &project.tables, &compiled, 256);
         leaves += witnesses_agree(&project.program, &project.tables, &compiled);
     }
-    assert_eq!((files, policies, decisions, leaves), (58, 56, 65, 178));
+    assert_eq!((files, policies, decisions, leaves), (60, 58, 67, 183));
 }
 
 /// Random programs: small decisions over every kind of fact, with code sets of exact codes,
@@ -507,6 +509,9 @@ mod generate {
         ("d0", "decimal"),
         ("w0", "duration<weeks>"),
         ("p0", "percent"),
+        ("m0", "quantity<kg>"),
+        ("a0", "quantity<deg>"),
+        ("r0", "int in 0..10"),
         ("e0", "enum { a, b, c }"),
         ("c0", "code<icd10cm>"),
         ("s0", "set<code<icd10cm>>"),
@@ -548,7 +553,13 @@ mod generate {
             let ops = ["<", "<=", ">", ">=", "==", "!="];
             let op = *self.rng.pick(&ops);
             let date = *self.rng.pick(&["2009-02-12", "2012-06-27", "2024-02-29"]);
-            match self.rng.below(15) {
+            match self.rng.below(18) {
+                15 => format!("r0 {op} {}", self.rng.pick(&["0", "5", "10", "11"])),
+                16 => format!(
+                    "m0 {op} {}",
+                    self.rng.pick(&["70 kg", "154 [lb_av]", "500 g", "0 kg"])
+                ),
+                17 => format!("a0 {op} {}", self.rng.pick(&["-5 deg", "20 deg", "0 deg"])),
                 0 => "b0".to_string(),
                 1 => "b1".to_string(),
                 2 => format!("n0 {op} {}", self.rng.below(4) as i64 - 1),
@@ -714,7 +725,7 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_generated_programs() {
             Err(e) => panic!("seed {seed}, program:\n{text}\n{e:?}"),
         }
     }
-    assert_eq!((programs, decisions, leaves), (188, 276, 1348));
+    assert_eq!((programs, decisions, leaves), (194, 290, 1347));
 }
 
 /// How many programs to generate, and patients per decision.

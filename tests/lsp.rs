@@ -293,6 +293,50 @@ fn an_unsaved_document_is_checked_alone() {
     client.stop();
 }
 
+#[test]
+fn units_are_completed_and_measurements_hovered() {
+    let mut client = Client::start();
+    let uri = "untitled:Untitled-2";
+    let text = "fact bmi: quantity<kg/m2> in 10..100 documented \"body-mass index\"\ndefine obese = bmi >= 35 \n";
+    open(&mut client, uri, text);
+    client.diagnostics(uri, |l| !l.is_empty());
+    let labels = |items: &Value| -> Vec<String> {
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["label"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let units = client.request("textDocument/completion", position(uri, text, "35 ", 3));
+    let offered = labels(&units);
+    for expected in ["kg/m2", "[lb_av]", "mm[Hg]", "weeks", "%"] {
+        assert!(
+            offered.iter().any(|l| l == expected),
+            "{expected}: {offered:?}"
+        );
+    }
+    let bmi = units
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["label"] == "kg/m2")
+        .unwrap();
+    assert_eq!(bmi["detail"], "a mass per area in kg/m2");
+    let in_type = client.request(
+        "textDocument/completion",
+        position(uri, text, "quantity<", 9),
+    );
+    assert_eq!(labels(&in_type)[0], "kg");
+    let hover = client.request("textDocument/hover", position(uri, text, "bmi >=", 1));
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(
+        value.contains("quantity<kg/m2> in 10..100 documented"),
+        "{value}"
+    );
+    client.stop();
+}
+
 /// Random edits of a real policy, sent one after another without waiting: the server never
 /// fails, and its last diagnostics are those of the last text.
 #[test]

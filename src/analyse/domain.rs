@@ -3,8 +3,8 @@
 //! A number line is cut at every threshold a condition compares the fact with: the thresholds
 //! themselves are classes of their own, and so is every open interval between two of them.
 //! Integer facts drop the intervals that hold no integer (`> 5` and `< 6` leave nothing). The
-//! physical range of a quantity bounds it: durations are never negative, and a percentage is
-//! between 0 and 100.
+//! physical range of a quantity bounds it: durations and measured amounts (but angles) are
+//! never negative, and a percentage is between 0 and 100.
 
 use crate::ast::CmpOp;
 use crate::types::{Num, Type, Unit, finer_unit, quantity_written};
@@ -26,18 +26,21 @@ pub fn holds(sample: Num, op: CmpOp, value: Num) -> bool {
     }
 }
 
-/// Cuts a numeric fact's domain at the given thresholds. The value shown for each class is one
+/// Cuts a numeric fact's domain at the given thresholds, within its declared range. The
+/// value shown for each class is one
 /// the language writes (see [`readable_inside`]), so an example patient can be pasted into a
 /// test.
-pub fn numeric(ty: Type, thresholds: &[Num]) -> NumericDomain {
+pub fn numeric(ty: Type, range: Option<(Num, Num)>, thresholds: &[Num]) -> NumericDomain {
     let kind = match ty {
         // A date is its day number.
         Type::Int | Type::Date => NumberKind::Int,
         Type::Quantity(Unit::Percent) => NumberKind::Percent,
+        Type::Quantity(Unit::Ucum(u)) if u.nonnegative() => NumberKind::Amount,
+        Type::Quantity(Unit::Ucum(_)) => NumberKind::Decimal,
         Type::Quantity(_) => NumberKind::Duration,
         _ => NumberKind::Decimal,
     };
-    let mut domain = medpol_artifact::num::numeric(kind, thresholds);
+    let mut domain = medpol_artifact::num::numeric_within(kind, range, thresholds);
     if let Type::Quantity(unit) = ty {
         for (region, sample) in domain.regions.iter().zip(domain.samples.iter_mut()) {
             if let Region::Between(Some(a), Some(b)) = region

@@ -11,6 +11,7 @@
 pub mod describe;
 pub mod domain;
 pub mod mdd;
+mod ranges;
 pub mod space;
 
 use std::collections::HashSet;
@@ -293,6 +294,7 @@ impl Run<'_> {
                 )
                 .primary(r.name_span, "no patient meets this rule");
                 diag = self.explain_impossible(space, &r.condition, diag)?;
+                diag = ranges::with_ranges(self.program, &r.condition, diag);
                 self.diagnostics.push(
                     diag.help(
                         "correct the thresholds or the conditions; as written the rule is dead",
@@ -307,17 +309,17 @@ impl Run<'_> {
                 } else {
                     "every patient the constraints allow"
                 };
-                self.diagnostics.push(
-                    Diagnostic::new(
-                        Code::AlwaysTrue,
-                        format!(
-                            "the condition of rule `{}` holds for {whom}",
-                            shown(&r.name)
-                        ),
-                    )
-                    .primary(r.condition.span, "always true")
-                    .help("if every patient gets this outcome, say so with `otherwise`"),
-                );
+                let diag = Diagnostic::new(
+                    Code::AlwaysTrue,
+                    format!(
+                        "the condition of rule `{}` holds for {whom}",
+                        shown(&r.name)
+                    ),
+                )
+                .primary(r.condition.span, "always true")
+                .help("if every patient gets this outcome, say so with `otherwise`");
+                self.diagnostics
+                    .push(ranges::with_ranges(self.program, &r.condition, diag));
                 continue;
             }
             self.conjuncts(space, &r.condition)?;
@@ -349,20 +351,21 @@ impl Run<'_> {
                 )
                 .primary(def.name_span, "no patient meets it");
                 let diag = self.explain_impossible(space, e, diag)?;
+                let diag = ranges::with_ranges(self.program, e, diag);
                 self.diagnostics
                     .push(diag.help("correct the conditions it combines"));
             } else if node == TRUE {
-                self.diagnostics.push(
-                    Diagnostic::new(
-                        Code::AlwaysTrue,
-                        format!(
-                            "definition `{}` is true for every patient",
-                            shown(&def.name)
-                        ),
-                    )
-                    .primary(def.name_span, "always true")
-                    .help("a condition every patient meets tests nothing; correct or remove it"),
-                );
+                let diag = Diagnostic::new(
+                    Code::AlwaysTrue,
+                    format!(
+                        "definition `{}` is true for every patient",
+                        shown(&def.name)
+                    ),
+                )
+                .primary(def.name_span, "always true")
+                .help("a condition every patient meets tests nothing; correct or remove it");
+                self.diagnostics
+                    .push(ranges::with_ranges(self.program, e, diag));
             } else {
                 self.conjuncts(space, e)?;
             }
@@ -419,11 +422,12 @@ impl Run<'_> {
         for (i, (part, &node)) in parts.iter().zip(&nodes).enumerate() {
             self.in_time()?;
             if node == TRUE {
-                self.diagnostics.push(
+                let diag =
                     Diagnostic::new(Code::AlwaysTrue, "this condition holds for every patient")
                         .primary(part.span, "always true")
-                        .help("it tests nothing: remove it, or correct the threshold"),
-                );
+                        .help("it tests nothing: remove it, or correct the threshold");
+                self.diagnostics
+                    .push(ranges::with_ranges(self.program, part, diag));
                 continue;
             }
             let mut others = TRUE;

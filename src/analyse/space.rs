@@ -111,7 +111,7 @@ pub fn build<'p>(
                 let mut t = uses.thresholds.get(&f).cloned().unwrap_or_default();
                 t.sort();
                 t.dedup();
-                vars.push(Var::Numeric(f, domain::numeric(fact.ty, &t)));
+                vars.push(Var::Numeric(f, domain::numeric(fact.ty, fact.range, &t)));
             }
             Type::Code(system) => {
                 let classes = classify(code_sets, system, uses.sets.get(&f));

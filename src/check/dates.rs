@@ -54,6 +54,8 @@ impl Checker<'_> {
                     file: name.span.file,
                     span: name.span,
                     name_span: name.span,
+                    range: None,
+                    documented: false,
                 });
                 self.service_date = Some(id);
                 id

@@ -77,6 +77,8 @@ impl<'a> Checker<'a> {
                     file,
                     span: f.span,
                     name_span: f.name.span,
+                    range: None,
+                    documented: f.documented,
                 });
                 self.fact_decls.push(f);
                 self.insert(scope, &f.name, Symbol::Fact(id));
@@ -359,8 +361,10 @@ impl<'a> Checker<'a> {
         let decls = self.fact_decls.clone();
         for (i, decl) in decls.iter().enumerate() {
             let ty = self.resolve_type(&decl.ty);
+            let range = decl.range.as_ref().and_then(|r| self.fact_range(ty, r));
             if let Some(fact) = self.program.facts.get_mut(i) {
                 fact.ty = ty;
+                fact.range = range;
             } else {
                 self.lost("fact", i);
             }
@@ -421,7 +425,7 @@ impl<'a> Checker<'a> {
                     return Type::Error;
                 };
                 match Unit::parse(&unit.name) {
-                    Some(Unit::Percent) | None => {
+                    Some(Unit::Percent | Unit::Ucum(_)) | None => {
                         let s = names::suggest(&unit.name, ["days", "weeks", "months", "years"]);
                         let mut d = Diagnostic::new(
                             Code::UnknownType,
@@ -437,6 +441,19 @@ impl<'a> Checker<'a> {
                     }
                     Some(u) => Type::Quantity(u),
                 }
+            }
+            // A measurement in a unit of the unit table: `quantity<kg/m2>`. A duration's unit
+            // or `%` names the same types as `duration<...>` and `percent`.
+            "quantity" => {
+                let Some(unit) = type_arg_name(arg) else {
+                    self.report(
+                        Diagnostic::new(Code::UnknownType, "a quantity needs its unit")
+                            .primary(span, "unit missing")
+                            .help("write the UCUM code of its unit, such as `quantity<kg/m2>`"),
+                    );
+                    return Type::Error;
+                };
+                self.unit(unit).map_or(Type::Error, Type::Quantity)
             }
             "code" => match type_arg_name(arg) {
                 Some(sys) => self.system(sys).map_or(Type::Error, Type::Code),
@@ -483,8 +500,8 @@ impl<'a> Checker<'a> {
                     _ => names::suggest(
                         other,
                         [
-                            "bool", "int", "decimal", "percent", "duration", "code", "set", "enum",
-                            "date",
+                            "bool", "int", "decimal", "percent", "duration", "quantity", "code",
+                            "set", "enum", "date",
                         ],
                     ),
                 };
@@ -496,7 +513,7 @@ impl<'a> Checker<'a> {
                 d = match hint {
                     Some(h) => d.help(format!("did you mean `{h}`?")),
                     None => d.help(
-                        "the types are `bool`, `int`, `decimal`, `percent`, `duration<UNIT>`, `date`, `enum { ... }`, `code<SYSTEM>` and `set<code<SYSTEM>>`",
+                        "the types are `bool`, `int`, `decimal`, `percent`, `duration<UNIT>`, `quantity<UNIT>`, `date`, `enum { ... }`, `code<SYSTEM>` and `set<code<SYSTEM>>`",
                     ),
                 };
                 self.report(d);

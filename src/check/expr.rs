@@ -206,20 +206,24 @@ impl Checker<'_> {
     }
 
     pub(super) fn quantity(&mut self, q: &ast::Quantity) -> Typed {
-        let (Some(value), Some(unit)) = (self.number(&q.number), Unit::parse(&q.unit.name)) else {
+        let (Some(value), Some(unit)) = (self.number(&q.number), self.unit(&q.unit)) else {
             return Typed::Error;
         };
         Typed::Value {
             value,
             ty: Type::Quantity(unit),
             span: q.span,
-            written: format!("{} {}", q.number.text, q.unit.name),
+            written: if q.unit.name == "%" {
+                format!("{}%", q.number.text)
+            } else {
+                format!("{} {}", q.number.text, q.unit.name)
+            },
         }
     }
 
     /// `x as UNIT`: exact within a unit family, by convention across days and months.
     fn convert(&mut self, base: Typed, unit: &ast::Ident, span: Span) -> Typed {
-        let Some(to) = Unit::parse(&unit.name) else {
+        let Some(to) = self.unit(unit) else {
             return Typed::Error;
         };
         let from = match &base {
@@ -239,7 +243,7 @@ impl Checker<'_> {
                 self.report(
                     Diagnostic::new(
                         Code::TypeMismatch,
-                        "only durations and percentages convert with `as`",
+                        "only durations, percentages and measurements convert with `as`",
                     )
                     .primary(span, "this has no unit to convert")
                     .help("`as` changes the unit of a duration, such as `fracture_age as weeks`"),
@@ -247,6 +251,15 @@ impl Checker<'_> {
                 return Typed::Error;
             }
         };
+        if super::units::different_dimensions(from, to) {
+            let written = match &base {
+                Typed::Fact { name, .. } => name.clone(),
+                Typed::Value { written, .. } => written.clone(),
+                _ => String::new(),
+            };
+            self.wrong_dimension((&written, from, None), (to.name(), to, unit.span));
+            return Typed::Error;
+        }
         let Some(factor) = from.conventional_factor(to) else {
             self.report(
                 Diagnostic::new(
@@ -716,6 +729,12 @@ impl Checker<'_> {
             }
             (Type::Quantity(u), Type::Quantity(w)) => match w.exact_factor(u) {
                 Some(f) => value.checked_mul(f),
+                None if super::units::different_dimensions(u, w) => {
+                    let name = name.to_string();
+                    let written = written(self);
+                    self.wrong_dimension((&name, u, Some(fact_span)), (&written, w, value_span));
+                    return error_expr(span);
+                }
                 None => {
                     let (help, note) = if u.family() == crate::types::Family::Percent
                         || w.family() == crate::types::Family::Percent

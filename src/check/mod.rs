@@ -12,6 +12,8 @@ mod expr;
 mod lints;
 pub mod names;
 mod policy;
+mod ranges;
+mod units;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 

@@ -689,8 +689,10 @@ impl<'a> Checker<'a> {
         let Some(f) = self.program.fact(fact) else {
             return;
         };
-        let (ty, name) = (f.ty, f.name.clone());
-        if let Some(value) = self.value(ty, &name, &a.value) {
+        let (ty, name, range) = (f.ty, f.name.clone(), f.range);
+        if let Some(value) = self.value(ty, &name, &a.value)
+            && self.in_range(&name, ty, range, &value, a.value.span())
+        {
             given.push(Given {
                 fact,
                 value,
@@ -745,10 +747,15 @@ impl<'a> Checker<'a> {
                 self.date(&d.text, d.span).map(|d| Value::Num(d.num()))
             }
             (Type::Quantity(u), ast::Value::Quantity(q)) => {
-                let w = Unit::parse(&q.unit.name)?;
+                let w = self.unit(&q.unit)?;
                 let value = self.number(&q.number)?;
                 match w.exact_factor(u) {
                     Some(f) => value.checked_mul(f).map(Value::Num),
+                    None if super::units::different_dimensions(u, w) => {
+                        let written = format!("{} {}", q.number.text, q.unit.name);
+                        self.wrong_dimension((fact, u, None), (&written, w, q.span));
+                        None
+                    }
                     None => {
                         self.report(
                             Diagnostic::new(

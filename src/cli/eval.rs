@@ -229,6 +229,10 @@ struct DecisionResult<'a> {
     /// For a pending result: the facts still needed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     needed: Vec<&'a str>,
+    /// The facts the result rests on (those tested on its path, and those still needed) that
+    /// must be supported by clinical documentation.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    documentation: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     path: Option<Vec<StepOut<'a>>>,
 }
@@ -256,6 +260,12 @@ fn result<'a>(
     explain: bool,
 ) -> DecisionResult<'a> {
     let mut out = summary(artifact, d, &e.leaves, &e.needed);
+    out.documentation = artifact.documentation_needed(
+        e.path
+            .iter()
+            .map(|s| s.fact)
+            .chain(e.needed.iter().copied()),
+    );
     if explain {
         out.path = Some(
             e.path
@@ -296,6 +306,7 @@ fn summary<'a>(
         rule: None,
         rules: Vec::new(),
         needed: artifact.fact_names(needed),
+        documentation: Vec::new(),
         path: None,
     };
     if let (true, Some(leaf)) = (decided, first) {
@@ -358,6 +369,12 @@ fn human(artifact: &Artifact, d: &Decision, e: &Evaluation, explain: bool) -> St
                     s.text
                 ),
             });
+        }
+        if !r.documentation.is_empty() {
+            out.push_str(&format!(
+                "  documentation needed: {}\n",
+                quoted(&r.documentation)
+            ));
         }
         if let Some(leaf) = e
             .leaves

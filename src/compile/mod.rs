@@ -932,6 +932,12 @@ fn fact_schema(ctx: &mut Policy<'_>, fact: &Fact, read: bool) -> FactSchema {
         Type::Int => (FactType::Int, None, Vec::new(), None),
         Type::Decimal => (FactType::Decimal, None, Vec::new(), None),
         Type::Quantity(Unit::Percent) => (FactType::Percent, None, Vec::new(), None),
+        Type::Quantity(u @ Unit::Ucum(_)) => (
+            FactType::Quantity,
+            Some(u.name().to_string()),
+            Vec::new(),
+            None,
+        ),
         Type::Quantity(u) => (
             FactType::Duration,
             Some(u.name().to_string()),
@@ -963,6 +969,11 @@ fn fact_schema(ctx: &mut Policy<'_>, fact: &Fact, read: bool) -> FactSchema {
         values,
         system,
         description: fact.description.clone(),
+        range: fact.range.map(|(min, max)| medpol_artifact::Range {
+            min: min.to_string(),
+            max: max.to_string(),
+        }),
+        documentation: fact.documented,
         read,
         source: ctx.loc(fact.name_span, None),
     }

@@ -378,8 +378,22 @@ impl<'a> Builder<'a> {
         docs.extend(self.kw(":"));
         docs.push(Doc::Space);
         docs.extend(self.type_expr(&f.ty));
+        let mut last = f.ty.span();
+        if let Some(r) = &f.range {
+            docs.push(Doc::Space);
+            docs.extend(self.kw("in"));
+            docs.push(Doc::Space);
+            docs.extend(self.raw(r.low.span));
+            docs.extend(self.kw(".."));
+            docs.extend(self.raw(r.high.span));
+            last = r.span;
+        }
+        if f.documented {
+            docs.push(Doc::Space);
+            docs.extend(self.kw("documented"));
+        }
         if let Some(d) = &f.description {
-            let forced = self.newline_in(self.content_end(f.ty.span()), start(d.span));
+            let forced = self.newline_in(self.content_end(last), start(d.span));
             let desc = self.raw(d.span);
             docs.push(group(
                 forced,

@@ -39,6 +39,7 @@ const CONTEXT_KEYWORDS: &[&str] = &[
     "description",
     "reference",
     "related",
+    "documented",
 ];
 
 /// How many codes a completion offers at most: a prefix of one letter matches thousands.
@@ -227,8 +228,19 @@ fn describe(c: &Computed, symbol: Symbol) -> Option<String> {
     Some(match symbol {
         Symbol::Fact(id) => {
             let f = p.fact(id)?;
+            let mut range = f
+                .range
+                .map(|(low, high)| format!(" in {low}..{high}"))
+                .unwrap_or_default();
+            if f.documented {
+                range.push_str(" documented");
+            }
             with_description(
-                format!("```medpol\nfact {}: {}\n```", f.name, type_text(p, f.ty)),
+                format!(
+                    "```medpol\nfact {}: {}{range}\n```",
+                    f.name,
+                    type_text(p, f.ty)
+                ),
                 f.description.as_ref(),
             )
         }
@@ -350,6 +362,9 @@ pub fn completion(c: &Computed, uri: &str, at: Position) -> Vec<CompletionItem> 
     if let Some(values) = enum_values(c, before) {
         return values;
     }
+    if let Some(units) = unit_items(before) {
+        return units;
+    }
     let mut items = Vec::new();
     if looks_like_code(partial) {
         items.extend(code_items(c, id, partial));
@@ -410,6 +425,35 @@ pub fn completion(c: &Computed, uri: &str, at: Position) -> Vec<CompletionItem> 
         )
     }));
     items
+}
+
+/// The units of the unit table after `quantity<` or after a number and a space (`>= 35 `):
+/// each UCUM code with what it measures, then the durations' words and `%`.
+fn unit_items(before: &str) -> Option<Vec<CompletionItem>> {
+    let after_number = before
+        .strip_suffix([' ', '\t'])
+        .is_some_and(|b| b.trim_end().ends_with(|c: char| c.is_ascii_digit()));
+    if !before.ends_with("quantity<") && !after_number {
+        return None;
+    }
+    // UCUM codes first, then the durations' words and `%`.
+    let units = medpol_artifact::ucum::Ucum::codes()
+        .filter_map(crate::types::Unit::parse)
+        .chain(crate::types::Unit::ALL.iter().copied());
+    Some(
+        units
+            .map(|u| CompletionItem {
+                label: if u == crate::types::Unit::Percent {
+                    "%".to_string()
+                } else {
+                    u.name().to_string()
+                },
+                kind: Some(CompletionItemKind::UNIT),
+                detail: Some(u.describe()),
+                ..CompletionItem::default()
+            })
+            .collect(),
+    )
 }
 
 /// The enum values after `fact ==`, `fact !=` or `fact in { ...` (also `not in`).

@@ -201,12 +201,30 @@ impl<'d> Builder<'d> {
         let mut inner = pair.into_inner().skip(1);
         let name = self.ident(inner.next()?);
         let ty = self.type_expr(inner.next()?)?;
-        let description = inner.next().map(|p| self.string(p));
+        let mut next = inner.next();
+        let mut range = None;
+        if let Some(p) = next.take_if(|p| p.as_rule() == Rule::fact_range) {
+            let span = self.span(&p);
+            let mut bounds = p.into_inner().skip(1);
+            let low = self.number(&bounds.next()?);
+            let high = self.number(&bounds.next()?);
+            range = Some(FactRange { low, high, span });
+            next = inner.next();
+        }
+        let documented = next
+            .take_if(|p| p.as_rule() == Rule::kw_documented)
+            .is_some();
+        if documented {
+            next = inner.next();
+        }
+        let description = next.map(|p| self.string(p));
         Some(FactDecl {
             name,
             ty,
             description,
             span,
+            range,
+            documented,
         })
     }
 

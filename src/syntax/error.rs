@@ -93,9 +93,13 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::string | Rule::str_body => "a string",
         Rule::number | Rule::literal => "a number",
         Rule::integer => "a whole number",
+        Rule::fact_range => "a range such as `in 0..10`",
+        Rule::range_bound => "a number",
         Rule::date => "a date (`YYYY-MM-DD`)",
         Rule::quantity => "a quantity such as `6 weeks`",
-        Rule::unit => "a unit (`days`, `weeks`, `months`, `years` or `%`)",
+        Rule::unit | Rule::ucum_code | Rule::ucum_bracket | Rule::type_unit => {
+            "a unit (`days`, `weeks`, `months`, `years`, `%` or a UCUM code such as `kg`)"
+        }
         Rule::atom | Rule::set_item => "a code",
         Rule::value => "a value",
         Rule::chunk
@@ -156,6 +160,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::kw_of => "`of`",
         Rule::kw_as => "`as`",
         Rule::kw_least => "`least`",
+        Rule::kw_documented => "`documented`",
         Rule::kw_most => "`most`",
         // A literal token inside these failed; the tokens say which.
         Rule::enum_type
@@ -185,7 +190,7 @@ pub(super) fn syntax_error(
 ) -> Diagnostic {
     let at = at.min(text.len());
     let found = Found::at(text, at, chunk_end);
-    if let Some(d) = unsupported(&found, expected.as_deref().unwrap_or(""), text, file, at) {
+    if let Some(d) = unsupported(&found, expected.as_deref().unwrap_or(""), file, at) {
         return d;
     }
     let message = match &expected {
@@ -222,16 +227,9 @@ pub(super) fn syntax_error(
     d
 }
 
-/// A syntax error at something other languages have and this one does not (a unit of
-/// measure, arithmetic): said as what the language offers instead, which "expected `and`,
-/// found `kg`" does not tell.
-fn unsupported(
-    found: &Found,
-    expected: &str,
-    text: &str,
-    file: FileId,
-    at: usize,
-) -> Option<Diagnostic> {
+/// A syntax error at something other languages have and this one does not (arithmetic): said
+/// as what the language offers instead, which "expected `and`, found `-`" does not tell.
+fn unsupported(found: &Found, expected: &str, file: FileId, at: usize) -> Option<Diagnostic> {
     let word = found.text.as_str();
     let span = Span::new(file, at, at + found.len);
     if found.ends_declaration || !expected.contains("`and`") {
@@ -245,27 +243,6 @@ fn unsupported(
             )
             .primary(span, "no arithmetic")
             .help("a condition compares one fact with a value, such as `a > 3`; a value worked out from others (a difference, a ratio) is a fact of its own, given with the patient's facts"),
-        );
-    }
-    let before = text.get(..at).unwrap_or("").trim_end();
-    let unit_like = before.ends_with(|c: char| c.is_ascii_digit())
-        && word.starts_with(char::is_alphabetic)
-        && !super::RESERVED.contains(&word)
-        // A misspelt keyword after a number (`3 thn`) is not a unit.
-        && !STRUCTURAL.iter().any(|k| {
-            k.starts_with(char::is_alphabetic) && strsim::damerau_levenshtein(k, word) <= 1
-        });
-    let known_unit = ["days", "weeks", "months", "years", "percent"]
-        .iter()
-        .any(|u| strsim::damerau_levenshtein(u, &word.to_lowercase()) <= 2);
-    if unit_like && !known_unit {
-        return Some(
-            Diagnostic::new(
-                Code::SyntaxError,
-                format!("`{}` is not a unit of the language", crate::diagnostic::shown(word)),
-            )
-            .primary(span, "not a unit")
-            .help("quantities are durations in `days`, `weeks`, `months` or `years`, and percentages (`%`); a measure such as BMI or weight is a `decimal` fact compared with a plain number, such as `bmi >= 35`"),
         );
     }
     None

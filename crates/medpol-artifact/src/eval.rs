@@ -276,7 +276,12 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
                 .unit
                 .as_deref()
                 .and_then(Unit::parse)
-                .is_some_and(|u| u != Unit::Percent),
+                .is_some_and(|u| !matches!(u, Unit::Percent | Unit::Ucum(_))),
+            FactType::Quantity => f
+                .unit
+                .as_deref()
+                .and_then(Unit::parse)
+                .is_some_and(|u| matches!(u, Unit::Ucum(_))),
             FactType::Enum => !f.values.is_empty(),
             FactType::Code | FactType::Codes => {
                 f.system.as_deref().and_then(System::parse).is_some()
@@ -286,6 +291,23 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
         if !ok {
             return Err(LoadError(format!(
                 "fact `{}`: its type lacks its unit, values or code system",
+                f.name
+            )));
+        }
+        let numeric = matches!(
+            f.ty,
+            FactType::Int
+                | FactType::Decimal
+                | FactType::Duration
+                | FactType::Percent
+                | FactType::Quantity
+        );
+        if f.range
+            .as_ref()
+            .is_some_and(|r| !numeric || r.bounds().is_none())
+        {
+            return Err(LoadError(format!(
+                "fact `{}`: its range is not two numbers in order, or it is not a number",
                 f.name
             )));
         }
@@ -354,7 +376,8 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
                     | FactType::Decimal
                     | FactType::Duration
                     | FactType::Percent
-                    | FactType::Date,
+                    | FactType::Date
+                    | FactType::Quantity,
                 ) => {
                     // A date's threshold is a date, kept as its day number as the fact is.
                     let v = if fact.ty == FactType::Date {
@@ -508,11 +531,21 @@ fn split(
             | FactType::Decimal
             | FactType::Duration
             | FactType::Percent
-            | FactType::Date => {
+            | FactType::Date
+            | FactType::Quantity => {
                 let kind = match fact.ty {
                     FactType::Int | FactType::Date => NumberKind::Int,
                     FactType::Duration => NumberKind::Duration,
                     FactType::Percent => NumberKind::Percent,
+                    FactType::Quantity
+                        if fact
+                            .unit
+                            .as_deref()
+                            .and_then(Unit::parse)
+                            .is_some_and(Unit::nonnegative) =>
+                    {
+                        NumberKind::Amount
+                    }
                     _ => NumberKind::Decimal,
                 };
                 let thresholds: Vec<Num> = tests
@@ -522,7 +555,8 @@ fn split(
                         _ => None,
                     })
                     .collect();
-                let samples = crate::num::numeric(kind, &thresholds).samples;
+                let range = fact.range.as_ref().and_then(crate::Range::bounds);
+                let samples = crate::num::numeric_within(kind, range, &thresholds).samples;
                 tests
                     .iter()
                     .map(|t| {
@@ -974,7 +1008,7 @@ impl Decision {
         let fact = doc.facts.get(n.fact as usize)?;
         let name = fact.name.as_str();
         let unit = match fact.ty {
-            FactType::Duration => fact
+            FactType::Duration | FactType::Quantity => fact
                 .unit
                 .as_deref()
                 .map(|u| format!(" {u}"))

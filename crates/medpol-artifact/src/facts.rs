@@ -3,9 +3,11 @@
 //!
 //! The syntax (see `docs/artifact.md`): one object, fact name to value. `true`/`false` for a
 //! bool; a number (or a string holding one) for `int` and `decimal`; a string with its unit
-//! for a duration (`"8 weeks"`, `"42 days"`, `"1 week"`) or a percentage (`"28.5%"`), or an
-//! object `{"value": 8, "unit": "weeks"}`; the value's name for an enum; a code for a code; a
-//! list of codes for a set of codes; `"2009-02-12"` for a date. `null` or leaving a fact out means it is not known.
+//! for a duration (`"8 weeks"`, `"42 days"`, `"1 week"`), a percentage (`"28.5%"`) or a
+//! measurement (`"35 kg/m2"`, `"154 [lb_av]"`, by its UCUM code), or an object
+//! `{"value": 8, "unit": "weeks"}`; the value's name for an enum; a code for a code; a
+//! list of codes for a set of codes; `"2009-02-12"` for a date. `null` or leaving a fact out
+//! means it is not known.
 //!
 //! JSON text is bound as it is read: each value goes straight to its fact's slot, without an
 //! intermediate object, on a fast path for the shapes facts usually have; any other shape
@@ -97,6 +99,8 @@ pub(crate) struct FactKind {
     pub(crate) unit: Unit,
     /// For a code or set of codes: its system.
     pub(crate) system: Option<System>,
+    /// For a number with a declared range: its ends, both included.
+    pub(crate) range: Option<(Num, Num)>,
 }
 
 impl FactKind {
@@ -105,6 +109,7 @@ impl FactKind {
             ty: schema.ty,
             unit: quantity_unit(schema).unwrap_or(Unit::Day),
             system: schema.system.as_deref().and_then(System::parse),
+            range: schema.range.as_ref().and_then(super::Range::bounds),
         }
     }
 }
@@ -267,6 +272,7 @@ impl Facts {
                 format!("fact `{name}` is a whole number, not `{n}`"),
             )),
             FactType::Int | FactType::Decimal => {
+                let n = self.within(index, n)?;
                 self.put(index, Slot::Num(n));
                 Ok(())
             }
@@ -274,8 +280,9 @@ impl Facts {
         }
     }
 
-    /// Sets a duration or percentage fact: an amount in a unit, converted exactly into the
-    /// fact's own unit (weeks to days, years to months; months to days do not convert).
+    /// Sets a duration, percentage or measurement fact: an amount in a unit, converted exactly
+    /// into the fact's own unit (weeks to days, years to months, `[lb_av]` to `kg`; months to
+    /// days, and units of different dimensions, do not convert).
     pub fn set_quantity(
         &mut self,
         name: &str,
@@ -288,6 +295,7 @@ impl Facts {
             None => return Err(self.wrong_kind(&schema, "an amount with a unit")),
         };
         let value = convert(name, amount.into(), unit, to)?;
+        let value = self.within(index, value)?;
         self.put(index, Slot::Num(value));
         Ok(())
     }
@@ -428,6 +436,7 @@ impl Facts {
             FactType::Decimal => "a number",
             FactType::Duration => "a duration",
             FactType::Percent => "a percentage",
+            FactType::Quantity => "a measurement with its unit",
             FactType::Enum => "one of its values",
             FactType::Code => "one code",
             FactType::Codes => "a list of codes",
@@ -530,7 +539,7 @@ impl Facts {
                 }
                 Slot::Num(n)
             }
-            FactType::Duration | FactType::Percent => {
+            FactType::Duration | FactType::Percent | FactType::Quantity => {
                 let to = quantity_unit(schema).unwrap_or(Unit::Day);
                 Slot::Num(quantity(name, v, to)?)
             }
@@ -563,8 +572,34 @@ impl Facts {
                 return Ok(());
             }
         };
+        let slot = match slot {
+            Slot::Num(n) => Slot::Num(self.within(index, n)?),
+            other => other,
+        };
         self.put(index, slot);
         Ok(())
+    }
+
+    /// A number of fact `index` checked against the fact's declared range, if it has one.
+    fn within(&self, index: u32, n: Num) -> Result<Num, FactError> {
+        let Some((low, high)) = self.inner.kinds.get(index as usize).and_then(|k| k.range) else {
+            return Ok(n);
+        };
+        if low <= n && n <= high {
+            return Ok(n);
+        }
+        let name = self.name(index);
+        let unit = match self.inner.kinds.get(index as usize) {
+            Some(k) if k.ty == FactType::Percent => "%".to_string(),
+            Some(k) if matches!(k.ty, FactType::Duration | FactType::Quantity) => {
+                format!(" {}", k.unit.name())
+            }
+            _ => String::new(),
+        };
+        Err(bad(
+            name,
+            format!("fact `{name}` is declared from {low}{unit} to {high}{unit}, not {n}{unit}"),
+        ))
     }
 
     /// A code checked for its system's format and, with releases, for being a billable code
@@ -689,7 +724,7 @@ fn not_an_object() -> FactError {
 fn quantity_unit(schema: &FactSchema) -> Option<Unit> {
     match schema.ty {
         FactType::Percent => Some(Unit::Percent),
-        FactType::Duration => Some(
+        FactType::Duration | FactType::Quantity => Some(
             schema
                 .unit
                 .as_deref()
@@ -847,7 +882,8 @@ impl Facts {
                     .or_else(|| n.parse::<u64>().ok().map(i128::from));
                 match whole {
                     Some(w) if matches!(kind.ty, FactType::Int | FactType::Decimal) => {
-                        self.put(index, Slot::Num(Num::from_int(w)));
+                        let n = self.within(index, Num::from_int(w))?;
+                        self.put(index, Slot::Num(n));
                         Ok(())
                     }
                     _ => self.raw_value(index, n),
@@ -891,8 +927,9 @@ impl Facts {
     /// A value given as a string: a quantity with its unit, an enum value, a code.
     fn text_value(&mut self, index: u32, kind: FactKind, s: &str) -> Result<(), FactError> {
         let slot = match kind.ty {
-            FactType::Duration | FactType::Percent => {
-                Slot::Num(quantity_text(self.name(index), s, kind.unit)?)
+            FactType::Duration | FactType::Percent | FactType::Quantity => {
+                let n = quantity_text(self.name(index), s, kind.unit)?;
+                Slot::Num(self.within(index, n)?)
             }
             FactType::Enum => match self.inner.doc.facts.get(index as usize) {
                 Some(schema) => Slot::Enum(enum_value(schema, s)?),
@@ -1135,10 +1172,14 @@ fn quantity_parts(name: &str, amount: &str, unit: &str, to: Unit) -> Result<Num,
         )
     })?;
     let from = Unit::parse(unit).ok_or_else(|| {
+        let hint = match crate::ucum::Ucum::suggest(unit) {
+            Some(code) => format!("; write the UCUM code `{code}`"),
+            None => String::new(),
+        };
         bad(
             name,
             format!(
-                "fact `{name}`: `{}` is not a unit (days, weeks, months, years or %)",
+                "fact `{name}`: `{}` is not a unit (days, weeks, months, years, % or a UCUM code such as kg){hint}",
                 shorten(&unit.escape_debug().to_string())
             ),
         )
@@ -1154,7 +1195,7 @@ fn convert(name: &str, amount: Num, from: Unit, to: Unit) -> Result<Num, FactErr
     } else {
         scale(name, amount, from, to)?
     };
-    if value.is_negative() {
+    if value.is_negative() && to.nonnegative() {
         return Err(bad(name, format!("fact `{name}` cannot be negative")));
     }
     if to == Unit::Percent && value > Num::from_int(100) {
@@ -1169,14 +1210,22 @@ fn convert(name: &str, amount: Num, from: Unit, to: Unit) -> Result<Num, FactErr
 /// An amount in one unit in another of the same family.
 fn scale(name: &str, amount: Num, from: Unit, to: Unit) -> Result<Num, FactError> {
     let factor = from.exact_factor(to).ok_or_else(|| {
-        bad(
-            name,
+        let measure = |u: Unit| matches!(u, Unit::Ucum(_));
+        let message = if measure(from) || measure(to) {
+            format!(
+                "fact `{name}` is {}; `{}` is {}",
+                to.describe(),
+                from.name(),
+                from.describe()
+            )
+        } else {
             format!(
                 "fact `{name}` is in {}; {} do not convert exactly to it",
                 to.name(),
                 from.name()
-            ),
-        )
+            )
+        };
+        bad(name, message)
     })?;
     amount
         .checked_mul(factor)

@@ -56,6 +56,7 @@ mod eval;
 mod facts;
 mod json;
 pub mod num;
+pub mod ucum;
 
 use std::sync::Arc;
 
@@ -144,6 +145,8 @@ pub enum FactType {
     Codes,
     /// A calendar date, written `2009-02-12`; thresholds are dates too.
     Date,
+    /// A measurement in `unit`, a UCUM code of the unit table (`kg/m2`, `ng/mL`).
+    Quantity,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,7 +155,7 @@ pub struct FactSchema {
     pub name: String,
     #[serde(rename = "type")]
     pub ty: FactType,
-    /// For a duration: its unit; thresholds and values are in it.
+    /// For a duration or a measurement: its unit; thresholds and values are in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     /// For an enum: its values.
@@ -163,11 +166,39 @@ pub struct FactSchema {
     pub system: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// For a number with a declared range: the values it can take, both ends included (in
+    /// its unit). A value outside is refused, and evaluation splits a missing fact within it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<Range>,
+    /// `true` for a fact that must be supported by clinical documentation (`documented` in the
+    /// policy): a consumer such as a Da Vinci CRD service lists it as documentation needed.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub documentation: bool,
     /// `false` for a fact the policy declares that no decision reads: a value given for it
     /// is read and checked like any other, and changes no result.
     #[serde(default = "read_by_default", skip_serializing_if = "is_read")]
     pub read: bool,
     pub source: Loc,
+}
+
+/// A declared range of a numeric fact: exact numbers as thresholds are written (`10`, `-2.5`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Range {
+    pub min: String,
+    pub max: String,
+}
+
+impl Range {
+    /// The two ends as numbers; `None` when one is not a number or they are out of order.
+    pub fn bounds(&self) -> Option<(Num, Num)> {
+        let (min, max) = (parse_num(&self.min)?, parse_num(&self.max)?);
+        (min <= max).then_some((min, max))
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn read_by_default() -> bool {
@@ -514,6 +545,24 @@ impl Artifact {
     /// The index of a fact of the input schema.
     pub fn fact_index(&self, name: &str) -> Option<u32> {
         self.inner.fact_index(name)
+    }
+
+    /// The names of the facts among `facts` (indices) that must be supported by clinical
+    /// documentation, in the order of the input schema.
+    pub fn documentation_needed(&self, facts: impl IntoIterator<Item = u32>) -> Vec<&str> {
+        let mut indices: Vec<u32> = facts
+            .into_iter()
+            .filter(|f| {
+                self.inner
+                    .doc
+                    .facts
+                    .get(*f as usize)
+                    .is_some_and(|s| s.documentation)
+            })
+            .collect();
+        indices.sort_unstable();
+        indices.dedup();
+        self.fact_names(&indices)
     }
 
     /// The names of facts given by index (as in [`Evaluation::needed`]).

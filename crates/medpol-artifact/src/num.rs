@@ -5,6 +5,8 @@ use std::fmt;
 use num_rational::Ratio;
 use num_traits::{CheckedDiv, CheckedMul, Signed, ToPrimitive, Zero};
 
+pub use crate::ucum::{Dim, Ucum};
+
 /// An exact number. Decimal literals are exact (`78.5` is 785/10); conversions between units
 /// may make fractions that no decimal writes (a day is 1/30 of a month), so the value is a
 /// fraction of two 128-bit integers, and every operation checks for overflow.
@@ -193,6 +195,8 @@ pub enum Unit {
     Month,
     Year,
     Percent,
+    /// A unit of measurement by its UCUM code (`kg`, `kg/m2`, `ng/mL`).
+    Ucum(Ucum),
 }
 
 /// Units within one family convert exactly; across families only by convention.
@@ -203,9 +207,13 @@ pub enum Family {
     /// months and years
     MonthBased,
     Percent,
+    /// Measurements of one dimension (masses, lengths...).
+    Measure(Dim),
 }
 
 impl Unit {
+    /// The units with words of their own: the durations and `%` (the UCUM codes are listed by
+    /// [`Ucum::codes`]).
     pub const ALL: &'static [Unit] = &[
         Unit::Day,
         Unit::Week,
@@ -221,7 +229,7 @@ impl Unit {
             "month" | "months" => Unit::Month,
             "year" | "years" => Unit::Year,
             "percent" | "%" => Unit::Percent,
-            _ => return None,
+            _ => Unit::Ucum(Ucum::parse(text)?),
         })
     }
 
@@ -233,6 +241,7 @@ impl Unit {
             Unit::Month => "months",
             Unit::Year => "years",
             Unit::Percent => "percent",
+            Unit::Ucum(u) => u.code(),
         }
     }
 
@@ -241,22 +250,45 @@ impl Unit {
             Unit::Day | Unit::Week => Family::DayBased,
             Unit::Month | Unit::Year => Family::MonthBased,
             Unit::Percent => Family::Percent,
+            Unit::Ucum(u) => Family::Measure(u.dim()),
         }
     }
 
-    /// How many of the family's smallest unit one of this unit is.
-    fn in_base(self) -> i128 {
+    /// One of this unit in its family's base unit (the smallest for durations).
+    fn in_base(self) -> Num {
         match self {
-            Unit::Week => 7,
-            Unit::Year => 12,
-            Unit::Day | Unit::Month | Unit::Percent => 1,
+            Unit::Week => Num::from_int(7),
+            Unit::Year => Num::from_int(12),
+            Unit::Day | Unit::Month | Unit::Percent => Num::from_int(1),
+            Unit::Ucum(u) => u.factor(),
         }
     }
 
     /// The factor that turns an amount in `self` into an amount in `to`, when the two convert
     /// exactly (same family).
     pub fn exact_factor(self, to: Unit) -> Option<Num> {
-        (self.family() == to.family()).then(|| Num::ratio(self.in_base(), to.in_base()))?
+        if self == to {
+            return Some(Num::from_int(1));
+        }
+        (self.family() == to.family()).then(|| self.in_base().checked_div(to.in_base()))?
+    }
+
+    /// Whether amounts in it are never negative: durations, percentages and measurements
+    /// other than angles.
+    pub fn nonnegative(self) -> bool {
+        match self {
+            Unit::Ucum(u) => u.nonnegative(),
+            _ => true,
+        }
+    }
+
+    /// What the unit measures, for messages: `a duration in weeks`, `a mass in kg`.
+    pub fn describe(self) -> String {
+        match self {
+            Unit::Percent => "a percentage".to_string(),
+            Unit::Ucum(u) => format!("{} in {}", u.dim().describe(), u.code()),
+            _ => format!("a duration in {}", self.name()),
+        }
     }
 
     /// The factor for an explicit `as` conversion: exact within a family, and across the
@@ -272,7 +304,7 @@ impl Unit {
             Unit::Week => Some(Num::from_int(7)),
             Unit::Month => Num::ratio(365, 12),
             Unit::Year => Some(Num::from_int(365)),
-            Unit::Percent => None,
+            Unit::Percent | Unit::Ucum(_) => None,
         };
         days(self)?.checked_div(days(to)?)
     }
@@ -309,6 +341,8 @@ pub enum NumberKind {
     Duration,
     /// A percentage: from 0 to 100.
     Percent,
+    /// A measured amount (a mass, a length...): never negative.
+    Amount,
 }
 
 impl NumberKind {
@@ -316,7 +350,7 @@ impl NumberKind {
     fn bounds(self) -> (Option<Num>, Option<Num>) {
         match self {
             NumberKind::Percent => (Some(Num::from_int(0)), Some(Num::from_int(100))),
-            NumberKind::Duration => (Some(Num::from_int(0)), None),
+            NumberKind::Duration | NumberKind::Amount => (Some(Num::from_int(0)), None),
             NumberKind::Int | NumberKind::Decimal => (None, None),
         }
     }
@@ -324,8 +358,25 @@ impl NumberKind {
 
 /// Cuts a numeric fact's domain at the given thresholds.
 pub fn numeric(kind: NumberKind, thresholds: &[Num]) -> NumericDomain {
+    numeric_within(kind, None, thresholds)
+}
+
+/// Cuts a numeric fact's domain at the given thresholds, within its declared range (both ends
+/// included) when it has one: no class lies outside it.
+pub fn numeric_within(
+    kind: NumberKind,
+    range: Option<(Num, Num)>,
+    thresholds: &[Num],
+) -> NumericDomain {
     let integer = kind == NumberKind::Int;
     let (low, high) = kind.bounds();
+    let (low, high) = match range {
+        Some((a, b)) => (
+            Some(low.map_or(a, |l| l.max(a))),
+            Some(high.map_or(b, |h| h.min(b))),
+        ),
+        None => (low, high),
+    };
     let mut cuts: Vec<Num> = thresholds
         .iter()
         .copied()
@@ -474,6 +525,17 @@ mod tests {
         let dec = numeric(NumberKind::Decimal, &[n("5"), n("6")]);
         assert_eq!(dec.regions.len(), 5, "decimals keep (5, 6)");
         assert_eq!(dec.samples[2], n("5.5"));
+    }
+
+    #[test]
+    fn a_declared_range_bounds_the_classes() {
+        let d = numeric_within(NumberKind::Int, Some((n("0"), n("10"))), &[n("5"), n("11")]);
+        assert_eq!(d.regions.first(), Some(&Region::Point(n("0"))));
+        assert_eq!(d.regions.last(), Some(&Region::Point(n("10"))));
+        assert!(d.samples.iter().all(|s| *s >= n("0") && *s <= n("10")));
+        assert_eq!(d.samples, vec![n("0"), n("2"), n("5"), n("7"), n("10")]);
+        let one = numeric_within(NumberKind::Decimal, Some((n("3"), n("3"))), &[n("1")]);
+        assert_eq!(one.regions, vec![Region::Point(n("3"))]);
     }
 
     #[test]
