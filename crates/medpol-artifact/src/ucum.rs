@@ -192,6 +192,18 @@ impl Ucum {
             .map(|d| d.code)
     }
 
+    /// The word a duration is written with for its UCUM code (`wk` is `weeks`): durations keep
+    /// their words in policies and facts.
+    pub fn duration_word(code: &str) -> Option<&'static str> {
+        Some(match code {
+            "d" => "days",
+            "wk" => "weeks",
+            "mo" => "months",
+            "a" => "years",
+            _ => return None,
+        })
+    }
+
     /// Every code of the table, for help texts and completion.
     pub fn codes() -> impl Iterator<Item = &'static str> {
         TABLE.iter().map(|d| d.code)
@@ -253,6 +265,7 @@ mod tests {
         assert_eq!(Ucum::suggest("lb"), Some("[lb_av]"));
         assert_eq!(Ucum::suggest("KG"), Some("kg"));
         assert_eq!(Ucum::suggest("furlong"), None);
+        assert_eq!(Ucum::duration_word("wk"), Some("weeks"));
     }
 
     #[test]
