@@ -218,7 +218,6 @@ impl Ucum {
     pub fn nonnegative(self) -> bool {
         self.dim() != ANGLE
     }
-
 }
 
 /// What [`Ucum::def`] falls back to; never reached, as every `Ucum` indexes the table.
