@@ -151,7 +151,7 @@ codes! {
     UnknownUnit = "E0140", "unknown-unit", Error, "a unit that is not a UCUM code of the unit table";
     WrongDimension = "E0141", "wrong-dimension", Error, "a measurement compared with or given in a unit of another dimension";
     InvalidRange = "E0142", "invalid-range", Error, "a declared range that is empty, on a fact that is not a number, or past the values its type can take";
-    ValueOutOfRange = "E0143", "value-out-of-range", Error, "a test value outside its fact's declared range";
+    ValueOutOfRange = "E0143", "value-out-of-range", Error, "a test value outside its fact's declared range or its type's bounds";
 }
 
 impl Code {

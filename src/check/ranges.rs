@@ -98,7 +98,9 @@ impl Checker<'_> {
         Some((low, high))
     }
 
-    /// Whether a test value lies in its fact's declared range; one outside is reported (E0143).
+    /// Whether a test value lies in its fact's declared range and its type's bounds (a
+    /// duration or a mass is never negative, a percentage at most 100%), as the facts reader
+    /// requires of a patient's facts; one outside is reported (E0143).
     pub(super) fn in_range(
         &mut self,
         fact: &str,
@@ -107,25 +109,38 @@ impl Checker<'_> {
         value: &Value,
         span: Span,
     ) -> bool {
-        let (Some((low, high)), Value::Num(n)) = (range, value) else {
+        let Value::Num(n) = value else {
             return true;
         };
-        if low <= *n && *n <= high {
-            return true;
-        }
+        let n = *n;
+        let message = match (range, type_bounds(ty)) {
+            (Some((low, high)), _) if n < low || n > high => format!(
+                "`{}` is declared from {} to {}, so it cannot be {}",
+                shown(fact),
+                value_text(low, ty),
+                value_text(high, ty),
+                value_text(n, ty)
+            ),
+            (_, (Some(min), _)) if n < min => format!(
+                "`{}` is {}, never below {}, so it cannot be {}",
+                shown(fact),
+                ty.describe(),
+                value_text(min, ty),
+                value_text(n, ty)
+            ),
+            (_, (_, Some(max))) if n > max => format!(
+                "`{}` is {}, at most {}, so it cannot be {}",
+                shown(fact),
+                ty.describe(),
+                value_text(max, ty),
+                value_text(n, ty)
+            ),
+            _ => return true,
+        };
         self.report(
-            Diagnostic::new(
-                Code::ValueOutOfRange,
-                format!(
-                    "`{}` is declared from {} to {}, so it cannot be {}",
-                    shown(fact),
-                    value_text(low, ty),
-                    value_text(high, ty),
-                    value_text(*n, ty)
-                ),
-            )
-            .primary(span, "outside the range")
-            .help("give a value within the range, or widen the range if the policy allows it"),
+            Diagnostic::new(Code::ValueOutOfRange, message)
+                .primary(span, "outside the range")
+                .help("give a value the fact can have, or widen its range if the policy allows it"),
         );
         false
     }

@@ -23,7 +23,9 @@ impl Checker<'_> {
             format!("unknown unit `{}`", shown(&unit.name)),
         )
         .primary(unit.span, "not a unit of the unit table");
-        d = if let Some(code) = Ucum::suggest(&unit.name) {
+        d = if let Some(word) = Ucum::duration_word(&unit.name) {
+            d.help(format!("durations keep their words: write `{word}`"))
+        } else if let Some(code) = Ucum::suggest(&unit.name) {
             d.help(format!("write the UCUM code `{code}`"))
         } else if let Some(s) =
             names::suggest(&unit.name, durations.into_iter().chain(Ucum::codes()))

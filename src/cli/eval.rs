@@ -260,12 +260,7 @@ fn result<'a>(
     explain: bool,
 ) -> DecisionResult<'a> {
     let mut out = summary(artifact, d, &e.leaves, &e.needed);
-    out.documentation = artifact.documentation_needed(
-        e.path
-            .iter()
-            .map(|s| s.fact)
-            .chain(e.needed.iter().copied()),
-    );
+    out.documentation = documentation(artifact, e);
     if explain {
         out.path = Some(
             e.path
@@ -287,6 +282,17 @@ fn result<'a>(
         );
     }
     out
+}
+
+/// The facts an evaluation rests on (tested on its path, or still needed) that must be
+/// supported by clinical documentation.
+fn documentation<'a>(artifact: &'a Artifact, e: &Evaluation) -> Vec<&'a str> {
+    artifact.documentation_needed(
+        e.path
+            .iter()
+            .map(|s| s.fact)
+            .chain(e.needed.iter().copied()),
+    )
 }
 
 /// A decision's result from the leaves the facts reach and the missing facts it needs.
@@ -655,6 +661,8 @@ fn batch_line(
             ),
         }),
     };
+    // Only a policy with documented facts needs the path of each result, to list them.
+    let documented = artifact.document().facts.iter().any(|f| f.documentation);
     let written = match &read {
         Ok(()) => {
             let results = BatchResult {
@@ -663,10 +671,12 @@ fn batch_line(
                 decisions: decisions
                     .iter()
                     .map(|d| match d.decide_leaf(facts) {
-                        Some(leaf) => summary(artifact, d, &[leaf], &[]),
-                        None => {
+                        Some(leaf) if !documented => summary(artifact, d, &[leaf], &[]),
+                        _ => {
                             let e = d.evaluate(facts);
-                            summary(artifact, d, &e.leaves, &e.needed)
+                            let mut s = summary(artifact, d, &e.leaves, &e.needed);
+                            s.documentation = documentation(artifact, &e);
+                            s
                         }
                     })
                     .collect(),

@@ -1172,9 +1172,13 @@ fn quantity_parts(name: &str, amount: &str, unit: &str, to: Unit) -> Result<Num,
         )
     })?;
     let from = Unit::parse(unit).ok_or_else(|| {
-        let hint = match crate::ucum::Ucum::suggest(unit) {
-            Some(code) => format!("; write the UCUM code `{code}`"),
-            None => String::new(),
+        let hint = match (
+            crate::ucum::Ucum::duration_word(unit),
+            crate::ucum::Ucum::suggest(unit),
+        ) {
+            (Some(word), _) => format!("; durations keep their words: write `{word}`"),
+            (None, Some(code)) => format!("; write the UCUM code `{code}`"),
+            (None, None) => String::new(),
         };
         bad(
             name,

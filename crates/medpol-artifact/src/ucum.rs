@@ -26,20 +26,7 @@ const MASS_PER_AREA: Dim = Dim([1, -2, 0, 0]);
 const CONCENTRATION: Dim = Dim([1, -3, 0, 0]);
 const ANGLE: Dim = Dim([0, 0, 1, 0]);
 const PRESSURE: Dim = Dim([0, 0, 0, 1]);
-/// A plain number: what a quotient of two amounts of one dimension is.
-pub const NONE: Dim = Dim([0, 0, 0, 0]);
-
 impl Dim {
-    /// The dimension of a product (`sign` 1) or quotient (`sign` -1) of two amounts; `None`
-    /// past the exponents a policy could mean.
-    pub fn combine(self, other: Dim, sign: i8) -> Option<Dim> {
-        let mut out = [0i8; 4];
-        for ((o, a), b) in out.iter_mut().zip(self.0).zip(other.0) {
-            *o = a.checked_add(b.checked_mul(sign)?)?;
-        }
-        Some(Dim(out))
-    }
-
     /// Its name in messages: `a mass`, `a mass concentration`.
     pub fn describe(self) -> String {
         let named = [
@@ -51,7 +38,6 @@ impl Dim {
             (CONCENTRATION, "a mass concentration"),
             (ANGLE, "an angle"),
             (PRESSURE, "a pressure"),
-            (NONE, "a plain number"),
         ];
         if let Some((_, name)) = named.iter().find(|(d, _)| *d == self) {
             return (*name).to_string();
@@ -94,8 +80,7 @@ const fn def(code: &'static str, dim: Dim, numer: i128, denom: i128) -> Def {
     }
 }
 
-/// The units, by dimension. The first unit of a dimension is the one a derived value of that
-/// dimension is kept in when no comparison names another.
+/// The units, by dimension.
 static TABLE: &[Def] = &[
     def("kg", MASS, 1000, 1),
     def("g", MASS, 1, 1),
@@ -192,13 +177,25 @@ impl Ucum {
             .map(|d| d.code)
     }
 
+    /// The word a duration is written with for its UCUM code (`wk` is `weeks`): durations keep
+    /// their words in policies and facts.
+    pub fn duration_word(code: &str) -> Option<&'static str> {
+        Some(match code {
+            "d" => "days",
+            "wk" => "weeks",
+            "mo" => "months",
+            "a" => "years",
+            _ => return None,
+        })
+    }
+
     /// Every code of the table, for help texts and completion.
     pub fn codes() -> impl Iterator<Item = &'static str> {
         TABLE.iter().map(|d| d.code)
     }
 
     fn def(self) -> &'static Def {
-        // Only `parse` and `of_dim` make a `Ucum`, from an index of the table.
+        // Only `parse` makes a `Ucum`, from an index of the table.
         TABLE.get(usize::from(self.0)).unwrap_or(&TABLE_FIRST)
     }
 
@@ -220,15 +217,6 @@ impl Ucum {
     /// angle or a curve may be measured in either direction).
     pub fn nonnegative(self) -> bool {
         self.dim() != ANGLE
-    }
-
-    /// The first unit of the table in a dimension.
-    pub fn of_dim(dim: Dim) -> Option<Ucum> {
-        TABLE
-            .iter()
-            .position(|d| d.dim == dim)
-            .and_then(|i| u8::try_from(i).ok())
-            .map(Ucum)
     }
 }
 
@@ -253,6 +241,7 @@ mod tests {
         assert_eq!(Ucum::suggest("lb"), Some("[lb_av]"));
         assert_eq!(Ucum::suggest("KG"), Some("kg"));
         assert_eq!(Ucum::suggest("furlong"), None);
+        assert_eq!(Ucum::duration_word("wk"), Some("weeks"));
     }
 
     #[test]
@@ -268,10 +257,8 @@ mod tests {
     }
 
     #[test]
-    fn dimensions_combine() {
-        assert_eq!(MASS.combine(AREA, -1), Some(MASS_PER_AREA));
-        assert_eq!(LENGTH.combine(LENGTH, 1), Some(AREA));
-        assert_eq!(MASS.combine(MASS, -1), Some(NONE));
+    fn dimensions_are_named() {
+        assert_eq!(MASS_PER_AREA.describe(), "a mass per area");
         assert_eq!(Dim([1, 1, 0, 0]).describe(), "a quantity in g.m");
     }
 }
