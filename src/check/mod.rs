@@ -12,6 +12,7 @@ mod expr;
 mod lints;
 pub mod names;
 mod policy;
+mod relations;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 

@@ -59,6 +59,28 @@ pub fn representatives(
     })
 }
 
+/// The differences of related facts the decision's conditions compare (through
+/// definitions), each with a value of each class of it: its thresholds and the values between
+/// them (see [`crate::analyse::domain::difference`]).
+pub fn terms(program: &Program, decision: &Decision) -> Vec<(FactId, FactId, Vec<Num>)> {
+    let conditions: Vec<&Expr> = decision.rules.iter().map(|r| &r.condition).collect();
+    let mut found: BTreeMap<(FactId, FactId), Vec<Num>> = BTreeMap::new();
+    for e in program.walk(&conditions) {
+        if let ExprKind::Relation(r) = &e.kind {
+            found.entry((r.left, r.right)).or_default().push(r.value);
+        }
+    }
+    found
+        .into_iter()
+        .map(|((left, right), mut thresholds)| {
+            thresholds.sort();
+            thresholds.dedup();
+            let d = crate::analyse::domain::difference(program, left, right, &thresholds);
+            (left, right, d.samples)
+        })
+        .collect()
+}
+
 #[derive(Default)]
 struct Uses {
     thresholds: Vec<Num>,
