@@ -96,6 +96,7 @@ codes! {
     EmptyTest = "E0118", "empty-test", Error, "a test that expects nothing";
     PredeclaredName = "E0120", "predeclared-name", Error, "a declaration of a name the language declares, such as `service_date`";
     IncomparableFacts = "E0121", "incomparable-facts", Error, "two facts of different kinds compared or subtracted";
+    MonthsNotWhole = "E0122", "months-not-whole", Error, "calendar months between two dates compared with an amount that is not whole months";
     UnusedFact = "W0101", "unused-fact", Warning, "a fact no rule or definition reads";
     UnusedDefine = "W0102", "unused-define", Warning, "a definition nothing uses";
     UnusedCodeSet = "W0103", "unused-code-set", Warning, "a code set nothing uses";

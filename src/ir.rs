@@ -489,20 +489,46 @@ pub enum ExprKind {
 /// days for dates and days or weeks, months for months or years) and the value too. `a <= b`
 /// is `a - b <= 0`. The checker puts the fact with the smaller id on the left, so one pair of
 /// facts is one term wherever it is compared.
+///
+/// With `calendar`, the facts are dates and the difference is the calendar months completed
+/// from `right` to `left`, as an age is counted (negative when `left` is earlier): not a
+/// number of days, so not linear in the dates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Relation {
     pub left: FactId,
     pub right: FactId,
     pub op: CmpOp,
     pub value: Num,
+    pub calendar: bool,
+}
+
+/// The difference a relation compares, as one value: its two facts and how it is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Term {
+    pub left: FactId,
+    pub right: FactId,
+    pub calendar: bool,
 }
 
 impl Relation {
+    pub fn term(&self) -> Term {
+        Term {
+            left: self.left,
+            right: self.right,
+            calendar: self.calendar,
+        }
+    }
+
     /// Whether it holds for the facts' values (each in its fact's own unit), of these types.
     pub fn holds(&self, left: (Num, Type), right: (Num, Type)) -> Option<bool> {
-        let l = left.0.checked_mul(base_scale(left.1))?;
-        let r = right.0.checked_mul(base_scale(right.1))?;
-        let difference = l.checked_sub(r)?;
+        let difference = if self.calendar {
+            let (l, r) = (Date::from_num(left.0)?, Date::from_num(right.0)?);
+            Num::from(r.months_until(l))
+        } else {
+            let l = left.0.checked_mul(base_scale(left.1))?;
+            let r = right.0.checked_mul(base_scale(right.1))?;
+            l.checked_sub(r)?
+        };
         Some(match self.op {
             CmpOp::Eq => difference == self.value,
             CmpOp::Ne => difference != self.value,

@@ -356,8 +356,16 @@ fn describe_path(space: &Space<'_>, path: &Path) -> Vec<Condition> {
                 states,
                 ..
             } => class_text(space, *fact, &name, *class, *states, values),
-            Var::Term { left, domain, .. } => {
-                let ty = space.program.fact(*left).map(|x| difference_type(x.ty));
+            Var::Term {
+                left,
+                calendar,
+                domain,
+                ..
+            } => {
+                let ty = match calendar {
+                    true => Some(Type::Quantity(crate::types::Unit::Month)),
+                    false => space.program.fact(*left).map(|x| difference_type(x.ty)),
+                };
                 numeric_text(&name, ty, domain, values)
             }
         };

@@ -280,7 +280,7 @@ impl Run<'_> {
             .collect();
         let names = names.join(", ");
         let note = format!(
-            "the relations between {names} are reasoned over as independent values here (too many combinations to decide exactly), so this may concern values no patient has together"
+            "the relations between {names} are reasoned over as independent values here (too many combinations to enumerate, or calendar months, which are no fixed number of days), so this may concern values no patient has together"
         );
         for d in self.diagnostics.iter_mut().skip(first) {
             let involved = facts.iter().any(|f| {
@@ -295,13 +295,13 @@ impl Run<'_> {
             Diagnostic::new(
                 Code::RelationsApproximated,
                 format!(
-                    "decision `{}` relates {names} in too many ways to decide exactly",
+                    "decision `{}` relates {names} in ways the analysis does not decide exactly",
                     shown(&self.decision.name)
                 ),
             )
             .primary(self.decision.name_span, "relations reasoned over as independent values")
             .note("a finding that involves these facts may concern values no patient has together; one that is absent is absent for every patient")
-            .help("relate fewer facts, or fewer thresholds of them, in one decision"),
+            .help("nothing to fix when the relations are what the policy means; fewer related facts or thresholds in one decision, and days in place of calendar months, let the analysis decide exactly"),
         );
     }
 

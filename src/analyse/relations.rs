@@ -166,7 +166,14 @@ pub fn groups(
     }
     let mut terms = Vec::new();
     for (v, var) in vars.iter().enumerate() {
-        if let Var::Term { left, right, .. } = var {
+        // Calendar months are no difference bound: such a difference is a value of its own.
+        if let Var::Term {
+            left,
+            right,
+            calendar: false,
+            ..
+        } = var
+        {
             let (a, b) = (find(&mut parent, *left), find(&mut parent, *right));
             if a != b {
                 parent.insert(a, b);

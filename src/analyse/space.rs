@@ -35,9 +35,11 @@ pub enum Var {
     },
     /// The difference of two related facts, `left - right` in their base unit (see
     /// [`Relation`]), cut at the values it is compared with.
+    /// With `calendar`, the calendar months between two dates (see [`Relation`]).
     Term {
         left: FactId,
         right: FactId,
+        calendar: bool,
         domain: NumericDomain,
     },
 }
@@ -71,7 +73,7 @@ struct Uses {
     /// Sets a `has all` needs whole.
     all_of: HashMap<FactId, HashSet<CodeSetId>>,
     /// The differences of related facts, in reading order, with their thresholds.
-    terms: Vec<((FactId, FactId), Vec<Num>)>,
+    terms: Vec<(Term, Vec<Num>)>,
 }
 
 impl Uses {
@@ -93,7 +95,7 @@ pub struct Space<'p> {
     /// The facts in the order their variables come.
     pub facts: Vec<FactId>,
     /// The variable of each difference of related facts.
-    pub term_of: HashMap<(FactId, FactId), u32>,
+    pub term_of: HashMap<Term, u32>,
     /// The groups of related facts (see `relations`).
     pub groups: Vec<relations::Group>,
 }
@@ -158,14 +160,15 @@ pub fn build<'p>(
         }
     }
     let mut term_of = HashMap::new();
-    for ((left, right), mut t) in uses.terms {
+    for (term, mut t) in uses.terms {
         t.sort();
         t.dedup();
-        term_of.insert((left, right), vars.len() as u32);
+        term_of.insert(term, vars.len() as u32);
         vars.push(Var::Term {
-            left,
-            right,
-            domain: domain::difference(program, left, right, &t),
+            left: term.left,
+            right: term.right,
+            calendar: term.calendar,
+            domain: domain::difference(program, term.left, term.right, &t),
         });
         if vars.len() > MAX_VARIABLES {
             return Err(TooLarge(vars.len()));
@@ -233,7 +236,7 @@ fn gather_in_order(program: &Program, conditions: &[&Expr], uses: &mut Uses) {
             ExprKind::Relation(r) => {
                 uses.fact(r.left);
                 uses.fact(r.right);
-                let key = (r.left, r.right);
+                let key = r.term();
                 match uses.terms.iter_mut().find(|(k, _)| *k == key) {
                     Some((_, t)) => t.push(r.value),
                     None => uses.terms.push((key, vec![r.value])),
@@ -381,11 +384,7 @@ impl Space<'_> {
                 })
             }
             ExprKind::Relation(r) => {
-                let v = self
-                    .term_of
-                    .get(&(r.left, r.right))
-                    .copied()
-                    .ok_or(Exhausted)?;
+                let v = self.term_of.get(&r.term()).copied().ok_or(Exhausted)?;
                 let samples = match self.vars.get(v as usize) {
                     Some(Var::Term { domain, .. }) => domain.samples.clone(),
                     _ => return Ok(FALSE),
@@ -516,19 +515,38 @@ impl Space<'_> {
         Ok(acc)
     }
 
-    /// The facts of groups too large to decide exactly (see `relations`).
+    /// The facts whose relations the analysis does not decide exactly: those of groups too
+    /// large to enumerate, and those of calendar months between dates (see `relations`).
     pub fn approximate(&self) -> Vec<FactId> {
-        self.groups
+        let mut facts: Vec<FactId> = self
+            .groups
             .iter()
             .filter(|g| g.feasible.is_none())
             .flat_map(|g| g.facts.iter().copied())
-            .collect()
+            .chain(
+                self.term_of
+                    .keys()
+                    .filter(|t| t.calendar)
+                    .flat_map(|t| [t.left, t.right]),
+            )
+            .collect();
+        facts.sort();
+        facts.dedup();
+        facts
     }
 
     /// A number for a numeric fact in an assignment: for a related fact, the value solved with
     /// the others of its group; else its class's sample. `None` for a related fact of an
     /// assignment no patient has (only in a group left approximate).
     pub fn number(&self, fact: FactId, values: &[Option<u32>]) -> Option<Num> {
+        if let Some(n) = self.calendar_number(fact, values) {
+            return n;
+        }
+        self.linear_number(fact, values)
+    }
+
+    /// [`Space::number`] without calendar months: the group's solution, or the sample.
+    fn linear_number(&self, fact: FactId, values: &[Option<u32>]) -> Option<Num> {
         if let Some(g) = self.groups.iter().find(|g| g.facts.contains(&fact)) {
             return g
                 .solve(self.program, &self.vars, values)?
@@ -541,6 +559,61 @@ impl Space<'_> {
             Some(Var::Numeric(_, d)) => d.samples.get(value as usize).copied(),
             _ => None,
         }
+    }
+
+    /// For the earlier-declared date of calendar months between two dates whose class the
+    /// assignment gives: a date that many months from the other (solved first), in its own
+    /// class when it has one; `Some(None)` when none is found near. `None` when the fact is
+    /// no such date (the other date has a larger id, so this ends).
+    fn calendar_number(&self, fact: FactId, values: &[Option<u32>]) -> Option<Option<Num>> {
+        let value = |v: u32| values.get(v as usize).copied().flatten();
+        let (term, class, var) = self
+            .term_of
+            .iter()
+            .filter(|(t, _)| t.calendar && t.left == fact)
+            .find_map(|(t, v)| Some((*t, value(*v)?, *v)))?;
+        let Some(Var::Term { domain, .. }) = self.vars.get(var as usize) else {
+            return Some(None);
+        };
+        let region = domain.regions.get(class as usize).cloned();
+        let months = domain.samples.get(class as usize).and_then(|m| m.to_i64());
+        let own = self
+            .var_of
+            .get(&fact)
+            .and_then(|v| match self.vars.get(*v as usize) {
+                Some(Var::Numeric(_, d)) => d.regions.get(value(*v)? as usize).cloned(),
+                _ => None,
+            });
+        let inside = |r: &Option<domain::Region>, x: Num| match r {
+            Some(domain::Region::Point(p)) => x == *p,
+            Some(domain::Region::Between(a, b)) => {
+                a.is_none_or(|a| x > a) && b.is_none_or(|b| x < b)
+            }
+            None => true,
+        };
+        let found = (|| {
+            let other = crate::types::Date::from_num(self.number(term.right, values)?)?;
+            // The value the fact has without the months, when the months agree with it.
+            if let Some(date) = self
+                .linear_number(fact, values)
+                .and_then(crate::types::Date::from_num)
+                && inside(&region, Num::from(other.months_until(date)))
+                && inside(&own, date.num())
+            {
+                return Some(date.num());
+            }
+            let start = other.add_months(months?)?;
+            // The dates that many months away lie within a month of it.
+            for delta in (0..=31i64).flat_map(|d| [d, -d]) {
+                let date = crate::types::Date::from_days(start.days() + delta)?;
+                let counted = Num::from(other.months_until(date));
+                if inside(&region, counted) && inside(&own, date.num()) {
+                    return Some(date.num());
+                }
+            }
+            None
+        })();
+        Some(found)
     }
 
     /// The value of one fact in an assignment of the variables (free variables take their

@@ -608,15 +608,20 @@ impl Checker<'_> {
                     value,
                     ty: vty,
                     span: vs,
-                    ..
+                    written: vw,
                 },
-            ) => self.difference_compared(op, (left, right, ty, &written), (value, vty, vs), span),
+            ) => self.difference_compared(
+                op,
+                (left, right, ty, &written),
+                (value, vty, vs, &vw),
+                span,
+            ),
             (
                 Typed::Value {
                     value,
                     ty: vty,
                     span: vs,
-                    ..
+                    written: vw,
                 },
                 Typed::Difference {
                     left,
@@ -628,7 +633,7 @@ impl Checker<'_> {
             ) => self.difference_compared(
                 op.flipped(),
                 (left, right, ty, &written),
-                (value, vty, vs),
+                (value, vty, vs, &vw),
                 span,
             ),
             (l, r) if is_const_bool(&l).is_some() || is_const_bool(&r).is_some() => {

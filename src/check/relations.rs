@@ -165,7 +165,7 @@ impl Checker<'_> {
         if !self.same_kind(&l, &r, op_span) {
             return error(span);
         }
-        relation(l.fact, r.fact, op, Num::from_int(0), span)
+        relation((l.fact, r.fact, false), op, Num::from_int(0), span)
     }
 
     /// `a - b OP value`: the value in the base unit of the facts' kind.
@@ -173,11 +173,33 @@ impl Checker<'_> {
         &mut self,
         op: CmpOp,
         (left, right, ty, written): (FactId, FactId, Type, &str),
-        (value, vty, value_span): (Num, Type, Span),
+        (value, vty, value_span, value_text): (Num, Type, Span, &str),
         span: Span,
     ) -> Expr {
+        let mut calendar = false;
         let in_base = match (ty, vty) {
             (Type::Int | Type::Decimal, Type::Int | Type::Decimal) => Some(value),
+            // Months and years between dates: calendar months completed, a whole number.
+            (Type::Date, Type::Quantity(u)) if u.family() == Family::MonthBased => {
+                let months = value.checked_mul(base_scale(vty));
+                if months.is_some_and(|m| !m.is_integer()) {
+                    self.report(
+                        Diagnostic::new(
+                            Code::MonthsNotWhole,
+                            format!(
+                                "`{}` counts whole calendar months, but `{}` is not a whole number of months",
+                                shown(written),
+                                shown(value_text)
+                            ),
+                        )
+                        .primary(value_span, "not whole months")
+                        .help("write a whole number of months, such as `942 months` for 78.5 years, or compare the time in days or weeks"),
+                    );
+                    return error(span);
+                }
+                calendar = true;
+                months
+            }
             (Type::Date, Type::Quantity(u)) if u.family() == Family::DayBased => {
                 value.checked_mul(base_scale(vty))
             }
@@ -187,7 +209,7 @@ impl Checker<'_> {
             _ => {
                 let expected = match ty {
                     Type::Date => {
-                        "days or weeks (a date minus a date is the time between them)".to_string()
+                        "days, weeks, months or years (a date minus a date is the time between them)".to_string()
                     }
                     Type::Quantity(u) if u.family() == Family::Percent => {
                         "a percentage".to_string()
@@ -207,7 +229,7 @@ impl Checker<'_> {
                     .primary(value_span, vty.describe())
                     .help(match ty {
                         Type::Date => {
-                            "write the time between the dates, such as `6 weeks` or `42 days`"
+                            "write the time between the dates, such as `6 weeks` or `6 months`"
                         }
                         _ => "write the value in the facts' own kind",
                     }),
@@ -216,21 +238,28 @@ impl Checker<'_> {
             }
         };
         match in_base {
-            Some(v) => relation(left, right, op, v, span),
+            Some(v) => relation((left, right, calendar), op, v, span),
             None => self.out_of_range(value_span, span),
         }
     }
 }
 
 /// The relation with the fact of the smaller id on the left: `b - a OP v` is `a - b OP' -v`
-/// (values have at most `MAX_DIGITS` digits, so the negation is always in range).
-fn relation(left: FactId, right: FactId, op: CmpOp, value: Num, span: Span) -> Expr {
+/// (values have at most `MAX_DIGITS` digits, so the negation is always in range). The
+/// calendar months from one date to another are antisymmetric too.
+fn relation(
+    (left, right, calendar): (FactId, FactId, bool),
+    op: CmpOp,
+    value: Num,
+    span: Span,
+) -> Expr {
     let r = if left <= right {
         Some(Relation {
             left,
             right,
             op,
             value,
+            calendar,
         })
     } else {
         Num::from_int(0).checked_sub(value).map(|negated| Relation {
@@ -238,6 +267,7 @@ fn relation(left: FactId, right: FactId, op: CmpOp, value: Num, span: Span) -> E
             right: left,
             op: op.flipped(),
             value: negated,
+            calendar,
         })
     };
     match r {

@@ -25,7 +25,7 @@ use crate::diagnostic::Diagnostic;
 use crate::ir::*;
 use crate::source::{Sources, Span};
 use crate::tables::TableSet;
-use crate::types::{EnumId, Num, Type, Unit};
+use crate::types::{Date, EnumId, Num, Type, Unit};
 
 /// How to compile.
 #[derive(Debug, Clone)]
@@ -189,9 +189,11 @@ enum ITest {
         inside: Vec<CodeSetId>,
         not_in: Vec<CodeSetId>,
     },
-    /// `fact - right` (in their base unit) is at least (above, when strict) `value`.
+    /// `fact - right` (in their base unit, or calendar months) is at least (above, when
+    /// strict) `value`.
     Difference {
         right: FactId,
+        calendar: bool,
         strict: bool,
         value: Num,
     },
@@ -537,8 +539,13 @@ fn compile_decision<'p>(
     let patients = space.mdd.select(feasible, root, FALSE)?;
     for (i, (res, t)) in reached.into_iter().enumerate() {
         let patient = match space.mdd.witness_to(patients, |n| n == t) {
-            Some(values) => witness(&space, code_sets, &values),
-            None if feasible != TRUE => None,
+            // Values solved for related facts are checked against the diagram: calendar
+            // months are solved by a search that may miss.
+            Some(values) => witness(&space, code_sets, &values)
+                .filter(|w| reaches(&space, root, &values, w) == Some(t)),
+            // Only combinations no patient has reach the leaf; or dates a calendar number of
+            // months apart in their classes were not found near.
+            None if feasible != TRUE || space.term_of.keys().any(|t| t.calendar) => None,
             None => return Err(Stop::Internal(format!("no patient reaches result {res:?}"))),
         };
         witnesses.push(patient);
@@ -706,6 +713,7 @@ impl Builder {
             Some(Var::Term {
                 left,
                 right,
+                calendar,
                 domain,
             }) => {
                 let mut runs: Vec<(usize, IRef)> = Vec::new();
@@ -714,7 +722,7 @@ impl Builder {
                         runs.push((r, *c));
                     }
                 }
-                self.numeric((*left, Some(*right)), &domain.regions, &runs)?
+                self.numeric((*left, Some((*right, *calendar))), &domain.regions, &runs)?
             }
             None => return Err(lost("the meaning")),
         })
@@ -722,10 +730,11 @@ impl Builder {
 
     /// A balanced tree of threshold tests over runs of regions (at most one level per
     /// doubling of the runs).
-    /// Tests of a fact, or with `(left, Some(right))` of the difference `left - right`.
+    /// Tests of a fact, or with `(left, Some((right, calendar)))` of the difference
+    /// `left - right`.
     fn numeric(
         &mut self,
-        (fact, right): (FactId, Option<FactId>),
+        (fact, right): (FactId, Option<(FactId, bool)>),
         regions: &[Region],
         runs: &[(usize, IRef)],
     ) -> Result<IRef, Stop> {
@@ -744,8 +753,9 @@ impl Builder {
                 };
                 let test = match right {
                     None => ITest::Compare { strict, value },
-                    Some(right) => ITest::Difference {
+                    Some((right, calendar)) => ITest::Difference {
                         right,
+                        calendar,
                         strict,
                         value,
                     },
@@ -817,13 +827,16 @@ fn witness(
     let value = |v: u32| values.get(v as usize).copied().flatten();
     // A related fact is given when any variable of its group is tested: the group's values
     // are solved together.
+    let given = |v: &u32| values.get(*v as usize).copied().flatten().is_some();
     let tested_with = |f: FactId| {
-        space.groups.iter().any(|g| {
-            g.facts.contains(&f)
-                && g.vars
-                    .iter()
-                    .any(|v| values.get(*v as usize).copied().flatten().is_some())
-        })
+        space
+            .groups
+            .iter()
+            .any(|g| g.facts.contains(&f) && g.vars.iter().any(given))
+            || space
+                .term_of
+                .iter()
+                .any(|(t, v)| t.calendar && (t.left == f || t.right == f) && given(v))
     };
     for &f in &space.facts {
         let Some(&first) = space.var_of.get(&f) else {
@@ -879,6 +892,52 @@ fn witness(
         }
     }
     Some(out)
+}
+
+/// The terminal a witness patient reaches in the diagram: numbers and differences by the
+/// patient's values, other variables by the assignment it was made from; `None` when a value
+/// it needs is missing.
+fn reaches(
+    space: &Space<'_>,
+    root: Node,
+    values: &[Option<u32>],
+    patient: &BTreeMap<FactId, Value>,
+) -> Option<Node> {
+    let number = |f: &FactId| match patient.get(f) {
+        Some(Value::Num(n)) => Some((*n, space.program.fact(*f)?.ty)),
+        _ => None,
+    };
+    let class = |d: &crate::analyse::domain::NumericDomain, x: Num| {
+        d.regions.iter().position(|r| match r {
+            Region::Point(p) => x == *p,
+            Region::Between(a, b) => a.is_none_or(|a| x > a) && b.is_none_or(|b| x < b),
+        })
+    };
+    let mut at = root;
+    while let Some((var, children)) = space.mdd.test(at) {
+        let value = match space.vars.get(var as usize)? {
+            Var::Numeric(f, d) => class(d, number(f)?.0)?,
+            Var::Term {
+                left,
+                right,
+                calendar,
+                domain,
+            } => {
+                let (l, r) = (number(left)?, number(right)?);
+                let difference = if *calendar {
+                    let (l, r) = (Date::from_num(l.0)?, Date::from_num(r.0)?);
+                    Num::from(r.months_until(l))
+                } else {
+                    l.0.checked_mul(base_scale(l.1))?
+                        .checked_sub(r.0.checked_mul(base_scale(r.1))?)?
+                };
+                class(domain, difference)?
+            }
+            _ => values.get(var as usize).copied().flatten()? as usize,
+        };
+        at = *children.get(value)?;
+    }
+    Some(at)
 }
 
 /// Every code of one class of a code fact: those in every set the class lies in and in none
@@ -1053,13 +1112,17 @@ fn decision_doc(
             ITest::CodeIn(s) => Test::CodeIn { set: set(s) },
             ITest::Difference {
                 right,
+                calendar,
                 strict,
                 value,
             } => Test::Difference {
                 other: fact_index.number(*right),
                 op: if *strict { ">" } else { ">=" }.to_string(),
                 value: value.to_string(),
-                unit: difference_unit(program.fact(n.fact).map(|f| f.ty)),
+                unit: match calendar {
+                    true => Some(Unit::Month.name().to_string()),
+                    false => difference_unit(program.fact(n.fact).map(|f| f.ty)),
+                },
             },
             ITest::Has {
                 all,
@@ -1194,11 +1257,15 @@ fn node_source(space: &Space<'_>, decision: &Decision, node: &INode) -> NodeSour
     for rule in &decision.rules {
         for e in space.program.walk(&[&rule.condition]) {
             let (fact, same) = match (&e.kind, &node.test) {
-                (ExprKind::Relation(r), ITest::Difference { right, value, .. })
-                    if r.right == *right =>
-                {
-                    (r.left, r.value == *value)
-                }
+                (
+                    ExprKind::Relation(r),
+                    ITest::Difference {
+                        right,
+                        calendar,
+                        value,
+                        ..
+                    },
+                ) if r.right == *right && r.calendar == *calendar => (r.left, r.value == *value),
                 (ExprKind::Relation(_), _) | (_, ITest::Difference { .. }) => continue,
                 (ExprKind::Fact(f), ITest::IsTrue) => (*f, true),
                 (ExprKind::Compare { fact, value, .. }, ITest::Compare { value: v, .. }) => {
@@ -1242,7 +1309,13 @@ fn node_source(space: &Space<'_>, decision: &Decision, node: &INode) -> NodeSour
 /// never the whole of a condition on the set.
 fn agreement(space: &Space<'_>, node: &INode, e: &Expr) -> Option<bool> {
     let var = match node.test {
-        ITest::Difference { right, .. } => *space.term_of.get(&(node.fact, right))?,
+        ITest::Difference {
+            right, calendar, ..
+        } => *space.term_of.get(&Term {
+            left: node.fact,
+            right,
+            calendar,
+        })?,
         _ => *space.var_of.get(&node.fact)?,
     };
     let var = space.vars.get(var as usize)?;

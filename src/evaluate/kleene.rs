@@ -6,14 +6,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::{Assignment, Hit, select};
 use crate::ast::{CmpOp, CountKind};
 use crate::codeset::CodeSets;
-use crate::ir::{Decision, DefineBody, DefineId, Expr, ExprKind, FactId, Program, Value};
+use crate::ir::{Decision, DefineBody, DefineId, Expr, ExprKind, FactId, Program, Term, Value};
 use crate::types::{Num, Type};
 
 /// The differences of related facts split on their own (`left - right` in the facts' base
 /// unit, see [`crate::ir::Relation`]): those of a relation one of whose facts is missing.
 /// Evaluation splits such a difference over its classes as a value of its own, never working
 /// it out from values its facts are split over; `None` until it is given a value.
-pub type Terms = BTreeMap<(FactId, FactId), Option<Num>>;
+pub type Terms = BTreeMap<Term, Option<Num>>;
 
 /// A decision ready to evaluate: its definitions in dependency order and the facts it reads.
 pub struct Plan<'p> {
@@ -141,7 +141,7 @@ impl<'p> Plan<'p> {
             }
             // A difference split on its own counts as given, even where its facts have values
             // of their own split: the two are split independently (as the artifact does).
-            ExprKind::Relation(r) => match terms.get(&(r.left, r.right)) {
+            ExprKind::Relation(r) => match terms.get(&r.term()) {
                 Some(d) => d.map(|d| compare(d, r.op, r.value)),
                 None => match (facts.get(&r.left), facts.get(&r.right)) {
                     (Some(Value::Num(a)), Some(Value::Num(b))) => {

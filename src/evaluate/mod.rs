@@ -107,11 +107,11 @@ pub fn evaluate(
         .map(|f| classes::representatives(program, code_sets, d, *f))
         .collect();
     let mut terms = Terms::new();
-    for (left, right, samples) in classes::terms(program, d) {
-        if !facts.contains_key(&left) || !facts.contains_key(&right) {
-            missing.push(Level::Term(left, right));
+    for (term, samples) in classes::terms(program, d) {
+        if !facts.contains_key(&term.left) || !facts.contains_key(&term.right) {
+            missing.push(Level::Term(term));
             domains.push(Some(samples.into_iter().map(Value::Num).collect()));
-            terms.insert((left, right), None);
+            terms.insert(term, None);
         }
     }
     let mut search = Search {
@@ -194,14 +194,14 @@ enum Node {
 #[derive(Debug, Clone, Copy)]
 enum Level {
     Fact(FactId),
-    Term(FactId, FactId),
+    Term(crate::ir::Term),
 }
 
 impl Level {
     fn facts(self) -> impl Iterator<Item = FactId> {
         let (a, b) = match self {
             Level::Fact(f) => (f, None),
-            Level::Term(l, r) => (l, Some(r)),
+            Level::Term(t) => (t.left, Some(t.right)),
         };
         std::iter::once(a).chain(b)
     }
@@ -246,8 +246,8 @@ impl Search<'_, '_> {
                 (Level::Fact(fact), _) => {
                     facts.insert(fact, v.clone());
                 }
-                (Level::Term(l, r), Value::Num(d)) => {
-                    self.terms.insert((l, r), Some(*d));
+                (Level::Term(t), Value::Num(d)) => {
+                    self.terms.insert(t, Some(*d));
                 }
                 (Level::Term(..), _) => return None,
             }
@@ -256,8 +256,8 @@ impl Search<'_, '_> {
                 Level::Fact(fact) => {
                     facts.remove(&fact);
                 }
-                Level::Term(l, r) => {
-                    self.terms.insert((l, r), None);
+                Level::Term(t) => {
+                    self.terms.insert(t, None);
                 }
             }
             children.push(child?);

@@ -132,11 +132,13 @@ enum Prepared {
     HasAny(u32),
     /// A class and its size.
     HasAll(u32, u32),
-    /// `fact * scale - other * other_scale` is at least (above, when strict) `value`.
+    /// `fact * scale - other * other_scale` is at least (above, when strict) `value`; with
+    /// `calendar`, the calendar months completed from the date `other` to the date `fact`.
     Difference {
         other: u32,
         scale: Num,
         other_scale: Num,
+        calendar: bool,
         strict: bool,
         value: Num,
     },
@@ -405,8 +407,12 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
                         Some(u) => Some(Unit::parse(u).ok_or_else(mismatch)?),
                         None => None,
                     };
-                    let (scale, other_scale) =
-                        difference_scales(fact, second, unit).ok_or_else(mismatch)?;
+                    // Months between two dates are calendar months.
+                    let calendar = fact.ty == FactType::Date && unit == Some(Unit::Month);
+                    let (scale, other_scale) = match calendar {
+                        true if second.ty == FactType::Date => (Num::from_int(1), Num::from_int(1)),
+                        _ => difference_scales(fact, second, unit).ok_or_else(mismatch)?,
+                    };
                     let strict = match op.as_str() {
                         ">=" => false,
                         ">" => true,
@@ -416,6 +422,7 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
                         other: *other,
                         scale,
                         other_scale,
+                        calendar,
                         strict,
                         value: parse_num(value).ok_or_else(mismatch)?,
                     }
@@ -871,6 +878,7 @@ impl Decision {
                     other,
                     scale,
                     other_scale,
+                    calendar,
                     strict,
                     value,
                 },
@@ -879,9 +887,13 @@ impl Decision {
                 let Some(Slot::Num(w)) = facts.slots.get(*other as usize) else {
                     return None;
                 };
-                let d = v
-                    .checked_mul(*scale)?
-                    .checked_sub(w.checked_mul(*other_scale)?)?;
+                let d = if *calendar {
+                    let (later, earlier) = (Date::from_num(*v)?, Date::from_num(*w)?);
+                    Num::from(earlier.months_until(later))
+                } else {
+                    v.checked_mul(*scale)?
+                        .checked_sub(w.checked_mul(*other_scale)?)?
+                };
                 if *strict { d > *value } else { d >= *value }
             }
             // Facts are bound against the artifact's own schema, so a slot of another type
