@@ -469,4 +469,11 @@ pub enum OperandKind {
     Bool(bool),
     Paren(Box<Expr>),
     Date(DateLit),
+    /// `a - b`: the difference of two operands (the checker takes two facts of one kind).
+    Difference {
+        left: Box<Operand>,
+        right: Box<Operand>,
+        /// The `-`.
+        op_span: Span,
+    },
 }

@@ -95,6 +95,8 @@ codes! {
     UndeclaredInput = "E0117", "undeclared-input", Error, "a rule reads a fact its decision does not list as an input";
     EmptyTest = "E0118", "empty-test", Error, "a test that expects nothing";
     PredeclaredName = "E0120", "predeclared-name", Error, "a declaration of a name the language declares, such as `service_date`";
+    IncomparableFacts = "E0121", "incomparable-facts", Error, "two facts of different kinds compared or subtracted";
+    MonthsNotWhole = "E0122", "months-not-whole", Error, "calendar months between two dates compared with an amount that is not whole months";
     UnusedFact = "W0101", "unused-fact", Warning, "a fact no rule or definition reads";
     UnusedDefine = "W0102", "unused-define", Warning, "a definition nothing uses";
     UnusedCodeSet = "W0103", "unused-code-set", Warning, "a code set nothing uses";
@@ -133,6 +135,7 @@ codes! {
     UnreadInput = "W0410", "unread-input", Warning, "a decision input that no rule reads";
     UnreachableOtherwise = "W0411", "unreachable-otherwise", Warning, "an `otherwise` no patient reaches";
     AnalysisIncomplete = "W0412", "analysis-incomplete", Warning, "an analysis that stopped early at its budget";
+    RelationsApproximated = "W0420", "relations-approximated", Note, "related facts the analysis reasons over as independent values, too many to decide exactly";
 
     // Projects and imports.
     InvalidProjectFile = "E0201", "invalid-project-file", Error, "a `medpol.yaml` that cannot be read";

@@ -80,7 +80,7 @@ impl Program {
 
     /// Every fact a condition reads, through definitions too, sorted.
     pub fn facts_read(&self, e: &Expr) -> Vec<FactId> {
-        let mut facts: Vec<FactId> = self.walk(&[e]).filter_map(Expr::fact).collect();
+        let mut facts: Vec<FactId> = self.walk(&[e]).flat_map(Expr::facts_tested).collect();
         facts.sort();
         facts.dedup();
         facts
@@ -273,7 +273,12 @@ fn first_invalid(p: &Program) -> Option<String> {
             DefineBody::Alias { fact, .. } if p.fact(*fact).is_none() => {
                 Some(format!("a missing fact {}", fact.0))
             }
-            DefineBody::Alias { .. } | DefineBody::Value(_) => None,
+            DefineBody::Difference { left, right }
+                if p.fact(*left).is_none() || p.fact(*right).is_none() =>
+            {
+                Some("a missing fact".to_string())
+            }
+            DefineBody::Alias { .. } | DefineBody::Value(_) | DefineBody::Difference { .. } => None,
         };
         if let Some(problem) = problem {
             return Some(format!("definition `{}`: {problem}", d.name));
@@ -349,8 +354,8 @@ fn first_invalid_expr(p: &Program, e: &Expr) -> Option<String> {
             Some(format!("a missing code set {}", set.0))
         }
         _ => e
-            .fact()
-            .filter(|f| p.fact(*f).is_none())
+            .facts_tested()
+            .find(|f| p.fact(*f).is_none())
             .map(|f| format!("a missing fact {}", f.0)),
     })
 }
@@ -425,6 +430,12 @@ pub enum DefineBody {
         fact: FactId,
         scale: Num,
     },
+    /// The difference of two facts of one kind (`define age = service_date - birth_date`):
+    /// compared like a fact where it is named, as `left - right`.
+    Difference {
+        left: FactId,
+        right: FactId,
+    },
     /// The body had errors.
     Invalid,
 }
@@ -474,6 +485,83 @@ pub enum ExprKind {
         k: u32,
         items: Vec<Expr>,
     },
+    /// Two facts of one kind compared, or their difference compared with a value.
+    Relation(Relation),
+}
+
+/// `left - right OP value`, each fact counted in the base unit of its kind ([`base_scale`]:
+/// days for dates and days or weeks, months for months or years) and the value too. `a <= b`
+/// is `a - b <= 0`. The checker puts the fact with the smaller id on the left, so one pair of
+/// facts is one term wherever it is compared.
+///
+/// With `calendar`, the facts are dates and the difference is the calendar months completed
+/// from `right` to `left`, as an age is counted (negative when `left` is earlier): not a
+/// number of days, so not linear in the dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Relation {
+    pub left: FactId,
+    pub right: FactId,
+    pub op: CmpOp,
+    pub value: Num,
+    pub calendar: bool,
+}
+
+/// The difference a relation compares, as one value: its two facts and how it is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Term {
+    pub left: FactId,
+    pub right: FactId,
+    pub calendar: bool,
+}
+
+impl Relation {
+    pub fn term(&self) -> Term {
+        Term {
+            left: self.left,
+            right: self.right,
+            calendar: self.calendar,
+        }
+    }
+
+    /// Whether it holds for the facts' values (each in its fact's own unit), of these types.
+    pub fn holds(&self, left: (Num, Type), right: (Num, Type)) -> Option<bool> {
+        let difference = if self.calendar {
+            let (l, r) = (Date::from_num(left.0)?, Date::from_num(right.0)?);
+            Num::from(r.months_until(l))
+        } else {
+            let l = left.0.checked_mul(base_scale(left.1))?;
+            let r = right.0.checked_mul(base_scale(right.1))?;
+            l.checked_sub(r)?
+        };
+        Some(match self.op {
+            CmpOp::Eq => difference == self.value,
+            CmpOp::Ne => difference != self.value,
+            CmpOp::Lt => difference < self.value,
+            CmpOp::Le => difference <= self.value,
+            CmpOp::Gt => difference > self.value,
+            CmpOp::Ge => difference >= self.value,
+        })
+    }
+}
+
+/// What one of a fact's own units is in the base unit of its kind: 7 for weeks (days), 12 for
+/// years (months), else 1. Facts related to each other are compared in it.
+pub fn base_scale(ty: Type) -> Num {
+    match ty {
+        // A measurement: in its dimension's base (kg are 1000 g), as the unit table gives it.
+        Type::Quantity(crate::types::Unit::Ucum(u)) => u.factor(),
+        Type::Quantity(u) => {
+            let base = match u.family() {
+                crate::types::Family::DayBased => crate::types::Unit::Day,
+                crate::types::Family::MonthBased => crate::types::Unit::Month,
+                crate::types::Family::Percent | crate::types::Family::Measure(_) => {
+                    crate::types::Unit::Percent
+                }
+            };
+            u.exact_factor(base).unwrap_or(Num::from_int(1))
+        }
+        _ => Num::from_int(1),
+    }
 }
 
 impl Expr {
@@ -497,6 +585,15 @@ impl Expr {
         }
     }
 
+    /// Every fact this expression tests directly: its one fact, or a relation's two.
+    pub fn facts_tested(&self) -> impl Iterator<Item = FactId> {
+        let (one, two) = match &self.kind {
+            ExprKind::Relation(r) => (Some(r.left), Some(r.right)),
+            _ => (self.fact(), None),
+        };
+        one.into_iter().chain(two)
+    }
+
     /// The fact this expression tests directly, when it is a test of one fact.
     pub fn fact(&self) -> Option<FactId> {
         match &self.kind {
@@ -512,7 +609,7 @@ impl Expr {
     /// Calls `f` on every fact this expression reads directly (not through defines).
     pub fn for_each_fact(&self, f: &mut impl FnMut(FactId, Span)) {
         for e in self.walk() {
-            if let Some(id) = e.fact() {
+            for id in e.facts_tested() {
                 f(id, e.span);
             }
         }

@@ -169,6 +169,13 @@ const FACTS: &[FactDef] = &[
         },
     },
     FactDef {
+        name: "y1",
+        ty: "date",
+        kind: Kind::Date {
+            thresholds: &["2009-02-12", "2012-06-27"],
+        },
+    },
+    FactDef {
         name: "e0",
         ty: "enum { a, b, c }",
         kind: Kind::Enum,
@@ -198,6 +205,8 @@ struct Generated {
     /// Thresholds compared, per fact.
     thresholds: BTreeMap<usize, BTreeSet<i64>>,
     codes: BTreeSet<&'static str>,
+    /// The differences `y1 - y0` compared, in days.
+    relations: BTreeSet<i64>,
 }
 
 /// Numbers are kept as quarters, exact in both `f64` and text.
@@ -215,6 +224,7 @@ struct Gen<'a> {
     thresholds: BTreeMap<usize, BTreeSet<i64>>,
     codes: BTreeSet<&'static str>,
     reads: BTreeSet<usize>,
+    relations: BTreeSet<i64>,
 }
 
 impl Gen<'_> {
@@ -237,6 +247,19 @@ impl Gen<'_> {
                 self.thresholds.entry(f).or_default().insert(quarters(t));
                 let op = *self.rng.pick(&["<", "<=", ">", ">=", "==", "!="]);
                 format!("{} {op} {}{suffix}", def.name, number_text(quarters(t)))
+            }
+            Kind::Date { .. } if self.related() && self.rng.chance(50) => {
+                let (y0, y1) = (date_fact("y0"), date_fact("y1"));
+                self.reads.extend([y0, y1]);
+                let op = *self.rng.pick(&["<", "<=", ">", ">=", "==", "!="]);
+                if self.rng.chance(30) {
+                    self.relations.insert(0);
+                    format!("y0 {op} y1")
+                } else {
+                    let days = *self.rng.pick(&[-3i64, 0, 42, 1234]);
+                    self.relations.insert(days);
+                    format!("y1 - y0 {op} {days} days")
+                }
             }
             Kind::Date { thresholds } => {
                 let t = *self.rng.pick(thresholds);
@@ -268,6 +291,11 @@ impl Gen<'_> {
                 format!("s0 has {q} {{ {} }}", cs.join(", "))
             }
         }
+    }
+
+    /// Whether the policy declares both dates, which can then be related.
+    fn related(&self) -> bool {
+        self.facts.contains(&date_fact("y0")) && self.facts.contains(&date_fact("y1"))
     }
 
     fn condition(&mut self, depth: usize) -> String {
@@ -308,6 +336,7 @@ fn generate(rng: &mut Rng) -> Generated {
         thresholds: BTreeMap::new(),
         codes: BTreeSet::new(),
         reads: BTreeSet::new(),
+        relations: BTreeSet::new(),
     };
     let mut rules = Vec::new();
     for i in 0..1 + g.rng.below(4) {
@@ -320,7 +349,7 @@ fn generate(rng: &mut Rng) -> Generated {
     if g.rng.chance(30) {
         constraints.push(g.condition(1));
     }
-    let (thresholds, codes) = (g.thresholds, g.codes);
+    let (thresholds, codes, relations) = (g.thresholds, g.codes, g.relations);
     let mut text = String::from(
         "policy \"generated\" {\n  title \"g\"\n  version \"1\"\n  effective 2025-06-01\n}\n",
     );
@@ -349,7 +378,16 @@ fn generate(rng: &mut Rng) -> Generated {
         otherwise,
         thresholds,
         codes,
+        relations,
     }
+}
+
+/// The index of a date fact in [`FACTS`].
+fn date_fact(name: &str) -> usize {
+    FACTS
+        .iter()
+        .position(|f| f.name == name)
+        .expect("a date fact")
 }
 
 /// The policy's text with one more decision per rule and per constraint, each `yes` exactly
@@ -379,12 +417,49 @@ fn checked(text: &str) -> Option<(ValidProgram, Vec<Diagnostic>)> {
     Some((valid, diagnostics))
 }
 
+/// The days the grid gives a date: a few days around each threshold, and, for two related
+/// dates, around the other's thresholds shifted by each difference compared: every class of
+/// the two dates and their difference then meets on the grid (the cells of the lines `y0 = a`,
+/// `y1 = b`, `y1 - y0 = c` all touch a point where two of them cross).
+fn date_days(g: &Generated, f: usize) -> BTreeSet<i64> {
+    let own = |f: usize| -> BTreeSet<i64> {
+        let mut t: BTreeSet<i64> = g
+            .thresholds
+            .get(&f)
+            .into_iter()
+            .flatten()
+            .map(|q| q / 4)
+            .collect();
+        if t.is_empty() {
+            t.insert(day("2012-06-27"));
+        }
+        t
+    };
+    let near = |at: i64| (-2..=2).map(move |k| at + k);
+    let mut days: BTreeSet<i64> = own(f).into_iter().flat_map(near).collect();
+    if !g.relations.is_empty() {
+        let (y0, y1) = (date_fact("y0"), date_fact("y1"));
+        let sign = if f == y1 { 1 } else { -1 };
+        let other = if f == y1 { y0 } else { y1 };
+        for t in own(other) {
+            for c in &g.relations {
+                days.extend(near(t + sign * c));
+            }
+        }
+    }
+    days
+}
+
 /// Every value of one fact the grid takes.
 fn grid_values(g: &Generated, f: usize) -> Vec<Value> {
     match FACTS[f].kind {
+        Kind::Date { .. } => date_days(g, f)
+            .into_iter()
+            .map(|d| Value::Num(Num::from_int(d.into())))
+            .collect(),
         Kind::Bool => vec![Value::Bool(false), Value::Bool(true)],
         Kind::Enum => (0..ENUM_VALUES.len() as u32).map(Value::Enum).collect(),
-        Kind::Number { .. } | Kind::Date { .. } => {
+        Kind::Number { .. } => {
             let (step, min, max) = FACTS[f].kind.line().expect("a number line");
             let step = quarters(step);
             let mut qs = BTreeSet::new();
@@ -540,6 +615,10 @@ fn expected(g: &Generated, patients: &[Patient]) -> Findings {
         points = BTreeSet::new();
         for p in &gap {
             for (pos, &f) in g.facts.iter().enumerate() {
+                // A related date has no boundary of its own (see `analyse`).
+                if !g.relations.is_empty() && matches!(FACTS[f].kind, Kind::Date { .. }) {
+                    continue;
+                }
                 let Some((step, min, max)) = FACTS[f].kind.line() else {
                     continue;
                 };

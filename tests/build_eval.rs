@@ -171,6 +171,38 @@ fn an_artifact_of_the_first_format_is_still_read_and_decides_alike() {
 }
 
 #[test]
+fn dates_are_read_from_json_and_yaml_and_set_one_by_one() {
+    let compiled = build(&root().join("tests/cases/build/dates.medpol"));
+    let artifact = &compiled[0].artifact;
+    let decision = artifact.decision("comorbidity").unwrap();
+    let decide = |json: &str| {
+        let facts = Facts::from_json(artifact, json).unwrap();
+        decision.decide(&facts).outcome().map(str::to_string)
+    };
+    let on = r#"{"service_date": "2009-02-12", "diabetes": true, "sleeve": false}"#;
+    assert_eq!(decide(on).as_deref(), Some("comorbid"));
+    let before = r#"{"service_date": "2009-02-11", "diabetes": true, "sleeve": false}"#;
+    assert_eq!(decide(before).as_deref(), Some("not_comorbid"));
+    // Not a day of the calendar, not written YYYY-MM-DD, not a string: the fact is named.
+    for bad in [r#""2021-02-29""#, r#""2009-2-12""#, "20090212"] {
+        let json = format!(r#"{{"service_date": {bad}}}"#);
+        let err = Facts::from_json(artifact, &json).unwrap_err();
+        assert_eq!(err.fact.as_deref(), Some("service_date"), "{bad}");
+        assert!(err.message.contains("a date such as `2009-02-12`"), "{err}");
+    }
+    let mut facts = Facts::new(artifact);
+    facts
+        .read_yaml("service_date: 2009-02-12\ndiabetes: true\n")
+        .unwrap();
+    assert_eq!(decision.decide(&facts).outcome(), Some("comorbid"));
+    let date = medpol_artifact::date::Date::parse("2009-02-11").unwrap();
+    facts.set_date("service_date", date).unwrap();
+    assert_eq!(decision.decide(&facts).outcome(), Some("not_comorbid"));
+    let err = facts.set_date("diabetes", date).unwrap_err();
+    assert!(err.message.contains("not a date"), "{err}");
+}
+
+#[test]
 fn every_artifact_follows_the_schema_and_loads_back() {
     let mut all: Vec<Artifact> = shipped().iter().map(|c| c.artifact.clone()).collect();
     all.push(conflict().artifact);

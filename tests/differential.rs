@@ -59,10 +59,28 @@ fn shipped() -> (CheckedProject, Vec<Compiled>) {
     load("policies")
 }
 
-/// Every value a condition compares a fact with, anywhere in the program.
+/// Every value a condition compares a fact with, anywhere in the program (for a fact related
+/// to another, the other's values shifted by the difference compared).
 fn thresholds(program: &Program, fact: FactId) -> Vec<Num> {
-    let mut out = Vec::new();
-    let mut stack: Vec<&medpol::ir::Expr> = program
+    let mut out = direct(program, fact);
+    out.extend(related(program, fact));
+    out
+}
+
+/// The values a condition compares a fact itself with.
+fn direct(program: &Program, fact: FactId) -> Vec<Num> {
+    conditions(program)
+        .iter()
+        .flat_map(|e| e.walk())
+        .filter_map(|e| match &e.kind {
+            ExprKind::Compare { fact: f, value, .. } if *f == fact => Some(*value),
+            _ => None,
+        })
+        .collect()
+}
+
+fn conditions(program: &Program) -> Vec<&medpol::ir::Expr> {
+    program
         .decisions
         .iter()
         .flat_map(|d| d.rules.iter().map(|r| &r.condition))
@@ -70,15 +88,32 @@ fn thresholds(program: &Program, fact: FactId) -> Vec<Num> {
             medpol::ir::DefineBody::Condition(e) => Some(e),
             _ => None,
         }))
-        .collect();
-    while let Some(e) = stack.pop() {
-        match &e.kind {
-            ExprKind::Compare { fact: f, value, .. } if *f == fact => out.push(*value),
-            ExprKind::Not(inner) => stack.push(inner),
-            ExprKind::And(es) | ExprKind::Or(es) | ExprKind::Count { items: es, .. } => {
-                stack.extend(es)
-            }
-            _ => {}
+        .collect()
+}
+
+/// The values a fact meets through its relations with others: the other fact's values (and
+/// zero) shifted by the difference compared, in this fact's own unit.
+fn related(program: &Program, fact: FactId) -> Vec<Num> {
+    let scale = |f: FactId| medpol::ir::base_scale(program.fact(f).unwrap().ty);
+    let mut out = Vec::new();
+    for e in conditions(program).iter().flat_map(|e| e.walk()) {
+        let ExprKind::Relation(r) = &e.kind else {
+            continue;
+        };
+        let (other, by) = if r.left == fact {
+            (r.right, r.value)
+        } else if r.right == fact {
+            (r.left, Num::from_int(0).checked_sub(r.value).unwrap())
+        } else {
+            continue;
+        };
+        for t in direct(program, other).into_iter().chain([Num::from_int(0)]) {
+            let base = t
+                .checked_mul(scale(other))
+                .unwrap()
+                .checked_add(by)
+                .unwrap();
+            out.push(base.checked_div(scale(fact)).unwrap());
         }
     }
     out
@@ -415,7 +450,10 @@ fn witnesses_agree(program: &ValidProgram, tables: &TableSet, compiled: &[Compil
         let code_sets = code_sets(&mut codes, program, tables, c);
         for (i, (d, &id)) in c.artifact.decisions().iter().zip(&c.decisions).enumerate() {
             for leaf in 0..d.document().leaves.len() as u32 {
-                let witness = c.witness(i, leaf).unwrap();
+                // A leaf only an evaluation with related facts missing reaches has none.
+                let Some(witness) = c.witness(i, leaf) else {
+                    continue;
+                };
                 let expected = {
                     let mut json = serde_json::Map::new();
                     for (f, v) in witness {
@@ -472,7 +510,7 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_every_case() {
         decisions += agree(&project.program, &project.tables, &compiled, 256);
         leaves += witnesses_agree(&project.program, &project.tables, &compiled);
     }
-    assert_eq!((files, policies, decisions, leaves), (61, 59, 68, 185));
+    assert_eq!((files, policies, decisions, leaves), (71, 69, 82, 223));
 }
 
 /// Random programs: small decisions over every kind of fact, with code sets of exact codes,
@@ -518,6 +556,7 @@ mod generate {
         ("k0", "code<cpt>"),
         ("t0", "set<code<cpt>>"),
         ("y0", "date"),
+        ("q0", "duration<days>"),
     ];
 
     struct Gen<'r> {
@@ -525,6 +564,8 @@ mod generate {
         icd_sets: Vec<String>,
         cpt_sets: Vec<String>,
         defines: Vec<String>,
+        /// Whether dates are apart by calendar months rather than days.
+        months: bool,
     }
 
     fn set_literal(rng: &mut Rng, items: &[&str]) -> String {
@@ -553,13 +594,14 @@ mod generate {
             let ops = ["<", "<=", ">", ">=", "==", "!="];
             let op = *self.rng.pick(&ops);
             let date = *self.rng.pick(&["2009-02-12", "2012-06-27", "2024-02-29"]);
-            match self.rng.below(18) {
-                15 => format!("r0 {op} {}", self.rng.pick(&["0", "5", "10", "11"])),
-                16 => format!(
+            let days = *self.rng.pick(&["6 weeks", "42 days", "0 days", "1 day"]);
+            match self.rng.below(20) {
+                17 => format!("r0 {op} {}", self.rng.pick(&["0", "5", "10", "11"])),
+                18 => format!(
                     "m0 {op} {}",
                     self.rng.pick(&["70 kg", "154 [lb_av]", "500 g", "0 kg"])
                 ),
-                17 => format!("a0 {op} {}", self.rng.pick(&["-5 deg", "20 deg", "0 deg"])),
+                19 => format!("a0 {op} {}", self.rng.pick(&["-5 deg", "20 deg", "0 deg"])),
                 0 => "b0".to_string(),
                 1 => "b1".to_string(),
                 2 => format!("n0 {op} {}", self.rng.below(4) as i64 - 1),
@@ -586,6 +628,27 @@ mod generate {
                 11 => format!("k0 in {}", self.set(false)),
                 13 => format!("y0 {op} {date}"),
                 14 => format!("service_date {op} {date}"),
+                // Relations: two facts compared, a difference compared with a value (few
+                // facts: the interpreter splits every missing one, and each difference).
+                15 => self
+                    .rng
+                    .pick(&[
+                        format!("y0 {op} service_date"),
+                        // Days or calendar months, one of the two per program: each is a
+                        // value the interpreter splits on its own.
+                        match self.months {
+                            true => format!(
+                                "service_date - y0 {op} {}",
+                                ["6 months", "942 months"][usize::from(days.len() > 6)]
+                            ),
+                            false => format!("service_date - y0 {op} {days}"),
+                        },
+                    ])
+                    .clone(),
+                16 => self
+                    .rng
+                    .pick(&[format!("w0 {op} q0"), format!("w0 - q0 {op} {days}")])
+                    .clone(),
                 _ => {
                     let q = self.rng.pick(&["any", "all", "none"]).to_string();
                     let set = self.set(false);
@@ -630,11 +693,13 @@ mod generate {
         for (name, ty) in FACTS {
             out.push_str(&format!("fact {name}: {ty}\n"));
         }
+        let months = rng.chance(30);
         let mut g = Gen {
             rng,
             icd_sets: Vec::new(),
             cpt_sets: Vec::new(),
             defines: Vec::new(),
+            months,
         };
         for i in 0..1 + g.rng.below(3) {
             let name = format!("icd{i}");
@@ -725,7 +790,7 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_generated_programs() {
             Err(e) => panic!("seed {seed}, program:\n{text}\n{e:?}"),
         }
     }
-    assert_eq!((programs, decisions, leaves), (194, 290, 1347));
+    assert_eq!((programs, decisions, leaves), (194, 284, 1385));
 }
 
 /// How many programs to generate, and patients per decision.

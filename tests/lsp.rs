@@ -173,7 +173,16 @@ fn a_session_edits_hovers_jumps_and_completes() {
         .iter()
         .map(|i| i["label"].as_str().unwrap())
         .collect();
-    for expected in ["setting", "age", "adult", "fractures", "when", "otherwise"] {
+    // The date of service is offered before any file names it.
+    for expected in [
+        "setting",
+        "age",
+        "adult",
+        "fractures",
+        "when",
+        "otherwise",
+        "service_date",
+    ] {
         assert!(
             labels.contains(&expected),
             "{expected} missing from {labels:?}"

@@ -54,6 +54,28 @@ pub fn numeric(ty: Type, range: Option<(Num, Num)>, thresholds: &[Num]) -> Numer
     domain
 }
 
+/// Cuts the difference of two related facts (`left - right`, in their base unit) at the
+/// given thresholds: whole numbers when both facts are (dates, `int`), else any number. The
+/// artifact evaluator cuts a difference the same way.
+pub fn difference(
+    program: &crate::ir::Program,
+    left: crate::ir::FactId,
+    right: crate::ir::FactId,
+    thresholds: &[Num],
+) -> NumericDomain {
+    let whole = |f| {
+        program
+            .fact(f)
+            .is_some_and(|x| matches!(x.ty, Type::Int | Type::Date))
+    };
+    let kind = if whole(left) && whole(right) {
+        NumberKind::Int
+    } else {
+        NumberKind::Decimal
+    };
+    medpol_artifact::num::numeric(kind, thresholds)
+}
+
 /// The most places after the point [`readable_inside`] tries.
 const MAX_PLACES: u32 = 12;
 

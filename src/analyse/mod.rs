@@ -12,6 +12,7 @@ pub mod describe;
 pub mod domain;
 pub mod mdd;
 mod ranges;
+pub mod relations;
 pub mod space;
 
 use std::collections::HashSet;
@@ -196,6 +197,7 @@ impl Run<'_> {
     fn decision(&mut self) -> Result<(), Stop> {
         let d = self.decision;
         self.in_time()?;
+        let first_finding = self.diagnostics.len();
         let constraints: Vec<&Constraint> = d
             .policy
             .and_then(|p| self.program.policies.get(p.index()))
@@ -220,7 +222,8 @@ impl Run<'_> {
         )
         .map_err(|t| Stop::TooLarge(t.0))?;
         // The patients the policy's constraints allow: every question below is asked of them.
-        let mut allowed = TRUE;
+        // Related facts first: only the combinations of their classes some patient has.
+        let mut allowed = space.feasible()?;
         for c in &constraints {
             let n = space.condition(&c.condition)?;
             allowed = space.mdd.and(allowed, n)?;
@@ -257,10 +260,50 @@ impl Run<'_> {
             HitPolicy::First => self.shadowing(&mut space, &rules, &live)?,
         }
         self.gaps(&mut space, &rules)?;
+        self.approximate(&space, first_finding);
         if self.options.describe {
             self.summary = Some(describe::summarise(&mut space, d, &rules, allowed)?);
         }
         Ok(())
+    }
+
+    /// When a group of related facts was too large to decide exactly: one `W0420` for the
+    /// decision, and a note on each of its findings (from `first`) that names one of those
+    /// facts in an example: it may be about a combination of values no patient has.
+    fn approximate(&mut self, space: &Space<'_>, first: usize) {
+        let facts = space.approximate();
+        if facts.is_empty() {
+            return;
+        }
+        let names: Vec<String> = facts
+            .iter()
+            .map(|f| format!("`{}`", shown(self.program.fact_name(*f))))
+            .collect();
+        let names = names.join(", ");
+        let note = format!(
+            "the relations between {names} are reasoned over as independent values here (too many combinations to enumerate, or calendar months, which are no fixed number of days), so this may concern values no patient has together"
+        );
+        for d in self.diagnostics.iter_mut().skip(first) {
+            let involved = facts.iter().any(|f| {
+                let name = format!("{} = ", self.program.fact_name(*f));
+                d.notes.iter().any(|n| n.contains(&name))
+            });
+            if involved {
+                d.notes.push(note.clone());
+            }
+        }
+        self.diagnostics.push(
+            Diagnostic::new(
+                Code::RelationsApproximated,
+                format!(
+                    "decision `{}` relates {names} in ways the analysis does not decide exactly",
+                    shown(&self.decision.name)
+                ),
+            )
+            .primary(self.decision.name_span, "relations reasoned over as independent values")
+            .note("a finding that involves these facts may concern values no patient has together; one that is absent is absent for every patient")
+            .help("nothing to fix when the relations are what the policy means; fewer related facts or thresholds in one decision, and days in place of calendar months, let the analysis decide exactly"),
+        );
     }
 
     fn facts_of_rules(&self, which: &[usize]) -> Vec<FactId> {
@@ -786,10 +829,17 @@ impl Run<'_> {
         decided: Node,
     ) -> Result<Vec<(FactId, u32, u32, Node)>, Stop> {
         let mut points = Vec::new();
+        // A fact related to another has no boundary of its own: a value beside its threshold,
+        // the rest of the patient the same, changes its differences too. A gap there is one
+        // of the rest (`E0403`), with examples.
+        let related: Vec<FactId> = space.groups.iter().flat_map(|g| g.facts.clone()).collect();
         for (v, var) in space.vars.iter().enumerate() {
             let space::Var::Numeric(fact, dom) = var else {
                 continue;
             };
+            if related.contains(fact) {
+                continue;
+            }
             for (i, region) in dom.regions.iter().enumerate() {
                 if matches!(region, domain::Region::Point(_)) && i > 0 && i + 1 < dom.regions.len()
                 {

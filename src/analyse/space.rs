@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::domain::{self, NumericDomain};
 use super::mdd::{Exhausted, FALSE, Mdd, Node, TRUE};
+use super::relations;
 use crate::ast::{CountKind, Quantifier};
 use crate::codes::System;
 use crate::codeset::CodeSets;
@@ -31,6 +32,15 @@ pub enum Var {
         classes: usize,
         class: usize,
         states: u32,
+    },
+    /// The difference of two related facts, `left - right` in their base unit (see
+    /// [`Relation`]), cut at the values it is compared with.
+    /// With `calendar`, the calendar months between two dates (see [`Relation`]).
+    Term {
+        left: FactId,
+        right: FactId,
+        calendar: bool,
+        domain: NumericDomain,
     },
 }
 
@@ -62,6 +72,8 @@ struct Uses {
     sets: HashMap<FactId, Vec<CodeSetId>>,
     /// Sets a `has all` needs whole.
     all_of: HashMap<FactId, HashSet<CodeSetId>>,
+    /// The differences of related facts, in reading order, with their thresholds.
+    terms: Vec<(Term, Vec<Num>)>,
 }
 
 impl Uses {
@@ -82,6 +94,10 @@ pub struct Space<'p> {
     defines: HashMap<DefineId, Node>,
     /// The facts in the order their variables come.
     pub facts: Vec<FactId>,
+    /// The variable of each difference of related facts.
+    pub term_of: HashMap<Term, u32>,
+    /// The groups of related facts (see `relations`).
+    pub groups: Vec<relations::Group>,
 }
 
 /// The space of a set of conditions (a decision's rules and the constraints on them).
@@ -143,7 +159,23 @@ pub fn build<'p>(
             return Err(TooLarge(vars.len()));
         }
     }
+    let mut term_of = HashMap::new();
+    for (term, mut t) in uses.terms {
+        t.sort();
+        t.dedup();
+        term_of.insert(term, vars.len() as u32);
+        vars.push(Var::Term {
+            left: term.left,
+            right: term.right,
+            calendar: term.calendar,
+            domain: domain::difference(program, term.left, term.right, &t),
+        });
+        if vars.len() > MAX_VARIABLES {
+            return Err(TooLarge(vars.len()));
+        }
+    }
     let domains = vars.iter().map(|v| domain_size(program, v)).collect();
+    let groups = relations::groups(program, &vars, &var_of);
     let mut space = Space {
         program,
         mdd: Mdd::new(domains, budget),
@@ -152,7 +184,17 @@ pub fn build<'p>(
         codes,
         defines: HashMap::new(),
         facts: uses.order,
+        term_of,
+        groups,
     };
+    // A group too large to enumerate stays without its diagram; the budget is the only
+    // error.
+    let mut groups = std::mem::take(&mut space.groups);
+    for g in &mut groups {
+        g.enumerate(program, &space.vars, &mut space.mdd)
+            .map_err(|_| TooLarge(space.vars.len()))?;
+    }
+    space.groups = groups;
     for d in order {
         if let Some(DefineBody::Condition(e)) = program.define(d).map(|d| &d.body) {
             // A define the budget cannot build stays unknown; conditions using it then fail
@@ -178,6 +220,7 @@ fn domain_size(program: &Program, v: &Var) -> u32 {
         Var::Numeric(_, d) => d.regions.len() as u32,
         Var::Code(_, n) => *n as u32,
         Var::ClassCount { states, .. } => *states,
+        Var::Term { domain, .. } => domain.regions.len() as u32,
     }
 }
 
@@ -189,6 +232,15 @@ fn gather_in_order(program: &Program, conditions: &[&Expr], uses: &mut Uses) {
             ExprKind::Compare { fact, value, .. } => {
                 uses.fact(*fact);
                 uses.thresholds.entry(*fact).or_default().push(*value);
+            }
+            ExprKind::Relation(r) => {
+                uses.fact(r.left);
+                uses.fact(r.right);
+                let key = r.term();
+                match uses.terms.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, t)) => t.push(r.value),
+                    None => uses.terms.push((key, vec![r.value])),
+                }
             }
             ExprKind::CodeIn { fact, set } => {
                 uses.fact(*fact);
@@ -331,6 +383,19 @@ impl Space<'_> {
                         .is_some_and(|s| domain::holds(*s, op, value))
                 })
             }
+            ExprKind::Relation(r) => {
+                let v = self.term_of.get(&r.term()).copied().ok_or(Exhausted)?;
+                let samples = match self.vars.get(v as usize) {
+                    Some(Var::Term { domain, .. }) => domain.samples.clone(),
+                    _ => return Ok(FALSE),
+                };
+                let (op, value) = (r.op, r.value);
+                self.mdd.literal(v, |c| {
+                    samples
+                        .get(c as usize)
+                        .is_some_and(|s| domain::holds(*s, op, value))
+                })
+            }
             ExprKind::EnumIn { fact, values } => {
                 let v = self.var(*fact)?;
                 let values = values.clone();
@@ -438,6 +503,119 @@ impl Space<'_> {
         Ok(acc)
     }
 
+    /// The combinations of classes of related facts some patient has: the diagrams of the
+    /// groups enumerated (a group left approximate allows every combination).
+    pub fn feasible(&mut self) -> Result<Node, Exhausted> {
+        let mut acc = TRUE;
+        for g in &self.groups {
+            if let Some(n) = g.feasible {
+                acc = self.mdd.and(acc, n)?;
+            }
+        }
+        Ok(acc)
+    }
+
+    /// The facts whose relations the analysis does not decide exactly: those of groups too
+    /// large to enumerate, and those of calendar months between dates (see `relations`).
+    pub fn approximate(&self) -> Vec<FactId> {
+        let mut facts: Vec<FactId> = self
+            .groups
+            .iter()
+            .filter(|g| g.feasible.is_none())
+            .flat_map(|g| g.facts.iter().copied())
+            .chain(
+                self.term_of
+                    .keys()
+                    .filter(|t| t.calendar)
+                    .flat_map(|t| [t.left, t.right]),
+            )
+            .collect();
+        facts.sort();
+        facts.dedup();
+        facts
+    }
+
+    /// A number for a numeric fact in an assignment: for a related fact, the value solved with
+    /// the others of its group; else its class's sample. `None` for a related fact of an
+    /// assignment no patient has (only in a group left approximate).
+    pub fn number(&self, fact: FactId, values: &[Option<u32>]) -> Option<Num> {
+        if let Some(n) = self.calendar_number(fact, values) {
+            return n;
+        }
+        self.linear_number(fact, values)
+    }
+
+    /// [`Space::number`] without calendar months: the group's solution, or the sample.
+    fn linear_number(&self, fact: FactId, values: &[Option<u32>]) -> Option<Num> {
+        if let Some(g) = self.groups.iter().find(|g| g.facts.contains(&fact)) {
+            return g
+                .solve(self.program, &self.vars, values)?
+                .get(&fact)
+                .copied();
+        }
+        let first = *self.var_of.get(&fact)?;
+        let value = values.get(first as usize).copied().flatten().unwrap_or(0);
+        match self.vars.get(first as usize) {
+            Some(Var::Numeric(_, d)) => d.samples.get(value as usize).copied(),
+            _ => None,
+        }
+    }
+
+    /// For the earlier-declared date of calendar months between two dates whose class the
+    /// assignment gives: a date that many months from the other (solved first), in its own
+    /// class when it has one; `Some(None)` when none is found near. `None` when the fact is
+    /// no such date (the other date has a larger id, so this ends).
+    fn calendar_number(&self, fact: FactId, values: &[Option<u32>]) -> Option<Option<Num>> {
+        let value = |v: u32| values.get(v as usize).copied().flatten();
+        let (term, class, var) = self
+            .term_of
+            .iter()
+            .filter(|(t, _)| t.calendar && t.left == fact)
+            .find_map(|(t, v)| Some((*t, value(*v)?, *v)))?;
+        let Some(Var::Term { domain, .. }) = self.vars.get(var as usize) else {
+            return Some(None);
+        };
+        let region = domain.regions.get(class as usize).cloned();
+        let months = domain.samples.get(class as usize).and_then(|m| m.to_i64());
+        let own = self
+            .var_of
+            .get(&fact)
+            .and_then(|v| match self.vars.get(*v as usize) {
+                Some(Var::Numeric(_, d)) => d.regions.get(value(*v)? as usize).cloned(),
+                _ => None,
+            });
+        let inside = |r: &Option<domain::Region>, x: Num| match r {
+            Some(domain::Region::Point(p)) => x == *p,
+            Some(domain::Region::Between(a, b)) => {
+                a.is_none_or(|a| x > a) && b.is_none_or(|b| x < b)
+            }
+            None => true,
+        };
+        let found = (|| {
+            let other = crate::types::Date::from_num(self.number(term.right, values)?)?;
+            // The value the fact has without the months, when the months agree with it.
+            if let Some(date) = self
+                .linear_number(fact, values)
+                .and_then(crate::types::Date::from_num)
+                && inside(&region, Num::from(other.months_until(date)))
+                && inside(&own, date.num())
+            {
+                return Some(date.num());
+            }
+            let start = other.add_months(months?)?;
+            // The dates that many months away lie within a month of it.
+            for delta in (0..=31i64).flat_map(|d| [d, -d]) {
+                let date = crate::types::Date::from_days(start.days() + delta)?;
+                let counted = Num::from(other.months_until(date));
+                if inside(&region, counted) && inside(&own, date.num()) {
+                    return Some(date.num());
+                }
+            }
+            None
+        })();
+        Some(found)
+    }
+
     /// The value of one fact in an assignment of the variables (free variables take their
     /// first value), as a policy would write it.
     pub fn value_text(&self, fact: FactId, values: &[Option<u32>]) -> String {
@@ -448,15 +626,10 @@ impl Space<'_> {
         match self.vars.get(first as usize) {
             Some(Var::Bool(_)) => (value(first) == 1).to_string(),
             Some(Var::Enum(_, e)) => self.program.enum_value(*e, value(first)).to_string(),
-            Some(Var::Numeric(f, d)) => {
-                let sample = d
-                    .samples
-                    .get(value(first) as usize)
-                    .copied()
-                    .unwrap_or(Num::from_int(0));
-                let unit = self.program.fact(*f).map(|f| f.ty);
-                quantity_text(sample, unit)
-            }
+            Some(Var::Numeric(f, _)) => match self.number(*f, values) {
+                Some(n) => quantity_text(n, self.program.fact(*f).map(|f| f.ty)),
+                None => "(a value no patient has with the others)".to_string(),
+            },
             Some(Var::Code(f, _)) => self
                 .codes
                 .get(f)
@@ -494,7 +667,9 @@ impl Space<'_> {
                 };
                 format!("{{{}{tail}}}", shown.join(", "))
             }
-            None => lost_name("the variable of a fact a condition reads").to_string(),
+            Some(Var::Term { .. }) | None => {
+                lost_name("the variable of a fact a condition reads").to_string()
+            }
         }
     }
 }

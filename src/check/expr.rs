@@ -31,6 +31,15 @@ pub(super) enum Typed {
     },
     /// Already reported.
     Error,
+    /// The difference of two facts of one kind (`service_date - fracture_date`), of the
+    /// facts' type.
+    Difference {
+        left: FactId,
+        right: FactId,
+        ty: Type,
+        span: Span,
+        written: String,
+    },
 }
 
 fn one() -> Num {
@@ -81,6 +90,19 @@ impl Checker<'_> {
                     )
                     .primary(span, "not a condition")
                     .help(format!("test it, for example {example}")),
+                );
+                error_expr(span)
+            }
+            Typed::Difference {
+                written, span: at, ..
+            } => {
+                self.report(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        format!("expected a condition, found the difference `{}`", shown(&written)),
+                    )
+                    .primary(at, "a difference, not a condition")
+                    .help("compare it with a value, such as `service_date - fracture_date <= 6 weeks`"),
                 );
                 error_expr(span)
             }
@@ -167,7 +189,7 @@ impl Checker<'_> {
         }
     }
 
-    fn operand(&mut self, file: FileId, o: &ast::Operand) -> Typed {
+    pub(super) fn operand(&mut self, file: FileId, o: &ast::Operand) -> Typed {
         let base = match &o.kind {
             ast::OperandKind::Name(n) => self.name_term(file, n),
             ast::OperandKind::Number(n) => match self.number(n) {
@@ -198,6 +220,11 @@ impl Checker<'_> {
                 },
                 None => Typed::Error,
             },
+            ast::OperandKind::Difference {
+                left,
+                right,
+                op_span,
+            } => self.difference(file, left, right, *op_span, o.span),
         };
         match &o.conversion {
             Some(unit) => self.convert(base, unit, o.span),
@@ -349,6 +376,13 @@ impl Checker<'_> {
                         ty: def.ty,
                         name: n.name.clone(),
                         span: n.span,
+                    },
+                    DefineBody::Difference { left, right } => Typed::Difference {
+                        left: *left,
+                        right: *right,
+                        ty: def.ty,
+                        span: n.span,
+                        written: n.name.clone(),
                     },
                     DefineBody::Invalid => Typed::Error,
                 }
@@ -546,6 +580,8 @@ impl Checker<'_> {
         None
     }
 
+    /// Two enum facts compared: enum values have no order, and facts of two enums nothing in
+    /// common.
     fn two_facts(&mut self, left: Span, right: Span, a: &str, b: &str, _other: FactId) {
         self.report(
             Diagnostic::new(
@@ -554,7 +590,9 @@ impl Checker<'_> {
             )
             .primary(right, "a second fact")
             .secondary(left, "the first fact")
-            .help("a comparison tests one fact against a value, such as `age > 78.5 years`"),
+            .help(
+                "an enum fact is compared with one of its values, such as `setting == inpatient`",
+            ),
         );
     }
 
@@ -568,20 +606,49 @@ impl Checker<'_> {
         };
         match (l, r) {
             (Typed::Error, _) | (_, Typed::Error) => error_expr(span),
+            (l @ Typed::Fact { .. }, r @ Typed::Fact { .. }) => {
+                self.facts_compared(op, op_span, l, r, span)
+            }
             (
-                Typed::Fact {
-                    name: a, span: sa, ..
-                },
-                Typed::Fact {
-                    name: b,
-                    span: sb,
-                    fact: other,
+                Typed::Difference {
+                    left,
+                    right,
+                    ty,
+                    written,
                     ..
                 },
-            ) => {
-                self.two_facts(sa, sb, &a, &b, other);
-                error_expr(span)
-            }
+                Typed::Value {
+                    value,
+                    ty: vty,
+                    span: vs,
+                    written: vw,
+                },
+            ) => self.difference_compared(
+                op,
+                (left, right, ty, &written),
+                (value, vty, vs, &vw),
+                span,
+            ),
+            (
+                Typed::Value {
+                    value,
+                    ty: vty,
+                    span: vs,
+                    written: vw,
+                },
+                Typed::Difference {
+                    left,
+                    right,
+                    ty,
+                    written,
+                    ..
+                },
+            ) => self.difference_compared(
+                op.flipped(),
+                (left, right, ty, &written),
+                (value, vty, vs, &vw),
+                span,
+            ),
             (l, r) if is_const_bool(&l).is_some() || is_const_bool(&r).is_some() => {
                 let (flag, other) = match is_const_bool(&l) {
                     Some(b) => (b, r),
@@ -643,6 +710,9 @@ impl Checker<'_> {
             (l, r) => {
                 let what = |t: &Typed| match t {
                     Typed::Cond(_) => "a condition".to_string(),
+                    Typed::Difference { written, .. } => {
+                        format!("the difference `{}`", shown(written))
+                    }
                     Typed::Fact { ty, .. } | Typed::Value { ty, .. } => ty.describe(),
                     Typed::Error => "a value".to_string(),
                 };
@@ -855,17 +925,20 @@ impl Checker<'_> {
                 kind: ExprKind::Compare { fact, op, value },
                 span,
             },
-            None => {
-                self.report(
-                    Diagnostic::new(
-                        Code::NumberOutOfRange,
-                        "the converted number is out of range",
-                    )
-                    .primary(value_span, "out of range"),
-                );
-                error_expr(span)
-            }
+            None => self.out_of_range(value_span, span),
         }
+    }
+
+    /// A value out of range after its conversion, reported; the condition's stand-in.
+    pub(super) fn out_of_range(&mut self, value_span: Span, span: Span) -> Expr {
+        self.report(
+            Diagnostic::new(
+                Code::NumberOutOfRange,
+                "the converted number is out of range",
+            )
+            .primary(value_span, "out of range"),
+        );
+        error_expr(span)
     }
 
     /// The code system a fact holds, for `in` and `has`.
@@ -1187,6 +1260,9 @@ impl Checker<'_> {
                 fact, scale, ty, ..
             } => (ty, DefineBody::Alias { fact, scale }),
             Typed::Value { value, ty, .. } => (ty, DefineBody::Value(value)),
+            Typed::Difference {
+                left, right, ty, ..
+            } => (ty, DefineBody::Difference { left, right }),
             Typed::Error => (Type::Error, DefineBody::Invalid),
         };
         if let Some(def) = self.program.defines.get_mut(id.index()) {

@@ -13,6 +13,7 @@ mod lints;
 pub mod names;
 mod policy;
 mod ranges;
+mod relations;
 mod units;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};

@@ -227,14 +227,19 @@ fn cycles_show_the_path() {
 }
 
 #[test]
-fn two_facts_cannot_be_compared() {
+fn two_facts_of_one_kind_compare_and_of_two_kinds_do_not() {
     let text = policy(
         "fact a: int\nfact b: int\n\
          decision d (first) {\n outcomes { yes }\n rule r when a < b then yes\n}\n",
     );
+    assert_eq!(check_text(&text), vec![]);
+    let text = policy(
+        "fact a: int\nfact b: decimal\n\
+         decision d (first) {\n outcomes { yes }\n rule r when a < b then yes\n}\n",
+    );
     assert_eq!(
         check_text(&text),
-        vec![(Code::ComparisonWithoutFact, "b".into())]
+        vec![(Code::IncomparableFacts, "<".into())]
     );
 }
 

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::analyse::domain::Region;
-use crate::analyse::mdd::{Exhausted, Mdd, Node, Terminal};
+use crate::analyse::mdd::{Exhausted, FALSE, Mdd, Node, TRUE, Terminal};
 use crate::analyse::space::{self, Space, Var};
 use crate::artifact::{
     self, Artifact, CodeSetDoc, DecisionDoc, Document, FactSchema, FactType, LeafDoc, Loc, NodeDoc,
@@ -25,7 +25,7 @@ use crate::diagnostic::Diagnostic;
 use crate::ir::*;
 use crate::source::{Sources, Span};
 use crate::tables::TableSet;
-use crate::types::{EnumId, Num, Type, Unit};
+use crate::types::{Date, EnumId, Num, Type, Unit};
 
 /// How to compile.
 #[derive(Debug, Clone)]
@@ -54,14 +54,17 @@ pub struct Compiled {
     pub decisions: Vec<DecisionId>,
     /// For each decision of the artifact, for each of its leaves: a patient that reaches the
     /// leaf. Only the facts tested on the way are given (any value of the others reaches the
-    /// same leaf); values are the analysis's class representatives.
-    pub witnesses: Vec<Vec<BTreeMap<FactId, Value>>>,
+    /// same leaf); values are the analysis's class representatives (related facts: values
+    /// solved together). `None` for a leaf only an evaluation with related facts missing
+    /// reaches (their differences are then split on their own, see `evaluate`): no patient
+    /// with all of them given does.
+    pub witnesses: Vec<Vec<Option<BTreeMap<FactId, Value>>>>,
 }
 
 impl Compiled {
     /// A patient reaching leaf `leaf` of the artifact's decision `decision` (by index).
     pub fn witness(&self, decision: usize, leaf: u32) -> Option<&BTreeMap<FactId, Value>> {
-        self.witnesses.get(decision)?.get(leaf as usize)
+        self.witnesses.get(decision)?.get(leaf as usize)?.as_ref()
     }
 }
 
@@ -186,6 +189,14 @@ enum ITest {
         inside: Vec<CodeSetId>,
         not_in: Vec<CodeSetId>,
     },
+    /// `fact - right` (in their base unit, or calendar months) is at least (above, when
+    /// strict) `value`.
+    Difference {
+        right: FactId,
+        calendar: bool,
+        strict: bool,
+        value: Num,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -212,7 +223,7 @@ struct IDecision<'p> {
     /// In the artifact's order: rules in order, otherwise, no rule, conflicts.
     leaves: Vec<Res>,
     /// A patient for each leaf.
-    witnesses: Vec<BTreeMap<FactId, Value>>,
+    witnesses: Vec<Option<BTreeMap<FactId, Value>>>,
     /// Where each node's test comes from, parallel to `nodes`.
     sources: Vec<NodeSource>,
 }
@@ -522,12 +533,22 @@ fn compile_decision<'p>(
     let mut refs: HashMap<Node, IRef> = HashMap::new();
     let mut leaves = Vec::with_capacity(reached.len());
     let mut witnesses = Vec::with_capacity(reached.len());
+    // Patients have values of related facts that go together: witnesses follow the diagram
+    // (so every fact tested on the way has a value) where the combination has a patient.
+    let feasible = space.feasible()?;
+    let patients = space.mdd.select(feasible, root, FALSE)?;
     for (i, (res, t)) in reached.into_iter().enumerate() {
-        let values = space
-            .mdd
-            .witness_to(root, |n| n == t)
-            .ok_or_else(|| Stop::Internal(format!("no patient reaches result {res:?}")))?;
-        witnesses.push(witness(&space, code_sets, &values));
+        let patient = match space.mdd.witness_to(patients, |n| n == t) {
+            // Values solved for related facts are checked against the diagram: calendar
+            // months are solved by a search that may miss.
+            Some(values) => witness(&space, code_sets, &values)
+                .filter(|w| reaches(&space, root, &values, w) == Some(t)),
+            // Only combinations no patient has reach the leaf; or dates a calendar number of
+            // months apart in their classes were not found near.
+            None if feasible != TRUE || space.term_of.keys().any(|t| t.calendar) => None,
+            None => return Err(Stop::Internal(format!("no patient reaches result {res:?}"))),
+        };
+        witnesses.push(patient);
         leaves.push(res);
         refs.insert(t, IRef::Leaf(i as u32));
     }
@@ -637,7 +658,7 @@ impl Builder {
                         runs.push((r, *c));
                     }
                 }
-                self.numeric(*f, &dom.regions, &runs)?
+                self.numeric((*f, None), &dom.regions, &runs)?
             }
             Some(Var::Code(f, _)) => {
                 let classes = space.codes.get(f).ok_or_else(|| lost("the code classes"))?;
@@ -689,15 +710,31 @@ impl Builder {
                 };
                 self.node(*fact, any, some, child(0)?)
             }
+            Some(Var::Term {
+                left,
+                right,
+                calendar,
+                domain,
+            }) => {
+                let mut runs: Vec<(usize, IRef)> = Vec::new();
+                for (r, c) in children.iter().enumerate() {
+                    if runs.last().is_none_or(|(_, last)| last != c) {
+                        runs.push((r, *c));
+                    }
+                }
+                self.numeric((*left, Some((*right, *calendar))), &domain.regions, &runs)?
+            }
             None => return Err(lost("the meaning")),
         })
     }
 
     /// A balanced tree of threshold tests over runs of regions (at most one level per
     /// doubling of the runs).
+    /// Tests of a fact, or with `(left, Some((right, calendar)))` of the difference
+    /// `left - right`.
     fn numeric(
         &mut self,
-        fact: FactId,
+        (fact, right): (FactId, Option<(FactId, bool)>),
         regions: &[Region],
         runs: &[(usize, IRef)],
     ) -> Result<IRef, Stop> {
@@ -708,20 +745,23 @@ impl Builder {
                 let mid = runs.len() / 2;
                 let (low, high) = runs.split_at(mid);
                 let start = high.first().map_or(0, |(r, _)| *r);
-                let test = match regions.get(start) {
-                    Some(Region::Point(v)) => ITest::Compare {
-                        strict: false,
-                        value: *v,
-                    },
-                    Some(Region::Between(Some(v), _)) => ITest::Compare {
-                        strict: true,
-                        value: *v,
-                    },
+                let (strict, value) = match regions.get(start) {
+                    Some(Region::Point(v)) => (false, *v),
+                    Some(Region::Between(Some(v), _)) => (true, *v),
                     // A run starts at an unbounded region only when it is the first run.
-                    _ => return self.numeric(fact, regions, low),
+                    _ => return self.numeric((fact, right), regions, low),
                 };
-                let then = self.numeric(fact, regions, high)?;
-                let otherwise = self.numeric(fact, regions, low)?;
+                let test = match right {
+                    None => ITest::Compare { strict, value },
+                    Some((right, calendar)) => ITest::Difference {
+                        right,
+                        calendar,
+                        strict,
+                        value,
+                    },
+                };
+                let then = self.numeric((fact, right), regions, high)?;
+                let otherwise = self.numeric((fact, right), regions, low)?;
                 self.node(fact, test, then, otherwise)
             }
         })
@@ -776,14 +816,28 @@ impl Builder {
     }
 }
 
-/// The patient of a witness assignment: one value per fact tested on the way.
+/// The patient of a witness assignment: one value per fact tested on the way; `None` when
+/// no patient has it.
 fn witness(
     space: &Space<'_>,
     code_sets: &CodeSets,
     values: &[Option<u32>],
-) -> BTreeMap<FactId, Value> {
+) -> Option<BTreeMap<FactId, Value>> {
     let mut out = BTreeMap::new();
     let value = |v: u32| values.get(v as usize).copied().flatten();
+    // A related fact is given when any variable of its group is tested: the group's values
+    // are solved together.
+    let given = |v: &u32| values.get(*v as usize).copied().flatten().is_some();
+    let tested_with = |f: FactId| {
+        space
+            .groups
+            .iter()
+            .any(|g| g.facts.contains(&f) && g.vars.iter().any(given))
+            || space
+                .term_of
+                .iter()
+                .any(|(t, v)| t.calendar && (t.left == f || t.right == f) && given(v))
+    };
     for &f in &space.facts {
         let Some(&first) = space.var_of.get(&f) else {
             continue;
@@ -791,9 +845,12 @@ fn witness(
         let v = match space.vars.get(first as usize) {
             Some(Var::Bool(_)) => value(first).map(|x| Value::Bool(x == 1)),
             Some(Var::Enum(..)) => value(first).map(Value::Enum),
-            Some(Var::Numeric(_, d)) => value(first)
-                .and_then(|x| d.samples.get(x as usize))
-                .map(|s| Value::Num(*s)),
+            // A related fact's value is solved with the others of its group (`None`: no
+            // patient has the assignment, in a group left approximate).
+            Some(Var::Numeric(..)) if value(first).is_some() || tested_with(f) => {
+                Some(Value::Num(space.number(f, values)?))
+            }
+            Some(Var::Numeric(..)) => None,
             Some(Var::Code(..)) => value(first).map(|x| {
                 let example = space
                     .codes
@@ -828,13 +885,59 @@ fn witness(
                     Some(Value::Codes(codes))
                 }
             }
-            None => None,
+            Some(Var::Term { .. }) | None => None,
         };
         if let Some(v) = v {
             out.insert(f, v);
         }
     }
-    out
+    Some(out)
+}
+
+/// The terminal a witness patient reaches in the diagram: numbers and differences by the
+/// patient's values, other variables by the assignment it was made from; `None` when a value
+/// it needs is missing.
+fn reaches(
+    space: &Space<'_>,
+    root: Node,
+    values: &[Option<u32>],
+    patient: &BTreeMap<FactId, Value>,
+) -> Option<Node> {
+    let number = |f: &FactId| match patient.get(f) {
+        Some(Value::Num(n)) => Some((*n, space.program.fact(*f)?.ty)),
+        _ => None,
+    };
+    let class = |d: &crate::analyse::domain::NumericDomain, x: Num| {
+        d.regions.iter().position(|r| match r {
+            Region::Point(p) => x == *p,
+            Region::Between(a, b) => a.is_none_or(|a| x > a) && b.is_none_or(|b| x < b),
+        })
+    };
+    let mut at = root;
+    while let Some((var, children)) = space.mdd.test(at) {
+        let value = match space.vars.get(var as usize)? {
+            Var::Numeric(f, d) => class(d, number(f)?.0)?,
+            Var::Term {
+                left,
+                right,
+                calendar,
+                domain,
+            } => {
+                let (l, r) = (number(left)?, number(right)?);
+                let difference = if *calendar {
+                    let (l, r) = (Date::from_num(l.0)?, Date::from_num(r.0)?);
+                    Num::from(r.months_until(l))
+                } else {
+                    l.0.checked_mul(base_scale(l.1))?
+                        .checked_sub(r.0.checked_mul(base_scale(r.1))?)?
+                };
+                class(domain, difference)?
+            }
+            _ => values.get(var as usize).copied().flatten()? as usize,
+        };
+        at = *children.get(value)?;
+    }
+    Some(at)
 }
 
 /// Every code of one class of a code fact: those in every set the class lies in and in none
@@ -1018,6 +1121,20 @@ fn decision_doc(
                     .collect(),
             },
             ITest::CodeIn(s) => Test::CodeIn { set: set(s) },
+            ITest::Difference {
+                right,
+                calendar,
+                strict,
+                value,
+            } => Test::Difference {
+                other: fact_index.number(*right),
+                op: if *strict { ">" } else { ">=" }.to_string(),
+                value: value.to_string(),
+                unit: match calendar {
+                    true => Some(Unit::Month.name().to_string()),
+                    false => difference_unit(program.fact(n.fact).map(|f| f.ty)),
+                },
+            },
             ITest::Has {
                 all,
                 inside,
@@ -1115,6 +1232,24 @@ fn decision_doc(
     }
 }
 
+/// The unit a difference of two facts is counted in, in an artifact: days for dates, the
+/// smallest unit of a duration's family; none for numbers and percentages.
+fn difference_unit(ty: Option<Type>) -> Option<String> {
+    match ty? {
+        Type::Date => Some(Unit::Day.name().to_string()),
+        Type::Quantity(Unit::Percent) => None,
+        Type::Quantity(u) => Some(
+            match u.family() {
+                crate::types::Family::MonthBased => Unit::Month,
+                _ => Unit::Day,
+            }
+            .name()
+            .to_string(),
+        ),
+        _ => None,
+    }
+}
+
 /// Where a node's test comes from, and how the author's words there read it.
 struct NodeSource {
     span: Span,
@@ -1133,6 +1268,16 @@ fn node_source(space: &Space<'_>, decision: &Decision, node: &INode) -> NodeSour
     for rule in &decision.rules {
         for e in space.program.walk(&[&rule.condition]) {
             let (fact, same) = match (&e.kind, &node.test) {
+                (
+                    ExprKind::Relation(r),
+                    ITest::Difference {
+                        right,
+                        calendar,
+                        value,
+                        ..
+                    },
+                ) if r.right == *right && r.calendar == *calendar => (r.left, r.value == *value),
+                (ExprKind::Relation(_), _) | (_, ITest::Difference { .. }) => continue,
                 (ExprKind::Fact(f), ITest::IsTrue) => (*f, true),
                 (ExprKind::Compare { fact, value, .. }, ITest::Compare { value: v, .. }) => {
                     (*fact, value == v)
@@ -1174,21 +1319,31 @@ fn node_source(space: &Space<'_>, decision: &Decision, node: &INode) -> NodeSour
 /// the classes of values the decision tells apart. A test of one class of a set of codes is
 /// never the whole of a condition on the set.
 fn agreement(space: &Space<'_>, node: &INode, e: &Expr) -> Option<bool> {
-    let var = space.vars.get(*space.var_of.get(&node.fact)? as usize)?;
+    let var = match node.test {
+        ITest::Difference {
+            right, calendar, ..
+        } => *space.term_of.get(&Term {
+            left: node.fact,
+            right,
+            calendar,
+        })?,
+        _ => *space.var_of.get(&node.fact)?,
+    };
+    let var = space.vars.get(var as usize)?;
     let samples: &[Num] = match var {
-        Var::Numeric(_, d) => &d.samples,
+        Var::Numeric(_, d) | Var::Term { domain: d, .. } => &d.samples,
         _ => &[],
     };
     let size = match var {
         Var::Bool(_) => 2,
         Var::Enum(_, e) => space.program.enum_type(*e)?.values.len(),
-        Var::Numeric(_, d) => d.samples.len(),
+        Var::Numeric(_, d) | Var::Term { domain: d, .. } => d.samples.len(),
         Var::Code(_, n) => *n,
         Var::ClassCount { .. } => return None,
     };
     let test: Vec<bool> = match &node.test {
         ITest::IsTrue => vec![false, true],
-        ITest::Compare { strict, value } => samples
+        ITest::Compare { strict, value } | ITest::Difference { strict, value, .. } => samples
             .iter()
             .map(|s| if *strict { s > value } else { s >= value })
             .collect(),
@@ -1198,10 +1353,12 @@ fn agreement(space: &Space<'_>, node: &INode, e: &Expr) -> Option<bool> {
     };
     let holds: Vec<bool> = match &e.kind {
         ExprKind::Fact(_) => vec![false, true],
-        ExprKind::Compare { op, value, .. } => samples
-            .iter()
-            .map(|s| crate::analyse::domain::holds(*s, *op, *value))
-            .collect(),
+        ExprKind::Compare { op, value, .. } | ExprKind::Relation(Relation { op, value, .. }) => {
+            samples
+                .iter()
+                .map(|s| crate::analyse::domain::holds(*s, *op, *value))
+                .collect()
+        }
         ExprKind::EnumIn { values, .. } => (0..size as u32).map(|v| values.contains(&v)).collect(),
         ExprKind::CodeIn { set, .. } => space.class_membership(node.fact, *set),
         _ => return None,

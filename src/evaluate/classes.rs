@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use crate::ast::Quantifier;
 use crate::codes::System;
 use crate::codeset::CodeSets;
-use crate::ir::{CodeSetId, Decision, Expr, ExprKind, FactId, Program, Value};
+use crate::ir::{CodeSetId, Decision, Expr, ExprKind, FactId, Program, Term, Value};
 use crate::types::{Num, Type};
 
 /// How many values of a set-of-codes fact to try at most: combinations grow as powers of
@@ -57,6 +57,28 @@ pub fn representatives(
         }
         Type::Error => Vec::new(),
     })
+}
+
+/// The differences of related facts the decision's conditions compare (through
+/// definitions), each with a value of each class of it: its thresholds and the values between
+/// them (see [`crate::analyse::domain::difference`]).
+pub fn terms(program: &Program, decision: &Decision) -> Vec<(Term, Vec<Num>)> {
+    let conditions: Vec<&Expr> = decision.rules.iter().map(|r| &r.condition).collect();
+    let mut found: BTreeMap<Term, Vec<Num>> = BTreeMap::new();
+    for e in program.walk(&conditions) {
+        if let ExprKind::Relation(r) = &e.kind {
+            found.entry(r.term()).or_default().push(r.value);
+        }
+    }
+    found
+        .into_iter()
+        .map(|(term, mut thresholds)| {
+            thresholds.sort();
+            thresholds.dedup();
+            let d = crate::analyse::domain::difference(program, term.left, term.right, &thresholds);
+            (term, d.samples)
+        })
+        .collect()
 }
 
 #[derive(Default)]

@@ -1,13 +1,19 @@
 //! Three-valued evaluation of one decision: `None` is unknown, and `and`, `or`, `not` and the
 //! counts follow Kleene's tables, so a known result never depends on a missing fact.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::{Assignment, Hit, select};
 use crate::ast::{CmpOp, CountKind};
 use crate::codeset::CodeSets;
-use crate::ir::{Decision, DefineBody, DefineId, Expr, ExprKind, FactId, Program, Value};
-use crate::types::Num;
+use crate::ir::{Decision, DefineBody, DefineId, Expr, ExprKind, FactId, Program, Term, Value};
+use crate::types::{Num, Type};
+
+/// The differences of related facts split on their own (`left - right` in the facts' base
+/// unit, see [`crate::ir::Relation`]): those of a relation one of whose facts is missing.
+/// Evaluation splits such a difference over its classes as a value of its own, never working
+/// it out from values its facts are split over; `None` until it is given a value.
+pub type Terms = BTreeMap<Term, Option<Num>>;
 
 /// A decision ready to evaluate: its definitions in dependency order and the facts it reads.
 pub struct Plan<'p> {
@@ -37,12 +43,12 @@ impl<'p> Plan<'p> {
         &self.facts
     }
 
-    /// The result, when the known facts decide it.
-    pub fn run(&self, facts: &Assignment) -> Option<Hit> {
+    /// The result, when the known facts (and differences) decide it.
+    pub fn run(&self, facts: &Assignment, terms: &Terms) -> Option<Hit> {
         let mut values: HashMap<DefineId, Option<bool>> = HashMap::new();
         for d in &self.defines {
             let v = match self.program.define(*d).map(|x| &x.body) {
-                Some(DefineBody::Condition(e)) => self.eval(e, facts, &values),
+                Some(DefineBody::Condition(e)) => self.eval(e, facts, terms, &values),
                 _ => None,
             };
             values.insert(*d, v);
@@ -55,7 +61,7 @@ impl<'p> Plan<'p> {
             self.decision
                 .rules
                 .iter()
-                .map(|r| self.eval(&r.condition, facts, &values)),
+                .map(|r| self.eval(&r.condition, facts, terms, &values)),
         )
     }
 
@@ -65,6 +71,7 @@ impl<'p> Plan<'p> {
         &self,
         e: &Expr,
         facts: &Assignment,
+        terms: &Terms,
         defines: &HashMap<DefineId, Option<bool>>,
     ) -> Option<bool> {
         let mut e = e;
@@ -107,7 +114,7 @@ impl<'p> Plan<'p> {
             ExprKind::And(es) => {
                 let mut acc = Some(true);
                 for x in es {
-                    match self.eval(x, facts, defines) {
+                    match self.eval(x, facts, terms, defines) {
                         Some(false) => {
                             acc = Some(false);
                             break;
@@ -121,7 +128,7 @@ impl<'p> Plan<'p> {
             ExprKind::Or(es) => {
                 let mut acc = Some(false);
                 for x in es {
-                    match self.eval(x, facts, defines) {
+                    match self.eval(x, facts, terms, defines) {
                         Some(true) => {
                             acc = Some(true);
                             break;
@@ -132,10 +139,22 @@ impl<'p> Plan<'p> {
                 }
                 acc
             }
+            // A difference split on its own counts as given, even where its facts have values
+            // of their own split: the two are split independently (as the artifact does).
+            ExprKind::Relation(r) => match terms.get(&r.term()) {
+                Some(d) => d.map(|d| compare(d, r.op, r.value)),
+                None => match (facts.get(&r.left), facts.get(&r.right)) {
+                    (Some(Value::Num(a)), Some(Value::Num(b))) => {
+                        let ty = |f| self.program.fact(f).map_or(Type::Error, |x| x.ty);
+                        r.holds((*a, ty(r.left)), (*b, ty(r.right)))
+                    }
+                    _ => None,
+                },
+            },
             ExprKind::Count { kind, k, items } => {
                 let (mut yes, mut unknown) = (0usize, 0usize);
                 for x in items {
-                    match self.eval(x, facts, defines) {
+                    match self.eval(x, facts, terms, defines) {
                         Some(true) => yes += 1,
                         None => unknown += 1,
                         Some(false) => {}
@@ -182,7 +201,7 @@ fn reading_order(program: &Program, conditions: &[&Expr]) -> Vec<FactId> {
     let mut seen: HashSet<FactId> = HashSet::new();
     program
         .walk(conditions)
-        .filter_map(Expr::fact)
+        .flat_map(Expr::facts_tested)
         .filter(|f| seen.insert(*f))
         .collect()
 }

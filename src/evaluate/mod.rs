@@ -13,6 +13,8 @@
 mod classes;
 mod kleene;
 
+use kleene::Terms;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::codeset::CodeSets;
@@ -88,23 +90,35 @@ pub fn evaluate(
     // A value of the wrong type is no value: the checker and the artifact loader rule it out,
     // and treating it as missing keeps evaluation from guessing.
     facts.retain(|f, v| program.fact(*f).is_some_and(|fact| fits(fact.ty, v)));
-    if let Some(known) = plan.run(&facts) {
+    if let Some(known) = plan.run(&facts, &Terms::new()) {
         return finish(known, vec![]);
     }
-    let missing: Vec<FactId> = plan
+    let missing_facts: Vec<FactId> = plan
         .facts()
         .iter()
         .copied()
         .filter(|f| !facts.contains_key(f))
         .collect();
-    let domains: Vec<Option<Vec<Value>>> = missing
+    // The facts, then the differences of related facts one of which is missing: those are
+    // split on their own (see `kleene::Terms`).
+    let mut missing: Vec<Level> = missing_facts.iter().map(|f| Level::Fact(*f)).collect();
+    let mut domains: Vec<Option<Vec<Value>>> = missing_facts
         .iter()
         .map(|f| classes::representatives(program, code_sets, d, *f))
         .collect();
+    let mut terms = Terms::new();
+    for (term, samples) in classes::terms(program, d) {
+        if !facts.contains_key(&term.left) || !facts.contains_key(&term.right) {
+            missing.push(Level::Term(term));
+            domains.push(Some(samples.into_iter().map(Value::Num).collect()));
+            terms.insert(term, None);
+        }
+    }
     let mut search = Search {
         plan: &plan,
         missing: &missing,
         domains: &domains,
+        terms,
         nodes: HashMap::new(),
         leaves: Vec::new(),
         by: BTreeSet::new(),
@@ -119,17 +133,20 @@ pub fn evaluate(
             // Every interned node is reachable from the root: a node is made only as a child
             // of its parent, which keeps it either in its own node or, when reduced, as its
             // one result.
+            // A difference tested needs its missing facts.
             let mut needed: Vec<FactId> = search
                 .nodes
                 .keys()
-                .filter_map(|(level, _)| missing.get(*level).copied())
+                .filter_map(|(level, _)| missing.get(*level))
+                .flat_map(|l| l.facts())
+                .filter(|f| !facts.contains_key(f))
                 .collect();
             needed.sort();
             needed.dedup();
             Evaluation::Pending { needed }
         }
         None => {
-            let mut needed = missing;
+            let mut needed = missing_facts;
             needed.sort();
             Evaluation::Pending { needed }
         }
@@ -172,9 +189,29 @@ enum Node {
     Test(usize),
 }
 
+/// What one level of the search splits: a missing fact, or the difference of two related
+/// facts one of which is missing.
+#[derive(Debug, Clone, Copy)]
+enum Level {
+    Fact(FactId),
+    Term(crate::ir::Term),
+}
+
+impl Level {
+    fn facts(self) -> impl Iterator<Item = FactId> {
+        let (a, b) = match self {
+            Level::Fact(f) => (f, None),
+            Level::Term(t) => (t.left, Some(t.right)),
+        };
+        std::iter::once(a).chain(b)
+    }
+}
+
 struct Search<'a, 'p> {
     plan: &'a kleene::Plan<'p>,
-    missing: &'a [FactId],
+    missing: &'a [Level],
+    /// The differences split so far.
+    terms: Terms,
     /// The values each missing fact is split over; `None` when it has too many.
     domains: &'a [Option<Vec<Value>>],
     /// Interned test nodes by (level, children): equal sub-results share one node, so a node
@@ -194,19 +231,35 @@ impl Search<'_, '_> {
     /// Recursion depth is at most the number of facts the decision reads.
     fn expand(&mut self, facts: &mut Assignment, level: usize) -> Option<Node> {
         self.budget = self.budget.checked_sub(1)?;
-        if let Some(result) = self.plan.run(facts) {
+        if let Some(result) = self.plan.run(facts, &self.terms) {
             return Some(self.leaf(result));
         }
-        let (Some(&fact), Some(values)) = (self.missing.get(level), self.domains.get(level)) else {
+        let (Some(&split), Some(values)) = (self.missing.get(level), self.domains.get(level))
+        else {
             // Every fact has a value, so three-valued evaluation decides; kept total anyway.
             return Some(self.leaf(Hit::NoRule));
         };
         let values = values.as_ref()?;
         let mut children = Vec::with_capacity(values.len());
         for v in values {
-            facts.insert(fact, v.clone());
+            match (split, v) {
+                (Level::Fact(fact), _) => {
+                    facts.insert(fact, v.clone());
+                }
+                (Level::Term(t), Value::Num(d)) => {
+                    self.terms.insert(t, Some(*d));
+                }
+                (Level::Term(..), _) => return None,
+            }
             let child = self.expand(facts, level + 1);
-            facts.remove(&fact);
+            match split {
+                Level::Fact(fact) => {
+                    facts.remove(&fact);
+                }
+                Level::Term(t) => {
+                    self.terms.insert(t, None);
+                }
+            }
             children.push(child?);
         }
         let first = *children.first()?;

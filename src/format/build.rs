@@ -945,6 +945,18 @@ impl<'a> Builder<'a> {
             }
             // A count used as an operand has no parentheses of its own.
             OperandKind::Paren(inner) => self.expr(inner),
+            OperandKind::Difference {
+                left,
+                right,
+                op_span,
+            } => {
+                let mut docs = self.operand(left);
+                docs.push(Doc::Space);
+                docs.extend(self.span_tok(*op_span, "-"));
+                docs.push(Doc::Space);
+                docs.extend(self.operand(right));
+                docs
+            }
         };
         if let Some(unit) = &o.conversion {
             docs.push(Doc::Space);

@@ -542,12 +542,22 @@ impl<'d> Builder<'d> {
 
     fn predicate(&mut self, pair: P<'_>) -> Option<Expr> {
         let span = self.span(&pair);
-        let mut inner = pair.into_inner();
+        let mut inner = pair.into_inner().peekable();
         let first = inner.next()?;
+        let minus = inner.next_if(|p| p.as_rule() == Rule::minus_tail);
         let Some(tail) = inner.next() else {
-            return self.standalone_operand(first);
+            return match minus {
+                None => self.standalone_operand(first),
+                Some(minus) => Some(Expr {
+                    kind: ExprKind::Operand(self.difference(first, minus)?),
+                    span,
+                }),
+            };
         };
-        let value = self.operand(first)?;
+        let value = match minus {
+            None => self.operand(first)?,
+            Some(minus) => self.difference(first, minus)?,
+        };
         let kind = match tail.as_rule() {
             Rule::compare_tail => {
                 let mut parts = tail.into_inner();
@@ -561,7 +571,11 @@ impl<'d> Builder<'d> {
                     _ => CmpOp::Gt,
                 };
                 let op_span = self.span(&op_pair);
-                let right = self.operand(parts.next()?)?;
+                let right = parts.next()?;
+                let right = match parts.next() {
+                    None => self.operand(right)?,
+                    Some(minus) => self.difference(right, minus)?,
+                };
                 ExprKind::Compare {
                     op,
                     op_span,
@@ -609,6 +623,24 @@ impl<'d> Builder<'d> {
             }
         };
         Some(Expr { kind, span })
+    }
+
+    /// `a - b`: the operand `a` and the tail `- b`.
+    fn difference(&mut self, first: P<'_>, minus: P<'_>) -> Option<Operand> {
+        let (from, to) = (self.span(&first), self.span(&minus));
+        let span = Span::new(self.file, from.start as usize, to.end as usize);
+        let op_span = Span::new(self.file, to.start as usize, to.start as usize + 1);
+        let left = self.operand(first)?;
+        let right = self.operand(minus.into_inner().next()?)?;
+        Some(Operand {
+            kind: OperandKind::Difference {
+                left: Box::new(left),
+                right: Box::new(right),
+                op_span,
+            },
+            conversion: None,
+            span,
+        })
     }
 
     /// An operand on its own is a condition; a k-of-n count stays a count.

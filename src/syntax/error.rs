@@ -126,6 +126,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::operand
         | Rule::paren => "a condition",
         Rule::compare_tail | Rule::cmp_op => COMPARISON,
+        Rule::minus_tail => "`-`",
         Rule::in_tail => "`in`",
         Rule::has_tail => "`has`",
         Rule::quantifier => "`any`, `all` or `none`",
@@ -242,7 +243,7 @@ fn unsupported(found: &Found, expected: &str, file: FileId, at: usize) -> Option
                 format!("the language has no arithmetic: `{word}` cannot combine values"),
             )
             .primary(span, "no arithmetic")
-            .help("a condition compares one fact with a value, such as `a > 3`; a value worked out from others (a difference, a ratio) is a fact of its own, given with the patient's facts"),
+            .help("a condition compares a fact with a value, such as `a > 3`, or two facts, such as `a - b > 3`; a value worked out otherwise (a sum, a ratio) is a fact of its own, given with the patient's facts"),
         );
     }
     None

@@ -94,6 +94,22 @@ impl Date {
         Num::from(self.days())
     }
 
+    /// The date `months` calendar months later (earlier when negative), on the same day of the
+    /// month, or the month's last day when it has no such day; `None` outside the years 0 to
+    /// 9999.
+    pub fn add_months(self, months: i64) -> Option<Date> {
+        let index = i64::from(self.year) * 12 + i64::from(self.month) - 1 + months;
+        let year = u16::try_from(index.div_euclid(12))
+            .ok()
+            .filter(|y| *y <= 9999)?;
+        let month = u8::try_from(index.rem_euclid(12) + 1).ok()?;
+        Some(Date {
+            year,
+            month,
+            day: self.day.min(month_days(year, month)),
+        })
+    }
+
     /// The calendar months completed from `self` to `later`, as an age is counted: from
     /// 2020-01-31 to 2020-02-29 none, to 2020-03-01 one. Negative when `later` is earlier
     /// (the months completed backwards, negated).
@@ -155,5 +171,11 @@ mod tests {
         assert_eq!(d("2020-01-15").months_until(d("2020-07-15")), 6);
         assert_eq!(d("1948-03-01").months_until(d("2026-09-01")), 942);
         assert_eq!(d("2020-07-15").months_until(d("2020-01-15")), -6);
+        assert_eq!(d("2020-01-31").add_months(1), Some(d("2020-02-29")));
+        assert_eq!(d("2020-03-15").add_months(-14), Some(d("2019-01-15")));
+        for k in [-30, -1, 0, 1, 13, 942] {
+            let from = d("1948-01-31");
+            assert_eq!(from.months_until(from.add_months(k).unwrap()), k);
+        }
     }
 }

@@ -117,6 +117,11 @@ pub(crate) struct Node {
 struct VarKey {
     fact: u32,
     class: Option<u32>,
+    /// The second fact of a difference.
+    other: Option<u32>,
+    /// Whether the difference counts calendar months: days and calendar months between the
+    /// same two dates are two number lines, not one.
+    calendar: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +135,16 @@ enum Prepared {
     HasAny(u32),
     /// A class and its size.
     HasAll(u32, u32),
+    /// `fact * scale - other * other_scale` is at least (above, when strict) `value`; with
+    /// `calendar`, the calendar months completed from the date `other` to the date `fact`.
+    Difference {
+        other: u32,
+        scale: Num,
+        other_scale: Num,
+        calendar: bool,
+        strict: bool,
+        value: Num,
+    },
 }
 
 /// A class of codes a `has` test names: the codes in every set of `inside` and in none of
@@ -261,14 +276,26 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
         )));
     }
     // The first format is the second without what came with it.
-    if doc.format == super::FORMAT_1
-        && let Some(f) = doc.facts.iter().find(|f| f.ty == FactType::Date)
-    {
-        return Err(LoadError(format!(
-            "fact `{}`: a date, which a `{}` artifact cannot hold",
-            f.name,
-            super::FORMAT_1
-        )));
+    if doc.format == super::FORMAT_1 {
+        if let Some(f) = doc.facts.iter().find(|f| f.ty == FactType::Date) {
+            return Err(LoadError(format!(
+                "fact `{}`: a date, which a `{}` artifact cannot hold",
+                f.name,
+                super::FORMAT_1
+            )));
+        }
+        let difference = |n: &super::NodeDoc| matches!(n.test, Test::Difference { .. });
+        if let Some(d) = doc
+            .decisions
+            .iter()
+            .find(|d| d.nodes.iter().any(difference))
+        {
+            return Err(LoadError(format!(
+                "decision `{}`: a test of a difference of two facts, which a `{}` artifact cannot hold",
+                d.name,
+                super::FORMAT_1
+            )));
+        }
     }
     for f in &doc.facts {
         let ok = match f.ty {
@@ -392,6 +419,40 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
                         _ => return Err(mismatch()),
                     }
                 }
+                (
+                    Test::Difference {
+                        other,
+                        op,
+                        value,
+                        unit,
+                    },
+                    _,
+                ) => {
+                    let second = doc.facts.get(*other as usize).ok_or_else(mismatch)?;
+                    let unit = match unit {
+                        Some(u) => Some(Unit::parse(u).ok_or_else(mismatch)?),
+                        None => None,
+                    };
+                    // Months between two dates are calendar months.
+                    let calendar = fact.ty == FactType::Date && unit == Some(Unit::Month);
+                    let (scale, other_scale) = match calendar {
+                        true if second.ty == FactType::Date => (Num::from_int(1), Num::from_int(1)),
+                        _ => difference_scales(fact, second, unit).ok_or_else(mismatch)?,
+                    };
+                    let strict = match op.as_str() {
+                        ">=" => false,
+                        ">" => true,
+                        _ => return Err(mismatch()),
+                    };
+                    Prepared::Difference {
+                        other: *other,
+                        scale,
+                        other_scale,
+                        calendar,
+                        strict,
+                        value: parse_num(value).ok_or_else(mismatch)?,
+                    }
+                }
                 (Test::EnumIn { values }, FactType::Enum) => {
                     let mut mask = vec![false; fact.values.len()];
                     for v in values {
@@ -493,6 +554,66 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
     })
 }
 
+impl Prepared {
+    /// A test against a threshold: whether it is strict (`>`), and the threshold.
+    fn threshold(&self) -> Option<(bool, Num)> {
+        match self {
+            Prepared::Ge(v) => Some((false, *v)),
+            Prepared::Gt(v) => Some((true, *v)),
+            Prepared::Difference { strict, value, .. } => Some((*strict, *value)),
+            _ => None,
+        }
+    }
+}
+
+/// For tests against thresholds of one number line, whether each holds in each class of it.
+fn threshold_splits(
+    kind: NumberKind,
+    range: Option<(Num, Num)>,
+    tests: &[Prepared],
+) -> Vec<Vec<bool>> {
+    let thresholds: Vec<Num> = tests
+        .iter()
+        .filter_map(|t| t.threshold().map(|(_, v)| v))
+        .collect();
+    let samples = crate::num::numeric_within(kind, range, &thresholds).samples;
+    tests
+        .iter()
+        .map(|t| {
+            samples
+                .iter()
+                .map(|x| match t.threshold() {
+                    Some((true, v)) => *x > v,
+                    Some((false, v)) => *x >= v,
+                    None => false,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// What each of two facts of one kind is counted in for their difference: for dates, days;
+/// for durations, the difference's `unit` (of their family); for numbers and percentages,
+/// themselves. `None` when the facts are not of one kind or the unit does not fit them.
+fn difference_scales(
+    a: &super::FactSchema,
+    b: &super::FactSchema,
+    unit: Option<Unit>,
+) -> Option<(Num, Num)> {
+    let one = Num::from_int(1);
+    let duration = |f: &super::FactSchema| f.unit.as_deref().and_then(Unit::parse);
+    match (a.ty, b.ty, unit) {
+        (FactType::Date, FactType::Date, Some(Unit::Day)) => Some((one, one)),
+        (FactType::Int, FactType::Int, None)
+        | (FactType::Decimal, FactType::Decimal, None)
+        | (FactType::Percent, FactType::Percent, None) => Some((one, one)),
+        (FactType::Duration, FactType::Duration, Some(u)) => {
+            Some((duration(a)?.exact_factor(u)?, duration(b)?.exact_factor(u)?))
+        }
+        _ => None,
+    }
+}
+
 /// Gives each test its variable and, for each class of the variable's values, whether the
 /// test holds, and returns the facts of the variables. The classes are those the decision's
 /// tests tell apart: a bool's two values, an enum's values, a number line cut at the tests'
@@ -505,13 +626,18 @@ fn split(
     facts: &[super::FactSchema],
     sets: &[Vec<String>],
     classes: &[Class],
-) -> Option<Vec<u32>> {
+) -> Option<Vec<(u32, Option<u32>)>> {
     let key_of = |n: &Node| VarKey {
         fact: n.fact,
         class: match n.test {
             Prepared::HasAny(c) | Prepared::HasAll(c, _) => Some(c),
             _ => None,
         },
+        other: match n.test {
+            Prepared::Difference { other, .. } => Some(other),
+            _ => None,
+        },
+        calendar: matches!(n.test, Prepared::Difference { calendar: true, .. }),
     };
     let mut keys: Vec<VarKey> = nodes.iter().map(key_of).collect();
     keys.sort();
@@ -525,126 +651,118 @@ fn split(
             .filter_map(|i| nodes.get(*i).map(|n| n.test.clone()))
             .collect();
         let fact = facts.get(key.fact as usize)?;
-        let splits: Vec<Vec<bool>> = match fact.ty {
-            FactType::Bool => tests.iter().map(|_| vec![false, true]).collect(),
-            FactType::Int
-            | FactType::Decimal
-            | FactType::Duration
-            | FactType::Percent
-            | FactType::Date
-            | FactType::Quantity => {
-                let kind = match fact.ty {
-                    FactType::Int | FactType::Date => NumberKind::Int,
-                    FactType::Duration => NumberKind::Duration,
-                    FactType::Percent => NumberKind::Percent,
-                    FactType::Quantity
-                        if fact
-                            .unit
-                            .as_deref()
-                            .and_then(Unit::parse)
-                            .is_some_and(Unit::nonnegative) =>
-                    {
-                        NumberKind::Amount
-                    }
+        let splits: Vec<Vec<bool>> = match (key.other, fact.ty) {
+            // A difference: its own number line, of whole numbers when both facts are (as the
+            // compiler's analysis cuts it).
+            (Some(other), _) => {
+                let whole = |t: FactType| matches!(t, FactType::Int | FactType::Date);
+                let kind = match facts.get(other as usize) {
+                    Some(o) if whole(o.ty) && whole(fact.ty) => NumberKind::Int,
                     _ => NumberKind::Decimal,
                 };
-                let thresholds: Vec<Num> = tests
-                    .iter()
-                    .filter_map(|t| match t {
-                        Prepared::Ge(v) | Prepared::Gt(v) => Some(*v),
-                        _ => None,
-                    })
-                    .collect();
-                let range = fact.range.as_ref().and_then(crate::Range::bounds);
-                let samples = crate::num::numeric_within(kind, range, &thresholds).samples;
-                tests
-                    .iter()
-                    .map(|t| {
-                        samples
-                            .iter()
-                            .map(|x| match t {
-                                Prepared::Ge(v) => x >= v,
-                                Prepared::Gt(v) => x > v,
-                                _ => false,
-                            })
-                            .collect()
-                    })
-                    .collect()
+                threshold_splits(kind, None, &tests)
             }
-            FactType::Enum => tests
-                .iter()
-                .map(|t| match t {
-                    Prepared::EnumIn(mask) => mask.clone(),
-                    _ => Vec::new(),
-                })
-                .collect(),
-            FactType::Code => {
-                let tested: Vec<u32> = {
-                    let mut t: Vec<u32> = tests
-                        .iter()
-                        .filter_map(|t| match t {
-                            Prepared::CodeIn(s) => Some(*s),
-                            _ => None,
-                        })
-                        .collect();
-                    t.sort_unstable();
-                    t.dedup();
-                    t
-                };
-                // A code's memberships of the tested sets; a code in none of them is one more.
-                let member = |s: u32, code: &String| {
-                    sets.get(s as usize)
-                        .is_some_and(|c| c.binary_search(code).is_ok())
-                };
-                let mut signatures: Vec<Vec<bool>> = vec![vec![false; tested.len()]];
-                for s in &tested {
-                    for code in sets.get(*s as usize).into_iter().flatten() {
-                        let signature: Vec<bool> =
-                            tested.iter().map(|t| member(*t, code)).collect();
-                        if !signatures.contains(&signature) {
-                            signatures.push(signature);
+            (None, ty) => match ty {
+                FactType::Bool => tests.iter().map(|_| vec![false, true]).collect(),
+                FactType::Int
+                | FactType::Decimal
+                | FactType::Duration
+                | FactType::Percent
+                | FactType::Date
+                | FactType::Quantity => {
+                    let kind = match fact.ty {
+                        FactType::Int | FactType::Date => NumberKind::Int,
+                        FactType::Duration => NumberKind::Duration,
+                        FactType::Percent => NumberKind::Percent,
+                        FactType::Quantity
+                            if fact
+                                .unit
+                                .as_deref()
+                                .and_then(Unit::parse)
+                                .is_some_and(Unit::nonnegative) =>
+                        {
+                            NumberKind::Amount
+                        }
+                        _ => NumberKind::Decimal,
+                    };
+                    let range = fact.range.as_ref().and_then(crate::Range::bounds);
+                    threshold_splits(kind, range, &tests)
+                }
+                FactType::Enum => tests
+                    .iter()
+                    .map(|t| match t {
+                        Prepared::EnumIn(mask) => mask.clone(),
+                        _ => Vec::new(),
+                    })
+                    .collect(),
+                FactType::Code => {
+                    let tested: Vec<u32> = {
+                        let mut t: Vec<u32> = tests
+                            .iter()
+                            .filter_map(|t| match t {
+                                Prepared::CodeIn(s) => Some(*s),
+                                _ => None,
+                            })
+                            .collect();
+                        t.sort_unstable();
+                        t.dedup();
+                        t
+                    };
+                    // A code's memberships of the tested sets; a code in none of them is one more.
+                    let member = |s: u32, code: &String| {
+                        sets.get(s as usize)
+                            .is_some_and(|c| c.binary_search(code).is_ok())
+                    };
+                    let mut signatures: Vec<Vec<bool>> = vec![vec![false; tested.len()]];
+                    for s in &tested {
+                        for code in sets.get(*s as usize).into_iter().flatten() {
+                            let signature: Vec<bool> =
+                                tested.iter().map(|t| member(*t, code)).collect();
+                            if !signatures.contains(&signature) {
+                                signatures.push(signature);
+                            }
                         }
                     }
+                    tests
+                        .iter()
+                        .map(|t| {
+                            let at = match t {
+                                Prepared::CodeIn(s) => tested.binary_search(s).ok(),
+                                _ => None,
+                            };
+                            signatures
+                                .iter()
+                                .map(|sig| at.and_then(|a| sig.get(a)).copied().unwrap_or(false))
+                                .collect()
+                        })
+                        .collect()
                 }
-                tests
-                    .iter()
-                    .map(|t| {
-                        let at = match t {
-                            Prepared::CodeIn(s) => tested.binary_search(s).ok(),
-                            _ => None,
-                        };
-                        signatures
-                            .iter()
-                            .map(|sig| at.and_then(|a| sig.get(a)).copied().unwrap_or(false))
-                            .collect()
-                    })
-                    .collect()
-            }
-            FactType::Codes => {
-                let size = key
-                    .class
-                    .and_then(|c| classes.get(c as usize))
-                    .map_or(0, |c| c.size);
-                // How many of the class's codes the patient has: none, some, all.
-                let counts: Vec<u32> = match size {
-                    0 => vec![0],
-                    1 => vec![0, 1],
-                    _ => vec![0, 1, size],
-                };
-                tests
-                    .iter()
-                    .map(|t| {
-                        counts
-                            .iter()
-                            .map(|n| match t {
-                                Prepared::HasAny(_) => *n > 0,
-                                Prepared::HasAll(_, all) => n >= all,
-                                _ => false,
-                            })
-                            .collect()
-                    })
-                    .collect()
-            }
+                FactType::Codes => {
+                    let size = key
+                        .class
+                        .and_then(|c| classes.get(c as usize))
+                        .map_or(0, |c| c.size);
+                    // How many of the class's codes the patient has: none, some, all.
+                    let counts: Vec<u32> = match size {
+                        0 => vec![0],
+                        1 => vec![0, 1],
+                        _ => vec![0, 1, size],
+                    };
+                    tests
+                        .iter()
+                        .map(|t| {
+                            counts
+                                .iter()
+                                .map(|n| match t {
+                                    Prepared::HasAny(_) => *n > 0,
+                                    Prepared::HasAll(_, all) => n >= all,
+                                    _ => false,
+                                })
+                                .collect()
+                        })
+                        .collect()
+                }
+            },
         };
         for (i, split) in members.iter().zip(splits) {
             if let Some(n) = nodes.get_mut(*i) {
@@ -683,7 +801,7 @@ fn split(
             }
         }
     }
-    (removed == keys.len()).then(|| keys.iter().map(|k| k.fact).collect())
+    (removed == keys.len()).then(|| keys.iter().map(|k| (k.fact, k.other)).collect())
 }
 
 /// Indexes every code of the sets with the sets and the classes that hold it.
@@ -797,6 +915,29 @@ impl Decision {
             }
             (Prepared::HasAny(class), Slot::Codes) => facts.class_count(*class) > 0,
             (Prepared::HasAll(class, size), Slot::Codes) => facts.class_count(*class) >= *size,
+            (
+                Prepared::Difference {
+                    other,
+                    scale,
+                    other_scale,
+                    calendar,
+                    strict,
+                    value,
+                },
+                Slot::Num(v),
+            ) => {
+                let Some(Slot::Num(w)) = facts.slots.get(*other as usize) else {
+                    return None;
+                };
+                let d = if *calendar {
+                    let (later, earlier) = (Date::from_num(*v)?, Date::from_num(*w)?);
+                    Num::from(earlier.months_until(later))
+                } else {
+                    v.checked_mul(*scale)?
+                        .checked_sub(w.checked_mul(*other_scale)?)?
+                };
+                if *strict { d > *value } else { d >= *value }
+            }
             // Facts are bound against the artifact's own schema, so a slot of another type
             // cannot be met (facts of another artifact are refused before any test).
             _ => {
@@ -866,7 +1007,10 @@ impl Decision {
                     at = if holds { node.then } else { node.otherwise };
                 }
                 None => {
-                    return self.explore(at, &known, path).unwrap_or_else(|| {
+                    let missing = |f: u32| {
+                        !own || matches!(facts.slots.get(f as usize), Some(Slot::Missing) | None)
+                    };
+                    return self.explore(at, &known, &missing, path).unwrap_or_else(|| {
                         debug_assert!(false, "a loaded diagram is out of range");
                         Evaluation {
                             leaves: Vec::new(),
@@ -898,6 +1042,7 @@ impl Decision {
         &self,
         start: u32,
         known: &dyn Fn(&Node) -> Option<bool>,
+        missing: &dyn Fn(u32) -> bool,
         path: Vec<Step>,
     ) -> Option<Evaluation> {
         let mut by_leaf = Diagram::default();
@@ -968,10 +1113,13 @@ impl Decision {
             mapped.push(made);
         }
         let root = map(root, &mapped, &mut key_of)?;
+        // A difference tested needs whichever of its facts are missing.
         let mut needed: Vec<u32> = by_result
             .vars(root)
             .iter()
             .filter_map(|v| self.vars.get(*v as usize).copied())
+            .flat_map(|(fact, other)| std::iter::once(fact).chain(other))
+            .filter(|f| missing(*f))
             .collect();
         needed.sort_unstable();
         needed.dedup();
@@ -1047,6 +1195,16 @@ impl Decision {
                     class.push_str(&set_names(not_in, " or ")?);
                 }
                 format!("{name} has {q} code in {class}")
+            }
+            Test::Difference {
+                other,
+                op,
+                value,
+                unit,
+            } => {
+                let other = doc.facts.get(*other as usize)?;
+                let unit = unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
+                format!("{name} - {} {op} {value}{unit}", other.name)
             }
         })
     }

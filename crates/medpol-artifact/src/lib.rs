@@ -283,6 +283,17 @@ pub enum Test {
         inside: Vec<u32>,
         not_in: Vec<u32>,
     },
+    /// The difference of two facts of one kind, the node's fact minus `other` (an index into
+    /// `facts`), each counted in `unit` when they have one (`days` for dates and for
+    /// durations in days or weeks, `months` for durations in months or years), compared as
+    /// `compare` compares: `op` is `>=` or `>`, `value` exact.
+    Difference {
+        other: u32,
+        op: String,
+        value: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unit: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -440,9 +451,9 @@ pub struct Decision {
     pub(crate) index: usize,
     pub(crate) doc: DecisionDoc,
     pub(crate) nodes: Vec<eval::Node>,
-    /// The facts of the variables the tests read, by variable: a missing fact is split over
-    /// its variables' classes of values.
-    pub(crate) vars: Vec<u32>,
+    /// The facts of the variables the tests read, by variable (with the second fact of a
+    /// difference): a missing fact is split over its variables' classes of values.
+    pub(crate) vars: Vec<(u32, Option<u32>)>,
     pub(crate) root: u32,
     /// For each leaf, what counts as "the same result" when facts are missing.
     pub(crate) keys: Vec<eval::Key>,

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use num_rational::Ratio;
-use num_traits::{CheckedDiv, CheckedMul, Signed, ToPrimitive, Zero};
+use num_traits::{CheckedAdd, CheckedDiv, CheckedMul, CheckedSub, Signed, ToPrimitive, Zero};
 
 pub use crate::ucum::{Dim, Ucum};
 
@@ -79,6 +79,14 @@ impl Num {
 
     pub fn checked_mul(self, other: Num) -> Option<Num> {
         self.0.checked_mul(&other.0).map(Num)
+    }
+
+    pub fn checked_add(self, other: Num) -> Option<Num> {
+        self.0.checked_add(&other.0).map(Num)
+    }
+
+    pub fn checked_sub(self, other: Num) -> Option<Num> {
+        self.0.checked_sub(&other.0).map(Num)
     }
 
     pub fn checked_div(self, other: Num) -> Option<Num> {
