@@ -76,6 +76,8 @@ pub enum Decl {
     Test(Box<TestDecl>),
     /// `constraint NAME = CONDITION`: the same shape as a define.
     Constraint(Box<DefineDecl>),
+    /// `record NAME { FIELD: TYPE ... }`: the kind of item a list fact holds.
+    Record(Box<RecordDecl>),
 }
 
 impl Decl {
@@ -89,6 +91,7 @@ impl Decl {
             Decl::Decision(d) => d.span,
             Decl::Test(d) => d.span,
             Decl::Constraint(d) => d.span,
+            Decl::Record(d) => d.span,
         }
     }
 }
@@ -159,6 +162,24 @@ impl TypeExpr {
             TypeExpr::Enum { span, .. } | TypeExpr::Named { span, .. } => *span,
         }
     }
+}
+
+/// `record session "..." { performed: date "..." region: enum { ... } }`.
+#[derive(Debug, Clone)]
+pub struct RecordDecl {
+    pub name: Ident,
+    pub description: Option<Str>,
+    pub fields: Vec<FieldDecl>,
+    pub span: Span,
+}
+
+/// One field of a record: a name, a scalar type and a description.
+#[derive(Debug, Clone)]
+pub struct FieldDecl {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub description: Option<Str>,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone)]
@@ -252,6 +273,18 @@ pub enum Value {
         text: String,
         span: Span,
     },
+    /// `[ { field = value, ... }, ... ]`: the items of a list fact.
+    List {
+        items: Vec<Item>,
+        span: Span,
+    },
+}
+
+/// One item of a list value: its fields' values.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub fields: Vec<Assignment>,
+    pub span: Span,
 }
 
 impl Value {
@@ -261,6 +294,7 @@ impl Value {
             Value::Number(n) => n.span,
             Value::Set(s) => s.span,
             Value::Word { span, .. } => *span,
+            Value::List { span, .. } => *span,
         }
     }
 }
@@ -447,4 +481,9 @@ pub enum OperandKind {
     Quantity(Quantity),
     Bool(bool),
     Paren(Box<Expr>),
+    /// `count(LIST)` or `count(LIST where CONDITION)`: how many items (meet the condition).
+    ListCount {
+        list: Ident,
+        filter: Option<Box<Expr>>,
+    },
 }

@@ -81,9 +81,25 @@ pub fn quantity_written(n: Num, unit: Unit) -> Option<String> {
     Some(format!("{n} {name}"))
 }
 
+/// A number with its fact's unit as policy text: `6 weeks`, `10 days` for 10/7 weeks, `28.5%`,
+/// `-2.95`. The analysis's values always have such a text (`domain::numeric` chooses them
+/// so); a threshold only `as` writes is shown as the fraction it is, `96/73 months`.
+pub fn quantity_text(n: Num, ty: Option<Type>) -> String {
+    match ty {
+        Some(Type::Quantity(u)) => {
+            quantity_written(n, u).unwrap_or_else(|| format!("{n} {}", u.name()))
+        }
+        _ => n.to_string(),
+    }
+}
+
 /// Index of an enum type in the program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EnumId(pub u32);
+
+/// Index of a record type (`record session { ... }`) in the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecordId(pub u32);
 
 /// The type of a fact or an expression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,6 +113,8 @@ pub enum Type {
     CodeSet(System),
     /// A type that could not be determined; never reported again.
     Error,
+    /// A list of items of a record type (`list<session>`): a history.
+    List(RecordId),
 }
 
 impl Type {
@@ -112,6 +130,7 @@ impl Type {
             Type::Code(s) => format!("code<{}>", s.name()),
             Type::CodeSet(s) => format!("set<code<{}>>", s.name()),
             Type::Error => "unknown".into(),
+            Type::List(_) => "list".into(),
         }
     }
 
@@ -127,6 +146,7 @@ impl Type {
             Type::Code(s) => format!("one {} code", s.display()),
             Type::CodeSet(s) => format!("a set of {} codes", s.display()),
             Type::Error => "a value".into(),
+            Type::List(_) => "a list of items".into(),
         }
     }
 

@@ -186,6 +186,9 @@ fn witness_json(
             Value::Enum(i) => serde_json::json!(schema.values[*i as usize]),
             Value::Code(c) => serde_json::json!(c),
             Value::Codes(cs) => serde_json::json!(cs),
+            Value::List(_) => {
+                medpol::testing::value_json(program, program.facts[id.index()].ty, value)
+            }
         };
         map.insert(name.clone(), v);
     }
@@ -431,6 +434,26 @@ fn eval_cases() {
             args.extend(words.map(str::to_string));
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let out = medpol(&args);
+            insta::assert_snapshot!(report(&out));
+        });
+    });
+}
+
+/// Each facts file of `tests/cases/eval-histories/` evaluated with the policy beside it by
+/// `medpol eval --explain`: lists of items, empty and missing lists, items missing a field,
+/// and the plain errors of bad items, in JSON and YAML.
+#[test]
+fn history_eval_cases() {
+    settings().bind(|| {
+        insta::glob!("cases/eval-histories/*.{json,yaml}", |path| {
+            let facts = path.strip_prefix(root()).unwrap().to_str().unwrap();
+            let out = medpol(&[
+                "eval",
+                "tests/cases/eval-histories/facet.medpol",
+                "--facts",
+                facts,
+                "--explain",
+            ]);
             insta::assert_snapshot!(report(&out));
         });
     });

@@ -316,11 +316,16 @@ fn describe_path(space: &Space<'_>, path: &Path) -> Vec<Condition> {
         let Some(v) = space.vars.get(*var as usize) else {
             continue;
         };
-        let fact = match v {
-            Var::Bool(f) | Var::Enum(f, _) | Var::Numeric(f, _) | Var::Code(f, _) => *f,
-            Var::ClassCount { fact, .. } => *fact,
+        let name = match v {
+            Var::Bool(f) | Var::Enum(f, _) | Var::Numeric(f, _) | Var::Code(f, _) => {
+                space.program.fact_name(*f).to_string()
+            }
+            Var::ClassCount { fact, .. } => space.program.fact_name(*fact).to_string(),
+            Var::Count(t, _) => space.terms.get(*t).map_or_else(
+                || lost_name("a count").to_string(),
+                |t| space.program.count_text(t.list, t.filter.as_ref()),
+            ),
         };
-        let name = space.program.fact_name(fact).to_string();
         let text = match v {
             Var::Bool(_) => {
                 if values == &[1] {
@@ -349,6 +354,7 @@ fn describe_path(space: &Space<'_>, path: &Path) -> Vec<Condition> {
                 states,
                 ..
             } => class_text(space, *fact, &name, *class, *states, values),
+            Var::Count(_, d) => numeric_text(&name, Some(Type::Int), d, values),
         };
         out.push(Condition { fact: name, text });
     }

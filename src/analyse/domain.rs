@@ -50,6 +50,11 @@ pub fn numeric(ty: Type, thresholds: &[Num]) -> NumericDomain {
     domain
 }
 
+/// Cuts a count of items at the given thresholds: whole numbers from 0.
+pub fn count(thresholds: &[Num]) -> NumericDomain {
+    medpol_artifact::num::numeric(NumberKind::Count, thresholds)
+}
+
 /// The most places after the point [`readable_inside`] tries.
 const MAX_PLACES: u32 = 12;
 

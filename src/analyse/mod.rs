@@ -10,6 +10,7 @@
 
 pub mod describe;
 pub mod domain;
+pub mod lists;
 pub mod mdd;
 pub mod space;
 

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::domain::{self, NumericDomain};
 use super::mdd::{Exhausted, FALSE, Mdd, Node, TRUE};
-use crate::ast::{CountKind, Quantifier};
+use crate::ast::{CmpOp, CountKind, Quantifier};
 use crate::codes::System;
 use crate::codeset::CodeSets;
 use crate::ir::*;
@@ -32,6 +32,9 @@ pub enum Var {
         class: usize,
         states: u32,
     },
+    /// How many items of a list meet a condition: a count term (index into
+    /// [`Space::terms`]), a whole number from 0 cut at the thresholds it is compared with.
+    Count(usize, NumericDomain),
 }
 
 /// The codes of one code fact, cut into classes by which of the fact's sets hold them.
@@ -62,6 +65,8 @@ struct Uses {
     sets: HashMap<FactId, Vec<CodeSetId>>,
     /// Sets a `has all` needs whole.
     all_of: HashMap<FactId, HashSet<CodeSetId>>,
+    /// The counts of lists, in reading order, with the thresholds they are compared with.
+    terms: Vec<(super::lists::CountTerm, Vec<Num>)>,
 }
 
 impl Uses {
@@ -82,6 +87,13 @@ pub struct Space<'p> {
     defines: HashMap<DefineId, Node>,
     /// The facts in the order their variables come.
     pub facts: Vec<FactId>,
+    /// The counts of lists the conditions compare (each a [`Var::Count`]).
+    pub terms: Vec<super::lists::CountTerm>,
+    /// Each count's variable, by its key ([`count_key`]).
+    term_var: HashMap<String, u32>,
+    /// For each list with counts, the kinds of items its counts tell apart, with an example
+    /// item of each (see [`super::lists::ListItems`]).
+    pub items: HashMap<FactId, super::lists::ListItems>,
 }
 
 /// The space of a set of conditions (a decision's rules and the constraints on them).
@@ -99,6 +111,7 @@ pub fn build<'p>(
     let mut vars = Vec::new();
     let mut var_of = HashMap::new();
     let mut codes = HashMap::new();
+    let mut term_var = HashMap::new();
     for &f in &uses.order {
         let Some(fact) = program.fact(f) else {
             continue;
@@ -137,6 +150,17 @@ pub fn build<'p>(
                 }
                 codes.insert(f, classes);
             }
+            // One variable per count of the list, in reading order.
+            Type::List(_) => {
+                for (t, (term, thresholds)) in uses.terms.iter_mut().enumerate() {
+                    if term.list == f {
+                        thresholds.sort();
+                        thresholds.dedup();
+                        term_var.insert(term.key.clone(), vars.len() as u32);
+                        vars.push(Var::Count(t, domain::count(thresholds)));
+                    }
+                }
+            }
             Type::Error => {}
         }
         if vars.len() > MAX_VARIABLES {
@@ -144,6 +168,8 @@ pub fn build<'p>(
         }
     }
     let domains = vars.iter().map(|v| domain_size(program, v)).collect();
+    let terms: Vec<super::lists::CountTerm> = uses.terms.into_iter().map(|(t, _)| t).collect();
+    let items = super::lists::items_of(program, &terms, code_sets, budget);
     let mut space = Space {
         program,
         mdd: Mdd::new(domains, budget),
@@ -152,6 +178,9 @@ pub fn build<'p>(
         codes,
         defines: HashMap::new(),
         facts: uses.order,
+        terms,
+        term_var,
+        items,
     };
     for d in order {
         if let Some(DefineBody::Condition(e)) = program.define(d).map(|d| &d.body) {
@@ -178,6 +207,7 @@ fn domain_size(program: &Program, v: &Var) -> u32 {
         Var::Numeric(_, d) => d.regions.len() as u32,
         Var::Code(_, n) => *n as u32,
         Var::ClassCount { states, .. } => *states,
+        Var::Count(_, d) => d.regions.len() as u32,
     }
 }
 
@@ -203,6 +233,26 @@ fn gather_in_order(program: &Program, conditions: &[&Expr], uses: &mut Uses) {
                 push_set(uses, *fact, *set);
                 if *quantifier == Quantifier::All {
                     uses.all_of.entry(*fact).or_default().insert(*set);
+                }
+            }
+            ExprKind::ListCount {
+                list,
+                filter,
+                value,
+                ..
+            } => {
+                uses.fact(*list);
+                let key = count_key(*list, filter.as_deref());
+                match uses.terms.iter_mut().find(|(t, _)| t.key == key) {
+                    Some((_, thresholds)) => thresholds.push(*value),
+                    None => uses.terms.push((
+                        super::lists::CountTerm {
+                            list: *list,
+                            filter: filter.as_deref().cloned(),
+                            key,
+                        },
+                        vec![*value],
+                    )),
                 }
             }
             _ => {}
@@ -318,18 +368,19 @@ impl Space<'_> {
                 self.mdd.literal(v, |x| x == 1)
             }
             ExprKind::Define(d) => self.defines.get(d).copied().ok_or(Exhausted),
+            ExprKind::ListCount {
+                list,
+                filter,
+                op,
+                value,
+            } => {
+                let key = count_key(*list, filter.as_deref());
+                let v = self.term_var.get(&key).copied().ok_or(Exhausted)?;
+                self.compare(v, *op, *value)
+            }
             ExprKind::Compare { fact, op, value } => {
                 let v = self.var(*fact)?;
-                let samples = match self.vars.get(v as usize) {
-                    Some(Var::Numeric(_, d)) => d.samples.clone(),
-                    _ => return Ok(FALSE),
-                };
-                let (op, value) = (*op, *value);
-                self.mdd.literal(v, |r| {
-                    samples
-                        .get(r as usize)
-                        .is_some_and(|s| domain::holds(*s, op, value))
-                })
+                self.compare(v, *op, *value)
             }
             ExprKind::EnumIn { fact, values } => {
                 let v = self.var(*fact)?;
@@ -387,6 +438,20 @@ impl Space<'_> {
                 }
             }
         }
+    }
+
+    /// A number variable (a fact's or a count's) compared with a value: the classes whose
+    /// sample meets it.
+    fn compare(&mut self, v: u32, op: CmpOp, value: Num) -> Result<Node, Exhausted> {
+        let samples = match self.vars.get(v as usize) {
+            Some(Var::Numeric(_, d) | Var::Count(_, d)) => d.samples.clone(),
+            _ => return Ok(FALSE),
+        };
+        self.mdd.literal(v, |r| {
+            samples
+                .get(r as usize)
+                .is_some_and(|s| domain::holds(*s, op, value))
+        })
     }
 
     fn var(&self, f: FactId) -> Result<u32, Exhausted> {
@@ -494,19 +559,17 @@ impl Space<'_> {
                 };
                 format!("{{{}{tail}}}", shown.join(", "))
             }
+            Some(Var::Count(..)) => {
+                let ty = self.program.fact(fact).map_or(Type::Error, |f| f.ty);
+                match super::lists::witness_list(self, fact, values) {
+                    Some(items) => self.program.value_text(ty, &Value::List(items)),
+                    None => "(a list no example was found for)".to_string(),
+                }
+            }
             None => lost_name("the variable of a fact a condition reads").to_string(),
         }
     }
 }
 
-/// A number with its fact's unit as policy text: `6 weeks`, `10 days` for 10/7 weeks, `28.5%`,
-/// `-2.95`. The analysis's values always have such a text (`domain::numeric` chooses them
-/// so); a threshold only `as` writes is shown as the fraction it is, `96/73 months`.
-pub fn quantity_text(n: Num, ty: Option<Type>) -> String {
-    match ty {
-        Some(Type::Quantity(u)) => {
-            crate::types::quantity_written(n, u).unwrap_or_else(|| format!("{n} {}", u.name()))
-        }
-        _ => n.to_string(),
-    }
-}
+// Shown in findings as in tests: the one writing of values lives with the types.
+pub use crate::types::quantity_text;

@@ -77,6 +77,7 @@ impl<'a> Checker<'a> {
                     file,
                     span: f.span,
                     name_span: f.name.span,
+                    record: None,
                 });
                 self.fact_decls.push(f);
                 self.insert(scope, &f.name, Symbol::Fact(id));
@@ -107,6 +108,20 @@ impl<'a> Checker<'a> {
                 });
                 self.define_decls.push(d);
                 self.insert(scope, &d.name, Symbol::Define(id));
+            }
+            ast::Decl::Record(r) => {
+                let id = crate::types::RecordId(self.program.records.len() as u32);
+                self.program.records.push(Record {
+                    name: r.name.name.clone(),
+                    description: r.description.as_ref().map(|d| d.value.clone()),
+                    // Made by `resolve_records`, after the facts' types.
+                    fields: Vec::new(),
+                    file,
+                    span: r.span,
+                    name_span: r.name.span,
+                });
+                self.record_decls.push(r);
+                self.insert(scope, &r.name, Symbol::Record(id));
             }
             ast::Decl::Decision(d) => {
                 let id = DecisionId(self.program.decisions.len() as u32);
@@ -220,7 +235,10 @@ impl<'a> Checker<'a> {
                 for (name, entry) in &shared {
                     if matches!(
                         entry.symbol,
-                        Symbol::Fact(_) | Symbol::CodeSet(_) | Symbol::Define(_)
+                        Symbol::Fact(_)
+                            | Symbol::CodeSet(_)
+                            | Symbol::Define(_)
+                            | Symbol::Record(_)
                     ) {
                         brought.push((name.clone(), entry.clone(), import.path.span));
                     }
@@ -233,7 +251,10 @@ impl<'a> Checker<'a> {
                         Some(e)
                             if matches!(
                                 e.symbol,
-                                Symbol::Fact(_) | Symbol::CodeSet(_) | Symbol::Define(_)
+                                Symbol::Fact(_)
+                                    | Symbol::CodeSet(_)
+                                    | Symbol::Define(_)
+                                    | Symbol::Record(_)
                             ) =>
                         {
                             self.reference(ident.span, e.symbol);
@@ -357,7 +378,7 @@ impl<'a> Checker<'a> {
     pub(super) fn resolve_fact_types(&mut self) {
         let decls = self.fact_decls.clone();
         for (i, decl) in decls.iter().enumerate() {
-            let ty = self.resolve_type(&decl.ty);
+            let ty = self.resolve_type(decl.span.file, &decl.ty);
             if let Some(fact) = self.program.facts.get_mut(i) {
                 fact.ty = ty;
             } else {
@@ -366,7 +387,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn resolve_type(&mut self, ty: &ast::TypeExpr) -> Type {
+    pub(super) fn resolve_type(&mut self, file: FileId, ty: &ast::TypeExpr) -> Type {
         match ty {
             ast::TypeExpr::Enum { values, .. } => {
                 let id = EnumId(self.program.enums.len() as u32);
@@ -382,6 +403,9 @@ impl<'a> Checker<'a> {
                 }
                 self.program.enums.push(EnumType { values: kept });
                 Type::Enum(id)
+            }
+            ast::TypeExpr::Named { name, arg, span } if name.name == "list" => {
+                self.list_type(file, arg.as_deref(), *span)
             }
             ast::TypeExpr::Named { name, arg, span } => {
                 self.named_type(name, arg.as_deref(), *span)
@@ -481,6 +505,7 @@ impl<'a> Checker<'a> {
                         other,
                         [
                             "bool", "int", "decimal", "percent", "duration", "code", "set", "enum",
+                            "list",
                         ],
                     ),
                 };
@@ -492,7 +517,7 @@ impl<'a> Checker<'a> {
                 d = match hint {
                     Some(h) => d.help(format!("did you mean `{h}`?")),
                     None => d.help(
-                        "the types are `bool`, `int`, `decimal`, `percent`, `duration<UNIT>`, `enum { ... }`, `code<SYSTEM>` and `set<code<SYSTEM>>`",
+                        "the types are `bool`, `int`, `decimal`, `percent`, `duration<UNIT>`, `enum { ... }`, `code<SYSTEM>`, `set<code<SYSTEM>>` and `list<RECORD>`",
                     ),
                 };
                 self.report(d);

@@ -6,7 +6,9 @@ use std::collections::{HashMap, HashSet};
 use super::{Assignment, Hit, select};
 use crate::ast::{CmpOp, CountKind};
 use crate::codeset::CodeSets;
-use crate::ir::{Decision, DefineBody, DefineId, Expr, ExprKind, FactId, Program, Value};
+use crate::ir::{
+    Decision, DefineBody, DefineId, Expr, ExprKind, FactId, Item, Program, Value, count_key,
+};
 use crate::types::Num;
 
 /// A decision ready to evaluate: its definitions in dependency order and the facts it reads.
@@ -17,18 +19,115 @@ pub struct Plan<'p> {
     /// Every definition the rules reach, each after the ones it uses.
     defines: Vec<DefineId>,
     facts: Vec<FactId>,
+    /// The counts of lists the rules compare, each once.
+    terms: Vec<Term<'p>>,
+    /// The count each `count(...)` comparison reads, by the comparison's address.
+    term_of: HashMap<usize, usize>,
+}
+
+/// One count of a list (see [`crate::ir::count_key`]) and the thresholds it is compared with.
+pub struct Term<'p> {
+    pub list: FactId,
+    filter: Option<&'p Expr>,
+    pub thresholds: Vec<Num>,
+}
+
+/// Values given to counts that the facts leave unknown, while missing values are split: by
+/// index into the plan's terms.
+pub type Counts = HashMap<usize, u64>;
+
+/// Where a condition reads facts: the patient's, and inside a count the item's fields.
+#[derive(Clone, Copy)]
+struct Env<'a> {
+    facts: &'a Assignment,
+    item: Option<&'a Item>,
+    counts: &'a Counts,
+}
+
+impl<'a> Env<'a> {
+    fn get(&self, f: &FactId) -> Option<&'a Value> {
+        self.item
+            .and_then(|i| i.get(f))
+            .or_else(|| self.facts.get(f))
+    }
 }
 
 impl<'p> Plan<'p> {
     pub fn new(program: &'p Program, code_sets: &'p CodeSets, decision: &'p Decision) -> Plan<'p> {
         let conditions: Vec<&Expr> = decision.rules.iter().map(|r| &r.condition).collect();
+        let mut terms: Vec<Term<'p>> = Vec::new();
+        let mut keys: Vec<String> = Vec::new();
+        let mut term_of = HashMap::new();
+        for e in program.walk(&conditions) {
+            if let ExprKind::ListCount {
+                list,
+                filter,
+                value,
+                ..
+            } = &e.kind
+            {
+                let key = count_key(*list, filter.as_deref());
+                let t = match keys.iter().position(|k| *k == key) {
+                    Some(t) => t,
+                    None => {
+                        keys.push(key);
+                        terms.push(Term {
+                            list: *list,
+                            filter: filter.as_deref(),
+                            thresholds: Vec::new(),
+                        });
+                        terms.len() - 1
+                    }
+                };
+                if let Some(term) = terms.get_mut(t) {
+                    term.thresholds.push(*value);
+                }
+                term_of.insert(std::ptr::from_ref(e) as usize, t);
+            }
+        }
+        for t in &mut terms {
+            t.thresholds.sort();
+            t.thresholds.dedup();
+        }
         Plan {
             program,
             code_sets,
             decision,
             defines: program.define_order(&conditions),
             facts: reading_order(program, &conditions),
+            terms,
+            term_of,
         }
+    }
+
+    /// The counts of lists the rules compare.
+    pub fn terms(&self) -> &[Term<'p>] {
+        &self.terms
+    }
+
+    /// How many items of the list meet the count's condition; `None` when the list is
+    /// missing or the condition is unknown for some item.
+    pub fn count(&self, t: usize, facts: &Assignment) -> Option<u64> {
+        let term = self.terms.get(t)?;
+        let Some(Value::List(items)) = facts.get(&term.list) else {
+            return None;
+        };
+        let Some(filter) = term.filter else {
+            return Some(items.len() as u64);
+        };
+        let counts = Counts::new();
+        let mut n = 0;
+        for item in items {
+            let env = Env {
+                facts,
+                item: Some(item),
+                counts: &counts,
+            };
+            if self.eval(filter, env, &HashMap::new())? {
+                n += 1;
+            }
+        }
+        Some(n)
     }
 
     /// The facts the decision reads, through definitions too, in the order its rules read
@@ -37,12 +136,17 @@ impl<'p> Plan<'p> {
         &self.facts
     }
 
-    /// The result, when the known facts decide it.
-    pub fn run(&self, facts: &Assignment) -> Option<Hit> {
+    /// The result, when the known facts (and the counts given) decide it.
+    pub fn run(&self, facts: &Assignment, counts: &Counts) -> Option<Hit> {
+        let env = Env {
+            facts,
+            item: None,
+            counts,
+        };
         let mut values: HashMap<DefineId, Option<bool>> = HashMap::new();
         for d in &self.defines {
             let v = match self.program.define(*d).map(|x| &x.body) {
-                Some(DefineBody::Condition(e)) => self.eval(e, facts, &values),
+                Some(DefineBody::Condition(e)) => self.eval(e, env, &values),
                 _ => None,
             };
             values.insert(*d, v);
@@ -55,7 +159,7 @@ impl<'p> Plan<'p> {
             self.decision
                 .rules
                 .iter()
-                .map(|r| self.eval(&r.condition, facts, &values)),
+                .map(|r| self.eval(&r.condition, env, &values)),
         )
     }
 
@@ -64,7 +168,7 @@ impl<'p> Plan<'p> {
     fn eval(
         &self,
         e: &Expr,
-        facts: &Assignment,
+        facts: Env<'_>,
         defines: &HashMap<DefineId, Option<bool>>,
     ) -> Option<bool> {
         let mut e = e;
@@ -131,6 +235,14 @@ impl<'p> Plan<'p> {
                     }
                 }
                 acc
+            }
+            ExprKind::ListCount { op, value, .. } => {
+                let t = self.term_of.get(&(std::ptr::from_ref(e) as usize))?;
+                let n = match facts.counts.get(t) {
+                    Some(n) => Some(*n),
+                    None => self.count(*t, facts.facts),
+                };
+                n.map(|n| compare(Num::from_int(i128::from(n)), *op, *value))
             }
             ExprKind::Count { kind, k, items } => {
                 let (mut yes, mut unknown) = (0usize, 0usize);

@@ -88,29 +88,47 @@ pub fn evaluate(
     // A value of the wrong type is no value: the checker and the artifact loader rule it out,
     // and treating it as missing keeps evaluation from guessing.
     facts.retain(|f, v| program.fact(*f).is_some_and(|fact| fits(fact.ty, v)));
-    if let Some(known) = plan.run(&facts) {
+    let mut counts = kleene::Counts::new();
+    if let Some(known) = plan.run(&facts, &counts) {
         return finish(known, vec![]);
     }
-    let missing: Vec<FactId> = plan
-        .facts()
-        .iter()
-        .copied()
-        .filter(|f| !facts.contains_key(f))
-        .collect();
-    let domains: Vec<Option<Vec<Value>>> = missing
-        .iter()
-        .map(|f| classes::representatives(program, code_sets, d, *f))
-        .collect();
+    // What is split: each missing fact but a list over its classes of values, and each count
+    // the facts leave unknown (its list missing, or an item lacking a field its condition
+    // reads) over its classes, in the place its list is first read. The artifact's evaluator
+    // splits the same way.
+    let mut levels: Vec<(FactId, Option<Vec<Level>>)> = Vec::new();
+    for &f in plan.facts() {
+        let is_list = matches!(
+            program.fact(f).map(|x| x.ty),
+            Some(crate::types::Type::List(_))
+        );
+        if is_list {
+            for (t, term) in plan.terms().iter().enumerate() {
+                if term.list == f && plan.count(t, &facts).is_none() {
+                    let values = crate::analyse::domain::count(&term.thresholds)
+                        .samples
+                        .iter()
+                        .filter_map(|n| u64::try_from(n.to_i64()?).ok())
+                        .map(|n| Level::Count(t, n))
+                        .collect();
+                    levels.push((f, Some(values)));
+                }
+            }
+        } else if !facts.contains_key(&f) {
+            let values = classes::representatives(program, code_sets, d, f)
+                .map(|vs| vs.into_iter().map(|v| Level::Fact(f, v)).collect());
+            levels.push((f, values));
+        }
+    }
     let mut search = Search {
         plan: &plan,
-        missing: &missing,
-        domains: &domains,
+        levels: &levels,
         nodes: HashMap::new(),
         leaves: Vec::new(),
         by: BTreeSet::new(),
         budget: BUDGET,
     };
-    match search.expand(&mut facts, 0) {
+    match search.expand(&mut facts, &mut counts, 0) {
         Some(Node::Leaf(i)) => match search.leaves.get(i) {
             Some(hit) => finish(hit.clone(), search.by.into_iter().collect()),
             None => Evaluation::NoRule,
@@ -122,18 +140,26 @@ pub fn evaluate(
             let mut needed: Vec<FactId> = search
                 .nodes
                 .keys()
-                .filter_map(|(level, _)| missing.get(*level).copied())
+                .filter_map(|(level, _)| levels.get(*level).map(|(f, _)| *f))
                 .collect();
             needed.sort();
             needed.dedup();
             Evaluation::Pending { needed }
         }
         None => {
-            let mut needed = missing;
+            let mut needed: Vec<FactId> = levels.iter().map(|(f, _)| *f).collect();
             needed.sort();
+            needed.dedup();
             Evaluation::Pending { needed }
         }
     }
+}
+
+/// One value a split gives: a missing fact's, or an unknown count's.
+#[derive(Debug, Clone)]
+enum Level {
+    Fact(FactId, Value),
+    Count(usize, u64),
 }
 
 /// The evaluation of a result; `by` lists what gives a decided outcome when it is more
@@ -159,6 +185,7 @@ fn fits(ty: crate::types::Type, value: &Value) -> bool {
             | (Type::Enum(_), Value::Enum(_))
             | (Type::Code(_), Value::Code(_))
             | (Type::CodeSet(_), Value::Codes(_))
+            | (Type::List(_), Value::List(_))
     )
 }
 
@@ -171,9 +198,9 @@ enum Node {
 
 struct Search<'a, 'p> {
     plan: &'a kleene::Plan<'p>,
-    missing: &'a [FactId],
-    /// The values each missing fact is split over; `None` when it has too many.
-    domains: &'a [Option<Vec<Value>>],
+    /// What is split, in order: the fact each level stands for (a count stands for its list)
+    /// and its values; `None` when it has too many.
+    levels: &'a [(FactId, Option<Vec<Level>>)],
     /// Interned test nodes by (level, children): equal sub-results share one node, so a node
     /// whose children are all the same is never made and the diagram is reduced.
     nodes: HashMap<(usize, Vec<Node>), usize>,
@@ -185,25 +212,44 @@ struct Search<'a, 'p> {
 }
 
 impl Search<'_, '_> {
-    /// The diagram of the result with the missing facts from `level` on still open. The
-    /// facts are split in a fixed order and each sub-result is interned, which makes the
-    /// diagram canonical: a fact is tested in it exactly when the result depends on it.
-    /// Recursion depth is at most the number of facts the decision reads.
-    fn expand(&mut self, facts: &mut Assignment, level: usize) -> Option<Node> {
+    /// The diagram of the result with the levels from `level` on still open. The levels are
+    /// split in a fixed order and each sub-result is interned, which makes the diagram
+    /// canonical: a level is tested in it exactly when the result depends on it. Recursion
+    /// depth is at most the number of levels.
+    fn expand(
+        &mut self,
+        facts: &mut Assignment,
+        counts: &mut kleene::Counts,
+        level: usize,
+    ) -> Option<Node> {
         self.budget = self.budget.checked_sub(1)?;
-        if let Some(result) = self.plan.run(facts) {
+        if let Some(result) = self.plan.run(facts, counts) {
             return Some(self.leaf(result));
         }
-        let (Some(&fact), Some(values)) = (self.missing.get(level), self.domains.get(level)) else {
-            // Every fact has a value, so three-valued evaluation decides; kept total anyway.
+        let Some((_, values)) = self.levels.get(level) else {
+            // Every level has a value, so three-valued evaluation decides; kept total anyway.
             return Some(self.leaf(Hit::NoRule));
         };
         let values = values.as_ref()?;
         let mut children = Vec::with_capacity(values.len());
         for v in values {
-            facts.insert(fact, v.clone());
-            let child = self.expand(facts, level + 1);
-            facts.remove(&fact);
+            match v {
+                Level::Fact(f, x) => {
+                    facts.insert(*f, x.clone());
+                }
+                Level::Count(t, n) => {
+                    counts.insert(*t, *n);
+                }
+            }
+            let child = self.expand(facts, counts, level + 1);
+            match v {
+                Level::Fact(f, _) => {
+                    facts.remove(f);
+                }
+                Level::Count(t, _) => {
+                    counts.remove(t);
+                }
+            }
             children.push(child?);
         }
         let first = *children.first()?;

@@ -38,6 +38,8 @@ const CONTEXT_KEYWORDS: &[&str] = &[
     "description",
     "reference",
     "related",
+    "count",
+    "where",
 ];
 
 /// How many codes a completion offers at most: a prefix of one letter matches thousands.
@@ -217,6 +219,10 @@ fn type_text(p: &Program, ty: Type) -> String {
             }
             None => ty.syntax(),
         },
+        Type::List(r) => match p.record(r) {
+            Some(record) => format!("list<{}>", record.name),
+            None => ty.syntax(),
+        },
         _ => ty.syntax(),
     }
 }
@@ -226,9 +232,26 @@ fn describe(c: &Computed, symbol: Symbol) -> Option<String> {
     Some(match symbol {
         Symbol::Fact(id) => {
             let f = p.fact(id)?;
+            let head = match f.record.and_then(|r| p.record(r)) {
+                Some(r) => format!(
+                    "```medpol\n{}: {}\n```\n\nfield of record `{}`: read for each item inside `count(... where ...)`",
+                    f.name,
+                    type_text(p, f.ty),
+                    r.name
+                ),
+                None => format!("```medpol\nfact {}: {}\n```", f.name, type_text(p, f.ty)),
+            };
+            with_description(head, f.description.as_ref())
+        }
+        Symbol::Record(id) => {
+            let r = p.record(id)?;
             with_description(
-                format!("```medpol\nfact {}: {}\n```", f.name, type_text(p, f.ty)),
-                f.description.as_ref(),
+                format!(
+                    "record `{}`: the items of a list\n\n{}",
+                    r.name,
+                    excerpt(c, r.span)
+                ),
+                r.description.as_ref(),
             )
         }
         Symbol::CodeSet(id) => {
@@ -368,11 +391,20 @@ pub fn completion(c: &Computed, uri: &str, at: Position) -> Vec<CompletionItem> 
         ..CompletionItem::default()
     }));
     items.extend(p.facts.iter().map(|f| {
+        let what = if f.record.is_some() { "field" } else { "fact" };
         name(
             &f.name,
             CompletionItemKind::FIELD,
-            format!("fact: {}", type_text(p, f.ty)),
+            format!("{what}: {}", type_text(p, f.ty)),
             f.description.as_ref(),
+        )
+    }));
+    items.extend(p.records.iter().map(|r| {
+        name(
+            &r.name,
+            CompletionItemKind::STRUCT,
+            "record".to_string(),
+            r.description.as_ref(),
         )
     }));
     items.extend(p.defines.iter().map(|d| {
@@ -527,7 +559,20 @@ pub fn symbols(c: &Computed, uri: &str) -> Vec<DocumentSymbol> {
             pol.span,
         ));
     }
-    for f in p.facts.iter().filter(|x| x.file == id) {
+    for r in p.records.iter().filter(|x| x.file == id) {
+        out.push(symbol(
+            &r.name,
+            Some("record".to_string()),
+            SymbolKind::STRUCT,
+            r.span,
+            r.name_span,
+        ));
+    }
+    for f in p
+        .facts
+        .iter()
+        .filter(|x| x.file == id && x.record.is_none())
+    {
         out.push(symbol(
             &f.name,
             Some(type_text(p, f.ty)),

@@ -116,6 +116,8 @@ pub(crate) struct Node {
 struct VarKey {
     fact: u32,
     class: Option<u32>,
+    /// For a count of a list: which count (each `where` of a list is a variable of its own).
+    term: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +131,27 @@ enum Prepared {
     HasAny(u32),
     /// A class and its size.
     HasAll(u32, u32),
+    /// How many items of a list meet the condition (a count of the decision's `terms`),
+    /// compared with a whole number: `>` when strict, else `>=`.
+    Count {
+        term: u32,
+        strict: bool,
+        value: Num,
+        filter: Option<crate::lists::Prepared>,
+    },
+}
+
+impl Prepared {
+    /// For a test of a number or a count: whether it is strict (`>`, else `>=`) and its
+    /// threshold.
+    fn threshold(&self) -> Option<(bool, Num)> {
+        match self {
+            Prepared::Ge(v) => Some((false, *v)),
+            Prepared::Gt(v) => Some((true, *v)),
+            Prepared::Count { strict, value, .. } => Some((*strict, *value)),
+            _ => None,
+        }
+    }
 }
 
 /// A class of codes a `has` test names: the codes in every set of `inside` and in none of
@@ -259,18 +282,29 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
             doc.format.escape_debug()
         )));
     }
+    // Every type carries what it needs: a unit, values, a code system, a record whose fields
+    // each hold one value.
+    let complete = |f: &super::FactSchema| match f.ty {
+        FactType::Duration => f
+            .unit
+            .as_deref()
+            .and_then(Unit::parse)
+            .is_some_and(|u| u != Unit::Percent),
+        FactType::Enum => !f.values.is_empty(),
+        FactType::Code | FactType::Codes => f.system.as_deref().and_then(System::parse).is_some(),
+        _ => true,
+    };
     for f in &doc.facts {
         let ok = match f.ty {
-            FactType::Duration => f
-                .unit
-                .as_deref()
-                .and_then(Unit::parse)
-                .is_some_and(|u| u != Unit::Percent),
-            FactType::Enum => !f.values.is_empty(),
-            FactType::Code | FactType::Codes => {
-                f.system.as_deref().and_then(System::parse).is_some()
-            }
-            _ => true,
+            FactType::List => f
+                .record
+                .and_then(|r| doc.records.get(r as usize))
+                .is_some_and(|r| {
+                    r.fields
+                        .iter()
+                        .all(|x| complete(x) && !matches!(x.ty, FactType::Codes | FactType::List))
+                }),
+            _ => complete(f),
         };
         if !ok {
             return Err(LoadError(format!(
@@ -328,6 +362,8 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
             ));
         }
         let mut nodes = Vec::with_capacity(d.nodes.len());
+        // The counts of lists the decision tests, each once: (list, condition).
+        let mut terms: Vec<(u32, Option<&super::Cond>)> = Vec::new();
         for (i, n) in d.nodes.iter().enumerate() {
             let i = i as u32;
             let fact = doc
@@ -392,6 +428,41 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
                             class,
                             classes.get(class as usize).map_or(0, |c| c.size),
                         ),
+                    }
+                }
+                (Test::Count { op, value, filter }, FactType::List) => {
+                    let record = fact
+                        .record
+                        .and_then(|r| doc.records.get(r as usize))
+                        .ok_or_else(mismatch)?;
+                    let v = parse_num(value)
+                        .filter(|v| v.is_integer())
+                        .ok_or_else(mismatch)?;
+                    let strict = match op.as_str() {
+                        ">=" => false,
+                        ">" => true,
+                        _ => return Err(mismatch()),
+                    };
+                    let prepared = match filter {
+                        Some(c) => Some(
+                            crate::lists::prepare(c, record, &doc.code_sets)
+                                .ok_or_else(mismatch)?,
+                        ),
+                        None => None,
+                    };
+                    let key = (n.fact, filter.as_ref());
+                    let term = match terms.iter().position(|t| *t == key) {
+                        Some(t) => t,
+                        None => {
+                            terms.push(key);
+                            terms.len() - 1
+                        }
+                    };
+                    Prepared::Count {
+                        term: term as u32,
+                        strict,
+                        value: v,
+                        filter: prepared,
                     }
                 }
                 _ => return Err(mismatch()),
@@ -468,6 +539,10 @@ fn split(
             Prepared::HasAny(c) | Prepared::HasAll(c, _) => Some(c),
             _ => None,
         },
+        term: match n.test {
+            Prepared::Count { term, .. } => Some(term),
+            _ => None,
+        },
     };
     let mut keys: Vec<VarKey> = nodes.iter().map(key_of).collect();
     keys.sort();
@@ -483,19 +558,21 @@ fn split(
         let fact = facts.get(key.fact as usize)?;
         let splits: Vec<Vec<bool>> = match fact.ty {
             FactType::Bool => tests.iter().map(|_| vec![false, true]).collect(),
-            FactType::Int | FactType::Decimal | FactType::Duration | FactType::Percent => {
+            FactType::Int
+            | FactType::Decimal
+            | FactType::Duration
+            | FactType::Percent
+            | FactType::List => {
                 let kind = match fact.ty {
                     FactType::Int => NumberKind::Int,
                     FactType::Duration => NumberKind::Duration,
                     FactType::Percent => NumberKind::Percent,
+                    FactType::List => NumberKind::Count,
                     _ => NumberKind::Decimal,
                 };
                 let thresholds: Vec<Num> = tests
                     .iter()
-                    .filter_map(|t| match t {
-                        Prepared::Ge(v) | Prepared::Gt(v) => Some(*v),
-                        _ => None,
-                    })
+                    .filter_map(|t| t.threshold().map(|(_, v)| v))
                     .collect();
                 let samples = crate::num::numeric(kind, &thresholds).samples;
                 tests
@@ -503,10 +580,10 @@ fn split(
                     .map(|t| {
                         samples
                             .iter()
-                            .map(|x| match t {
-                                Prepared::Ge(v) => x >= v,
-                                Prepared::Gt(v) => x > v,
-                                _ => false,
+                            .map(|x| match t.threshold() {
+                                Some((true, v)) => *x > v,
+                                Some((false, v)) => *x >= v,
+                                None => false,
                             })
                             .collect()
                     })
@@ -738,6 +815,22 @@ impl Decision {
             }
             (Prepared::HasAny(class), Slot::Codes) => facts.class_count(*class) > 0,
             (Prepared::HasAll(class, size), Slot::Codes) => facts.class_count(*class) >= *size,
+            (
+                Prepared::Count {
+                    strict,
+                    value,
+                    filter,
+                    ..
+                },
+                Slot::List(items),
+            ) => {
+                let n = Num::from_int(i128::from(crate::lists::count(
+                    items,
+                    filter.as_ref(),
+                    &facts.inner.codes,
+                )?));
+                if *strict { n > *value } else { n >= *value }
+            }
             // Facts are bound against the artifact's own schema, so a slot of another type
             // cannot be met (facts of another artifact are refused before any test).
             _ => {
@@ -988,6 +1081,16 @@ impl Decision {
                     class.push_str(&set_names(not_in, " or ")?);
                 }
                 format!("{name} has {q} code in {class}")
+            }
+            Test::Count { op, value, filter } => {
+                let record = fact.record.and_then(|r| doc.records.get(r as usize))?;
+                match filter {
+                    Some(c) => format!(
+                        "count({name} where {}) {op} {value}",
+                        crate::lists::cond_text(c, record, doc)?
+                    ),
+                    None => format!("count({name}) {op} {value}"),
+                }
             }
         })
     }

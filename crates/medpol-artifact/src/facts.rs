@@ -119,6 +119,8 @@ pub(crate) enum Slot {
     Code(Option<u32>),
     /// A set of codes: its classes are counted in `class_counts`.
     Codes,
+    /// A list: each item's fields, in the order of its record's fields.
+    List(Vec<Vec<Slot>>),
 }
 
 /// Facts that do not fit the schema: nothing is evaluated.
@@ -420,6 +422,7 @@ impl Facts {
             FactType::Enum => "one of its values",
             FactType::Code => "one code",
             FactType::Codes => "a list of codes",
+            FactType::List => "a list of items",
         };
         bad(name, format!("fact `{name}` is {kind}, not {given}"))
     }
@@ -497,16 +500,35 @@ impl Facts {
             self.put(index, Slot::Missing);
             return Ok(());
         }
-        let wrong = |expected: &str| {
-            bad(
-                name,
-                format!(
-                    "fact `{name}` is {expected}, not `{}`",
-                    shorten(&v.to_string())
-                ),
-            )
-        };
         let slot = match schema.ty {
+            FactType::Codes => {
+                let items = v
+                    .as_array()
+                    .ok_or_else(|| wrong_value(name, "a list of codes", v))?;
+                self.scratch.clear();
+                for (position, item) in items.iter().enumerate() {
+                    let text = item
+                        .as_str()
+                        .ok_or_else(|| not_a_code(name, position + 1, item))?;
+                    if let Some(c) = self.code(index, text)? {
+                        self.scratch.push(c);
+                    }
+                }
+                self.count_classes(index);
+                return Ok(());
+            }
+            FactType::List => self.list(schema, v)?,
+            _ => self.scalar(schema, v)?,
+        };
+        self.put(index, slot);
+        Ok(())
+    }
+
+    /// The value of a fact (or a field) of one value, as a JSON value (not null).
+    fn scalar(&mut self, schema: &FactSchema, v: &Value) -> Result<Slot, FactError> {
+        let name = schema.name.as_str();
+        let wrong = |expected: &str| wrong_value(name, expected, v);
+        Ok(match schema.ty {
             FactType::Bool => v
                 .as_bool()
                 .map(Slot::Bool)
@@ -528,33 +550,101 @@ impl Facts {
             }
             FactType::Code => {
                 let text = v.as_str().ok_or_else(|| wrong("one code"))?;
-                Slot::Code(self.code(index, text)?)
+                let system = schema.system.as_deref().and_then(System::parse);
+                Slot::Code(self.code_in(name, system, text)?)
             }
-            FactType::Codes => {
-                let items = v.as_array().ok_or_else(|| wrong("a list of codes"))?;
-                self.scratch.clear();
-                for (position, item) in items.iter().enumerate() {
-                    let text = item
-                        .as_str()
-                        .ok_or_else(|| not_a_code(name, position + 1, item))?;
-                    if let Some(c) = self.code(index, text)? {
-                        self.scratch.push(c);
-                    }
-                }
-                self.count_classes(index);
-                return Ok(());
-            }
+            FactType::Codes => return Err(wrong("a list of codes")),
+            FactType::List => return Err(wrong("a list of items")),
+        })
+    }
+
+    /// A list: an array of objects, each with (some of) the record's fields. Errors name the
+    /// list, the item (from 1) and the field.
+    fn list(&mut self, schema: &FactSchema, v: &Value) -> Result<Slot, FactError> {
+        let name = schema.name.as_str();
+        let inner = Arc::clone(&self.inner);
+        let Some(record) = schema
+            .record
+            .and_then(|r| inner.doc.records.get(r as usize))
+        else {
+            return Err(bad(name, format!("fact `{name}` has no record")));
         };
-        self.put(index, slot);
-        Ok(())
+        let items = v
+            .as_array()
+            .ok_or_else(|| wrong_value(name, "a list of items", v))?;
+        let mut out = Vec::with_capacity(items.len());
+        for (position, item) in items.iter().enumerate() {
+            let at = position + 1;
+            let Value::Object(map) = item else {
+                return Err(bad(
+                    name,
+                    format!(
+                        "fact `{name}`: item {at} is `{}`, not an object of the fields of `{}`",
+                        shorten(&item.to_string()),
+                        record.name
+                    ),
+                ));
+            };
+            let mut slots = vec![Slot::Missing; record.fields.len()];
+            for (key, value) in map {
+                let Some(f) = record.fields.iter().position(|f| f.name == *key) else {
+                    let names: Vec<String> = record
+                        .fields
+                        .iter()
+                        .map(|f| format!("`{}`", f.name))
+                        .collect();
+                    return Err(bad(
+                        name,
+                        format!(
+                            "fact `{name}`: item {at} has `{}`, which is not a field of `{}`; its fields are {}",
+                            shorten(&key.escape_debug().to_string()),
+                            record.name,
+                            names.join(", ")
+                        ),
+                    ));
+                };
+                let (Some(field), Some(slot)) = (record.fields.get(f), slots.get_mut(f)) else {
+                    continue;
+                };
+                if value.is_null() {
+                    continue;
+                }
+                *slot = self.scalar(field, value).map_err(|e| {
+                    let of_field = e.message.replacen(
+                        &format!("fact `{}`", field.name),
+                        &format!("field `{}`", field.name),
+                        1,
+                    );
+                    bad(name, format!("fact `{name}`, item {at}: {of_field}"))
+                })?;
+            }
+            out.push(slots);
+        }
+        Ok(Slot::List(out))
     }
 
     /// A code checked for its system's format and, with releases, for being a billable code
     /// of the artifact's release: its index among the codes of the artifact's sets, if it is
     /// in one.
     fn code(&mut self, index: u32, text: &str) -> Result<Option<u32>, FactError> {
-        let name = self.name(index);
-        let Some(system) = self.inner.kinds.get(index as usize).and_then(|k| k.system) else {
+        let system = self.inner.kinds.get(index as usize).and_then(|k| k.system);
+        let inner = Arc::clone(&self.inner);
+        let name = inner
+            .doc
+            .facts
+            .get(index as usize)
+            .map_or("", |f| f.name.as_str());
+        self.code_in(name, system, text)
+    }
+
+    /// [`Facts::code`] for a fact or field named `name` of `system`.
+    fn code_in(
+        &mut self,
+        name: &str,
+        system: Option<System>,
+        text: &str,
+    ) -> Result<Option<u32>, FactError> {
+        let Some(system) = system else {
             return Err(bad(name, format!("fact `{name}` has no code system")));
         };
         // The codes of the sets are in normal form (checked when the artifact was loaded):
@@ -647,6 +737,17 @@ impl Facts {
             )),
         }
     }
+}
+
+/// A value of the wrong kind for a fact.
+fn wrong_value(name: &str, expected: &str, v: &Value) -> FactError {
+    bad(
+        name,
+        format!(
+            "fact `{name}` is {expected}, not `{}`",
+            shorten(&v.to_string())
+        ),
+    )
 }
 
 /// An item of a list of codes that is not a string.

@@ -54,6 +54,7 @@ pub mod codes;
 mod eval;
 mod facts;
 mod json;
+mod lists;
 pub mod num;
 
 use std::sync::Arc;
@@ -85,6 +86,9 @@ pub struct Document {
     pub tables: Vec<TableRef>,
     /// The input schema: every fact the policy's decisions read.
     pub facts: Vec<FactSchema>,
+    /// The records whose items the list facts hold (format 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<RecordSchema>,
     /// The code sets the decisions test, expanded to sorted codes.
     pub code_sets: Vec<CodeSetDoc>,
     pub decisions: Vec<DecisionDoc>,
@@ -137,6 +141,8 @@ pub enum FactType {
     Code,
     /// A set of codes of `system`.
     Codes,
+    /// A list of items of `record` (format 2).
+    List,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -154,6 +160,9 @@ pub struct FactSchema {
     /// For a code or set of codes: the code system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<String>,
+    /// For a list: its items' record (index into `records`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// `false` for a fact the policy declares that no decision reads: a value given for it
@@ -169,6 +178,19 @@ fn read_by_default() -> bool {
 
 fn is_read(read: &bool) -> bool {
     *read
+}
+
+/// A record: the fields each item of a list holds (format 2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSchema {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Each field as a fact of one value (never a list or a set of codes); a `where` names
+    /// them by index.
+    pub fields: Vec<FactSchema>,
+    pub source: Loc,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -244,6 +266,57 @@ pub enum Test {
         #[serde(rename = "in")]
         inside: Vec<u32>,
         not_in: Vec<u32>,
+    },
+    /// How many items of a list fact meet `where` (every item without it), compared with a
+    /// whole number: `op` is `>=` or `>` (format 2).
+    Count {
+        op: String,
+        value: String,
+        #[serde(rename = "where", default, skip_serializing_if = "Option::is_none")]
+        filter: Option<Cond>,
+    },
+}
+
+/// A condition on one item of a list, over its record's fields (indices into the record's
+/// `fields`), in three-valued logic: a missing field leaves a test unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Cond {
+    /// Always `value`.
+    Const {
+        value: bool,
+    },
+    /// Every one of `all` holds.
+    And {
+        all: Vec<Cond>,
+    },
+    /// One of `any` holds.
+    Or {
+        any: Vec<Cond>,
+    },
+    Not {
+        not: Box<Cond>,
+    },
+    /// A `bool` field is true.
+    IsTrue {
+        field: u32,
+    },
+    /// A number field compared with a value in its own unit; `op` is one of `==`, `!=`, `<`,
+    /// `<=`, `>`, `>=`.
+    Compare {
+        field: u32,
+        op: String,
+        value: String,
+    },
+    /// An enum field is one of these values.
+    EnumIn {
+        field: u32,
+        values: Vec<String>,
+    },
+    /// A code field is in a code set (index into `code_sets`).
+    CodeIn {
+        field: u32,
+        set: u32,
     },
 }
 

@@ -309,6 +309,8 @@ pub enum NumberKind {
     Duration,
     /// A percentage: from 0 to 100.
     Percent,
+    /// How many items of a list: a whole number, never negative.
+    Count,
 }
 
 impl NumberKind {
@@ -316,7 +318,7 @@ impl NumberKind {
     fn bounds(self) -> (Option<Num>, Option<Num>) {
         match self {
             NumberKind::Percent => (Some(Num::from_int(0)), Some(Num::from_int(100))),
-            NumberKind::Duration => (Some(Num::from_int(0)), None),
+            NumberKind::Duration | NumberKind::Count => (Some(Num::from_int(0)), None),
             NumberKind::Int | NumberKind::Decimal => (None, None),
         }
     }
@@ -324,7 +326,7 @@ impl NumberKind {
 
 /// Cuts a numeric fact's domain at the given thresholds.
 pub fn numeric(kind: NumberKind, thresholds: &[Num]) -> NumericDomain {
-    let integer = kind == NumberKind::Int;
+    let integer = matches!(kind, NumberKind::Int | NumberKind::Count);
     let (low, high) = kind.bounds();
     let mut cuts: Vec<Num> = thresholds
         .iter()
