@@ -76,41 +76,52 @@ pub fn items_of(
                 })
             })
             .collect();
-        if let Some(regions) = regions(program, &filters, code_sets, budget) {
+        // Every region when there are few counts; else the items in one count's condition
+        // only, which give lists for examples where the counts are free of each other.
+        let every = filters.len() <= MAX_TERMS;
+        let masks: Vec<u64> = if every {
+            (1..1u64 << filters.len()).collect()
+        } else {
+            (0..filters.len()).map(|i| 1 << i).collect()
+        };
+        if let Some(regions) = regions(program, &filters, &masks, code_sets, budget) {
             items.regions = regions;
-            items.complete = true;
+            items.complete = every;
         }
     }
     out
 }
 
-/// Every region of items the filters tell apart, with an example item; `None` when there
-/// are too many filters or the diagram of their fields cannot be built.
+/// The regions of `masks` (bit `i`: inside filter `i`) that some item is in, with an example
+/// item; `None` when the diagram of the fields cannot be built, or there are more filters than
+/// bits.
 fn regions(
     program: &Program,
     filters: &[Expr],
+    masks: &[u64],
     code_sets: &CodeSets,
     budget: usize,
 ) -> Option<Vec<(Vec<bool>, Item)>> {
-    if filters.len() > MAX_TERMS {
+    if filters.len() >= 64 {
         return None;
     }
     let refs: Vec<&Expr> = filters.iter().collect();
     let mut fields = space::build(program, &refs, code_sets, budget).ok()?;
     let mut nodes = Vec::with_capacity(filters.len());
     for f in filters {
-        nodes.push(fields.condition(f).ok()?);
+        let n = fields.condition(f).ok()?;
+        let not = fields.mdd.not(n).ok()?;
+        nodes.push((n, not));
     }
     let mut out = Vec::new();
-    for mask in 1u32..(1 << filters.len()) {
+    for &mask in masks {
         let mut node = TRUE;
-        for (i, &n) in nodes.iter().enumerate() {
-            let lit = if mask >> i & 1 == 1 {
-                n
-            } else {
-                fields.mdd.not(n).ok()?
-            };
+        for (i, &(n, not)) in nodes.iter().enumerate() {
+            let lit = if mask >> i & 1 == 1 { n } else { not };
             node = fields.mdd.and(node, lit).ok()?;
+            if node == FALSE {
+                break;
+            }
         }
         if node == FALSE {
             continue;

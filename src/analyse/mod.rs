@@ -93,6 +93,8 @@ pub fn analyse(program: &ValidProgram, options: &Options) -> Analysis {
             options,
             code_sets,
             allowed: TRUE,
+            constrained: false,
+            possible: TRUE,
             summary: None,
             deadline,
             diagnostics: Vec::new(),
@@ -171,8 +173,12 @@ struct Run<'a> {
     decision: &'a Decision,
     options: &'a Options,
     code_sets: &'a crate::codeset::CodeSets,
-    /// The patients the policy's constraints allow.
+    /// The patients the policy's constraints allow (and whose lists can exist).
     allowed: Node,
+    /// Whether the policy has constraints.
+    constrained: bool,
+    /// The patients whose lists can exist (see `lists::feasible`).
+    possible: Node,
     summary: Option<describe::Summary>,
     deadline: Instant,
     diagnostics: Vec<Diagnostic>,
@@ -219,8 +225,11 @@ impl Run<'_> {
             self.options.node_budget,
         )
         .map_err(|t| Stop::TooLarge(t.0))?;
-        // The patients the policy's constraints allow: every question below is asked of them.
-        let mut allowed = TRUE;
+        // The patients the policy's constraints allow, with lists that can exist (the counts
+        // of one list bound each other): every question below is asked of them.
+        let (mut allowed, free) = lists::feasible(&mut space)?;
+        self.possible = allowed;
+        self.constrained = !constraints.is_empty();
         for c in &constraints {
             let n = space.condition(&c.condition)?;
             allowed = space.mdd.and(allowed, n)?;
@@ -260,7 +269,30 @@ impl Run<'_> {
         if self.options.describe {
             self.summary = Some(describe::summarise(&mut space, d, &rules, allowed)?);
         }
+        self.free_lists(&free);
         Ok(())
+    }
+
+    /// Lists whose counts were left free of each other (too many to relate exactly): a
+    /// finding whose example shows one says that its list may not exist. Findings that claim
+    /// no patient (impossible, always true, redundant, never fires) stay proved, as the free
+    /// counts allow more patients, never fewer.
+    fn free_lists(&mut self, free: &[FactId]) {
+        for &list in free {
+            let name = self.program.fact_name(list).to_string();
+            let shown_as = format!("{name} = ");
+            for d in &mut self.diagnostics {
+                if d.notes
+                    .iter()
+                    .any(|n| n.starts_with("for example") && n.contains(&shown_as))
+                {
+                    d.notes.push(format!(
+                        "the counts of `{}` are more than the analysis relates exactly: it reasons over each as free of the others, so the list of this example may not exist",
+                        shown(&name)
+                    ));
+                }
+            }
+        }
     }
 
     fn facts_of_rules(&self, which: &[usize]) -> Vec<FactId> {
@@ -303,7 +335,7 @@ impl Run<'_> {
             }
             // Rules are asked of the patients the constraints allow, as for W0407.
             if node == self.allowed {
-                let whom = if self.allowed == TRUE {
+                let whom = if !self.constrained {
                     "every patient"
                 } else {
                     "every patient the constraints allow"
@@ -383,7 +415,10 @@ impl Run<'_> {
         };
         let mut nodes = Vec::with_capacity(parts.len());
         for p in parts {
-            nodes.push(space.condition(p)?);
+            // Of the patients whose lists can exist: `count(sessions) == 1` and
+            // `count(sessions where relief >= 80%) >= 2` conflict.
+            let n = space.condition(p)?;
+            nodes.push(space.mdd.and(n, self.possible)?);
         }
         for (i, &a) in nodes.iter().enumerate() {
             if a == FALSE

@@ -563,7 +563,7 @@ impl Space<'_> {
                 let ty = self.program.fact(fact).map_or(Type::Error, |f| f.ty);
                 match super::lists::witness_list(self, fact, values) {
                     Some(items) => self.program.value_text(ty, &Value::List(items)),
-                    None => "(a list no example was found for)".to_string(),
+                    None => "(no list found with these counts)".to_string(),
                 }
             }
             None => lost_name("the variable of a fact a condition reads").to_string(),
