@@ -23,6 +23,13 @@ pub struct NumberLit {
     pub span: Span,
 }
 
+/// A date literal as written (`2009-02-12`); the checker checks it against the calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateLit {
+    pub text: String,
+    pub span: Span,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quantity {
     pub number: NumberLit,
@@ -273,6 +280,7 @@ pub enum Value {
         text: String,
         span: Span,
     },
+    Date(DateLit),
     /// `[ { field = value, ... }, ... ]`: the items of a list fact.
     List {
         items: Vec<Item>,
@@ -294,6 +302,7 @@ impl Value {
             Value::Number(n) => n.span,
             Value::Set(s) => s.span,
             Value::Word { span, .. } => *span,
+            Value::Date(d) => d.span,
             Value::List { span, .. } => *span,
         }
     }
@@ -395,6 +404,13 @@ pub enum ExprKind {
         k: NumberLit,
         items: Vec<Expr>,
     },
+    /// `value within AMOUNT before REFERENCE`: the reference minus the amount, up to the
+    /// reference, both included. Without a reference (an error the checker reports).
+    Within {
+        value: Operand,
+        amount: Quantity,
+        reference: Option<Operand>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -481,6 +497,7 @@ pub enum OperandKind {
     Quantity(Quantity),
     Bool(bool),
     Paren(Box<Expr>),
+    Date(DateLit),
     /// `count(LIST)` or `count(LIST where CONDITION)`: how many items (meet the condition).
     ListCount {
         list: Ident,

@@ -94,6 +94,7 @@ codes! {
     InvalidDecision = "E0116", "invalid-decision", Error, "a decision without outcomes or rules, or with a misplaced `otherwise`";
     UndeclaredInput = "E0117", "undeclared-input", Error, "a rule reads a fact its decision does not list as an input";
     EmptyTest = "E0118", "empty-test", Error, "a test that expects nothing";
+    PredeclaredName = "E0120", "predeclared-name", Error, "a declaration of a name the language declares, such as `service_date`";
     UnusedFact = "W0101", "unused-fact", Warning, "a fact no rule or definition reads";
     UnusedDefine = "W0102", "unused-define", Warning, "a definition nothing uses";
     UnusedCodeSet = "W0103", "unused-code-set", Warning, "a code set nothing uses";
@@ -107,6 +108,8 @@ codes! {
     UnknownRecord = "E0162", "unknown-record", Error, "a list of something that is not a record";
     WrongRecord = "E0163", "wrong-record", Error, "a count whose condition reads a field of another record";
     CountComparison = "E0164", "count-comparison", Error, "a count that is not compared with a whole number";
+    WindowWithoutDate = "E0165", "window-without-date", Error, "a window `within N UNIT` without the date it ends at";
+    InvalidWindow = "E0166", "invalid-window", Error, "a window on something that is not a date, or of an amount that is not whole days or months";
 
     // Codes against the code tables.
     UnknownCode = "E0301", "unknown-code", Error, "a code the code table in force does not have";

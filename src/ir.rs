@@ -95,10 +95,7 @@ impl Program {
     pub fn value_text(&self, ty: Type, v: &Value) -> String {
         match (v, ty) {
             (Value::Bool(b), _) => b.to_string(),
-            (Value::Num(n), Type::Quantity(unit)) => {
-                crate::types::quantity_text(*n, Some(Type::Quantity(unit)))
-            }
-            (Value::Num(n), _) => n.to_string(),
+            (Value::Num(n), ty) => crate::types::quantity_text(*n, Some(ty)),
             (Value::Enum(i), Type::Enum(e)) => self.enum_value(e, *i).to_string(),
             (Value::Enum(i), _) => i.to_string(),
             (Value::Code(c), _) => c.clone(),
@@ -193,7 +190,45 @@ impl Program {
                 self.count_text(*list, filter.as_deref()),
                 op.as_str()
             ),
+            ExprKind::Window {
+                field,
+                reference,
+                amount,
+                months,
+            } => format!(
+                "{} within {amount} {} before {}",
+                self.fact_name(*field),
+                match (months, amount) {
+                    (true, 1) => "month",
+                    (true, _) => "months",
+                    (false, 1) => "day",
+                    (false, _) => "days",
+                },
+                self.fact_name(*reference)
+            ),
+            ExprKind::FieldIs { field, op, fact } => format!(
+                "{} {} {}",
+                self.fact_name(*field),
+                op.as_str(),
+                self.fact_name(*fact)
+            ),
         }
+    }
+
+    /// The facts a count's condition reads besides its items' fields (a window's reference
+    /// date, a fact a field is compared with), sorted.
+    pub fn outer_facts(&self, filter: &Expr) -> Vec<FactId> {
+        let mut out: Vec<FactId> = filter
+            .walk()
+            .filter_map(|e| match &e.kind {
+                ExprKind::Window { reference, .. } => Some(*reference),
+                ExprKind::FieldIs { fact, .. } => Some(*fact),
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// A count as policy text: `count(sessions where relief >= 80%)`.
@@ -211,7 +246,16 @@ impl Program {
     /// Every fact a condition reads, through definitions too, sorted (a list's count reads
     /// the list, not its items' fields).
     pub fn facts_read(&self, e: &Expr) -> Vec<FactId> {
-        let mut facts: Vec<FactId> = self.walk(&[e]).filter_map(Expr::fact).collect();
+        let mut facts: Vec<FactId> = Vec::new();
+        for x in self.walk(&[e]) {
+            facts.extend(x.fact());
+            if let ExprKind::ListCount {
+                filter: Some(f), ..
+            } = &x.kind
+            {
+                facts.extend(self.outer_facts(f));
+            }
+        }
         facts.sort();
         facts.dedup();
         facts
@@ -629,6 +673,21 @@ pub enum ExprKind {
         op: CmpOp,
         value: Num,
     },
+    /// Inside a count's condition: a date field within `amount` days (or calendar months)
+    /// before the date fact `reference`, both ends included.
+    Window {
+        field: FactId,
+        reference: FactId,
+        amount: u32,
+        months: bool,
+    },
+    /// Inside a count's condition: a field compared with a fact of the same type (an enum's
+    /// values by name).
+    FieldIs {
+        field: FactId,
+        op: CmpOp,
+        fact: FactId,
+    },
 }
 
 impl Expr {
@@ -719,6 +778,21 @@ impl Expr {
                     filter.as_deref().map(std::slice::from_ref).unwrap_or(&[]),
                 );
                 write!(out, "{}{value}", op.as_str())
+            }
+            ExprKind::Window {
+                field,
+                reference,
+                amount,
+                months,
+            } => write!(
+                out,
+                "f{} within {amount}{} before f{}",
+                field.0,
+                if *months { "m" } else { "d" },
+                reference.0
+            ),
+            ExprKind::FieldIs { field, op, fact } => {
+                write!(out, "f{}{}f{}", field.0, op.as_str(), fact.0)
             }
         };
     }

@@ -79,7 +79,7 @@ enum Command {
     Fmt(cli::fmt::Fmt),
     /// Run the `test` blocks of the policies.
     Test(cli::test::Test),
-    /// Compile each policy to a decision artifact (`medpol.decision/1` JSON).
+    /// Compile each policy to a decision artifact (`medpol.decision/2` JSON).
     Build(cli::build::Build),
     /// Evaluate a patient's facts with a policy or an artifact.
     Eval(cli::eval::Eval),

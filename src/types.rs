@@ -1,47 +1,12 @@
 //! Values and types of the language: exact numbers, units, dates and fact types.
 
-use std::fmt;
-
 use crate::codes::System;
 
 // Numbers and units are shared with decision artifacts, so they live in the artifact crate.
 pub use medpol_artifact::num::{Family, MAX_DIGITS, Num, NumError, Unit};
 
-/// A calendar date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Date {
-    pub year: u16,
-    pub month: u8,
-    pub day: u8,
-}
-
-impl Date {
-    /// Reads `YYYY-MM-DD`; `None` when the date is malformed or not on the calendar.
-    pub fn parse(text: &str) -> Option<Date> {
-        let mut parts = text.split('-');
-        let year: u16 = parts.next()?.parse().ok()?;
-        let month: u8 = parts.next()?.parse().ok()?;
-        let day: u8 = parts.next()?.parse().ok()?;
-        if parts.next().is_some() || !(1..=12).contains(&month) || day == 0 {
-            return None;
-        }
-        let leap =
-            (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
-        let days = match month {
-            2 if leap => 29,
-            2 => 28,
-            4 | 6 | 9 | 11 => 30,
-            _ => 31,
-        };
-        (day <= days).then_some(Date { year, month, day })
-    }
-}
-
-impl fmt::Display for Date {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
-    }
-}
+// Dates too, for the same reason.
+pub use medpol_artifact::date::Date;
 
 /// The smaller unit an amount goes down to when no decimal of its own unit writes it (10/7
 /// weeks are 10 days, 5/12 years 5 months).
@@ -82,13 +47,16 @@ pub fn quantity_written(n: Num, unit: Unit) -> Option<String> {
 }
 
 /// A number with its fact's unit as policy text: `6 weeks`, `10 days` for 10/7 weeks, `28.5%`,
-/// `-2.95`. The analysis's values always have such a text (`domain::numeric` chooses them
+/// `-2.95`, a date as `2009-02-12`. The analysis's values always have such a text (`domain::numeric` chooses them
 /// so); a threshold only `as` writes is shown as the fraction it is, `96/73 months`.
 pub fn quantity_text(n: Num, ty: Option<Type>) -> String {
     match ty {
         Some(Type::Quantity(u)) => {
             quantity_written(n, u).unwrap_or_else(|| format!("{n} {}", u.name()))
         }
+        // A day number outside the years a date is written in stays a number; the analysis
+        // meets one only a day beyond a threshold on the calendar's first or last day.
+        Some(Type::Date) => Date::from_num(n).map_or_else(|| n.to_string(), |d| d.to_string()),
         _ => n.to_string(),
     }
 }
@@ -113,6 +81,8 @@ pub enum Type {
     CodeSet(System),
     /// A type that could not be determined; never reported again.
     Error,
+    /// A calendar date, kept as its day number (see [`Date::days`]).
+    Date,
     /// A list of items of a record type (`list<session>`): a history.
     List(RecordId),
 }
@@ -130,6 +100,7 @@ impl Type {
             Type::Code(s) => format!("code<{}>", s.name()),
             Type::CodeSet(s) => format!("set<code<{}>>", s.name()),
             Type::Error => "unknown".into(),
+            Type::Date => "date".into(),
             Type::List(_) => "list".into(),
         }
     }
@@ -146,24 +117,12 @@ impl Type {
             Type::Code(s) => format!("one {} code", s.display()),
             Type::CodeSet(s) => format!("a set of {} codes", s.display()),
             Type::Error => "a value".into(),
+            Type::Date => "a date".into(),
             Type::List(_) => "a list of items".into(),
         }
     }
 
     pub fn is_numeric(self) -> bool {
         matches!(self, Type::Int | Type::Decimal | Type::Quantity(_))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_are_checked_against_the_calendar() {
-        assert!(Date::parse("2020-02-29").is_some());
-        assert!(Date::parse("2021-02-29").is_none());
-        assert!(Date::parse("2020-13-01").is_none());
-        assert!(Date::parse("2020-06-31").is_none());
     }
 }

@@ -1,5 +1,5 @@
 //! The analysis against brute force (issue 19). Random small policies over ints, decimals,
-//! durations, percentages, booleans, an enum and a set of ICD-10-CM codes, with `at least k
+//! durations, percentages, dates, booleans, an enum and a set of ICD-10-CM codes, with `at least k
 //! of`, constraints, every hit policy, with and without `otherwise`, are analysed; every rule
 //! and constraint is also evaluated with the reference interpreter (`medpol::evaluate`) on
 //! every patient of a grid that is complete for the policy (each threshold, a value each side
@@ -21,7 +21,7 @@ use medpol::evaluate::{Assignment, By, Evaluation, evaluate};
 use medpol::ir::{DecisionId, FactId, Program, ValidProgram, Value};
 use medpol::source::FileId;
 use medpol::tables::TableSet;
-use medpol::types::{Num, Unit};
+use medpol::types::{Date, Num, Unit};
 
 #[path = "support/random.rs"]
 mod random;
@@ -41,6 +41,27 @@ enum Kind {
     },
     Enum,
     Codes,
+    /// A date: the dates to compare it with. A number of days on the grid (a step of one
+    /// day), written as a date.
+    Date {
+        thresholds: &'static [&'static str],
+    },
+}
+
+impl Kind {
+    /// For a number or a date: the step to a value beside a threshold, and the range.
+    fn line(self) -> Option<(f64, Option<f64>, Option<f64>)> {
+        match self {
+            Kind::Number { step, min, max, .. } => Some((step, min, max)),
+            Kind::Date { .. } => Some((1.0, None, None)),
+            _ => None,
+        }
+    }
+}
+
+/// A date's day number.
+fn day(date: &str) -> i64 {
+    Date::parse(date).expect("a date").days()
 }
 
 struct FactDef {
@@ -102,6 +123,13 @@ const FACTS: &[FactDef] = &[
             suffix: "%",
             min: Some(0.0),
             max: Some(100.0),
+        },
+    },
+    FactDef {
+        name: "y0",
+        ty: "date",
+        kind: Kind::Date {
+            thresholds: &["2009-02-12", "2009-02-14", "2012-06-27", "2024-02-29"],
         },
     },
     FactDef {
@@ -173,6 +201,15 @@ impl Gen<'_> {
                 self.thresholds.entry(f).or_default().insert(quarters(t));
                 let op = *self.rng.pick(&["<", "<=", ">", ">=", "==", "!="]);
                 format!("{} {op} {}{suffix}", def.name, number_text(quarters(t)))
+            }
+            Kind::Date { thresholds } => {
+                let t = *self.rng.pick(thresholds);
+                self.thresholds
+                    .entry(f)
+                    .or_default()
+                    .insert(quarters(day(t) as f64));
+                let op = *self.rng.pick(&["<", "<=", ">", ">=", "==", "!="]);
+                format!("{} {op} {t}", def.name)
             }
             Kind::Enum => match self.rng.below(3) {
                 0 => format!("e0 == {}", self.rng.pick(ENUM_VALUES)),
@@ -311,7 +348,8 @@ fn grid_values(g: &Generated, f: usize) -> Vec<Value> {
     match FACTS[f].kind {
         Kind::Bool => vec![Value::Bool(false), Value::Bool(true)],
         Kind::Enum => (0..ENUM_VALUES.len() as u32).map(Value::Enum).collect(),
-        Kind::Number { step, min, max, .. } => {
+        Kind::Number { .. } | Kind::Date { .. } => {
+            let (step, min, max) = FACTS[f].kind.line().expect("a number line");
             let step = quarters(step);
             let mut qs = BTreeSet::new();
             for &t in g.thresholds.get(&f).into_iter().flatten() {
@@ -463,7 +501,7 @@ fn expected(g: &Generated, patients: &[Patient]) -> Findings {
         points = BTreeSet::new();
         for p in &gap {
             for (pos, &f) in g.facts.iter().enumerate() {
-                let Kind::Number { step, min, max, .. } = FACTS[f].kind else {
+                let Some((step, min, max)) = FACTS[f].kind.line() else {
                     continue;
                 };
                 let Value::Num(x) = &p.values[pos] else {
@@ -535,7 +573,10 @@ fn reported(diagnostics: &[Diagnostic]) -> Findings {
             Code::BoundaryGap => {
                 let value = d.message.rsplit("exactly ").next().unwrap_or_default();
                 let number = value.trim_end_matches(" weeks").trim_end_matches('%');
-                let q = quarters(number.parse::<f64>().expect("a number"));
+                let q = match Date::parse(number) {
+                    Some(date) => quarters(date.days() as f64),
+                    None => quarters(number.parse::<f64>().expect("a number")),
+                };
                 vec![names[1].clone(), number_text(q)]
             }
             Code::DecisionGap | Code::UnreachableOtherwise => vec![],
@@ -580,6 +621,7 @@ fn parse_example(program: &Program, example: &str) -> Assignment {
                 codes.sort();
                 Value::Codes(codes)
             }
+            Kind::Date { .. } => Value::Num(Num::from_int(day(value).into())),
             Kind::Number { .. } => {
                 let value = value.trim_end_matches('%');
                 let n = match value.split_once(' ') {

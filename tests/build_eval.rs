@@ -137,6 +137,40 @@ fn the_library_example_artifact_is_what_build_writes() {
 }
 
 #[test]
+fn an_artifact_of_the_first_format_is_still_read_and_decides_alike() {
+    // `tiny-v1.json` is `tiny.json` as the first format wrote it.
+    let v1 = std::fs::read_to_string(root().join("tests/cases/build/tiny-v1.json")).unwrap();
+    assert_valid(&v1);
+    let old = Artifact::from_json(&v1).unwrap();
+    let new = build(&root().join("tests/cases/build/tiny.medpol"))[0]
+        .artifact
+        .clone();
+    for facts in [
+        r#"{"care": "8 weeks", "hospitalized": false}"#,
+        r#"{"care": "2 weeks", "hospitalized": true}"#,
+        r#"{"care": "2 weeks", "hospitalized": false}"#,
+        r#"{"hospitalized": false}"#,
+    ] {
+        let decide = |a: &Artifact| {
+            let f = medpol_artifact::Facts::from_json(a, facts).unwrap();
+            format!("{:?}", a.decision("coverage").unwrap().decide(&f))
+        };
+        assert_eq!(decide(&old), decide(&new), "{facts}");
+    }
+    // The first format has no dates.
+    let dated = v1.replace("\"type\": \"bool\"", "\"type\": \"date\"");
+    let mut doc: serde_json::Value = serde_json::from_str(&dated).unwrap();
+    doc.as_object_mut().unwrap().remove("hash");
+    let doc: medpol_artifact::Document = serde_json::from_value(doc).unwrap();
+    let err = Artifact::from_json(&doc.to_json()).unwrap_err();
+    assert!(
+        err.0
+            .contains("a date, which a `medpol.decision/1` artifact cannot hold"),
+        "{err}"
+    );
+}
+
+#[test]
 fn every_artifact_follows_the_schema_and_loads_back() {
     let mut all: Vec<Artifact> = shipped().iter().map(|c| c.artifact.clone()).collect();
     all.push(conflict().artifact);
@@ -159,7 +193,7 @@ fn a_changed_artifact_fails_its_hash() {
     assert!(err.0.contains("content hash does not match"), "{err}");
     let err = Artifact::from_json("{\"format\": \"other/2\"}").unwrap_err();
     assert!(
-        err.0.contains("not a `medpol.decision/1` artifact"),
+        err.0.contains("not a `medpol.decision/2` artifact"),
         "{err}"
     );
 }

@@ -19,7 +19,7 @@ use medpol::driver::{self, CheckedProject};
 use medpol::evaluate::{self, Assignment, By, Evaluation};
 use medpol::ir::{DecisionId, ExprKind, FactId, OutcomeId, Program, RuleId, ValidProgram, Value};
 use medpol::tables::TableSet;
-use medpol::types::{Num, Type, Unit};
+use medpol::types::{Date, Num, Type, Unit};
 
 /// A project (or one file of it) checked and its policies compiled, those of the files asked
 /// about only; `None` when the check reports an error. The analysis is not run: conflicts it
@@ -81,6 +81,22 @@ fn thresholds(program: &Program, fact: FactId) -> Vec<Num> {
             ExprKind::ListCount {
                 filter: Some(f), ..
             } => stack.push(f),
+            // A window's ends, for each date its reference may take: a day inside and one
+            // outside at each end.
+            ExprKind::Window {
+                field,
+                reference,
+                amount,
+                months,
+            } if *field == fact => {
+                let mut ends = vec![Num::from_int(0)];
+                ends.extend(thresholds(program, *reference));
+                for end in ends {
+                    if let Some(start) = medpol::artifact::window_start(end, *amount, *months) {
+                        out.extend([start, add(start, -1, 1), end, add(end, 1, 1)]);
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -111,12 +127,12 @@ fn candidates(program: &Program, artifact: &Artifact, fact: FactId) -> Vec<Value
         Type::Enum(e) => (0..program.enum_type(e).unwrap().values.len() as u32)
             .map(Value::Enum)
             .collect(),
-        Type::Int | Type::Decimal | Type::Quantity(_) => {
+        Type::Int | Type::Decimal | Type::Quantity(_) | Type::Date => {
             let mut nums = vec![Num::from_int(0)];
             for t in thresholds(program, fact) {
                 nums.push(t);
                 nums.extend([add(t, 1, 1), add(t, -1, 1)]);
-                if f.ty != Type::Int {
+                if !matches!(f.ty, Type::Int | Type::Date) {
                     nums.extend([add(t, 1, 100), add(t, -1, 100)]);
                 }
             }
@@ -128,7 +144,7 @@ fn candidates(program: &Program, artifact: &Artifact, fact: FactId) -> Vec<Value
             nums.retain(|n| {
                 low.is_none_or(|l| *n >= Num::from_int(l))
                     && high.is_none_or(|h| *n <= Num::from_int(h))
-                    && (f.ty != Type::Int || n.is_integer())
+                    && (!matches!(f.ty, Type::Int | Type::Date) || n.is_integer())
             });
             nums.sort();
             nums.dedup();
@@ -209,6 +225,7 @@ fn text(program: &Program, ty: Type, v: &Value) -> serde_json::Value {
         Value::Num(n) => match ty {
             Type::Quantity(Unit::Percent) => serde_json::json!(format!("{n}%")),
             Type::Quantity(u) => serde_json::json!(format!("{n} {}", u.name())),
+            Type::Date => serde_json::json!(Date::from_num(*n).unwrap().to_string()),
             _ => serde_json::json!(n.to_string()),
         },
         Value::Enum(i) => match ty {
@@ -519,7 +536,7 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_every_case() {
         decisions += agree(&project.program, &project.tables, &compiled, 256);
         leaves += witnesses_agree(&project.program, &project.tables, &compiled);
     }
-    assert_eq!((files, policies, decisions, leaves), (59, 57, 64, 180));
+    assert_eq!((files, policies, decisions, leaves), (61, 59, 68, 188));
 }
 
 /// Random programs: small decisions over every kind of fact, with code sets of exact codes,
@@ -561,6 +578,7 @@ mod generate {
         ("s0", "set<code<icd10cm>>"),
         ("k0", "code<cpt>"),
         ("t0", "set<code<cpt>>"),
+        ("y0", "date"),
     ];
 
     struct Gen<'r> {
@@ -595,7 +613,8 @@ mod generate {
         fn atom(&mut self) -> String {
             let ops = ["<", "<=", ">", ">=", "==", "!="];
             let op = *self.rng.pick(&ops);
-            match self.rng.below(13) {
+            let date = *self.rng.pick(&["2009-02-12", "2012-06-27", "2024-02-29"]);
+            match self.rng.below(15) {
                 0 => "b0".to_string(),
                 1 => "b1".to_string(),
                 2 => format!("n0 {op} {}", self.rng.below(4) as i64 - 1),
@@ -620,6 +639,8 @@ mod generate {
                     format!("s0 has {q} {set}")
                 }
                 11 => format!("k0 in {}", self.set(false)),
+                13 => format!("y0 {op} {date}"),
+                14 => format!("service_date {op} {date}"),
                 _ => {
                     let q = self.rng.pick(&["any", "all", "none"]).to_string();
                     let set = self.set(false);
@@ -748,7 +769,7 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_generated_programs() {
         decisions += d;
         leaves += l;
     }
-    assert_eq!((programs, decisions, leaves), (193, 292, 1336));
+    assert_eq!((programs, decisions, leaves), (188, 276, 1348));
 }
 
 /// Random patients and every witness of one generated program agree (see [`agree`] and
@@ -789,6 +810,10 @@ mod generate_histories {
         "not z",
         "c in { M80.08XA, M84.48X* }",
         "c not in { M80.08XA }",
+        "w within 2 months before service_date",
+        "w within 10 days before service_date",
+        "y == e0",
+        "y != e0",
     ];
 
     fn filter(rng: &mut Rng) -> String {
@@ -803,11 +828,13 @@ mod generate_histories {
     fn atom(rng: &mut Rng) -> String {
         let op = *rng.pick(&["<", "<=", ">", ">=", "==", "!="]);
         let k = rng.below(4);
-        match rng.below(6) {
+        match rng.below(8) {
             0 => format!("count(h0) {op} {k}"),
             1 | 2 => format!("count(h0 where {}) {op} {k}", filter(rng)),
             3 => format!("count(h1 where {}) {op} {k}", filter(rng)),
             4 => "b0".to_string(),
+            5 => "service_date >= 2026-03-31".to_string(),
+            6 => "e0 == a".to_string(),
             _ => format!("n0 {op} {}", k as i64 - 1),
         }
     }
@@ -829,8 +856,9 @@ mod generate_histories {
     pub fn program(rng: &mut Rng) -> String {
         let mut out = String::from(
             "policy \"histories\" { title \"h\" version \"1\" effective 2025-06-01 }\n\
-             record item {\n  x: int\n  y: enum { a, b }\n  z: bool\n  c: code<icd10cm>\n}\n\
-             fact h0: list<item>\nfact h1: list<item>\nfact b0: bool\nfact n0: int\n",
+             record item {\n  x: int\n  y: enum { a, b }\n  z: bool\n  c: code<icd10cm>\n  w: date\n}\n\
+             fact h0: list<item>\nfact h1: list<item>\nfact b0: bool\nfact n0: int\n\
+             fact e0: enum { a, b }\n",
         );
         let hit = *rng.pick(&["unique", "first", "any"]);
         out.push_str(&format!(

@@ -31,7 +31,8 @@ pub fn holds(sample: Num, op: CmpOp, value: Num) -> bool {
 /// test.
 pub fn numeric(ty: Type, thresholds: &[Num]) -> NumericDomain {
     let kind = match ty {
-        Type::Int => NumberKind::Int,
+        // A date is its day number.
+        Type::Int | Type::Date => NumberKind::Int,
         Type::Quantity(Unit::Percent) => NumberKind::Percent,
         Type::Quantity(_) => NumberKind::Duration,
         _ => NumberKind::Decimal,

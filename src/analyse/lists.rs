@@ -17,9 +17,10 @@ use std::collections::HashMap;
 use super::domain::Region;
 use super::mdd::{Exhausted, FALSE, Node, TRUE};
 use super::space::{self, Space, Var};
+use crate::ast::CmpOp;
 use crate::codeset::CodeSets;
 use crate::ir::*;
-use crate::types::Num;
+use crate::types::{Num, Type};
 
 /// At most this many counts of one list are related exactly (regions grow as powers of two).
 const MAX_TERMS: usize = 6;
@@ -76,19 +77,45 @@ pub fn items_of(
                 })
             })
             .collect();
-        // Every region when there are few counts; else the items in one count's condition
-        // only, which give lists for examples where the counts are free of each other.
         let every = filters.len() <= MAX_TERMS;
-        let masks: Vec<u64> = if every {
-            (1..1u64 << filters.len()).collect()
-        } else {
-            (0..filters.len()).map(|i| 1 << i).collect()
-        };
+        let unfiltered: Vec<bool> = items
+            .terms
+            .iter()
+            .map(|t| terms.get(*t).is_some_and(|x| x.filter.is_none()))
+            .collect();
+        let masks = masks(&unfiltered);
         if let Some(regions) = regions(program, &filters, &masks, code_sets, budget) {
             items.regions = regions;
             items.complete = every;
         }
     }
+    out
+}
+
+/// The regions to look for among the counts of one list (bit `i`: inside count `i`'s
+/// condition; `unfiltered[i]`: count `i` has none, every item is in it): every region when
+/// there are few counts; else the items inside one or two counts' conditions (and the
+/// unfiltered ones), which give lists for the examples of counts left free of each other.
+fn masks(unfiltered: &[bool]) -> Vec<u64> {
+    let n = unfiltered.len();
+    if n <= MAX_TERMS {
+        return (1..1u64 << n).collect();
+    }
+    let always: u64 = unfiltered
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| **u)
+        .map(|(i, _)| 1u64 << i)
+        .sum();
+    let mut out = vec![always];
+    for i in 0..n.min(63) {
+        for j in i..n.min(63) {
+            out.push(always | 1 << i | 1 << j);
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out.retain(|m| *m != 0);
     out
 }
 
@@ -378,20 +405,159 @@ pub fn witness_list(space: &Space<'_>, list: FactId, values: &[Option<u32>]) -> 
                 Var::Count(term, d) if term == t => Some((v, d)),
                 _ => None,
             })?;
-        let class = values.get(v).copied().flatten().unwrap_or(0);
-        let sample = d.samples.get(class as usize)?;
-        wanted.push(u64::try_from(sample.to_i64()?).ok()?);
+        // A count the example leaves free takes what the list gives it.
+        let Some(class) = values.get(v).copied().flatten() else {
+            wanted.push((0, None));
+            continue;
+        };
+        let sample = u64::try_from(d.samples.get(class as usize)?.to_i64()?).ok()?;
+        wanted.push((sample, Some(sample)));
     }
-    let regions: Vec<Vec<bool>> = items.regions.iter().map(|(r, _)| r.clone()).collect();
-    let high: Vec<Option<u64>> = wanted.iter().map(|w| Some(*w)).collect();
-    let Solved::Found(counts) = solve(&regions, &wanted, &high) else {
+    // Conditions that read facts of the patient have the regions of this patient's values.
+    let filters: Vec<&Expr> = items
+        .terms
+        .iter()
+        .filter_map(|t| space.terms.get(*t)?.filter.as_ref())
+        .collect();
+    let reads_outer = filters
+        .iter()
+        .any(|f| !space.program.outer_facts(f).is_empty());
+    let own;
+    let found: &[(Vec<bool>, Item)] = if reads_outer {
+        let outer = outer_values(space, values);
+        let filters: Vec<Expr> = items
+            .terms
+            .iter()
+            .map(|t| match space.terms.get(*t)?.filter.as_ref() {
+                Some(f) => substitute(space.program, f, &outer),
+                None => Some(Expr {
+                    kind: ExprKind::Const(true),
+                    span: crate::source::Span::default(),
+                }),
+            })
+            .collect::<Option<_>>()?;
+        let unfiltered: Vec<bool> = items
+            .terms
+            .iter()
+            .map(|t| space.terms.get(*t).is_some_and(|x| x.filter.is_none()))
+            .collect();
+        own = regions(
+            space.program,
+            &filters,
+            &masks(&unfiltered),
+            space.code_sets,
+            space.budget(),
+        )?;
+        &own
+    } else {
+        &items.regions
+    };
+    let regions: Vec<Vec<bool>> = found.iter().map(|(r, _)| r.clone()).collect();
+    let low: Vec<u64> = wanted.iter().map(|w| w.0).collect();
+    let high: Vec<Option<u64>> = wanted.iter().map(|w| w.1).collect();
+    let Solved::Found(counts) = solve(&regions, &low, &high) else {
         return None;
     };
     let mut out = Vec::new();
-    for ((_, item), n) in items.regions.iter().zip(counts) {
+    for ((_, item), n) in found.iter().zip(counts) {
         for _ in 0..n {
             out.push(item.clone());
         }
     }
     Some(out)
+}
+
+/// The values an assignment gives the facts of the patient that counts' conditions read.
+fn outer_values(space: &Space<'_>, values: &[Option<u32>]) -> Item {
+    let mut out = Item::new();
+    for (v, var) in space.vars.iter().enumerate() {
+        let class = values.get(v).copied().flatten().unwrap_or(0);
+        let (fact, value) = match var {
+            Var::Numeric(f, d) => match d.samples.get(class as usize) {
+                Some(n) => (*f, Value::Num(*n)),
+                None => continue,
+            },
+            Var::Enum(f, _) => (*f, Value::Enum(class)),
+            Var::Bool(f) => (*f, Value::Bool(class == 1)),
+            _ => continue,
+        };
+        out.insert(fact, value);
+    }
+    out
+}
+
+/// A count's condition with the values of the patient's facts it reads put in: a condition on
+/// the item's fields alone (`performed within 12 months before service_date` becomes two
+/// comparisons of `performed`). `None` when a fact it reads has no value. Recursion follows the
+/// source's nesting, which the parser bounds.
+fn substitute(program: &Program, e: &Expr, outer: &Item) -> Option<Expr> {
+    let span = e.span;
+    let at = |kind| Expr { kind, span };
+    let all = |es: &[Expr]| {
+        es.iter()
+            .map(|x| substitute(program, x, outer))
+            .collect::<Option<Vec<_>>>()
+    };
+    Some(match &e.kind {
+        ExprKind::Not(inner) => at(ExprKind::Not(Box::new(substitute(program, inner, outer)?))),
+        ExprKind::And(es) => at(ExprKind::And(all(es)?)),
+        ExprKind::Or(es) => at(ExprKind::Or(all(es)?)),
+        ExprKind::Window {
+            field,
+            reference,
+            amount,
+            months,
+        } => {
+            let Some(Value::Num(end)) = outer.get(reference) else {
+                return None;
+            };
+            let start = medpol_artifact::window_start(*end, *amount, *months)?;
+            let compare = |op, value| {
+                at(ExprKind::Compare {
+                    fact: *field,
+                    op,
+                    value,
+                })
+            };
+            at(ExprKind::And(vec![
+                compare(CmpOp::Ge, start),
+                compare(CmpOp::Le, *end),
+            ]))
+        }
+        ExprKind::FieldIs { field, op, fact } => match outer.get(fact)? {
+            Value::Num(n) => at(ExprKind::Compare {
+                fact: *field,
+                op: *op,
+                value: *n,
+            }),
+            Value::Enum(v) => {
+                let name = |f: &FactId, x: u32| match program.fact(*f).map(|y| y.ty) {
+                    Some(Type::Enum(en)) => Some((en, program.enum_value(en, x).to_string())),
+                    _ => None,
+                };
+                let (_, wanted) = name(fact, *v)?;
+                let Type::Enum(en) = program.fact(*field)?.ty else {
+                    return None;
+                };
+                let same = program
+                    .enum_type(en)?
+                    .values
+                    .iter()
+                    .position(|(n, _)| *n == wanted);
+                let inside = match same {
+                    Some(i) => at(ExprKind::EnumIn {
+                        fact: *field,
+                        values: vec![i as u32],
+                    }),
+                    None => at(ExprKind::Const(false)),
+                };
+                match op {
+                    CmpOp::Ne => at(ExprKind::Not(Box::new(inside))),
+                    _ => inside,
+                }
+            }
+            _ => return None,
+        },
+        _ => e.clone(),
+    })
 }

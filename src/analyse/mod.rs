@@ -273,21 +273,20 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Lists whose counts were left free of each other (too many to relate exactly): a
-    /// finding whose example shows one says that its list may not exist. Findings that claim
-    /// no patient (impossible, always true, redundant, never fires) stay proved, as the free
-    /// counts allow more patients, never fewer.
+    /// Lists whose counts the analysis left free of each other (too many to relate exactly,
+    /// or conditions that read facts of the patient): where an example needs a list that no
+    /// numbers of items give, the finding says that it may be about patients who cannot
+    /// exist. Findings that claim no patient (impossible, always true, redundant, never
+    /// fires) stay proved, as free counts allow more patients, never fewer; an example whose
+    /// list was built has the counts it shows.
     fn free_lists(&mut self, free: &[FactId]) {
         for &list in free {
             let name = self.program.fact_name(list).to_string();
-            let shown_as = format!("{name} = ");
+            let unbuilt = format!("{name} = {}", space::NO_LIST);
             for d in &mut self.diagnostics {
-                if d.notes
-                    .iter()
-                    .any(|n| n.starts_with("for example") && n.contains(&shown_as))
-                {
+                if d.notes.iter().any(|n| n.contains(&unbuilt)) {
                     d.notes.push(format!(
-                        "the counts of `{}` are more than the analysis relates exactly: it reasons over each as free of the others, so the list of this example may not exist",
+                        "no list of `{}` has the counts this example needs: the analysis reasons over them as free of each other, so this finding may be about patients who cannot exist",
                         shown(&name)
                     ));
                 }

@@ -12,6 +12,10 @@ use crate::codeset::CodeSets;
 use crate::ir::*;
 use crate::types::{EnumId, Num, Type};
 
+/// What an example shows for a list no numbers of items give the counts of (the analysis
+/// left its counts free of each other).
+pub const NO_LIST: &str = "(no list found with these counts)";
+
 /// At most this many variables per decision: diagram operations recurse once per variable.
 pub const MAX_VARIABLES: usize = 1_000;
 
@@ -94,13 +98,17 @@ pub struct Space<'p> {
     /// For each list with counts, the kinds of items its counts tell apart, with an example
     /// item of each (see [`super::lists::ListItems`]).
     pub items: HashMap<FactId, super::lists::ListItems>,
+    /// The code sets, for the items of lists whose conditions read facts of the patient (their
+    /// regions depend on those facts' values, see `lists::witness_list`).
+    pub code_sets: &'p CodeSets,
+    budget: usize,
 }
 
 /// The space of a set of conditions (a decision's rules and the constraints on them).
 pub fn build<'p>(
     program: &'p Program,
     conditions: &[&Expr],
-    code_sets: &CodeSets,
+    code_sets: &'p CodeSets,
     budget: usize,
 ) -> Result<Space<'p>, TooLarge> {
     let order = program.define_order(conditions);
@@ -120,7 +128,7 @@ pub fn build<'p>(
         match fact.ty {
             Type::Bool => vars.push(Var::Bool(f)),
             Type::Enum(e) => vars.push(Var::Enum(f, e)),
-            Type::Int | Type::Decimal | Type::Quantity(_) => {
+            Type::Int | Type::Decimal | Type::Quantity(_) | Type::Date => {
                 let mut t = uses.thresholds.get(&f).cloned().unwrap_or_default();
                 t.sort();
                 t.dedup();
@@ -181,6 +189,8 @@ pub fn build<'p>(
         terms,
         term_var,
         items,
+        code_sets,
+        budget,
     };
     for d in order {
         if let Some(DefineBody::Condition(e)) = program.define(d).map(|d| &d.body) {
@@ -242,6 +252,13 @@ fn gather_in_order(program: &Program, conditions: &[&Expr], uses: &mut Uses) {
                 ..
             } => {
                 uses.fact(*list);
+                // The facts of the patient the condition reads: an example shows them, and
+                // the list's items are made for their values.
+                if let Some(f) = filter {
+                    for outer in program.outer_facts(f) {
+                        uses.fact(outer);
+                    }
+                }
                 let key = count_key(*list, filter.as_deref());
                 match uses.terms.iter_mut().find(|(t, _)| t.key == key) {
                     Some((_, thresholds)) => thresholds.push(*value),
@@ -349,6 +366,11 @@ fn classify(codes: &CodeSets, system: System, sets: Option<&Vec<CodeSetId>>) -> 
 }
 
 impl Space<'_> {
+    /// The node budget a diagram of this space's kind gets.
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
     /// Compiles a condition (its defines must be compiled already, which `build` does).
     pub fn condition(&mut self, e: &Expr) -> Result<Node, Exhausted> {
         match &e.kind {
@@ -382,6 +404,10 @@ impl Space<'_> {
                 let v = self.var(*fact)?;
                 self.compare(v, *op, *value)
             }
+            // A field against a fact of the patient: only in a count's condition, whose items
+            // are analysed with the facts' values put in (`lists::witness_list`); without them
+            // the list's counts are left free.
+            ExprKind::Window { .. } | ExprKind::FieldIs { .. } => Err(Exhausted),
             ExprKind::EnumIn { fact, values } => {
                 let v = self.var(*fact)?;
                 let values = values.clone();
@@ -563,7 +589,7 @@ impl Space<'_> {
                 let ty = self.program.fact(fact).map_or(Type::Error, |f| f.ty);
                 match super::lists::witness_list(self, fact, values) {
                     Some(items) => self.program.value_text(ty, &Value::List(items)),
-                    None => "(no list found with these counts)".to_string(),
+                    None => NO_LIST.to_string(),
                 }
             }
             None => lost_name("the variable of a fact a condition reads").to_string(),

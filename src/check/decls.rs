@@ -164,6 +164,7 @@ impl<'a> Checker<'a> {
     /// Adds a declared name to a scope, reporting a duplicate.
     fn insert(&mut self, scope: &mut Scope, name: &ast::Ident, symbol: Symbol) {
         self.declaration(name.span, symbol);
+        self.predeclared(name);
         if let Some(first) = scope.names.get(&name.name) {
             let first = first.declared;
             self.duplicate(symbol.kind(), &name.name, name.span, first);
@@ -415,7 +416,7 @@ impl<'a> Checker<'a> {
 
     fn named_type(&mut self, name: &ast::Ident, arg: Option<&ast::TypeExpr>, span: Span) -> Type {
         match name.name.as_str() {
-            "bool" | "int" | "decimal" | "percent" => {
+            "bool" | "int" | "decimal" | "percent" | "date" => {
                 if let Some(a) = arg {
                     self.report(
                         Diagnostic::new(
@@ -430,6 +431,7 @@ impl<'a> Checker<'a> {
                     "bool" => Type::Bool,
                     "int" => Type::Int,
                     "decimal" => Type::Decimal,
+                    "date" => Type::Date,
                     _ => Type::Quantity(Unit::Percent),
                 }
             }
@@ -501,11 +503,12 @@ impl<'a> Checker<'a> {
                     "boolean" => Some("bool"),
                     "integer" | "number" if other == "integer" => Some("int"),
                     "number" | "float" | "double" | "real" => Some("decimal"),
+                    "datetime" | "timestamp" | "day" => Some("date"),
                     _ => names::suggest(
                         other,
                         [
                             "bool", "int", "decimal", "percent", "duration", "code", "set", "enum",
-                            "list",
+                            "date", "list",
                         ],
                     ),
                 };
@@ -517,7 +520,7 @@ impl<'a> Checker<'a> {
                 d = match hint {
                     Some(h) => d.help(format!("did you mean `{h}`?")),
                     None => d.help(
-                        "the types are `bool`, `int`, `decimal`, `percent`, `duration<UNIT>`, `enum { ... }`, `code<SYSTEM>`, `set<code<SYSTEM>>` and `list<RECORD>`",
+                        "the types are `bool`, `int`, `decimal`, `percent`, `duration<UNIT>`, `date`, `enum { ... }`, `code<SYSTEM>`, `set<code<SYSTEM>>` and `list<RECORD>`",
                     ),
                 };
                 self.report(d);
@@ -998,6 +1001,14 @@ fn expr_names(e: &ast::Expr, out: &mut Vec<ast::Ident>) {
             collect_set_names(set, out);
         }
         ast::ExprKind::Operand(o) => operand(o, out),
+        ast::ExprKind::Within {
+            value, reference, ..
+        } => {
+            operand(value, out);
+            if let Some(r) = reference {
+                operand(r, out);
+            }
+        }
     }
 }
 

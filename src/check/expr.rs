@@ -73,6 +73,7 @@ impl Checker<'_> {
                     Type::Enum(_) => format!("`{name} == VALUE`"),
                     Type::Code(_) => format!("`{name} in SET`"),
                     Type::CodeSet(_) => format!("`{name} has any SET`"),
+                    Type::Date => format!("`{name} >= 2009-02-12`"),
                     Type::List(_) => format!("`count({name}) >= 1`"),
                     Type::Bool | Type::Error => String::new(),
                 };
@@ -141,6 +142,11 @@ impl Checker<'_> {
             ast::ExprKind::Count { kind, k, items } => {
                 Typed::Cond(self.count(file, *kind, k, items, span))
             }
+            ast::ExprKind::Within {
+                value,
+                amount,
+                reference,
+            } => Typed::Cond(self.within(file, value, amount, reference.as_ref(), span)),
         }
     }
 
@@ -174,7 +180,7 @@ impl Checker<'_> {
         }
     }
 
-    fn operand(&mut self, file: FileId, o: &ast::Operand) -> Typed {
+    pub(super) fn operand(&mut self, file: FileId, o: &ast::Operand) -> Typed {
         let base = match &o.kind {
             ast::OperandKind::Name(n) => self.name_term(file, n),
             ast::OperandKind::Number(n) => match self.number(n) {
@@ -196,6 +202,15 @@ impl Checker<'_> {
                 span: o.span,
             }),
             ast::OperandKind::Paren(e) => self.term(file, e),
+            ast::OperandKind::Date(d) => match self.date(&d.text, d.span) {
+                Some(date) => Typed::Value {
+                    value: date.num(),
+                    ty: Type::Date,
+                    span: d.span,
+                    written: d.text.clone(),
+                },
+                None => Typed::Error,
+            },
             ast::OperandKind::ListCount { list, filter } => {
                 self.list_count(file, list, filter.as_deref(), o.span)
             }
@@ -406,7 +421,7 @@ impl Checker<'_> {
         }
     }
 
-    fn bare_name(o: &ast::Operand) -> Option<&ast::Ident> {
+    pub(super) fn bare_name(o: &ast::Operand) -> Option<&ast::Ident> {
         match (&o.kind, &o.conversion) {
             (ast::OperandKind::Name(n), None) => Some(n),
             _ => None,
@@ -422,6 +437,10 @@ impl Checker<'_> {
         right: &ast::Operand,
         span: Span,
     ) -> Expr {
+        // Inside a count, a field compared with a fact: `region == requested_region`.
+        if let Some(e) = self.field_fact(file, op, op_span, left, right, span) {
+            return e;
+        }
         // `setting == inpatient`: the value is read in the enum's terms, before any scope.
         if let (Some((fact, e)), Some(value)) = (self.enum_fact(file, left), Self::bare_name(right))
         {
@@ -753,7 +772,9 @@ impl Checker<'_> {
         let written = |_: &Self| shown(written).into_owned();
         let in_fact_unit = match (ty, vty) {
             (Type::Error, _) | (_, Type::Error) => return error_expr(span),
-            (Type::Int | Type::Decimal, Type::Int | Type::Decimal) => Some(value),
+            (Type::Int | Type::Decimal, Type::Int | Type::Decimal) | (Type::Date, Type::Date) => {
+                Some(value)
+            }
             (Type::Quantity(u), Type::Quantity(w)) => match w.exact_factor(u) {
                 Some(f) => value.checked_mul(f),
                 None => {

@@ -11,7 +11,7 @@ use crate::ast::{self, CmpOp};
 use crate::diagnostic::{Code, Diagnostic, shown};
 use crate::ir::*;
 use crate::source::{FileId, Span};
-use crate::types::{RecordId, Type};
+use crate::types::{Family, Num, RecordId, Type, Unit};
 
 impl Checker<'_> {
     /// `list<RECORD>`.
@@ -457,5 +457,259 @@ impl Checker<'_> {
             out.push(values);
         }
         ok.then_some(Value::List(out))
+    }
+}
+
+impl Checker<'_> {
+    /// `VALUE within AMOUNT before REFERENCE`: the reference minus the amount up to the
+    /// reference, both included, in whole days (a week is 7) or calendar months (a year is
+    /// 12). Before a date literal it is two comparisons; before a date fact it is a window
+    /// on a field of the items a count reads.
+    pub(super) fn within(
+        &mut self,
+        file: FileId,
+        value: &ast::Operand,
+        amount: &ast::Quantity,
+        reference: Option<&ast::Operand>,
+        span: Span,
+    ) -> Expr {
+        let Some(reference) = reference else {
+            self.report(
+                Diagnostic::new(
+                    Code::WindowWithoutDate,
+                    "a window needs the date it ends at",
+                )
+                .primary(span, "no date after `before`")
+                .help(format!(
+                    "say which date the {} {} count back from, such as `before service_date`",
+                    amount.number.text, amount.unit.name
+                )),
+            );
+            return error_expr(span);
+        };
+        let window = self.window_amount(amount);
+        let value = self.operand(file, value);
+        let reference = match Checker::bare_name(reference) {
+            // Inside a count, a fact of the file: read as the date the window ends at.
+            Some(n) if self.item.is_some() && self.field(&n.name).is_none() => {
+                match self.lookup(file, n) {
+                    Some(Symbol::Fact(f)) => Typed::Fact {
+                        fact: f,
+                        scale: Num::from_int(1),
+                        ty: self.program.fact(f).map_or(Type::Error, |x| x.ty),
+                        name: n.name.clone(),
+                        span: n.span,
+                    },
+                    _ => self.operand(file, reference),
+                }
+            }
+            _ => self.operand(file, reference),
+        };
+        let Some((count, months)) = window else {
+            return error_expr(span);
+        };
+        let not_a_date = |c: &mut Self, t: &Typed, what: &str| {
+            let (at, found) = match t {
+                Typed::Fact { span, ty, name, .. } => {
+                    (*span, format!("`{}`, {}", shown(name), ty.describe()))
+                }
+                Typed::Value { span, ty, .. } => (*span, ty.describe()),
+                Typed::Count { span, .. } => (*span, "a count".to_string()),
+                Typed::Cond(e) => (e.span, "a condition".to_string()),
+                Typed::Error => return,
+            };
+            c.report(
+                Diagnostic::new(
+                    Code::InvalidWindow,
+                    format!("a window {what} a date, not {found}"),
+                )
+                .primary(at, "not a date")
+                .help("a window reads a date: `performed within 12 months before service_date`"),
+            );
+        };
+        let (field, field_ty) = match &value {
+            Typed::Fact { fact, ty, .. } => (*fact, *ty),
+            _ => (FactId(0), Type::Error),
+        };
+        if field_ty != Type::Date {
+            not_a_date(self, &value, "is on");
+            return error_expr(span);
+        }
+        match reference {
+            Typed::Value {
+                value: end,
+                ty: Type::Date,
+                ..
+            } => {
+                // Before a date: two comparisons, the window's first day worked out now.
+                let Some(start) = medpol_artifact::window_start(end, count, months) else {
+                    self.report(
+                        Diagnostic::new(Code::InvalidWindow, "the window starts before the year 0")
+                            .primary(span, "too long a window"),
+                    );
+                    return error_expr(span);
+                };
+                let compare = |op, value| Expr {
+                    kind: ExprKind::Compare {
+                        fact: field,
+                        op,
+                        value,
+                    },
+                    span,
+                };
+                Expr {
+                    kind: ExprKind::And(vec![compare(CmpOp::Ge, start), compare(CmpOp::Le, end)]),
+                    span,
+                }
+            }
+            Typed::Fact {
+                fact: reference,
+                ty: Type::Date,
+                span: reference_span,
+                ..
+            } => {
+                if self.item.is_none() || !self.program.is_field(field) {
+                    self.report(
+                        Diagnostic::new(
+                            Code::InvalidWindow,
+                            "a window between two dates of the patient is read on the items of a count",
+                        )
+                        .primary(reference_span, "a date fact")
+                        .help("end the window at a date (`before 2026-01-01`), or count the items of a list whose field is within it"),
+                    );
+                    return error_expr(span);
+                }
+                Expr {
+                    kind: ExprKind::Window {
+                        field,
+                        reference,
+                        amount: count,
+                        months,
+                    },
+                    span,
+                }
+            }
+            other => {
+                not_a_date(self, &other, "ends at");
+                error_expr(span)
+            }
+        }
+    }
+
+    /// A window's length: whole days (a week is 7) or whole calendar months (a year is 12),
+    /// and whether it is months; reported when it is neither.
+    fn window_amount(&mut self, amount: &ast::Quantity) -> Option<(u32, bool)> {
+        let unit = Unit::parse(&amount.unit.name)?;
+        let n = self.number(&amount.number)?;
+        let (base, months) = match unit.family() {
+            Family::DayBased => (Unit::Day, false),
+            Family::MonthBased => (Unit::Month, true),
+            Family::Percent => {
+                self.report(
+                    Diagnostic::new(
+                        Code::InvalidWindow,
+                        "a window is a number of days, weeks, months or years",
+                    )
+                    .primary(amount.span, "not a duration"),
+                );
+                return None;
+            }
+        };
+        let whole = n
+            .checked_mul(unit.exact_factor(base)?)
+            .filter(|x| x.is_integer() && !x.is_negative())
+            .and_then(|x| x.to_i64())
+            .and_then(|x| u32::try_from(x).ok());
+        if whole.is_none() {
+            self.report(
+                Diagnostic::new(
+                    Code::InvalidWindow,
+                    format!(
+                        "a window is whole {}, not `{} {}`",
+                        if months { "months" } else { "days" },
+                        shown(&amount.number.text),
+                        amount.unit.name
+                    ),
+                )
+                .primary(amount.span, "not a whole number")
+                .help("write the window in a smaller unit, such as `45 days`"),
+            );
+        }
+        whole.map(|w| (w, months))
+    }
+
+    /// Inside a count, `FIELD OP FACT` (or `FACT OP FIELD`): a field of the items compared
+    /// with a fact of the same type, such as `region == requested_region`. `None` when the
+    /// two sides are not a field and a fact of the file.
+    pub(super) fn field_fact(
+        &mut self,
+        file: FileId,
+        op: CmpOp,
+        op_span: Span,
+        left: &ast::Operand,
+        right: &ast::Operand,
+        span: Span,
+    ) -> Option<Expr> {
+        self.item?;
+        let (l, r) = (Checker::bare_name(left)?, Checker::bare_name(right)?);
+        let outer = |c: &Self, n: &ast::Ident| {
+            if c.field(&n.name).is_some() {
+                return None;
+            }
+            match c.scope(file)?.names.get(&n.name)?.symbol {
+                Symbol::Fact(f) => Some(f),
+                _ => None,
+            }
+        };
+        let (field_name, fact_name, op) = match (self.field(&l.name), self.field(&r.name)) {
+            (Some(_), None) if outer(self, r).is_some() => (l, r, op),
+            (None, Some(_)) if outer(self, l).is_some() => (r, l, op.flipped()),
+            _ => return None,
+        };
+        let field = self.field(&field_name.name)?;
+        self.reference(field_name.span, Symbol::Fact(field));
+        let Some(Symbol::Fact(fact)) = self.lookup(file, fact_name) else {
+            return Some(error_expr(span));
+        };
+        let (ft, xt) = (
+            self.program.fact(field).map(|f| f.ty)?,
+            self.program.fact(fact).map(|f| f.ty)?,
+        );
+        let same = match (ft, xt) {
+            (Type::Enum(a), Type::Enum(b)) => {
+                let names = |e| {
+                    self.program
+                        .enum_type(e)
+                        .map(|t| t.values.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>())
+                };
+                let (mut x, mut y) = (names(a)?, names(b)?);
+                x.sort();
+                y.sort();
+                x == y && matches!(op, CmpOp::Eq | CmpOp::Ne)
+            }
+            (Type::Error, _) | (_, Type::Error) => return Some(error_expr(span)),
+            (a, b) => a == b && a.is_numeric() || (a == Type::Date && b == Type::Date),
+        };
+        if !same {
+            self.report(
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    format!(
+                        "cannot compare the field `{}`, {}, with the fact `{}`, {}",
+                        shown(&field_name.name),
+                        ft.describe(),
+                        shown(&fact_name.name),
+                        xt.describe()
+                    ),
+                )
+                .primary(op_span, "these sides do not compare")
+                .help("a field compares with a fact of the same type: an enum of the same values (with `==` or `!=`), a number of the same unit, a date"),
+            );
+            return Some(error_expr(span));
+        }
+        Some(Expr {
+            kind: ExprKind::FieldIs { field, op, fact },
+            span,
+        })
     }
 }

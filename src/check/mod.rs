@@ -6,6 +6,7 @@
 //! file is reported, and later problems caused only by an earlier one are kept quiet.
 
 mod codes;
+pub mod dates;
 mod decls;
 mod expr;
 mod lints;
@@ -228,6 +229,8 @@ struct Checker<'a> {
     suggestions_left: usize,
     /// Code sets in a reference cycle or with errors that leave their system unknown.
     cyclic_sets: HashSet<CodeSetId>,
+    /// The date of service, once a file names it (see `dates`).
+    service_date: Option<FactId>,
 }
 
 impl<'a> Checker<'a> {
@@ -252,6 +255,7 @@ impl<'a> Checker<'a> {
             },
             suggestions_left: names::SUGGESTION_BUDGET,
             cyclic_sets: HashSet::default(),
+            service_date: None,
         }
     }
 
@@ -307,6 +311,15 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// What a name means in a file's scope, without recording a use: a declared name, else
+    /// one the language declares.
+    fn resolve_name(&mut self, file: FileId, name: &ast::Ident) -> Option<Symbol> {
+        match self.scope(file)?.names.get(&name.name) {
+            Some(entry) => Some(entry.symbol),
+            None => self.predeclared_symbol(file, name),
+        }
+    }
+
     /// Looks a name up in a file's scope and records the use.
     fn lookup(&mut self, file: FileId, name: &ast::Ident) -> Option<Symbol> {
         if let Some(field) = self.field(&name.name) {
@@ -314,7 +327,13 @@ impl<'a> Checker<'a> {
             self.reference(name.span, symbol);
             return Some(symbol);
         }
-        let entry = self.scope(file)?.names.get(&name.name)?.clone();
+        let scope = self.scope(file)?;
+        let Some(entry) = scope.names.get(&name.name).cloned() else {
+            let symbol = self.predeclared_symbol(file, name)?;
+            self.uses.used.insert(symbol);
+            self.reference(name.span, symbol);
+            return Some(symbol);
+        };
         if let Some(i) = entry.import
             && let Some(import) = self.uses.imports.get_mut(i)
         {

@@ -224,17 +224,7 @@ impl<'a> Checker<'a> {
 
     fn date_value(&mut self, value: &ast::MetaValue) -> Option<Date> {
         match value {
-            ast::MetaValue::Date { text, span } => match Date::parse(text) {
-                Some(d) => Some(d),
-                None => {
-                    self.report(
-                        Diagnostic::new(Code::InvalidDate, format!("`{text}` is not a date on the calendar"))
-                            .primary(*span, "no such date")
-                            .help("dates are written `YYYY-MM-DD`, with a month from 01 to 12 and a day that month has"),
-                    );
-                    None
-                }
-            },
+            ast::MetaValue::Date { text, span } => self.date(text, *span),
             other => {
                 self.report(
                     Diagnostic::new(Code::TypeMismatch, "expected a date")
@@ -432,11 +422,7 @@ impl<'a> Checker<'a> {
     fn inputs(&mut self, file: FileId, names: &[ast::Ident]) -> Vec<(FactId, Span)> {
         let mut list: Vec<(FactId, Span)> = Vec::new();
         for n in names {
-            let entry = self
-                .scope(file)
-                .and_then(|s| s.names.get(&n.name))
-                .map(|e| e.symbol);
-            match entry {
+            match self.resolve_name(file, n) {
                 Some(Symbol::Fact(f)) => {
                     self.reference(n.span, Symbol::Fact(f));
                     if let Some((_, first)) = list.iter().find(|(x, _)| *x == f) {
@@ -670,11 +656,7 @@ impl<'a> Checker<'a> {
     }
 
     fn given(&mut self, file: FileId, a: &ast::Assignment, given: &mut Vec<Given>) {
-        let entry = self
-            .scope(file)
-            .and_then(|s| s.names.get(&a.fact.name))
-            .map(|e| e.symbol);
-        let fact = match entry {
+        let fact = match self.resolve_name(file, &a.fact) {
             Some(Symbol::Fact(f)) => {
                 self.reference(a.fact.span, Symbol::Fact(f));
                 f
@@ -743,6 +725,7 @@ impl<'a> Checker<'a> {
             ast::Value::Number(n) => format!("`{}`", shown(&n.text)),
             ast::Value::Set(_) => "a set".to_string(),
             ast::Value::Word { text, .. } => format!("`{}`", shown(text)),
+            ast::Value::Date(d) => format!("`{}`", shown(&d.text)),
             ast::Value::List { .. } => "a list".to_string(),
         };
         match (ty, v) {
@@ -762,6 +745,9 @@ impl<'a> Checker<'a> {
                 }
             }
             (Type::Decimal, ast::Value::Number(n)) => self.number(n).map(Value::Num),
+            (Type::Date, ast::Value::Date(d)) => {
+                self.date(&d.text, d.span).map(|d| Value::Num(d.num()))
+            }
             (Type::Quantity(u), ast::Value::Quantity(q)) => {
                 let w = Unit::parse(&q.unit.name)?;
                 let value = self.number(&q.number)?;

@@ -1,5 +1,5 @@
 //! Stage 4, compile: each policy of a checked program becomes a decision artifact
-//! ([`crate::artifact`], format `medpol.decision/1`).
+//! ([`crate::artifact`], format `medpol.decision/2`).
 //!
 //! [`compile`] is the stage's one public function. For each decision it reuses the analysis's
 //! domain refinement (every fact's domain cut into the classes its conditions tell apart) and
@@ -890,10 +890,24 @@ fn witness(
     values: &[Option<u32>],
 ) -> Option<BTreeMap<FactId, Value>> {
     let mut out = BTreeMap::new();
-    let value = |v: u32| values.get(v as usize).copied().flatten();
+    // A fact a count's condition reads has the value its lists were made for, even where the
+    // path leaves it free (see `lists::witness_list`).
+    let outer: BTreeSet<FactId> = space
+        .terms
+        .iter()
+        .filter_map(|t| t.filter.as_ref())
+        .flat_map(|f| space.program.outer_facts(f))
+        .collect();
     for &f in &space.facts {
         let Some(&first) = space.var_of.get(&f) else {
             continue;
+        };
+        let value = |v: u32| {
+            values
+                .get(v as usize)
+                .copied()
+                .flatten()
+                .or_else(|| outer.contains(&f).then_some(0))
         };
         let v = match space.vars.get(first as usize) {
             Some(Var::Bool(_)) => value(first).map(|x| Value::Bool(x == 1)),
@@ -1058,6 +1072,7 @@ fn fact_schema(ctx: &mut Policy<'_>, fact: &Fact, read: bool) -> FactSchema {
             None,
         ),
         Type::Code(s) => (FactType::Code, None, Vec::new(), Some(s.name().to_string())),
+        Type::Date => (FactType::Date, None, Vec::new(), None),
         Type::CodeSet(s) => (
             FactType::Codes,
             None,
@@ -1103,7 +1118,14 @@ fn decision_doc(
             ITest::IsTrue => Test::IsTrue,
             ITest::Compare { strict, value } => Test::Compare {
                 op: if *strict { ">" } else { ">=" }.to_string(),
-                value: value.to_string(),
+                // A date's threshold as the date it is.
+                value: crate::analyse::space::quantity_text(
+                    *value,
+                    program
+                        .fact(n.fact)
+                        .map(|f| f.ty)
+                        .filter(|t| *t == Type::Date),
+                ),
             },
             ITest::EnumIn(e, values) => Test::EnumIn {
                 values: values
@@ -1133,9 +1155,10 @@ fn decision_doc(
                     _ => None,
                 }
                 .ok_or_else(|| format!("a count of {}, which is not a list", n.fact.0))?;
+                let mut outer = |f: FactId| fact_index.number(f);
                 let filter = match d.filters.get(key) {
                     Some(Some(e)) => Some(
-                        cond(program, fields, e, &mut set)
+                        cond(program, fields, e, &mut set, &mut outer)
                             .ok_or_else(|| format!("the condition of a count of {}", n.fact.0))?,
                     ),
                     Some(None) => None,
@@ -1239,41 +1262,72 @@ fn cond(
     fields: &[FactId],
     e: &Expr,
     set: &mut dyn FnMut(&CodeSetId) -> u32,
+    fact: &mut dyn FnMut(FactId) -> u32,
 ) -> Option<Cond> {
     let field = |f: &FactId| fields.iter().position(|x| x == f).map(|i| i as u32);
-    let all = |es: &[Expr], set: &mut dyn FnMut(&CodeSetId) -> u32| {
+    let all = |es: &[Expr],
+               set: &mut dyn FnMut(&CodeSetId) -> u32,
+               fact: &mut dyn FnMut(FactId) -> u32| {
         es.iter()
-            .map(|x| cond(program, fields, x, set))
+            .map(|x| cond(program, fields, x, set, fact))
             .collect::<Option<Vec<_>>>()
     };
     Some(match &e.kind {
         ExprKind::Const(value) => Cond::Const { value: *value },
         ExprKind::Fact(f) => Cond::IsTrue { field: field(f)? },
         ExprKind::Not(inner) => Cond::Not {
-            not: Box::new(cond(program, fields, inner, set)?),
+            not: Box::new(cond(program, fields, inner, set, fact)?),
         },
-        ExprKind::And(es) => Cond::And { all: all(es, set)? },
-        ExprKind::Or(es) => Cond::Or { any: all(es, set)? },
-        ExprKind::Compare { fact, op, value } => Cond::Compare {
-            field: field(fact)?,
+        ExprKind::And(es) => Cond::And {
+            all: all(es, set, fact)?,
+        },
+        ExprKind::Or(es) => Cond::Or {
+            any: all(es, set, fact)?,
+        },
+        ExprKind::Compare { fact: f, op, value } => Cond::Compare {
+            field: field(f)?,
             op: op.as_str().to_string(),
-            value: value.to_string(),
+            // A date's value as the date it is, as in a node's test.
+            value: crate::types::quantity_text(
+                *value,
+                program.fact(*f).map(|x| x.ty).filter(|t| *t == Type::Date),
+            ),
         },
-        ExprKind::EnumIn { fact, values } => {
-            let Type::Enum(en) = program.fact(*fact)?.ty else {
+        ExprKind::EnumIn { fact: f, values } => {
+            let Type::Enum(en) = program.fact(*f)?.ty else {
                 return None;
             };
             Cond::EnumIn {
-                field: field(fact)?,
+                field: field(f)?,
                 values: values
                     .iter()
                     .map(|v| program.enum_value(en, *v).to_string())
                     .collect(),
             }
         }
-        ExprKind::CodeIn { fact, set: s } => Cond::CodeIn {
-            field: field(fact)?,
+        ExprKind::CodeIn { fact: f, set: s } => Cond::CodeIn {
+            field: field(f)?,
             set: set(s),
+        },
+        ExprKind::Window {
+            field: f,
+            reference,
+            amount,
+            months,
+        } => Cond::Window {
+            field: field(f)?,
+            before: fact(*reference),
+            amount: *amount,
+            unit: if *months { "months" } else { "days" }.to_string(),
+        },
+        ExprKind::FieldIs {
+            field: f,
+            op,
+            fact: x,
+        } => Cond::FieldIs {
+            field: field(f)?,
+            op: op.as_str().to_string(),
+            fact: fact(*x),
         },
         _ => return None,
     })

@@ -39,7 +39,7 @@ pub fn representatives(
         }
         // The analysis's classes of a number line: each threshold, a value between each two,
         // one beyond each end, within the type's range.
-        Type::Int | Type::Decimal | Type::Quantity(_) => {
+        Type::Int | Type::Decimal | Type::Quantity(_) | Type::Date => {
             crate::analyse::domain::numeric(f.ty, &uses.thresholds)
                 .samples
                 .into_iter()

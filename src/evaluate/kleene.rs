@@ -32,9 +32,11 @@ pub struct Term<'p> {
     pub thresholds: Vec<Num>,
 }
 
-/// Values given to counts that the facts leave unknown, while missing values are split: by
-/// index into the plan's terms.
-pub type Counts = HashMap<usize, u64>;
+/// The counts the patient's own facts leave unknown, by index into the plan's terms: each has
+/// no value (`None`) until the split of missing values gives it one. Such a count is never
+/// worked out from facts the split gives: its split stands for every value it may take, as
+/// the artifact's evaluator splits it.
+pub type Counts = HashMap<usize, Option<u64>>;
 
 /// Where a condition reads facts: the patient's, and inside a count the item's fields.
 #[derive(Clone, Copy)]
@@ -128,6 +130,26 @@ impl<'p> Plan<'p> {
             }
         }
         Some(n)
+    }
+
+    /// What an unknown count waits for: the facts of the patient its condition reads that
+    /// are missing, and its list when that is missing too or nothing else is (an item lacks a
+    /// field the condition needs). The artifact's evaluator names the same.
+    pub fn count_needs(&self, t: usize, facts: &Assignment) -> Vec<FactId> {
+        let Some(term) = self.terms.get(t) else {
+            return Vec::new();
+        };
+        let mut needs: Vec<FactId> = term
+            .filter
+            .map(|f| self.program.outer_facts(f))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|f| !facts.contains_key(f))
+            .collect();
+        if needs.is_empty() || !facts.contains_key(&term.list) {
+            needs.push(term.list);
+        }
+        needs
     }
 
     /// The facts the decision reads, through definitions too, in the order its rules read
@@ -236,10 +258,35 @@ impl<'p> Plan<'p> {
                 }
                 acc
             }
+            ExprKind::Window {
+                field,
+                reference,
+                amount,
+                months,
+            } => match (facts.get(field), facts.get(reference)) {
+                (Some(Value::Num(day)), Some(Value::Num(end))) => {
+                    let start = medpol_artifact::window_start(*end, *amount, *months)?;
+                    Some(start <= *day && day <= end)
+                }
+                _ => None,
+            },
+            ExprKind::FieldIs { field, op, fact } => match (facts.get(field), facts.get(fact)) {
+                (Some(Value::Num(a)), Some(Value::Num(b))) => Some(compare(*a, *op, *b)),
+                // Enum values by name: the field's enum and the fact's are declared apart.
+                (Some(Value::Enum(a)), Some(Value::Enum(b))) => {
+                    let name = |f: &FactId, v: u32| match self.program.fact(*f).map(|x| x.ty) {
+                        Some(crate::types::Type::Enum(en)) => self.program.enum_value(en, v),
+                        _ => "",
+                    };
+                    let same = name(field, *a) == name(fact, *b);
+                    Some(if *op == CmpOp::Ne { !same } else { same })
+                }
+                _ => None,
+            },
             ExprKind::ListCount { op, value, .. } => {
                 let t = self.term_of.get(&(std::ptr::from_ref(e) as usize))?;
                 let n = match facts.counts.get(t) {
-                    Some(n) => Some(*n),
+                    Some(n) => *n,
                     None => self.count(*t, facts.facts),
                 };
                 n.map(|n| compare(Num::from_int(i128::from(n)), *op, *value))

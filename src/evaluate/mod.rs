@@ -96,7 +96,7 @@ pub fn evaluate(
     // the facts leave unknown (its list missing, or an item lacking a field its condition
     // reads) over its classes, in the place its list is first read. The artifact's evaluator
     // splits the same way.
-    let mut levels: Vec<(FactId, Option<Vec<Level>>)> = Vec::new();
+    let mut levels: Vec<(Vec<FactId>, Option<Vec<Level>>)> = Vec::new();
     for &f in plan.facts() {
         let is_list = matches!(
             program.fact(f).map(|x| x.ty),
@@ -105,19 +105,20 @@ pub fn evaluate(
         if is_list {
             for (t, term) in plan.terms().iter().enumerate() {
                 if term.list == f && plan.count(t, &facts).is_none() {
+                    counts.insert(t, None);
                     let values = crate::analyse::domain::count(&term.thresholds)
                         .samples
                         .iter()
                         .filter_map(|n| u64::try_from(n.to_i64()?).ok())
                         .map(|n| Level::Count(t, n))
                         .collect();
-                    levels.push((f, Some(values)));
+                    levels.push((plan.count_needs(t, &facts), Some(values)));
                 }
             }
         } else if !facts.contains_key(&f) {
             let values = classes::representatives(program, code_sets, d, f)
                 .map(|vs| vs.into_iter().map(|v| Level::Fact(f, v)).collect());
-            levels.push((f, values));
+            levels.push((vec![f], values));
         }
     }
     let mut search = Search {
@@ -140,14 +141,16 @@ pub fn evaluate(
             let mut needed: Vec<FactId> = search
                 .nodes
                 .keys()
-                .filter_map(|(level, _)| levels.get(*level).map(|(f, _)| *f))
+                .filter_map(|(level, _)| levels.get(*level))
+                .flat_map(|(f, _)| f.iter().copied())
                 .collect();
             needed.sort();
             needed.dedup();
             Evaluation::Pending { needed }
         }
         None => {
-            let mut needed: Vec<FactId> = levels.iter().map(|(f, _)| *f).collect();
+            let mut needed: Vec<FactId> =
+                levels.iter().flat_map(|(f, _)| f.iter().copied()).collect();
             needed.sort();
             needed.dedup();
             Evaluation::Pending { needed }
@@ -181,7 +184,10 @@ fn fits(ty: crate::types::Type, value: &Value) -> bool {
     matches!(
         (ty, value),
         (Type::Bool, Value::Bool(_))
-            | (Type::Int | Type::Decimal | Type::Quantity(_), Value::Num(_))
+            | (
+                Type::Int | Type::Decimal | Type::Quantity(_) | Type::Date,
+                Value::Num(_)
+            )
             | (Type::Enum(_), Value::Enum(_))
             | (Type::Code(_), Value::Code(_))
             | (Type::CodeSet(_), Value::Codes(_))
@@ -198,9 +204,10 @@ enum Node {
 
 struct Search<'a, 'p> {
     plan: &'a kleene::Plan<'p>,
-    /// What is split, in order: the fact each level stands for (a count stands for its list)
-    /// and its values; `None` when it has too many.
-    levels: &'a [(FactId, Option<Vec<Level>>)],
+    /// What is split, in order: the facts each level stands for (a count stands for what it
+    /// waits for, see `kleene::Plan::count_needs`) and its values; `None` when it has too
+    /// many.
+    levels: &'a [(Vec<FactId>, Option<Vec<Level>>)],
     /// Interned test nodes by (level, children): equal sub-results share one node, so a node
     /// whose children are all the same is never made and the diagram is reduced.
     nodes: HashMap<(usize, Vec<Node>), usize>,
@@ -238,7 +245,7 @@ impl Search<'_, '_> {
                     facts.insert(*f, x.clone());
                 }
                 Level::Count(t, n) => {
-                    counts.insert(*t, *n);
+                    counts.insert(*t, Some(*n));
                 }
             }
             let child = self.expand(facts, counts, level + 1);
@@ -247,7 +254,7 @@ impl Search<'_, '_> {
                     facts.remove(f);
                 }
                 Level::Count(t, _) => {
-                    counts.remove(t);
+                    counts.insert(*t, None);
                 }
             }
             children.push(child?);

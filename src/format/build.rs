@@ -642,6 +642,7 @@ impl<'a> Builder<'a> {
             Value::Number(n) => docs.extend(self.span_tok(n.span, &n.text)),
             Value::Set(s) => docs.extend(self.set_literal(s)),
             Value::Word { text: t, span } => docs.extend(self.span_tok(*span, t)),
+            Value::Date(d) => docs.extend(self.span_tok(d.span, &d.text)),
             Value::List { items, span } => docs.extend(self.list_value(items, *span)),
         }
         docs
@@ -869,6 +870,24 @@ impl<'a> Builder<'a> {
                 docs.extend(self.operand(right));
                 docs
             }
+            ExprKind::Within {
+                value,
+                amount,
+                reference,
+            } => {
+                let mut docs = self.operand(value);
+                docs.push(Doc::Space);
+                docs.extend(self.kw("within"));
+                docs.push(Doc::Space);
+                docs.extend(self.quantity(amount));
+                if let Some(r) = reference {
+                    docs.push(Doc::Space);
+                    docs.extend(self.kw("before"));
+                    docs.push(Doc::Space);
+                    docs.extend(self.operand(r));
+                }
+                docs
+            }
             ExprKind::In {
                 negated,
                 value,
@@ -970,6 +989,7 @@ impl<'a> Builder<'a> {
         let mut docs = match &o.kind {
             OperandKind::Name(i) => self.ident(i),
             OperandKind::Number(n) => self.span_tok(n.span, &n.text),
+            OperandKind::Date(d) => self.span_tok(d.span, &d.text),
             OperandKind::Quantity(q) => self.quantity(q),
             OperandKind::Bool(b) => {
                 let t = if *b { "true" } else { "false" };

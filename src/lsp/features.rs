@@ -12,6 +12,7 @@ use lsp_types::{
 
 use super::convert;
 use super::pipeline::Computed;
+use crate::check::dates::{SERVICE_DATE, SERVICE_DATE_DESCRIPTION};
 use crate::check::{Reference, Symbol};
 use crate::codes::{self, CodeForm, System};
 use crate::ir::Program;
@@ -40,6 +41,8 @@ const CONTEXT_KEYWORDS: &[&str] = &[
     "related",
     "count",
     "where",
+    "within",
+    "before",
 ];
 
 /// How many codes a completion offers at most: a prefix of one letter matches thousands.
@@ -407,6 +410,15 @@ pub fn completion(c: &Computed, uri: &str, at: Position) -> Vec<CompletionItem> 
             r.description.as_ref(),
         )
     }));
+    // The date of service is a fact of every file, before any file names it.
+    if !p.facts.iter().any(|f| f.name == SERVICE_DATE) {
+        items.push(name(
+            SERVICE_DATE,
+            CompletionItemKind::FIELD,
+            format!("fact: {}", Type::Date.syntax()),
+            Some(&SERVICE_DATE_DESCRIPTION.to_string()),
+        ));
+    }
     items.extend(p.defines.iter().map(|d| {
         name(
             &d.name,

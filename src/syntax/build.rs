@@ -426,6 +426,13 @@ impl<'d> Builder<'d> {
         Some(assignments)
     }
 
+    fn date(&self, pair: &P<'_>) -> DateLit {
+        DateLit {
+            text: pair.as_str().to_string(),
+            span: self.span(pair),
+        }
+    }
+
     fn value(&mut self, pair: P<'_>) -> Option<Value> {
         let inner = pair.into_inner().next()?;
         Some(match inner.as_rule() {
@@ -444,6 +451,7 @@ impl<'d> Builder<'d> {
             Rule::quantity => Value::Quantity(self.quantity(inner)?),
             Rule::number => Value::Number(self.number(&inner)),
             Rule::set_literal => Value::Set(self.set_literal(inner)),
+            Rule::date => Value::Date(self.date(&inner)),
             _ => Value::Word {
                 text: inner.as_str().to_string(),
                 span: self.span(&inner),
@@ -614,6 +622,19 @@ impl<'d> Builder<'d> {
                     set: set?,
                 }
             }
+            Rule::within_tail => {
+                let mut parts = tail.into_inner().skip(1);
+                let amount = self.quantity(parts.next()?)?;
+                let reference = match parts.nth(1) {
+                    Some(r) => Some(self.operand(r)?),
+                    None => None,
+                };
+                ExprKind::Within {
+                    value,
+                    amount,
+                    reference,
+                }
+            }
             _ => {
                 let mut quantifier = None;
                 let mut set = None;
@@ -687,6 +708,7 @@ impl<'d> Builder<'d> {
                     Rule::quantity => OperandKind::Quantity(self.quantity(lit)?),
                     Rule::number => OperandKind::Number(self.number(&lit)),
                     Rule::kw_true => OperandKind::Bool(true),
+                    Rule::date => OperandKind::Date(self.date(&lit)),
                     _ => OperandKind::Bool(false),
                 }
             }

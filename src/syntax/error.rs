@@ -114,6 +114,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::list_value | Rule::item_value => "a list such as `[ { ... } ]`",
         Rule::list_count | Rule::kw_count => "a count such as `count(sessions)`",
         Rule::kw_where => "`where`",
+        Rule::within_tail | Rule::kw_within => "`within`",
+        Rule::kw_before => "`before`",
         Rule::meta_entry => "a policy entry such as `title`",
         Rule::type_expr | Rule::named_type | Rule::type_arg => "a type",
         Rule::set_expr | Rule::set_term | Rule::system_set | Rule::set_literal => {

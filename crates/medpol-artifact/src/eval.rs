@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::codes::{CodeForm, System, parse_code};
+use crate::date::Date;
 use crate::num::{Num, NumberKind, Unit};
 
 /// A reference to a leaf has this bit set; otherwise it is a node index.
@@ -275,7 +276,7 @@ fn leaf_key(doc: &DecisionDoc, leaf: u32, l: &LeafDoc) -> Result<Key, LoadError>
 
 /// Checks every index and value of a document and prepares it for evaluation.
 pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
-    if doc.format != super::FORMAT {
+    if doc.format != super::FORMAT && doc.format != super::FORMAT_1 {
         return Err(LoadError(format!(
             "not a `{}` artifact (format `{}`)",
             super::FORMAT,
@@ -294,6 +295,24 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
         FactType::Code | FactType::Codes => f.system.as_deref().and_then(System::parse).is_some(),
         _ => true,
     };
+    // The first format is the second without what came with it.
+    if doc.format == super::FORMAT_1
+        && let Some(f) = doc
+            .facts
+            .iter()
+            .find(|f| matches!(f.ty, FactType::Date | FactType::List))
+    {
+        return Err(LoadError(format!(
+            "fact `{}`: a {}, which a `{}` artifact cannot hold",
+            f.name,
+            if f.ty == FactType::Date {
+                "date"
+            } else {
+                "list"
+            },
+            super::FORMAT_1
+        )));
+    }
     for f in &doc.facts {
         let ok = match f.ty {
             FactType::List => f
@@ -375,9 +394,19 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
                 (Test::IsTrue, FactType::Bool) => Prepared::IsTrue,
                 (
                     Test::Compare { op, value },
-                    FactType::Int | FactType::Decimal | FactType::Duration | FactType::Percent,
+                    FactType::Int
+                    | FactType::Decimal
+                    | FactType::Duration
+                    | FactType::Percent
+                    | FactType::Date,
                 ) => {
-                    let v = parse_num(value).ok_or_else(mismatch)?;
+                    // A date's threshold is a date, kept as its day number as the fact is.
+                    let v = if fact.ty == FactType::Date {
+                        Date::parse(value).map(Date::num)
+                    } else {
+                        parse_num(value)
+                    }
+                    .ok_or_else(mismatch)?;
                     match op.as_str() {
                         ">=" => Prepared::Ge(v),
                         ">" => Prepared::Gt(v),
@@ -444,10 +473,9 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
                         _ => return Err(mismatch()),
                     };
                     let prepared = match filter {
-                        Some(c) => Some(
-                            crate::lists::prepare(c, record, &doc.code_sets)
-                                .ok_or_else(mismatch)?,
-                        ),
+                        Some(c) => {
+                            Some(crate::lists::prepare(c, record, &doc).ok_or_else(mismatch)?)
+                        }
                         None => None,
                     };
                     let key = (n.fact, filter.as_ref());
@@ -476,7 +504,7 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
                 split: Vec::new(),
             });
         }
-        let vars = split(&mut nodes, &doc.facts, &sets, &classes)
+        let (vars, var_outer) = split(&mut nodes, &doc.facts, &sets, &classes)
             .ok_or_else(|| err("its tests do not follow one order of facts".into()))?;
         let root = reference(d.root, None)?;
         let keys = d
@@ -491,6 +519,7 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
             doc: d.clone(),
             nodes,
             vars,
+            var_outer,
             root,
             keys,
         });
@@ -532,7 +561,7 @@ fn split(
     facts: &[super::FactSchema],
     sets: &[Vec<String>],
     classes: &[Class],
-) -> Option<Vec<u32>> {
+) -> Option<(Vec<u32>, Vec<Vec<u32>>)> {
     let key_of = |n: &Node| VarKey {
         fact: n.fact,
         class: match n.test {
@@ -562,9 +591,10 @@ fn split(
             | FactType::Decimal
             | FactType::Duration
             | FactType::Percent
+            | FactType::Date
             | FactType::List => {
                 let kind = match fact.ty {
-                    FactType::Int => NumberKind::Int,
+                    FactType::Int | FactType::Date => NumberKind::Int,
                     FactType::Duration => NumberKind::Duration,
                     FactType::Percent => NumberKind::Percent,
                     FactType::List => NumberKind::Count,
@@ -701,7 +731,20 @@ fn split(
             }
         }
     }
-    (removed == keys.len()).then(|| keys.iter().map(|k| k.fact).collect())
+    // For each count, the facts of the patient its condition reads.
+    let mut outer: Vec<Vec<u32>> = vec![Vec::new(); keys.len()];
+    for n in nodes.iter() {
+        if let (
+            Prepared::Count {
+                filter: Some(f), ..
+            },
+            Some(o),
+        ) = (&n.test, outer.get_mut(n.var as usize))
+        {
+            f.outer(o);
+        }
+    }
+    (removed == keys.len()).then(|| (keys.iter().map(|k| k.fact).collect(), outer))
 }
 
 /// Indexes every code of the sets with the sets and the classes that hold it.
@@ -827,6 +870,7 @@ impl Decision {
                 let n = Num::from_int(i128::from(crate::lists::count(
                     items,
                     filter.as_ref(),
+                    &facts.slots,
                     &facts.inner.codes,
                 )?));
                 if *strict { n > *value } else { n >= *value }
@@ -900,7 +944,8 @@ impl Decision {
                     at = if holds { node.then } else { node.otherwise };
                 }
                 None => {
-                    return self.explore(at, &known, path).unwrap_or_else(|| {
+                    let slots = own.then_some(facts.slots.as_slice());
+                    return self.explore(at, slots, &known, path).unwrap_or_else(|| {
                         debug_assert!(false, "a loaded diagram is out of range");
                         Evaluation {
                             leaves: Vec::new(),
@@ -931,6 +976,7 @@ impl Decision {
     fn explore(
         &self,
         start: u32,
+        slots: Option<&[Slot]>,
         known: &dyn Fn(&Node) -> Option<bool>,
         path: Vec<Step>,
     ) -> Option<Evaluation> {
@@ -1005,7 +1051,7 @@ impl Decision {
         let mut needed: Vec<u32> = by_result
             .vars(root)
             .iter()
-            .filter_map(|v| self.vars.get(*v as usize).copied())
+            .flat_map(|v| self.var_needs(*v, slots))
             .collect();
         needed.sort_unstable();
         needed.dedup();
@@ -1014,6 +1060,29 @@ impl Decision {
             needed,
             path,
         })
+    }
+
+    /// The facts an unknown variable stands for: its fact; for a count, the facts of the
+    /// patient its condition reads that are missing, and its list when that is missing too or
+    /// nothing else is (an item lacks a field the condition needs), as the interpreter says.
+    fn var_needs(&self, var: u32, slots: Option<&[Slot]>) -> Vec<u32> {
+        let Some(&fact) = self.vars.get(var as usize) else {
+            return Vec::new();
+        };
+        let missing =
+            |f: u32| slots.is_none_or(|s| s.get(f as usize).is_none_or(|x| *x == Slot::Missing));
+        let mut needs: Vec<u32> = self
+            .var_outer
+            .get(var as usize)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|f| missing(*f))
+            .collect();
+        if needs.is_empty() || missing(fact) {
+            needs.push(fact);
+        }
+        needs
     }
 
     /// Where the chain of tests of a node's variable leads for one class of its values: the

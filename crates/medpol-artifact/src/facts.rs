@@ -5,7 +5,7 @@
 //! bool; a number (or a string holding one) for `int` and `decimal`; a string with its unit
 //! for a duration (`"8 weeks"`, `"42 days"`, `"1 week"`) or a percentage (`"28.5%"`), or an
 //! object `{"value": 8, "unit": "weeks"}`; the value's name for an enum; a code for a code; a
-//! list of codes for a set of codes. `null` or leaving a fact out means it is not known.
+//! list of codes for a set of codes; `"2009-02-12"` for a date. `null` or leaving a fact out means it is not known.
 //!
 //! JSON text is bound as it is read: each value goes straight to its fact's slot, without an
 //! intermediate object, on a fast path for the shapes facts usually have; any other shape
@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::{Artifact, CodeStatus, FactSchema, FactType, Inner, Releases};
 use crate::codes::{CodeForm, System, parse_code};
+use crate::date::Date;
 use crate::json;
 use crate::num::{Num, Unit};
 
@@ -293,6 +294,16 @@ impl Facts {
         Ok(())
     }
 
+    /// Sets a date fact.
+    pub fn set_date(&mut self, name: &str, date: Date) -> Result<(), FactError> {
+        let (index, schema) = self.schema(name)?;
+        if schema.ty != FactType::Date {
+            return Err(self.wrong_kind(&schema, "a date"));
+        }
+        self.put(index, Slot::Num(date.num()));
+        Ok(())
+    }
+
     /// Sets an enum fact to one of its values.
     pub fn set_enum(&mut self, name: &str, value: &str) -> Result<(), FactError> {
         self.bind_named(name, &Value::String(value.to_string()))
@@ -423,6 +434,7 @@ impl Facts {
             FactType::Code => "one code",
             FactType::Codes => "a list of codes",
             FactType::List => "a list of items",
+            FactType::Date => "a date",
         };
         bad(name, format!("fact `{name}` is {kind}, not {given}"))
     }
@@ -552,6 +564,12 @@ impl Facts {
                 let text = v.as_str().ok_or_else(|| wrong("one code"))?;
                 let system = schema.system.as_deref().and_then(System::parse);
                 Slot::Code(self.code_in(name, system, text)?)
+            }
+            FactType::Date => {
+                let text = v
+                    .as_str()
+                    .ok_or_else(|| wrong("a date such as `2009-02-12`"))?;
+                Slot::Num(date_value(name, text)?)
             }
             FactType::Codes => return Err(wrong("a list of codes")),
             FactType::List => return Err(wrong("a list of items")),
@@ -982,6 +1000,7 @@ impl Facts {
                 None => Slot::Missing,
             },
             FactType::Code => Slot::Code(self.code(index, s)?),
+            FactType::Date => Slot::Num(date_value(self.name(index), s)?),
             _ => return self.bind_value_at(index, &Value::String(s.to_string())),
         };
         self.put(index, slot);
@@ -1114,6 +1133,19 @@ fn shorten_to(text: &str, most: usize) -> String {
 }
 
 /// A number given as a JSON number or a string holding one.
+/// A date fact's value: a date on the calendar, written `YYYY-MM-DD`, as its day number.
+fn date_value(name: &str, text: &str) -> Result<Num, FactError> {
+    Date::parse(text).map(Date::num).ok_or_else(|| {
+        bad(
+            name,
+            format!(
+                "fact `{name}` is a date such as `2009-02-12`, not `{}`",
+                shorten(&text.escape_debug().to_string())
+            ),
+        )
+    })
+}
+
 fn plain_number(v: &Value) -> Option<Num> {
     match v {
         Value::Number(n) => Num::parse(&n.to_string()).ok(),

@@ -1,4 +1,4 @@
-//! Decision artifacts, format `medpol.decision/1`: what `medpol build` writes and what claims,
+//! Decision artifacts, format `medpol.decision/2`: what `medpol build` writes and what claims,
 //! prior-authorization and decision-support systems load.
 //!
 //! This crate is all a program needs to load an artifact and decide with it; it does not
@@ -51,6 +51,7 @@
 )]
 
 pub mod codes;
+pub mod date;
 mod eval;
 mod facts;
 mod json;
@@ -66,18 +67,23 @@ pub use eval::{Evaluation, Step};
 #[cfg(feature = "yaml")]
 pub use facts::yaml_message;
 pub use facts::{FactError, Facts, Options, Unknown};
+pub use lists::window_start;
 
 use codes::System;
 use num::Num;
 
-/// The format id every artifact carries.
-pub const FORMAT: &str = "medpol.decision/1";
+/// The format id of the artifacts this crate writes.
+pub const FORMAT: &str = "medpol.decision/2";
+
+/// The first format, still read: it is a subset of [`FORMAT`] (no date facts, no tests on the
+/// difference of two facts) with the same meaning.
+pub const FORMAT_1: &str = "medpol.decision/1";
 
 /// One policy compiled: the JSON document of an artifact, field for field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Document {
-    /// Always [`FORMAT`].
+    /// [`FORMAT`], or [`FORMAT_1`] for an artifact of the first format.
     pub format: String,
     pub policy: PolicyMeta,
     /// The source files the source maps name, relative to the project folder, with `/`.
@@ -141,6 +147,8 @@ pub enum FactType {
     Code,
     /// A set of codes of `system`.
     Codes,
+    /// A calendar date, written `2009-02-12`; thresholds are dates too.
+    Date,
     /// A list of items of `record` (format 2).
     List,
 }
@@ -318,6 +326,21 @@ pub enum Cond {
         field: u32,
         set: u32,
     },
+    /// A date field lies within `amount` `unit` (`days` or `months`, months by the calendar)
+    /// before the date fact `before` (an index into `facts`), both ends included.
+    Window {
+        field: u32,
+        before: u32,
+        amount: u32,
+        unit: String,
+    },
+    /// A field compared with a fact of the patient (an index into `facts`) of the same type;
+    /// enum values by name, with `==` or `!=`.
+    FieldIs {
+        field: u32,
+        op: String,
+        fact: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -478,6 +501,9 @@ pub struct Decision {
     /// The facts of the variables the tests read, by variable: a missing fact is split over
     /// its variables' classes of values.
     pub(crate) vars: Vec<u32>,
+    /// For each variable that is a count of a list, the facts of the patient its condition
+    /// reads (a window's date, a fact a field is compared with).
+    pub(crate) var_outer: Vec<Vec<u32>>,
     pub(crate) root: u32,
     /// For each leaf, what counts as "the same result" when facts are missing.
     pub(crate) keys: Vec<eval::Key>,
@@ -531,7 +557,7 @@ impl Artifact {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| LoadError(format!("not valid JSON: {e}")))?;
         let format = value.get("format").and_then(|f| f.as_str()).unwrap_or("");
-        if format != FORMAT {
+        if format != FORMAT && format != FORMAT_1 {
             return Err(LoadError(format!(
                 "not a `{FORMAT}` artifact (format `{}`)",
                 format.escape_debug()

@@ -8,7 +8,8 @@
 
 use super::eval::CodeIndex;
 use super::facts::Slot;
-use super::{CodeSetDoc, Cond, Document, FactType, RecordSchema, parse_num};
+use super::{Cond, Document, FactType, RecordSchema, parse_num};
+use crate::date::Date;
 use crate::num::Num;
 
 /// A [`Cond`] with its fields, values and sets resolved.
@@ -23,6 +24,13 @@ pub(crate) enum Prepared {
     /// For each value of the enum, whether it is in the set.
     EnumIn(usize, Vec<bool>),
     CodeIn(usize, u32),
+    /// A date field within a window before a date fact: (field, fact, amount, months).
+    Window(usize, u32, u32, bool),
+    /// A number or date field compared with a fact.
+    FieldNum(usize, Op, u32),
+    /// An enum field equal (or not, when `true`) to an enum fact: for each of the field's
+    /// values, the fact's value of the same name.
+    FieldEnum(usize, bool, u32, Vec<Option<u32>>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,21 +71,22 @@ impl Op {
 /// Checks a condition against its record and the artifact's sets; `None` when it names a
 /// field, value or set that is not there, or tests a field of another type. Recursion follows
 /// the condition's nesting, which the JSON reader bounds.
-pub(crate) fn prepare(cond: &Cond, record: &RecordSchema, sets: &[CodeSetDoc]) -> Option<Prepared> {
+pub(crate) fn prepare(cond: &Cond, record: &RecordSchema, doc: &Document) -> Option<Prepared> {
+    let sets = &doc.code_sets;
     let field = |i: u32| record.fields.get(i as usize).map(|f| (i as usize, f));
     Some(match cond {
         Cond::Const { value } => Prepared::Const(*value),
         Cond::And { all } => Prepared::And(
             all.iter()
-                .map(|c| prepare(c, record, sets))
+                .map(|c| prepare(c, record, doc))
                 .collect::<Option<_>>()?,
         ),
         Cond::Or { any } => Prepared::Or(
             any.iter()
-                .map(|c| prepare(c, record, sets))
+                .map(|c| prepare(c, record, doc))
                 .collect::<Option<_>>()?,
         ),
-        Cond::Not { not } => Prepared::Not(Box::new(prepare(not, record, sets)?)),
+        Cond::Not { not } => Prepared::Not(Box::new(prepare(not, record, doc)?)),
         Cond::IsTrue { field: f } => match field(*f)? {
             (i, schema) if schema.ty == FactType::Bool => Prepared::IsTrue(i),
             _ => return None,
@@ -94,6 +103,10 @@ pub(crate) fn prepare(cond: &Cond, record: &RecordSchema, sets: &[CodeSetDoc]) -
                 ) =>
             {
                 Prepared::Compare(i, Op::parse(op)?, parse_num(value)?)
+            }
+            // A date field's value is a date, kept as its day number as the field is.
+            (i, schema) if schema.ty == FactType::Date => {
+                Prepared::Compare(i, Op::parse(op)?, Date::parse(value)?.num())
             }
             _ => return None,
         },
@@ -117,19 +130,72 @@ pub(crate) fn prepare(cond: &Cond, record: &RecordSchema, sets: &[CodeSetDoc]) -
             }
             _ => return None,
         },
+        Cond::Window {
+            field: f,
+            before,
+            amount,
+            unit,
+        } => {
+            let (i, schema) = field(*f)?;
+            let fact = doc.facts.get(*before as usize)?;
+            if schema.ty != FactType::Date || fact.ty != FactType::Date {
+                return None;
+            }
+            let months = match unit.as_str() {
+                "days" => false,
+                "months" => true,
+                _ => return None,
+            };
+            Prepared::Window(i, *before, *amount, months)
+        }
+        Cond::FieldIs {
+            field: f,
+            op,
+            fact: x,
+        } => {
+            let (i, schema) = field(*f)?;
+            let fact = doc.facts.get(*x as usize)?;
+            let op = Op::parse(op)?;
+            match (schema.ty, fact.ty) {
+                (FactType::Enum, FactType::Enum) if matches!(op, Op::Eq | Op::Ne) => {
+                    let map = schema
+                        .values
+                        .iter()
+                        .map(|v| fact.values.iter().position(|w| w == v).map(|p| p as u32))
+                        .collect();
+                    Prepared::FieldEnum(i, op == Op::Ne, *x, map)
+                }
+                (a, b)
+                    if a == b
+                        && matches!(
+                            a,
+                            FactType::Int
+                                | FactType::Decimal
+                                | FactType::Percent
+                                | FactType::Duration
+                                | FactType::Date
+                        )
+                        && schema.unit == fact.unit =>
+                {
+                    Prepared::FieldNum(i, op, *x)
+                }
+                _ => return None,
+            }
+        }
     })
 }
 
 impl Prepared {
     /// Whether an item meets the condition; `None` when a field it needs is missing and the
     /// others do not settle it (Kleene's tables).
-    pub(crate) fn holds(&self, item: &[Slot], codes: &CodeIndex) -> Option<bool> {
+    pub(crate) fn holds(&self, item: &[Slot], outer: &[Slot], codes: &CodeIndex) -> Option<bool> {
         let slot = |i: &usize| item.get(*i).filter(|s| **s != Slot::Missing);
+        let fact = |i: &u32| outer.get(*i as usize).filter(|s| **s != Slot::Missing);
         match self {
             Prepared::Const(b) => Some(*b),
-            Prepared::And(all) => kleene(all, false, item, codes),
-            Prepared::Or(any) => kleene(any, true, item, codes),
-            Prepared::Not(c) => c.holds(item, codes).map(|b| !b),
+            Prepared::And(all) => kleene(all, false, item, outer, codes),
+            Prepared::Or(any) => kleene(any, true, item, outer, codes),
+            Prepared::Not(c) => c.holds(item, outer, codes).map(|b| !b),
             Prepared::IsTrue(i) => match slot(i)? {
                 Slot::Bool(b) => Some(*b),
                 _ => None,
@@ -146,16 +212,56 @@ impl Prepared {
                 Slot::Code(code) => Some(code.is_some_and(|c| codes.in_set(c, *set))),
                 _ => None,
             },
+            Prepared::Window(i, x, amount, months) => match (slot(i)?, fact(x)?) {
+                (Slot::Num(day), Slot::Num(end)) => {
+                    let start = window_start(*end, *amount, *months)?;
+                    Some(start <= *day && day <= end)
+                }
+                _ => None,
+            },
+            Prepared::FieldNum(i, op, x) => match (slot(i)?, fact(x)?) {
+                (Slot::Num(a), Slot::Num(b)) => Some(op.holds(*a, *b)),
+                _ => None,
+            },
+            Prepared::FieldEnum(i, negated, x, map) => match (slot(i)?, fact(x)?) {
+                (Slot::Enum(a), Slot::Enum(b)) => {
+                    let same = map.get(*a as usize).copied().flatten() == Some(*b);
+                    Some(same != *negated)
+                }
+                _ => None,
+            },
+        }
+    }
+
+    /// The facts of the patient the condition reads (indices into the artifact's facts).
+    pub(crate) fn outer(&self, out: &mut Vec<u32>) {
+        match self {
+            Prepared::And(cs) | Prepared::Or(cs) => cs.iter().for_each(|c| c.outer(out)),
+            Prepared::Not(c) => c.outer(out),
+            Prepared::Window(_, x, ..)
+            | Prepared::FieldNum(_, _, x)
+            | Prepared::FieldEnum(_, _, x, _)
+                if !out.contains(x) =>
+            {
+                out.push(*x);
+            }
+            _ => {}
         }
     }
 }
 
 /// `and` (`decisive` false) or `or` (`decisive` true) of conditions by Kleene's tables: the
 /// decisive value wins, else an unknown part leaves it unknown.
-fn kleene(parts: &[Prepared], decisive: bool, item: &[Slot], codes: &CodeIndex) -> Option<bool> {
+fn kleene(
+    parts: &[Prepared],
+    decisive: bool,
+    item: &[Slot],
+    outer: &[Slot],
+    codes: &CodeIndex,
+) -> Option<bool> {
     let mut unknown = false;
     for c in parts {
-        match c.holds(item, codes) {
+        match c.holds(item, outer, codes) {
             Some(b) if b == decisive => return Some(decisive),
             None => unknown = true,
             Some(_) => {}
@@ -169,6 +275,7 @@ fn kleene(parts: &[Prepared], decisive: bool, item: &[Slot], codes: &CodeIndex) 
 pub(crate) fn count(
     items: &[Vec<Slot>],
     filter: Option<&Prepared>,
+    outer: &[Slot],
     codes: &CodeIndex,
 ) -> Option<u64> {
     let Some(filter) = filter else {
@@ -176,7 +283,7 @@ pub(crate) fn count(
     };
     let mut n = 0u64;
     for item in items {
-        if filter.holds(item, codes)? {
+        if filter.holds(item, outer, codes)? {
             n += 1;
         }
     }
@@ -227,5 +334,76 @@ pub(crate) fn cond_text(cond: &Cond, record: &RecordSchema, doc: &Document) -> O
             let set_name = s.name.clone().unwrap_or_else(|| s.source.text.clone());
             format!("{} in {set_name}", field(f)?.name)
         }
+        Cond::Window {
+            field: f,
+            before,
+            amount,
+            unit,
+        } => format!(
+            "{} within {amount} {unit} before {}",
+            field(f)?.name,
+            doc.facts.get(*before as usize)?.name
+        ),
+        Cond::FieldIs { field: f, op, fact } => format!(
+            "{} {op} {}",
+            field(f)?.name,
+            doc.facts.get(*fact as usize)?.name
+        ),
     })
+}
+
+/// The first day of a window of `amount` days (or calendar months) that ends on the day
+/// `reference` (day numbers): `within 12 months before 2026-03-31` starts on 2025-03-31, and a
+/// month back from the 31st lands on the last day of a shorter month (2026-02-28). `None`
+/// outside the years a date is written in.
+pub fn window_start(reference: Num, amount: u32, months: bool) -> Option<Num> {
+    let end = Date::from_num(reference)?;
+    if !months {
+        return Date::from_days(end.days() - i64::from(amount)).map(Date::num);
+    }
+    let index = i64::from(end.year) * 12 + i64::from(end.month) - 1 - i64::from(amount);
+    let year = u16::try_from(index.div_euclid(12)).ok()?;
+    let month = u8::try_from(index.rem_euclid(12) + 1).ok()?;
+    let first = Date {
+        year,
+        month,
+        day: 1,
+    };
+    let next = Date::from_days(first.days() + 31)?;
+    let next_first = Date {
+        year: next.year,
+        month: next.month,
+        day: 1,
+    };
+    let last_day = u8::try_from(next_first.days() - first.days()).ok()?;
+    Some(
+        Date {
+            year,
+            month,
+            day: end.day.min(last_day),
+        }
+        .num(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::window_start;
+    use crate::date::Date;
+
+    fn start(reference: &str, amount: u32, months: bool) -> String {
+        let r = Date::parse(reference).unwrap().num();
+        Date::from_num(window_start(r, amount, months).unwrap())
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn windows_count_back_by_days_or_calendar_months() {
+        assert_eq!(start("2026-03-31", 12, true), "2025-03-31");
+        assert_eq!(start("2026-03-31", 1, true), "2026-02-28");
+        assert_eq!(start("2024-03-31", 1, true), "2024-02-29");
+        assert_eq!(start("2026-01-15", 1, true), "2025-12-15");
+        assert_eq!(start("2026-01-15", 42, false), "2025-12-04");
+    }
 }
