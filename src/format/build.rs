@@ -1020,7 +1020,9 @@ impl<'a> Builder<'a> {
                     docs.push(Doc::Space);
                     docs.extend(self.kw("where"));
                     docs.push(Doc::Space);
-                    docs.extend(self.expr(f));
+                    // A condition broken over lines is indented under the count it belongs to.
+                    let condition = self.expr(f);
+                    docs.push(Doc::Indent(2, condition));
                 }
                 docs.extend(self.kw(")"));
                 docs
