@@ -798,3 +798,25 @@ fn batch_reads_standard_input() {
     let numbers: Vec<&str> = stdout.lines().map(|l| &l[..9]).collect();
     assert_eq!(numbers, [r#"{"line":1"#, r#"{"line":3"#]);
 }
+
+/// Lists read from JSON text straight into their slots bind as the general path binds them
+/// from a JSON value, and a line the fast path does not take gives the general path's error.
+#[test]
+fn lists_bind_alike_from_text_and_from_a_value() {
+    let compiled = build(&root().join("tests/cases/eval-histories/facet.medpol"));
+    let artifact = &compiled[0].artifact;
+    let lines = [
+        r#"{"sessions": []}"#,
+        r#"{"sessions": [{"performed": "2025-03-31", "region": "lumbar", "kind": "therapeutic", "relief": "85%"}, {"kind": "diagnostic", "relief": null}]}"#,
+        r#"{"prior": [{"procedure": "27279"}, {}], "sessions": [{"relief": {"value": 80, "unit": "%"}}]}"#,
+        r#"{"sessions": [{"kind": "diagnostic", "relief": 85}]}"#,
+        r#"{"sessions": [{"kind": "diagnostic", "releif": "85%"}]}"#,
+        r#"{"sessions": [{"kind": "diagnostic"}, "diagnostic"]}"#,
+    ];
+    for line in lines {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        let from_text = Facts::from_json(artifact, line);
+        let from_value = Facts::from_value(artifact, &value);
+        assert_eq!(from_text, from_value, "{line}");
+    }
+}

@@ -937,6 +937,22 @@ impl Facts {
                 self.text_value(index, kind, &s)
             }
             Some(b'[') if kind.ty == FactType::Codes => self.code_list(r, index, text),
+            Some(b'[') if kind.ty == FactType::List => {
+                // Items of plain values go straight to their slots; anything else (and every
+                // mistake, so that it is worded once) is read again on the general path.
+                let start = *r;
+                match self.item_list(r, index) {
+                    Some(slot) => {
+                        self.put(index, slot);
+                        Ok(())
+                    }
+                    None => {
+                        *r = start;
+                        let raw = r.value().map_err(syntax)?;
+                        self.raw_value(index, raw)
+                    }
+                }
+            }
             Some(b'-' | b'0'..=b'9') => {
                 let n = r.number().map_err(syntax)?;
                 // A whole number that fits 64 bits is exact as it is; any other number is
@@ -1005,6 +1021,90 @@ impl Facts {
         };
         self.put(index, slot);
         Ok(())
+    }
+
+    /// A list of items at its `[`, each an object of the record's fields with strings,
+    /// whole numbers, `true`, `false` or `null`, read into slots as it goes; `None` at the
+    /// first thing that is not so, or not a right value for its field.
+    fn item_list(&mut self, r: &mut json::Reader<'_>, index: u32) -> Option<Slot> {
+        let inner = Arc::clone(&self.inner);
+        let record = inner
+            .doc
+            .facts
+            .get(index as usize)?
+            .record
+            .and_then(|x| inner.doc.records.get(x as usize))?;
+        r.expect(b'[', "expected `[`").ok()?;
+        let mut items = Vec::new();
+        if r.eat(b']') {
+            return Some(Slot::List(items));
+        }
+        loop {
+            r.expect(b'{', "expected `{`").ok()?;
+            let mut slots = vec![Slot::Missing; record.fields.len()];
+            if !r.eat(b'}') {
+                loop {
+                    let key = r.key().ok()?;
+                    let f = record
+                        .fields
+                        .iter()
+                        .position(|x| json::same(x.name.as_bytes(), key.as_bytes()))?;
+                    let field = record.fields.get(f)?;
+                    let slot = match r.peek()? {
+                        b'"' => {
+                            let text = r.string().ok()?;
+                            self.field_text(field, &text)?
+                        }
+                        b'-' | b'0'..=b'9' => {
+                            let n: i64 = r.number().ok()?.parse().ok()?;
+                            match field.ty {
+                                FactType::Int | FactType::Decimal => {
+                                    Slot::Num(Num::from_int(i128::from(n)))
+                                }
+                                _ => return None,
+                            }
+                        }
+                        _ => match (r.literal().ok()?, field.ty) {
+                            (json::Literal::Null, _) => Slot::Missing,
+                            (json::Literal::True, FactType::Bool) => Slot::Bool(true),
+                            (json::Literal::False, FactType::Bool) => Slot::Bool(false),
+                            _ => return None,
+                        },
+                    };
+                    *slots.get_mut(f)? = slot;
+                    if r.eat(b',') {
+                        continue;
+                    }
+                    r.expect(b'}', "expected `,` or `}`").ok()?;
+                    break;
+                }
+            }
+            items.push(slots);
+            if r.eat(b',') {
+                continue;
+            }
+            r.expect(b']', "expected `,` or `]`").ok()?;
+            return Some(Slot::List(items));
+        }
+    }
+
+    /// A field's value given as a string, as the general path reads it; `None` when it is not
+    /// one (the general path then words the mistake).
+    fn field_text(&mut self, field: &FactSchema, text: &str) -> Option<Slot> {
+        let name = field.name.as_str();
+        Some(match field.ty {
+            FactType::Duration | FactType::Percent => {
+                let unit = quantity_unit(field).unwrap_or(Unit::Day);
+                Slot::Num(quantity_text(name, text, unit).ok()?)
+            }
+            FactType::Enum => Slot::Enum(enum_value(field, text).ok()?),
+            FactType::Code => {
+                let system = field.system.as_deref().and_then(System::parse);
+                Slot::Code(self.code_in(name, system, text).ok()?)
+            }
+            FactType::Date => Slot::Num(date_value(name, text).ok()?),
+            _ => return None,
+        })
     }
 
     /// A list of codes, at its `[`: each code is checked and looked up as it is read.
