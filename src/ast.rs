@@ -83,6 +83,8 @@ pub enum Decl {
     Test(Box<TestDecl>),
     /// `constraint NAME = CONDITION`: the same shape as a define.
     Constraint(Box<DefineDecl>),
+    /// `record NAME { FIELD: TYPE ... }`: the kind of item a list fact holds.
+    Record(Box<RecordDecl>),
 }
 
 impl Decl {
@@ -96,6 +98,7 @@ impl Decl {
             Decl::Decision(d) => d.span,
             Decl::Test(d) => d.span,
             Decl::Constraint(d) => d.span,
+            Decl::Record(d) => d.span,
         }
     }
 }
@@ -178,6 +181,24 @@ impl TypeExpr {
             TypeExpr::Enum { span, .. } | TypeExpr::Named { span, .. } => *span,
         }
     }
+}
+
+/// `record session "..." { performed: date "..." region: enum { ... } }`.
+#[derive(Debug, Clone)]
+pub struct RecordDecl {
+    pub name: Ident,
+    pub description: Option<Str>,
+    pub fields: Vec<FieldDecl>,
+    pub span: Span,
+}
+
+/// One field of a record: a name, a scalar type and a description.
+#[derive(Debug, Clone)]
+pub struct FieldDecl {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub description: Option<Str>,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone)]
@@ -272,6 +293,18 @@ pub enum Value {
         span: Span,
     },
     Date(DateLit),
+    /// `[ { field = value, ... }, ... ]`: the items of a list fact.
+    List {
+        items: Vec<Item>,
+        span: Span,
+    },
+}
+
+/// One item of a list value: its fields' values.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub fields: Vec<Assignment>,
+    pub span: Span,
 }
 
 impl Value {
@@ -282,6 +315,7 @@ impl Value {
             Value::Set(s) => s.span,
             Value::Word { span, .. } => *span,
             Value::Date(d) => d.span,
+            Value::List { span, .. } => *span,
         }
     }
 }
@@ -382,6 +416,13 @@ pub enum ExprKind {
         k: NumberLit,
         items: Vec<Expr>,
     },
+    /// `value within AMOUNT before REFERENCE`: the reference minus the amount, up to the
+    /// reference, both included. Without a reference (an error the checker reports).
+    Within {
+        value: Operand,
+        amount: Quantity,
+        reference: Option<Operand>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -475,5 +516,10 @@ pub enum OperandKind {
         right: Box<Operand>,
         /// The `-`.
         op_span: Span,
+    },
+    /// `count(LIST)` or `count(LIST where CONDITION)`: how many items (meet the condition).
+    ListCount {
+        list: Ident,
+        filter: Option<Box<Expr>>,
     },
 }

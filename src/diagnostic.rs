@@ -104,6 +104,15 @@ codes! {
     UnusedOutcome = "W0105", "unused-outcome", Warning, "an outcome that no rule gives";
     UnusedImport = "W0106", "unused-import", Warning, "an imported name that is never used";
 
+    // Histories: records, lists of items and counts over them.
+    NotAList = "E0160", "not-a-list", Error, "a count of something that is not a list fact";
+    InvalidField = "E0161", "invalid-field", Error, "a record field whose type is not a single value";
+    UnknownRecord = "E0162", "unknown-record", Error, "a list of something that is not a record";
+    WrongRecord = "E0163", "wrong-record", Error, "a count whose condition reads a field of another record";
+    CountComparison = "E0164", "count-comparison", Error, "a count that is not compared with a whole number";
+    WindowWithoutDate = "E0165", "window-without-date", Error, "a window `within N UNIT` without the date it ends at";
+    InvalidWindow = "E0166", "invalid-window", Error, "a window on something that is not a date, or of an amount that is not whole days or months";
+
     // Codes against the code tables.
     UnknownCode = "E0301", "unknown-code", Error, "a code the code table in force does not have";
     HeaderCode = "E0302", "header-code", Error, "a heading used as if it were a billable code";

@@ -5,7 +5,7 @@
 use crate::ast::{CmpOp, CountKind, Quantifier};
 use crate::codes::{CodeItem, System};
 use crate::source::{FileId, Span};
-use crate::types::{Date, EnumId, Num, Type};
+use crate::types::{Date, EnumId, Num, RecordId, Type};
 
 macro_rules! id {
     ($($name:ident),*) => {$(
@@ -42,9 +42,21 @@ pub struct Program {
     pub policies: Vec<Policy>,
     pub tests: Vec<Test>,
     pub constraints: Vec<Constraint>,
+    /// Record types: the kinds of items list facts hold.
+    pub records: Vec<Record>,
 }
 
 impl Program {
+    pub fn record(&self, id: RecordId) -> Option<&Record> {
+        self.records.get(id.0 as usize)
+    }
+
+    /// Whether a fact is a field of a record: a value of each item of a list, read only
+    /// inside a `count(... where ...)`.
+    pub fn is_field(&self, id: FactId) -> bool {
+        self.fact(id).is_some_and(|f| f.record.is_some())
+    }
+
     pub fn fact(&self, id: FactId) -> Option<&Fact> {
         self.facts.get(id.index())
     }
@@ -78,9 +90,185 @@ impl Program {
             .map_or_else(|| lost_name("a fact"), |f| f.name.as_str())
     }
 
-    /// Every fact a condition reads, through definitions too, sorted.
+    /// A value as a policy writes it in a test's `given`: `6 weeks`, `lumbar`,
+    /// `[{ relief = 80%, kind = diagnostic }]`.
+    pub fn value_text(&self, ty: Type, v: &Value) -> String {
+        match (v, ty) {
+            (Value::Bool(b), _) => b.to_string(),
+            (Value::Num(n), ty) => crate::types::quantity_text(*n, Some(ty)),
+            (Value::Enum(i), Type::Enum(e)) => self.enum_value(e, *i).to_string(),
+            (Value::Enum(i), _) => i.to_string(),
+            (Value::Code(c), _) => c.clone(),
+            (Value::Codes(codes), _) if codes.is_empty() => "{}".to_string(),
+            (Value::Codes(codes), _) => format!("{{ {} }}", codes.join(", ")),
+            (Value::List(items), _) => {
+                let items: Vec<String> = items
+                    .iter()
+                    .map(|item| {
+                        let fields: Vec<String> = item
+                            .iter()
+                            .filter_map(|(f, v)| {
+                                let field = self.fact(*f)?;
+                                Some(format!("{} = {}", field.name, self.value_text(field.ty, v)))
+                            })
+                            .collect();
+                        format!("{{ {} }}", fields.join(", "))
+                    })
+                    .collect();
+                format!("[{}]", items.join(", "))
+            }
+        }
+    }
+
+    /// A condition as policy text, rebuilt from the model (for a count's label in findings):
+    /// `kind == therapeutic and relief >= 80%`. Recursion follows the source's nesting.
+    pub fn expr_text(&self, e: &Expr) -> String {
+        let join = |es: &[Expr], word: &str| {
+            es.iter()
+                .map(|x| match x.kind {
+                    ExprKind::And(_) | ExprKind::Or(_) => format!("({})", self.expr_text(x)),
+                    _ => self.expr_text(x),
+                })
+                .collect::<Vec<_>>()
+                .join(word)
+        };
+        let ty = |f: FactId| self.fact(f).map_or(Type::Error, |x| x.ty);
+        let set = |s: CodeSetId| {
+            self.code_set(s)
+                .and_then(|c| c.name.clone())
+                .unwrap_or_else(|| "{ ... }".to_string())
+        };
+        match &e.kind {
+            ExprKind::Error => "(error)".to_string(),
+            ExprKind::Const(b) => b.to_string(),
+            ExprKind::Fact(f) => self.fact_name(*f).to_string(),
+            ExprKind::Define(d) => self
+                .define(*d)
+                .map_or_else(|| lost_name("a definition").to_string(), |d| d.name.clone()),
+            ExprKind::Not(inner) => format!("not ({})", self.expr_text(inner)),
+            ExprKind::And(es) => join(es, " and "),
+            ExprKind::Or(es) => join(es, " or "),
+            ExprKind::Compare { fact, op, value } => format!(
+                "{} {} {}",
+                self.fact_name(*fact),
+                op.as_str(),
+                crate::types::quantity_text(*value, Some(ty(*fact)))
+            ),
+            ExprKind::EnumIn { fact, values } => {
+                let names: Vec<&str> = match ty(*fact) {
+                    Type::Enum(en) => values.iter().map(|v| self.enum_value(en, *v)).collect(),
+                    _ => Vec::new(),
+                };
+                match names.as_slice() {
+                    [one] => format!("{} == {one}", self.fact_name(*fact)),
+                    _ => format!("{} in {{ {} }}", self.fact_name(*fact), names.join(", ")),
+                }
+            }
+            ExprKind::CodeIn { fact, set: s } => {
+                format!("{} in {}", self.fact_name(*fact), set(*s))
+            }
+            ExprKind::Has {
+                fact,
+                quantifier,
+                set: s,
+            } => format!(
+                "{} has {} {}",
+                self.fact_name(*fact),
+                quantifier.as_str(),
+                set(*s)
+            ),
+            ExprKind::Count { kind, k, items } => {
+                format!("{} {k} of ({})", kind.as_str(), join(items, ", "))
+            }
+            ExprKind::ListCount {
+                list,
+                filter,
+                op,
+                value,
+            } => format!(
+                "{} {} {value}",
+                self.count_text(*list, filter.as_deref()),
+                op.as_str()
+            ),
+            ExprKind::Window {
+                field,
+                reference,
+                amount,
+                months,
+            } => format!(
+                "{} within {amount} {} before {}",
+                self.fact_name(*field),
+                match (months, amount) {
+                    (true, 1) => "month",
+                    (true, _) => "months",
+                    (false, 1) => "day",
+                    (false, _) => "days",
+                },
+                self.fact_name(*reference)
+            ),
+            ExprKind::FieldIs { field, op, fact } => format!(
+                "{} {} {}",
+                self.fact_name(*field),
+                op.as_str(),
+                self.fact_name(*fact)
+            ),
+            ExprKind::Relation(r) => {
+                let ty = match r.calendar {
+                    true => Type::Quantity(crate::types::Unit::Month),
+                    false => difference_type(ty(r.left)),
+                };
+                format!(
+                    "{} - {} {} {}",
+                    self.fact_name(r.left),
+                    self.fact_name(r.right),
+                    r.op.as_str(),
+                    crate::types::quantity_text(r.value, Some(ty))
+                )
+            }
+        }
+    }
+
+    /// The facts a count's condition reads besides its items' fields (a window's reference
+    /// date, a fact a field is compared with), sorted.
+    pub fn outer_facts(&self, filter: &Expr) -> Vec<FactId> {
+        let mut out: Vec<FactId> = filter
+            .walk()
+            .filter_map(|e| match &e.kind {
+                ExprKind::Window { reference, .. } => Some(*reference),
+                ExprKind::FieldIs { fact, .. } => Some(*fact),
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// A count as policy text: `count(sessions where relief >= 80%)`.
+    pub fn count_text(&self, list: FactId, filter: Option<&Expr>) -> String {
+        match filter {
+            Some(f) => format!(
+                "count({} where {})",
+                self.fact_name(list),
+                self.expr_text(f)
+            ),
+            None => format!("count({})", self.fact_name(list)),
+        }
+    }
+
+    /// Every fact a condition reads, through definitions too, sorted (a list's count reads
+    /// the list, not its items' fields).
     pub fn facts_read(&self, e: &Expr) -> Vec<FactId> {
-        let mut facts: Vec<FactId> = self.walk(&[e]).flat_map(Expr::facts_tested).collect();
+        let mut facts: Vec<FactId> = Vec::new();
+        for x in self.walk(&[e]) {
+            facts.extend(x.facts_tested());
+            if let ExprKind::ListCount {
+                filter: Some(f), ..
+            } = &x.kind
+            {
+                facts.extend(self.outer_facts(f));
+            }
+        }
         facts.sort();
         facts.dedup();
         facts
@@ -347,6 +535,10 @@ fn set_refs(e: &SetExpr) -> impl Iterator<Item = CodeSetId> + '_ {
 fn first_invalid_expr(p: &Program, e: &Expr) -> Option<String> {
     e.walk().find_map(|e| match &e.kind {
         ExprKind::Error => Some("a condition with errors".to_string()),
+        ExprKind::ListCount { list, filter, .. } => match p.fact(*list).map(|f| f.ty) {
+            Some(Type::List(_)) => filter.as_deref().and_then(|f| first_invalid_expr(p, f)),
+            _ => Some(format!("a count of {}, which is not a list", list.0)),
+        },
         ExprKind::Define(d) if p.define(*d).is_none() => {
             Some(format!("a missing definition {}", d.0))
         }
@@ -372,6 +564,21 @@ pub struct Fact {
     pub range: Option<(Num, Num)>,
     /// `documented`: the fact must be supported by clinical documentation.
     pub documented: bool,
+    /// For a field of a record, the record: such a "fact" is a value of each item of a list
+    /// and is read only inside a `count(... where ...)`, never on its own.
+    pub record: Option<RecordId>,
+}
+
+/// A record type: the fields each item of a list holds, as facts of their own (see
+/// [`Fact::record`]).
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub name: String,
+    pub description: Option<String>,
+    pub fields: Vec<FactId>,
+    pub file: FileId,
+    pub span: Span,
+    pub name_span: Span,
 }
 
 #[derive(Debug, Clone)]
@@ -485,6 +692,30 @@ pub enum ExprKind {
         k: u32,
         items: Vec<Expr>,
     },
+    /// `count(list where filter) op value`: how many items of a list fact meet the filter (a
+    /// condition over the record's fields), compared with a whole number. Without a filter,
+    /// every item counts.
+    ListCount {
+        list: FactId,
+        filter: Option<Box<Expr>>,
+        op: CmpOp,
+        value: Num,
+    },
+    /// Inside a count's condition: a date field within `amount` days (or calendar months)
+    /// before the date fact `reference`, both ends included.
+    Window {
+        field: FactId,
+        reference: FactId,
+        amount: u32,
+        months: bool,
+    },
+    /// Inside a count's condition: a field compared with a fact of the same type (an enum's
+    /// values by name).
+    FieldIs {
+        field: FactId,
+        op: CmpOp,
+        fact: FactId,
+    },
     /// Two facts of one kind compared, or their difference compared with a value.
     Relation(Relation),
 }
@@ -544,6 +775,26 @@ impl Relation {
     }
 }
 
+/// The type a difference of two facts of this type is written in: days between dates, a
+/// duration in the smallest unit of its family, else the facts' own type.
+pub fn difference_type(ty: Type) -> Type {
+    match ty {
+        Type::Date => Type::Quantity(crate::types::Unit::Day),
+        Type::Quantity(u) => match u.family() {
+            crate::types::Family::DayBased => Type::Quantity(crate::types::Unit::Day),
+            crate::types::Family::MonthBased => Type::Quantity(crate::types::Unit::Month),
+            crate::types::Family::Percent => ty,
+            // Counted in the dimension's base ([`crate::ir::base_scale`]): shown in the unit
+            // whose factor is 1 (`g` for masses); the table has one for each dimension it has.
+            crate::types::Family::Measure(dim) => medpol_artifact::ucum::Ucum::codes()
+                .filter_map(medpol_artifact::ucum::Ucum::parse)
+                .find(|u| u.dim() == dim && u.factor() == crate::types::Num::from_int(1))
+                .map_or(ty, |u| Type::Quantity(crate::types::Unit::Ucum(u))),
+        },
+        _ => ty,
+    }
+}
+
 /// What one of a fact's own units is in the base unit of its kind: 7 for weeks (days), 12 for
 /// years (months), else 1. Facts related to each other are compared in it.
 pub fn base_scale(ty: Type) -> Num {
@@ -594,10 +845,106 @@ impl Expr {
         one.into_iter().chain(two)
     }
 
+    /// The expression's meaning as text, without its spans: two conditions written alike
+    /// have the same key (so `count(sessions where kind == therapeutic)` written twice is one
+    /// count). Recursion follows the source's nesting, which the parser bounds.
+    pub fn key(&self) -> String {
+        let mut out = String::new();
+        self.write_key(&mut out);
+        out
+    }
+
+    fn write_key(&self, out: &mut String) {
+        use std::fmt::Write;
+        let list = |out: &mut String, es: &[Expr]| {
+            out.push('(');
+            for e in es {
+                e.write_key(out);
+                out.push(',');
+            }
+            out.push(')');
+        };
+        // Writing to a `String` cannot fail.
+        let _ = match &self.kind {
+            ExprKind::Error => write!(out, "error"),
+            ExprKind::Const(b) => write!(out, "{b}"),
+            ExprKind::Fact(f) => write!(out, "f{}", f.0),
+            ExprKind::Define(d) => write!(out, "d{}", d.0),
+            ExprKind::Not(e) => {
+                out.push_str("not");
+                list(out, std::slice::from_ref(e));
+                Ok(())
+            }
+            ExprKind::And(es) => {
+                out.push_str("and");
+                list(out, es);
+                Ok(())
+            }
+            ExprKind::Or(es) => {
+                out.push_str("or");
+                list(out, es);
+                Ok(())
+            }
+            ExprKind::Compare { fact, op, value } => {
+                write!(out, "f{}{}{value}", fact.0, op.as_str())
+            }
+            ExprKind::EnumIn { fact, values } => write!(out, "f{} in {values:?}", fact.0),
+            ExprKind::CodeIn { fact, set } => write!(out, "f{} in s{}", fact.0, set.0),
+            ExprKind::Has {
+                fact,
+                quantifier,
+                set,
+            } => write!(out, "f{} has {} s{}", fact.0, quantifier.as_str(), set.0),
+            ExprKind::Count { kind, k, items } => {
+                let _ = write!(out, "{} {k} of", kind.as_str());
+                list(out, items);
+                Ok(())
+            }
+            ExprKind::ListCount {
+                list: l,
+                filter,
+                op,
+                value,
+            } => {
+                let _ = write!(out, "count f{}", l.0);
+                list(
+                    out,
+                    filter.as_deref().map(std::slice::from_ref).unwrap_or(&[]),
+                );
+                write!(out, "{}{value}", op.as_str())
+            }
+            ExprKind::Window {
+                field,
+                reference,
+                amount,
+                months,
+            } => write!(
+                out,
+                "f{} within {amount}{} before f{}",
+                field.0,
+                if *months { "m" } else { "d" },
+                reference.0
+            ),
+            ExprKind::FieldIs { field, op, fact } => {
+                write!(out, "f{}{}f{}", field.0, op.as_str(), fact.0)
+            }
+            ExprKind::Relation(r) => write!(
+                out,
+                "f{}-f{}{}{}{}",
+                r.left.0,
+                r.right.0,
+                if r.calendar { "m" } else { "" },
+                r.op.as_str(),
+                r.value
+            ),
+        };
+    }
+
     /// The fact this expression tests directly, when it is a test of one fact.
     pub fn fact(&self) -> Option<FactId> {
         match &self.kind {
             ExprKind::Fact(id)
+            | ExprKind::ListCount { list: id, .. }
             | ExprKind::Compare { fact: id, .. }
             | ExprKind::EnumIn { fact: id, .. }
             | ExprKind::CodeIn { fact: id, .. }
@@ -623,6 +970,12 @@ impl Expr {
             }
         }
     }
+}
+
+/// What tells one count of a list from another: the list and the key of its filter (see
+/// [`Expr::key`]).
+pub fn count_key(list: FactId, filter: Option<&Expr>) -> String {
+    format!("{}:{}", list.0, filter.map(Expr::key).unwrap_or_default())
 }
 
 /// Expressions in reading order: see [`Expr::walk`] and [`Program::walk`].
@@ -814,7 +1167,13 @@ pub enum Value {
     Enum(u32),
     Code(String),
     Codes(Vec<String>),
+    /// The items of a list fact, in order.
+    List(Vec<Item>),
 }
+
+/// One item of a list: the values of its record's fields (by the fields' fact ids); a field
+/// that is not in the map is missing.
+pub type Item = std::collections::BTreeMap<FactId, Value>;
 
 #[derive(Debug, Clone)]
 pub struct Expect {

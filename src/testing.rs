@@ -10,7 +10,6 @@
 //! test reaches it with nothing left open. Each uncovered leaf comes with the compiler's
 //! witness patient.
 
-use crate::analyse::space::quantity_text;
 use crate::artifact::{Facts, LeafDoc};
 use crate::codeset::{CodeCache, CodeSets};
 use crate::compile::Compiled;
@@ -192,7 +191,7 @@ fn coverage(program: &Program, tests: &[TestId], compiled: &[Compiled]) -> Vec<D
                             .flatten()
                             .filter_map(|(f, v)| {
                                 let ty = program.fact(*f)?.ty;
-                                Some((*f, value_text(program, ty, v)))
+                                Some((*f, program.value_text(ty, v)))
                             })
                             .collect(),
                     }
@@ -209,7 +208,7 @@ fn coverage(program: &Program, tests: &[TestId], compiled: &[Compiled]) -> Vec<D
 }
 
 /// A test's value in the artifact's facts syntax.
-fn value_json(program: &Program, ty: Type, v: &Value) -> serde_json::Value {
+pub fn value_json(program: &Program, ty: Type, v: &Value) -> serde_json::Value {
     match v {
         Value::Bool(b) => serde_json::Value::Bool(*b),
         Value::Codes(codes) => serde_json::Value::Array(
@@ -218,19 +217,21 @@ fn value_json(program: &Program, ty: Type, v: &Value) -> serde_json::Value {
                 .map(|c| serde_json::Value::String(c.clone()))
                 .collect(),
         ),
-        _ => serde_json::Value::String(value_text(program, ty, v)),
-    }
-}
-
-/// A value as a policy writes it in a test.
-fn value_text(program: &Program, ty: Type, v: &Value) -> String {
-    match (v, ty) {
-        (Value::Bool(b), _) => b.to_string(),
-        (Value::Num(n), ty) => quantity_text(*n, Some(ty)),
-        (Value::Enum(i), Type::Enum(e)) => program.enum_value(e, *i).to_string(),
-        (Value::Enum(i), _) => i.to_string(),
-        (Value::Code(c), _) => c.clone(),
-        (Value::Codes(codes), _) if codes.is_empty() => "{}".to_string(),
-        (Value::Codes(codes), _) => format!("{{ {} }}", codes.join(", ")),
+        Value::List(items) => serde_json::Value::Array(
+            items
+                .iter()
+                .map(|item| {
+                    serde_json::Value::Object(
+                        item.iter()
+                            .filter_map(|(f, v)| {
+                                let field = program.fact(*f)?;
+                                Some((field.name.clone(), value_json(program, field.ty, v)))
+                            })
+                            .collect(),
+                    )
+                })
+                .collect(),
+        ),
+        _ => serde_json::Value::String(program.value_text(ty, v)),
     }
 }

@@ -47,9 +47,28 @@ pub fn quantity_written(n: Num, unit: Unit) -> Option<String> {
     Some(format!("{n} {name}"))
 }
 
+/// A number with its fact's unit as policy text: `6 weeks`, `10 days` for 10/7 weeks, `28.5%`,
+/// `-2.95`, a date as `2009-02-12`. The analysis's values always have such a text (`domain::numeric` chooses them
+/// so); a threshold only `as` writes is shown as the fraction it is, `96/73 months`.
+pub fn quantity_text(n: Num, ty: Option<Type>) -> String {
+    match ty {
+        Some(Type::Quantity(u)) => {
+            quantity_written(n, u).unwrap_or_else(|| format!("{n} {}", u.name()))
+        }
+        // A day number outside the years a date is written in stays a number; the analysis
+        // meets one only a day beyond a threshold on the calendar's first or last day.
+        Some(Type::Date) => Date::from_num(n).map_or_else(|| n.to_string(), |d| d.to_string()),
+        _ => n.to_string(),
+    }
+}
+
 /// Index of an enum type in the program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EnumId(pub u32);
+
+/// Index of a record type (`record session { ... }`) in the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecordId(pub u32);
 
 /// The type of a fact or an expression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -65,6 +84,8 @@ pub enum Type {
     Error,
     /// A calendar date, kept as its day number (see [`Date::days`]).
     Date,
+    /// A list of items of a record type (`list<session>`): a history.
+    List(RecordId),
 }
 
 impl Type {
@@ -82,6 +103,7 @@ impl Type {
             Type::CodeSet(s) => format!("set<code<{}>>", s.name()),
             Type::Error => "unknown".into(),
             Type::Date => "date".into(),
+            Type::List(_) => "list".into(),
         }
     }
 
@@ -97,6 +119,7 @@ impl Type {
             Type::CodeSet(s) => format!("a set of {} codes", s.display()),
             Type::Error => "a value".into(),
             Type::Date => "a date".into(),
+            Type::List(_) => "a list of items".into(),
         }
     }
 

@@ -157,17 +157,56 @@ fn an_artifact_of_the_first_format_is_still_read_and_decides_alike() {
         };
         assert_eq!(decide(&old), decide(&new), "{facts}");
     }
-    // The first format has no dates.
-    let dated = v1.replace("\"type\": \"bool\"", "\"type\": \"date\"");
-    let mut doc: serde_json::Value = serde_json::from_str(&dated).unwrap();
-    doc.as_object_mut().unwrap().remove("hash");
-    let doc: medpol_artifact::Document = serde_json::from_value(doc).unwrap();
-    let err = Artifact::from_json(&doc.to_json()).unwrap_err();
-    assert!(
-        err.0
-            .contains("a date, which a `medpol.decision/1` artifact cannot hold"),
-        "{err}"
-    );
+    // The first format has none of what the second brought: each is refused, named.
+    let changes: [(&str, serde_json::Value, &str); 5] = [
+        (
+            "hospitalized",
+            serde_json::json!({"type": "date"}),
+            "fact `hospitalized`: a date",
+        ),
+        (
+            "hospitalized",
+            serde_json::json!({"type": "quantity", "unit": "kg"}),
+            "fact `hospitalized`: a measurement",
+        ),
+        (
+            "care",
+            serde_json::json!({"range": {"min": "0", "max": "52"}}),
+            "fact `care`: a declared range",
+        ),
+        (
+            "care",
+            serde_json::json!({"documentation": true}),
+            "fact `care`: a documentation requirement",
+        ),
+        (
+            "hospitalized",
+            serde_json::json!({"type": "list", "record": 0}),
+            "a record of list items",
+        ),
+    ];
+    for (fact, change, expected) in changes {
+        let mut doc: serde_json::Value = serde_json::from_str(&v1).unwrap();
+        doc.as_object_mut().unwrap().remove("hash");
+        if fact == "hospitalized" && change["type"] == "list" {
+            doc["records"] = serde_json::json!([{"name": "session", "fields": [
+                {"name": "done", "type": "bool", "source": {"file": 0, "line": 1, "column": 1, "text": "done"}}
+            ], "source": {"file": 0, "line": 1, "column": 1, "text": "session"}}]);
+        }
+        let facts = doc["facts"].as_array_mut().unwrap();
+        let f = facts.iter_mut().find(|f| f["name"] == fact).unwrap();
+        for (k, v) in change.as_object().unwrap() {
+            f[k] = v.clone();
+        }
+        let doc: medpol_artifact::Document = serde_json::from_value(doc).unwrap();
+        let err = Artifact::from_json(&doc.to_json()).unwrap_err();
+        assert!(
+            err.0.contains(&format!(
+                "{expected}, which a `medpol.decision/1` artifact cannot hold"
+            )),
+            "{err}"
+        );
+    }
 }
 
 #[test]
@@ -252,6 +291,9 @@ fn witness_json(
             Value::Enum(i) => serde_json::json!(schema.values[*i as usize]),
             Value::Code(c) => serde_json::json!(c),
             Value::Codes(cs) => serde_json::json!(cs),
+            Value::List(_) => {
+                medpol::testing::value_json(program, program.facts[id.index()].ty, value)
+            }
         };
         map.insert(name.clone(), v);
     }
@@ -497,6 +539,26 @@ fn eval_cases() {
             args.extend(words.map(str::to_string));
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let out = medpol(&args);
+            insta::assert_snapshot!(report(&out));
+        });
+    });
+}
+
+/// Each facts file of `tests/cases/eval-histories/` evaluated with the policy beside it by
+/// `medpol eval --explain`: lists of items, empty and missing lists, items missing a field,
+/// and the plain errors of bad items, in JSON and YAML.
+#[test]
+fn history_eval_cases() {
+    settings().bind(|| {
+        insta::glob!("cases/eval-histories/*.{json,yaml}", |path| {
+            let facts = path.strip_prefix(root()).unwrap().to_str().unwrap();
+            let out = medpol(&[
+                "eval",
+                "tests/cases/eval-histories/facet.medpol",
+                "--facts",
+                facts,
+                "--explain",
+            ]);
             insta::assert_snapshot!(report(&out));
         });
     });
@@ -877,4 +939,26 @@ fn the_schema_lists_every_unit_of_the_table() {
         .chain(medpol::artifact::ucum::Ucum::codes())
         .collect();
     assert_eq!(listed, table);
+}
+
+/// Lists read from JSON text straight into their slots bind as the general path binds them
+/// from a JSON value, and a line the fast path does not take gives the general path's error.
+#[test]
+fn lists_bind_alike_from_text_and_from_a_value() {
+    let compiled = build(&root().join("tests/cases/eval-histories/facet.medpol"));
+    let artifact = &compiled[0].artifact;
+    let lines = [
+        r#"{"sessions": []}"#,
+        r#"{"sessions": [{"performed": "2025-03-31", "region": "lumbar", "kind": "therapeutic", "relief": "85%"}, {"kind": "diagnostic", "relief": null}]}"#,
+        r#"{"prior": [{"procedure": "27279"}, {}], "sessions": [{"relief": {"value": 80, "unit": "%"}}]}"#,
+        r#"{"sessions": [{"kind": "diagnostic", "relief": 85}]}"#,
+        r#"{"sessions": [{"kind": "diagnostic", "releif": "85%"}]}"#,
+        r#"{"sessions": [{"kind": "diagnostic"}, "diagnostic"]}"#,
+    ];
+    for line in lines {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        let from_text = Facts::from_json(artifact, line);
+        let from_value = Facts::from_value(artifact, &value);
+        assert_eq!(from_text, from_value, "{line}");
+    }
 }

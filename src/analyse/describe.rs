@@ -316,17 +316,20 @@ fn describe_path(space: &Space<'_>, path: &Path) -> Vec<Condition> {
         let Some(v) = space.vars.get(*var as usize) else {
             continue;
         };
-        let fact = match v {
-            Var::Bool(f) | Var::Enum(f, _) | Var::Numeric(f, _) | Var::Code(f, _) => *f,
-            Var::ClassCount { fact, .. } | Var::Term { left: fact, .. } => *fact,
-        };
         let name = match v {
+            Var::Bool(f) | Var::Enum(f, _) | Var::Numeric(f, _) | Var::Code(f, _) => {
+                space.program.fact_name(*f).to_string()
+            }
+            Var::ClassCount { fact, .. } => space.program.fact_name(*fact).to_string(),
             Var::Term { left, right, .. } => format!(
                 "{} - {}",
                 space.program.fact_name(*left),
                 space.program.fact_name(*right)
             ),
-            _ => space.program.fact_name(fact).to_string(),
+            Var::Count(t, _) => space.terms.get(*t).map_or_else(
+                || lost_name("a count").to_string(),
+                |t| space.program.count_text(t.list, t.filter.as_ref()),
+            ),
         };
         let text = match v {
             Var::Bool(_) => {
@@ -364,34 +367,18 @@ fn describe_path(space: &Space<'_>, path: &Path) -> Vec<Condition> {
             } => {
                 let ty = match calendar {
                     true => Some(Type::Quantity(crate::types::Unit::Month)),
-                    false => space.program.fact(*left).map(|x| difference_type(x.ty)),
+                    false => space
+                        .program
+                        .fact(*left)
+                        .map(|x| crate::ir::difference_type(x.ty)),
                 };
                 numeric_text(&name, ty, domain, values)
             }
+            Var::Count(_, d) => numeric_text(&name, Some(Type::Int), d, values),
         };
         out.push(Condition { fact: name, text });
     }
     out
-}
-
-/// The type a difference of two facts of this type is written in: days between dates, a
-/// duration in the smallest unit of its family, else the facts' own type.
-pub fn difference_type(ty: Type) -> Type {
-    match ty {
-        Type::Date => Type::Quantity(crate::types::Unit::Day),
-        Type::Quantity(u) => match u.family() {
-            crate::types::Family::DayBased => Type::Quantity(crate::types::Unit::Day),
-            crate::types::Family::MonthBased => Type::Quantity(crate::types::Unit::Month),
-            crate::types::Family::Percent => ty,
-            // Counted in the dimension's base ([`crate::ir::base_scale`]): shown in the unit
-            // whose factor is 1 (`g` for masses); the table has one for each dimension it has.
-            crate::types::Family::Measure(dim) => medpol_artifact::ucum::Ucum::codes()
-                .filter_map(medpol_artifact::ucum::Ucum::parse)
-                .find(|u| u.dim() == dim && u.factor() == crate::types::Num::from_int(1))
-                .map_or(ty, |u| Type::Quantity(crate::types::Unit::Ucum(u))),
-        },
-        _ => ty,
-    }
 }
 
 /// A set of regions as comparisons: contiguous runs become one interval each.

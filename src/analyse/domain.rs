@@ -76,6 +76,11 @@ pub fn difference(
     medpol_artifact::num::numeric(kind, thresholds)
 }
 
+/// Cuts a count of items at the given thresholds: whole numbers from 0.
+pub fn count(thresholds: &[Num]) -> NumericDomain {
+    medpol_artifact::num::numeric(NumberKind::Count, thresholds)
+}
+
 /// The most places after the point [`readable_inside`] tries.
 const MAX_PLACES: u32 = 12;
 

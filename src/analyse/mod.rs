@@ -10,6 +10,7 @@
 
 pub mod describe;
 pub mod domain;
+pub mod lists;
 pub mod mdd;
 mod ranges;
 pub mod relations;
@@ -94,6 +95,8 @@ pub fn analyse(program: &ValidProgram, options: &Options) -> Analysis {
             options,
             code_sets,
             allowed: TRUE,
+            constrained: false,
+            possible: TRUE,
             summary: None,
             deadline,
             diagnostics: Vec::new(),
@@ -172,8 +175,12 @@ struct Run<'a> {
     decision: &'a Decision,
     options: &'a Options,
     code_sets: &'a crate::codeset::CodeSets,
-    /// The patients the policy's constraints allow.
+    /// The patients the policy's constraints allow (and whose lists can exist).
     allowed: Node,
+    /// Whether the policy has constraints.
+    constrained: bool,
+    /// The patients whose lists can exist (see `lists::feasible`).
+    possible: Node,
     summary: Option<describe::Summary>,
     deadline: Instant,
     diagnostics: Vec<Diagnostic>,
@@ -222,8 +229,13 @@ impl Run<'_> {
         )
         .map_err(|t| Stop::TooLarge(t.0))?;
         // The patients the policy's constraints allow: every question below is asked of them.
-        // Related facts first: only the combinations of their classes some patient has.
-        let mut allowed = space.feasible()?;
+        // Related facts first: only the combinations of their classes some patient has; and
+        // lists that can exist (the counts of one list bound each other).
+        let related = space.feasible()?;
+        let (lists, free) = lists::feasible(&mut space)?;
+        let mut allowed = space.mdd.and(related, lists)?;
+        self.possible = allowed;
+        self.constrained = !constraints.is_empty();
         for c in &constraints {
             let n = space.condition(&c.condition)?;
             allowed = space.mdd.and(allowed, n)?;
@@ -264,6 +276,7 @@ impl Run<'_> {
         if self.options.describe {
             self.summary = Some(describe::summarise(&mut space, d, &rules, allowed)?);
         }
+        self.free_lists(&free);
         Ok(())
     }
 
@@ -304,6 +317,27 @@ impl Run<'_> {
             .note("a finding that involves these facts may concern values no patient has together; one that is absent is absent for every patient")
             .help("nothing to fix when the relations are what the policy means; fewer related facts or thresholds in one decision, and days in place of calendar months, let the analysis decide exactly"),
         );
+    }
+
+    /// Lists whose counts the analysis left free of each other (too many to relate exactly,
+    /// or conditions that read facts of the patient): where an example needs a list that no
+    /// numbers of items give, the finding says that it may be about patients who cannot
+    /// exist. Findings that claim no patient (impossible, always true, redundant, never
+    /// fires) stay proved, as free counts allow more patients, never fewer; an example whose
+    /// list was built has the counts it shows.
+    fn free_lists(&mut self, free: &[FactId]) {
+        for &list in free {
+            let name = self.program.fact_name(list).to_string();
+            let unbuilt = format!("{name} = {}", space::NO_LIST);
+            for d in &mut self.diagnostics {
+                if d.notes.iter().any(|n| n.contains(&unbuilt)) {
+                    d.notes.push(format!(
+                        "no list of `{}` has the counts this example needs: the analysis reasons over them as free of each other, so this finding may be about patients who cannot exist",
+                        shown(&name)
+                    ));
+                }
+            }
+        }
     }
 
     fn facts_of_rules(&self, which: &[usize]) -> Vec<FactId> {
@@ -347,7 +381,7 @@ impl Run<'_> {
             }
             // Rules are asked of the patients the constraints allow, as for W0407.
             if node == self.allowed {
-                let whom = if self.allowed == TRUE {
+                let whom = if !self.constrained {
                     "every patient"
                 } else {
                     "every patient the constraints allow"
@@ -428,7 +462,10 @@ impl Run<'_> {
         };
         let mut nodes = Vec::with_capacity(parts.len());
         for p in parts {
-            nodes.push(space.condition(p)?);
+            // Of the patients whose lists can exist: `count(sessions) == 1` and
+            // `count(sessions where relief >= 80%) >= 2` conflict.
+            let n = space.condition(p)?;
+            nodes.push(space.mdd.and(n, self.possible)?);
         }
         for (i, &a) in nodes.iter().enumerate() {
             if a == FALSE

@@ -7,11 +7,15 @@ use std::collections::{HashMap, HashSet};
 use super::domain::{self, NumericDomain};
 use super::mdd::{Exhausted, FALSE, Mdd, Node, TRUE};
 use super::relations;
-use crate::ast::{CountKind, Quantifier};
+use crate::ast::{CmpOp, CountKind, Quantifier};
 use crate::codes::System;
 use crate::codeset::CodeSets;
 use crate::ir::*;
 use crate::types::{EnumId, Num, Type};
+
+/// What an example shows for a list no numbers of items give the counts of (the analysis
+/// left its counts free of each other).
+pub const NO_LIST: &str = "(no list found with these counts)";
 
 /// At most this many variables per decision: diagram operations recurse once per variable.
 pub const MAX_VARIABLES: usize = 1_000;
@@ -42,6 +46,9 @@ pub enum Var {
         calendar: bool,
         domain: NumericDomain,
     },
+    /// How many items of a list meet a condition: a count term (index into
+    /// [`Space::terms`]), a whole number from 0 cut at the thresholds it is compared with.
+    Count(usize, NumericDomain),
 }
 
 /// The codes of one code fact, cut into classes by which of the fact's sets hold them.
@@ -73,7 +80,9 @@ struct Uses {
     /// Sets a `has all` needs whole.
     all_of: HashMap<FactId, HashSet<CodeSetId>>,
     /// The differences of related facts, in reading order, with their thresholds.
-    terms: Vec<(Term, Vec<Num>)>,
+    relations: Vec<(Term, Vec<Num>)>,
+    /// The counts of lists, in reading order, with the thresholds they are compared with.
+    terms: Vec<(super::lists::CountTerm, Vec<Num>)>,
 }
 
 impl Uses {
@@ -98,13 +107,24 @@ pub struct Space<'p> {
     pub term_of: HashMap<Term, u32>,
     /// The groups of related facts (see `relations`).
     pub groups: Vec<relations::Group>,
+    /// The counts of lists the conditions compare (each a [`Var::Count`]).
+    pub terms: Vec<super::lists::CountTerm>,
+    /// Each count's variable, by its key ([`count_key`]).
+    term_var: HashMap<String, u32>,
+    /// For each list with counts, the kinds of items its counts tell apart, with an example
+    /// item of each (see [`super::lists::ListItems`]).
+    pub items: HashMap<FactId, super::lists::ListItems>,
+    /// The code sets, for the items of lists whose conditions read facts of the patient (their
+    /// regions depend on those facts' values, see `lists::witness_list`).
+    pub code_sets: &'p CodeSets,
+    budget: usize,
 }
 
 /// The space of a set of conditions (a decision's rules and the constraints on them).
 pub fn build<'p>(
     program: &'p Program,
     conditions: &[&Expr],
-    code_sets: &CodeSets,
+    code_sets: &'p CodeSets,
     budget: usize,
 ) -> Result<Space<'p>, TooLarge> {
     let order = program.define_order(conditions);
@@ -115,6 +135,7 @@ pub fn build<'p>(
     let mut vars = Vec::new();
     let mut var_of = HashMap::new();
     let mut codes = HashMap::new();
+    let mut term_var = HashMap::new();
     for &f in &uses.order {
         let Some(fact) = program.fact(f) else {
             continue;
@@ -153,6 +174,17 @@ pub fn build<'p>(
                 }
                 codes.insert(f, classes);
             }
+            // One variable per count of the list, in reading order.
+            Type::List(_) => {
+                for (t, (term, thresholds)) in uses.terms.iter_mut().enumerate() {
+                    if term.list == f {
+                        thresholds.sort();
+                        thresholds.dedup();
+                        term_var.insert(term.key.clone(), vars.len() as u32);
+                        vars.push(Var::Count(t, domain::count(thresholds)));
+                    }
+                }
+            }
             Type::Error => {}
         }
         if vars.len() > MAX_VARIABLES {
@@ -160,7 +192,7 @@ pub fn build<'p>(
         }
     }
     let mut term_of = HashMap::new();
-    for (term, mut t) in uses.terms {
+    for (term, mut t) in uses.relations {
         t.sort();
         t.dedup();
         term_of.insert(term, vars.len() as u32);
@@ -176,6 +208,8 @@ pub fn build<'p>(
     }
     let domains = vars.iter().map(|v| domain_size(program, v)).collect();
     let groups = relations::groups(program, &vars, &var_of);
+    let terms: Vec<super::lists::CountTerm> = uses.terms.into_iter().map(|(t, _)| t).collect();
+    let items = super::lists::items_of(program, &terms, code_sets, budget);
     let mut space = Space {
         program,
         mdd: Mdd::new(domains, budget),
@@ -186,6 +220,11 @@ pub fn build<'p>(
         facts: uses.order,
         term_of,
         groups,
+        terms,
+        term_var,
+        items,
+        code_sets,
+        budget,
     };
     // A group too large to enumerate stays without its diagram; the budget is the only
     // error.
@@ -221,6 +260,7 @@ fn domain_size(program: &Program, v: &Var) -> u32 {
         Var::Code(_, n) => *n as u32,
         Var::ClassCount { states, .. } => *states,
         Var::Term { domain, .. } => domain.regions.len() as u32,
+        Var::Count(_, d) => d.regions.len() as u32,
     }
 }
 
@@ -237,9 +277,9 @@ fn gather_in_order(program: &Program, conditions: &[&Expr], uses: &mut Uses) {
                 uses.fact(r.left);
                 uses.fact(r.right);
                 let key = r.term();
-                match uses.terms.iter_mut().find(|(k, _)| *k == key) {
+                match uses.relations.iter_mut().find(|(k, _)| *k == key) {
                     Some((_, t)) => t.push(r.value),
-                    None => uses.terms.push((key, vec![r.value])),
+                    None => uses.relations.push((key, vec![r.value])),
                 }
             }
             ExprKind::CodeIn { fact, set } => {
@@ -255,6 +295,33 @@ fn gather_in_order(program: &Program, conditions: &[&Expr], uses: &mut Uses) {
                 push_set(uses, *fact, *set);
                 if *quantifier == Quantifier::All {
                     uses.all_of.entry(*fact).or_default().insert(*set);
+                }
+            }
+            ExprKind::ListCount {
+                list,
+                filter,
+                value,
+                ..
+            } => {
+                uses.fact(*list);
+                // The facts of the patient the condition reads: an example shows them, and
+                // the list's items are made for their values.
+                if let Some(f) = filter {
+                    for outer in program.outer_facts(f) {
+                        uses.fact(outer);
+                    }
+                }
+                let key = count_key(*list, filter.as_deref());
+                match uses.terms.iter_mut().find(|(t, _)| t.key == key) {
+                    Some((_, thresholds)) => thresholds.push(*value),
+                    None => uses.terms.push((
+                        super::lists::CountTerm {
+                            list: *list,
+                            filter: filter.as_deref().cloned(),
+                            key,
+                        },
+                        vec![*value],
+                    )),
                 }
             }
             _ => {}
@@ -351,6 +418,11 @@ fn classify(codes: &CodeSets, system: System, sets: Option<&Vec<CodeSetId>>) -> 
 }
 
 impl Space<'_> {
+    /// The node budget a diagram of this space's kind gets.
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
     /// Compiles a condition (its defines must be compiled already, which `build` does).
     pub fn condition(&mut self, e: &Expr) -> Result<Node, Exhausted> {
         match &e.kind {
@@ -370,32 +442,28 @@ impl Space<'_> {
                 self.mdd.literal(v, |x| x == 1)
             }
             ExprKind::Define(d) => self.defines.get(d).copied().ok_or(Exhausted),
+            ExprKind::ListCount {
+                list,
+                filter,
+                op,
+                value,
+            } => {
+                let key = count_key(*list, filter.as_deref());
+                let v = self.term_var.get(&key).copied().ok_or(Exhausted)?;
+                self.compare(v, *op, *value)
+            }
             ExprKind::Compare { fact, op, value } => {
                 let v = self.var(*fact)?;
-                let samples = match self.vars.get(v as usize) {
-                    Some(Var::Numeric(_, d)) => d.samples.clone(),
-                    _ => return Ok(FALSE),
-                };
-                let (op, value) = (*op, *value);
-                self.mdd.literal(v, |r| {
-                    samples
-                        .get(r as usize)
-                        .is_some_and(|s| domain::holds(*s, op, value))
-                })
+                self.compare(v, *op, *value)
             }
             ExprKind::Relation(r) => {
                 let v = self.term_of.get(&r.term()).copied().ok_or(Exhausted)?;
-                let samples = match self.vars.get(v as usize) {
-                    Some(Var::Term { domain, .. }) => domain.samples.clone(),
-                    _ => return Ok(FALSE),
-                };
-                let (op, value) = (r.op, r.value);
-                self.mdd.literal(v, |c| {
-                    samples
-                        .get(c as usize)
-                        .is_some_and(|s| domain::holds(*s, op, value))
-                })
+                self.compare(v, r.op, r.value)
             }
+            // A field against a fact of the patient: only in a count's condition, whose items
+            // are analysed with the facts' values put in (`lists::witness_list`); without them
+            // the list's counts are left free.
+            ExprKind::Window { .. } | ExprKind::FieldIs { .. } => Err(Exhausted),
             ExprKind::EnumIn { fact, values } => {
                 let v = self.var(*fact)?;
                 let values = values.clone();
@@ -452,6 +520,22 @@ impl Space<'_> {
                 }
             }
         }
+    }
+
+    /// A number variable (a fact's or a count's) compared with a value: the classes whose
+    /// sample meets it.
+    fn compare(&mut self, v: u32, op: CmpOp, value: Num) -> Result<Node, Exhausted> {
+        let samples = match self.vars.get(v as usize) {
+            Some(Var::Numeric(_, d) | Var::Count(_, d) | Var::Term { domain: d, .. }) => {
+                d.samples.clone()
+            }
+            _ => return Ok(FALSE),
+        };
+        self.mdd.literal(v, |r| {
+            samples
+                .get(r as usize)
+                .is_some_and(|s| domain::holds(*s, op, value))
+        })
     }
 
     fn var(&self, f: FactId) -> Result<u32, Exhausted> {
@@ -667,6 +751,13 @@ impl Space<'_> {
                 };
                 format!("{{{}{tail}}}", shown.join(", "))
             }
+            Some(Var::Count(..)) => {
+                let ty = self.program.fact(fact).map_or(Type::Error, |f| f.ty);
+                match super::lists::witness_list(self, fact, values) {
+                    Some(items) => self.program.value_text(ty, &Value::List(items)),
+                    None => NO_LIST.to_string(),
+                }
+            }
             Some(Var::Term { .. }) | None => {
                 lost_name("the variable of a fact a condition reads").to_string()
             }
@@ -674,19 +765,5 @@ impl Space<'_> {
     }
 }
 
-/// A number with its fact's unit as policy text: `6 weeks`, `10 days` for 10/7 weeks, `28.5%`,
-/// `-2.95`, a date as `2009-02-12`. The analysis's values always have such a text (`domain::numeric` chooses them
-/// so); a threshold only `as` writes is shown as the fraction it is, `96/73 months`.
-pub fn quantity_text(n: Num, ty: Option<Type>) -> String {
-    match ty {
-        Some(Type::Quantity(u)) => {
-            crate::types::quantity_written(n, u).unwrap_or_else(|| format!("{n} {}", u.name()))
-        }
-        // A day number outside the years a date is written in stays a number; the analysis
-        // meets one only a day beyond a threshold on the calendar's first or last day.
-        Some(Type::Date) => {
-            crate::types::Date::from_num(n).map_or_else(|| n.to_string(), |d| d.to_string())
-        }
-        _ => n.to_string(),
-    }
-}
+// Shown in findings as in tests: the one writing of values lives with the types.
+pub use crate::types::quantity_text;

@@ -56,6 +56,7 @@ impl Checker<'_> {
                     name_span: name.span,
                     range: None,
                     documented: false,
+                    record: None,
                 });
                 self.service_date = Some(id);
                 id

@@ -79,6 +79,7 @@ impl<'a> Checker<'a> {
                     name_span: f.name.span,
                     range: None,
                     documented: f.documented,
+                    record: None,
                 });
                 self.fact_decls.push(f);
                 self.insert(scope, &f.name, Symbol::Fact(id));
@@ -109,6 +110,20 @@ impl<'a> Checker<'a> {
                 });
                 self.define_decls.push(d);
                 self.insert(scope, &d.name, Symbol::Define(id));
+            }
+            ast::Decl::Record(r) => {
+                let id = crate::types::RecordId(self.program.records.len() as u32);
+                self.program.records.push(Record {
+                    name: r.name.name.clone(),
+                    description: r.description.as_ref().map(|d| d.value.clone()),
+                    // Made by `resolve_records`, after the facts' types.
+                    fields: Vec::new(),
+                    file,
+                    span: r.span,
+                    name_span: r.name.span,
+                });
+                self.record_decls.push(r);
+                self.insert(scope, &r.name, Symbol::Record(id));
             }
             ast::Decl::Decision(d) => {
                 let id = DecisionId(self.program.decisions.len() as u32);
@@ -223,7 +238,10 @@ impl<'a> Checker<'a> {
                 for (name, entry) in &shared {
                     if matches!(
                         entry.symbol,
-                        Symbol::Fact(_) | Symbol::CodeSet(_) | Symbol::Define(_)
+                        Symbol::Fact(_)
+                            | Symbol::CodeSet(_)
+                            | Symbol::Define(_)
+                            | Symbol::Record(_)
                     ) {
                         brought.push((name.clone(), entry.clone(), import.path.span));
                     }
@@ -236,7 +254,10 @@ impl<'a> Checker<'a> {
                         Some(e)
                             if matches!(
                                 e.symbol,
-                                Symbol::Fact(_) | Symbol::CodeSet(_) | Symbol::Define(_)
+                                Symbol::Fact(_)
+                                    | Symbol::CodeSet(_)
+                                    | Symbol::Define(_)
+                                    | Symbol::Record(_)
                             ) =>
                         {
                             self.reference(ident.span, e.symbol);
@@ -360,7 +381,7 @@ impl<'a> Checker<'a> {
     pub(super) fn resolve_fact_types(&mut self) {
         let decls = self.fact_decls.clone();
         for (i, decl) in decls.iter().enumerate() {
-            let ty = self.resolve_type(&decl.ty);
+            let ty = self.resolve_type(decl.span.file, &decl.ty);
             let range = decl.range.as_ref().and_then(|r| self.fact_range(ty, r));
             if let Some(fact) = self.program.facts.get_mut(i) {
                 fact.ty = ty;
@@ -371,7 +392,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn resolve_type(&mut self, ty: &ast::TypeExpr) -> Type {
+    pub(super) fn resolve_type(&mut self, file: FileId, ty: &ast::TypeExpr) -> Type {
         match ty {
             ast::TypeExpr::Enum { values, .. } => {
                 let id = EnumId(self.program.enums.len() as u32);
@@ -387,6 +408,9 @@ impl<'a> Checker<'a> {
                 }
                 self.program.enums.push(EnumType { values: kept });
                 Type::Enum(id)
+            }
+            ast::TypeExpr::Named { name, arg, span } if name.name == "list" => {
+                self.list_type(file, arg.as_deref(), *span)
             }
             ast::TypeExpr::Named { name, arg, span } => {
                 self.named_type(name, arg.as_deref(), *span)
@@ -501,7 +525,7 @@ impl<'a> Checker<'a> {
                         other,
                         [
                             "bool", "int", "decimal", "percent", "duration", "quantity", "code",
-                            "set", "enum", "date",
+                            "set", "enum", "date", "list",
                         ],
                     ),
                 };
@@ -513,7 +537,7 @@ impl<'a> Checker<'a> {
                 d = match hint {
                     Some(h) => d.help(format!("did you mean `{h}`?")),
                     None => d.help(
-                        "the types are `bool`, `int`, `decimal`, `percent`, `duration<UNIT>`, `quantity<UNIT>`, `date`, `enum { ... }`, `code<SYSTEM>` and `set<code<SYSTEM>>`",
+                        "the types are `bool`, `int`, `decimal`, `percent`, `duration<UNIT>`, `quantity<UNIT>`, `date`, `enum { ... }`, `code<SYSTEM>`, `set<code<SYSTEM>>` and `list<RECORD>`",
                     ),
                 };
                 self.report(d);
@@ -994,6 +1018,14 @@ fn expr_names(e: &ast::Expr, out: &mut Vec<ast::Ident>) {
             collect_set_names(set, out);
         }
         ast::ExprKind::Operand(o) => operand(o, out),
+        ast::ExprKind::Within {
+            value, reference, ..
+        } => {
+            operand(value, out);
+            if let Some(r) = reference {
+                operand(r, out);
+            }
+        }
     }
 }
 

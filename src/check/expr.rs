@@ -40,6 +40,12 @@ pub(super) enum Typed {
         span: Span,
         written: String,
     },
+    /// `count(list where filter)`: a whole number, to compare.
+    Count {
+        list: FactId,
+        filter: Option<Box<Expr>>,
+        span: Span,
+    },
 }
 
 fn one() -> Num {
@@ -77,6 +83,7 @@ impl Checker<'_> {
                     Type::Code(_) => format!("`{name} in SET`"),
                     Type::CodeSet(_) => format!("`{name} has any SET`"),
                     Type::Date => format!("`{name} >= 2009-02-12`"),
+                    Type::List(_) => format!("`count({name}) >= 1`"),
                     Type::Bool | Type::Error => String::new(),
                 };
                 self.report(
@@ -106,6 +113,7 @@ impl Checker<'_> {
                 );
                 error_expr(span)
             }
+            Typed::Count { span, .. } => self.count_as_condition(span),
             Typed::Value { ty, span: at, .. } => {
                 self.report(
                     Diagnostic::new(
@@ -156,6 +164,11 @@ impl Checker<'_> {
             ast::ExprKind::Count { kind, k, items } => {
                 Typed::Cond(self.count(file, *kind, k, items, span))
             }
+            ast::ExprKind::Within {
+                value,
+                amount,
+                reference,
+            } => Typed::Cond(self.within(file, value, amount, reference.as_ref(), span)),
         }
     }
 
@@ -225,6 +238,9 @@ impl Checker<'_> {
                 right,
                 op_span,
             } => self.difference(file, left, right, *op_span, o.span),
+            ast::OperandKind::ListCount { list, filter } => {
+                self.list_count(file, list, filter.as_deref(), o.span)
+            }
         };
         match &o.conversion {
             Some(unit) => self.convert(base, unit, o.span),
@@ -344,7 +360,13 @@ impl Checker<'_> {
     }
 
     fn name_term(&mut self, file: FileId, n: &ast::Ident) -> Typed {
-        match self.lookup(file, n) {
+        let symbol = self.lookup(file, n);
+        if let Some(s) = symbol
+            && self.outside_item(s, n)
+        {
+            return Typed::Error;
+        }
+        match symbol {
             Some(Symbol::Fact(id)) => {
                 let ty = self.program.fact(id).map_or(Type::Error, |f| f.ty);
                 Typed::Fact {
@@ -410,9 +432,11 @@ impl Checker<'_> {
                 Typed::Error
             }
             None => {
-                self.unknown_name(file, n, "name", |s| {
-                    matches!(s, Symbol::Fact(_) | Symbol::Define(_))
-                });
+                if !self.misplaced_field(n) {
+                    self.unknown_name(file, n, "name", |s| {
+                        matches!(s, Symbol::Fact(_) | Symbol::Define(_))
+                    });
+                }
                 Typed::Error
             }
         }
@@ -426,14 +450,17 @@ impl Checker<'_> {
         if o.conversion.is_some() {
             return None;
         }
-        let fact = match self.scope(file)?.names.get(&n.name)?.symbol {
-            Symbol::Fact(id) => id,
-            // Another name for the fact.
-            Symbol::Define(d) => match self.program.define(d)?.body {
-                DefineBody::Alias { fact, .. } => fact,
+        let fact = match self.field(&n.name) {
+            Some(field) => field,
+            None => match self.scope(file)?.names.get(&n.name)?.symbol {
+                Symbol::Fact(id) => id,
+                // Another name for the fact.
+                Symbol::Define(d) => match self.program.define(d)?.body {
+                    DefineBody::Alias { fact, .. } => fact,
+                    _ => return None,
+                },
                 _ => return None,
             },
-            _ => return None,
         };
         match self.program.fact(fact)?.ty {
             Type::Enum(e) => Some((fact, e)),
@@ -441,7 +468,7 @@ impl Checker<'_> {
         }
     }
 
-    fn bare_name(o: &ast::Operand) -> Option<&ast::Ident> {
+    pub(super) fn bare_name(o: &ast::Operand) -> Option<&ast::Ident> {
         match (&o.kind, &o.conversion) {
             (ast::OperandKind::Name(n), None) => Some(n),
             _ => None,
@@ -457,6 +484,10 @@ impl Checker<'_> {
         right: &ast::Operand,
         span: Span,
     ) -> Expr {
+        // Inside a count, a field compared with a fact: `region == requested_region`.
+        if let Some(e) = self.field_fact(file, op, op_span, left, right, span) {
+            return e;
+        }
         // `setting == inpatient`: the value is read in the enum's terms, before any scope.
         if let (Some((fact, e)), Some(value)) = (self.enum_fact(file, left), Self::bare_name(right))
         {
@@ -467,6 +498,19 @@ impl Checker<'_> {
         {
             self.operand(file, right);
             return self.enum_compare(file, fact, e, op, op_span, value, right, span);
+        }
+        // A field read where it does not belong (`level == lumbar` outside a count of its
+        // record's items): said once, without the value beside it reported as unknown.
+        for side in [left, right] {
+            if let Some(n) = Self::bare_name(side)
+                && self.field(&n.name).is_none()
+                && self
+                    .scope(file)
+                    .is_none_or(|s| !s.names.contains_key(&n.name))
+                && self.misplaced_field(n)
+            {
+                return error_expr(span);
+            }
         }
         let l = self.operand(file, left);
         let r = self.operand(file, right);
@@ -605,6 +649,22 @@ impl Checker<'_> {
             _ => None,
         };
         match (l, r) {
+            (
+                Typed::Count {
+                    list,
+                    filter,
+                    span: cs,
+                },
+                other,
+            ) => self.count_compare(op, op_span, (list, filter, cs), other, span),
+            (
+                other,
+                Typed::Count {
+                    list,
+                    filter,
+                    span: cs,
+                },
+            ) => self.count_compare(op.flipped(), op_span, (list, filter, cs), other, span),
             (Typed::Error, _) | (_, Typed::Error) => error_expr(span),
             (l @ Typed::Fact { .. }, r @ Typed::Fact { .. }) => {
                 self.facts_compared(op, op_span, l, r, span)
@@ -713,6 +773,7 @@ impl Checker<'_> {
                     Typed::Difference { written, .. } => {
                         format!("the difference `{}`", shown(written))
                     }
+                    Typed::Count { .. } => "a count".to_string(),
                     Typed::Fact { ty, .. } | Typed::Value { ty, .. } => ty.describe(),
                     Typed::Error => "a value".to_string(),
                 };
@@ -1263,6 +1324,10 @@ impl Checker<'_> {
             Typed::Difference {
                 left, right, ty, ..
             } => (ty, DefineBody::Difference { left, right }),
+            Typed::Count { span, .. } => {
+                self.count_as_condition(span);
+                (Type::Error, DefineBody::Invalid)
+            }
             Typed::Error => (Type::Error, DefineBody::Invalid),
         };
         if let Some(def) = self.program.defines.get_mut(id.index()) {
@@ -1283,7 +1348,7 @@ impl Checker<'_> {
 }
 
 /// The stand-in for a condition that had errors.
-fn error_expr(span: Span) -> Expr {
+pub(super) fn error_expr(span: Span) -> Expr {
     Expr {
         kind: ExprKind::Error,
         span,

@@ -10,6 +10,7 @@ pub mod dates;
 mod decls;
 mod expr;
 mod lints;
+mod lists;
 pub mod names;
 mod policy;
 mod ranges;
@@ -37,6 +38,7 @@ pub enum Symbol {
     Outcome(DecisionId, OutcomeId),
     Rule(DecisionId, RuleId),
     Constraint(ConstraintId),
+    Record(crate::types::RecordId),
 }
 
 impl Symbol {
@@ -52,6 +54,7 @@ impl Symbol {
             Symbol::Outcome(..) => "outcome",
             Symbol::Rule(..) => "rule",
             Symbol::Constraint(_) => "constraint",
+            Symbol::Record(_) => "record",
         }
     }
 }
@@ -97,6 +100,7 @@ fn resolve<'a>(
     c.declare_all();
     c.import_all();
     c.resolve_fact_types();
+    c.resolve_records();
     c.resolve_definitions();
     c.check_constraints();
     c.check_policies();
@@ -219,6 +223,10 @@ struct Checker<'a> {
     set_decls: Vec<&'a ast::CodesDecl>,
     define_decls: Vec<&'a ast::DefineDecl>,
     constraint_decls: Vec<&'a ast::DefineDecl>,
+    record_decls: Vec<&'a ast::RecordDecl>,
+    /// Inside `count(LIST where ...)`: the record of the list's items, whose field names
+    /// resolve before the file's names.
+    item: Option<crate::types::RecordId>,
     /// What was used, recorded for the lint passes.
     uses: lints::Uses,
     suggestions_left: usize,
@@ -242,6 +250,8 @@ impl<'a> Checker<'a> {
             set_decls: Vec::new(),
             define_decls: Vec::new(),
             constraint_decls: Vec::new(),
+            record_decls: Vec::new(),
+            item: None,
             uses: lints::Uses {
                 any_broken: files.iter().any(|f| !f.broken.is_empty()),
                 ..lints::Uses::default()
@@ -300,6 +310,7 @@ impl<'a> Checker<'a> {
             Symbol::Outcome(d, o) => p.decision(d).and_then(|d| d.outcome(o)).map(|o| o.span),
             Symbol::Constraint(id) => p.constraints.get(id.index()).map(|c| c.name_span),
             Symbol::Rule(d, r) => p.decision(d).and_then(|d| d.rule(r)).map(|r| r.name_span),
+            Symbol::Record(id) => p.record(id).map(|r| r.name_span),
         }
     }
 
@@ -314,6 +325,11 @@ impl<'a> Checker<'a> {
 
     /// Looks a name up in a file's scope and records the use.
     fn lookup(&mut self, file: FileId, name: &ast::Ident) -> Option<Symbol> {
+        if let Some(field) = self.field(&name.name) {
+            let symbol = Symbol::Fact(field);
+            self.reference(name.span, symbol);
+            return Some(symbol);
+        }
         let scope = self.scope(file)?;
         let Some(entry) = scope.names.get(&name.name).cloned() else {
             let symbol = self.predeclared_symbol(file, name)?;

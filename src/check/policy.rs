@@ -702,7 +702,7 @@ impl<'a> Checker<'a> {
     }
 
     /// Reads a test value for a fact of type `ty`.
-    fn value(&mut self, ty: Type, fact: &str, v: &ast::Value) -> Option<Value> {
+    pub(super) fn value(&mut self, ty: Type, fact: &str, v: &ast::Value) -> Option<Value> {
         let mismatch = |c: &mut Self, found: &str| {
             c.report(
                 Diagnostic::new(
@@ -728,9 +728,13 @@ impl<'a> Checker<'a> {
             ast::Value::Set(_) => "a set".to_string(),
             ast::Value::Word { text, .. } => format!("`{}`", shown(text)),
             ast::Value::Date(d) => format!("`{}`", shown(&d.text)),
+            ast::Value::List { .. } => "a list".to_string(),
         };
         match (ty, v) {
             (Type::Error, _) => None,
+            (Type::List(record), ast::Value::List { items, .. }) => {
+                self.list_value(record, fact, items)
+            }
             (Type::Bool, ast::Value::Word { text, .. }) if text == "true" || text == "false" => {
                 Some(Value::Bool(text == "true"))
             }

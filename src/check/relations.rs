@@ -134,6 +134,9 @@ impl Checker<'_> {
     ) -> Typed {
         let l = self.operand(file, left);
         let r = self.operand(file, right);
+        if matches!(l, Typed::Error) || matches!(r, Typed::Error) || self.in_item(span) {
+            return Typed::Error;
+        }
         let (Some(l), Some(r)) = (self.side(l, left.span), self.side(r, right.span)) else {
             return Typed::Error;
         };
@@ -149,6 +152,23 @@ impl Checker<'_> {
         }
     }
 
+    /// Inside a count's condition, which tests one item at a time, a relation is refused
+    /// (reported here): an item's field compares with values, a window, or one fact.
+    fn in_item(&mut self, span: Span) -> bool {
+        if self.item.is_none() {
+            return false;
+        }
+        self.report(
+            Diagnostic::new(
+                Code::IncomparableFacts,
+                "a relation of two values inside the condition of a count",
+            )
+            .primary(span, "relates two values for each item")
+            .help("inside `count(... where ...)` compare a field with a value (`relief >= 80%`), a window (`performed within 12 months before service_date`) or one fact (`region == requested_region`)"),
+        );
+        true
+    }
+
     /// `a OP b` for two facts.
     pub(super) fn facts_compared(
         &mut self,
@@ -159,6 +179,9 @@ impl Checker<'_> {
         span: Span,
     ) -> Expr {
         let (lspan, rspan) = (typed_span(&left), typed_span(&right));
+        if self.in_item(span) {
+            return error(span);
+        }
         let (Some(l), Some(r)) = (self.side(left, lspan), self.side(right, rspan)) else {
             return error(span);
         };
@@ -281,9 +304,10 @@ fn relation(
 
 fn typed_span(t: &Typed) -> Span {
     match t {
-        Typed::Fact { span, .. } | Typed::Value { span, .. } | Typed::Difference { span, .. } => {
-            *span
-        }
+        Typed::Fact { span, .. }
+        | Typed::Value { span, .. }
+        | Typed::Difference { span, .. }
+        | Typed::Count { span, .. } => *span,
         Typed::Cond(e) => e.span,
         Typed::Error => Span::default(),
     }

@@ -17,8 +17,8 @@ use crate::analyse::domain::Region;
 use crate::analyse::mdd::{Exhausted, FALSE, Mdd, Node, TRUE, Terminal};
 use crate::analyse::space::{self, Space, Var};
 use crate::artifact::{
-    self, Artifact, CodeSetDoc, DecisionDoc, Document, FactSchema, FactType, LeafDoc, Loc, NodeDoc,
-    PolicyMeta, Quantifier, Ref, SourceMap, TableRef, Test,
+    self, Artifact, CodeSetDoc, Cond, DecisionDoc, Document, FactSchema, FactType, LeafDoc, Loc,
+    NodeDoc, PolicyMeta, Quantifier, RecordSchema, Ref, SourceMap, TableRef, Test,
 };
 use crate::codeset::{CodeCache, CodeSets, table_in_force};
 use crate::diagnostic::Diagnostic;
@@ -57,12 +57,15 @@ pub struct Compiled {
     /// same leaf); values are the analysis's class representatives (related facts: values
     /// solved together). `None` for a leaf only an evaluation with related facts missing
     /// reaches (their differences are then split on their own, see `evaluate`): no patient
-    /// with all of them given does.
+    /// with all of them given does; and for a leaf that only counts no list can have reach (a
+    /// rule asking for more items meeting a condition than items, say): the artifact keeps
+    /// it, for its evaluator splits an unknown count over all its values.
     pub witnesses: Vec<Vec<Option<BTreeMap<FactId, Value>>>>,
 }
 
 impl Compiled {
-    /// A patient reaching leaf `leaf` of the artifact's decision `decision` (by index).
+    /// A patient reaching leaf `leaf` of the artifact's decision `decision` (by index), when
+    /// one can.
     pub fn witness(&self, decision: usize, leaf: u32) -> Option<&BTreeMap<FactId, Value>> {
         self.witnesses.get(decision)?.get(leaf as usize)?.as_ref()
     }
@@ -197,6 +200,14 @@ enum ITest {
         strict: bool,
         value: Num,
     },
+    /// A count of a list (the node's fact): the count's key (its condition is in
+    /// [`IDecision::filters`]) and the sets the condition reads.
+    Count {
+        key: String,
+        strict: bool,
+        value: Num,
+        sets: Vec<CodeSetId>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -222,10 +233,12 @@ struct IDecision<'p> {
     root: IRef,
     /// In the artifact's order: rules in order, otherwise, no rule, conflicts.
     leaves: Vec<Res>,
-    /// A patient for each leaf.
+    /// A patient for each leaf (see [`Compiled::witnesses`]).
     witnesses: Vec<Option<BTreeMap<FactId, Value>>>,
     /// Where each node's test comes from, parallel to `nodes`.
     sources: Vec<NodeSource>,
+    /// The condition of each count the nodes test, by key.
+    filters: HashMap<String, Option<Expr>>,
 }
 
 impl ITest {
@@ -234,6 +247,7 @@ impl ITest {
         let (a, b): (&[CodeSetId], &[CodeSetId]) = match self {
             ITest::CodeIn(s) => (std::slice::from_ref(s), &[]),
             ITest::Has { inside, not_in, .. } => (inside, not_in),
+            ITest::Count { sets, .. } => (sets, &[]),
             _ => (&[], &[]),
         };
         a.iter().chain(b).copied()
@@ -351,16 +365,55 @@ fn compile_policy(
     let mut decision_docs = Vec::with_capacity(decisions.len());
     let mut witnesses = Vec::with_capacity(decisions.len());
     for d in decisions {
-        decision_docs.push(decision_doc(&mut ctx, &d, &mut fact_index, &mut set_index));
+        decision_docs.push(
+            decision_doc(&mut ctx, &d, &mut fact_index, &mut set_index)
+                .map_err(|what| CompileError::internal(&d.decision.name, &what))?,
+        );
         witnesses.push(d.witnesses);
     }
     let lost = |what: String| CompileError::internal(&policy.id, &what);
+    // The records of the list facts, in the order of their ids.
+    let records: BTreeSet<crate::types::RecordId> = fact_index
+        .keys
+        .iter()
+        .filter_map(|f| match program.fact(*f).map(|x| x.ty) {
+            Some(Type::List(r)) => Some(r),
+            _ => None,
+        })
+        .collect();
+    let mut record_index = Numbering::new(records);
     let mut fact_docs = Vec::with_capacity(fact_index.keys.len());
     for &f in &fact_index.keys {
         let fact = program
             .fact(f)
             .ok_or_else(|| lost(format!("fact {} is not in the model", f.0)))?;
-        fact_docs.push(fact_schema(&mut ctx, fact, read.contains(&f)));
+        let record = match fact.ty {
+            Type::List(r) => Some(record_index.number(r)),
+            _ => None,
+        };
+        fact_docs.push(FactSchema {
+            record,
+            ..fact_schema(&mut ctx, fact, read.contains(&f))
+        });
+    }
+    let mut record_docs = Vec::with_capacity(record_index.keys.len());
+    for &r in &record_index.keys {
+        let record = program
+            .record(r)
+            .ok_or_else(|| lost(format!("record {} is not in the model", r.0)))?;
+        let mut fields = Vec::with_capacity(record.fields.len());
+        for f in &record.fields {
+            let field = program
+                .fact(*f)
+                .ok_or_else(|| lost(format!("field {} is not in the model", f.0)))?;
+            fields.push(fact_schema(&mut ctx, field, true));
+        }
+        record_docs.push(RecordSchema {
+            name: record.name.clone(),
+            description: record.description.clone(),
+            fields,
+            source: ctx.loc(record.name_span, None),
+        });
     }
     let mut code_set_docs = Vec::with_capacity(set_index.keys.len());
     for &s in &set_index.keys {
@@ -376,7 +429,13 @@ fn compile_policy(
         });
     }
     let mut systems: BTreeSet<crate::codes::System> = BTreeSet::new();
-    for &f in &fact_index.keys {
+    // The facts' code systems, the fields' of the list facts' records too.
+    let fields = record_index
+        .keys
+        .iter()
+        .filter_map(|r| program.record(*r))
+        .flat_map(|r| r.fields.iter().copied());
+    for f in fact_index.keys.iter().copied().chain(fields) {
         if let Some(Type::Code(s) | Type::CodeSet(s)) = program.fact(f).map(|f| f.ty) {
             systems.insert(s);
         }
@@ -411,12 +470,17 @@ fn compile_policy(
         files: Vec::new(),
         tables: table_refs,
         facts: fact_docs,
+        records: record_docs,
         code_sets: code_set_docs,
         decisions: decision_docs,
         hash: String::new(),
     };
     renumber(&mut doc.policy.source);
     doc.facts.iter_mut().for_each(|f| renumber(&mut f.source));
+    for r in &mut doc.records {
+        renumber(&mut r.source);
+        r.fields.iter_mut().for_each(|f| renumber(&mut f.source));
+    }
     doc.code_sets
         .iter_mut()
         .for_each(|s| renumber(&mut s.source));
@@ -533,9 +597,12 @@ fn compile_decision<'p>(
     let mut refs: HashMap<Node, IRef> = HashMap::new();
     let mut leaves = Vec::with_capacity(reached.len());
     let mut witnesses = Vec::with_capacity(reached.len());
-    // Patients have values of related facts that go together: witnesses follow the diagram
-    // (so every fact tested on the way has a value) where the combination has a patient.
-    let feasible = space.feasible()?;
+    // Patients have values of related facts that go together, and lists that exist (the
+    // counts of one list bound each other): witnesses follow the diagram (so every fact
+    // tested on the way has a value) where the combination has a patient.
+    let related = space.feasible()?;
+    let (lists, _) = crate::analyse::lists::feasible(&mut space)?;
+    let feasible = space.mdd.and(related, lists)?;
     let patients = space.mdd.select(feasible, root, FALSE)?;
     for (i, (res, t)) in reached.into_iter().enumerate() {
         let patient = match space.mdd.witness_to(patients, |n| n == t) {
@@ -577,6 +644,11 @@ fn compile_decision<'p>(
         .iter()
         .map(|n| node_source(&space, d, n))
         .collect();
+    let filters = space
+        .terms
+        .iter()
+        .map(|t| (t.key.clone(), t.filter.clone()))
+        .collect();
     Ok(IDecision {
         decision: d,
         nodes: builder.nodes,
@@ -584,6 +656,7 @@ fn compile_decision<'p>(
         leaves,
         witnesses,
         sources,
+        filters,
     })
 }
 
@@ -658,7 +731,32 @@ impl Builder {
                         runs.push((r, *c));
                     }
                 }
-                self.numeric((*f, None), &dom.regions, &runs)?
+                let compare = |strict, value| ITest::Compare { strict, value };
+                self.numeric(*f, &dom.regions, &runs, &compare)?
+            }
+            Some(Var::Count(t, dom)) => {
+                let term = space.terms.get(*t).ok_or_else(|| lost("the count"))?;
+                let mut sets: Vec<CodeSetId> = Vec::new();
+                for e in term.filter.iter().flat_map(|f| f.walk()) {
+                    if let ExprKind::CodeIn { set, .. } = e.kind
+                        && !sets.contains(&set)
+                    {
+                        sets.push(set);
+                    }
+                }
+                let mut runs: Vec<(usize, IRef)> = Vec::new();
+                for (r, c) in children.iter().enumerate() {
+                    if runs.last().is_none_or(|(_, last)| last != c) {
+                        runs.push((r, *c));
+                    }
+                }
+                let count = |strict, value| ITest::Count {
+                    key: term.key.clone(),
+                    strict,
+                    value,
+                    sets: sets.clone(),
+                };
+                self.numeric(term.list, &dom.regions, &runs, &count)?
             }
             Some(Var::Code(f, _)) => {
                 let classes = space.codes.get(f).ok_or_else(|| lost("the code classes"))?;
@@ -722,7 +820,13 @@ impl Builder {
                         runs.push((r, *c));
                     }
                 }
-                self.numeric((*left, Some((*right, *calendar))), &domain.regions, &runs)?
+                let difference = |strict, value| ITest::Difference {
+                    right: *right,
+                    calendar: *calendar,
+                    strict,
+                    value,
+                };
+                self.numeric(*left, &domain.regions, &runs, &difference)?
             }
             None => return Err(lost("the meaning")),
         })
@@ -730,13 +834,14 @@ impl Builder {
 
     /// A balanced tree of threshold tests over runs of regions (at most one level per
     /// doubling of the runs).
-    /// Tests of a fact, or with `(left, Some((right, calendar)))` of the difference
-    /// `left - right`.
+    /// `test` makes the node's test of a threshold: of the fact, a count of it, or the
+    /// difference of it and another.
     fn numeric(
         &mut self,
-        (fact, right): (FactId, Option<(FactId, bool)>),
+        fact: FactId,
         regions: &[Region],
         runs: &[(usize, IRef)],
+        test: &dyn Fn(bool, Num) -> ITest,
     ) -> Result<IRef, Stop> {
         Ok(match runs {
             [] => return Err(Stop::Internal("a numeric test has no region".to_string())),
@@ -745,24 +850,15 @@ impl Builder {
                 let mid = runs.len() / 2;
                 let (low, high) = runs.split_at(mid);
                 let start = high.first().map_or(0, |(r, _)| *r);
-                let (strict, value) = match regions.get(start) {
-                    Some(Region::Point(v)) => (false, *v),
-                    Some(Region::Between(Some(v), _)) => (true, *v),
+                let at = match regions.get(start) {
+                    Some(Region::Point(v)) => test(false, *v),
+                    Some(Region::Between(Some(v), _)) => test(true, *v),
                     // A run starts at an unbounded region only when it is the first run.
-                    _ => return self.numeric((fact, right), regions, low),
+                    _ => return self.numeric(fact, regions, low, test),
                 };
-                let test = match right {
-                    None => ITest::Compare { strict, value },
-                    Some((right, calendar)) => ITest::Difference {
-                        right,
-                        calendar,
-                        strict,
-                        value,
-                    },
-                };
-                let then = self.numeric((fact, right), regions, high)?;
-                let otherwise = self.numeric((fact, right), regions, low)?;
-                self.node(fact, test, then, otherwise)
+                let then = self.numeric(fact, regions, high, test)?;
+                let otherwise = self.numeric(fact, regions, low, test)?;
+                self.node(fact, at, then, otherwise)
             }
         })
     }
@@ -816,15 +912,14 @@ impl Builder {
     }
 }
 
-/// The patient of a witness assignment: one value per fact tested on the way; `None` when
-/// no patient has it.
+/// The patient of a witness assignment: one value per fact tested on the way; `None` when no
+/// list has the counts it gives.
 fn witness(
     space: &Space<'_>,
     code_sets: &CodeSets,
     values: &[Option<u32>],
 ) -> Option<BTreeMap<FactId, Value>> {
     let mut out = BTreeMap::new();
-    let value = |v: u32| values.get(v as usize).copied().flatten();
     // A related fact is given when any variable of its group is tested: the group's values
     // are solved together.
     let given = |v: &u32| values.get(*v as usize).copied().flatten().is_some();
@@ -838,9 +933,24 @@ fn witness(
                 .iter()
                 .any(|(t, v)| t.calendar && (t.left == f || t.right == f) && given(v))
     };
+    // A fact a count's condition reads has the value its lists were made for, even where the
+    // path leaves it free (see `lists::witness_list`).
+    let outer: BTreeSet<FactId> = space
+        .terms
+        .iter()
+        .filter_map(|t| t.filter.as_ref())
+        .flat_map(|f| space.program.outer_facts(f))
+        .collect();
     for &f in &space.facts {
         let Some(&first) = space.var_of.get(&f) else {
             continue;
+        };
+        let value = |v: u32| {
+            values
+                .get(v as usize)
+                .copied()
+                .flatten()
+                .or_else(|| outer.contains(&f).then_some(0))
         };
         let v = match space.vars.get(first as usize) {
             Some(Var::Bool(_)) => value(first).map(|x| Value::Bool(x == 1)),
@@ -885,6 +995,9 @@ fn witness(
                     Some(Value::Codes(codes))
                 }
             }
+            Some(Var::Count(..)) => Some(Value::List(crate::analyse::lists::witness_list(
+                space, f, values,
+            )?)),
             Some(Var::Term { .. }) | None => None,
         };
         if let Some(v) = v {
@@ -1064,6 +1177,7 @@ fn fact_schema(ctx: &mut Policy<'_>, fact: &Fact, read: bool) -> FactSchema {
             Vec::new(),
             Some(s.name().to_string()),
         ),
+        Type::List(_) => (FactType::List, None, Vec::new(), None),
     };
     FactSchema {
         name: fact.name.clone(),
@@ -1071,6 +1185,8 @@ fn fact_schema(ctx: &mut Policy<'_>, fact: &Fact, read: bool) -> FactSchema {
         unit,
         values,
         system,
+        // A list's record is numbered by the caller.
+        record: None,
         description: fact.description.clone(),
         range: fact.range.map(|(min, max)| medpol_artifact::Range {
             min: min.to_string(),
@@ -1088,7 +1204,7 @@ fn decision_doc(
     d: &IDecision<'_>,
     fact_index: &mut Numbering<FactId>,
     set_index: &mut Numbering<CodeSetId>,
-) -> DecisionDoc {
+) -> Result<DecisionDoc, String> {
     let program = ctx.program;
     let decision = d.decision;
     // Nodes were made children first: reversed, every node comes before its children.
@@ -1148,6 +1264,29 @@ fn decision_doc(
                 inside: inside.iter().map(&mut set).collect(),
                 not_in: not_in.iter().map(&mut set).collect(),
             },
+            ITest::Count {
+                key, strict, value, ..
+            } => {
+                let fields = match program.fact(n.fact).map(|f| f.ty) {
+                    Some(Type::List(r)) => program.record(r).map(|r| r.fields.as_slice()),
+                    _ => None,
+                }
+                .ok_or_else(|| format!("a count of {}, which is not a list", n.fact.0))?;
+                let mut outer = |f: FactId| fact_index.number(f);
+                let filter = match d.filters.get(key) {
+                    Some(Some(e)) => Some(
+                        cond(program, fields, e, &mut set, &mut outer)
+                            .ok_or_else(|| format!("the condition of a count of {}", n.fact.0))?,
+                    ),
+                    Some(None) => None,
+                    None => return Err(format!("the count {key} has no condition")),
+                };
+                Test::Count {
+                    op: if *strict { ">" } else { ">=" }.to_string(),
+                    value: value.to_string(),
+                    filter,
+                }
+            }
         };
         node_locs.push(Loc {
             agrees: source.agrees,
@@ -1216,7 +1355,7 @@ fn decision_doc(
         leaves.push(leaf);
         leaf_locs.push(ctx.loc(span, rule.as_deref()));
     }
-    DecisionDoc {
+    Ok(DecisionDoc {
         name: decision.name.clone(),
         hit: decision.hit.name().to_string(),
         description: decision.description.clone(),
@@ -1229,23 +1368,95 @@ fn decision_doc(
             nodes: node_locs,
             leaves: leaf_locs,
         },
-    }
+    })
+}
+
+/// The artifact form of a count's condition over a record's fields; `None` when it reads
+/// something that is not one of them (the checker rules that out). Recursion follows the
+/// source's nesting, which the parser bounds.
+fn cond(
+    program: &Program,
+    fields: &[FactId],
+    e: &Expr,
+    set: &mut dyn FnMut(&CodeSetId) -> u32,
+    fact: &mut dyn FnMut(FactId) -> u32,
+) -> Option<Cond> {
+    let field = |f: &FactId| fields.iter().position(|x| x == f).map(|i| i as u32);
+    let all = |es: &[Expr],
+               set: &mut dyn FnMut(&CodeSetId) -> u32,
+               fact: &mut dyn FnMut(FactId) -> u32| {
+        es.iter()
+            .map(|x| cond(program, fields, x, set, fact))
+            .collect::<Option<Vec<_>>>()
+    };
+    Some(match &e.kind {
+        ExprKind::Const(value) => Cond::Const { value: *value },
+        ExprKind::Fact(f) => Cond::IsTrue { field: field(f)? },
+        ExprKind::Not(inner) => Cond::Not {
+            not: Box::new(cond(program, fields, inner, set, fact)?),
+        },
+        ExprKind::And(es) => Cond::And {
+            all: all(es, set, fact)?,
+        },
+        ExprKind::Or(es) => Cond::Or {
+            any: all(es, set, fact)?,
+        },
+        ExprKind::Compare { fact: f, op, value } => Cond::Compare {
+            field: field(f)?,
+            op: op.as_str().to_string(),
+            // A date's value as the date it is, as in a node's test.
+            value: crate::types::quantity_text(
+                *value,
+                program.fact(*f).map(|x| x.ty).filter(|t| *t == Type::Date),
+            ),
+        },
+        ExprKind::EnumIn { fact: f, values } => {
+            let Type::Enum(en) = program.fact(*f)?.ty else {
+                return None;
+            };
+            Cond::EnumIn {
+                field: field(f)?,
+                values: values
+                    .iter()
+                    .map(|v| program.enum_value(en, *v).to_string())
+                    .collect(),
+            }
+        }
+        ExprKind::CodeIn { fact: f, set: s } => Cond::CodeIn {
+            field: field(f)?,
+            set: set(s),
+        },
+        ExprKind::Window {
+            field: f,
+            reference,
+            amount,
+            months,
+        } => Cond::Window {
+            field: field(f)?,
+            before: fact(*reference),
+            amount: *amount,
+            unit: if *months { "months" } else { "days" }.to_string(),
+        },
+        ExprKind::FieldIs {
+            field: f,
+            op,
+            fact: x,
+        } => Cond::FieldIs {
+            field: field(f)?,
+            op: op.as_str().to_string(),
+            fact: fact(*x),
+        },
+        _ => return None,
+    })
 }
 
 /// The unit a difference of two facts is counted in, in an artifact: days for dates, the
-/// smallest unit of a duration's family; none for numbers and percentages.
+/// smallest unit of a duration's family, the unit of factor 1 of a measurement's dimension
+/// (`g` for masses); none for numbers and percentages.
 fn difference_unit(ty: Option<Type>) -> Option<String> {
-    match ty? {
-        Type::Date => Some(Unit::Day.name().to_string()),
+    match crate::ir::difference_type(ty?) {
         Type::Quantity(Unit::Percent) => None,
-        Type::Quantity(u) => Some(
-            match u.family() {
-                crate::types::Family::MonthBased => Unit::Month,
-                _ => Unit::Day,
-            }
-            .name()
-            .to_string(),
-        ),
+        Type::Quantity(u) => Some(u.name().to_string()),
         _ => None,
     }
 }
@@ -1287,6 +1498,15 @@ fn node_source(space: &Space<'_>, decision: &Decision, node: &INode) -> NodeSour
                 (ExprKind::Has { fact, set, .. }, ITest::Has { inside, .. }) => {
                     (*fact, inside.contains(set))
                 }
+                (
+                    ExprKind::ListCount {
+                        list,
+                        filter,
+                        value,
+                        ..
+                    },
+                    ITest::Count { key, value: v, .. },
+                ) if count_key(*list, filter.as_deref()) == *key => (*list, value == v),
                 _ => continue,
             };
             if fact != node.fact {
@@ -1339,7 +1559,7 @@ fn agreement(space: &Space<'_>, node: &INode, e: &Expr) -> Option<bool> {
         Var::Enum(_, e) => space.program.enum_type(*e)?.values.len(),
         Var::Numeric(_, d) | Var::Term { domain: d, .. } => d.samples.len(),
         Var::Code(_, n) => *n,
-        Var::ClassCount { .. } => return None,
+        Var::ClassCount { .. } | Var::Count(..) => return None,
     };
     let test: Vec<bool> = match &node.test {
         ITest::IsTrue => vec![false, true],
@@ -1349,7 +1569,7 @@ fn agreement(space: &Space<'_>, node: &INode, e: &Expr) -> Option<bool> {
             .collect(),
         ITest::EnumIn(_, values) => (0..size as u32).map(|v| values.contains(&v)).collect(),
         ITest::CodeIn(set) => space.class_membership(node.fact, *set),
-        ITest::Has { .. } => return None,
+        ITest::Has { .. } | ITest::Count { .. } => return None,
     };
     let holds: Vec<bool> = match &e.kind {
         ExprKind::Fact(_) => vec![false, true],

@@ -56,6 +56,8 @@ pub fn representatives(
             subsets(&classes, uses.all)?
         }
         Type::Error => Vec::new(),
+        // A list is split by its counts, not by its values (see `evaluate`).
+        Type::List(_) => return None,
     })
 }
 

@@ -6,14 +6,16 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::{Assignment, Hit, select};
 use crate::ast::{CmpOp, CountKind};
 use crate::codeset::CodeSets;
-use crate::ir::{Decision, DefineBody, DefineId, Expr, ExprKind, FactId, Program, Term, Value};
+use crate::ir::{
+    Decision, DefineBody, DefineId, Expr, ExprKind, FactId, Item, Program, Value, count_key,
+};
 use crate::types::{Num, Type};
 
 /// The differences of related facts split on their own (`left - right` in the facts' base
 /// unit, see [`crate::ir::Relation`]): those of a relation one of whose facts is missing.
 /// Evaluation splits such a difference over its classes as a value of its own, never working
 /// it out from values its facts are split over; `None` until it is given a value.
-pub type Terms = BTreeMap<Term, Option<Num>>;
+pub type Terms = BTreeMap<crate::ir::Term, Option<Num>>;
 
 /// A decision ready to evaluate: its definitions in dependency order and the facts it reads.
 pub struct Plan<'p> {
@@ -23,18 +25,139 @@ pub struct Plan<'p> {
     /// Every definition the rules reach, each after the ones it uses.
     defines: Vec<DefineId>,
     facts: Vec<FactId>,
+    /// The counts of lists the rules compare, each once.
+    terms: Vec<Term<'p>>,
+    /// The count each `count(...)` comparison reads, by the comparison's address.
+    term_of: HashMap<usize, usize>,
+}
+
+/// One count of a list (see [`crate::ir::count_key`]) and the thresholds it is compared with.
+pub struct Term<'p> {
+    pub list: FactId,
+    filter: Option<&'p Expr>,
+    pub thresholds: Vec<Num>,
+}
+
+/// The counts the patient's own facts leave unknown, by index into the plan's terms: each has
+/// no value (`None`) until the split of missing values gives it one. Such a count is never
+/// worked out from facts the split gives: its split stands for every value it may take, as
+/// the artifact's evaluator splits it.
+pub type Counts = HashMap<usize, Option<u64>>;
+
+/// Where a condition reads facts: the patient's, and inside a count the item's fields.
+#[derive(Clone, Copy)]
+struct Env<'a> {
+    facts: &'a Assignment,
+    item: Option<&'a Item>,
+    counts: &'a Counts,
+    terms: &'a Terms,
+}
+
+impl<'a> Env<'a> {
+    fn get(&self, f: &FactId) -> Option<&'a Value> {
+        self.item
+            .and_then(|i| i.get(f))
+            .or_else(|| self.facts.get(f))
+    }
 }
 
 impl<'p> Plan<'p> {
     pub fn new(program: &'p Program, code_sets: &'p CodeSets, decision: &'p Decision) -> Plan<'p> {
         let conditions: Vec<&Expr> = decision.rules.iter().map(|r| &r.condition).collect();
+        let mut terms: Vec<Term<'p>> = Vec::new();
+        let mut keys: Vec<String> = Vec::new();
+        let mut term_of = HashMap::new();
+        for e in program.walk(&conditions) {
+            if let ExprKind::ListCount {
+                list,
+                filter,
+                value,
+                ..
+            } = &e.kind
+            {
+                let key = count_key(*list, filter.as_deref());
+                let t = match keys.iter().position(|k| *k == key) {
+                    Some(t) => t,
+                    None => {
+                        keys.push(key);
+                        terms.push(Term {
+                            list: *list,
+                            filter: filter.as_deref(),
+                            thresholds: Vec::new(),
+                        });
+                        terms.len() - 1
+                    }
+                };
+                if let Some(term) = terms.get_mut(t) {
+                    term.thresholds.push(*value);
+                }
+                term_of.insert(std::ptr::from_ref(e) as usize, t);
+            }
+        }
+        for t in &mut terms {
+            t.thresholds.sort();
+            t.thresholds.dedup();
+        }
         Plan {
             program,
             code_sets,
             decision,
             defines: program.define_order(&conditions),
             facts: reading_order(program, &conditions),
+            terms,
+            term_of,
         }
+    }
+
+    /// The counts of lists the rules compare.
+    pub fn terms(&self) -> &[Term<'p>] {
+        &self.terms
+    }
+
+    /// How many items of the list meet the count's condition; `None` when the list is
+    /// missing or the condition is unknown for some item.
+    pub fn count(&self, t: usize, facts: &Assignment) -> Option<u64> {
+        let term = self.terms.get(t)?;
+        let Some(Value::List(items)) = facts.get(&term.list) else {
+            return None;
+        };
+        let Some(filter) = term.filter else {
+            return Some(items.len() as u64);
+        };
+        let (counts, terms) = (Counts::new(), Terms::new());
+        let mut n = 0;
+        for item in items {
+            let env = Env {
+                facts,
+                item: Some(item),
+                counts: &counts,
+                terms: &terms,
+            };
+            if self.eval(filter, env, &HashMap::new())? {
+                n += 1;
+            }
+        }
+        Some(n)
+    }
+
+    /// What an unknown count waits for: the facts of the patient its condition reads that
+    /// are missing, and its list when that is missing too or nothing else is (an item lacks a
+    /// field the condition needs). The artifact's evaluator names the same.
+    pub fn count_needs(&self, t: usize, facts: &Assignment) -> Vec<FactId> {
+        let Some(term) = self.terms.get(t) else {
+            return Vec::new();
+        };
+        let mut needs: Vec<FactId> = term
+            .filter
+            .map(|f| self.program.outer_facts(f))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|f| !facts.contains_key(f))
+            .collect();
+        if needs.is_empty() || !facts.contains_key(&term.list) {
+            needs.push(term.list);
+        }
+        needs
     }
 
     /// The facts the decision reads, through definitions too, in the order its rules read
@@ -43,12 +166,18 @@ impl<'p> Plan<'p> {
         &self.facts
     }
 
-    /// The result, when the known facts (and differences) decide it.
-    pub fn run(&self, facts: &Assignment, terms: &Terms) -> Option<Hit> {
+    /// The result, when the known facts (and the counts and differences given) decide it.
+    pub fn run(&self, facts: &Assignment, counts: &Counts, terms: &Terms) -> Option<Hit> {
+        let env = Env {
+            facts,
+            item: None,
+            counts,
+            terms,
+        };
         let mut values: HashMap<DefineId, Option<bool>> = HashMap::new();
         for d in &self.defines {
             let v = match self.program.define(*d).map(|x| &x.body) {
-                Some(DefineBody::Condition(e)) => self.eval(e, facts, terms, &values),
+                Some(DefineBody::Condition(e)) => self.eval(e, env, &values),
                 _ => None,
             };
             values.insert(*d, v);
@@ -61,7 +190,7 @@ impl<'p> Plan<'p> {
             self.decision
                 .rules
                 .iter()
-                .map(|r| self.eval(&r.condition, facts, terms, &values)),
+                .map(|r| self.eval(&r.condition, env, &values)),
         )
     }
 
@@ -70,8 +199,7 @@ impl<'p> Plan<'p> {
     fn eval(
         &self,
         e: &Expr,
-        facts: &Assignment,
-        terms: &Terms,
+        facts: Env<'_>,
         defines: &HashMap<DefineId, Option<bool>>,
     ) -> Option<bool> {
         let mut e = e;
@@ -114,7 +242,7 @@ impl<'p> Plan<'p> {
             ExprKind::And(es) => {
                 let mut acc = Some(true);
                 for x in es {
-                    match self.eval(x, facts, terms, defines) {
+                    match self.eval(x, facts, defines) {
                         Some(false) => {
                             acc = Some(false);
                             break;
@@ -128,7 +256,7 @@ impl<'p> Plan<'p> {
             ExprKind::Or(es) => {
                 let mut acc = Some(false);
                 for x in es {
-                    match self.eval(x, facts, terms, defines) {
+                    match self.eval(x, facts, defines) {
                         Some(true) => {
                             acc = Some(true);
                             break;
@@ -141,7 +269,7 @@ impl<'p> Plan<'p> {
             }
             // A difference split on its own counts as given, even where its facts have values
             // of their own split: the two are split independently (as the artifact does).
-            ExprKind::Relation(r) => match terms.get(&r.term()) {
+            ExprKind::Relation(r) => match facts.terms.get(&r.term()) {
                 Some(d) => d.map(|d| compare(d, r.op, r.value)),
                 None => match (facts.get(&r.left), facts.get(&r.right)) {
                     (Some(Value::Num(a)), Some(Value::Num(b))) => {
@@ -151,10 +279,43 @@ impl<'p> Plan<'p> {
                     _ => None,
                 },
             },
+            ExprKind::Window {
+                field,
+                reference,
+                amount,
+                months,
+            } => match (facts.get(field), facts.get(reference)) {
+                (Some(Value::Num(day)), Some(Value::Num(end))) => {
+                    let start = medpol_artifact::window_start(*end, *amount, *months)?;
+                    Some(start <= *day && day <= end)
+                }
+                _ => None,
+            },
+            ExprKind::FieldIs { field, op, fact } => match (facts.get(field), facts.get(fact)) {
+                (Some(Value::Num(a)), Some(Value::Num(b))) => Some(compare(*a, *op, *b)),
+                // Enum values by name: the field's enum and the fact's are declared apart.
+                (Some(Value::Enum(a)), Some(Value::Enum(b))) => {
+                    let name = |f: &FactId, v: u32| match self.program.fact(*f).map(|x| x.ty) {
+                        Some(crate::types::Type::Enum(en)) => self.program.enum_value(en, v),
+                        _ => "",
+                    };
+                    let same = name(field, *a) == name(fact, *b);
+                    Some(if *op == CmpOp::Ne { !same } else { same })
+                }
+                _ => None,
+            },
+            ExprKind::ListCount { op, value, .. } => {
+                let t = self.term_of.get(&(std::ptr::from_ref(e) as usize))?;
+                let n = match facts.counts.get(t) {
+                    Some(n) => *n,
+                    None => self.count(*t, facts.facts),
+                };
+                n.map(|n| compare(Num::from_int(i128::from(n)), *op, *value))
+            }
             ExprKind::Count { kind, k, items } => {
                 let (mut yes, mut unknown) = (0usize, 0usize);
                 for x in items {
-                    match self.eval(x, facts, terms, defines) {
+                    match self.eval(x, facts, defines) {
                         Some(true) => yes += 1,
                         None => unknown += 1,
                         Some(false) => {}

@@ -90,41 +90,61 @@ pub fn evaluate(
     // A value of the wrong type is no value: the checker and the artifact loader rule it out,
     // and treating it as missing keeps evaluation from guessing.
     facts.retain(|f, v| program.fact(*f).is_some_and(|fact| fits(fact.ty, v)));
-    if let Some(known) = plan.run(&facts, &Terms::new()) {
+    let mut counts = kleene::Counts::new();
+    let mut terms = Terms::new();
+    if let Some(known) = plan.run(&facts, &counts, &terms) {
         return finish(known, vec![]);
     }
-    let missing_facts: Vec<FactId> = plan
-        .facts()
-        .iter()
-        .copied()
-        .filter(|f| !facts.contains_key(f))
-        .collect();
-    // The facts, then the differences of related facts one of which is missing: those are
-    // split on their own (see `kleene::Terms`).
-    let mut missing: Vec<Level> = missing_facts.iter().map(|f| Level::Fact(*f)).collect();
-    let mut domains: Vec<Option<Vec<Value>>> = missing_facts
-        .iter()
-        .map(|f| classes::representatives(program, code_sets, d, *f))
-        .collect();
-    let mut terms = Terms::new();
+    // What is split: each missing fact but a list over its classes of values, and each count
+    // the facts leave unknown (its list missing, or an item lacking a field its condition
+    // reads) over its classes, in the place its list is first read; then the difference of
+    // two related facts one of which is missing, over its own classes (see `kleene::Terms`).
+    // The artifact's evaluator splits the same way.
+    let mut levels: Vec<(Vec<FactId>, Option<Vec<Level>>)> = Vec::new();
+    for &f in plan.facts() {
+        let is_list = matches!(
+            program.fact(f).map(|x| x.ty),
+            Some(crate::types::Type::List(_))
+        );
+        if is_list {
+            for (t, term) in plan.terms().iter().enumerate() {
+                if term.list == f && plan.count(t, &facts).is_none() {
+                    counts.insert(t, None);
+                    let values = crate::analyse::domain::count(&term.thresholds)
+                        .samples
+                        .iter()
+                        .filter_map(|n| u64::try_from(n.to_i64()?).ok())
+                        .map(|n| Level::Count(t, n))
+                        .collect();
+                    levels.push((plan.count_needs(t, &facts), Some(values)));
+                }
+            }
+        } else if !facts.contains_key(&f) {
+            let values = classes::representatives(program, code_sets, d, f)
+                .map(|vs| vs.into_iter().map(|v| Level::Fact(f, v)).collect());
+            levels.push((vec![f], values));
+        }
+    }
     for (term, samples) in classes::terms(program, d) {
-        if !facts.contains_key(&term.left) || !facts.contains_key(&term.right) {
-            missing.push(Level::Term(term));
-            domains.push(Some(samples.into_iter().map(Value::Num).collect()));
+        let needs: Vec<FactId> = [term.left, term.right]
+            .into_iter()
+            .filter(|f| !facts.contains_key(f))
+            .collect();
+        if !needs.is_empty() {
             terms.insert(term, None);
+            let values = samples.into_iter().map(|n| Level::Term(term, n)).collect();
+            levels.push((needs, Some(values)));
         }
     }
     let mut search = Search {
         plan: &plan,
-        missing: &missing,
-        domains: &domains,
-        terms,
+        levels: &levels,
         nodes: HashMap::new(),
         leaves: Vec::new(),
         by: BTreeSet::new(),
         budget: BUDGET,
     };
-    match search.expand(&mut facts, 0) {
+    match search.expand(&mut facts, &mut counts, &mut terms, 0) {
         Some(Node::Leaf(i)) => match search.leaves.get(i) {
             Some(hit) => finish(hit.clone(), search.by.into_iter().collect()),
             None => Evaluation::NoRule,
@@ -137,20 +157,30 @@ pub fn evaluate(
             let mut needed: Vec<FactId> = search
                 .nodes
                 .keys()
-                .filter_map(|(level, _)| missing.get(*level))
-                .flat_map(|l| l.facts())
-                .filter(|f| !facts.contains_key(f))
+                .filter_map(|(level, _)| levels.get(*level))
+                .flat_map(|(f, _)| f.iter().copied())
                 .collect();
             needed.sort();
             needed.dedup();
             Evaluation::Pending { needed }
         }
         None => {
-            let mut needed = missing_facts;
+            let mut needed: Vec<FactId> =
+                levels.iter().flat_map(|(f, _)| f.iter().copied()).collect();
             needed.sort();
+            needed.dedup();
             Evaluation::Pending { needed }
         }
     }
+}
+
+/// One value a split gives: a missing fact's, an unknown count's, or that of the difference
+/// of two related facts one of which is missing.
+#[derive(Debug, Clone)]
+enum Level {
+    Fact(FactId, Value),
+    Count(usize, u64),
+    Term(crate::ir::Term, crate::types::Num),
 }
 
 /// The evaluation of a result; `by` lists what gives a decided outcome when it is more
@@ -179,6 +209,7 @@ fn fits(ty: crate::types::Type, value: &Value) -> bool {
             | (Type::Enum(_), Value::Enum(_))
             | (Type::Code(_), Value::Code(_))
             | (Type::CodeSet(_), Value::Codes(_))
+            | (Type::List(_), Value::List(_))
     )
 }
 
@@ -189,31 +220,12 @@ enum Node {
     Test(usize),
 }
 
-/// What one level of the search splits: a missing fact, or the difference of two related
-/// facts one of which is missing.
-#[derive(Debug, Clone, Copy)]
-enum Level {
-    Fact(FactId),
-    Term(crate::ir::Term),
-}
-
-impl Level {
-    fn facts(self) -> impl Iterator<Item = FactId> {
-        let (a, b) = match self {
-            Level::Fact(f) => (f, None),
-            Level::Term(t) => (t.left, Some(t.right)),
-        };
-        std::iter::once(a).chain(b)
-    }
-}
-
 struct Search<'a, 'p> {
     plan: &'a kleene::Plan<'p>,
-    missing: &'a [Level],
-    /// The differences split so far.
-    terms: Terms,
-    /// The values each missing fact is split over; `None` when it has too many.
-    domains: &'a [Option<Vec<Value>>],
+    /// What is split, in order: the facts each level stands for (a count stands for what it
+    /// waits for, see `kleene::Plan::count_needs`) and its values; `None` when it has too
+    /// many.
+    levels: &'a [(Vec<FactId>, Option<Vec<Level>>)],
     /// Interned test nodes by (level, children): equal sub-results share one node, so a node
     /// whose children are all the same is never made and the diagram is reduced.
     nodes: HashMap<(usize, Vec<Node>), usize>,
@@ -225,39 +237,49 @@ struct Search<'a, 'p> {
 }
 
 impl Search<'_, '_> {
-    /// The diagram of the result with the missing facts from `level` on still open. The
-    /// facts are split in a fixed order and each sub-result is interned, which makes the
-    /// diagram canonical: a fact is tested in it exactly when the result depends on it.
-    /// Recursion depth is at most the number of facts the decision reads.
-    fn expand(&mut self, facts: &mut Assignment, level: usize) -> Option<Node> {
+    /// The diagram of the result with the levels from `level` on still open. The levels are
+    /// split in a fixed order and each sub-result is interned, which makes the diagram
+    /// canonical: a level is tested in it exactly when the result depends on it. Recursion
+    /// depth is at most the number of levels.
+    fn expand(
+        &mut self,
+        facts: &mut Assignment,
+        counts: &mut kleene::Counts,
+        terms: &mut Terms,
+        level: usize,
+    ) -> Option<Node> {
         self.budget = self.budget.checked_sub(1)?;
-        if let Some(result) = self.plan.run(facts, &self.terms) {
+        if let Some(result) = self.plan.run(facts, counts, terms) {
             return Some(self.leaf(result));
         }
-        let (Some(&split), Some(values)) = (self.missing.get(level), self.domains.get(level))
-        else {
-            // Every fact has a value, so three-valued evaluation decides; kept total anyway.
+        let Some((_, values)) = self.levels.get(level) else {
+            // Every level has a value, so three-valued evaluation decides; kept total anyway.
             return Some(self.leaf(Hit::NoRule));
         };
         let values = values.as_ref()?;
         let mut children = Vec::with_capacity(values.len());
         for v in values {
-            match (split, v) {
-                (Level::Fact(fact), _) => {
-                    facts.insert(fact, v.clone());
+            match v {
+                Level::Fact(f, x) => {
+                    facts.insert(*f, x.clone());
                 }
-                (Level::Term(t), Value::Num(d)) => {
-                    self.terms.insert(t, Some(*d));
+                Level::Count(t, n) => {
+                    counts.insert(*t, Some(*n));
                 }
-                (Level::Term(..), _) => return None,
+                Level::Term(t, d) => {
+                    terms.insert(*t, Some(*d));
+                }
             }
-            let child = self.expand(facts, level + 1);
-            match split {
-                Level::Fact(fact) => {
-                    facts.remove(&fact);
+            let child = self.expand(facts, counts, terms, level + 1);
+            match v {
+                Level::Fact(f, _) => {
+                    facts.remove(f);
                 }
-                Level::Term(t) => {
-                    self.terms.insert(t, None);
+                Level::Count(t, _) => {
+                    counts.insert(*t, None);
+                }
+                Level::Term(t, _) => {
+                    terms.insert(*t, None);
                 }
             }
             children.push(child?);

@@ -41,6 +41,7 @@ enum Kind {
     Constraint,
     Decision,
     Test,
+    Record,
 }
 
 impl Kind {
@@ -54,12 +55,16 @@ impl Kind {
             Decl::Constraint(_) => Kind::Constraint,
             Decl::Decision(_) => Kind::Decision,
             Decl::Test(_) => Kind::Test,
+            Decl::Record(_) => Kind::Record,
         }
     }
 
     /// Blocks stand apart from their neighbours.
     fn is_block(self) -> bool {
-        matches!(self, Kind::Policy | Kind::Decision | Kind::Test)
+        matches!(
+            self,
+            Kind::Policy | Kind::Decision | Kind::Test | Kind::Record
+        )
     }
 }
 
@@ -334,7 +339,36 @@ impl<'a> Builder<'a> {
             Decl::Constraint(d) => self.define("constraint", d),
             Decl::Decision(d) => self.decision(d),
             Decl::Test(t) => self.test(t),
+            Decl::Record(r) => self.record(r),
         }
+    }
+
+    /// `record NAME "description" {`, then one field per line.
+    fn record(&mut self, r: &RecordDecl) -> Vec<Doc> {
+        let mut docs = self.kw("record");
+        docs.push(Doc::Space);
+        docs.extend(self.ident(&r.name));
+        if let Some(d) = &r.description {
+            docs.push(Doc::Space);
+            docs.extend(self.raw(d.span));
+        }
+        docs.push(Doc::Space);
+        docs.extend(self.kw("{"));
+        let mut body = Vec::new();
+        for f in &r.fields {
+            body.push(Doc::LineStart);
+            body.extend(self.ident(&f.name));
+            body.extend(self.kw(":"));
+            body.push(Doc::Space);
+            body.extend(self.type_expr(&f.ty));
+            if let Some(d) = &f.description {
+                body.push(Doc::Space);
+                body.extend(self.raw(d.span));
+            }
+            body.extend(self.skip(","));
+        }
+        docs.extend(self.close_block(body, end(r.span)));
+        docs
     }
 
     fn policy(&mut self, p: &PolicyDecl) -> Vec<Doc> {
@@ -623,8 +657,37 @@ impl<'a> Builder<'a> {
             Value::Set(s) => docs.extend(self.set_literal(s)),
             Value::Word { text: t, span } => docs.extend(self.span_tok(*span, t)),
             Value::Date(d) => docs.extend(self.span_tok(d.span, &d.text)),
+            Value::List { items, span } => docs.extend(self.list_value(items, *span)),
         }
         docs
+    }
+
+    /// `[{ field = value, ... }, ...]`: flat when it fits and the source has it on one line,
+    /// else one item per line.
+    fn list_value(&mut self, items: &[Item], span: Span) -> Vec<Doc> {
+        let mut docs = self.kw("[");
+        if items.is_empty() {
+            docs.extend(self.kw("]"));
+            return docs;
+        }
+        let mut body = Vec::new();
+        let n = items.len();
+        for (i, item) in items.iter().enumerate() {
+            body.push(if i == 0 { Doc::SoftLine } else { Doc::Line });
+            let one = self.braced(
+                &item.fields,
+                Commas::Optional,
+                |b, a| b.assignment(a),
+                |a| a.span,
+            );
+            body.extend(self.with_comma(one, i + 1 == n));
+        }
+        let close = end(span).saturating_sub(1);
+        body.extend(self.leading(close));
+        let mut inner = vec![Doc::Indent(2, body), Doc::SoftLine];
+        inner.extend(self.tok(close, close + 1, "]"));
+        docs.extend(inner);
+        vec![group(self.forced(span), docs)]
     }
 
     fn quantity(&mut self, q: &Quantity) -> Vec<Doc> {
@@ -821,6 +884,24 @@ impl<'a> Builder<'a> {
                 docs.extend(self.operand(right));
                 docs
             }
+            ExprKind::Within {
+                value,
+                amount,
+                reference,
+            } => {
+                let mut docs = self.operand(value);
+                docs.push(Doc::Space);
+                docs.extend(self.kw("within"));
+                docs.push(Doc::Space);
+                docs.extend(self.quantity(amount));
+                if let Some(r) = reference {
+                    docs.push(Doc::Space);
+                    docs.extend(self.kw("before"));
+                    docs.push(Doc::Space);
+                    docs.extend(self.operand(r));
+                }
+                docs
+            }
             ExprKind::In {
                 negated,
                 value,
@@ -955,6 +1036,21 @@ impl<'a> Builder<'a> {
                 docs.extend(self.span_tok(*op_span, "-"));
                 docs.push(Doc::Space);
                 docs.extend(self.operand(right));
+                docs
+            }
+            OperandKind::ListCount { list, filter } => {
+                let mut docs = self.kw("count");
+                docs.extend(self.kw("("));
+                docs.extend(self.ident(list));
+                if let Some(f) = filter {
+                    docs.push(Doc::Space);
+                    docs.extend(self.kw("where"));
+                    docs.push(Doc::Space);
+                    // A condition broken over lines is indented under the count it belongs to.
+                    let condition = self.expr(f);
+                    docs.push(Doc::Indent(2, condition));
+                }
+                docs.extend(self.kw(")"));
                 docs
             }
         };

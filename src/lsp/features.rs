@@ -40,6 +40,10 @@ const CONTEXT_KEYWORDS: &[&str] = &[
     "reference",
     "related",
     "documented",
+    "count",
+    "where",
+    "within",
+    "before",
 ];
 
 /// How many codes a completion offers at most: a prefix of one letter matches thousands.
@@ -219,6 +223,10 @@ fn type_text(p: &Program, ty: Type) -> String {
             }
             None => ty.syntax(),
         },
+        Type::List(r) => match p.record(r) {
+            Some(record) => format!("list<{}>", record.name),
+            None => ty.syntax(),
+        },
         _ => ty.syntax(),
     }
 }
@@ -235,13 +243,30 @@ fn describe(c: &Computed, symbol: Symbol) -> Option<String> {
             if f.documented {
                 range.push_str(" documented");
             }
-            with_description(
-                format!(
+            let head = match f.record.and_then(|r| p.record(r)) {
+                Some(r) => format!(
+                    "```medpol\n{}: {}{range}\n```\n\nfield of record `{}`: read for each item inside `count(... where ...)`",
+                    f.name,
+                    type_text(p, f.ty),
+                    r.name
+                ),
+                None => format!(
                     "```medpol\nfact {}: {}{range}\n```",
                     f.name,
                     type_text(p, f.ty)
                 ),
-                f.description.as_ref(),
+            };
+            with_description(head, f.description.as_ref())
+        }
+        Symbol::Record(id) => {
+            let r = p.record(id)?;
+            with_description(
+                format!(
+                    "record `{}`: the items of a list\n\n{}",
+                    r.name,
+                    excerpt(c, r.span)
+                ),
+                r.description.as_ref(),
             )
         }
         Symbol::CodeSet(id) => {
@@ -384,11 +409,20 @@ pub fn completion(c: &Computed, uri: &str, at: Position) -> Vec<CompletionItem> 
         ..CompletionItem::default()
     }));
     items.extend(p.facts.iter().map(|f| {
+        let what = if f.record.is_some() { "field" } else { "fact" };
         name(
             &f.name,
             CompletionItemKind::FIELD,
-            format!("fact: {}", type_text(p, f.ty)),
+            format!("{what}: {}", type_text(p, f.ty)),
             f.description.as_ref(),
+        )
+    }));
+    items.extend(p.records.iter().map(|r| {
+        name(
+            &r.name,
+            CompletionItemKind::STRUCT,
+            "record".to_string(),
+            r.description.as_ref(),
         )
     }));
     // The date of service is a fact of every file, before any file names it.
@@ -581,7 +615,20 @@ pub fn symbols(c: &Computed, uri: &str) -> Vec<DocumentSymbol> {
             pol.span,
         ));
     }
-    for f in p.facts.iter().filter(|x| x.file == id) {
+    for r in p.records.iter().filter(|x| x.file == id) {
+        out.push(symbol(
+            &r.name,
+            Some("record".to_string()),
+            SymbolKind::STRUCT,
+            r.span,
+            r.name_span,
+        ));
+    }
+    for f in p
+        .facts
+        .iter()
+        .filter(|x| x.file == id && x.record.is_none())
+    {
         out.push(symbol(
             &f.name,
             Some(type_text(p, f.ty)),

@@ -57,6 +57,7 @@ impl<'d> Builder<'d> {
             Rule::decision_decl => Decl::Decision(Box::new(self.decision(pair)?)),
             Rule::test_decl => Decl::Test(Box::new(self.test(pair)?)),
             Rule::constraint_decl => Decl::Constraint(Box::new(self.define(pair)?)),
+            Rule::record_decl => Decl::Record(Box::new(self.record(pair)?)),
             _ => return None,
         })
     }
@@ -228,6 +229,39 @@ impl<'d> Builder<'d> {
         })
     }
 
+    fn record(&mut self, pair: P<'_>) -> Option<RecordDecl> {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner().skip(1);
+        let name = self.ident(inner.next()?);
+        let mut description = None;
+        let mut fields = Vec::new();
+        for p in inner {
+            match p.as_rule() {
+                Rule::string => description = Some(self.string(p)),
+                Rule::field_decl => {
+                    let field_span = self.span(&p);
+                    let mut parts = p.into_inner();
+                    let name = self.ident(parts.next()?);
+                    let ty = self.type_expr(parts.next()?)?;
+                    let description = parts.next().map(|d| self.string(d));
+                    fields.push(FieldDecl {
+                        name,
+                        ty,
+                        description,
+                        span: field_span,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Some(RecordDecl {
+            name,
+            description,
+            fields,
+            span,
+        })
+    }
+
     fn type_expr(&mut self, pair: P<'_>) -> Option<TypeExpr> {
         let inner = pair.into_inner().next()?;
         let span = self.span(&inner);
@@ -370,18 +404,7 @@ impl<'d> Builder<'d> {
             let item_span = self.span(&p);
             match p.as_rule() {
                 Rule::given_clause => {
-                    let mut assignments = Vec::new();
-                    for a in p.into_inner().filter(|a| a.as_rule() == Rule::assignment) {
-                        let a_span = self.span(&a);
-                        let mut parts = a.into_inner();
-                        let fact = self.ident(parts.next()?);
-                        let value = self.value(parts.next()?)?;
-                        assignments.push(Assignment {
-                            fact,
-                            value,
-                            span: a_span,
-                        });
-                    }
+                    let assignments = self.assignments(p)?;
                     items.push(TestItem::Given {
                         assignments,
                         span: item_span,
@@ -401,6 +424,26 @@ impl<'d> Builder<'d> {
         Some(TestDecl { name, items, span })
     }
 
+    /// The `NAME = VALUE` pairs of a `given` block or of an item.
+    fn assignments(&mut self, pair: P<'_>) -> Option<Vec<Assignment>> {
+        let mut assignments = Vec::new();
+        for a in pair
+            .into_inner()
+            .filter(|a| a.as_rule() == Rule::assignment)
+        {
+            let a_span = self.span(&a);
+            let mut parts = a.into_inner();
+            let fact = self.ident(parts.next()?);
+            let value = self.value(parts.next()?)?;
+            assignments.push(Assignment {
+                fact,
+                value,
+                span: a_span,
+            });
+        }
+        Some(assignments)
+    }
+
     fn date(&self, pair: &P<'_>) -> DateLit {
         DateLit {
             text: pair.as_str().to_string(),
@@ -411,6 +454,18 @@ impl<'d> Builder<'d> {
     fn value(&mut self, pair: P<'_>) -> Option<Value> {
         let inner = pair.into_inner().next()?;
         Some(match inner.as_rule() {
+            Rule::list_value => {
+                let span = self.span(&inner);
+                let mut items = Vec::new();
+                for item in inner.into_inner() {
+                    let item_span = self.span(&item);
+                    items.push(Item {
+                        fields: self.assignments(item)?,
+                        span: item_span,
+                    });
+                }
+                Value::List { items, span }
+            }
             Rule::quantity => Value::Quantity(self.quantity(inner)?),
             Rule::number => Value::Number(self.number(&inner)),
             Rule::set_literal => Value::Set(self.set_literal(inner)),
@@ -599,6 +654,19 @@ impl<'d> Builder<'d> {
                     set: set?,
                 }
             }
+            Rule::within_tail => {
+                let mut parts = tail.into_inner().skip(1);
+                let amount = self.quantity(parts.next()?)?;
+                let reference = match parts.nth(1) {
+                    Some(r) => Some(self.operand(r)?),
+                    None => None,
+                };
+                ExprKind::Within {
+                    value,
+                    amount,
+                    reference,
+                }
+            }
             _ => {
                 let mut quantifier = None;
                 let mut set = None;
@@ -675,6 +743,15 @@ impl<'d> Builder<'d> {
             Rule::ident => OperandKind::Name(self.ident(first)),
             Rule::paren => OperandKind::Paren(Box::new(self.expr(first.into_inner().next()?)?)),
             Rule::count => OperandKind::Paren(Box::new(self.count(first)?)),
+            Rule::list_count => {
+                let mut parts = first.into_inner().skip(1);
+                let list = self.ident(parts.next()?);
+                let filter = match parts.nth(1) {
+                    Some(e) => Some(Box::new(self.expr(e)?)),
+                    None => None,
+                };
+                OperandKind::ListCount { list, filter }
+            }
             _ => {
                 let lit = first.into_inner().next()?;
                 match lit.as_rule() {

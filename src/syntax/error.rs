@@ -112,7 +112,14 @@ fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::kw_define
         | Rule::kw_decision
         | Rule::kw_test
-        | Rule::kw_constraint => NEW_DECLARATION,
+        | Rule::kw_constraint
+        | Rule::kw_record => NEW_DECLARATION,
+        Rule::field_decl => "a field such as `relief: percent`",
+        Rule::list_value | Rule::item_value => "a list such as `[ { ... } ]`",
+        Rule::list_count | Rule::kw_count => "a count such as `count(sessions)`",
+        Rule::kw_where => "`where`",
+        Rule::within_tail | Rule::kw_within => "`within`",
+        Rule::kw_before => "`before`",
         Rule::meta_entry => "a policy entry such as `title`",
         Rule::type_expr | Rule::named_type | Rule::type_arg => "a type",
         Rule::set_expr | Rule::set_term | Rule::system_set | Rule::set_literal => {
@@ -173,6 +180,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::decision_decl
         | Rule::test_decl
         | Rule::constraint_decl
+        | Rule::record_decl
         | Rule::keyword
         | Rule::declaration_word
         | Rule::WHITESPACE

@@ -42,6 +42,7 @@ pub const RESERVED: &[&str] = &[
     "decision",
     "test",
     "constraint",
+    "record",
     "rule",
     "when",
     "then",

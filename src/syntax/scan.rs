@@ -15,7 +15,7 @@ pub const MAX_NESTING: usize = 64;
 
 /// Declaration keywords; a line starting with one of them starts a new chunk. They are the
 /// first reserved words (a test holds them to the grammar's `declaration` rule).
-pub const DECLARATION_KEYWORDS: &[&str] = super::RESERVED.split_at(8).0;
+pub const DECLARATION_KEYWORDS: &[&str] = super::RESERVED.split_at(9).0;
 
 #[derive(Debug, Clone)]
 pub struct Chunk {

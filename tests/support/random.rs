@@ -33,14 +33,14 @@ impl Rng {
 }
 
 /// The `name = value` pairs of an example patient as the analysis prints it (`a = 1, b = {x,
-/// y}`): split at the commas outside braces.
+/// y}`, `c = [{ x = 1, y = a }]`): split at the commas outside braces and brackets.
 pub fn witness_pairs(example: &str) -> Vec<(String, String)> {
     let mut parts = Vec::new();
     let (mut depth, mut start) = (0i32, 0);
     for (i, c) in example.char_indices() {
         match c {
-            '{' => depth += 1,
-            '}' => depth -= 1,
+            '{' | '[' => depth += 1,
+            '}' | ']' => depth -= 1,
             ',' if depth == 0 => {
                 parts.push(&example[start..i]);
                 start = i + 1;

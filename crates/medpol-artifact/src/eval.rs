@@ -122,6 +122,8 @@ struct VarKey {
     /// Whether the difference counts calendar months: days and calendar months between the
     /// same two dates are two number lines, not one.
     calendar: bool,
+    /// For a count of a list: which count (each `where` of a list is a variable of its own).
+    term: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +146,14 @@ enum Prepared {
         calendar: bool,
         strict: bool,
         value: Num,
+    },
+    /// How many items of a list meet the condition (a count of the decision's `terms`),
+    /// compared with a whole number: `>` when strict, else `>=`.
+    Count {
+        term: u32,
+        strict: bool,
+        value: Num,
+        filter: Option<crate::lists::Prepared>,
     },
 }
 
@@ -275,45 +285,38 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
             doc.format.escape_debug()
         )));
     }
+    // Every type carries what it needs: a unit, values, a code system, a record whose fields
+    // each hold one value.
+    let complete = |f: &super::FactSchema| match f.ty {
+        FactType::Duration => f
+            .unit
+            .as_deref()
+            .and_then(Unit::parse)
+            .is_some_and(|u| !matches!(u, Unit::Percent | Unit::Ucum(_))),
+        FactType::Quantity => f
+            .unit
+            .as_deref()
+            .and_then(Unit::parse)
+            .is_some_and(|u| matches!(u, Unit::Ucum(_))),
+        FactType::Enum => !f.values.is_empty(),
+        FactType::Code | FactType::Codes => f.system.as_deref().and_then(System::parse).is_some(),
+        _ => true,
+    };
     // The first format is the second without what came with it.
     if doc.format == super::FORMAT_1 {
-        if let Some(f) = doc.facts.iter().find(|f| f.ty == FactType::Date) {
-            return Err(LoadError(format!(
-                "fact `{}`: a date, which a `{}` artifact cannot hold",
-                f.name,
-                super::FORMAT_1
-            )));
-        }
-        let difference = |n: &super::NodeDoc| matches!(n.test, Test::Difference { .. });
-        if let Some(d) = doc
-            .decisions
-            .iter()
-            .find(|d| d.nodes.iter().any(difference))
-        {
-            return Err(LoadError(format!(
-                "decision `{}`: a test of a difference of two facts, which a `{}` artifact cannot hold",
-                d.name,
-                super::FORMAT_1
-            )));
-        }
+        format_1_holds(&doc)?;
     }
     for f in &doc.facts {
         let ok = match f.ty {
-            FactType::Duration => f
-                .unit
-                .as_deref()
-                .and_then(Unit::parse)
-                .is_some_and(|u| !matches!(u, Unit::Percent | Unit::Ucum(_))),
-            FactType::Quantity => f
-                .unit
-                .as_deref()
-                .and_then(Unit::parse)
-                .is_some_and(|u| matches!(u, Unit::Ucum(_))),
-            FactType::Enum => !f.values.is_empty(),
-            FactType::Code | FactType::Codes => {
-                f.system.as_deref().and_then(System::parse).is_some()
-            }
-            _ => true,
+            FactType::List => f
+                .record
+                .and_then(|r| doc.records.get(r as usize))
+                .is_some_and(|r| {
+                    r.fields
+                        .iter()
+                        .all(|x| complete(x) && !matches!(x.ty, FactType::Codes | FactType::List))
+                }),
+            _ => complete(f),
         };
         if !ok {
             return Err(LoadError(format!(
@@ -388,6 +391,8 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
             ));
         }
         let mut nodes = Vec::with_capacity(d.nodes.len());
+        // The counts of lists the decision tests, each once: (list, condition).
+        let mut terms: Vec<(u32, Option<&super::Cond>)> = Vec::new();
         for (i, n) in d.nodes.iter().enumerate() {
             let i = i as u32;
             let fact = doc
@@ -499,6 +504,40 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
                         ),
                     }
                 }
+                (Test::Count { op, value, filter }, FactType::List) => {
+                    let record = fact
+                        .record
+                        .and_then(|r| doc.records.get(r as usize))
+                        .ok_or_else(mismatch)?;
+                    let v = parse_num(value)
+                        .filter(|v| v.is_integer())
+                        .ok_or_else(mismatch)?;
+                    let strict = match op.as_str() {
+                        ">=" => false,
+                        ">" => true,
+                        _ => return Err(mismatch()),
+                    };
+                    let prepared = match filter {
+                        Some(c) => {
+                            Some(crate::lists::prepare(c, record, &doc).ok_or_else(mismatch)?)
+                        }
+                        None => None,
+                    };
+                    let key = (n.fact, filter.as_ref());
+                    let term = match terms.iter().position(|t| *t == key) {
+                        Some(t) => t,
+                        None => {
+                            terms.push(key);
+                            terms.len() - 1
+                        }
+                    };
+                    Prepared::Count {
+                        term: term as u32,
+                        strict,
+                        value: v,
+                        filter: prepared,
+                    }
+                }
                 _ => return Err(mismatch()),
             };
             nodes.push(Node {
@@ -510,7 +549,7 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
                 split: Vec::new(),
             });
         }
-        let vars = split(&mut nodes, &doc.facts, &sets, &classes)
+        let (vars, var_outer) = split(&mut nodes, &doc.facts, &sets, &classes)
             .ok_or_else(|| err("its tests do not follow one order of facts".into()))?;
         let root = reference(d.root, None)?;
         let keys = d
@@ -525,6 +564,7 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
             doc: d.clone(),
             nodes,
             vars,
+            var_outer,
             root,
             keys,
         });
@@ -554,13 +594,54 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
     })
 }
 
+/// An artifact of the first format holds nothing the second brought: no date, measurement or
+/// list fact, no declared range or documentation requirement, no test of a difference or a
+/// count. A first-format artifact with one of them was not written by a compiler of that format.
+fn format_1_holds(doc: &Document) -> Result<(), LoadError> {
+    let refuse = |what: String| {
+        Err(LoadError(format!(
+            "{what}, which a `{}` artifact cannot hold",
+            super::FORMAT_1
+        )))
+    };
+    if !doc.records.is_empty() {
+        return refuse("a record of list items".into());
+    }
+    for f in &doc.facts {
+        let brought = match f.ty {
+            FactType::Date => Some("a date"),
+            FactType::Quantity => Some("a measurement"),
+            FactType::List => Some("a list"),
+            _ if f.range.is_some() => Some("a declared range"),
+            _ if f.documentation => Some("a documentation requirement"),
+            _ => None,
+        };
+        if let Some(what) = brought {
+            return refuse(format!("fact `{}`: {what}", f.name));
+        }
+    }
+    for d in &doc.decisions {
+        for n in &d.nodes {
+            let brought = match n.test {
+                Test::Difference { .. } => "a test of a difference of two facts",
+                Test::Count { .. } => "a count of a list",
+                _ => continue,
+            };
+            return refuse(format!("decision `{}`: {brought}", d.name));
+        }
+    }
+    Ok(())
+}
+
 impl Prepared {
     /// A test against a threshold: whether it is strict (`>`), and the threshold.
     fn threshold(&self) -> Option<(bool, Num)> {
         match self {
             Prepared::Ge(v) => Some((false, *v)),
             Prepared::Gt(v) => Some((true, *v)),
-            Prepared::Difference { strict, value, .. } => Some((*strict, *value)),
+            Prepared::Difference { strict, value, .. } | Prepared::Count { strict, value, .. } => {
+                Some((*strict, *value))
+            }
             _ => None,
         }
     }
@@ -593,7 +674,8 @@ fn threshold_splits(
 }
 
 /// What each of two facts of one kind is counted in for their difference: for dates, days;
-/// for durations, the difference's `unit` (of their family); for numbers and percentages,
+/// for durations and measurements, the difference's `unit` (of their family or dimension);
+/// for numbers and percentages,
 /// themselves. `None` when the facts are not of one kind or the unit does not fit them.
 fn difference_scales(
     a: &super::FactSchema,
@@ -607,12 +689,16 @@ fn difference_scales(
         (FactType::Int, FactType::Int, None)
         | (FactType::Decimal, FactType::Decimal, None)
         | (FactType::Percent, FactType::Percent, None) => Some((one, one)),
-        (FactType::Duration, FactType::Duration, Some(u)) => {
+        (FactType::Duration, FactType::Duration, Some(u))
+        | (FactType::Quantity, FactType::Quantity, Some(u)) => {
             Some((duration(a)?.exact_factor(u)?, duration(b)?.exact_factor(u)?))
         }
         _ => None,
     }
 }
+
+/// The facts of a variable: its fact, and a difference's second fact.
+type VarFacts = (u32, Option<u32>);
 
 /// Gives each test its variable and, for each class of the variable's values, whether the
 /// test holds, and returns the facts of the variables. The classes are those the decision's
@@ -626,7 +712,7 @@ fn split(
     facts: &[super::FactSchema],
     sets: &[Vec<String>],
     classes: &[Class],
-) -> Option<Vec<(u32, Option<u32>)>> {
+) -> Option<(Vec<VarFacts>, Vec<Vec<u32>>)> {
     let key_of = |n: &Node| VarKey {
         fact: n.fact,
         class: match n.test {
@@ -638,6 +724,10 @@ fn split(
             _ => None,
         },
         calendar: matches!(n.test, Prepared::Difference { calendar: true, .. }),
+        term: match n.test {
+            Prepared::Count { term, .. } => Some(term),
+            _ => None,
+        },
     };
     let mut keys: Vec<VarKey> = nodes.iter().map(key_of).collect();
     keys.sort();
@@ -669,9 +759,11 @@ fn split(
                 | FactType::Duration
                 | FactType::Percent
                 | FactType::Date
-                | FactType::Quantity => {
+                | FactType::Quantity
+                | FactType::List => {
                     let kind = match fact.ty {
                         FactType::Int | FactType::Date => NumberKind::Int,
+                        FactType::List => NumberKind::Count,
                         FactType::Duration => NumberKind::Duration,
                         FactType::Percent => NumberKind::Percent,
                         FactType::Quantity
@@ -801,7 +893,20 @@ fn split(
             }
         }
     }
-    (removed == keys.len()).then(|| keys.iter().map(|k| (k.fact, k.other)).collect())
+    // For each count, the facts of the patient its condition reads.
+    let mut outer: Vec<Vec<u32>> = vec![Vec::new(); keys.len()];
+    for n in nodes.iter() {
+        if let (
+            Prepared::Count {
+                filter: Some(f), ..
+            },
+            Some(o),
+        ) = (&n.test, outer.get_mut(n.var as usize))
+        {
+            f.outer(o);
+        }
+    }
+    (removed == keys.len()).then(|| (keys.iter().map(|k| (k.fact, k.other)).collect(), outer))
 }
 
 /// Indexes every code of the sets with the sets and the classes that hold it.
@@ -938,6 +1043,23 @@ impl Decision {
                 };
                 if *strict { d > *value } else { d >= *value }
             }
+            (
+                Prepared::Count {
+                    strict,
+                    value,
+                    filter,
+                    ..
+                },
+                Slot::List(items),
+            ) => {
+                let n = Num::from_int(i128::from(crate::lists::count(
+                    items,
+                    filter.as_ref(),
+                    &facts.slots,
+                    &facts.inner.codes,
+                )?));
+                if *strict { n > *value } else { n >= *value }
+            }
             // Facts are bound against the artifact's own schema, so a slot of another type
             // cannot be met (facts of another artifact are refused before any test).
             _ => {
@@ -1007,10 +1129,8 @@ impl Decision {
                     at = if holds { node.then } else { node.otherwise };
                 }
                 None => {
-                    let missing = |f: u32| {
-                        !own || matches!(facts.slots.get(f as usize), Some(Slot::Missing) | None)
-                    };
-                    return self.explore(at, &known, &missing, path).unwrap_or_else(|| {
+                    let slots = own.then_some(facts.slots.as_slice());
+                    return self.explore(at, slots, &known, path).unwrap_or_else(|| {
                         debug_assert!(false, "a loaded diagram is out of range");
                         Evaluation {
                             leaves: Vec::new(),
@@ -1041,8 +1161,8 @@ impl Decision {
     fn explore(
         &self,
         start: u32,
+        slots: Option<&[Slot]>,
         known: &dyn Fn(&Node) -> Option<bool>,
-        missing: &dyn Fn(u32) -> bool,
         path: Vec<Step>,
     ) -> Option<Evaluation> {
         let mut by_leaf = Diagram::default();
@@ -1117,9 +1237,7 @@ impl Decision {
         let mut needed: Vec<u32> = by_result
             .vars(root)
             .iter()
-            .filter_map(|v| self.vars.get(*v as usize).copied())
-            .flat_map(|(fact, other)| std::iter::once(fact).chain(other))
-            .filter(|f| missing(*f))
+            .flat_map(|v| self.var_needs(*v, slots))
             .collect();
         needed.sort_unstable();
         needed.dedup();
@@ -1128,6 +1246,31 @@ impl Decision {
             needed,
             path,
         })
+    }
+
+    /// The facts an unknown variable stands for: its fact; for a difference, whichever of its
+    /// two facts are missing; for a count, the facts of the
+    /// patient its condition reads that are missing, and its list when that is missing too or
+    /// nothing else is (an item lacks a field the condition needs), as the interpreter says.
+    fn var_needs(&self, var: u32, slots: Option<&[Slot]>) -> Vec<u32> {
+        let Some(&(fact, other)) = self.vars.get(var as usize) else {
+            return Vec::new();
+        };
+        let missing =
+            |f: u32| slots.is_none_or(|s| s.get(f as usize).is_none_or(|x| *x == Slot::Missing));
+        let mut needs: Vec<u32> = self
+            .var_outer
+            .get(var as usize)
+            .into_iter()
+            .flatten()
+            .copied()
+            .chain(other)
+            .filter(|f| missing(*f))
+            .collect();
+        if needs.is_empty() || missing(fact) {
+            needs.push(fact);
+        }
+        needs
     }
 
     /// Where the chain of tests of a node's variable leads for one class of its values: the
@@ -1205,6 +1348,16 @@ impl Decision {
                 let other = doc.facts.get(*other as usize)?;
                 let unit = unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
                 format!("{name} - {} {op} {value}{unit}", other.name)
+            }
+            Test::Count { op, value, filter } => {
+                let record = fact.record.and_then(|r| doc.records.get(r as usize))?;
+                match filter {
+                    Some(c) => format!(
+                        "count({name} where {}) {op} {value}",
+                        crate::lists::cond_text(c, record, doc)?
+                    ),
+                    None => format!("count({name}) {op} {value}"),
+                }
             }
         })
     }

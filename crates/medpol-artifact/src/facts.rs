@@ -125,6 +125,8 @@ pub(crate) enum Slot {
     Code(Option<u32>),
     /// A set of codes: its classes are counted in `class_counts`.
     Codes,
+    /// A list: each item's fields, in the order of its record's fields.
+    List(Vec<Vec<Slot>>),
 }
 
 /// Facts that do not fit the schema: nothing is evaluated.
@@ -440,6 +442,7 @@ impl Facts {
             FactType::Enum => "one of its values",
             FactType::Code => "one code",
             FactType::Codes => "a list of codes",
+            FactType::List => "a list of items",
             FactType::Date => "a date",
         };
         bad(name, format!("fact `{name}` is {kind}, not {given}"))
@@ -518,16 +521,38 @@ impl Facts {
             self.put(index, Slot::Missing);
             return Ok(());
         }
-        let wrong = |expected: &str| {
-            bad(
-                name,
-                format!(
-                    "fact `{name}` is {expected}, not `{}`",
-                    shorten(&v.to_string())
-                ),
-            )
-        };
         let slot = match schema.ty {
+            FactType::Codes => {
+                let items = v
+                    .as_array()
+                    .ok_or_else(|| wrong_value(name, "a list of codes", v))?;
+                self.scratch.clear();
+                for (position, item) in items.iter().enumerate() {
+                    let text = item
+                        .as_str()
+                        .ok_or_else(|| not_a_code(name, position + 1, item))?;
+                    if let Some(c) = self.code(index, text)? {
+                        self.scratch.push(c);
+                    }
+                }
+                self.count_classes(index);
+                return Ok(());
+            }
+            FactType::List => self.list(schema, v)?,
+            _ => match self.scalar(schema, v)? {
+                Slot::Num(n) => Slot::Num(self.within(index, n)?),
+                other => other,
+            },
+        };
+        self.put(index, slot);
+        Ok(())
+    }
+
+    /// The value of a fact (or a field) of one value, as a JSON value (not null).
+    fn scalar(&mut self, schema: &FactSchema, v: &Value) -> Result<Slot, FactError> {
+        let name = schema.name.as_str();
+        let wrong = |expected: &str| wrong_value(name, expected, v);
+        Ok(match schema.ty {
             FactType::Bool => v
                 .as_bool()
                 .map(Slot::Bool)
@@ -549,7 +574,8 @@ impl Facts {
             }
             FactType::Code => {
                 let text = v.as_str().ok_or_else(|| wrong("one code"))?;
-                Slot::Code(self.code(index, text)?)
+                let system = schema.system.as_deref().and_then(System::parse);
+                Slot::Code(self.code_in(name, system, text)?)
             }
             FactType::Date => {
                 let text = v
@@ -557,27 +583,74 @@ impl Facts {
                     .ok_or_else(|| wrong("a date such as `2009-02-12`"))?;
                 Slot::Num(date_value(name, text)?)
             }
-            FactType::Codes => {
-                let items = v.as_array().ok_or_else(|| wrong("a list of codes"))?;
-                self.scratch.clear();
-                for (position, item) in items.iter().enumerate() {
-                    let text = item
-                        .as_str()
-                        .ok_or_else(|| not_a_code(name, position + 1, item))?;
-                    if let Some(c) = self.code(index, text)? {
-                        self.scratch.push(c);
-                    }
+            FactType::Codes => return Err(wrong("a list of codes")),
+            FactType::List => return Err(wrong("a list of items")),
+        })
+    }
+
+    /// A list: an array of objects, each with (some of) the record's fields. Errors name the
+    /// list, the item (from 1) and the field.
+    fn list(&mut self, schema: &FactSchema, v: &Value) -> Result<Slot, FactError> {
+        let name = schema.name.as_str();
+        let inner = Arc::clone(&self.inner);
+        let Some(record) = schema
+            .record
+            .and_then(|r| inner.doc.records.get(r as usize))
+        else {
+            return Err(bad(name, format!("fact `{name}` has no record")));
+        };
+        let items = v
+            .as_array()
+            .ok_or_else(|| wrong_value(name, "a list of items", v))?;
+        let mut out = Vec::with_capacity(items.len());
+        for (position, item) in items.iter().enumerate() {
+            let at = position + 1;
+            let Value::Object(map) = item else {
+                return Err(bad(
+                    name,
+                    format!(
+                        "fact `{name}`: item {at} is `{}`, not an object of the fields of `{}`",
+                        shorten(&item.to_string()),
+                        record.name
+                    ),
+                ));
+            };
+            let mut slots = vec![Slot::Missing; record.fields.len()];
+            for (key, value) in map {
+                let Some(f) = record.fields.iter().position(|f| f.name == *key) else {
+                    let names: Vec<String> = record
+                        .fields
+                        .iter()
+                        .map(|f| format!("`{}`", f.name))
+                        .collect();
+                    return Err(bad(
+                        name,
+                        format!(
+                            "fact `{name}`: item {at} has `{}`, which is not a field of `{}`; its fields are {}",
+                            shorten(&key.escape_debug().to_string()),
+                            record.name,
+                            names.join(", ")
+                        ),
+                    ));
+                };
+                let (Some(field), Some(slot)) = (record.fields.get(f), slots.get_mut(f)) else {
+                    continue;
+                };
+                if value.is_null() {
+                    continue;
                 }
-                self.count_classes(index);
-                return Ok(());
+                *slot = self.scalar(field, value).map_err(|e| {
+                    let of_field = e.message.replacen(
+                        &format!("fact `{}`", field.name),
+                        &format!("field `{}`", field.name),
+                        1,
+                    );
+                    bad(name, format!("fact `{name}`, item {at}: {of_field}"))
+                })?;
             }
-        };
-        let slot = match slot {
-            Slot::Num(n) => Slot::Num(self.within(index, n)?),
-            other => other,
-        };
-        self.put(index, slot);
-        Ok(())
+            out.push(slots);
+        }
+        Ok(Slot::List(out))
     }
 
     /// A number of fact `index` checked against the fact's declared range, if it has one.
@@ -606,8 +679,24 @@ impl Facts {
     /// of the artifact's release: its index among the codes of the artifact's sets, if it is
     /// in one.
     fn code(&mut self, index: u32, text: &str) -> Result<Option<u32>, FactError> {
-        let name = self.name(index);
-        let Some(system) = self.inner.kinds.get(index as usize).and_then(|k| k.system) else {
+        let system = self.inner.kinds.get(index as usize).and_then(|k| k.system);
+        let inner = Arc::clone(&self.inner);
+        let name = inner
+            .doc
+            .facts
+            .get(index as usize)
+            .map_or("", |f| f.name.as_str());
+        self.code_in(name, system, text)
+    }
+
+    /// [`Facts::code`] for a fact or field named `name` of `system`.
+    fn code_in(
+        &mut self,
+        name: &str,
+        system: Option<System>,
+        text: &str,
+    ) -> Result<Option<u32>, FactError> {
+        let Some(system) = system else {
             return Err(bad(name, format!("fact `{name}` has no code system")));
         };
         // The codes of the sets are in normal form (checked when the artifact was loaded):
@@ -700,6 +789,17 @@ impl Facts {
             )),
         }
     }
+}
+
+/// A value of the wrong kind for a fact.
+fn wrong_value(name: &str, expected: &str, v: &Value) -> FactError {
+    bad(
+        name,
+        format!(
+            "fact `{name}` is {expected}, not `{}`",
+            shorten(&v.to_string())
+        ),
+    )
 }
 
 /// An item of a list of codes that is not a string.
@@ -871,6 +971,22 @@ impl Facts {
                 self.text_value(index, kind, &s)
             }
             Some(b'[') if kind.ty == FactType::Codes => self.code_list(r, index, text),
+            Some(b'[') if kind.ty == FactType::List => {
+                // Items of plain values go straight to their slots; anything else (and every
+                // mistake, so that it is worded once) is read again on the general path.
+                let start = *r;
+                match self.item_list(r, index) {
+                    Some(slot) => {
+                        self.put(index, slot);
+                        Ok(())
+                    }
+                    None => {
+                        *r = start;
+                        let raw = r.value().map_err(syntax)?;
+                        self.raw_value(index, raw)
+                    }
+                }
+            }
             Some(b'-' | b'0'..=b'9') => {
                 let n = r.number().map_err(syntax)?;
                 // A whole number that fits 64 bits is exact as it is; any other number is
@@ -941,6 +1057,90 @@ impl Facts {
         };
         self.put(index, slot);
         Ok(())
+    }
+
+    /// A list of items at its `[`, each an object of the record's fields with strings,
+    /// whole numbers, `true`, `false` or `null`, read into slots as it goes; `None` at the
+    /// first thing that is not so, or not a right value for its field.
+    fn item_list(&mut self, r: &mut json::Reader<'_>, index: u32) -> Option<Slot> {
+        let inner = Arc::clone(&self.inner);
+        let record = inner
+            .doc
+            .facts
+            .get(index as usize)?
+            .record
+            .and_then(|x| inner.doc.records.get(x as usize))?;
+        r.expect(b'[', "expected `[`").ok()?;
+        let mut items = Vec::new();
+        if r.eat(b']') {
+            return Some(Slot::List(items));
+        }
+        loop {
+            r.expect(b'{', "expected `{`").ok()?;
+            let mut slots = vec![Slot::Missing; record.fields.len()];
+            if !r.eat(b'}') {
+                loop {
+                    let key = r.key().ok()?;
+                    let f = record
+                        .fields
+                        .iter()
+                        .position(|x| json::same(x.name.as_bytes(), key.as_bytes()))?;
+                    let field = record.fields.get(f)?;
+                    let slot = match r.peek()? {
+                        b'"' => {
+                            let text = r.string().ok()?;
+                            self.field_text(field, &text)?
+                        }
+                        b'-' | b'0'..=b'9' => {
+                            let n: i64 = r.number().ok()?.parse().ok()?;
+                            match field.ty {
+                                FactType::Int | FactType::Decimal => {
+                                    Slot::Num(Num::from_int(i128::from(n)))
+                                }
+                                _ => return None,
+                            }
+                        }
+                        _ => match (r.literal().ok()?, field.ty) {
+                            (json::Literal::Null, _) => Slot::Missing,
+                            (json::Literal::True, FactType::Bool) => Slot::Bool(true),
+                            (json::Literal::False, FactType::Bool) => Slot::Bool(false),
+                            _ => return None,
+                        },
+                    };
+                    *slots.get_mut(f)? = slot;
+                    if r.eat(b',') {
+                        continue;
+                    }
+                    r.expect(b'}', "expected `,` or `}`").ok()?;
+                    break;
+                }
+            }
+            items.push(slots);
+            if r.eat(b',') {
+                continue;
+            }
+            r.expect(b']', "expected `,` or `]`").ok()?;
+            return Some(Slot::List(items));
+        }
+    }
+
+    /// A field's value given as a string, as the general path reads it; `None` when it is not
+    /// one (the general path then words the mistake).
+    fn field_text(&mut self, field: &FactSchema, text: &str) -> Option<Slot> {
+        let name = field.name.as_str();
+        Some(match field.ty {
+            FactType::Duration | FactType::Percent | FactType::Quantity => {
+                let unit = quantity_unit(field).unwrap_or(Unit::Day);
+                Slot::Num(quantity_text(name, text, unit).ok()?)
+            }
+            FactType::Enum => Slot::Enum(enum_value(field, text).ok()?),
+            FactType::Code => {
+                let system = field.system.as_deref().and_then(System::parse);
+                Slot::Code(self.code_in(name, system, text).ok()?)
+            }
+            FactType::Date => Slot::Num(date_value(name, text).ok()?),
+            _ => return None,
+        })
     }
 
     /// A list of codes, at its `[`: each code is checked and looked up as it is read.

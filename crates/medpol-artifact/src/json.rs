@@ -56,6 +56,8 @@ fn first_special(bytes: &[u8]) -> Option<usize> {
         .map(|i| at + i)
 }
 
+/// A reader over JSON text; a copy remembers a place to read from again.
+#[derive(Clone, Copy)]
 pub(crate) struct Reader<'t> {
     text: &'t str,
     at: usize,

@@ -55,6 +55,7 @@ pub mod date;
 mod eval;
 mod facts;
 mod json;
+mod lists;
 pub mod num;
 pub mod ucum;
 
@@ -67,6 +68,7 @@ pub use eval::{Evaluation, Step};
 #[cfg(feature = "yaml")]
 pub use facts::yaml_message;
 pub use facts::{FactError, Facts, Options, Unknown};
+pub use lists::window_start;
 
 use codes::System;
 use num::Num;
@@ -74,8 +76,9 @@ use num::Num;
 /// The format id of the artifacts this crate writes.
 pub const FORMAT: &str = "medpol.decision/2";
 
-/// The first format, still read: it is a subset of [`FORMAT`] (no date facts, no tests on the
-/// difference of two facts) with the same meaning.
+/// The first format, still read: it is a subset of [`FORMAT`] (no date, measurement or list
+/// facts, no declared ranges or documentation requirements, no tests of a difference of two
+/// facts or of a count) with the same meaning.
 pub const FORMAT_1: &str = "medpol.decision/1";
 
 /// One policy compiled: the JSON document of an artifact, field for field.
@@ -91,6 +94,9 @@ pub struct Document {
     pub tables: Vec<TableRef>,
     /// The input schema: every fact the policy's decisions read.
     pub facts: Vec<FactSchema>,
+    /// The records whose items the list facts hold (format 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<RecordSchema>,
     /// The code sets the decisions test, expanded to sorted codes.
     pub code_sets: Vec<CodeSetDoc>,
     pub decisions: Vec<DecisionDoc>,
@@ -147,6 +153,8 @@ pub enum FactType {
     Date,
     /// A measurement in `unit`, a UCUM code of the unit table (`kg/m2`, `ng/mL`).
     Quantity,
+    /// A list of items of `record` (format 2).
+    List,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,6 +172,9 @@ pub struct FactSchema {
     /// For a code or set of codes: the code system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<String>,
+    /// For a list: its items' record (index into `records`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// For a number with a declared range: the values it can take, both ends included (in
@@ -207,6 +218,19 @@ fn read_by_default() -> bool {
 
 fn is_read(read: &bool) -> bool {
     *read
+}
+
+/// A record: the fields each item of a list holds (format 2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSchema {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Each field as a fact of one value (never a list or a set of codes); a `where` names
+    /// them by index.
+    pub fields: Vec<FactSchema>,
+    pub source: Loc,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -293,6 +317,72 @@ pub enum Test {
         value: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         unit: Option<String>,
+    },
+    /// How many items of a list fact meet `where` (every item without it), compared with a
+    /// whole number: `op` is `>=` or `>` (format 2).
+    Count {
+        op: String,
+        value: String,
+        #[serde(rename = "where", default, skip_serializing_if = "Option::is_none")]
+        filter: Option<Cond>,
+    },
+}
+
+/// A condition on one item of a list, over its record's fields (indices into the record's
+/// `fields`), in three-valued logic: a missing field leaves a test unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Cond {
+    /// Always `value`.
+    Const {
+        value: bool,
+    },
+    /// Every one of `all` holds.
+    And {
+        all: Vec<Cond>,
+    },
+    /// One of `any` holds.
+    Or {
+        any: Vec<Cond>,
+    },
+    Not {
+        not: Box<Cond>,
+    },
+    /// A `bool` field is true.
+    IsTrue {
+        field: u32,
+    },
+    /// A number field compared with a value in its own unit; `op` is one of `==`, `!=`, `<`,
+    /// `<=`, `>`, `>=`.
+    Compare {
+        field: u32,
+        op: String,
+        value: String,
+    },
+    /// An enum field is one of these values.
+    EnumIn {
+        field: u32,
+        values: Vec<String>,
+    },
+    /// A code field is in a code set (index into `code_sets`).
+    CodeIn {
+        field: u32,
+        set: u32,
+    },
+    /// A date field lies within `amount` `unit` (`days` or `months`, months by the calendar)
+    /// before the date fact `before` (an index into `facts`), both ends included.
+    Window {
+        field: u32,
+        before: u32,
+        amount: u32,
+        unit: String,
+    },
+    /// A field compared with a fact of the patient (an index into `facts`) of the same type;
+    /// enum values by name, with `==` or `!=`.
+    FieldIs {
+        field: u32,
+        op: String,
+        fact: u32,
     },
 }
 
@@ -454,6 +544,9 @@ pub struct Decision {
     /// The facts of the variables the tests read, by variable (with the second fact of a
     /// difference): a missing fact is split over its variables' classes of values.
     pub(crate) vars: Vec<(u32, Option<u32>)>,
+    /// For each variable that is a count of a list, the facts of the patient its condition
+    /// reads (a window's date, a fact a field is compared with).
+    pub(crate) var_outer: Vec<Vec<u32>>,
     pub(crate) root: u32,
     /// For each leaf, what counts as "the same result" when facts are missing.
     pub(crate) keys: Vec<eval::Key>,

@@ -351,6 +351,8 @@ pub enum NumberKind {
     Percent,
     /// A measured amount (a mass, a length...): never negative.
     Amount,
+    /// How many items of a list: a whole number, never negative.
+    Count,
 }
 
 impl NumberKind {
@@ -358,7 +360,9 @@ impl NumberKind {
     fn bounds(self) -> (Option<Num>, Option<Num>) {
         match self {
             NumberKind::Percent => (Some(Num::from_int(0)), Some(Num::from_int(100))),
-            NumberKind::Duration | NumberKind::Amount => (Some(Num::from_int(0)), None),
+            NumberKind::Duration | NumberKind::Amount | NumberKind::Count => {
+                (Some(Num::from_int(0)), None)
+            }
             NumberKind::Int | NumberKind::Decimal => (None, None),
         }
     }
@@ -376,7 +380,7 @@ pub fn numeric_within(
     range: Option<(Num, Num)>,
     thresholds: &[Num],
 ) -> NumericDomain {
-    let integer = kind == NumberKind::Int;
+    let integer = matches!(kind, NumberKind::Int | NumberKind::Count);
     let (low, high) = kind.bounds();
     let (low, high) = match range {
         Some((a, b)) => (

@@ -112,7 +112,9 @@ fn unused_declarations(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let unused = |s: Symbol| !cx.uses.used.contains(&s) && !cx.uses.shadowed.contains(&s);
     for (i, f) in cx.program.facts.iter().enumerate() {
         let id = FactId(i as u32);
-        if unused(Symbol::Fact(id)) && !cx.uses.listed_inputs.contains(&id) {
+        // A record's fields describe the items of a list: a field no count reads is no
+        // mistake (the list is the fact).
+        if f.record.is_none() && unused(Symbol::Fact(id)) && !cx.uses.listed_inputs.contains(&id) {
             found.push((
                 Code::UnusedFact,
                 format!("fact `{}` is never read", shown(&f.name)),
