@@ -250,7 +250,12 @@ impl Table {
     /// The entry of a code in normal form (lower case is accepted); `None` when the release
     /// has no such code.
     pub fn lookup(&self, code: &str) -> Option<Entry<'_>> {
-        let query = CodeBuf::new(code.to_ascii_uppercase().as_bytes())?;
+        // Upper-cased byte by byte into the fixed buffer: the checker looks up every code of
+        // every set, several times with later releases, so no allocation per lookup.
+        let mut query = CodeBuf::EMPTY;
+        for b in code.bytes() {
+            query.push(b.to_ascii_uppercase())?;
+        }
         let mut floor = None;
         let mut next = None;
         for s in self.view.seek(query.as_bytes()) {

@@ -48,7 +48,9 @@ pub(super) fn no_table_in_force(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
 /// own policies use) does not list are taken as written in code sets and tests alike
 /// ([`Table::status`]): a note says so once per release, at the first such code.
 pub(super) fn partial_tables<'c>(cx: &Context<'c>, out: &mut Vec<Diagnostic>) {
-    let unlisted = |table: &Table, code: &str| table.status(code).is_none();
+    // `Table::status` is `None` only for a code outside what the table covers: a whole table
+    // needs no lookup.
+    let unlisted = |table: &Table, code: &str| !table.covers(code) && table.status(code).is_none();
     // Per release: the table, the first code taken as written, and how many were.
     let mut found: Vec<(&'c Table, Span, usize)> = Vec::new();
     let mut note = |table: &'c Table, span: Span| match found
@@ -195,7 +197,8 @@ pub(super) fn codes_changed_later(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             if seen.insert(code)
                 && !unchanged.contains(&(table.release(), code.as_str()))
                 && cx.codes.is_clean(table, &item.item)
-                && table.lookup(code).is_some_and(|e| e.is_billable())
+                // A clean code of a kind the table covers is billable (else it had a finding).
+                && (table.covers(code) || table.lookup(code).is_some_and(|e| e.is_billable()))
                 && !changed_later(table, &later, code, item.span, out)
             {
                 unchanged.insert((table.release(), code));
