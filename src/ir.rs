@@ -567,6 +567,17 @@ pub struct Fact {
     /// For a field of a record, the record: such a "fact" is a value of each item of a list
     /// and is read only inside a `count(... where ...)`, never on its own.
     pub record: Option<RecordId>,
+    /// For a derived value (`define bmi = weight / (height * height)`): how it is computed.
+    /// No patient gives it; it is computed from the facts its formula reads.
+    pub derived: Option<Derived>,
+}
+
+/// A derived value's formula, over facts each in its own unit, giving the value in the
+/// derived fact's unit; and the formula as the policy writes it.
+#[derive(Debug, Clone)]
+pub struct Derived {
+    pub formula: medpol_artifact::formula::Formula<FactId>,
+    pub written: String,
 }
 
 /// A record type: the fields each item of a list holds, as facts of their own (see

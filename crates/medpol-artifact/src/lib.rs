@@ -54,6 +54,7 @@ pub mod codes;
 pub mod date;
 mod eval;
 mod facts;
+pub mod formula;
 mod json;
 mod lists;
 pub mod num;
