@@ -580,6 +580,66 @@ pub struct Derived {
     pub written: String,
 }
 
+/// A patient whose derived values are given (an example or a witness of the analysis, which
+/// reasons over a derived value as a value of its own) made a patient in the facts it is
+/// computed from: the facts of a formula it already gives keep their values, every other but
+/// one is 1 in its own unit, and that one is solved exactly (only a fact the formula reads
+/// once can be). `false` when no fact solves to a value its type and range allow: the patient
+/// then has no derived value and no inputs for it.
+pub fn solve_derived(
+    program: &Program,
+    patient: &mut std::collections::BTreeMap<FactId, Value>,
+) -> bool {
+    let mut solved = true;
+    // The last declared first: a formula reads only derived values declared before it, which
+    // its solution may give and which are then solved in turn.
+    let derived: Vec<FactId> = patient
+        .keys()
+        .rev()
+        .copied()
+        .filter(|f| program.fact(*f).is_some_and(|x| x.derived.is_some()))
+        .collect();
+    for f in derived {
+        let (Some(Value::Num(target)), Some(d)) = (
+            patient.remove(&f),
+            program.fact(f).and_then(|x| x.derived.as_ref()),
+        ) else {
+            continue;
+        };
+        let free: Vec<FactId> = d
+            .formula
+            .facts()
+            .into_iter()
+            .copied()
+            .filter(|x| !patient.contains_key(x))
+            .collect();
+        let one = Num::from_int(1);
+        let found = free.iter().rev().find_map(|&unknown| {
+            let get = |x: &FactId| match patient.get(x) {
+                Some(Value::Num(n)) => Some(*n),
+                _ if free.contains(x) && *x != unknown => Some(one),
+                _ => None,
+            };
+            let value = d.formula.solve(&unknown, target, &get)?;
+            let fact = program.fact(unknown)?;
+            let fits = fact.range.is_none_or(|(lo, hi)| lo <= value && value <= hi)
+                && !(fact.ty == Type::Int && !value.is_integer())
+                && !(matches!(fact.ty, Type::Quantity(u) if u.nonnegative())
+                    && value.is_negative());
+            fits.then_some((unknown, value))
+        });
+        match found {
+            Some((unknown, value)) => {
+                for &x in &free {
+                    patient.insert(x, Value::Num(if x == unknown { value } else { one }));
+                }
+            }
+            None => solved = false,
+        }
+    }
+    solved
+}
+
 /// A record type: the fields each item of a list holds, as facts of their own (see
 /// [`Fact::record`]).
 #[derive(Debug, Clone)]

@@ -82,6 +82,23 @@ impl Checker<'_> {
                 }
             }
         };
+        // A measurement other than an angle is never negative, and the analysis and both
+        // evaluators count on it: a formula that could be (a difference) is refused.
+        if matches!(ty, Type::Quantity(u) if u.nonnegative()) && !self.nonnegative(&formula) {
+            self.report(
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    format!(
+                        "`{}` may be negative, which {} is not",
+                        shown(&decl.name.name),
+                        dim.describe()
+                    ),
+                )
+                .primary(body.span, "a difference of measurements")
+                .help("compare the two values instead, such as `weight >= 70 kg`; a derived measurement adds, multiplies and divides values that are never negative"),
+            );
+            return (Type::Error, DefineBody::Invalid);
+        }
         let formula = if factor == Num::from_int(1) {
             formula
         } else {
@@ -126,6 +143,20 @@ impl Checker<'_> {
                 scale: Num::from_int(1),
             },
         )
+    }
+
+    /// Whether a formula is never negative, by the signs of its parts: facts and numbers that
+    /// are not, combined without `-`.
+    fn nonnegative(&self, f: &Formula<FactId>) -> bool {
+        match f {
+            Formula::Number(n) => !n.is_negative(),
+            Formula::Fact(x) => self.program.fact(*x).is_some_and(|fact| match fact.ty {
+                Type::Quantity(u) if u.nonnegative() => true,
+                _ => fact.range.is_some_and(|(low, _)| !low.is_negative()),
+            }),
+            Formula::Op(Op::Sub, ..) => false,
+            Formula::Op(_, a, b) => self.nonnegative(a) && self.nonnegative(b),
+        }
     }
 
     /// One operand of a formula, in base units.
