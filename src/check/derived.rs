@@ -15,9 +15,11 @@ use crate::types::{Num, Type, Unit};
 use medpol_artifact::formula::Formula;
 use medpol_artifact::ucum::{Dim, Ucum};
 
-/// A formula in the base units of its dimension (`g`, `m`: each unit's factor is 1), and that
-/// dimension (all exponents 0 for a plain number).
-type Part = (Formula<FactId>, Dim);
+/// A formula over facts each in its own unit, the factor that takes its value to the base
+/// unit of its dimension (`g`, `m`: each unit's factor is 1), and that dimension (all
+/// exponents 0 for a plain number). Factors are kept apart and multiplied together, so the
+/// formula has one factor in all (`weight / (height * height) * 10000` for kg and cm).
+type Part = (Formula<FactId>, Num, Dim);
 
 const NUMBER: Dim = Dim([0; 4]);
 
@@ -52,7 +54,7 @@ impl Checker<'_> {
         let Some(decl) = self.define_decls.get(id.index()).copied() else {
             return (Type::Error, DefineBody::Invalid);
         };
-        let Some((formula, dim)) = self.part(file, body) else {
+        let Some((formula, scale, dim)) = self.part(file, body) else {
             return (Type::Error, DefineBody::Invalid);
         };
         // The value is in the dimension's first unit of the table (`kg/m2`, the unit written
@@ -99,14 +101,11 @@ impl Checker<'_> {
             );
             return (Type::Error, DefineBody::Invalid);
         }
-        let formula = if factor == Num::from_int(1) {
-            formula
-        } else {
-            match Num::from_int(1).checked_div(factor) {
-                Some(inverse) => scaled(formula, inverse),
-                None => return (Type::Error, DefineBody::Invalid),
-            }
+        let Some(factor) = scale.checked_div(factor) else {
+            self.units_out_of_range(body.span);
+            return (Type::Error, DefineBody::Invalid);
         };
+        let formula = scaled(formula, factor);
         if formula.facts().is_empty() {
             return match formula.value(&|_| None) {
                 Ok(Some(value)) => (ty, DefineBody::Value(value)),
@@ -198,7 +197,7 @@ impl Checker<'_> {
         };
         let l = self.part(file, left);
         let r = self.part(file, right);
-        let ((l, ldim), (r, rdim)) = (l?, r?);
+        let ((l, lscale, ldim), (r, rscale, rdim)) = (l?, r?);
         let dim = match op {
             Op::Add | Op::Sub if ldim != rdim => {
                 self.report(
@@ -230,13 +229,7 @@ impl Checker<'_> {
                         a.checked_sub(b)
                     };
                     let Some(c) = combined else {
-                        self.report(
-                            Diagnostic::new(
-                                Code::NumberOutOfRange,
-                                "the formula's unit is out of range",
-                            )
-                            .primary(op_span, "too many units multiplied"),
-                        );
+                        self.units_out_of_range(op_span);
                         return None;
                     };
                     *e = c;
@@ -244,7 +237,30 @@ impl Checker<'_> {
                 Dim(exps)
             }
         };
-        Some((Formula::Op(op, Box::new(l), Box::new(r)), dim))
+        let (l, r, scale) = match op {
+            Op::Mul => (l, r, lscale.checked_mul(rscale)),
+            Op::Div => (l, r, lscale.checked_div(rscale)),
+            // The right side counted in the left side's factor.
+            Op::Add | Op::Sub => match rscale.checked_div(lscale) {
+                Some(k) => (l, scaled(r, k), Some(lscale)),
+                None => (l, r, None),
+            },
+        };
+        let Some(scale) = scale else {
+            self.units_out_of_range(op_span);
+            return None;
+        };
+        Some((Formula::Op(op, Box::new(l), Box::new(r)), scale, dim))
+    }
+
+    fn units_out_of_range(&mut self, span: Span) {
+        self.report(
+            Diagnostic::new(
+                Code::NumberOutOfRange,
+                "the formula's units are out of range",
+            )
+            .primary(span, "too many units combined"),
+        );
     }
 
     /// A name, a number or a quantity in a formula, in base units.
@@ -265,8 +281,11 @@ impl Checker<'_> {
             Type::Error => return None,
             ty => return self.not_arithmetic(o, &ty.describe()),
         };
-        let factor = factor.checked_mul(scale)?;
-        Some((scaled(formula, factor), dim))
+        let Some(factor) = factor.checked_mul(scale) else {
+            self.units_out_of_range(o.span);
+            return None;
+        };
+        Some((formula, factor, dim))
     }
 
     fn not_arithmetic(&mut self, o: &ast::Operand, what: &str) -> Option<Part> {
