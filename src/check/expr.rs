@@ -1351,9 +1351,16 @@ impl Checker<'_> {
     }
 
     /// Every fact an expression reads, through defines too (each define visited once, without
-    /// recursion: a chain of definitions can be as long as the input).
+    /// recursion: a chain of definitions can be as long as the input). A derived value counts
+    /// as the facts it is computed from, which are the inputs a patient gives.
     pub(super) fn reads_of(&self, e: &Expr, out: &mut Vec<FactId>) {
-        out.extend(self.program.facts_read(e));
+        let mut todo = self.program.facts_read(e);
+        while let Some(f) = todo.pop() {
+            match self.program.fact(f).and_then(|x| x.derived.as_ref()) {
+                Some(d) => todo.extend(d.formula.facts().into_iter().copied()),
+                None => out.push(f),
+            }
+        }
         out.sort_unstable();
         out.dedup();
     }

@@ -427,7 +427,8 @@ pub fn completion(c: &Computed, uri: &str, at: Position) -> Vec<CompletionItem> 
         kind: Some(CompletionItemKind::KEYWORD),
         ..CompletionItem::default()
     }));
-    items.extend(p.facts.iter().map(|f| {
+    // A derived value is offered as the definition that names it.
+    items.extend(p.facts.iter().filter(|f| f.derived.is_none()).map(|f| {
         let what = if f.record.is_some() { "field" } else { "fact" };
         name(
             &f.name,

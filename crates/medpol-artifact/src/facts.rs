@@ -481,8 +481,11 @@ impl Facts {
             let slot = match formula.value(&number) {
                 Ok(Some(n)) => Slot::Num(n),
                 Ok(None) => Slot::Missing,
+                // A derived value no decision reads holds nothing up.
                 Err(e) => {
-                    self.undefined.get_or_insert((*index, e));
+                    if inner.doc.facts.get(*index as usize).is_some_and(|f| f.read) {
+                        self.undefined.get_or_insert((*index, e));
+                    }
                     Slot::Missing
                 }
             };
