@@ -623,7 +623,7 @@ pub fn solve_derived(
             let value = d.formula.solve(&unknown, target, &get)?;
             let fact = program.fact(unknown)?;
             let fits = fact.range.is_none_or(|(lo, hi)| lo <= value && value <= hi)
-                && !(fact.ty == Type::Int && !value.is_integer())
+                && (fact.ty != Type::Int || value.is_integer())
                 && !(matches!(fact.ty, Type::Quantity(u) if u.nonnegative())
                     && value.is_negative());
             fits.then_some((unknown, value))
