@@ -621,6 +621,12 @@ pub fn solve_derived(
                 _ => None,
             };
             let value = d.formula.solve(&unknown, target, &get)?;
+            // Undoing the operations assumed every divisor nonzero: the value must give the
+            // target back.
+            let given = |x: &FactId| if *x == unknown { Some(value) } else { get(x) };
+            if d.formula.value(&given) != Ok(Some(target)) {
+                return None;
+            }
             let fact = program.fact(unknown)?;
             let fits = fact.range.is_none_or(|(lo, hi)| lo <= value && value <= hi)
                 && (fact.ty != Type::Int || value.is_integer())
@@ -637,7 +643,18 @@ pub fn solve_derived(
             None => solved = false,
         }
     }
+    // No other derived value of the program may be left without a value by the inputs
+    // chosen: the artifact refuses such facts whichever decision reads it.
+    let number = |x: &FactId| match patient.get(x) {
+        Some(Value::Num(n)) => Some(*n),
+        _ => None,
+    };
     solved
+        && program
+            .facts
+            .iter()
+            .filter_map(|f| f.derived.as_ref())
+            .all(|d| d.formula.value(&number).is_ok())
 }
 
 /// A record type: the fields each item of a list holds, as facts of their own (see
