@@ -2,6 +2,7 @@
 //! nothing resolved. Comments are kept beside the tree (by span) for the formatter.
 
 use crate::source::{FileId, Span};
+pub use medpol_artifact::formula::Op;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ident {
@@ -515,6 +516,15 @@ pub enum OperandKind {
         left: Box<Operand>,
         right: Box<Operand>,
         /// The `-`.
+        op_span: Span,
+    },
+    /// `a + b`, `a * b`, `a / b` (never `-`, which is a [`OperandKind::Difference`]): arithmetic,
+    /// which the checker takes only in a derived value's formula.
+    Arith {
+        op: Op,
+        left: Box<Operand>,
+        right: Box<Operand>,
+        /// The operator.
         op_span: Span,
     },
     /// `count(LIST)` or `count(LIST where CONDITION)`: how many items (meet the condition).

@@ -567,6 +567,94 @@ pub struct Fact {
     /// For a field of a record, the record: such a "fact" is a value of each item of a list
     /// and is read only inside a `count(... where ...)`, never on its own.
     pub record: Option<RecordId>,
+    /// For a derived value (`define bmi = weight / (height * height)`): how it is computed.
+    /// No patient gives it; it is computed from the facts its formula reads.
+    pub derived: Option<Derived>,
+}
+
+/// A derived value's formula, over facts each in its own unit, giving the value in the
+/// derived fact's unit; and the formula as the policy writes it.
+#[derive(Debug, Clone)]
+pub struct Derived {
+    pub formula: medpol_artifact::formula::Formula<FactId>,
+    pub written: String,
+}
+
+/// A patient whose derived values are given (an example or a witness of the analysis, which
+/// reasons over a derived value as a value of its own) made a patient in the facts it is
+/// computed from: the facts of a formula it already gives keep their values, every other but
+/// one is 1 in its own unit, and that one is solved exactly (only a fact the formula reads
+/// once can be). `false` when no fact solves to a value its type and range allow: the patient
+/// then has no derived value and no inputs for it.
+pub fn solve_derived(
+    program: &Program,
+    patient: &mut std::collections::BTreeMap<FactId, Value>,
+) -> bool {
+    let mut solved = true;
+    // The last declared first: a formula reads only derived values declared before it, which
+    // its solution may give and which are then solved in turn.
+    let derived: Vec<FactId> = patient
+        .keys()
+        .rev()
+        .copied()
+        .filter(|f| program.fact(*f).is_some_and(|x| x.derived.is_some()))
+        .collect();
+    for f in derived {
+        let (Some(Value::Num(target)), Some(d)) = (
+            patient.remove(&f),
+            program.fact(f).and_then(|x| x.derived.as_ref()),
+        ) else {
+            continue;
+        };
+        let free: Vec<FactId> = d
+            .formula
+            .facts()
+            .into_iter()
+            .copied()
+            .filter(|x| !patient.contains_key(x))
+            .collect();
+        let one = Num::from_int(1);
+        let found = free.iter().rev().find_map(|&unknown| {
+            let get = |x: &FactId| match patient.get(x) {
+                Some(Value::Num(n)) => Some(*n),
+                _ if free.contains(x) && *x != unknown => Some(one),
+                _ => None,
+            };
+            let value = d.formula.solve(&unknown, target, &get)?;
+            // Undoing the operations assumed every divisor nonzero: the value must give the
+            // target back.
+            let given = |x: &FactId| if *x == unknown { Some(value) } else { get(x) };
+            if d.formula.value(&given) != Ok(Some(target)) {
+                return None;
+            }
+            let fact = program.fact(unknown)?;
+            let fits = fact.range.is_none_or(|(lo, hi)| lo <= value && value <= hi)
+                && (fact.ty != Type::Int || value.is_integer())
+                && !(matches!(fact.ty, Type::Quantity(u) if u.nonnegative())
+                    && value.is_negative());
+            fits.then_some((unknown, value))
+        });
+        match found {
+            Some((unknown, value)) => {
+                for &x in &free {
+                    patient.insert(x, Value::Num(if x == unknown { value } else { one }));
+                }
+            }
+            None => solved = false,
+        }
+    }
+    // No other derived value of the program may be left without a value by the inputs
+    // chosen: the artifact refuses such facts whichever decision reads it.
+    let number = |x: &FactId| match patient.get(x) {
+        Some(Value::Num(n)) => Some(*n),
+        _ => None,
+    };
+    solved
+        && program
+            .facts
+            .iter()
+            .filter_map(|f| f.derived.as_ref())
+            .all(|d| d.formula.value(&number).is_ok())
 }
 
 /// A record type: the fields each item of a list holds, as facts of their own (see

@@ -1010,3 +1010,51 @@ fn lists_bind_alike_from_text_and_from_a_value() {
         assert_eq!(from_text, from_value, "{line}");
     }
 }
+
+/// A derived value's artifact computes it from the facts given, in any unit of theirs, never
+/// takes it from the patient, waits for a missing input, and refuses a height of 0.
+#[test]
+fn a_derived_value_is_computed_from_its_inputs() {
+    let compiled = build(&root().join("tests/cases/build/derived.medpol"));
+    let artifact = &compiled[0].artifact;
+    let d = artifact.decision("d").unwrap();
+    let decide = |json: &str| {
+        let facts = Facts::from_json(artifact, json).unwrap();
+        let e = d.evaluate(&facts);
+        (
+            d.outcome_of(&e).map(str::to_string),
+            artifact
+                .fact_names(&e.needed)
+                .into_iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+        )
+    };
+    // 250 pounds at 66 inches is a BMI of 40.35; 113.4 kg at 180 cm is exactly 35.
+    let yes = (Some("yes".to_string()), vec![]);
+    assert_eq!(
+        decide(r#"{"weight": "250 [lb_av]", "height": "66 [in_i]"}"#),
+        yes
+    );
+    assert_eq!(decide(r#"{"weight": "113.4 kg", "height": "180 cm"}"#), yes);
+    assert_eq!(
+        decide(r#"{"weight": "113.3 kg", "height": "180 cm"}"#),
+        (Some("no".to_string()), vec![])
+    );
+    // A value given for the derived value itself is replaced by the computed one.
+    assert_eq!(
+        decide(r#"{"weight": "113.3 kg", "height": "180 cm", "bmi": "50 kg/m2"}"#),
+        (Some("no".to_string()), vec![])
+    );
+    assert_eq!(
+        decide(r#"{"weight": "113.4 kg"}"#),
+        (None, vec!["height".to_string()])
+    );
+    let err =
+        Facts::from_json(artifact, r#"{"weight": "113.4 kg", "height": "0 cm"}"#).unwrap_err();
+    assert_eq!(err.fact.as_deref(), Some("bmi"));
+    assert_eq!(
+        err.message,
+        "the derived value `bmi` divides by zero for these facts"
+    );
+}

@@ -166,6 +166,17 @@ fn candidates(program: &Program, artifact: &Artifact, fact: FactId) -> Vec<Value
             .collect(),
         Type::Int | Type::Decimal | Type::Quantity(_) | Type::Date => {
             let mut nums = vec![Num::from_int(0)];
+            // A fact a derived value is computed from: values that put a body-mass index
+            // from weight and height at its threshold (113.4 kg at 180 cm is 35 kg/m2), and
+            // others.
+            let input = program.facts.iter().any(|x| {
+                x.derived
+                    .as_ref()
+                    .is_some_and(|d| d.formula.facts().contains(&&fact))
+            });
+            if input {
+                nums.extend(["1", "2", "60", "113.4", "180"].map(|n| Num::parse(n).unwrap()));
+            }
             for t in thresholds(program, fact) {
                 nums.push(t);
                 nums.extend([add(t, 1, 1), add(t, -1, 1)]);
@@ -433,11 +444,14 @@ fn agree(program: &ValidProgram, tables: &TableSet, compiled: &[Compiled], cases
             if KNOWN_PENDING_DIFFERENCES.contains(&label.as_str()) {
                 continue;
             }
-            let mut facts: Vec<FactId> = decision
+            let facts: Vec<FactId> = decision
                 .rules
                 .iter()
                 .flat_map(|r| program.facts_read(&r.condition))
                 .collect();
+            // A derived value is given as the facts it is computed from (a value given for it
+            // is no value: both evaluators compute it).
+            let mut facts = with_inputs(program, facts);
             facts.sort();
             facts.dedup();
             // Per fact: missing, or one of its candidates.
@@ -472,8 +486,27 @@ fn agree(program: &ValidProgram, tables: &TableSet, compiled: &[Compiled], cases
                             assignment.insert(*f, v);
                         }
                     }
-                    let bound =
-                        Facts::from_value(artifact, &serde_json::Value::Object(json)).unwrap();
+                    let ours = evaluate::evaluate(program, &code_sets, id, &assignment);
+                    // A derived value without a value (a zero divisor) is an error for the
+                    // patient in both: the interpreter's evaluation, the artifact's facts.
+                    let bound = match Facts::from_value(artifact, &serde_json::Value::Object(json))
+                    {
+                        Ok(bound) => bound,
+                        Err(e) => {
+                            // The artifact refuses the facts when any decision reads the
+                            // derived value; the interpreter when this one does.
+                            let refused = e.fact.clone().unwrap_or_default();
+                            let read_here =
+                                facts.iter().any(|f| program.fact(*f).unwrap().name == refused);
+                            prop_assert!(
+                                matches!(ours, Evaluation::Undefined { .. }) || !read_here,
+                                "decision `{}`: the artifact refuses the facts ({e}), the interpreter gives {:?}",
+                                decision.name,
+                                ours
+                            );
+                            return Ok(());
+                        }
+                    };
                     let mut theirs = compiled_result(program, id, d, &bound);
                     if let Evaluation::Pending { needed } = &mut theirs {
                         for f in needed.iter_mut() {
@@ -481,7 +514,6 @@ fn agree(program: &ValidProgram, tables: &TableSet, compiled: &[Compiled], cases
                         }
                         needed.sort();
                     }
-                    let ours = evaluate::evaluate(program, &code_sets, id, &assignment);
                     let names = |e: &Evaluation| match e {
                         Evaluation::Pending { needed } => needed
                             .iter()
@@ -513,6 +545,26 @@ fn agree(program: &ValidProgram, tables: &TableSet, compiled: &[Compiled], cases
     checked
 }
 
+/// The facts and the facts the derived values among them are computed from (through derived
+/// values they read): those a patient gives.
+fn with_inputs(program: &Program, mut facts: Vec<FactId>) -> Vec<FactId> {
+    let mut i = 0;
+    while let Some(&f) = facts.get(i) {
+        if let Some(d) = &program.fact(f).unwrap().derived {
+            facts.extend(
+                d.formula
+                    .facts()
+                    .into_iter()
+                    .filter(|x| !facts.contains(x))
+                    .copied()
+                    .collect::<Vec<_>>(),
+            );
+        }
+        i += 1;
+    }
+    facts
+}
+
 /// The program's code sets against the releases in force for a compiled policy.
 fn code_sets(
     codes: &mut CodeCache,
@@ -533,6 +585,7 @@ fn fact_ids(program: &Program, c: &Compiled) -> Vec<FactId> {
         .flat_map(|d| program.decision(*d).unwrap().rules.iter())
         .flat_map(|r| program.facts_read(&r.condition))
         .collect();
+    let read = with_inputs(program, read);
     c.artifact
         .document()
         .facts
@@ -631,7 +684,7 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_every_case() {
         decisions += agree(&project.program, &project.tables, &compiled, 256);
         leaves += witnesses_agree(&project.program, &project.tables, &compiled);
     }
-    assert_eq!((files, policies, decisions, leaves), (77, 75, 88, 244));
+    assert_eq!((files, policies, decisions, leaves), (82, 80, 93, 254));
 }
 
 /// Random programs: small decisions over every kind of fact, with code sets of exact codes,
@@ -680,6 +733,10 @@ mod generate {
         ("q0", "duration<days>"),
     ];
 
+    /// The derived values every program declares: a measurement, and a number whose divisor
+    /// is zero for `r0 = 5` (an error for the patient in both evaluators).
+    const DERIVED: &str = "define v0 = m0 * r0 / 10 + 500 g\ndefine v1 = n0 / (r0 - 5) + d0\n";
+
     struct Gen<'r> {
         rng: &'r mut Rng,
         icd_sets: Vec<String>,
@@ -716,7 +773,13 @@ mod generate {
             let op = *self.rng.pick(&ops);
             let date = *self.rng.pick(&["2009-02-12", "2012-06-27", "2024-02-29"]);
             let days = *self.rng.pick(&["6 weeks", "42 days", "0 days", "1 day"]);
-            match self.rng.below(20) {
+            match self.rng.below(22) {
+                // Derived values (declared by every program, see `DERIVED`).
+                20 => format!(
+                    "v0 {op} {}",
+                    self.rng.pick(&["70 kg", "154 [lb_av]", "0 kg"])
+                ),
+                21 => format!("v1 {op} {}", self.rng.pick(&["0", "1.5", "-2"])),
                 17 => format!("r0 {op} {}", self.rng.pick(&["0", "5", "10", "11"])),
                 18 => format!(
                     "m0 {op} {}",
@@ -814,6 +877,7 @@ mod generate {
         for (name, ty) in FACTS {
             out.push_str(&format!("fact {name}: {ty}\n"));
         }
+        out.push_str(DERIVED);
         let months = rng.chance(30);
         let mut g = Gen {
             rng,
@@ -900,7 +964,7 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_generated_programs() {
         decisions += d;
         leaves += l;
     }
-    assert_eq!((programs, decisions, leaves), (194, 284, 1385));
+    assert_eq!((programs, decisions, leaves), (198, 299, 1330));
 }
 
 /// Random patients and every witness of one generated program agree (see [`agree`] and

@@ -346,6 +346,34 @@ fn units_are_completed_and_measurements_hovered() {
     client.stop();
 }
 
+/// A derived value's hover gives its formula, its inputs and its unit; completions offer it
+/// once, as the definition.
+#[test]
+fn derived_values_are_hovered_with_their_formula() {
+    let mut client = Client::start();
+    let uri = "untitled:Untitled-3";
+    let text = "fact weight: quantity<kg>\nfact height: quantity<cm>\ndefine bmi = weight / (height * height)\ndefine obese = bmi >= 35 kg/m2\n";
+    open(&mut client, uri, text);
+    client.diagnostics(uri, |l| !l.is_empty());
+    let hover = client.request("textDocument/hover", position(uri, text, "bmi >=", 1));
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(
+        value.contains(
+            "derived value: a mass per area in kg/m2, computed from `weight`, `height` as `weight / (height * height)`"
+        ),
+        "{value}"
+    );
+    let items = client.request("textDocument/completion", position(uri, text, "bmi >=", 0));
+    let named: Vec<&Value> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["label"] == "bmi")
+        .collect();
+    assert_eq!(named.len(), 1, "{named:?}");
+    client.stop();
+}
+
 /// Random edits of a real policy, sent one after another without waiting: the server never
 /// fails, and its last diagnostics are those of the last text.
 #[test]

@@ -273,6 +273,7 @@ impl Run<'_> {
         }
         self.gaps(&mut space, &rules)?;
         self.approximate(&space, first_finding);
+        self.derived_values(first_finding);
         if self.options.describe {
             self.summary = Some(describe::summarise(&mut space, d, &rules, allowed)?);
         }
@@ -317,6 +318,48 @@ impl Run<'_> {
             .note("a finding that involves these facts may concern values no patient has together; one that is absent is absent for every patient")
             .help("nothing to fix when the relations are what the policy means; fewer related facts or thresholds in one decision, and days in place of calendar months, let the analysis decide exactly"),
         );
+    }
+
+    /// Derived values (`define bmi = weight / (height * height)`) are reasoned over as values
+    /// of their own, free of the facts they are computed from: a finding whose example gives
+    /// one (from `first`) says so, as it may concern values no patient's inputs give. What
+    /// the analysis finds absent stays absent: a free value only adds patients.
+    fn derived_values(&mut self, first: usize) {
+        for fact in &self.program.facts {
+            let Some(d) = &fact.derived else {
+                continue;
+            };
+            // The example shows it as its inputs, or as itself when none solved.
+            let inputs_shown: Vec<String> = d
+                .formula
+                .facts()
+                .into_iter()
+                .map(|f| format!("{} = ", self.program.fact_name(*f)))
+                .collect();
+            let itself = format!("{} = ", fact.name);
+            let inputs: Vec<String> = d
+                .formula
+                .facts()
+                .into_iter()
+                .map(|f| format!("`{}`", shown(self.program.fact_name(*f))))
+                .collect();
+            let note = format!(
+                "`{}` is reasoned over as a value of its own, computed from {} as `{}`: this may concern values no patient's {} give",
+                shown(&fact.name),
+                inputs.join(", "),
+                shown(&d.written),
+                inputs.join(" and ")
+            );
+            for diag in self.diagnostics.iter_mut().skip(first) {
+                let example = |n: &String| {
+                    n.starts_with("for example")
+                        && (n.contains(&itself) || inputs_shown.iter().all(|i| n.contains(i)))
+                };
+                if diag.notes.iter().any(example) {
+                    diag.notes.push(note.clone());
+                }
+            }
+        }
     }
 
     /// Lists whose counts the analysis left free of each other (too many to relate exactly,
@@ -930,16 +973,59 @@ fn cube_of(space: &mut Space<'_>, values: &[Option<u32>]) -> Result<Node, Exhaus
 }
 
 fn example_text(space: &Space<'_>, values: &[Option<u32>], facts: &[FactId]) -> String {
-    space
+    let shown: Vec<FactId> = space
         .facts
         .iter()
+        .copied()
         .filter(|f| facts.contains(f))
-        .map(|f| {
-            let name = space.program.fact_name(*f);
-            format!("{name} = {}", space.value_text(*f, values))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    let text = |f: FactId| {
+        let name = space.program.fact_name(f);
+        format!("{name} = {}", space.value_text(f, values))
+    };
+    // A derived value is shown as the facts it is computed from, solved from its value (see
+    // `ir::solve_derived`), so the example reads as a test's given values; it stays as it is
+    // when no input solves.
+    let derived = |f: &FactId| space.program.fact(*f).is_some_and(|x| x.derived.is_some());
+    if !shown.iter().any(derived) {
+        return shown.into_iter().map(text).collect::<Vec<_>>().join(", ");
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut given: std::collections::BTreeMap<FactId, crate::ir::Value> = shown
+        .iter()
+        .filter(|f| !derived(f))
+        .filter_map(|&f| Some((f, crate::ir::Value::Num(space.number(f, values)?))))
+        .collect();
+    for &f in &shown {
+        if !derived(&f) {
+            out.push(text(f));
+            continue;
+        }
+        let mut patient = given.clone();
+        let solved = space.number(f, values).is_some_and(|n| {
+            patient.insert(f, crate::ir::Value::Num(n));
+            crate::ir::solve_derived(space.program, &mut patient)
+        });
+        if !solved {
+            out.push(text(f));
+            continue;
+        }
+        for (x, v) in &patient {
+            if given.contains_key(x) {
+                continue;
+            }
+            if let crate::ir::Value::Num(n) = v {
+                let ty = space.program.fact(*x).map(|fact| fact.ty);
+                out.push(format!(
+                    "{} = {}",
+                    space.program.fact_name(*x),
+                    crate::types::quantity_text(*n, ty)
+                ));
+            }
+        }
+        given = patient;
+    }
+    out.join(", ")
 }
 
 /// Every fact a condition reads, through defines too.

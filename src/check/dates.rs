@@ -57,6 +57,7 @@ impl Checker<'_> {
                     range: None,
                     documented: false,
                     record: None,
+                    derived: None,
                 });
                 self.service_date = Some(id);
                 id

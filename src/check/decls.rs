@@ -80,6 +80,7 @@ impl<'a> Checker<'a> {
                     range: None,
                     documented: f.documented,
                     record: None,
+                    derived: None,
                 });
                 self.fact_decls.push(f);
                 self.insert(scope, &f.name, Symbol::Fact(id));

@@ -241,6 +241,9 @@ impl Checker<'_> {
             ast::OperandKind::ListCount { list, filter } => {
                 self.list_count(file, list, filter.as_deref(), o.span)
             }
+            ast::OperandKind::Arith { op_span, .. } => {
+                self.arithmetic_outside_define(file, o, *op_span)
+            }
         };
         match &o.conversion {
             Some(unit) => self.convert(base, unit, o.span),
@@ -1302,6 +1305,11 @@ impl Checker<'_> {
             return;
         };
         let file = decl.span.file;
+        if let Some(formula) = super::derived::is_formula(&decl.expr) {
+            let (ty, body) = self.derived(id, file, formula);
+            self.set_define(id, ty, body);
+            return;
+        }
         let typed = self.term(file, &decl.expr);
         let (ty, body) = match typed {
             Typed::Cond(e) => (Type::Bool, DefineBody::Condition(e)),
@@ -1330,6 +1338,10 @@ impl Checker<'_> {
             }
             Typed::Error => (Type::Error, DefineBody::Invalid),
         };
+        self.set_define(id, ty, body);
+    }
+
+    fn set_define(&mut self, id: DefineId, ty: Type, body: DefineBody) {
         if let Some(def) = self.program.defines.get_mut(id.index()) {
             def.ty = ty;
             def.body = body;
@@ -1339,9 +1351,16 @@ impl Checker<'_> {
     }
 
     /// Every fact an expression reads, through defines too (each define visited once, without
-    /// recursion: a chain of definitions can be as long as the input).
+    /// recursion: a chain of definitions can be as long as the input). A derived value counts
+    /// as the facts it is computed from, which are the inputs a patient gives.
     pub(super) fn reads_of(&self, e: &Expr, out: &mut Vec<FactId>) {
-        out.extend(self.program.facts_read(e));
+        let mut todo = self.program.facts_read(e);
+        while let Some(f) = todo.pop() {
+            match self.program.fact(f).and_then(|x| x.derived.as_ref()) {
+                Some(d) => todo.extend(d.formula.facts().into_iter().copied()),
+                None => out.push(f),
+            }
+        }
         out.sort_unstable();
         out.dedup();
     }

@@ -125,6 +125,7 @@ impl Checker<'_> {
                     range: None,
                     documented: false,
                     record: Some(record),
+                    derived: None,
                 });
                 self.declaration(f.name.span, Symbol::Fact(id));
                 fields.push((id, f.name.span));

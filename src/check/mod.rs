@@ -8,6 +8,7 @@
 mod codes;
 pub mod dates;
 mod decls;
+mod derived;
 mod expr;
 mod lints;
 mod lists;

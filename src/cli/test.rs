@@ -245,7 +245,25 @@ fn actual_text(sources: &Sources, program: &Program, d: &Decision, e: &Evaluatio
         Evaluation::Pending { needed } => {
             format!("pending: needs {}", fact_names(program, needed))
         }
+        Evaluation::Undefined { derived, error } => undefined_text(program, *derived, *error),
     }
+}
+
+/// A derived value without a value, naming the facts it is computed from.
+fn undefined_text(
+    program: &Program,
+    derived: medpol::ir::FactId,
+    error: medpol_artifact::formula::FormulaError,
+) -> String {
+    let Some(d) = program.fact(derived).and_then(|f| f.derived.as_ref()) else {
+        return error.describe().to_string();
+    };
+    format!(
+        "`{}` = `{}` {} for these facts",
+        program.fact_name(derived),
+        medpol::diagnostic::shown(&d.written),
+        error.describe()
+    )
 }
 
 fn human(out: &mut Vec<String>, sources: &Sources, program: &Program, results: &[TestResult]) {
@@ -320,6 +338,11 @@ fn actual_json(
                 .iter()
                 .map(|f| program.fact_name(*f))
                 .collect::<Vec<_>>(),
+        }),
+        Evaluation::Undefined { derived, error } => json!({
+            "kind": "undefined",
+            "derived": program.fact_name(*derived),
+            "message": undefined_text(program, *derived, *error),
         }),
     }
 }

@@ -349,6 +349,18 @@ fn compile_policy(
             ctx.sets.extend(n.test.sets());
         }
     }
+    // A derived value's inputs are read through its formula (transitively: a formula may
+    // read another derived value, declared before it, so with a smaller id).
+    let mut todo: Vec<FactId> = facts.iter().copied().collect();
+    while let Some(f) = todo.pop() {
+        if let Some(d) = program.fact(f).and_then(|x| x.derived.as_ref()) {
+            for &input in d.formula.facts() {
+                if facts.insert(input) {
+                    todo.push(input);
+                }
+            }
+        }
+    }
     // The facts the policy's file declares and no decision reads are in the schema too,
     // marked unread: a patient's record may well hold them, and the interpreter ignores them.
     let read = facts.clone();
@@ -391,8 +403,17 @@ fn compile_policy(
             Type::List(r) => Some(record_index.number(r)),
             _ => None,
         };
+        // Facts are numbered in the order of their ids, so a formula's facts (declared before
+        // it) are numbered already.
+        let formula = fact.derived.as_ref().map(|d| {
+            medpol_artifact::formula::FormulaDoc::new(
+                &d.formula
+                    .map(&|x: &FactId| fact_index.of.get(x).copied().unwrap_or(u32::MAX)),
+            )
+        });
         fact_docs.push(FactSchema {
             record,
+            formula,
             ..fact_schema(&mut ctx, fact, read.contains(&f))
         });
     }
@@ -609,7 +630,9 @@ fn compile_decision<'p>(
             // Values solved for related facts are checked against the diagram: calendar
             // months are solved by a search that may miss.
             Some(values) => witness(&space, code_sets, &values)
-                .filter(|w| reaches(&space, root, &values, w) == Some(t)),
+                .filter(|w| reaches(&space, root, &values, w) == Some(t))
+                // A derived value is given as the facts it is computed from.
+                .and_then(|mut w| crate::ir::solve_derived(ctx.program, &mut w).then_some(w)),
             // Only combinations no patient has reach the leaf; or dates a calendar number of
             // months apart in their classes were not found near.
             None if feasible != TRUE || space.term_of.keys().any(|t| t.calendar) => None,
@@ -1194,6 +1217,8 @@ fn fact_schema(ctx: &mut Policy<'_>, fact: &Fact, read: bool) -> FactSchema {
         }),
         documentation: fact.documented,
         read,
+        // A derived value's formula is numbered by the caller.
+        formula: None,
         source: ctx.loc(fact.name_span, None),
     }
 }

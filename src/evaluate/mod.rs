@@ -38,6 +38,12 @@ pub enum Evaluation {
     NoRule,
     /// The result depends on missing facts: these, sorted.
     Pending { needed: Vec<FactId> },
+    /// A derived value the decision reads has no value for the facts given: its formula
+    /// divides by zero or overflows (the derived fact, and why).
+    Undefined {
+        derived: FactId,
+        error: medpol_artifact::formula::FormulaError,
+    },
 }
 
 /// What decided an outcome.
@@ -90,6 +96,9 @@ pub fn evaluate(
     // A value of the wrong type is no value: the checker and the artifact loader rule it out,
     // and treating it as missing keeps evaluation from guessing.
     facts.retain(|f, v| program.fact(*f).is_some_and(|fact| fits(fact.ty, v)));
+    if let Err((derived, error)) = derive(program, &plan, &mut facts) {
+        return Evaluation::Undefined { derived, error };
+    }
     let mut counts = kleene::Counts::new();
     let mut terms = Terms::new();
     if let Some(known) = plan.run(&facts, &counts, &terms) {
@@ -122,7 +131,8 @@ pub fn evaluate(
         } else if !facts.contains_key(&f) {
             let values = classes::representatives(program, code_sets, d, f)
                 .map(|vs| vs.into_iter().map(|v| Level::Fact(f, v)).collect());
-            levels.push((vec![f], values));
+            // A derived value is split as a value of its own, and waits for its missing inputs.
+            levels.push((inputs(program, f, &facts), values));
         }
     }
     for (term, samples) in classes::terms(program, d) {
@@ -172,6 +182,69 @@ pub fn evaluate(
             Evaluation::Pending { needed }
         }
     }
+}
+
+/// Computes the derived values (in the order of their ids: a formula reads only derived
+/// values declared before it): a derived value is never taken from the facts given, and one
+/// with a missing input stays missing. A formula without a value for known inputs is an
+/// error when the decision reads it, directly or through another derived value.
+fn derive(
+    program: &Program,
+    plan: &kleene::Plan<'_>,
+    facts: &mut Assignment,
+) -> Result<(), (FactId, medpol_artifact::formula::FormulaError)> {
+    let mut undefined: Vec<(FactId, medpol_artifact::formula::FormulaError)> = Vec::new();
+    for (i, fact) in program.facts.iter().enumerate() {
+        let Some(derived) = &fact.derived else {
+            continue;
+        };
+        let id = FactId(i as u32);
+        facts.remove(&id);
+        let inputs = derived.formula.facts();
+        if let Some(&(_, error)) = undefined.iter().find(|(u, _)| inputs.contains(&u)) {
+            undefined.push((id, error));
+            continue;
+        }
+        let number = |f: &FactId| match facts.get(f) {
+            Some(Value::Num(n)) => Some(*n),
+            _ => None,
+        };
+        match derived.formula.value(&number) {
+            Ok(Some(n)) => {
+                facts.insert(id, Value::Num(n));
+            }
+            Ok(None) => {}
+            Err(error) => undefined.push((id, error)),
+        }
+    }
+    match undefined
+        .into_iter()
+        .find(|(f, _)| plan.facts().contains(f))
+    {
+        Some(found) => Err(found),
+        None => Ok(()),
+    }
+}
+
+/// The missing facts a missing fact stands for: itself, or for a derived value the missing
+/// facts it is computed from (through derived values it reads).
+fn inputs(program: &Program, fact: FactId, facts: &Assignment) -> Vec<FactId> {
+    let mut out = Vec::new();
+    let mut todo = vec![fact];
+    while let Some(f) = todo.pop() {
+        match program.fact(f).and_then(|x| x.derived.as_ref()) {
+            Some(d) => todo.extend(
+                d.formula
+                    .facts()
+                    .into_iter()
+                    .filter(|x| !facts.contains_key(x)),
+            ),
+            None => out.push(f),
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// One value a split gives: a missing fact's, an unknown count's, or that of the difference

@@ -998,6 +998,17 @@ impl<'a> Builder<'a> {
         vec![group(self.forced(span), docs)]
     }
 
+    /// `left OP right` on one line, as written: parentheses are operands of their own, so
+    /// the tree holds the grouping the author wrote.
+    fn binary(&mut self, left: &Operand, (op_span, op): (Span, &str), right: &Operand) -> Vec<Doc> {
+        let mut docs = self.operand(left);
+        docs.push(Doc::Space);
+        docs.extend(self.span_tok(op_span, op));
+        docs.push(Doc::Space);
+        docs.extend(self.operand(right));
+        docs
+    }
+
     fn operand(&mut self, o: &Operand) -> Vec<Doc> {
         let from = start(o.span);
         let mut docs = match &o.kind {
@@ -1030,14 +1041,13 @@ impl<'a> Builder<'a> {
                 left,
                 right,
                 op_span,
-            } => {
-                let mut docs = self.operand(left);
-                docs.push(Doc::Space);
-                docs.extend(self.span_tok(*op_span, "-"));
-                docs.push(Doc::Space);
-                docs.extend(self.operand(right));
-                docs
-            }
+            } => self.binary(left, (*op_span, "-"), right),
+            OperandKind::Arith {
+                op,
+                left,
+                right,
+                op_span,
+            } => self.binary(left, (*op_span, op.as_str()), right),
             OperandKind::ListCount { list, filter } => {
                 let mut docs = self.kw("count");
                 docs.extend(self.kw("("));

@@ -15,7 +15,7 @@ use super::pipeline::Computed;
 use crate::check::dates::{SERVICE_DATE, SERVICE_DATE_DESCRIPTION};
 use crate::check::{Reference, Symbol};
 use crate::codes::{self, CodeForm, System};
-use crate::ir::Program;
+use crate::ir::{DefineBody, Program};
 use crate::source::{FileId, SourceFile, Span};
 use crate::tables::{Entry, Table};
 use crate::types::Type;
@@ -282,10 +282,29 @@ fn describe(c: &Computed, symbol: Symbol) -> Option<String> {
         }
         Symbol::Define(id) => {
             let d = p.define(id)?;
-            with_description(
-                format!("definition: {}\n\n{}", d.ty.describe(), excerpt(c, d.span)),
-                d.description.as_ref(),
-            )
+            let derived = match &d.body {
+                DefineBody::Alias { fact, .. } => p.fact(*fact).and_then(|f| f.derived.as_ref()),
+                _ => None,
+            };
+            let head = match derived {
+                Some(x) => {
+                    let inputs: Vec<String> = x
+                        .formula
+                        .facts()
+                        .into_iter()
+                        .map(|f| format!("`{}`", p.fact_name(*f)))
+                        .collect();
+                    format!(
+                        "derived value: {}, computed from {} as `{}`\n\n{}",
+                        d.ty.describe(),
+                        inputs.join(", "),
+                        x.written,
+                        excerpt(c, d.span)
+                    )
+                }
+                None => format!("definition: {}\n\n{}", d.ty.describe(), excerpt(c, d.span)),
+            };
+            with_description(head, d.description.as_ref())
         }
         Symbol::Decision(id) => {
             let d = p.decision(id)?;
@@ -408,7 +427,8 @@ pub fn completion(c: &Computed, uri: &str, at: Position) -> Vec<CompletionItem> 
         kind: Some(CompletionItemKind::KEYWORD),
         ..CompletionItem::default()
     }));
-    items.extend(p.facts.iter().map(|f| {
+    // A derived value is offered as the definition that names it.
+    items.extend(p.facts.iter().filter(|f| f.derived.is_none()).map(|f| {
         let what = if f.record.is_some() { "field" } else { "fact" };
         name(
             &f.name,

@@ -599,20 +599,21 @@ impl<'d> Builder<'d> {
         let span = self.span(&pair);
         let mut inner = pair.into_inner().peekable();
         let first = inner.next()?;
-        let minus = inner.next_if(|p| p.as_rule() == Rule::minus_tail);
+        let mut tails = Vec::new();
+        while let Some(t) = inner.next_if(|p| p.as_rule() == Rule::arith_tail) {
+            tails.push(t);
+        }
         let Some(tail) = inner.next() else {
-            return match minus {
-                None => self.standalone_operand(first),
-                Some(minus) => Some(Expr {
-                    kind: ExprKind::Operand(self.difference(first, minus)?),
+            return if tails.is_empty() {
+                self.standalone_operand(first)
+            } else {
+                Some(Expr {
+                    kind: ExprKind::Operand(self.arithmetic(first, tails)?),
                     span,
-                }),
+                })
             };
         };
-        let value = match minus {
-            None => self.operand(first)?,
-            Some(minus) => self.difference(first, minus)?,
-        };
+        let value = self.arithmetic(first, tails)?;
         let kind = match tail.as_rule() {
             Rule::compare_tail => {
                 let mut parts = tail.into_inner();
@@ -627,10 +628,7 @@ impl<'d> Builder<'d> {
                 };
                 let op_span = self.span(&op_pair);
                 let right = parts.next()?;
-                let right = match parts.next() {
-                    None => self.operand(right)?,
-                    Some(minus) => self.difference(right, minus)?,
-                };
+                let right = self.arithmetic(right, parts.collect())?;
                 ExprKind::Compare {
                     op,
                     op_span,
@@ -693,22 +691,44 @@ impl<'d> Builder<'d> {
         Some(Expr { kind, span })
     }
 
-    /// `a - b`: the operand `a` and the tail `- b`.
-    fn difference(&mut self, first: P<'_>, minus: P<'_>) -> Option<Operand> {
-        let (from, to) = (self.span(&first), self.span(&minus));
-        let span = Span::new(self.file, from.start as usize, to.end as usize);
-        let op_span = Span::new(self.file, to.start as usize, to.start as usize + 1);
-        let left = self.operand(first)?;
-        let right = self.operand(minus.into_inner().next()?)?;
-        Some(Operand {
-            kind: OperandKind::Difference {
-                left: Box::new(left),
-                right: Box::new(right),
-                op_span,
-            },
-            conversion: None,
-            span,
-        })
+    /// An operand and the arithmetic after it (`a - b`, `w / (h * h)`): `*` and `/` bind
+    /// before `+` and `-`, each to the left. A `-` is a difference (of two facts of one kind,
+    /// or within a derived value's formula); the others are arithmetic.
+    fn arithmetic(&mut self, first: P<'_>, tails: Vec<P<'_>>) -> Option<Operand> {
+        let mut first = self.operand(first)?;
+        if tails.is_empty() {
+            return Some(first);
+        }
+        // Products first: each sum's terms, with the operator before each but the first.
+        let mut sums: Vec<(Option<(Op, Span)>, Operand)> = Vec::new();
+        let mut pending: Option<(Op, Span)> = None;
+        for tail in tails {
+            let mut parts = tail.into_inner();
+            let op_pair = parts.next()?;
+            let op_span = self.span(&op_pair);
+            let op = match op_pair.as_str() {
+                "+" => Op::Add,
+                "-" => Op::Sub,
+                "*" => Op::Mul,
+                _ => Op::Div,
+            };
+            let right = self.operand(parts.next()?)?;
+            if matches!(op, Op::Mul | Op::Div) {
+                first = binary(op, op_span, first, right);
+            } else {
+                sums.push((pending, first));
+                pending = Some((op, op_span));
+                first = right;
+            }
+        }
+        sums.push((pending, first));
+        let mut terms = sums.into_iter();
+        let (_, mut sum) = terms.next()?;
+        for (op, term) in terms {
+            let (op, op_span) = op?;
+            sum = binary(op, op_span, sum, term);
+        }
+        Some(sum)
     }
 
     /// An operand on its own is a condition; a k-of-n count stays a count.
@@ -788,5 +808,32 @@ impl<'d> Builder<'d> {
             kind: ExprKind::Count { kind, k, items },
             span,
         })
+    }
+}
+
+/// `left OP right`, spanning both.
+fn binary(op: Op, op_span: Span, left: Operand, right: Operand) -> Operand {
+    let span = Span::new(
+        left.span.file,
+        left.span.start as usize,
+        right.span.end as usize,
+    );
+    let (left, right) = (Box::new(left), Box::new(right));
+    Operand {
+        kind: match op {
+            Op::Sub => OperandKind::Difference {
+                left,
+                right,
+                op_span,
+            },
+            _ => OperandKind::Arith {
+                op,
+                left,
+                right,
+                op_span,
+            },
+        },
+        conversion: None,
+        span,
     }
 }

@@ -133,7 +133,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::operand
         | Rule::paren => "a condition",
         Rule::compare_tail | Rule::cmp_op => COMPARISON,
-        Rule::minus_tail => "`-`",
+        Rule::arith_tail | Rule::arith_op => "`+`, `-`, `*` or `/`",
         Rule::in_tail => "`in`",
         Rule::has_tail => "`has`",
         Rule::quantifier => "`any`, `all` or `none`",
@@ -199,9 +199,6 @@ pub(super) fn syntax_error(
 ) -> Diagnostic {
     let at = at.min(text.len());
     let found = Found::at(text, at, chunk_end);
-    if let Some(d) = unsupported(&found, expected.as_deref().unwrap_or(""), file, at) {
-        return d;
-    }
     let message = match &expected {
         Some(expected) => format!("expected {expected}, found {}", found.describe()),
         None => format!("unexpected {}", found.describe()),
@@ -234,27 +231,6 @@ pub(super) fn syntax_error(
         );
     }
     d
-}
-
-/// A syntax error at something other languages have and this one does not (arithmetic): said
-/// as what the language offers instead, which "expected `and`, found `-`" does not tell.
-fn unsupported(found: &Found, expected: &str, file: FileId, at: usize) -> Option<Diagnostic> {
-    let word = found.text.as_str();
-    let span = Span::new(file, at, at + found.len);
-    if found.ends_declaration || !expected.contains("`and`") {
-        return None;
-    }
-    if matches!(word, "+" | "-" | "*" | "/") {
-        return Some(
-            Diagnostic::new(
-                Code::SyntaxError,
-                format!("the language has no arithmetic: `{word}` cannot combine values"),
-            )
-            .primary(span, "no arithmetic")
-            .help("a condition compares a fact with a value, such as `a > 3`, or two facts, such as `a - b > 3`; a value worked out otherwise (a sum, a ratio) is a fact of its own, given with the patient's facts"),
-        );
-    }
-    None
 }
 
 /// Literal tokens worth naming in "expected ...": punctuation and keywords that give a

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::codes::{CodeForm, System, parse_code};
 use crate::date::Date;
+use crate::formula::Formula;
 use crate::num::{Num, NumberKind, Unit};
 
 /// A reference to a leaf has this bit set; otherwise it is a node index.
@@ -368,6 +369,8 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
         sets.push(codes);
         systems.push(system);
     }
+    let (derived, inputs) = derived_values(&doc)?;
+    let inputs = std::sync::Arc::new(inputs);
     let mut classes: Vec<Class> = Vec::new();
     let mut decisions = Vec::with_capacity(doc.decisions.len());
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -565,6 +568,7 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
             nodes,
             vars,
             var_outer,
+            inputs: std::sync::Arc::clone(&inputs),
             root,
             keys,
         });
@@ -585,6 +589,7 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
     Ok(Inner {
         id,
         kinds,
+        derived,
         doc,
         decisions,
         codes,
@@ -614,6 +619,7 @@ fn format_1_holds(doc: &Document) -> Result<(), LoadError> {
             FactType::List => Some("a list"),
             _ if f.range.is_some() => Some("a declared range"),
             _ if f.documentation => Some("a documentation requirement"),
+            _ if f.formula.is_some() => Some("a derived value"),
             _ => None,
         };
         if let Some(what) = brought {
@@ -631,6 +637,49 @@ fn format_1_holds(doc: &Document) -> Result<(), LoadError> {
         }
     }
     Ok(())
+}
+
+/// The derived values of the input schema with their formulas, and for each fact the facts
+/// given by patients a derived value is computed from. A formula reads facts listed before
+/// its own, numbers or measurements, and its value is a number or a measurement.
+#[allow(clippy::type_complexity)]
+fn derived_values(doc: &Document) -> Result<(Vec<(u32, Formula<u32>)>, Vec<Vec<u32>>), LoadError> {
+    let mut derived = Vec::new();
+    let mut inputs: Vec<Vec<u32>> = vec![Vec::new(); doc.facts.len()];
+    let numeric = |t: FactType| matches!(t, FactType::Int | FactType::Decimal | FactType::Quantity);
+    for (i, f) in doc.facts.iter().enumerate() {
+        let Some(formula) = &f.formula else {
+            continue;
+        };
+        let err = |what: &str| LoadError(format!("fact `{}`: its formula {what}", f.name));
+        let formula = formula.formula().map_err(|n| {
+            err(&format!(
+                "has `{}`, which is not a number",
+                n.escape_debug()
+            ))
+        })?;
+        if !numeric(f.ty) {
+            return Err(err("gives a number, but the fact is not one"));
+        }
+        let mut raw = Vec::new();
+        for &x in formula.facts() {
+            let ok = (x as usize) < i && doc.facts.get(x as usize).is_some_and(|g| numeric(g.ty));
+            if !ok {
+                return Err(err("reads a fact that is not a number listed before it"));
+            }
+            match inputs.get(x as usize) {
+                Some(r) if !r.is_empty() => raw.extend(r.iter().copied()),
+                _ => raw.push(x),
+            }
+        }
+        raw.sort_unstable();
+        raw.dedup();
+        if let Some(slot) = inputs.get_mut(i) {
+            *slot = raw;
+        }
+        derived.push((i as u32, formula));
+    }
+    Ok((derived, inputs))
 }
 
 impl Prepared {
@@ -1268,7 +1317,13 @@ impl Decision {
             .filter(|f| missing(*f))
             .collect();
         if needs.is_empty() || missing(fact) {
-            needs.push(fact);
+            // A derived value waits for the facts it is computed from that are missing.
+            match self.inputs.get(fact as usize) {
+                Some(raw) if !raw.is_empty() => {
+                    needs.extend(raw.iter().copied().filter(|f| missing(*f)));
+                }
+                _ => needs.push(fact),
+            }
         }
         needs
     }

@@ -73,6 +73,8 @@ pub struct Facts {
     carried: Vec<Option<Value>>,
     /// Code indices of the set of codes being bound, reused from one fact to the next.
     scratch: Vec<u32>,
+    /// A derived value the facts leave without a value, and why (see [`Facts::settled`]).
+    undefined: Option<(u32, crate::formula::FormulaError)>,
     /// Codes in no set of the artifact that these facts have already accepted (format and,
     /// with releases, the release), by system: a batch meets the same codes again and again,
     /// and checking one allocates.
@@ -175,6 +177,7 @@ impl Facts {
             class_counts: vec![0; inner.classes.len()],
             carried: vec![None; options.carry.len()],
             scratch: Vec::new(),
+            undefined: None,
             accepted: Default::default(),
             order: Vec::new(),
             seen: vec![(0, 0); inner.doc.facts.len()],
@@ -202,6 +205,7 @@ impl Facts {
 
     /// Forgets every fact (and carried value), keeping the memory for the next patient.
     pub fn clear(&mut self) {
+        self.undefined = None;
         self.slots.fill(Slot::Missing);
         self.class_counts.fill(0);
         self.carried.fill(None);
@@ -220,7 +224,7 @@ impl Facts {
     /// Each fact is bound as it is read, in the order written. On an error no fact is known.
     pub fn read_json(&mut self, text: &str) -> Result<(), FactError> {
         self.clear();
-        let result = read_object(self, text);
+        let result = read_object(self, text).and_then(|()| self.settled());
         if result.is_err() {
             self.clear();
         }
@@ -236,7 +240,8 @@ impl Facts {
         };
         let result = map
             .iter()
-            .try_for_each(|(name, v)| self.bind_named(name, v));
+            .try_for_each(|(name, v)| self.bind_named(name, v))
+            .and_then(|()| self.settled());
         if result.is_err() {
             self.clear();
         }
@@ -259,9 +264,11 @@ impl Facts {
         self.read_value(&value)
     }
 
-    /// Sets a `bool` fact.
+    /// Sets a `bool` fact. Each setter computes the derived values again, and reports one the
+    /// facts now leave without a value (see [`Facts::settled`]).
     pub fn set_bool(&mut self, name: &str, value: bool) -> Result<(), FactError> {
-        self.bind_named(name, &Value::Bool(value))
+        self.bind_named(name, &Value::Bool(value))?;
+        self.settled()
     }
 
     /// Sets an `int` or `decimal` fact.
@@ -276,7 +283,7 @@ impl Facts {
             FactType::Int | FactType::Decimal => {
                 let n = self.within(index, n)?;
                 self.put(index, Slot::Num(n));
-                Ok(())
+                self.settled()
             }
             _ => Err(self.wrong_kind(&schema, "a number")),
         }
@@ -299,7 +306,7 @@ impl Facts {
         let value = convert(name, amount.into(), unit, to)?;
         let value = self.within(index, value)?;
         self.put(index, Slot::Num(value));
-        Ok(())
+        self.settled()
     }
 
     /// Sets a date fact.
@@ -309,12 +316,13 @@ impl Facts {
             return Err(self.wrong_kind(&schema, "a date"));
         }
         self.put(index, Slot::Num(date.num()));
-        Ok(())
+        self.settled()
     }
 
     /// Sets an enum fact to one of its values.
     pub fn set_enum(&mut self, name: &str, value: &str) -> Result<(), FactError> {
-        self.bind_named(name, &Value::String(value.to_string()))
+        self.bind_named(name, &Value::String(value.to_string()))?;
+        self.settled()
     }
 
     /// Sets a code fact (the code in any accepted spelling: `m80.08xa` is `M80.08XA`).
@@ -325,7 +333,7 @@ impl Facts {
         }
         let code = self.code(index, code)?;
         self.put(index, Slot::Code(code));
-        Ok(())
+        self.settled()
     }
 
     /// Sets a set-of-codes fact.
@@ -352,7 +360,7 @@ impl Facts {
     pub fn unset(&mut self, name: &str) -> Result<(), FactError> {
         let (index, _) = self.schema(name)?;
         self.put(index, Slot::Missing);
-        Ok(())
+        self.settled()
     }
 
     /// Whether a fact is known.
@@ -453,6 +461,59 @@ impl Facts {
         if let Some(s) = self.slots.get_mut(index as usize) {
             *s = slot;
         }
+        if !self.inner.derived.is_empty() {
+            self.derive();
+        }
+    }
+
+    /// Computes the derived values from the facts set (in schema order, so one that reads
+    /// another sees it computed): a missing input leaves it missing, and a formula without a
+    /// value (a zero divisor) leaves it missing and is remembered for [`Facts::settled`].
+    fn derive(&mut self) {
+        let inner = Arc::clone(&self.inner);
+        self.undefined = None;
+        for (index, formula) in &inner.derived {
+            let slots = &self.slots;
+            let number = |f: &u32| match slots.get(*f as usize) {
+                Some(Slot::Num(n)) => Some(*n),
+                _ => None,
+            };
+            let slot = match formula.value(&number) {
+                Ok(Some(n)) => Slot::Num(n),
+                Ok(None) => Slot::Missing,
+                // A derived value no decision reads holds nothing up.
+                Err(e) => {
+                    if inner.doc.facts.get(*index as usize).is_some_and(|f| f.read) {
+                        self.undefined.get_or_insert((*index, e));
+                    }
+                    Slot::Missing
+                }
+            };
+            if let Some(s) = self.slots.get_mut(*index as usize) {
+                *s = slot;
+            }
+        }
+    }
+
+    /// The facts as set, or the error of a derived value their values leave without one
+    /// (`bmi` with a height of 0): then nothing is to be evaluated.
+    pub fn settled(&self) -> Result<(), FactError> {
+        let Some((index, error)) = self.undefined else {
+            return Ok(());
+        };
+        let name = self
+            .inner
+            .doc
+            .facts
+            .get(index as usize)
+            .map_or("", |f| f.name.as_str());
+        Err(FactError {
+            fact: Some(name.to_string()),
+            message: format!(
+                "the derived value `{name}` {} for these facts",
+                error.describe()
+            ),
+        })
     }
 
     /// Binds a set-of-codes fact to the code indices in `scratch`: counts, for each class of

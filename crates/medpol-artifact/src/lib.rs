@@ -54,6 +54,7 @@ pub mod codes;
 pub mod date;
 mod eval;
 mod facts;
+pub mod formula;
 mod json;
 mod lists;
 pub mod num;
@@ -189,6 +190,10 @@ pub struct FactSchema {
     /// is read and checked like any other, and changes no result.
     #[serde(default = "read_by_default", skip_serializing_if = "is_read")]
     pub read: bool,
+    /// For a derived value (format 2): how it is computed from facts listed before it, in its
+    /// unit. No patient gives it: a value given for it is replaced by the computed one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formula: Option<formula::FormulaDoc>,
     pub source: Loc,
 }
 
@@ -517,6 +522,9 @@ pub(crate) struct Inner {
     pub(crate) decisions: Vec<Decision>,
     /// What binding needs of each fact, in the order of the input schema.
     pub(crate) kinds: Vec<facts::FactKind>,
+    /// The derived values, in the order of the input schema: each is computed from facts
+    /// before it whenever a fact is set.
+    pub(crate) derived: Vec<(u32, formula::Formula<u32>)>,
     pub(crate) codes: eval::CodeIndex,
     /// The classes of codes the `has` tests name.
     pub(crate) classes: Vec<eval::Class>,
@@ -547,6 +555,9 @@ pub struct Decision {
     /// For each variable that is a count of a list, the facts of the patient its condition
     /// reads (a window's date, a fact a field is compared with).
     pub(crate) var_outer: Vec<Vec<u32>>,
+    /// For each fact that is a derived value, the facts given by patients it is computed
+    /// from (through other derived values): what a missing derived value waits for.
+    pub(crate) inputs: std::sync::Arc<Vec<Vec<u32>>>,
     pub(crate) root: u32,
     /// For each leaf, what counts as "the same result" when facts are missing.
     pub(crate) keys: Vec<eval::Key>,

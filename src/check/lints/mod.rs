@@ -113,8 +113,12 @@ fn unused_declarations(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     for (i, f) in cx.program.facts.iter().enumerate() {
         let id = FactId(i as u32);
         // A record's fields describe the items of a list: a field no count reads is no
-        // mistake (the list is the fact).
-        if f.record.is_none() && unused(Symbol::Fact(id)) && !cx.uses.listed_inputs.contains(&id) {
+        // mistake (the list is the fact). A derived value is its define's, reported as such.
+        if f.record.is_none()
+            && f.derived.is_none()
+            && unused(Symbol::Fact(id))
+            && !cx.uses.listed_inputs.contains(&id)
+        {
             found.push((
                 Code::UnusedFact,
                 format!("fact `{}` is never read", shown(&f.name)),
