@@ -580,15 +580,52 @@ pub struct Derived {
     pub written: String,
 }
 
+/// The value an example gives an input of a derived value that it does not solve for: the
+/// whole number nearest the middle of its declared range (so a height declared `in 20..100`
+/// is 60, not 1 inch), else 1 of its unit.
+fn typical(fact: &Fact) -> Num {
+    let one = Num::from_int(1);
+    let Some((lo, hi)) = fact.range else {
+        return one;
+    };
+    let middle = lo
+        .checked_add(hi)
+        .and_then(|x| x.checked_div(Num::from_int(2)))
+        .map(Num::floor);
+    match middle {
+        Some(m) if lo <= m && m <= hi => m,
+        _ => lo,
+    }
+}
+
 /// A patient whose derived values are given (an example or a witness of the analysis, which
 /// reasons over a derived value as a value of its own) made a patient in the facts it is
 /// computed from: the facts of a formula it already gives keep their values, every other but
-/// one is 1 in its own unit, and that one is solved exactly (only a fact the formula reads
-/// once can be). `false` when no fact solves to a value its type and range allow: the patient
-/// then has no derived value and no inputs for it.
+/// one is given a typical value ([`typical`], else 1 in its own unit), and that one is solved
+/// (only a fact the formula reads once can be), rounded to a readable value where
+/// `same_class(derived, exact, rounded)` says the derived value tells the same story.
+/// `false` when no fact solves to a value its type and range allow: the patient then has no
+/// derived value and no inputs for it.
 pub fn solve_derived(
     program: &Program,
     patient: &mut std::collections::BTreeMap<FactId, Value>,
+    same_class: &dyn Fn(FactId, Num, Num) -> bool,
+) -> bool {
+    // The other inputs at a typical value; at 1 of their unit when that leaves no solution (a
+    // divisor zero in the middle of a range).
+    let original = patient.clone();
+    if solve_with(program, patient, same_class, true) {
+        return true;
+    }
+    *patient = original;
+    solve_with(program, patient, same_class, false)
+}
+
+fn solve_with(
+    program: &Program,
+    patient: &mut std::collections::BTreeMap<FactId, Value>,
+    same_class: &dyn Fn(FactId, Num, Num) -> bool,
+    typical_value: bool,
 ) -> bool {
     let mut solved = true;
     // The last declared first: a formula reads only derived values declared before it, which
@@ -613,11 +650,13 @@ pub fn solve_derived(
             .copied()
             .filter(|x| !patient.contains_key(x))
             .collect();
-        let one = Num::from_int(1);
         let found = free.iter().rev().find_map(|&unknown| {
             let get = |x: &FactId| match patient.get(x) {
                 Some(Value::Num(n)) => Some(*n),
-                _ if free.contains(x) && *x != unknown => Some(one),
+                _ if free.contains(x) && *x != unknown => match typical_value {
+                    true => program.fact(*x).map(typical),
+                    false => Some(Num::from_int(1)),
+                },
                 _ => None,
             };
             let value = d.formula.solve(&unknown, target, &get)?;
@@ -628,16 +667,38 @@ pub fn solve_derived(
                 return None;
             }
             let fact = program.fact(unknown)?;
-            let fits = fact.range.is_none_or(|(lo, hi)| lo <= value && value <= hi)
-                && (fact.ty != Type::Int || value.is_integer())
-                && !(matches!(fact.ty, Type::Quantity(u) if u.nonnegative())
-                    && value.is_negative());
-            fits.then_some((unknown, value))
+            let fits = |v: Num| {
+                fact.range.is_none_or(|(lo, hi)| lo <= v && v <= hi)
+                    && (fact.ty != Type::Int || v.is_integer())
+                    && !(matches!(fact.ty, Type::Quantity(u) if u.nonnegative()) && v.is_negative())
+            };
+            if !fits(value) {
+                return None;
+            }
+            // A readable value near the exact one (a whole number, or one or two places)
+            // where the derived value stays in its class: an example reads as a test's
+            // given values, and `1161288000/6479891 [lb_av]` does not.
+            let readable = (0..3u32).find_map(|places| {
+                let scale = Num::from_int(10i128.pow(places));
+                let down = value.checked_mul(scale)?.floor().checked_div(scale)?;
+                let up = down.checked_add(Num::from_int(1).checked_div(scale)?)?;
+                [down, up].into_iter().find(|&v| {
+                    let at = |x: &FactId| if *x == unknown { Some(v) } else { get(x) };
+                    fits(v)
+                        && matches!(d.formula.value(&at), Ok(Some(r)) if same_class(f, target, r))
+                })
+            });
+            Some((unknown, readable.unwrap_or(value)))
         });
         match found {
             Some((unknown, value)) => {
                 for &x in &free {
-                    patient.insert(x, Value::Num(if x == unknown { value } else { one }));
+                    let v = match program.fact(x) {
+                        _ if x == unknown => value,
+                        Some(fact) if typical_value => typical(fact),
+                        _ => Num::from_int(1),
+                    };
+                    patient.insert(x, Value::Num(v));
                 }
             }
             None => solved = false,

@@ -1004,7 +1004,9 @@ fn example_text(space: &Space<'_>, values: &[Option<u32>], facts: &[FactId]) -> 
         let mut patient = given.clone();
         let solved = space.number(f, values).is_some_and(|n| {
             patient.insert(f, crate::ir::Value::Num(n));
-            crate::ir::solve_derived(space.program, &mut patient)
+            crate::ir::solve_derived(space.program, &mut patient, &|f, a, b| {
+                space.same_class(f, a, b)
+            })
         });
         if !solved {
             out.push(text(f));

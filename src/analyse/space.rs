@@ -538,6 +538,24 @@ impl Space<'_> {
         })
     }
 
+    /// Whether two values of a numeric fact lie in one class of its variable (so a rounded
+    /// example value tells the same story as the exact one).
+    pub fn same_class(&self, f: FactId, a: Num, b: Num) -> bool {
+        let Some(Var::Numeric(_, d)) = self.var_of.get(&f).and_then(|v| self.vars.get(*v as usize))
+        else {
+            return a == b;
+        };
+        let class = |x: Num| {
+            d.regions.iter().position(|r| match r {
+                domain::Region::Point(p) => x == *p,
+                domain::Region::Between(lo, hi) => {
+                    lo.is_none_or(|lo| x > lo) && hi.is_none_or(|hi| x < hi)
+                }
+            })
+        };
+        class(a).is_some() && class(a) == class(b)
+    }
+
     fn var(&self, f: FactId) -> Result<u32, Exhausted> {
         self.var_of.get(&f).copied().ok_or(Exhausted)
     }

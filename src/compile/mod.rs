@@ -632,7 +632,17 @@ fn compile_decision<'p>(
             Some(values) => witness(&space, code_sets, &values)
                 .filter(|w| reaches(&space, root, &values, w) == Some(t))
                 // A derived value is given as the facts it is computed from.
-                .and_then(|mut w| crate::ir::solve_derived(ctx.program, &mut w).then_some(w)),
+                .and_then(|mut w| {
+                    // A rounded input is as good as the exact one when the derived value it
+                    // gives still leads the patient to this leaf.
+                    let before = w.clone();
+                    let same = |f, _, b| {
+                        let mut p = before.clone();
+                        p.insert(f, Value::Num(b));
+                        reaches(&space, root, &values, &p) == Some(t)
+                    };
+                    crate::ir::solve_derived(ctx.program, &mut w, &same).then_some(w)
+                }),
             // Only combinations no patient has reach the leaf; or dates a calendar number of
             // months apart in their classes were not found near.
             None if feasible != TRUE || space.term_of.keys().any(|t| t.calendar) => None,
