@@ -195,9 +195,10 @@ impl<'p> Plan<'p> {
     }
 
     /// What is left of the decision once the known facts, counts and differences are read:
-    /// the defines and rule conditions the values leave open, cut down to their open parts
-    /// (a conjunct known true, a disjunct known false or an item of a count known either way
-    /// can no longer change anything, so it is left out). Two assignments of the same levels
+    /// the definitions and rule conditions the values leave open, cut down to their open parts
+    /// (a conjunct known true or a disjunct known false can no longer change anything, so it
+    /// is left out, and a `k of` keeps how many of its items are known true instead of them).
+    /// Two assignments of the same levels
     /// with the same residue give the same result for every completion of the levels still
     /// open, which lets the search (`super::Search`) share their sub-results. Each open atom
     /// is named by its address: outside a count's condition an atom reads one fact, a count
@@ -226,6 +227,8 @@ impl<'p> Plan<'p> {
             };
             values.insert(*d, v);
         }
+        // The open definitions end here, so that no rule's part reads as one of them.
+        out.push(END);
         for r in &self.decision.rules {
             match self.eval(&r.condition, env, &values) {
                 Some(true) => {
