@@ -253,15 +253,17 @@ fn explain(text: &str) -> ExitCode {
         return ExitCode::from(USAGE);
     };
     match medpol::explain::explain(code) {
-        Some(body) => {
-            println!(
+        // Written as every command's output is: a reader that stops early (`| head -1`) is
+        // not an error.
+        Some(body) => cli::emit(
+            &[format!(
                 "{} {}: {}\n\n{body}",
                 code.as_str(),
                 code.name(),
                 code.summary()
-            );
-            ExitCode::SUCCESS
-        }
+            )],
+            ExitCode::SUCCESS,
+        ),
         None => {
             eprintln!("error: `{}` has no explanation yet", code.as_str());
             ExitCode::from(USAGE)

@@ -317,18 +317,6 @@ fn program(path: &Path) -> medpol::ir::Program {
         .clone()
 }
 
-/// Leaves of the shipped policies that their tests reach but for which the compiler finds no
-/// witness. Each lies behind rules over several counts of one list, with windows on the date of
-/// service, and the example search finds no list for it (`medpol test --coverage` then
-/// suggests a test with an empty `given`). A bug of the compiler, reported with issue 14's
-/// library: remove a leaf from the list when it gets a witness.
-const KNOWN_WITHOUT_WITNESS: &[&str] = &[
-    "cms-ncd-30-3-3-acupuncture coverage additional_sessions",
-    "cms-ncd-30-3-3-acupuncture coverage otherwise",
-    "palmetto-l38765-facet-joint coverage confirmatory_too_soon",
-    "palmetto-l38765-facet-joint coverage rfa_frequency",
-];
-
 fn leaf_label(c: &Compiled, d: usize, leaf: u32) -> String {
     let decision = &c.artifact.decisions()[d];
     let by = match &decision.document().leaves[leaf as usize] {
@@ -356,13 +344,12 @@ fn every_leaf_has_a_witness_that_reaches_it() {
     for (c, program) in &all {
         for (d, decision) in c.artifact.decisions().iter().enumerate() {
             for leaf in 0..decision.document().leaves.len() as u32 {
+                // Every leaf of these policies is reached by some patient (their tests and
+                // the conflict case's), so every leaf has one.
                 let label = leaf_label(c, d, leaf);
-                let known = KNOWN_WITHOUT_WITNESS.contains(&label.as_str());
-                let Some(w) = c.witness(d, leaf) else {
-                    assert!(known, "no witness for {label}");
-                    continue;
-                };
-                assert!(!known, "{label} has a witness now: take it off the list");
+                let w = c
+                    .witness(d, leaf)
+                    .unwrap_or_else(|| panic!("no witness for {label}"));
                 let json = witness_json(&c.artifact, program, w);
                 let facts =
                     Facts::from_value(&c.artifact, &json).unwrap_or_else(|e| panic!("{e}: {json}"));

@@ -158,6 +158,24 @@ fn explain_prints_the_documented_explanation() {
     assert!(text(&unknown.stderr).contains("unknown diagnostic code `E0899`"));
 }
 
+/// A reader that stops early (`medpol explain W0316 | head -1`) ends the command quietly, as
+/// it does every other one: the pipe is closed before the command writes, so the write fails.
+#[test]
+fn explain_ends_quietly_when_its_reader_stops_early() {
+    for _ in 0..3 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_medpol"))
+            .args(["explain", "W0316"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("medpol runs");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("medpol ends");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "");
+    }
+}
+
 #[test]
 fn test_runs_the_shipped_policies_tests_and_exits_0() {
     let out = medpol(&["test", "policies"], &root());

@@ -424,9 +424,29 @@ pub fn witness_list(space: &Space<'_>, list: FactId, values: &[Option<u32>]) -> 
         .any(|f| !space.program.outer_facts(f).is_empty());
     let own;
     let found: &[(Vec<bool>, Item)] = if reads_outer {
+        // Only the counts the assignment fixes constrain the list, the others take what it
+        // gives: regions over those alone are every region when they are few, where regions
+        // over all of a list's many counts are only those inside one or two conditions (see
+        // `masks`), and an item inside three (an ablation of the region within 12 months
+        // is within 2 years too) would be missed.
+        let fixed: Vec<usize> = (0..items.terms.len())
+            .filter(|i| wanted.get(*i).is_some_and(|w| w.1.is_some()))
+            .collect();
+        let used: Vec<usize> = if fixed.len() <= MAX_TERMS && fixed.len() < items.terms.len() {
+            fixed
+        } else {
+            (0..items.terms.len()).collect()
+        };
+        wanted = used
+            .iter()
+            .filter_map(|i| wanted.get(*i).copied())
+            .collect();
+        let terms: Vec<usize> = used
+            .iter()
+            .filter_map(|i| items.terms.get(*i).copied())
+            .collect();
         let outer = outer_values(space, values);
-        let filters: Vec<Expr> = items
-            .terms
+        let filters: Vec<Expr> = terms
             .iter()
             .map(|t| match space.terms.get(*t)?.filter.as_ref() {
                 Some(f) => substitute(space.program, f, &outer),
@@ -436,8 +456,7 @@ pub fn witness_list(space: &Space<'_>, list: FactId, values: &[Option<u32>]) -> 
                 }),
             })
             .collect::<Option<_>>()?;
-        let unfiltered: Vec<bool> = items
-            .terms
+        let unfiltered: Vec<bool> = terms
             .iter()
             .map(|t| space.terms.get(*t).is_some_and(|x| x.filter.is_none()))
             .collect();

@@ -118,7 +118,8 @@ pub fn run(args: Eval) -> ExitCode {
                 "error": e.message,
                 "fact": e.fact,
             });
-            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            let text = serde_json::to_string_pretty(&out).unwrap_or_default();
+            super::emit(&[text], ExitCode::from(1));
         }
         eprintln!("error: {}: {e}", file.display());
         return ExitCode::from(1);

@@ -626,23 +626,8 @@ fn compile_decision<'p>(
     let feasible = space.mdd.and(related, lists)?;
     let patients = space.mdd.select(feasible, root, FALSE)?;
     for (i, (res, t)) in reached.into_iter().enumerate() {
-        let patient = match space.mdd.witness_to(patients, |n| n == t) {
-            // Values solved for related facts are checked against the diagram: calendar
-            // months are solved by a search that may miss.
-            Some(values) => witness(&space, code_sets, &values)
-                .filter(|w| reaches(&space, root, &values, w) == Some(t))
-                // A derived value is given as the facts it is computed from.
-                .and_then(|mut w| {
-                    // A rounded input is as good as the exact one when the derived value it
-                    // gives still leads the patient to this leaf.
-                    let before = w.clone();
-                    let same = |f, _, b| {
-                        let mut p = before.clone();
-                        p.insert(f, Value::Num(b));
-                        reaches(&space, root, &values, &p) == Some(t)
-                    };
-                    crate::ir::solve_derived(ctx.program, &mut w, &same).then_some(w)
-                }),
+        let patient = match example(&mut space, code_sets, root, patients, t)? {
+            Some(patient) => patient,
             // Only combinations no patient has reach the leaf; or dates a calendar number of
             // months apart in their classes were not found near.
             None if feasible != TRUE || space.term_of.keys().any(|t| t.calendar) => None,
@@ -943,6 +928,77 @@ impl Builder {
         }
         Ok(first)
     }
+}
+
+/// How many combinations of counts no list has the search for one leaf's example patient
+/// rules out before it gives up.
+const EXAMPLE_TRIES: usize = 64;
+
+/// An example patient of the leaf `t`: `None` when no assignment of `patients` reaches it,
+/// `Some(None)` when those tried give no patient. Lists whose conditions read facts of the
+/// patient are left free by the analysis (`lists::feasible`), so an assignment may give their
+/// counts classes no list has for the values the example gives those facts; such a
+/// combination is ruled out and the search goes on, since another path to the same leaf may
+/// have counts some list has.
+fn example(
+    space: &mut Space<'_>,
+    code_sets: &CodeSets,
+    root: Node,
+    patients: Node,
+    t: Node,
+) -> Result<Option<Option<BTreeMap<FactId, Value>>>, Stop> {
+    let mut candidates = patients;
+    let mut found = None;
+    for _ in 0..EXAMPLE_TRIES {
+        let Some(values) = space.mdd.witness_to(candidates, |n| n == t) else {
+            return Ok(found);
+        };
+        found = Some(None);
+        if let Some(mut w) = witness(space, code_sets, &values) {
+            // Values solved for related facts are checked against the diagram: calendar
+            // months are solved by a search that may miss.
+            if reaches(space, root, &values, &w) != Some(t) {
+                return Ok(Some(None));
+            }
+            // A derived value is given as the facts it is computed from; a rounded input is
+            // as good as the exact one when the derived value it gives still leads here.
+            let program = space.program;
+            let before = w.clone();
+            let same = |f, _, b| {
+                let mut p = before.clone();
+                p.insert(f, Value::Num(b));
+                reaches(space, root, &values, &p) == Some(t)
+            };
+            return Ok(Some(
+                crate::ir::solve_derived(program, &mut w, &same).then_some(w),
+            ));
+        }
+        // The counts and the facts their conditions read (class 0 where the path leaves
+        // them free, as `witness` gives them) of this assignment, ruled out.
+        let outer: BTreeSet<u32> = space
+            .terms
+            .iter()
+            .filter_map(|t| t.filter.as_ref())
+            .flat_map(|f| space.program.outer_facts(f))
+            .filter_map(|f| space.var_of.get(&f).copied())
+            .collect();
+        let mut cube = TRUE;
+        for (v, var) in space.vars.iter().enumerate() {
+            let value = values.get(v).copied().flatten();
+            let class = match var {
+                Var::Count(..) => value,
+                _ if outer.contains(&(v as u32)) => Some(value.unwrap_or(0)),
+                _ => None,
+            };
+            if let Some(class) = class {
+                let lit = space.mdd.literal(v as u32, |x| x == class)?;
+                cube = space.mdd.and(cube, lit)?;
+            }
+        }
+        let others = space.mdd.not(cube)?;
+        candidates = space.mdd.select(others, candidates, FALSE)?;
+    }
+    Ok(found)
 }
 
 /// The patient of a witness assignment: one value per fact tested on the way; `None` when no

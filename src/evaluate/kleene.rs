@@ -194,6 +194,95 @@ impl<'p> Plan<'p> {
         )
     }
 
+    /// What is left of the decision once the known facts, counts and differences are read:
+    /// the definitions and rule conditions the values leave open, cut down to their open parts
+    /// (a conjunct known true or a disjunct known false can no longer change anything, so it
+    /// is left out, and a `k of` keeps how many of its items are known true instead of them).
+    /// Two assignments of the same levels
+    /// with the same residue give the same result for every completion of the levels still
+    /// open, which lets the search (`super::Search`) share their sub-results. Each open atom
+    /// is named by its address: outside a count's condition an atom reads one fact, a count
+    /// or a difference split on its own, all among the levels still open, so its value is
+    /// the same function of them on both sides.
+    pub fn residue(&self, facts: &Assignment, counts: &Counts, terms: &Terms) -> Vec<usize> {
+        let env = Env {
+            facts,
+            item: None,
+            counts,
+            terms,
+        };
+        let mut out = Vec::new();
+        let mut values: HashMap<DefineId, Option<bool>> = HashMap::new();
+        for d in &self.defines {
+            let v = match self.program.define(*d).map(|x| &x.body) {
+                Some(DefineBody::Condition(e)) => {
+                    let v = self.eval(e, env, &values);
+                    if v.is_none() {
+                        out.extend([DEFINE, d.index()]);
+                        self.open(e, env, &values, &mut out);
+                    }
+                    v
+                }
+                _ => None,
+            };
+            values.insert(*d, v);
+        }
+        // The open definitions end here, so that no rule's part reads as one of them.
+        out.push(END);
+        for r in &self.decision.rules {
+            match self.eval(&r.condition, env, &values) {
+                Some(true) => {
+                    out.push(TRUE);
+                    // Under `first` no later rule can change the result.
+                    if self.decision.hit == crate::ir::HitPolicy::First {
+                        break;
+                    }
+                }
+                Some(false) => out.push(FALSE),
+                None => self.open(&r.condition, env, &values, &mut out),
+            }
+        }
+        out
+    }
+
+    /// The open part of a condition whose value is unknown, in prefix form (see
+    /// [`Plan::residue`]).
+    fn open(
+        &self,
+        e: &Expr,
+        facts: Env<'_>,
+        defines: &HashMap<DefineId, Option<bool>>,
+        out: &mut Vec<usize>,
+    ) {
+        let mut e = e;
+        while let ExprKind::Not(inner) = &e.kind {
+            out.push(NOT);
+            e = inner;
+        }
+        let open_items = |head: &[usize], es: &[Expr], out: &mut Vec<usize>| {
+            out.extend(head);
+            for x in es {
+                if self.eval(x, facts, defines).is_none() {
+                    self.open(x, facts, defines, out);
+                }
+            }
+            out.push(END);
+        };
+        match &e.kind {
+            ExprKind::And(es) => open_items(&[AND], es, out),
+            ExprKind::Or(es) => open_items(&[OR], es, out),
+            ExprKind::Count { kind, k, items } => {
+                let yes = items
+                    .iter()
+                    .filter(|x| self.eval(x, facts, defines) == Some(true))
+                    .count();
+                open_items(&[COUNT, *kind as usize, *k as usize, yes], items, out);
+            }
+            ExprKind::Define(d) => out.extend([DEFINE, d.index()]),
+            _ => out.push(std::ptr::from_ref(e) as usize),
+        }
+    }
+
     /// Recursion follows the nesting of the source, which the parser bounds; chains of `not`
     /// (unbounded in the grammar) are peeled in a loop.
     fn eval(
@@ -327,6 +416,17 @@ impl<'p> Plan<'p> {
         v.map(|b| b != negated)
     }
 }
+
+/// The markers of a residue (see [`Plan::residue`]); an atom is named by its address, which
+/// is never this small.
+const AND: usize = 0;
+const OR: usize = 1;
+const COUNT: usize = 2;
+const END: usize = 3;
+const NOT: usize = 4;
+const TRUE: usize = 5;
+const FALSE: usize = 6;
+const DEFINE: usize = 7;
 
 /// A count of conditions of which at least `low` and at most `high` hold.
 fn count(kind: CountKind, k: usize, low: usize, high: usize) -> Option<bool> {

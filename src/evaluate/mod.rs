@@ -150,6 +150,7 @@ pub fn evaluate(
         plan: &plan,
         levels: &levels,
         nodes: HashMap::new(),
+        shared: HashMap::new(),
         leaves: Vec::new(),
         by: BTreeSet::new(),
         budget: BUDGET,
@@ -302,6 +303,10 @@ struct Search<'a, 'p> {
     /// Interned test nodes by (level, children): equal sub-results share one node, so a node
     /// whose children are all the same is never made and the diagram is reduced.
     nodes: HashMap<(usize, Vec<Node>), usize>,
+    /// The sub-result of each residue met (see [`kleene::Plan::residue`]) with the levels
+    /// from its level on open: without it the search would redo the same sub-result for
+    /// every way of reaching it, exponentially many in the number of facts missing.
+    shared: HashMap<(usize, Vec<usize>), Node>,
     /// The results, one per key (see [`Hit::key`]).
     leaves: Vec<Hit>,
     /// Every rule or `otherwise` that gives a decided outcome for some completion.
@@ -324,6 +329,10 @@ impl Search<'_, '_> {
         self.budget = self.budget.checked_sub(1)?;
         if let Some(result) = self.plan.run(facts, counts, terms) {
             return Some(self.leaf(result));
+        }
+        let key = (level, self.plan.residue(facts, counts, terms));
+        if let Some(node) = self.shared.get(&key) {
+            return Some(*node);
         }
         let Some((_, values)) = self.levels.get(level) else {
             // Every level has a value, so three-valued evaluation decides; kept total anyway.
@@ -358,12 +367,14 @@ impl Search<'_, '_> {
             children.push(child?);
         }
         let first = *children.first()?;
-        if children.iter().all(|c| *c == first) {
-            return Some(first);
-        }
-        let next = self.nodes.len();
-        let id = *self.nodes.entry((level, children)).or_insert(next);
-        Some(Node::Test(id))
+        let node = if children.iter().all(|c| *c == first) {
+            first
+        } else {
+            let next = self.nodes.len();
+            Node::Test(*self.nodes.entry((level, children)).or_insert(next))
+        };
+        self.shared.insert(key, node);
+        Some(node)
     }
 
     fn leaf(&mut self, result: Hit) -> Node {
