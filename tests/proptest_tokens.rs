@@ -452,7 +452,10 @@ fn check_properties(text: &str) -> Result<(), TestCaseError> {
         program.policies.len() <= 1,
         "a file holds at most one policy"
     );
-    if errors == 0 {
+    // An import is resolved by the project loader, which reports a file it cannot read; this
+    // test checks a file alone, so a file with an import has that error unseen here.
+    let unresolved = r.file.imports().next().is_some();
+    if errors == 0 && !unresolved {
         prop_assert!(
             r.file.broken.is_empty(),
             "a declaration did not parse, yet no error"
