@@ -216,6 +216,19 @@ fn analyse_cli(file: &str, decision: &str) -> String {
 }
 
 #[test]
+fn a_difference_is_described_the_way_round_it_is_written() {
+    let text = analyse_cli("tests/cases/describe/difference-as-written.medpol", "d");
+    assert!(
+        text.contains("- by `chronic`: severe, service_date - onset >= 84 days\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("- by `otherwise`: service_date - onset < 84 days\n"),
+        "{text}"
+    );
+}
+
+#[test]
 fn groups_that_differ_in_one_fact_are_described_as_one() {
     let text = analyse_cli(
         "tests/cases/describe/paths-that-differ-in-one-fact.medpol",

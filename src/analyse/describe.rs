@@ -361,9 +361,9 @@ fn describe_path(space: &Space<'_>, path: &Path) -> Vec<Condition> {
             } => class_text(space, *fact, &name, *class, *states, values),
             Var::Term {
                 left,
+                right,
                 calendar,
                 domain,
-                ..
             } => {
                 let ty = match calendar {
                     true => Some(Type::Quantity(crate::types::Unit::Month)),
@@ -372,13 +372,76 @@ fn describe_path(space: &Space<'_>, path: &Path) -> Vec<Condition> {
                         .fact(*left)
                         .map(|x| crate::ir::difference_type(x.ty)),
                 };
-                numeric_text(&name, ty, domain, values)
+                // The model keeps the fact declared first on the left; a difference compared
+                // only with values at most zero reads the other way round, as it was written:
+                // `service_date - onset >= 84 days`, not `onset - service_date <= -84 days`.
+                // Calendar months are counted from the right fact, so they keep their side.
+                match negated(domain).filter(|_| !calendar) {
+                    Some(flipped) => {
+                        let last = domain.regions.len().saturating_sub(1) as u32;
+                        let mut reversed: Vec<u32> =
+                            values.iter().map(|v| last.saturating_sub(*v)).collect();
+                        reversed.sort_unstable();
+                        let name = format!(
+                            "{} - {}",
+                            space.program.fact_name(*right),
+                            space.program.fact_name(*left)
+                        );
+                        numeric_text(&name, ty, &flipped, &reversed)
+                    }
+                    None => numeric_text(&name, ty, domain, values),
+                }
             }
             Var::Count(_, d) => numeric_text(&name, Some(Type::Int), d, values),
         };
         out.push(Condition { fact: name, text });
     }
     out
+}
+
+/// The domain of `-x`, when every bound of `x`'s is at most zero and one is below: the
+/// regions in reverse order, each bound negated.
+fn negated(d: &super::domain::NumericDomain) -> Option<super::domain::NumericDomain> {
+    let zero = crate::types::Num::from_int(0);
+    let bounds: Vec<crate::types::Num> = d
+        .regions
+        .iter()
+        .flat_map(|r| match r {
+            Region::Point(p) => vec![*p],
+            Region::Between(a, b) => a.iter().chain(b).copied().collect(),
+        })
+        .collect();
+    if !(bounds.iter().all(|x| *x <= zero) && bounds.iter().any(|x| *x < zero)) {
+        return None;
+    }
+    let neg = |x: crate::types::Num| zero.checked_sub(x);
+    let regions = d
+        .regions
+        .iter()
+        .rev()
+        .map(|r| {
+            Some(match r {
+                Region::Point(p) => Region::Point(neg(*p)?),
+                Region::Between(a, b) => Region::Between(
+                    match b {
+                        Some(x) => Some(neg(*x)?),
+                        None => None,
+                    },
+                    match a {
+                        Some(x) => Some(neg(*x)?),
+                        None => None,
+                    },
+                ),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let samples = d
+        .samples
+        .iter()
+        .rev()
+        .map(|x| neg(*x))
+        .collect::<Option<Vec<_>>>()?;
+    Some(super::domain::NumericDomain { regions, samples })
 }
 
 /// A set of regions as comparisons: contiguous runs become one interval each.
