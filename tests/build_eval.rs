@@ -670,6 +670,7 @@ fn build_is_byte_identical_and_replaces_artifacts_whole() {
             "l2-vcf-protocol.json",
             "ncd-100-1-bariatric.json",
             "noridian-l34228-vertebral-augmentation.json",
+            "noridian-l36575-total-knee-arthroplasty.json",
             "palmetto-l38276-hypoglossal-nerve-stimulation.json",
             "palmetto-l38765-facet-joint.json"
         ]
@@ -684,6 +685,7 @@ fn build_is_byte_identical_and_replaces_artifacts_whole() {
             "l2-vcf-protocol.json",
             "ncd-100-1-bariatric.json",
             "noridian-l34228-vertebral-augmentation.json",
+            "noridian-l36575-total-knee-arthroplasty.json",
             "notes.txt",
             "palmetto-l38276-hypoglossal-nerve-stimulation.json",
             "palmetto-l38765-facet-joint.json"
