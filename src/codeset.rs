@@ -263,6 +263,35 @@ fn expand(
     codes
 }
 
+/// The codes of `universe` (sorted) one item names: a run of it, found by binary search.
+pub fn item_codes<'u>(item: &CodeItem, universe: &'u [String]) -> &'u [String] {
+    let (from, to) = match item {
+        CodeItem::Exact(c) => {
+            let at = universe.partition_point(|x| x < c);
+            (
+                at,
+                if universe.get(at) == Some(c) {
+                    at + 1
+                } else {
+                    at
+                },
+            )
+        }
+        CodeItem::Prefix(p) => {
+            let from = universe.partition_point(|x| x.as_str() < p.as_str());
+            let len = universe.get(from..).map_or(0, |rest| {
+                rest.partition_point(|x| x.starts_with(p.as_str()))
+            });
+            (from, from + len)
+        }
+        CodeItem::Range(lo, hi) => (
+            universe.partition_point(|x| x < lo),
+            universe.partition_point(|x| x <= hi),
+        ),
+    };
+    universe.get(from..to).unwrap_or(&[])
+}
+
 fn expand_expr(
     program: &Program,
     e: &SetExpr,
@@ -275,31 +304,7 @@ fn expand_expr(
             // Each item is a run of the sorted universe, found by binary search.
             let mut out: Vec<String> = Vec::new();
             for item in items {
-                let (from, to) = match &item.item {
-                    CodeItem::Exact(c) => {
-                        let at = universe.partition_point(|x| x < c);
-                        (
-                            at,
-                            if universe.get(at) == Some(c) {
-                                at + 1
-                            } else {
-                                at
-                            },
-                        )
-                    }
-                    CodeItem::Prefix(p) => {
-                        let from = universe.partition_point(|x| x.as_str() < p.as_str());
-                        let len = universe.get(from..).map_or(0, |rest| {
-                            rest.partition_point(|x| x.starts_with(p.as_str()))
-                        });
-                        (from, from + len)
-                    }
-                    CodeItem::Range(lo, hi) => (
-                        universe.partition_point(|x| x < lo),
-                        universe.partition_point(|x| x <= hi),
-                    ),
-                };
-                out.extend(universe.get(from..to).unwrap_or(&[]).iter().cloned());
+                out.extend(item_codes(&item.item, universe).iter().cloned());
             }
             out.sort();
             out.dedup();

@@ -144,6 +144,7 @@ codes! {
     UnreadInput = "W0410", "unread-input", Warning, "a decision input that no rule reads";
     UnreachableOtherwise = "W0411", "unreachable-otherwise", Warning, "an `otherwise` no patient reaches";
     AnalysisIncomplete = "W0412", "analysis-incomplete", Warning, "an analysis that stopped early at its budget";
+    ListedCodeNeverCounts = "W0413", "listed-code-never-counts", Warning, "a listed code with which no patient can get the outcome whose rules name its set";
     RelationsApproximated = "W0420", "relations-approximated", Note, "related facts the analysis reasons over as independent values, too many to decide exactly";
 
     // Projects and imports.

@@ -205,6 +205,9 @@ struct Generated {
     facts: Vec<usize>,
     /// Each rule's condition, name, outcome and the facts it reads.
     rules: Vec<(String, String, String, BTreeSet<usize>)>,
+    /// For each rule, the codes of each set it lists for its outcome (`has any` where the
+    /// rule needs it true, `has none` where it needs it false): what W0413 is about.
+    listed: Vec<Vec<Vec<&'static str>>>,
     constraints: Vec<String>,
     hit: &'static str,
     otherwise: bool,
@@ -235,10 +238,13 @@ struct Gen<'a> {
     reads: BTreeSet<usize>,
     relations: BTreeSet<i64>,
     months: BTreeSet<i64>,
+    /// The sets the rule being generated lists for its outcome.
+    listed: Vec<Vec<&'static str>>,
 }
 
 impl Gen<'_> {
-    fn atom(&mut self) -> String {
+    /// An atom where the condition needs it true (`positive`) or false.
+    fn atom(&mut self, positive: bool) -> String {
         let f = *self.rng.pick(&self.facts);
         self.reads.insert(f);
         let def = &FACTS[f];
@@ -302,6 +308,9 @@ impl Gen<'_> {
                 cs.dedup();
                 self.codes.extend(cs.iter().copied());
                 let q = *self.rng.pick(&["any", "all", "none"]);
+                if (q == "any" && positive) || (q == "none" && !positive) {
+                    self.listed.push(cs.clone());
+                }
                 format!("s0 has {q} {{ {} }}", cs.join(", "))
             }
         }
@@ -312,20 +321,25 @@ impl Gen<'_> {
         self.facts.contains(&date_fact("y0")) && self.facts.contains(&date_fact("y1"))
     }
 
-    fn condition(&mut self, depth: usize) -> String {
+    fn condition(&mut self, depth: usize, positive: bool) -> String {
         if depth == 0 || self.rng.chance(45) {
-            return self.atom();
+            return self.atom(positive);
         }
         match self.rng.below(5) {
-            0 => format!("not ({})", self.condition(depth - 1)),
+            0 => format!("not ({})", self.condition(depth - 1, !positive)),
             1 | 2 => {
                 let op = if self.rng.chance(50) { "and" } else { "or" };
-                let (a, b) = (self.condition(depth - 1), self.condition(depth - 1));
+                let (a, b) = (
+                    self.condition(depth - 1, positive),
+                    self.condition(depth - 1, positive),
+                );
                 format!("({a} {op} {b})")
             }
             _ => {
                 let n = 2 + self.rng.below(2);
-                let items: Vec<String> = (0..n).map(|_| self.condition(depth - 1)).collect();
+                let items: Vec<String> = (0..n)
+                    .map(|_| self.condition(depth - 1, positive))
+                    .collect();
                 let k = 1 + self.rng.below(n);
                 format!("at least {k} of ({})", items.join(", "))
             }
@@ -361,17 +375,21 @@ fn generate(rng: &mut Rng) -> Generated {
         reads: BTreeSet::new(),
         relations: BTreeSet::new(),
         months: BTreeSet::new(),
+        listed: Vec::new(),
     };
     let mut rules = Vec::new();
+    let mut listed = Vec::new();
     for i in 0..1 + g.rng.below(4) {
         g.reads.clear();
-        let cond = g.condition(2);
+        g.listed.clear();
+        let cond = g.condition(2, true);
         let outcome = format!("o{}", g.rng.below(3));
         rules.push((cond, format!("r{i}"), outcome, g.reads.clone()));
+        listed.push(std::mem::take(&mut g.listed));
     }
     let mut constraints = Vec::new();
     if g.rng.chance(30) {
-        constraints.push(g.condition(1));
+        constraints.push(g.condition(1, true));
     }
     let (thresholds, codes, relations, months) = (g.thresholds, g.codes, g.relations, g.months);
     let mut text = String::from(
@@ -397,6 +415,7 @@ fn generate(rng: &mut Rng) -> Generated {
         text,
         facts,
         rules,
+        listed,
         constraints,
         hit,
         otherwise,
@@ -630,6 +649,7 @@ fn expected(g: &Generated, patients: &[Patient]) -> Findings {
             }
         }
     }
+    listed_codes(g, &allowed, &mut out);
     let decided = |p: &Patient| p.allowed && p.matches.contains(&true);
     let gap: Vec<&Patient> = allowed.iter().copied().filter(|p| !decided(p)).collect();
     if g.otherwise {
@@ -700,6 +720,52 @@ fn expected(g: &Generated, patients: &[Patient]) -> Findings {
     out
 }
 
+/// W0413: for each set a rule lists for its outcome, the codes with which, as the patient's
+/// only code of the set, no patient gets the outcome from that rule (when the rule decides
+/// anyone at all), as (outcome, the codes).
+fn listed_codes(g: &Generated, allowed: &[&Patient], out: &mut Findings) {
+    let Some(pos) = g
+        .facts
+        .iter()
+        .position(|&f| matches!(FACTS[f].kind, Kind::Codes))
+    else {
+        return;
+    };
+    let decides = |i: usize, p: &Patient| {
+        p.matches[i]
+            && match g.hit {
+                "first" => !p.matches[..i].contains(&true),
+                "unique" => (0..g.rules.len()).all(|j| j == i || !p.matches[j]),
+                _ => (0..g.rules.len()).all(|j| g.rules[j].2 == g.rules[i].2 || !p.matches[j]),
+            }
+    };
+    for (i, sets) in g.listed.iter().enumerate() {
+        if !allowed.iter().any(|p| decides(i, p)) {
+            continue;
+        }
+        for set in sets {
+            let dead: Vec<String> = set
+                .iter()
+                .filter(|&&c| {
+                    !allowed.iter().any(|p| {
+                        let Value::Codes(has) = &p.values[pos] else {
+                            return false;
+                        };
+                        let of_set: Vec<&String> =
+                            has.iter().filter(|h| set.contains(&h.as_str())).collect();
+                        of_set == [c] && decides(i, p)
+                    })
+                })
+                .map(|c| c.to_string())
+                .collect();
+            if !dead.is_empty() {
+                let names = std::iter::once(g.rules[i].2.clone()).chain(dead).collect();
+                out.insert((Code::ListedCodeNeverCounts, names));
+            }
+        }
+    }
+}
+
 /// The names in backticks in a message.
 fn quoted(message: &str) -> Vec<String> {
     message
@@ -736,6 +802,8 @@ fn reported(diagnostics: &[Diagnostic]) -> Findings {
                 vec![names[1].clone(), number_text(q)]
             }
             Code::DecisionGap | Code::UnreachableOtherwise => vec![],
+            // The outcome and the items (each one code here), the set being written in place.
+            Code::ListedCodeNeverCounts => names,
             // Conditions inside rules, redundant parts, unread facts: not what this checks.
             _ => continue,
         };

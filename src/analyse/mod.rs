@@ -10,6 +10,7 @@
 
 pub mod describe;
 pub mod domain;
+mod listed;
 pub mod lists;
 pub mod mdd;
 mod ranges;
@@ -272,6 +273,7 @@ impl Run<'_> {
             HitPolicy::First => self.shadowing(&mut space, &rules, &live)?,
         }
         self.gaps(&mut space, &rules)?;
+        self.listed_codes(&mut space, &rules)?;
         self.approximate(&space, first_finding);
         self.derived_values(first_finding);
         if self.options.describe {
