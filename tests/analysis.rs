@@ -253,6 +253,12 @@ fn groups_leave_out_conditions_their_rule_does_not_need() {
         "{text}"
     );
     assert!(
+        text.contains(
+            "    - by `sacroplasty`: procedures has none of `vertebroplasty_primary`, facility_procedures has any of `sacral_augmentation_pcs`\n"
+        ),
+        "{text}"
+    );
+    assert!(
         text.contains("    - by `medicare_members`: procedures has none of `sacroplasty`, procedures has any of `vertebroplasty_primary`, product in { medicare_hmo, medicare_ppo }\n"),
         "{text}"
     );
