@@ -169,10 +169,15 @@ fn words(line: &str) -> Vec<String> {
     out
 }
 
-/// The `medpol tables import` commands of `tables/README.md`.
+/// The `medpol tables import` commands of the section "The import commands" of
+/// `tables/README.md`: those of the shipped tables (the how-to sections have others).
 fn readme_commands() -> Vec<Vec<String>> {
     let readme = std::fs::read_to_string(root().join("tables/README.md")).unwrap();
-    let joined = readme.replace("\\\n", " ");
+    let section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("The import commands"))
+        .expect("tables/README.md has a section \"The import commands\"");
+    let joined = section.replace("\\\n", " ");
     joined
         .lines()
         .map(str::trim)
