@@ -249,7 +249,7 @@ impl Loader<'_> {
                 self.project.diagnostics.push(
                     Diagnostic::new(Code::InvalidProjectFile, format!("cannot read `{CONFIG_FILE}`: {message}"))
                         .primary(span, "here")
-                        .help("the project file has `files:` (a list of patterns) and `lints:` (code: allow, warn or deny)"),
+                        .help("the project file has `files:` (a list of patterns), `lints:` (code: allow, warn or deny) and `tables:` (`releases` and `files`)"),
                 );
                 return Ok(None);
             }

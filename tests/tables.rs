@@ -17,6 +17,11 @@ use medpol::tables::TableSet;
 /// The FY2025 list the shipped `icd10cm-2025` table holds, beside the checkout.
 const FY2025_LIST: &str = "../shared/tables/icd10cm-codes-2025.tsv";
 
+/// Names a copy of CMS's alpha-numeric HCPCS file (`HCPC2026_JAN_ANWEB.txt`, from the zip CMS
+/// publishes each quarter) to check the `--hcpcs` importer against; without it, the test
+/// reads the `HCPC*_ANWEB*.txt` files in `../shared/tables/`, if any.
+const HCPCS_SOURCE: &str = "MEDPOL_HCPCS_SOURCE";
+
 fn main() {
     let args = Arguments::from_args();
     let there = |source: &str| root().join(source).exists();
@@ -29,6 +34,12 @@ fn main() {
     let no_list = !there(FY2025_LIST);
     if no_list {
         sources.push(FY2025_LIST.to_string());
+    }
+    let no_hcpcs = hcpcs_sources().is_empty();
+    if no_hcpcs {
+        sources.push(format!(
+            "CMS's HCPCS file (set {HCPCS_SOURCE}, or put HCPC*_ANWEB*.txt in ../shared/tables/)"
+        ));
     }
     sources.sort();
     sources.dedup();
@@ -59,6 +70,15 @@ fn main() {
             the_fy2025_table_holds_every_row_of_its_list,
         )
         .with_ignored_flag(no_list),
+        test(
+            "the_cms_hcpcs_file_imports_whole",
+            the_cms_hcpcs_file_imports_whole,
+        )
+        .with_ignored_flag(no_hcpcs),
+        test(
+            "tables_import_reads_the_cms_hcpcs_layout",
+            tables_import_reads_the_cms_hcpcs_layout,
+        ),
         test(
             "the_xml_release_keeps_what_the_flat_list_had",
             the_xml_release_keeps_what_the_flat_list_had,
@@ -149,10 +169,15 @@ fn words(line: &str) -> Vec<String> {
     out
 }
 
-/// The `medpol tables import` commands of `tables/README.md`.
+/// The `medpol tables import` commands of the section "The import commands" of
+/// `tables/README.md`: those of the shipped tables (the how-to sections have others).
 fn readme_commands() -> Vec<Vec<String>> {
     let readme = std::fs::read_to_string(root().join("tables/README.md")).unwrap();
-    let joined = readme.replace("\\\n", " ");
+    let section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("The import commands"))
+        .expect("tables/README.md has a section \"The import commands\"");
+    let joined = section.replace("\\\n", " ");
     joined
         .lines()
         .map(str::trim)
@@ -169,11 +194,11 @@ fn output_at(args: &[String]) -> usize {
         + 1
 }
 
-/// The source a command reads (after `--xml`, `--tsv` or `--local`).
+/// The source a command reads (after `--xml`, `--tsv`, `--local` or `--hcpcs`).
 fn source_of(args: &[String]) -> Option<String> {
     let at = args
         .iter()
-        .position(|a| ["--xml", "--tsv", "--local"].contains(&a.as_str()))?;
+        .position(|a| ["--xml", "--tsv", "--local", "--hcpcs"].contains(&a.as_str()))?;
     args.get(at + 1).cloned()
 }
 
@@ -252,6 +277,187 @@ fn the_xml_release_keeps_what_the_flat_list_had() {
     }
     assert!(gone < 100, "{gone} FY2025 codes are not billable in 2026");
     assert!(renamed < 300, "{renamed} descriptions changed");
+}
+
+/// The copies of CMS's alpha-numeric HCPCS file there are to check: the one
+/// `MEDPOL_HCPCS_SOURCE` names, else those in `../shared/tables/`.
+fn hcpcs_sources() -> Vec<PathBuf> {
+    if let Some(path) = std::env::var_os(HCPCS_SOURCE) {
+        return vec![PathBuf::from(path)];
+    }
+    let Ok(entries) = std::fs::read_dir(root().join("../shared/tables")) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.starts_with("HCPC") && n.contains("_ANWEB") && n.ends_with(".txt")
+            })
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The first day of the quarter a CMS file is named for: `HCPC2026_APR_ANWEB.txt` is in force
+/// from 2026-04-01 (an annual file, `HCPC2026_ANWEB.txt`, from January 1).
+fn quarter_of(file: &Path) -> String {
+    let name = file
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_ascii_uppercase();
+    let year = name
+        .get(4..8)
+        .filter(|y| y.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or_else(|| panic!("{name}: name the file HCPCyyyy_MON_ANWEB.txt, as CMS does"));
+    let month = [("_APR", "04"), ("_JUL", "07"), ("_OCT", "10")]
+        .iter()
+        .find(|(m, _)| name.contains(m))
+        .map_or("01", |(_, n)| n);
+    format!("{year}-{month}-01")
+}
+
+/// `medpol tables import --hcpcs`, as `tables/README.md` gives it.
+fn import_hcpcs(source: &Path, release: &str, effective: &str, table: &Path) -> Output {
+    medpol(&[
+        "tables",
+        "import",
+        "--hcpcs",
+        &source.display().to_string(),
+        "--system",
+        "hcpcs",
+        "--release",
+        release,
+        "--effective",
+        effective,
+        "--covers",
+        "ABCEGHJKLMPQRSTUV",
+        "-o",
+        &table.display().to_string(),
+    ])
+}
+
+/// Each copy of CMS's HCPCS file there is imports, and the table has what the file should:
+/// thousands of codes, the well-known ones with their descriptions, no dental (CDT) codes.
+fn the_cms_hcpcs_file_imports_whole() {
+    let dir = scratch("hcpcs");
+    for source in hcpcs_sources() {
+        let table = dir.path().join("hcpcs.mpt");
+        let effective = quarter_of(&source);
+        let out = import_hcpcs(&source, "hcpcs-check", &effective, &table);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let t = medpol::tables::Table::from_bytes(std::fs::read(&table).unwrap()).unwrap();
+        assert!(
+            (6_000..12_000).contains(&t.len()),
+            "{}: {} codes",
+            source.display(),
+            t.len()
+        );
+        for code in ["A0021", "E0100", "G0008", "J1100", "L0631", "V2020"] {
+            let e = t
+                .lookup(code)
+                .unwrap_or_else(|| panic!("{}: no {code}", source.display()));
+            assert!(
+                e.is_billable() && e.long().len() > 10,
+                "{code}: {}",
+                e.long()
+            );
+            assert!(e.short().is_some(), "{code} has no short description");
+        }
+        assert!(
+            t.lookup("J1100")
+                .unwrap()
+                .long()
+                .to_lowercase()
+                .contains("dexamethasone")
+        );
+        assert_eq!(t.prefix("D").count(), 0, "CDT codes are left out");
+    }
+}
+
+/// One record of CMS's alpha-numeric HCPCS file: code, record id, long and short description,
+/// the date added (columns 1, 11, 12, 92 and 269).
+fn hcpcs_record(code: &str, kind: char, long: &str, short: &str) -> String {
+    format!(
+        "{code:<10}{kind}{long:<80}{short:<28}{:149}{:<8}",
+        "", "19840101"
+    )
+}
+
+/// The CLI reads CMS's layout in its Windows-1252 bytes, and the codes commands read the table.
+fn tables_import_reads_the_cms_hcpcs_layout() {
+    let dir = scratch("hcpcs-layout");
+    let dir = dir.path();
+    let mut bytes = [
+        hcpcs_record(
+            "J1100",
+            '3',
+            "Injection, dexamethasone sodium phosphate, 1 mg",
+            "Dexamethasone sodium phos",
+        ),
+        hcpcs_record(
+            "J1110",
+            '3',
+            "Injection, dihydroergotamine mesylate, per 1 mg",
+            "Inj dihydroergotamine mesylt",
+        ),
+        hcpcs_record("J1110", '4', "(a continuation, for the layout)", ""),
+        hcpcs_record(
+            "GA",
+            '7',
+            "Waiver of liability statement issued as required by payer policy",
+            "Waiver of liability stmt",
+        ),
+        hcpcs_record(
+            "L0631",
+            '3',
+            "Lumbar-sacral orthosis, sagittal control",
+            "Lso sag r an/pos pnl pre ots",
+        ),
+    ]
+    .join("\r\n")
+    .into_bytes();
+    // A Windows-1252 apostrophe, which is not UTF-8.
+    let at = bytes.iter().position(|&b| b == b'(').unwrap();
+    bytes[at] = 0x92;
+    let source = dir.join("HCPC2026_JAN_ANWEB.txt");
+    std::fs::write(&source, bytes).unwrap();
+    let table = dir.join("hcpcs.mpt");
+    let table_s = table.display().to_string();
+    let out = import_hcpcs(&source, "hcpcs-2026-01", "2026-01-01", &table);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("3 codes (3 billable)"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let shown = text(&medpol(&["codes", "show", "J1110", "--table", &table_s]).stdout);
+    assert!(
+        shown.starts_with(
+            "J1110  Injection, dihydroergotamine mesylate, per 1 mg \u{2019}a continuation, for the layout)\n"
+        ),
+        "{shown}"
+    );
+    let out = medpol(&["codes", "show", "J1101", "--table", &table_s]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("did you mean:\n  J1110"),
+        "{}",
+        text(&out.stdout)
+    );
+    let listing = text(
+        &medpol(&[
+            "codes", "expand", "J11*", "--system", "hcpcs", "--table", &table_s,
+        ])
+        .stdout,
+    );
+    assert!(
+        listing.starts_with("J11* covers 2 billable codes (hcpcs-2026-01):"),
+        "{listing}"
+    );
 }
 
 // ------------------------------------------------------------------ the commands

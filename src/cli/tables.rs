@@ -22,7 +22,7 @@ pub enum Command {
 }
 
 #[derive(Args)]
-#[command(group(ArgGroup::new("source").required(true).args(["xml", "tsv", "local"])))]
+#[command(group(ArgGroup::new("source").required(true).args(["xml", "tsv", "local", "hcpcs"])))]
 pub struct Import {
     /// The CMS ICD-10-CM tabular XML.
     #[arg(long, value_name = "FILE")]
@@ -34,6 +34,10 @@ pub struct Import {
     /// A local YAML table (a project's own CPT/HCPCS codes and labels).
     #[arg(long, value_name = "FILE")]
     local: Option<PathBuf>,
+    /// CMS's alpha-numeric HCPCS file (fixed width, such as HCPC2026_JAN_ANWEB.txt): the codes
+    /// in force on the effective date, without the dental (CDT) codes.
+    #[arg(long, value_name = "FILE")]
+    hcpcs: Option<PathBuf>,
     /// The code system: icd10cm, icd10pcs, cpt or hcpcs.
     #[arg(long, value_parser = parse_system)]
     system: System,
@@ -89,19 +93,29 @@ fn import(args: Import) -> ExitCode {
     };
     type Importer =
         fn(&str, &str, &Release) -> Result<medpol::tables::TableData, import::ImportError>;
-    let (file, importer): (&Path, Importer) = match (&args.xml, &args.tsv, &args.local) {
-        (Some(f), _, _) => (f, import::icd10cm_xml),
-        (_, Some(f), _) => (f, import::tsv),
-        (_, _, Some(f)) => (f, import::local),
-        (None, None, None) => return fail("give the source with --xml, --tsv or --local"),
+    let (file, importer): (&Path, Importer) = match (&args.xml, &args.tsv, &args.local, &args.hcpcs)
+    {
+        (Some(f), _, _, _) => (f, import::icd10cm_xml),
+        (_, Some(f), _, _) => (f, import::tsv),
+        (_, _, Some(f), _) => (f, import::local),
+        (_, _, _, Some(f)) => (f, import::hcpcs),
+        (None, None, None, None) => {
+            return fail("give the source with --xml, --tsv, --local or --hcpcs");
+        }
     };
     let bytes = match read(file, medpol::input::Kind::Release) {
         Ok(b) => b,
         Err(code) => return code,
     };
     let name = file.display().to_string();
+    // CMS writes its fixed-width files in Windows-1252.
+    let decoded;
     let text = match std::str::from_utf8(&bytes) {
         Ok(t) => t,
+        Err(_) if args.hcpcs.is_some() => {
+            decoded = import::cms_text(&bytes);
+            &decoded
+        }
         Err(e) => {
             let line = bytes
                 .iter()

@@ -53,6 +53,8 @@ fn the_release_in_force_is_the_latest_effective_on_or_before_the_date() {
         Some("cpt-local")
     );
     assert_eq!(set.releases(System::Icd10Cm).count(), 2);
+    // No HCPCS table is shipped yet: no registry package carries CMS's file (tables/README.md,
+    // "HCPCS Level II"); a project imports one with `medpol tables import --hcpcs`.
     assert!(set.in_force(System::Hcpcs, date("2026-01-01")).is_none());
 }
 

@@ -21,7 +21,7 @@ use serde_saphyr::Spanned;
 use crate::codes::System;
 use crate::tables::data::{EntryData, TableData};
 
-use super::{At, ImportError, Release, code, no_repeats};
+use super::{At, ImportError, Release, code, flat_table};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -149,14 +149,7 @@ pub fn local(text: &str, file: &str, release: &Release) -> Result<TableData, Imp
             at_line,
         ));
     }
-    if rows.is_empty() {
-        return Err(at.file("no codes in the file"));
-    }
-    rows.sort_by(|a, b| a.0.code.cmp(&b.0.code));
-    no_repeats(at, &rows, |e| e.code.as_str())?;
-    let mut table = release.table(false);
-    table.entries = rows.into_iter().map(|(e, _)| e).collect();
-    Ok(table)
+    flat_table(at, release, rows, "no codes in the file")
 }
 
 #[cfg(test)]

@@ -6,10 +6,13 @@
 //!   (also `short_description` and `long_description`), and for CPT/HCPCS optionally `addon`
 //!   and `primaries`.
 //! - [`local`]: a local YAML table, such as a project's licensed CPT table.
+//! - [`hcpcs`]: CMS's alpha-numeric HCPCS file (fixed width, `HCPC2026_JAN_ANWEB.txt`), read
+//!   from its bytes with [`cms_text`].
 //!
 //! They take the text (the caller reads the file) and the file's name for messages. A
 //! malformed source gives an [`ImportError`] with the file and line, never a panic.
 
+mod hcpcs;
 mod local;
 mod tsv;
 mod xml;
@@ -21,6 +24,7 @@ use crate::types::Date;
 
 use super::TableData;
 
+pub use hcpcs::{HCPCS_COVERS, cms_text, hcpcs};
 pub use local::local;
 pub use tsv::tsv;
 pub use xml::icd10cm_xml;
@@ -121,6 +125,24 @@ fn code(system: System, written: &str) -> Result<String, String> {
 /// Text with its runs of white space made single spaces.
 fn tidy(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The table of a flat list's rows (each with its line): sorted by code, no code twice.
+/// `none` says what an empty list means.
+fn flat_table(
+    at: At<'_>,
+    release: &Release,
+    mut rows: Vec<(super::EntryData, usize)>,
+    none: &str,
+) -> Result<TableData, ImportError> {
+    if rows.is_empty() {
+        return Err(at.file(none));
+    }
+    rows.sort_by(|a, b| a.0.code.cmp(&b.0.code));
+    no_repeats(at, &rows, |e| e.code.as_str())?;
+    let mut table = release.table(false);
+    table.entries = rows.into_iter().map(|(e, _)| e).collect();
+    Ok(table)
 }
 
 /// Reports the first code written twice; entries must be sorted by code.
