@@ -47,6 +47,37 @@ impl<'d> Builder<'d> {
         Span::new(self.file, self.offset + s.start(), self.offset + s.end())
     }
 
+    /// The span of an expression's pair without the whitespace and comments after its last
+    /// token: the grammar skips them before trying an optional or repeated part that then
+    /// does not match, and the pair keeps them (`a and b` would otherwise run to the next
+    /// line's `and`). Expressions hold no strings, so a `//` or `*/` at the end is a comment.
+    fn expr_span(&self, pair: &P<'_>) -> Span {
+        let s = pair.as_span();
+        let text = pair.as_str();
+        let mut end = text.len();
+        loop {
+            let kept = text.get(..end).unwrap_or_default().trim_end();
+            end = kept.len();
+            if kept.ends_with("*/")
+                && let Some(open) = kept.rfind("/*")
+            {
+                end = open;
+                continue;
+            }
+            let line = kept.rfind('\n').map_or(0, |i| i + 1);
+            if let Some(i) = kept.get(line..).and_then(|l| l.find("//")) {
+                end = line + i;
+                continue;
+            }
+            break;
+        }
+        Span::new(
+            self.file,
+            self.offset + s.start(),
+            self.offset + s.start() + end,
+        )
+    }
+
     fn declaration(&mut self, pair: P<'_>) -> Option<Decl> {
         Some(match pair.as_rule() {
             Rule::policy_decl => Decl::Policy(self.policy(pair)?),
@@ -544,7 +575,7 @@ impl<'d> Builder<'d> {
     }
 
     fn expr(&mut self, pair: P<'_>) -> Option<Expr> {
-        let span = self.span(&pair);
+        let span = self.expr_span(&pair);
         let mut terms = Vec::new();
         for p in pair.into_inner().filter(|p| p.as_rule() == Rule::and_expr) {
             terms.push(self.and_expr(p)?);
@@ -559,7 +590,7 @@ impl<'d> Builder<'d> {
     }
 
     fn and_expr(&mut self, pair: P<'_>) -> Option<Expr> {
-        let span = self.span(&pair);
+        let span = self.expr_span(&pair);
         let mut terms = Vec::new();
         for p in pair.into_inner().filter(|p| p.as_rule() == Rule::not_expr) {
             terms.push(self.not_expr(p)?);
@@ -574,7 +605,7 @@ impl<'d> Builder<'d> {
     }
 
     fn not_expr(&mut self, pair: P<'_>) -> Option<Expr> {
-        let span = self.span(&pair);
+        let span = self.expr_span(&pair);
         let mut nots = 0usize;
         let mut predicate = None;
         for p in pair.into_inner() {
@@ -596,7 +627,7 @@ impl<'d> Builder<'d> {
     }
 
     fn predicate(&mut self, pair: P<'_>) -> Option<Expr> {
-        let span = self.span(&pair);
+        let span = self.expr_span(&pair);
         let mut inner = pair.into_inner().peekable();
         let first = inner.next()?;
         let mut tails = Vec::new();
@@ -749,7 +780,7 @@ impl<'d> Builder<'d> {
     }
 
     fn operand(&mut self, pair: P<'_>) -> Option<Operand> {
-        let span = self.span(&pair);
+        let span = self.expr_span(&pair);
         let mut inner = pair.into_inner();
         let first = inner.next()?;
         let conversion = match inner.next() {
