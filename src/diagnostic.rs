@@ -272,6 +272,21 @@ impl Diagnostic {
     }
 
     /// The span of the first primary label.
+    /// The message, then its help and notes, one a line (`help: ...`, `note: ...`): what a
+    /// form with one text per diagnostic (an editor's, a code-scanning service's) shows.
+    pub fn full_message(&self) -> String {
+        let mut text = self.message.clone();
+        if let Some(help) = &self.help {
+            text.push_str("\nhelp: ");
+            text.push_str(help);
+        }
+        for note in &self.notes {
+            text.push_str("\nnote: ");
+            text.push_str(note);
+        }
+        text
+    }
+
     pub fn primary_span(&self) -> Option<Span> {
         self.labels.iter().find(|l| l.primary).map(|l| l.span)
     }

@@ -40,7 +40,7 @@ enum Command {
     Check {
         /// Policy files or project folders (default: the project in the current folder).
         paths: Vec<PathBuf>,
-        /// How to report: a rich report, one line per problem, or JSON on standard output.
+        /// How to report: a rich report, one line per problem, JSON, SARIF 2.1.0 (code scanning) or GitHub workflow commands (pull-request annotations); all but the first on standard output.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
         /// Fail (exit 1) on warnings too.
@@ -92,6 +92,10 @@ enum Format {
     Human,
     Short,
     Json,
+    /// SARIF 2.1.0 on standard output, for code scanning.
+    Sarif,
+    /// GitHub Actions workflow commands on standard output, to annotate a pull request.
+    Github,
 }
 
 fn main() -> ExitCode {
@@ -169,7 +173,7 @@ fn check(paths: Vec<PathBuf>, shown: &Shown, options: &medpol::driver::Options) 
     };
     let errors = report.count(Severity::Error);
     let warnings = report.count(Severity::Warning);
-    let (diagnostics, counts) = if all || format == Format::Json {
+    let (diagnostics, counts) = if all || matches!(format, Format::Json | Format::Sarif) {
         (report.diagnostics, String::new())
     } else {
         render::first_of_each_code(&report.diagnostics, "`--all` shows every one")
@@ -197,6 +201,15 @@ fn check(paths: Vec<PathBuf>, shown: &Shown, options: &medpol::driver::Options) 
             &diagnostics,
             report.files,
         ),
+        Format::Sarif => {
+            render::sarif::write(std::io::stdout().lock(), &report.sources, &diagnostics)
+        }
+        Format::Github => {
+            let mut text = render::github::render(&report.sources, &diagnostics);
+            text.push_str(&counts);
+            text.push_str(&summary(errors, warnings, report.files));
+            std::io::stdout().write_all(text.as_bytes())
+        }
     };
     if let Err(e) = written
         && e.kind() != std::io::ErrorKind::BrokenPipe

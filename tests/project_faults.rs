@@ -20,17 +20,9 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write the file");
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn medpol(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_medpol"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("medpol runs")
-}
+#[path = "support/run.rs"]
+mod run;
+use run::{medpol, text};
 
 /// A policy file with one error, so that a report shows it was checked.
 const BROKEN: &str = "fact a: bool\ndefine d = a and nope\n";

@@ -208,15 +208,7 @@ fn to_lsp(computed: &Computed, file: Option<&SourceFile>, d: &Diagnostic) -> lsp
         (Some(file), Some(span)) => convert::range(file, span),
         _ => lsp_types::Range::default(),
     };
-    let mut message = d.message.clone();
-    if let Some(help) = &d.help {
-        message.push_str("\nhelp: ");
-        message.push_str(help);
-    }
-    for note in &d.notes {
-        message.push_str("\nnote: ");
-        message.push_str(note);
-    }
+    let message = d.full_message();
     let related: Vec<DiagnosticRelatedInformation> = d
         .labels
         .iter()

@@ -1,12 +1,15 @@
 //! Showing diagnostics: the edges of the pipeline.
 //!
-//! One model, three forms, each with its own library for its own job: [`human`] draws the rich
+//! One model, several forms, each with its own library for its own job: [`human`] draws the rich
 //! terminal report with miette; [`short`] writes one `file:line:col: severity[code]: message`
 //! line per diagnostic with codespan-reporting, which also maps every byte offset to a line and
-//! column for [`json`].
+//! column for [`json`], [`sarif`] (code scanning) and [`github`] (workflow commands that
+//! annotate a pull request).
 
+pub mod github;
 pub mod human;
 pub mod json;
+pub mod sarif;
 pub mod short;
 
 use std::collections::BTreeMap;
