@@ -226,3 +226,168 @@ fn github_commands_escape_what_ends_a_property_or_a_line() {
         .1;
     assert!(!message.contains('\n'));
 }
+
+/// The lines of an LCOV record that start with `tag:`, without it.
+fn lcov_values<'a>(record: &'a str, tag: &str) -> Vec<&'a str> {
+    record
+        .lines()
+        .filter_map(|l| l.strip_prefix(tag).and_then(|l| l.strip_prefix(':')))
+        .collect()
+}
+
+fn lcov_count(record: &str, tag: &str) -> usize {
+    lcov_values(record, tag)[0].parse().unwrap()
+}
+
+#[test]
+fn junit_lists_every_test_and_its_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let lcov = dir.path().join("failing.lcov");
+    let out = medpol(
+        &[
+            "test",
+            "--format",
+            "junit",
+            "--lcov",
+            lcov.to_str().unwrap(),
+            "tests/cases/test/failing.medpol",
+        ],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(1), "a test fails");
+    let xml = text(&out.stdout);
+    assert!(
+        xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"medpol\""),
+        "{xml}"
+    );
+    // Every element read back: the counts agree with the test cases and their failures.
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let (mut cases, mut failures, mut declared) = (0, 0, None);
+    loop {
+        match reader.read_event().unwrap() {
+            quick_xml::events::Event::Eof => break,
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                match e.name().as_ref() {
+                    "testcase" => cases += 1,
+                    "failure" => failures += 1,
+                    "testsuites" => {
+                        let attr = |name: &str| {
+                            e.try_get_attribute(name)
+                                .unwrap()
+                                .unwrap()
+                                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                .unwrap()
+                                .to_string()
+                        };
+                        declared = Some((attr("tests"), attr("failures")));
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(declared, Some((cases.to_string(), failures.to_string())));
+    assert_eq!(failures, 3, "{xml}");
+    assert!(xml.contains("got pending: needs `hospitalized`"), "{xml}");
+    // The LCOV record of the failing file: the counts agree with the lines.
+    let lcov = std::fs::read_to_string(lcov).unwrap();
+    let record = lcov
+        .split("end_of_record\n")
+        .find(|r| r.contains("SF:tests/cases/test/failing.medpol"))
+        .unwrap();
+    assert_eq!(lcov_count(record, "FNF"), lcov_values(record, "FN").len());
+    assert_eq!(lcov_count(record, "BRF"), lcov_values(record, "BRDA").len());
+    assert_eq!(lcov_count(record, "LF"), lcov_values(record, "DA").len());
+    let hit = |tag: &str, at: usize| {
+        lcov_values(record, tag)
+            .iter()
+            .filter(|v| v.split(',').nth(at) != Some("0"))
+            .count()
+    };
+    assert_eq!(lcov_count(record, "BRH"), hit("BRDA", 3));
+    assert_eq!(lcov_count(record, "LH"), hit("DA", 1));
+    // No test reaches rule `acute` of `coverage`: its line is not hit.
+    assert!(
+        lcov_count(record, "LH") < lcov_count(record, "LF"),
+        "{record}"
+    );
+}
+
+#[test]
+fn cobertura_of_the_shipped_policies_is_full_coverage() {
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("coverage.xml");
+    let lcov = dir.path().join("coverage.lcov");
+    let out = Command::new(env!("CARGO_BIN_EXE_medpol"))
+        .args([
+            "test",
+            "--cobertura",
+            xml.to_str().unwrap(),
+            "--lcov",
+            lcov.to_str().unwrap(),
+            "policies",
+        ])
+        .current_dir(root())
+        .env("SOURCE_DATE_EPOCH", "1800000000")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let xml = std::fs::read_to_string(xml).unwrap();
+    assert!(xml.contains("line-rate=\"1\"") || xml.contains("line-rate=\"1.0000\""));
+    assert!(
+        xml.contains("timestamp=\"1800000000000\""),
+        "{}",
+        &xml[..400]
+    );
+    // The totals are the sums of the lines' and branches' own counts.
+    let (mut lines, mut hit, mut branches) = (0, 0, 0);
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let mut declared = None;
+    loop {
+        match reader.read_event().unwrap() {
+            quick_xml::events::Event::Eof => break,
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                let attr = |name: &str| {
+                    e.try_get_attribute(name).unwrap().map(|a| {
+                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .unwrap()
+                            .to_string()
+                    })
+                };
+                match e.name().as_ref() {
+                    "coverage" => {
+                        declared = Some((attr("lines-valid"), attr("branches-valid")));
+                    }
+                    "line" => {
+                        lines += 1;
+                        hit += usize::from(attr("hits").as_deref() == Some("1"));
+                        if let Some(c) = attr("condition-coverage") {
+                            let total = c.split('/').nth(1).unwrap().trim_end_matches(')');
+                            branches += total.parse::<usize>().unwrap();
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(hit, lines, "every line of the shipped policies is hit");
+    let (_, declared_branches) = declared.unwrap();
+    assert_eq!(declared_branches, Some(branches.to_string()));
+    // The same coverage as `medpol test --coverage`: 120 leaves, every rule.
+    assert_eq!(branches, 120);
+    let lcov = std::fs::read_to_string(lcov).unwrap();
+    let brf: usize = lcov
+        .lines()
+        .filter_map(|l| l.strip_prefix("BRF:"))
+        .map(|v| v.parse::<usize>().unwrap())
+        .sum();
+    let lf: usize = lcov
+        .lines()
+        .filter_map(|l| l.strip_prefix("LF:"))
+        .map(|v| v.parse::<usize>().unwrap())
+        .sum();
+    assert_eq!((brf, lf), (120, 114));
+}

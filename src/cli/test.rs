@@ -18,11 +18,13 @@ use medpol::testing::{self, DecisionCoverage, Run, TestResult};
 
 use super::{USAGE, emit};
 
+mod reports;
+
 #[derive(Args)]
 pub struct Test {
     /// Policy files or project folders (default: the project in the current folder).
     paths: Vec<PathBuf>,
-    /// How to report: text, or JSON on standard output.
+    /// How to report: text, JSON, or JUnit XML (for CI services) on standard output.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
     /// Also report which rules and which leaves of the compiled decisions the tests reach,
@@ -33,19 +35,27 @@ pub struct Test {
     /// `--coverage`).
     #[arg(long, value_name = "P")]
     min_coverage: Option<f64>,
+    /// Also write rule and leaf coverage to this file as an LCOV tracefile (implies
+    /// `--coverage`).
+    #[arg(long, value_name = "FILE")]
+    lcov: Option<PathBuf>,
+    /// Also write rule and leaf coverage to this file as Cobertura XML (implies `--coverage`).
+    #[arg(long, value_name = "FILE")]
+    cobertura: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Human,
     Json,
+    Junit,
 }
 
 pub fn run(args: Test) -> ExitCode {
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
-        args.paths
+        args.paths.clone()
     };
     let checked = match driver::check_and_keep(&paths, &Options::default()) {
         Ok(c) => c,
@@ -80,7 +90,10 @@ pub fn run(args: Test) -> ExitCode {
         );
         return ExitCode::from(1);
     }
-    let coverage = args.coverage || args.min_coverage.is_some();
+    let coverage = args.coverage
+        || args.min_coverage.is_some()
+        || args.lcov.is_some()
+        || args.cobertura.is_some();
     let mut runs: Vec<(&CheckedProject, Run)> = Vec::new();
     for p in &checked.projects {
         let compiled = if coverage {
@@ -114,7 +127,16 @@ pub fn run(args: Test) -> ExitCode {
     let below = args
         .min_coverage
         .filter(|min| totals.rules.percent() < *min || totals.leaves.percent() < *min);
+    if let Err(e) = coverage_files(&args, &report.sources, &runs) {
+        eprintln!("error: {e}");
+        return ExitCode::from(USAGE);
+    }
     let lines = match args.format {
+        Format::Junit => vec![
+            reports::junit(&report.sources, &runs)
+                .trim_end()
+                .to_string(),
+        ],
         Format::Human => {
             let mut out = Vec::new();
             for (project, run) in &runs {
@@ -176,6 +198,35 @@ pub fn run(args: Test) -> ExitCode {
             ExitCode::SUCCESS
         },
     )
+}
+
+/// Writes the coverage files asked for.
+fn coverage_files(
+    args: &Test,
+    sources: &Sources,
+    runs: &[(&CheckedProject, Run)],
+) -> Result<(), String> {
+    let write = |path: &PathBuf, text: String| {
+        std::fs::write(path, text).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+    };
+    if let Some(path) = &args.lcov {
+        write(path, reports::lcov(sources, runs))?;
+    }
+    if let Some(path) = &args.cobertura {
+        // Cobertura's timestamp is in milliseconds; a build that must be reproducible sets
+        // SOURCE_DATE_EPOCH (seconds), as other tools read it.
+        let now = std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .map(|s| s * 1000)
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64)
+            });
+        write(path, reports::cobertura(sources, runs, now))?;
+    }
+    Ok(())
 }
 
 /// The tests of the files asked about, in source order.
