@@ -924,7 +924,7 @@ fn measurements_are_read_in_any_unit_of_their_dimension() {
     let artifact = shipped_artifact("ncd-100-1-bariatric");
     let coverage = artifact.decision("coverage").unwrap();
     let mut facts = Facts::new(artifact);
-    let base = r#""comorbidity": true, "failed_medical_treatment": true"#;
+    let base = r#""procedure": "43644", "service_date": "2025-01-06", "comorbidity": true, "failed_medical_treatment": true"#;
     for (bmi, outcome) in [
         (r#""35 kg/m2""#, "covered"),
         (r#"{"value": 34999, "unit": "g/m2"}"#, "not_covered"),

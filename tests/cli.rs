@@ -290,7 +290,7 @@ fn shipped_policies_reach_full_rule_and_leaf_coverage() {
     assert_eq!(doc["coverage"]["rules"]["percent"], 100.0);
     assert_eq!(doc["coverage"]["leaves"]["percent"], 100.0);
     assert_eq!(doc["coverage"]["below_minimum"], false);
-    assert_eq!(doc["coverage"]["decisions"].as_array().unwrap().len(), 14);
+    assert_eq!(doc["coverage"]["decisions"].as_array().unwrap().len(), 16);
 }
 
 #[test]

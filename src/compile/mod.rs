@@ -1567,8 +1567,16 @@ struct NodeSource {
 fn node_source(space: &Space<'_>, decision: &Decision, node: &INode) -> NodeSource {
     let mut exact = None;
     let mut fallback = None;
+    // `procedure not in S`, `kind != x`: a test written negated is a `not` over the test, both
+    // with the text of the whole; the text holds when the test inside does not.
+    let mut written_negated = std::collections::HashSet::new();
     for rule in &decision.rules {
         for e in space.program.walk(&[&rule.condition]) {
+            if let ExprKind::Not(inner) = &e.kind
+                && inner.span == e.span
+            {
+                written_negated.insert(e.span);
+            }
             let (fact, same) = match (&e.kind, &node.test) {
                 (
                     ExprKind::Relation(r),
@@ -1606,7 +1614,7 @@ fn node_source(space: &Space<'_>, decision: &Decision, node: &INode) -> NodeSour
             let source = NodeSource {
                 span: e.span,
                 rule: Some(rule.name.clone()),
-                agrees: agreement(space, node, e),
+                agrees: agreement(space, node, e).map(|a| a != written_negated.contains(&e.span)),
             };
             if source.agrees.is_some() {
                 return source;
@@ -1788,6 +1796,30 @@ mod tests {
             without_comment(r#"a "// not" b /* c */"#),
             r#"a "// not" b "#
         );
+    }
+
+    #[test]
+    fn a_test_written_negated_reads_the_other_way() {
+        let c = compile_text(
+            "fact procedure: code<cpt>\nfact product: enum { hmo, ppo, medicare }\n\
+             define other_code = procedure not in cpt { 22510 }\n\
+             decision d (first) {\n outcomes { lcd, plan, none }\n\
+             rule other when other_code then none\n\
+             rule medicare when product != hmo then lcd\n\
+             otherwise plan\n}\n",
+        );
+        let d = &c.artifact.document().decisions[0];
+        for (node, source) in d.nodes.iter().zip(&d.source_map.nodes) {
+            // The text is the test's opposite: `not in` holds for a code outside the set, and
+            // `!=` for the values but `hmo`, whichever way the test is compiled.
+            let (text, agrees) = match &node.test {
+                Test::CodeIn { .. } => ("procedure not in cpt { 22510 }", false),
+                Test::EnumIn { values } => ("product != hmo", values != &vec!["hmo".to_string()]),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(source.text, text);
+            assert_eq!(source.agrees, Some(agrees), "{text}: {:?}", node.test);
+        }
     }
 
     #[test]
