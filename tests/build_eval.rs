@@ -672,7 +672,8 @@ fn build_is_byte_identical_and_replaces_artifacts_whole() {
             "noridian-l34228-vertebral-augmentation.json",
             "noridian-l36575-total-knee-arthroplasty.json",
             "palmetto-l38276-hypoglossal-nerve-stimulation.json",
-            "palmetto-l38765-facet-joint.json"
+            "palmetto-l38765-facet-joint.json",
+            "palmetto-l38994-epidural-steroid-injections.json"
         ]
     );
     assert_eq!(
@@ -688,7 +689,8 @@ fn build_is_byte_identical_and_replaces_artifacts_whole() {
             "noridian-l36575-total-knee-arthroplasty.json",
             "notes.txt",
             "palmetto-l38276-hypoglossal-nerve-stimulation.json",
-            "palmetto-l38765-facet-joint.json"
+            "palmetto-l38765-facet-joint.json",
+            "palmetto-l38994-epidural-steroid-injections.json"
         ],
         "no temporary file is left behind"
     );

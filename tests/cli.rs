@@ -28,7 +28,7 @@ fn text(bytes: &[u8]) -> String {
 fn shipped_policies_check_clean_with_exit_0() {
     let out = medpol(&["check", "policies"], &root());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stderr), "checked 11 files: no problems\n");
+    assert_eq!(text(&out.stderr), "checked 12 files: no problems\n");
     assert!(out.stdout.is_empty());
 }
 
@@ -36,7 +36,7 @@ fn shipped_policies_check_clean_with_exit_0() {
 fn the_default_path_is_the_current_folder() {
     let out = medpol(&["check"], &root().join("policies"));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).starts_with("checked 11 files"));
+    assert!(text(&out.stderr).starts_with("checked 12 files"));
 }
 
 #[test]
@@ -290,7 +290,7 @@ fn shipped_policies_reach_full_rule_and_leaf_coverage() {
     assert_eq!(doc["coverage"]["rules"]["percent"], 100.0);
     assert_eq!(doc["coverage"]["leaves"]["percent"], 100.0);
     assert_eq!(doc["coverage"]["below_minimum"], false);
-    assert_eq!(doc["coverage"]["decisions"].as_array().unwrap().len(), 16);
+    assert_eq!(doc["coverage"]["decisions"].as_array().unwrap().len(), 17);
 }
 
 #[test]

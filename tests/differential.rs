@@ -361,7 +361,7 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_the_shipped_policies() {
     let (project, compiled) = shipped();
     assert_eq!(
         agree(&project.program, &project.tables, &compiled, 1024),
-        16,
+        17,
         "every decision of the shipped policies"
     );
 }
@@ -556,7 +556,7 @@ fn every_witness_patient_gets_its_leaf_from_the_interpreter() {
     let (project, compiled) = shipped();
     assert_eq!(
         witnesses_agree(&project.program, &project.tables, &compiled),
-        147
+        173
     );
 }
 

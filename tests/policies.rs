@@ -12,6 +12,6 @@ fn shipped_policies_check_clean() {
         report.diagnostics.is_empty(),
         "policies/ has findings:\n{shown}"
     );
-    assert_eq!(report.files, 11);
+    assert_eq!(report.files, 12);
     assert_eq!(report.count(Severity::Error), 0);
 }

@@ -486,14 +486,20 @@ pub fn witness_list(space: &Space<'_>, list: FactId, values: &[Option<u32>]) -> 
     Some(out)
 }
 
-/// The values an assignment gives the facts of the patient that counts' conditions read.
+/// The values an assignment gives the facts of the patient that counts' conditions read. A
+/// number is the one the witness patient gets ([`Space::number`]): a fact related to others
+/// (the date of service, with a pain's onset `4 weeks` before it) is solved with its group,
+/// not its class's sample, so a window ends where the patient's date of service is.
 fn outer_values(space: &Space<'_>, values: &[Option<u32>]) -> Item {
     let mut out = Item::new();
     for (v, var) in space.vars.iter().enumerate() {
         let class = values.get(v).copied().flatten().unwrap_or(0);
         let (fact, value) = match var {
-            Var::Numeric(f, d) => match d.samples.get(class as usize) {
-                Some(n) => (*f, Value::Num(*n)),
+            Var::Numeric(f, d) => match space
+                .number(*f, values)
+                .or_else(|| d.samples.get(class as usize).copied())
+            {
+                Some(n) => (*f, Value::Num(n)),
                 None => continue,
             },
             Var::Enum(f, _) => (*f, Value::Enum(class)),
