@@ -26,6 +26,9 @@ pub enum Command {
         #[command(flatten)]
         pick: Pick,
     },
+    /// Read a code table pasted from a printed policy (OCR damage and all) and print it as
+    /// `codes` blocks, with a report of every repair.
+    Import(super::paste::Import),
 }
 
 /// Which table to read.
@@ -46,6 +49,7 @@ pub fn run(command: Command) -> ExitCode {
     match command {
         Command::Show { code, pick } => show(&code, &pick),
         Command::Expand { pattern, pick } => expand(&pattern, &pick),
+        Command::Import(args) => super::paste::run(&args),
     }
 }
 
