@@ -14,7 +14,13 @@ use medpol::types::Date;
 use super::{NOT_FOUND, fail, parse_date, parse_system, table_set};
 
 /// The changes of each kind the human report shows; the JSON report has every one.
-const SHOWN_PER_KIND: usize = 20;
+fn shown_of(kind: ChangeKind) -> usize {
+    match kind {
+        // One a code of a table printed with lower-case `x`: a few say what happened.
+        ChangeKind::Normalised => 5,
+        _ => 20,
+    }
+}
 
 #[derive(Args)]
 pub struct Import {
@@ -160,7 +166,7 @@ fn human(imported: &Imported) -> String {
             shown = 0;
             hidden = 0;
         }
-        if shown < SHOWN_PER_KIND {
+        if shown < shown_of(change.kind) {
             out.push_str(&format!("{}: {change}\n", change.kind.name()));
             shown += 1;
         } else {

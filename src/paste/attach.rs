@@ -12,6 +12,8 @@ use super::{ChangeKind, Elem, Reader, Row, TextLine};
 /// How much a description's similarity counts against the layout's one point a line: a
 /// description the table confirms outweighs any layout.
 const DESCRIPTION_WEIGHT: f64 = 10.0;
+/// How alike a text and an unrelated description are by chance.
+const CHANCE: f64 = 0.5;
 /// Lines of text between two rows considered for each of them; the farther ones are left to
 /// neither.
 const MAX_SPAN: usize = 4;
@@ -298,34 +300,46 @@ impl Reader<'_> {
 
 /// How well a row's description reads with lines of text before and after it: its
 /// similarity to the table's description (of the code, or the best of the codes a damaged
-/// one may be), weighted, plus a point for each line that starts where a description starts
-/// (a capital) or continues where one continues (no capital), less one for each that does not.
+/// one may be) above chance, weighted, plus a point for each line that starts where a
+/// description starts (a capital) or continues where one continues (no capital), less one for
+/// each that does not. An unindented line that starts the description gets no point: a
+/// heading above a table looks the same.
 fn row_score(
     row: &Row,
     descriptions: &[(crate::codes::System, String, String)],
     before: &[TextLine],
     after: &[TextLine],
 ) -> f64 {
-    let mut parts: Vec<&str> = before.iter().map(|t| t.text.as_str()).collect();
+    // Each part, and whether it is an unindented line of text.
+    let mut parts: Vec<(&str, bool)> = before
+        .iter()
+        .map(|t| (t.text.as_str(), !t.indented))
+        .collect();
     if !row.own.is_empty() {
-        parts.push(&row.own);
+        parts.push((&row.own, false));
     }
-    parts.extend(row.after.iter().map(String::as_str));
-    parts.extend(after.iter().map(|t| t.text.as_str()));
+    parts.extend(row.after.iter().map(|p| (p.as_str(), false)));
+    parts.extend(after.iter().map(|t| (t.text.as_str(), !t.indented)));
     let layout: f64 = parts
         .iter()
         .enumerate()
-        .map(|(i, p)| {
+        .map(|(i, (p, loose))| {
             let starts = p.starts_with(|c: char| c.is_uppercase());
-            if starts == (i == 0) { 1.0 } else { -1.0 }
+            match (i == 0, starts) {
+                (true, true) if *loose => 0.0,
+                (true, true) | (false, false) => 1.0,
+                _ => -1.0,
+            }
         })
         .sum();
-    let text = normal(&parts.join(" "));
+    let texts: Vec<&str> = parts.iter().map(|(p, _)| *p).collect();
+    let text = normal(&texts.join(" "));
+    // Unrelated texts are some 0.2 to 0.4 alike: only what is above chance counts.
     let described = descriptions
         .iter()
         .map(|(_, _, d)| similarity(&text, d))
         .fold(0.0, f64::max);
-    DESCRIPTION_WEIGHT * described + layout
+    DESCRIPTION_WEIGHT * ((described - CHANCE) / (1.0 - CHANCE)).max(0.0) + layout
 }
 
 /// The score of a line of text left to no row: a heading-like line (unindented, a capital)

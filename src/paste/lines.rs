@@ -68,28 +68,23 @@ fn kind(raw: &str) -> Kind {
         return Kind::Blank;
     }
     let indented = raw.starts_with(char::is_whitespace);
-    // The code column: the first cell of a tab-separated line, else the start of the line.
-    let mut cells = raw.split('\t');
-    let (column, rest): (&str, Vec<&str>) = if raw.contains('\t') {
-        let first = cells.next().unwrap_or("");
-        (first, cells.collect())
-    } else {
-        (raw, Vec::new())
-    };
-    let words: Vec<&str> = column.split_whitespace().collect();
-    let tokens: Vec<String> = words
-        .iter()
-        .map_while(|w| code_like(w))
-        .map(str::to_string)
-        .collect();
-    let text = join(words.iter().skip(tokens.len()).copied().chain(rest));
+    // The code column: the first word, when it is a code candidate; more codes follow it
+    // (in columns, separated by tabs, spaces or commas) when they are well formed.
+    let words: Vec<&str> = raw.split_whitespace().collect();
+    let mut tokens: Vec<String> = Vec::new();
+    for word in &words {
+        match code_like(word) {
+            Some(t) if tokens.is_empty() || well_formed(t) => tokens.push(t.to_string()),
+            _ => break,
+        }
+    }
+    let text = words.get(tokens.len()..).unwrap_or(&[]).join(" ");
     // An indented line is a wrapped description unless it starts with a well-formed code
     // (a list of codes indented as a whole).
     let starts_with_code = tokens.first().is_some_and(|t| well_formed(t));
     if tokens.is_empty() || (indented && !starts_with_code) {
-        let all = join(raw.split('\t'));
         return Kind::Text {
-            text: all,
+            text: words.join(" "),
             indented,
         };
     }
@@ -99,18 +94,6 @@ fn kind(raw: &str) -> Kind {
         })
         .to_string();
     Kind::Row { tokens, text }
-}
-
-/// Words and cells joined by single spaces.
-fn join<'a>(parts: impl Iterator<Item = &'a str>) -> String {
-    let mut out = String::new();
-    for word in parts.flat_map(str::split_whitespace) {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    out
 }
 
 /// The token as a code candidate, without the punctuation around it (`22510,` `(C41.2)`):

@@ -32,7 +32,7 @@ mod lines;
 mod resolve;
 mod text;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde::Serialize;
@@ -297,6 +297,8 @@ struct Reader<'t> {
     rows: Vec<Row>,
     texts: Vec<TextLine>,
     blocks: Vec<Vec<Elem>>,
+    /// The codes read exactly anywhere in the paste.
+    taken: HashSet<String>,
     searches: usize,
     changes: Vec<Change>,
 }
@@ -314,6 +316,7 @@ pub fn import(bytes: &[u8], tables: &TableSet, options: &Options) -> Result<Impo
         rows: Vec::new(),
         texts: Vec::new(),
         blocks: Vec::new(),
+        taken: HashSet::new(),
         searches: 0,
         changes: Vec::new(),
     };
@@ -322,8 +325,17 @@ pub fn import(bytes: &[u8], tables: &TableSet, options: &Options) -> Result<Impo
         reader.invalid_utf8(bytes);
     }
     let lines = lines::read(&text);
-    let count = if text.is_empty() { 0 } else { lines.len() };
+    let count = text.lines().count();
     reader.lines(lines);
+    reader.taken = reader
+        .rows
+        .iter()
+        .flat_map(|r| &r.tokens)
+        .filter_map(|t| match &t.reading {
+            Reading::Code { code, .. } => Some(code.clone()),
+            _ => None,
+        })
+        .collect();
     reader.merge();
     reader.attach();
     let read = reader.resolve();
@@ -551,7 +563,7 @@ impl Reader<'_> {
             self.searches += 1;
             let near = self.near(row);
             let near: Vec<&str> = near.iter().map(String::as_str).collect();
-            resolve::candidates(&self.tables, &systems, &written, &near)
+            resolve::candidates(&self.tables, &systems, &written, &near, &self.taken)
         } else {
             Vec::new()
         };
@@ -661,6 +673,21 @@ impl Reader<'_> {
                     read.push((*system, other.code, line));
                     return;
                 }
+                if cased
+                    && own.is_none_or(|d| d != printed)
+                    && let Some(other) = self.digit_reading(*system, written, code)
+                {
+                    let release = self.tables.release(*system).unwrap_or("the table");
+                    self.unrecognised(
+                        line,
+                        written,
+                        &format!(
+                            "`{}` reads as `{code}` in upper case and as `{other}` with its lower-case letters read as the digits they look like; both are codes of {release} and nothing printed tells them apart",
+                            shown(written)
+                        ),
+                    );
+                    return;
+                }
                 if cased {
                     self.normalised(line, written, code);
                 }
@@ -736,7 +763,7 @@ impl Reader<'_> {
                 let candidates = self.candidates(row, token);
                 if !searched {
                     let why = format!("was not searched: more than {MAX_SEARCHES} damaged codes");
-                    self.unrecognised(line, written, &why);
+                    self.not_a_code(line, written, &why);
                     return;
                 }
                 match resolve::decide(&candidates, printed) {
@@ -752,7 +779,7 @@ impl Reader<'_> {
                         } else {
                             format!(" (nearest: {})", list.join(", "))
                         };
-                        self.unrecognised(line, written, &format!("{why}{closest}"));
+                        self.not_a_code(line, written, &format!("{why}{closest}"));
                     }
                 }
             }
@@ -777,10 +804,11 @@ impl Reader<'_> {
         self.searches += 1;
         let near = self.near(row);
         let near: Vec<&str> = near.iter().map(String::as_str).collect();
-        let others: Vec<Candidate> = resolve::candidates(&self.tables, &[system], written, &near)
-            .into_iter()
-            .filter(|c| !c.slips.is_empty() && c.description.as_deref() != Some(own))
-            .collect();
+        let others: Vec<Candidate> =
+            resolve::candidates(&self.tables, &[system], written, &near, &self.taken)
+                .into_iter()
+                .filter(|c| !c.slips.is_empty() && c.description.as_deref() != Some(own))
+                .collect();
         let mut texts: Vec<&str> = vec![own];
         texts.extend(others.iter().filter_map(|c| c.description.as_deref()));
         let described: Vec<&Candidate> =
@@ -794,18 +822,43 @@ impl Reader<'_> {
         }
     }
 
-    /// A candidate left out: `why` completes "`X` is not a code of the tables, and ...".
+    /// The code a written code with lower-case letters is when those that look like digits
+    /// are read as the digits (`0QUl3JZ`: `0QU13JZ`), when that is another code of the system.
+    fn digit_reading(&self, system: System, written: &str, code: &str) -> Option<String> {
+        let digits: String = written
+            .chars()
+            .map(|c| match c {
+                'l' | 'i' => '1',
+                'o' => '0',
+                's' => '5',
+                'z' => '2',
+                c => c.to_ascii_uppercase(),
+            })
+            .collect();
+        match resolve::read(&self.tables, &digits) {
+            Reading::Code { system: s, code: c } if s == system && c != code => Some(c),
+            _ => None,
+        }
+    }
+
+    /// A candidate left out, and why.
     fn unrecognised(&mut self, line: usize, written: &str, why: &str) {
         self.change(
             ChangeKind::Unrecognised,
             line,
             written,
             None,
-            format!(
-                "`{}` is not a code of the tables, and {why}: left out",
-                shown(written)
-            ),
+            format!("{why}: left out"),
         );
+    }
+
+    /// A damaged candidate left out: `why` completes "`X` is not a code of the tables, and".
+    fn not_a_code(&mut self, line: usize, written: &str, why: &str) {
+        let why = format!(
+            "`{}` is not a code of the tables, and {why}",
+            shown(written)
+        );
+        self.unrecognised(line, written, &why);
     }
 
     fn normalised(&mut self, line: usize, written: &str, code: &str) {

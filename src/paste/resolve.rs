@@ -2,6 +2,8 @@
 //! code a table of selected codes does not list, or damage; and for damage, which codes it may
 //! be and whether the evidence singles one out.
 
+use std::collections::HashSet;
+
 use crate::codes::{CodeForm, System, parse_code};
 use crate::codeset::table_in_force;
 use crate::tables::{Slip, SlipKind, Table, TableSet};
@@ -165,8 +167,9 @@ pub fn read(tables: &InForce<'_>, token: &str) -> Reading {
 pub struct Candidate {
     pub system: System,
     pub code: String,
-    /// The cost of the slips less the bonus for being a sibling of a code read near it;
-    /// lower is likelier.
+    /// The cost of the slips less the bonus for being a sibling of a code read near it (the
+    /// scale of `tables::Suggestion`: 100 is one plain edit, a factor of a hundred); lower is
+    /// likelier.
     pub cost: i64,
     /// The cost of the slips alone.
     pub slips_cost: u32,
@@ -193,63 +196,74 @@ impl Candidate {
     }
 }
 
-/// A code beside a sibling of a code read near it is likelier than one drawn from the whole
-/// table (the scale of `tables::Suggestion`: 100 is a factor of a hundred); the `k`-th nearest
-/// code (from 0) gives `2 / (k + 2)` of it. A code read near it gets nothing: printed again,
-/// it would be a duplicate (a continuation line is found by the description instead).
-const SIBLING_OF_NEAR: i64 = 100;
+/// A code that is a sibling of a code read near it (same parent) is likelier than another
+/// as near: a damaged code in a list is most often a neighbour's sibling. The bonus is one
+/// look-alike slip, so it singles out a sibling only among readings otherwise as near. A
+/// code read elsewhere in the paste gets none: printed again, it would be a duplicate (a
+/// continuation line is found by its description instead).
+const SIBLING_OF_NEAR: i64 = 25;
+/// Siblings of one code read near it considered at most.
+const MAX_SIBLINGS: usize = 64;
 
 /// The billable codes of the tables of `systems` that the written candidate may be, likeliest
-/// first; `near` are the codes read near it, closest first.
+/// first: the table's nearest codes and the siblings of the codes read near it (`near`), but
+/// not codes farther than about one plain edit per two characters.
 pub fn candidates(
     tables: &InForce<'_>,
     systems: &[System],
     written: &str,
     near: &[&str],
+    taken: &HashSet<String>,
 ) -> Vec<Candidate> {
+    let cap = 100 + 50 * written.chars().count() as u32;
     let mut out: Vec<Candidate> = Vec::new();
     for &system in systems {
         let Some(table) = tables.table(system) else {
             continue;
         };
-        let parents: Vec<Option<String>> = near
-            .iter()
-            .map(|c| {
-                table
-                    .lookup(c)
-                    .and_then(|e| e.parent())
-                    .map(|p| p.code().to_string())
-            })
+        let parent = |code: &str| {
+            table
+                .lookup(code)
+                .and_then(|e| e.parent())
+                .map(|p| p.code().to_string())
+        };
+        let parents: Vec<String> = near.iter().filter_map(|c| parent(c)).collect();
+        let mut codes: Vec<String> = table
+            .suggest(written)
+            .into_iter()
+            .filter(|s| s.billable)
+            .map(|s| s.code)
             .collect();
-        for s in table.suggest_near(written, near) {
-            if !s.billable || out.iter().any(|c| c.code == s.code) {
+        for p in &parents {
+            codes.extend(
+                table
+                    .children(p)
+                    .iter()
+                    .filter(|e| e.is_billable())
+                    .take(MAX_SIBLINGS)
+                    .map(|e| e.code().to_string()),
+            );
+        }
+        for code in codes {
+            if out.iter().any(|c| c.code == code) {
                 continue;
             }
-            let Some(cmp) = table.compare(written, &s.code) else {
+            let Some(cmp) = table.compare(written, &code).filter(|c| c.cost <= cap) else {
                 continue;
             };
-            let parent = table
-                .lookup(&s.code)
-                .and_then(|e| e.parent())
-                .map(|p| p.code().to_string());
-            let bonus = if near.contains(&s.code.as_str()) {
-                0
+            let sibling = parent(&code).is_some_and(|p| parents.contains(&p));
+            let bonus = if sibling && !taken.contains(&code) {
+                SIBLING_OF_NEAR
             } else {
-                parents
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| p.is_some() && **p == parent)
-                    .map(|(k, _)| SIBLING_OF_NEAR * 2 / (k as i64 + 2))
-                    .max()
-                    .unwrap_or(0)
+                0
             };
             out.push(Candidate {
                 system,
-                description: tables.description(system, &s.code).map(|d| normal(&d)),
-                code: s.code,
+                description: tables.description(system, &code).map(|d| normal(&d)),
                 cost: i64::from(cmp.cost) - bonus,
                 slips_cost: cmp.cost,
                 slips: cmp.slips,
+                code,
             });
         }
     }
@@ -337,7 +351,7 @@ pub fn decide(candidates: &[Candidate], description: &str) -> Decision {
     let rivals: Vec<&Candidate> = candidates
         .iter()
         .skip(1)
-        .filter(|c| c.cost < best.cost + MARGIN && !fewer_slips(best, c))
+        .filter(|c| (c.cost < best.cost + MARGIN && !fewer_slips(best, c)) || fewer_slips(c, best))
         .collect();
     let clear = rivals.is_empty();
     // A table of selected codes cannot say that no other code is as near: only a reading
