@@ -48,9 +48,12 @@ use resolve::{Candidate, Decision, Evidence, InForce, Reading};
 
 /// The largest input read, in bytes (`docs/limits.md`): some 40,000 rows of a printed table.
 pub const MAX_INPUT: usize = crate::input::Kind::Paste.limit() as usize;
-/// Damaged candidates searched in the tables at most; the rest are reported unsearched. A
-/// search walks a whole table: a few thousand fill seconds.
-const MAX_SEARCHES: usize = 400;
+/// Table searches for damaged candidates at most; the rest are reported unsearched. A search
+/// walks a whole table, some 20 ms: a hundred take two seconds.
+const MAX_SEARCHES: usize = 100;
+/// Table searches at most for codes whose printed description is not the table's (is it
+/// another code's?); the rest are kept with a note.
+const MAX_CHECKS: usize = 50;
 /// The set name when none is given.
 pub const DEFAULT_NAME: &str = "imported_codes";
 
@@ -300,6 +303,7 @@ struct Reader<'t> {
     /// The codes read exactly anywhere in the paste.
     taken: HashSet<String>,
     searches: usize,
+    checks: usize,
     changes: Vec<Change>,
 }
 
@@ -318,6 +322,7 @@ pub fn import(bytes: &[u8], tables: &TableSet, options: &Options) -> Result<Impo
         blocks: Vec::new(),
         taken: HashSet::new(),
         searches: 0,
+        checks: 0,
         changes: Vec::new(),
     };
     let text = String::from_utf8_lossy(bytes);
@@ -560,7 +565,7 @@ impl Reader<'_> {
         };
         let written = t.written.clone();
         let found = if self.searches < MAX_SEARCHES {
-            self.searches += 1;
+            self.searches += systems.len();
             let near = self.near(row);
             let near: Vec<&str> = near.iter().map(String::as_str).collect();
             resolve::candidates(&self.tables, &systems, &written, &near, &self.taken)
@@ -762,7 +767,9 @@ impl Reader<'_> {
                 let searched = self.searches < MAX_SEARCHES || t.candidates.is_some();
                 let candidates = self.candidates(row, token);
                 if !searched {
-                    let why = format!("was not searched: more than {MAX_SEARCHES} damaged codes");
+                    let why = format!(
+                        "was not searched: the paste has more damaged codes than {MAX_SEARCHES} searches of the tables cover"
+                    );
                     self.not_a_code(line, written, &why);
                     return;
                 }
@@ -798,10 +805,10 @@ impl Reader<'_> {
         printed: &str,
         own: &str,
     ) -> Option<Candidate> {
-        if self.searches >= MAX_SEARCHES {
+        if self.checks >= MAX_CHECKS {
             return None;
         }
-        self.searches += 1;
+        self.checks += 1;
         let near = self.near(row);
         let near: Vec<&str> = near.iter().map(String::as_str).collect();
         let others: Vec<Candidate> =

@@ -13,8 +13,8 @@ use super::text::{nearest, normal};
 
 /// The characters an ICD-10-PCS code can start with: its sections.
 const PCS_SECTIONS: &str = "0123456789BCDFGHX";
-/// A repair without a description to confirm it costs at most this much (100 is one plain
-/// edit; a look-alike slip 25, a letter read as its strokes 35).
+/// A repair without a description to confirm it has only slips a reader makes, costing at
+/// most this much (a look-alike slip 25, a letter read as its strokes 35, a smudge 55).
 const SLIP_LIMIT: u32 = 100;
 /// ... and is at least this much cheaper than any other candidate (one look-alike slip: `2`
 /// read for `Z` is a look-alike, `7` for `Z` only a similar shape), unless the other needs
@@ -354,10 +354,10 @@ pub fn decide(candidates: &[Candidate], description: &str) -> Decision {
         .filter(|c| (c.cost < best.cost + MARGIN && !fewer_slips(best, c)) || fewer_slips(c, best))
         .collect();
     let clear = rivals.is_empty();
-    // A table of selected codes cannot say that no other code is as near: only a reading
-    // slip is taken there.
-    let trusted = best.description.is_some() || best.only_reading_slips();
-    if best.slips_cost <= SLIP_LIMIT && clear && trusted {
+    // Without a description, only slips a reader makes are taken: a typist's edit (`R` for
+    // `8`) can make a code of almost anything.
+    let reading = best.only_reading_slips();
+    if best.slips_cost <= SLIP_LIMIT && clear && reading {
         return Decision::Repair(best.clone(), Evidence::Slips);
     }
     if !clear {
@@ -374,9 +374,12 @@ pub fn decide(candidates: &[Candidate], description: &str) -> Decision {
             close,
         );
     }
-    if !trusted {
+    if !reading {
         return Decision::Unrecognised(
-            "the table lists only some codes of its system, so a nearer code may exist".into(),
+            format!(
+                "its nearest code needs a typist's slip ({}), which is not taken without a printed description",
+                best.slips_text()
+            ),
             closest(1),
         );
     }

@@ -154,8 +154,10 @@ fn a_code_printed_beside_the_last_line_of_its_description_takes_the_lines_above(
 
 #[test]
 fn repairs_need_evidence_that_singles_one_code_out() {
-    let imported = import_text("C79.5I\nM4850XA\nM48.59XA\n0QSO3ZZ\n");
+    let imported = import_text("C79.5I\nM4850XA\nM48.59XA\n0QSO3ZZ\nOR0\n");
     let k = kinds(&imported);
+    // A typist's edit (`R` for `8`) is not taken without a printed description.
+    assert!(k.contains(&(ChangeKind::Unrecognised, Some(5))), "{k:?}");
     assert!(k.contains(&(ChangeKind::Repaired, Some(1))), "{k:?}");
     assert!(k.contains(&(ChangeKind::Repaired, Some(2))), "{k:?}");
     assert!(k.contains(&(ChangeKind::Unrecognised, Some(3))), "{k:?}");
@@ -244,5 +246,115 @@ fn every_change_message_is_one_line_in_lower_case_without_a_final_period() {
         let m = &c.message;
         assert!(!m.contains('\n') && !m.ends_with('.'), "{m}");
         assert!(!m.starts_with(|ch: char| ch.is_uppercase()), "{m}");
+    }
+}
+
+// ------------------------------------------------------------------ any input
+
+/// What a block of this date's policy expands to, by the checker and `codeset`, and the
+/// formatter's text of the policy.
+fn expanded(block: &Block) -> (Vec<String>, String, String) {
+    use crate::source::{SourceFile, Sources};
+    let policy = format!(
+        "policy \"p\" {{\n  title \"P\"\n  version \"1\"\n  effective 2026-06-01\n}}\n\n{}",
+        block.text
+    );
+    let mut sources = Sources::new();
+    let id = sources.add(SourceFile::new("p.medpol", None, policy.clone()));
+    let formatted = crate::format::format(id, &policy).unwrap_or_default();
+    let parsed = crate::syntax::parse(id, &policy);
+    let tables = TableSet::shipped();
+    let checked = crate::check::check(&[parsed.file], &crate::check::ImportMap::new(), tables, &[]);
+    let Ok(program) = checked.valid() else {
+        return (Vec::new(), formatted, policy);
+    };
+    // The releases' codes are read once for every case.
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<crate::codeset::CodeCache>> =
+        std::sync::OnceLock::new();
+    let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
+    let sets = cache.code_sets(program, Some(tables), Some(date()));
+    let members = sets.members(crate::ir::CodeSetId(0)).to_vec();
+    (members, formatted, policy)
+}
+
+/// Pieces a damaged paste is made of.
+const PIECES: &[&str] = &[
+    "\t",
+    "\n",
+    "\r\n",
+    " ",
+    "  ",
+    "x",
+    "O",
+    "I",
+    "l",
+    "-",
+    ".",
+    ",",
+    "WI",
+    "101",
+    "\u{0}",
+    "\u{c}",
+    "é",
+    "\u{fffd}",
+    "M48.5",
+    "M48.50xA",
+    "C79.5I",
+    "0QSO3ZZ",
+    "M80.08X-",
+    "22510",
+    "ICD-10-CM",
+    "Collapsed vertebra",
+    "fracture",
+    "initial encounter for",
+    "0123456789ABCDEFGHIJ0123456789",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Policy 484's table, damaged at random: the import never fails on it, every message is
+    /// one line, and every block is in the formatter's style and expands to exactly the
+    /// codes it says it read.
+    #[test]
+    fn any_damage_gives_sound_blocks(
+        edits in proptest::collection::vec(
+            (proptest::prelude::any::<proptest::sample::Index>(), 0..PIECES.len(), proptest::prelude::any::<bool>()),
+            0..12,
+        ),
+    ) {
+        let mut text = include_str!("../../tests/cases/import/484-as-printed.txt").to_string();
+        for (at, piece, delete) in edits {
+            let mut i = at.index(text.len() + 1);
+            while !text.is_char_boundary(i) {
+                i -= 1;
+            }
+            if delete {
+                let end = text.get(i..).and_then(|r| r.chars().next()).map_or(i, |c| i + c.len_utf8());
+                text.replace_range(i..end, "");
+            } else {
+                text.insert_str(i, PIECES[piece]);
+            }
+        }
+        let imported = import_text(&text);
+        for c in &imported.changes {
+            proptest::prop_assert!(!c.message.contains('\n'), "{}", c.message);
+        }
+        for block in &imported.blocks {
+            let (members, formatted, policy) = expanded(block);
+            proptest::prop_assert_eq!(&formatted, &policy);
+            proptest::prop_assert_eq!(&members, &block.codes);
+        }
+    }
+
+    /// Bytes of any kind: no panic, and whatever is read is sound.
+    #[test]
+    fn any_bytes_are_read_or_reported(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
+        let options = Options { system: None, date: date(), name: None };
+        let imported = import(&bytes, TableSet::shipped(), &options).unwrap();
+        for block in &imported.blocks {
+            let (members, _, _) = expanded(block);
+            proptest::prop_assert_eq!(&members, &block.codes);
+        }
     }
 }
