@@ -54,6 +54,8 @@ const MAX_SEARCHES: usize = 100;
 /// Table searches at most for codes whose printed description is not the table's (is it
 /// another code's?); the rest are kept with a note.
 const MAX_CHECKS: usize = 50;
+/// How far from a damaged code the codes that tell its system are looked for, in rows.
+const NEAR_ROWS: usize = 50;
 /// The set name when none is given.
 pub const DEFAULT_NAME: &str = "imported_codes";
 
@@ -522,9 +524,9 @@ impl Reader<'_> {
         out
     }
 
-    /// The systems of the codes read nearest a row.
+    /// The systems of the codes read nearest a row (within [`NEAR_ROWS`] rows).
     fn near_systems(&self, row: usize) -> Vec<System> {
-        for d in 1..=self.rows.len() {
+        for d in 1..=NEAR_ROWS {
             let mut found: Vec<System> = [row.checked_sub(d), row.checked_add(d)]
                 .into_iter()
                 .flatten()
@@ -551,6 +553,10 @@ impl Reader<'_> {
         let Reading::Damaged { systems } = &t.reading else {
             return Vec::new();
         };
+        // Past the budget nothing is searched, nor remembered as searched.
+        if self.searches >= MAX_SEARCHES {
+            return Vec::new();
+        }
         let systems = match self.tables.forced() {
             Some(s) => vec![s],
             None if !systems.is_empty() => systems.clone(),
@@ -564,14 +570,10 @@ impl Reader<'_> {
             }
         };
         let written = t.written.clone();
-        let found = if self.searches < MAX_SEARCHES {
-            self.searches += systems.len();
-            let near = self.near(row);
-            let near: Vec<&str> = near.iter().map(String::as_str).collect();
-            resolve::candidates(&self.tables, &systems, &written, &near, &self.taken)
-        } else {
-            Vec::new()
-        };
+        self.searches += systems.len();
+        let near = self.near(row);
+        let near: Vec<&str> = near.iter().map(String::as_str).collect();
+        let found = resolve::candidates(&self.tables, &systems, &written, &near, &self.taken);
         if let Some(t) = self.rows.get_mut(row).and_then(|r| r.tokens.get_mut(token)) {
             t.candidates = Some(found.clone());
         }
