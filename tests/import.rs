@@ -55,6 +55,10 @@ fn main() {
             an_input_past_the_limit_is_refused,
         ),
         test("usage_errors_exit_2", usage_errors_exit_2),
+        test(
+            "a_local_table_is_read_as_codes_show_reads_it",
+            a_local_table_is_read_as_codes_show_reads_it,
+        ),
     ];
     libtest_mimic::run(&args, trials).exit();
 }
@@ -380,4 +384,43 @@ fn usage_errors_exit_2() {
         );
         assert!(out.stdout.is_empty());
     }
+}
+
+fn a_local_table_is_read_as_codes_show_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = medpol::tables::import::Release {
+        system: medpol::codes::System::Hcpcs,
+        id: "hcpcs-mine".into(),
+        title: "Our HCPCS codes".into(),
+        effective: Date::parse("2025-01-01").unwrap(),
+        covers: "*".into(),
+    };
+    let yaml = "system: hcpcs\ncodes:\n  - code: C1062\n    short: Our label for an implant\n";
+    let data = medpol::tables::import::local(yaml, "mine.yaml", &release).unwrap();
+    let table = dir.path().join("mine.mpt");
+    std::fs::write(&table, data.to_bytes().unwrap()).unwrap();
+    // The table lists every HCPCS code (it covers `*`): `C1O62` is damage, and it is `C1062`,
+    // the only code one look-alike away.
+    let out = import(
+        &[
+            "-",
+            "--date",
+            "2026-06-01",
+            "--table",
+            table.to_str().unwrap(),
+        ],
+        b"HCPCS codes\nC1O62\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("checked against hcpcs-mine"), "{stdout}");
+    assert!(
+        stdout.contains("C1062   // Our label for an implant"),
+        "{stdout}"
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("repaired: line 2: `C1O62` is not a code; it is `C1062`"),
+        "{stderr}"
+    );
 }

@@ -26,8 +26,8 @@ pub enum Command {
         #[command(flatten)]
         pick: Pick,
     },
-    /// Read a code table pasted from a printed policy (OCR damage and all) and print it as
-    /// `codes` blocks, with a report of every repair.
+    /// Read a code table pasted from a printed policy into `codes` blocks, repairing OCR
+    /// damage only on evidence and reporting every change.
     Import(super::paste::Import),
 }
 
