@@ -649,11 +649,12 @@ impl Reader<'_> {
         let cased = written.bytes().any(|b| b.is_ascii_lowercase());
         match &t.reading {
             Reading::Code { system, code } => {
-                let own = self
+                let table_says = self
                     .tables
                     .description(*system, code)
-                    .map(|d| text::normal(&d))
-                    .filter(|d| !printed.is_empty() && d != printed);
+                    .map(|d| text::normal(&d));
+                let exact = !printed.is_empty() && table_says.as_deref() == Some(printed);
+                let own = table_says.filter(|_| !printed.is_empty() && !exact);
                 let differs = own
                     .as_deref()
                     .is_some_and(|d| text::similarity(printed, d) < text::MATCH);
@@ -681,8 +682,9 @@ impl Reader<'_> {
                     return;
                 }
                 if cased
-                    && own.is_none_or(|d| d != printed)
+                    && !exact
                     && let Some(other) = self.digit_reading(*system, written, code)
+                    && !self.printed_is_nearer(*system, code, &other, printed)
                 {
                     let release = self.tables.release(*system).unwrap_or("the table");
                     self.unrecognised(
@@ -829,6 +831,18 @@ impl Reader<'_> {
                 .map(|c| (*c).clone()),
             _ => None,
         }
+    }
+
+    /// Whether the printed description singles out `code` rather than `other`.
+    fn printed_is_nearer(&self, system: System, code: &str, other: &str, printed: &str) -> bool {
+        let normal = |c: &str| {
+            self.tables
+                .description(system, c)
+                .map(|d| text::normal(&d))
+                .unwrap_or_default()
+        };
+        let (mine, theirs) = (normal(code), normal(other));
+        !printed.is_empty() && text::nearest(printed, &[&mine, &theirs]) == Ok(0)
     }
 
     /// The code a written code with lower-case letters is when those that look like digits

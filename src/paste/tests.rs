@@ -358,3 +358,23 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_lower_case_letter_that_may_be_a_digit_is_read_only_with_a_description_to_say_which() {
+    // `l` is `L` or `1`: 0QSL3ZZ (right tarsal) and 0QS13ZZ (sacrum) both exist.
+    let imported = import_text("0QSl3ZZ\n");
+    assert!(imported.blocks.is_empty());
+    for (printed, code) in [
+        ("Reposition Right Tarsal, Percutaneous Approach", "0QSL3ZZ"),
+        ("Reposition Sacrum, Percutaneous Approach", "0QS13ZZ"),
+    ] {
+        let imported = import_text(&format!("0QSl3ZZ\t{printed}\n"));
+        assert_eq!(
+            imported.blocks[0].codes,
+            vec![code],
+            "{:?}",
+            imported.changes
+        );
+        assert!(imported.complete());
+    }
+}
