@@ -170,7 +170,7 @@ impl Reader<'_> {
             &token.written,
             Some(&c.code),
             format!(
-                "continuation of the description of `{}` on line {above_line}: “{}” completes the table's “{tail}”; {what} OCR of the same code{slips}: merged into it, not read as a code",
+                "continuation of the description of `{}` on line {above_line}: `{}` completes the table's “{tail}”; {what} OCR of the same code{slips}: merged into it, not read as a code",
                 c.code,
                 shown(&own)
             ),
@@ -279,7 +279,7 @@ impl Reader<'_> {
                     &t.text,
                     Some(&code),
                     format!(
-                        "`{code}` stands in text that is not a row of the table (“{}”): not read",
+                        "`{code}` stands in text that is not a row of the table (`{}`): not read",
                         shown(&t.text)
                     ),
                 ),
@@ -289,7 +289,7 @@ impl Reader<'_> {
                     &t.text,
                     None,
                     format!(
-                        "no code, and not part of a description: skipped (“{}”)",
+                        "no code, and not part of a description: skipped (`{}`)",
                         shown(&t.text)
                     ),
                 ),
