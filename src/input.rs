@@ -27,6 +27,9 @@ pub enum Kind {
     /// A file given to an importer (`medpol tables import`): the publishers' releases are
     /// large XML and text files.
     Release,
+    /// A code table pasted from a printed policy (`medpol codes import`): a few hundred rows,
+    /// some forty thousand at the most.
+    Paste,
 }
 
 impl Kind {
@@ -40,6 +43,7 @@ impl Kind {
             Kind::Artifact => 256 * MIB,
             Kind::Table => 256 * MIB,
             Kind::Release => 1024 * MIB,
+            Kind::Paste => 4 * MIB,
         }
     }
 
@@ -52,6 +56,7 @@ impl Kind {
             Kind::Artifact => "an artifact",
             Kind::Table => "a code table",
             Kind::Release => "a code release file",
+            Kind::Paste => "a pasted code table",
         }
     }
 }

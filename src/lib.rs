@@ -39,6 +39,7 @@ pub mod input;
 pub mod ir;
 #[cfg(feature = "cli")]
 pub mod lsp;
+pub mod paste;
 pub mod project;
 pub mod render;
 pub mod source;

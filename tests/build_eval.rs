@@ -25,9 +25,9 @@ fn medpol(args: &[&str]) -> Output {
         .expect("medpol runs")
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+#[path = "support/output.rs"]
+mod output;
+use output::{report, text};
 
 /// A fresh folder, removed when it is dropped, also by a failing test.
 fn temp(name: &str) -> tempfile::TempDir {
@@ -617,16 +617,6 @@ fn batch_cases() {
             insta::assert_snapshot!(report(&out));
         });
     });
-}
-
-/// A command's exit status and output, as the case snapshots hold them.
-fn report(out: &Output) -> String {
-    format!(
-        "exit {}\n--- stdout\n{}--- stderr\n{}",
-        out.status.code().unwrap_or(-1),
-        text(&out.stdout),
-        text(&out.stderr)
-    )
 }
 
 fn regex_escape(text: &str) -> String {

@@ -26,6 +26,9 @@ pub enum Command {
         #[command(flatten)]
         pick: Pick,
     },
+    /// Read a code table pasted from a printed policy into `codes` blocks, repairing OCR
+    /// damage only on evidence and reporting every change.
+    Import(super::paste::Import),
 }
 
 /// Which table to read.
@@ -46,6 +49,7 @@ pub fn run(command: Command) -> ExitCode {
     match command {
         Command::Show { code, pick } => show(&code, &pick),
         Command::Expand { pattern, pick } => expand(&pattern, &pick),
+        Command::Import(args) => super::paste::run(&args),
     }
 }
 

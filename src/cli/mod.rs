@@ -16,6 +16,7 @@ pub mod build;
 pub mod codes;
 pub mod eval;
 pub mod fmt;
+pub mod paste;
 pub mod tables;
 pub mod test;
 

@@ -357,6 +357,14 @@ impl Table {
         suggest::suggest(self, written, near)
     }
 
+    /// How a written code differs from one code of the table (`WI40.50XA` from `M48.50XA`:
+    /// `WI` for `M`, `0` for `8`), with the cost of those slips on the scale of
+    /// [`Table::suggest`]; `None` when the table has no such code or the written one is too
+    /// long to be a code.
+    pub fn compare(&self, written: &str, code: &str) -> Option<Suggestion> {
+        suggest::compare(&self.lookup(code)?, written)
+    }
+
     fn stored(&self, s: Stored) -> Entry<'_> {
         Entry {
             table: self,

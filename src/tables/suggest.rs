@@ -577,6 +577,25 @@ pub(crate) fn suggest(table: &Table, written: &str, near: &[&str]) -> Vec<Sugges
         .collect()
 }
 
+/// How a written code differs from one code of the table: the slips of their cheapest
+/// alignment and its cost (no header cost, no bonus); `None` when the written code is empty or
+/// too long to be a mangled code.
+pub(crate) fn compare(entry: &Entry<'_>, written: &str) -> Option<Suggestion> {
+    let written: Vec<char> = written.trim().chars().collect();
+    if written.is_empty() || written.len() > MAX_WRITTEN {
+        return None;
+    }
+    let mut grid = Grid::new(&written);
+    let (cost, slips) = grid.align(entry.code.as_bytes());
+    Some(Suggestion {
+        code: entry.code().to_string(),
+        billable: entry.is_billable(),
+        cost,
+        slips,
+        near: false,
+    })
+}
+
 fn header_cost(entry: &Entry<'_>) -> u32 {
     if entry.is_billable() { 0 } else { HEADER }
 }
