@@ -285,13 +285,14 @@ fn result<'a>(
     out
 }
 
-/// The facts an evaluation rests on (tested on its path, or still needed) that must be
-/// supported by clinical documentation.
+/// The facts an evaluation rests on (tested on its path, tested on the paths a missing fact
+/// leaves open, or still needed) that must be supported by clinical documentation.
 fn documentation<'a>(artifact: &'a Artifact, e: &Evaluation) -> Vec<&'a str> {
     artifact.documentation_needed(
         e.path
             .iter()
             .map(|s| s.fact)
+            .chain(e.tested.iter().copied())
             .chain(e.needed.iter().copied()),
     )
 }

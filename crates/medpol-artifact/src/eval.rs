@@ -236,6 +236,11 @@ pub struct Evaluation {
     pub needed: Vec<u32>,
     /// The tests taken from the root, in order, up to the leaf or the first missing fact.
     pub path: Vec<Step>,
+    /// Past the first missing fact: the facts of the tests the given facts answer on every
+    /// path the missing ones leave open, sorted (empty when no fact is missing). With `path`
+    /// and `needed`, every fact the result rests on: the documentation a decided result still
+    /// needs when a missing fact could not change it.
+    pub tested: Vec<u32>,
 }
 
 /// One test taken.
@@ -1185,6 +1190,7 @@ impl Decision {
                             leaves: Vec::new(),
                             needed: Vec::new(),
                             path: Vec::new(),
+                            tested: Vec::new(),
                         }
                     });
                 }
@@ -1194,6 +1200,7 @@ impl Decision {
             leaves: vec![at & !LEAF],
             needed: Vec::new(),
             path,
+            tested: Vec::new(),
         }
     }
 
@@ -1216,6 +1223,7 @@ impl Decision {
     ) -> Option<Evaluation> {
         let mut by_leaf = Diagram::default();
         let mut done: HashMap<u32, Ref2> = HashMap::new();
+        let mut tested: Vec<u32> = Vec::new();
         // Post-order without recursion: a hostile artifact may chain a million tests.
         let mut stack = vec![(start, false)];
         while let Some((at, expanded)) = stack.pop() {
@@ -1244,7 +1252,10 @@ impl Decision {
                 .map(|t| done.get(t).copied())
                 .collect::<Option<Vec<_>>>()?;
             let value = match known(node) {
-                Some(_) => *children.first()?,
+                Some(_) => {
+                    tested.push(node.fact);
+                    *children.first()?
+                }
                 None => by_leaf.make(node.var, children),
             };
             done.insert(at, value);
@@ -1290,10 +1301,13 @@ impl Decision {
             .collect();
         needed.sort_unstable();
         needed.dedup();
+        tested.sort_unstable();
+        tested.dedup();
         Some(Evaluation {
             leaves,
             needed,
             path,
+            tested,
         })
     }
 
