@@ -37,29 +37,6 @@ impl Run<'_> {
         rules: &[Node],
     ) -> Result<(), Stop> {
         let d = self.decision;
-        // The patients each rule decides: what it gives them is the decision's outcome.
-        let mut decides = Vec::with_capacity(rules.len());
-        let mut before = FALSE;
-        for (i, &n) in rules.iter().enumerate() {
-            let taken = match d.hit {
-                HitPolicy::First => before,
-                // Under `unique` any other rule that matches makes a conflict; under `any`,
-                // one with another outcome does.
-                HitPolicy::Unique | HitPolicy::Any => {
-                    let mut others = FALSE;
-                    for (j, &m) in rules.iter().enumerate() {
-                        let other_outcome =
-                            d.rules.get(j).map(|r| r.outcome) != d.rules.get(i).map(|r| r.outcome);
-                        if j != i && (d.hit == HitPolicy::Unique || other_outcome) {
-                            others = space.mdd.or(others, m)?;
-                        }
-                    }
-                    others
-                }
-            };
-            decides.push(space.mdd.diff(n, taken)?);
-            before = space.mdd.or(before, n)?;
-        }
         // Each (outcome, fact, set) once, with the rules that name it, in order.
         let mut groups: Vec<(Option<OutcomeId>, Use, Vec<usize>)> = Vec::new();
         for (i, r) in d.rules.iter().enumerate() {
@@ -76,6 +53,11 @@ impl Run<'_> {
                 }
             }
         }
+        // Nothing listed (most decision tables): no diagram work at all.
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let decides = self.decides(space, rules)?;
         for (outcome, u, which) in groups {
             self.in_time()?;
             let mut reach = FALSE;
@@ -108,6 +90,60 @@ impl Run<'_> {
             self.diagnostics.push(diag);
         }
         Ok(())
+    }
+
+    /// The patients each rule decides, whose outcome is then the rule's: under `first`, those
+    /// no earlier rule matches; under `unique`, those no other rule matches; under `any`,
+    /// those no rule with another outcome matches. Linear in the rules: the other rules are
+    /// unions of prefixes and suffixes, or of the other outcomes' rules.
+    fn decides(&self, space: &mut Space<'_>, rules: &[Node]) -> Result<Vec<Node>, Stop> {
+        let d = self.decision;
+        // before[i]: the rules before rule i; after[i]: the rules after it.
+        let mut before = Vec::with_capacity(rules.len());
+        let mut acc = FALSE;
+        for &r in rules {
+            before.push(acc);
+            acc = space.mdd.or(acc, r)?;
+        }
+        let mut after = Vec::with_capacity(rules.len());
+        let mut acc = FALSE;
+        for &r in rules.iter().rev() {
+            after.push(acc);
+            acc = space.mdd.or(acc, r)?;
+        }
+        after.reverse();
+        let outcome = |i: usize| d.rules.get(i).and_then(|r| r.outcome);
+        let mut by_outcome: Vec<(Option<OutcomeId>, Node)> = Vec::new();
+        if d.hit == HitPolicy::Any {
+            for (i, &r) in rules.iter().enumerate() {
+                match by_outcome.iter_mut().find(|(o, _)| *o == outcome(i)) {
+                    Some((_, acc)) => *acc = space.mdd.or(*acc, r)?,
+                    None => by_outcome.push((outcome(i), r)),
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(rules.len());
+        for (i, &r) in rules.iter().enumerate() {
+            let (earlier, later) = (
+                before.get(i).copied().unwrap_or(FALSE),
+                after.get(i).copied().unwrap_or(FALSE),
+            );
+            let taken = match d.hit {
+                HitPolicy::First => earlier,
+                HitPolicy::Unique => space.mdd.or(earlier, later)?,
+                HitPolicy::Any => {
+                    let mut others = FALSE;
+                    for (o, acc) in &by_outcome {
+                        if *o != outcome(i) {
+                            others = space.mdd.or(others, *acc)?;
+                        }
+                    }
+                    others
+                }
+            };
+            out.push(space.mdd.diff(r, taken)?);
+        }
+        Ok(out)
     }
 
     /// The classes of the fact's codes that lie in the set (none when the analysis did not
