@@ -159,7 +159,7 @@ fn analyse_describes_who_gets_what() {
     assert!(text.starts_with("decision prior_auth (unique)\n"), "{text}");
     assert!(text.contains("  not_required\n"), "{text}");
     assert!(
-        text.contains("by `outpatient_open`: procedures has any of `vertebroplasty` + `sacroplasty`, setting == outpatient, product in { ppo, indemnity, medicare_ppo }"),
+        text.contains("by `outpatient_open`: policy_service, setting == outpatient, product in { ppo, indemnity, medicare_ppo }"),
         "{text}"
     );
     let json = std::process::Command::new(env!("CARGO_BIN_EXE_medpol"))
@@ -219,11 +219,11 @@ fn analyse_cli(file: &str, decision: &str) -> String {
 fn a_difference_is_described_the_way_round_it_is_written() {
     let text = analyse_cli("tests/cases/describe/difference-as-written.medpol", "d");
     assert!(
-        text.contains("- by `chronic`: severe, service_date - onset >= 84 days\n"),
+        text.contains("- by `chronic`: service_date - onset >= 84 days, severe\n"),
         "{text}"
     );
     assert!(
-        text.contains("- by `otherwise`: service_date - onset < 84 days\n"),
+        text.contains("- by `otherwise`: not (service_date - onset >= 84 days and severe)\n"),
         "{text}"
     );
 }
@@ -245,23 +245,25 @@ fn groups_that_differ_in_one_fact_are_described_as_one() {
 }
 
 #[test]
-fn groups_leave_out_conditions_their_rule_does_not_need() {
+fn the_coverage_of_policy_484_reads_in_its_own_terms() {
     let text = analyse_cli("policies/bcbsma-484.medpol", "coverage");
-    // Sacroplasty comes first: whatever else is true of the patient.
+    // Definitions stay whole (one group, not one per CPT and PCS path), rules of one outcome
+    // do not exclude each other, and an earlier rule is left out only where it overlaps.
     assert!(
-        text.contains("    - by `sacroplasty`: procedures has any of `sacroplasty`\n"),
+        text.contains("    - by `sacroplasty`: procedures has any sacroplasty or (procedures has none vertebroplasty_primary and facility_procedures has any sacral_augmentation_pcs)\n"),
         "{text}"
     );
     assert!(
-        text.contains(
-            "    - by `sacroplasty`: procedures has none of `vertebroplasty_primary`, facility_procedures has any of `sacral_augmentation_pcs`\n"
-        ),
+        text.contains("    - by `other_procedure`: not vertebroplasty_claim, procedures has none sacroplasty, facility_procedures has none sacral_augmentation_pcs\n"),
         "{text}"
     );
     assert!(
-        text.contains("    - by `medicare_members`: procedures has none of `sacroplasty`, procedures has any of `vertebroplasty_primary`, product in { medicare_hmo, medicare_ppo }\n"),
+        text.contains("    - by `otherwise`: vertebroplasty_claim, not medicare, not (osteoporotic_fracture and conservative_care >= 6 weeks and certain_and_not_prophylactic), "),
         "{text}"
     );
+    // At most 8 groups for each outcome (the target); here one per rule.
+    let groups = text.lines().filter(|l| l.starts_with("    - ")).count();
+    assert_eq!(groups, 7, "{text}");
 }
 
 /// Every example patient the analysis prints (in its findings) and every witness of the

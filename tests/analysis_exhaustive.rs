@@ -1021,8 +1021,11 @@ fn sound(
 fn run(seed: u64, count: usize) -> Result<usize, String> {
     let mut rng = Rng::new(seed);
     let tables = TableSet::shipped().clone();
+    // Describing each decision checks, in debug builds, that every outcome's groups hold
+    // exactly its patients (`analyse::describe`): on every random policy too.
     let options = Options {
         tables: Some(tables.clone()),
+        describe: true,
         ..Options::default()
     };
     let mut compared = 0;

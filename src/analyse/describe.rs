@@ -1,24 +1,24 @@
-//! Which patients get which outcome, in a few readable conditions per group.
+//! Which patients get which result of a decision, in the policy's own terms.
 //!
-//! The decision is compiled to one diagram whose terminals are its rules (the rule that
-//! decides, by the decision's hit policy) and "no outcome". For each outcome, the paths to its
-//! rules' terminals are listed, each edge labelled with every value leading the same way, so a
-//! path reads as one condition per fact: `conservative_care >= 6 weeks`, `product in { hmo,
-//! pos }`.
+//! A group is a rule's condition as written (its definitions and `at least k of` named whole)
+//! with the rules that would take its patients first left out (`not (...)`), each part
+//! simplified by what the others already say: a part the rest implies is dropped, and a part
+//! of a condition the rest decides becomes `true` or `false` and folds away. Rules with the
+//! same outcome never exclude each other, so alternatives that lead to one outcome stay
+//! alternatives and need no negation. Every simplification is decided exactly on the
+//! decision's diagrams, and the groups of each result are checked to hold exactly its patients
+//! (among those the constraints allow) before they are given.
 
 use serde::Serialize;
 
-use super::domain::Region;
 use super::mdd::{Exhausted, FALSE, Node, TRUE, Terminal};
-use super::space::{Space, Var, quantity_text};
+use super::space::Space;
+use crate::ast::{CmpOp, Quantifier};
 use crate::ir::*;
 use crate::types::Type;
 
-/// At most this many groups of patients are listed per outcome.
+/// At most this many groups of patients are listed per result.
 pub const MAX_GROUPS: usize = 50;
-
-/// At most this many paths of a diagram are read per rule before groups are merged.
-const MAX_PATHS: usize = 400;
 
 /// The patients of one decision, by outcome.
 #[derive(Debug, Clone, Serialize)]
@@ -28,12 +28,14 @@ pub struct Summary {
     pub outcomes: Vec<OutcomeGroups>,
     /// Patients no rule decides (when there is no `otherwise`).
     pub undecided: Option<OutcomeGroups>,
+    /// Patients rules that disagree both match (under `unique` and `any`).
+    pub conflicts: Option<OutcomeGroups>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OutcomeGroups {
     pub outcome: String,
-    /// Each group: the conditions its patients meet, one per fact it depends on.
+    /// Each group: the conditions its patients meet, all of them.
     pub groups: Vec<Group>,
     /// Groups not listed beyond [`MAX_GROUPS`].
     pub more: usize,
@@ -41,551 +43,563 @@ pub struct OutcomeGroups {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Group {
-    /// The rule that decides these patients, or `otherwise`.
+    /// The rule that decides these patients, `otherwise`, or (for a conflict) the rules that
+    /// disagree; empty for patients no rule decides.
     pub rule: String,
     pub conditions: Vec<Condition>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Condition {
-    pub fact: String,
-    /// The condition as a policy would write it: `conservative_care >= 6 weeks`.
+    /// The condition as a policy would write it: `conservative_care >= 6 weeks`,
+    /// `not (diagnoses has any spinal_malignancy and severe_pain)`.
     pub text: String,
 }
 
-/// Builds the summary of a decision whose rules are compiled (constrained to `allowed`).
+/// A decision as the describer reads it: rules whose conditions are over the space's program
+/// (which, for `medpol diff`, holds two versions of a policy side by side).
+pub struct View<'a> {
+    pub hit: HitPolicy,
+    /// Each rule: its name, condition and outcome (an index into the caller's outcomes).
+    pub rules: Vec<(&'a str, &'a Expr, usize)>,
+    pub otherwise: Option<usize>,
+    /// How many outcomes there are: results `0..outcomes` are outcomes, then
+    /// [`View::no_outcome`] and [`View::conflict`].
+    pub outcomes: usize,
+}
+
+impl View<'_> {
+    pub fn no_outcome(&self) -> usize {
+        self.outcomes
+    }
+
+    pub fn conflict(&self) -> usize {
+        self.outcomes + 1
+    }
+
+    /// The view of a decision of the program.
+    pub fn of(decision: &Decision) -> View<'_> {
+        View {
+            hit: decision.hit,
+            rules: decision
+                .rules
+                .iter()
+                .filter_map(|r| Some((r.name.as_str(), &r.condition, r.outcome?.index())))
+                .collect(),
+            otherwise: decision
+                .otherwise
+                .as_ref()
+                .and_then(|o| o.outcome)
+                .map(|o| o.index()),
+            outcomes: decision.outcomes.len(),
+        }
+    }
+}
+
+/// A group as conditions of the model: the patients who meet all of `items`.
+#[derive(Debug, Clone)]
+pub struct Described {
+    pub rule: String,
+    pub items: Vec<Expr>,
+}
+
+/// For each result (outcomes, then no outcome, then conflict): the patients among `allowed`
+/// who get it. `rules` are the rules' diagrams, in the view's order.
+pub fn regions(
+    space: &mut Space<'_>,
+    view: &View<'_>,
+    rules: &[Node],
+    allowed: Node,
+) -> Result<Vec<Node>, Exhausted> {
+    let results = view.outcomes + 2;
+    let (none, conflict) = (view.no_outcome() as u32, view.conflict() as u32);
+    let term = |space: &mut Space<'_>, k: u32| space.mdd.terminal(Terminal::Result(k));
+    let mut root = term(space, none);
+    match view.hit {
+        HitPolicy::First => {
+            for (&(_, _, o), &r) in view.rules.iter().zip(rules).rev() {
+                let t = term(space, o as u32);
+                root = space.mdd.select(r, t, root)?;
+            }
+        }
+        // The state of a patient so far: no rule, one outcome, or a conflict. Under `unique`
+        // a second rule conflicts whatever its outcome; under `any` only another outcome.
+        HitPolicy::Unique | HitPolicy::Any => {
+            for (&(_, _, o), &r) in view.rules.iter().zip(rules) {
+                let mut map = std::collections::HashMap::new();
+                for t in space.mdd.terminals_of(root) {
+                    let after = match space.mdd.terminal_value(t) {
+                        Some(Terminal::Result(k)) if k == none => o as u32,
+                        Some(Terminal::Result(k))
+                            if k == o as u32 && view.hit == HitPolicy::Any =>
+                        {
+                            k
+                        }
+                        _ => conflict,
+                    };
+                    let image = term(space, after);
+                    map.insert(t, image);
+                }
+                let matched = space.mdd.map_terminals(root, &map)?;
+                root = space.mdd.select(r, matched, root)?;
+            }
+        }
+    }
+    if let Some(o) = view.otherwise {
+        let mut map = std::collections::HashMap::new();
+        let from = term(space, none);
+        let to = term(space, o as u32);
+        map.insert(from, to);
+        root = space.mdd.map_terminals(root, &map)?;
+    }
+    let terminals = space.mdd.terminals_of(root);
+    let mut out = Vec::with_capacity(results);
+    for k in 0..results as u32 {
+        let mut map = std::collections::HashMap::new();
+        for &t in &terminals {
+            let hit = space.mdd.terminal_value(t) == Some(Terminal::Result(k));
+            map.insert(t, if hit { TRUE } else { FALSE });
+        }
+        let region = space.mdd.map_terminals(root, &map)?;
+        out.push(space.mdd.and(region, allowed)?);
+    }
+    Ok(out)
+}
+
+/// The groups of each result (see [`regions`]), checked against the regions: `Err` when the
+/// budget runs out, or when a description would not hold exactly its result's patients (a bug
+/// in medpol, which debug builds stop at).
+pub fn describe(
+    space: &mut Space<'_>,
+    view: &View<'_>,
+    allowed: Node,
+) -> Result<Vec<Vec<Described>>, Exhausted> {
+    let mut rules = Vec::with_capacity(view.rules.len());
+    for (_, e, _) in &view.rules {
+        let n = space.condition(e)?;
+        rules.push(space.mdd.and(n, allowed)?);
+    }
+    let regions = regions(space, view, &rules, allowed)?;
+    let mut out: Vec<Vec<Described>> = vec![Vec::new(); view.outcomes + 2];
+    let overlaps = |space: &mut Space<'_>, a: Node, b: Node| -> Result<bool, Exhausted> {
+        Ok(space.mdd.and(a, b)? != FALSE)
+    };
+    for (i, &(name, cond, o)) in view.rules.iter().enumerate() {
+        let mut items = conjuncts(cond);
+        for (j, &(_, other, p)) in view.rules.iter().enumerate() {
+            let takes = match view.hit {
+                HitPolicy::First => j < i && p != o,
+                HitPolicy::Unique => j != i,
+                HitPolicy::Any => p != o,
+            };
+            let (a, b) = (rules.get(i).copied(), rules.get(j).copied());
+            if takes && overlaps(space, a.unwrap_or(FALSE), b.unwrap_or(FALSE))? {
+                items.extend(conjuncts(&not(other.clone())));
+            }
+        }
+        if let (Some(items), Some(groups)) = (simplify_all(space, items, allowed)?, out.get_mut(o))
+        {
+            groups.push(Described {
+                rule: name.to_string(),
+                items,
+            });
+        }
+    }
+    // The patients no rule takes: those of `otherwise` (rules with its outcome need not be
+    // left out, except under `unique`, where two of them conflict), or of no outcome.
+    let rest = view.otherwise.unwrap_or(view.no_outcome());
+    let mut items = Vec::new();
+    for &(_, other, p) in &view.rules {
+        if view.otherwise != Some(p) || view.hit == HitPolicy::Unique {
+            items.extend(conjuncts(&not(other.clone())));
+        }
+    }
+    if let (Some(items), Some(groups)) = (simplify_all(space, items, allowed)?, out.get_mut(rest)) {
+        groups.push(Described {
+            rule: if view.otherwise.is_some() {
+                "otherwise".to_string()
+            } else {
+                String::new()
+            },
+            items,
+        });
+    }
+    if view.hit != HitPolicy::First {
+        for (i, &(a, ca, o)) in view.rules.iter().enumerate() {
+            for (j, &(b, cb, p)) in view.rules.iter().enumerate().skip(i + 1) {
+                if view.hit == HitPolicy::Any && p == o {
+                    continue;
+                }
+                let (na, nb) = (rules.get(i).copied(), rules.get(j).copied());
+                if !overlaps(space, na.unwrap_or(FALSE), nb.unwrap_or(FALSE))? {
+                    continue;
+                }
+                let mut items = conjuncts(ca);
+                items.extend(conjuncts(cb));
+                let found = simplify_all(space, items, allowed)?;
+                if let (Some(items), Some(groups)) = (found, out.get_mut(view.conflict())) {
+                    groups.push(Described {
+                        rule: format!("{a}` and `{b}"),
+                        items,
+                    });
+                }
+            }
+        }
+    }
+    // Exact, or nothing: each result's groups hold its patients and no others.
+    for (groups, &region) in out.iter().zip(&regions) {
+        let mut union = FALSE;
+        for g in groups {
+            let n = conjunction(space, &g.items)?;
+            union = space.mdd.or(union, n)?;
+        }
+        if space.mdd.and(union, allowed)? != region {
+            debug_assert!(false, "internal error: a description is not exact");
+            return Err(Exhausted);
+        }
+    }
+    Ok(out)
+}
+
+/// The diagram of a group.
+pub fn conjunction(space: &mut Space<'_>, items: &[Expr]) -> Result<Node, Exhausted> {
+    let mut acc = TRUE;
+    for e in items {
+        let n = space.condition(e)?;
+        acc = space.mdd.and(acc, n)?;
+    }
+    Ok(acc)
+}
+
+/// Builds the summary of a decision (its rules compiled, constrained to `allowed`).
 pub(super) fn summarise(
     space: &mut Space<'_>,
     decision: &Decision,
-    rules: &[Node],
     allowed: Node,
 ) -> Result<Summary, Exhausted> {
-    // One terminal per rule and one for otherwise; "no outcome" is FALSE.
-    let mut result = match decision.otherwise {
-        Some(_) => space.mdd.terminal(Terminal::Otherwise),
-        None => FALSE,
-    };
-    for (i, &r) in rules.iter().enumerate().rev() {
-        let t = space.mdd.terminal(Terminal::Rule(RuleId(i as u32)));
-        result = space.mdd.select(r, t, result)?;
-    }
-    // Outside the constraints nothing is described.
-    result = space.mdd.select(allowed, result, FALSE)?;
-    let undecided = if decision.otherwise.is_none() {
-        let decided = rules
+    let view = View::of(decision);
+    let described = describe(space, &view, allowed)?;
+    let program = space.program;
+    let listed = |name: String, groups: &[Described]| OutcomeGroups {
+        outcome: name,
+        groups: groups
             .iter()
-            .try_fold(FALSE, |acc, &r| space.mdd.or(acc, r))?;
-        Some(space.mdd.diff(allowed, decided)?)
-    } else {
-        None
-    };
-    let mut outcomes = Vec::new();
-    for (o, outcome) in decision.outcomes.iter().enumerate() {
-        let mut groups = Vec::new();
-        let mut more = 0;
-        let mut targets: Vec<(Node, String)> = Vec::new();
-        for (i, r) in decision.rules.iter().enumerate() {
-            if r.outcome == Some(OutcomeId(o as u32)) {
-                targets.push((
-                    space.mdd.terminal(Terminal::Rule(RuleId(i as u32))),
-                    r.name.clone(),
-                ));
-            }
-        }
-        if decision
-            .otherwise
-            .as_ref()
-            .is_some_and(|ow| ow.outcome == Some(OutcomeId(o as u32)))
-        {
-            targets.push((
-                space.mdd.terminal(Terminal::Otherwise),
-                "otherwise".to_string(),
-            ));
-        }
-        for (target, rule) in targets {
-            let paths = merge(space, paths_to(space, result, target, MAX_PATHS));
-            let mut region = std::collections::HashMap::new();
-            for t in space.mdd.terminals_of(result) {
-                region.insert(t, if t == target { TRUE } else { FALSE });
-            }
-            let region = space.mdd.map_terminals(result, &region)?;
-            for path in widen(space, paths, region, allowed)? {
-                if groups.len() == MAX_GROUPS {
-                    more += 1;
-                    continue;
-                }
-                groups.push(Group {
-                    rule: rule.clone(),
-                    conditions: describe_path(space, &path),
-                });
-            }
-        }
-        outcomes.push(OutcomeGroups {
-            outcome: outcome.name.clone(),
-            groups,
-            more,
-        });
-    }
-    let undecided = match undecided {
-        Some(source) if source != FALSE => {
-            let paths = merge(space, paths_to(space, source, TRUE, MAX_PATHS));
-            let paths = widen(space, paths, source, allowed)?;
-            let more = paths.len().saturating_sub(MAX_GROUPS);
-            Some(OutcomeGroups {
-                outcome: "no outcome".to_string(),
-                groups: paths
+            .take(MAX_GROUPS)
+            .map(|g| Group {
+                rule: g.rule.clone(),
+                conditions: g
+                    .items
                     .iter()
-                    .take(MAX_GROUPS)
-                    .map(|p| Group {
-                        rule: String::new(),
-                        conditions: describe_path(space, p),
+                    .map(|e| Condition {
+                        text: text(program, e),
                     })
                     .collect(),
-                more,
             })
-        }
-        _ => None,
+            .collect(),
+        more: groups.len().saturating_sub(MAX_GROUPS),
+    };
+    let empty = Vec::new();
+    let at = |k: usize| described.get(k).unwrap_or(&empty);
+    let outcomes = decision
+        .outcomes
+        .iter()
+        .enumerate()
+        .map(|(o, outcome)| listed(outcome.name.clone(), at(o)))
+        .collect();
+    let some = |name: &str, k: usize| {
+        let groups = at(k);
+        (!groups.is_empty()).then(|| listed(name.to_string(), groups))
     };
     Ok(Summary {
         decision: decision.name.clone(),
         hit: decision.hit.name(),
         outcomes,
-        undecided,
+        undecided: some("no outcome", view.no_outcome()),
+        conflicts: some("conflict", view.conflict()),
     })
 }
 
-/// One path: for each variable tested on it, the values that lead along it.
-type Path = Vec<(u32, Vec<u32>)>;
+fn not(e: Expr) -> Expr {
+    let span = e.span;
+    Expr {
+        kind: ExprKind::Not(Box::new(e)),
+        span,
+    }
+}
 
-/// Paths from `root` to `target`, grouping the values of each test by the child they lead to;
-/// at most `limit`. Depth-first with an explicit stack (a path is at most one test per
-/// variable long).
-fn paths_to(space: &Space<'_>, root: Node, target: Node, limit: usize) -> Vec<Path> {
-    let reach = reaching(space, root, target);
+/// The parts of a condition that must all hold: an `and`'s, a negated `or`'s negated, and
+/// double negations removed; definitions stay whole.
+pub fn conjuncts(e: &Expr) -> Vec<Expr> {
     let mut out = Vec::new();
-    let mut stack: Vec<(Node, Path)> = vec![(root, Vec::new())];
-    while let Some((node, path)) = stack.pop() {
-        if out.len() >= limit {
-            break;
-        }
-        if node == target {
-            out.push(path);
-            continue;
-        }
-        let Some((var, children)) = space.mdd.test(node) else {
-            continue;
-        };
-        // Edges grouped by child, in the order of their first value.
-        let mut edges: Vec<(Node, Vec<u32>)> = Vec::new();
-        for (v, &child) in children.iter().enumerate() {
-            if child == FALSE && target != FALSE {
-                continue;
+    let mut stack: Vec<(Expr, bool)> = vec![(e.clone(), false)];
+    while let Some((e, negated)) = stack.pop() {
+        match (e.kind, negated) {
+            (ExprKind::And(es), false) | (ExprKind::Or(es), true) => {
+                stack.extend(es.into_iter().rev().map(|x| (x, negated)));
             }
-            match edges.iter_mut().find(|(c, _)| *c == child) {
-                Some((_, vs)) => vs.push(v as u32),
-                None => edges.push((child, vec![v as u32])),
-            }
-        }
-        for (child, values) in edges.into_iter().rev() {
-            if !reach.contains(&child) {
-                continue;
-            }
-            let mut p = path.clone();
-            p.push((var, values));
-            stack.push((child, p));
+            (ExprKind::Not(inner), n) => stack.push((*inner, !n)),
+            (ExprKind::Const(true), false) | (ExprKind::Const(false), true) => {}
+            (kind, false) => out.push(Expr { kind, span: e.span }),
+            (kind, true) => out.push(not(Expr { kind, span: e.span })),
         }
     }
     out
 }
 
-/// Groups that differ in one fact only become one: their values of that fact are joined, and
-/// a fact that then takes every value is no condition at all. A diagram tests facts in a fixed
-/// order, so a rule often reaches its terminal by paths that differ only in a fact tested
-/// before it (`diagnoses has any spinal_malignancy` and `has none`); listed apart they read as
-/// many groups where the policy has one. Paths are disjoint, so joining them is exact.
-fn merge(space: &Space<'_>, paths: Vec<Path>) -> Vec<Path> {
-    let mut cubes: Vec<Path> = paths;
-    // Every value of a variable: a cube without the variable.
-    let all = |var: u32| -> Vec<u32> { (0..space.mdd.domain(var)).collect() };
-    let values_of = |cube: &Path, var: u32| -> Vec<u32> {
-        cube.iter()
-            .find(|(v, _)| *v == var)
-            .map_or_else(|| all(var), |(_, vs)| vs.clone())
-    };
-    loop {
-        let mut joined = None;
-        'search: for (i, a) in cubes.iter().enumerate() {
-            for (j, b) in cubes.iter().enumerate().skip(i + 1) {
-                let mut vars: Vec<u32> = a.iter().chain(b.iter()).map(|(v, _)| *v).collect();
-                vars.sort_unstable();
-                vars.dedup();
-                let mut differing = vars.iter().filter(|&&v| values_of(a, v) != values_of(b, v));
-                if let (Some(&var), None) = (differing.next(), differing.next()) {
-                    joined = Some((i, j, var));
-                    break 'search;
-                }
-            }
-        }
-        let Some((i, j, var)) = joined else { break };
-        let b = cubes.remove(j);
-        let Some(a) = cubes.get_mut(i) else { break };
-        let mut values = values_of(a, var);
-        values.extend(values_of(&b, var));
-        values.sort_unstable();
-        values.dedup();
-        a.retain(|(v, _)| *v != var);
-        if values.len() < space.mdd.domain(var) as usize {
-            let at = a.partition_point(|(v, _)| *v < var);
-            a.insert(at, (var, values));
-        }
-    }
-    cubes
-}
-
-/// Drops the conditions a group does not need: those that only keep out patients the
-/// constraints already exclude (`fracture_age >= 6 weeks` beside `conservative_care >= 6
-/// weeks` when care starts after the fracture). A condition is dropped when the group without
-/// it still holds, among the patients the constraints allow, only patients of `region`; then
-/// groups inside another are left out. Widened groups may share patients; every patient of the
-/// region is still in one of them.
-fn widen(
+/// The parts, each simplified by what the others say (one after another, twice, so each
+/// step keeps the patients of the whole); `None` when no patient meets them.
+pub fn simplify_all(
     space: &mut Space<'_>,
-    cubes: Vec<Path>,
-    region: Node,
-    allowed: Node,
-) -> Result<Vec<Path>, Exhausted> {
-    let mut out: Vec<Path> = Vec::with_capacity(cubes.len());
-    for mut cube in cubes {
-        let mut k = 0;
-        while k < cube.len() {
-            let mut without = cube.clone();
-            without.remove(k);
-            let mut node = allowed;
-            for (var, values) in &without {
-                let lit = space.mdd.literal(*var, |x| values.contains(&x))?;
-                node = space.mdd.and(node, lit)?;
-            }
-            if space.mdd.diff(node, region)? == FALSE {
-                cube = without;
-            } else {
-                k += 1;
-            }
-        }
-        out.push(cube);
+    items: Vec<Expr>,
+    context: Node,
+) -> Result<Option<Vec<Expr>>, Exhausted> {
+    let mut items = items;
+    let mut nodes = Vec::with_capacity(items.len());
+    for e in &items {
+        nodes.push(space.condition(e)?);
     }
-    // A group whose every condition is as narrow as another's or narrower is inside it.
-    let inside = |a: &Path, b: &Path| {
-        b.iter().all(|(var, bv)| {
-            a.iter()
-                .find(|(v, _)| v == var)
-                .is_some_and(|(_, av)| av.iter().all(|x| bv.contains(x)))
-        })
+    for _ in 0..2 {
+        let mut i = 0;
+        while i < items.len() {
+            let mut ctx = context;
+            for (j, &n) in nodes.iter().enumerate() {
+                if j != i {
+                    ctx = space.mdd.and(ctx, n)?;
+                }
+            }
+            if ctx == FALSE {
+                return Ok(None);
+            }
+            let Some(e) = items.get(i) else { break };
+            let e = simplify(space, e, ctx)?;
+            match e.kind {
+                ExprKind::Const(true) => {
+                    items.remove(i);
+                    nodes.remove(i);
+                    continue;
+                }
+                ExprKind::Const(false) => return Ok(None),
+                _ => {}
+            }
+            // A part that became an `and` gives its parts to the group.
+            let parts = conjuncts(&e);
+            let mut part_nodes = Vec::with_capacity(parts.len());
+            for p in &parts {
+                part_nodes.push(space.condition(p)?);
+            }
+            let n = parts.len();
+            items.splice(i..=i, parts);
+            nodes.splice(i..=i, part_nodes);
+            i += n.max(1);
+        }
+    }
+    // A group of no parts is every patient the context allows.
+    if items.is_empty() && context == FALSE {
+        return Ok(None);
+    }
+    // Repeated parts (the same definition negated for two rules) are said once.
+    let mut seen = std::collections::HashSet::new();
+    let mut kept = Vec::with_capacity(items.len());
+    for (e, n) in items.into_iter().zip(nodes) {
+        if seen.insert(n) {
+            kept.push(e);
+        }
+    }
+    Ok(Some(kept))
+}
+
+/// A condition with what `context` decides of it taken out: `true` where the context implies
+/// it, `false` where it excludes it; else its parts simplified the same way.
+fn simplify(space: &mut Space<'_>, e: &Expr, context: Node) -> Result<Expr, Exhausted> {
+    let n = space.condition(e)?;
+    let constant = |b: bool| Expr {
+        kind: ExprKind::Const(b),
+        span: e.span,
     };
-    let mut kept: Vec<Path> = Vec::with_capacity(out.len());
-    for (i, a) in out.iter().enumerate() {
-        let covered = out
-            .iter()
-            .enumerate()
-            .any(|(j, b)| j != i && inside(a, b) && (!inside(b, a) || j < i));
-        if !covered {
-            kept.push(a.clone());
-        }
+    if space.mdd.and(context, n)? == FALSE {
+        return Ok(constant(false));
     }
-    Ok(kept)
-}
-
-/// The nodes under `root` from which `target` can be reached: one pass, children first.
-fn reaching(space: &Space<'_>, root: Node, target: Node) -> std::collections::HashSet<Node> {
-    let mut reach = std::collections::HashSet::new();
-    for n in space.mdd.nodes_of(root) {
-        let hit = n == target
-            || space
-                .mdd
-                .test(n)
-                .is_some_and(|(_, children)| children.iter().any(|c| reach.contains(c)));
-        if hit {
-            reach.insert(n);
-        }
+    if space.mdd.diff(context, n)? == FALSE {
+        return Ok(constant(true));
     }
-    reach
-}
-
-fn describe_path(space: &Space<'_>, path: &Path) -> Vec<Condition> {
-    let mut out: Vec<Condition> = Vec::new();
-    for (var, values) in path {
-        let Some(v) = space.vars.get(*var as usize) else {
-            continue;
-        };
-        let name = match v {
-            Var::Bool(f) | Var::Enum(f, _) | Var::Numeric(f, _) | Var::Code(f, _) => {
-                space.program.fact_name(*f).to_string()
-            }
-            Var::ClassCount { fact, .. } => space.program.fact_name(*fact).to_string(),
-            Var::Term { left, right, .. } => format!(
-                "{} - {}",
-                space.program.fact_name(*left),
-                space.program.fact_name(*right)
-            ),
-            Var::Count(t, _) => space.terms.get(*t).map_or_else(
-                || lost_name("a count").to_string(),
-                |t| space.program.count_text(t.list, t.filter.as_ref()),
-            ),
-        };
-        let text = match v {
-            Var::Bool(_) => {
-                if values == &[1] {
-                    name.clone()
-                } else {
-                    format!("not {name}")
-                }
-            }
-            Var::Enum(_, e) => {
-                let names: Vec<&str> = values
-                    .iter()
-                    .map(|x| space.program.enum_value(*e, *x))
-                    .collect();
-                match names.as_slice() {
-                    [one] => format!("{name} == {one}"),
-                    _ => format!("{name} in {{ {} }}", names.join(", ")),
-                }
-            }
-            Var::Numeric(f, d) => {
-                numeric_text(&name, space.program.fact(*f).map(|x| x.ty), d, values)
-            }
-            Var::Code(f, _) => code_text(space, *f, &name, values),
-            Var::ClassCount {
-                fact,
-                class,
-                states,
-                ..
-            } => class_text(space, *fact, &name, *class, *states, values),
-            Var::Term {
-                left,
-                right,
-                calendar,
-                domain,
-            } => {
-                let ty = match calendar {
-                    true => Some(Type::Quantity(crate::types::Unit::Month)),
-                    false => space
-                        .program
-                        .fact(*left)
-                        .map(|x| crate::ir::difference_type(x.ty)),
-                };
-                // The model keeps the fact declared first on the left; a difference compared
-                // only with values at most zero reads the other way round, as it was written:
-                // `service_date - onset >= 84 days`, not `onset - service_date <= -84 days`.
-                // Calendar months are counted from the right fact, so they keep their side.
-                match negated(domain).filter(|_| !calendar) {
-                    Some(flipped) => {
-                        let last = domain.regions.len().saturating_sub(1) as u32;
-                        let mut reversed: Vec<u32> =
-                            values.iter().map(|v| last.saturating_sub(*v)).collect();
-                        reversed.sort_unstable();
-                        let name = format!(
-                            "{} - {}",
-                            space.program.fact_name(*right),
-                            space.program.fact_name(*left)
-                        );
-                        numeric_text(&name, ty, &flipped, &reversed)
+    Ok(match &e.kind {
+        ExprKind::And(es) => match simplify_all(space, es.clone(), context)? {
+            None => constant(false),
+            Some(mut parts) if parts.len() == 1 => parts.remove(0),
+            Some(parts) => Expr {
+                kind: ExprKind::And(parts),
+                span: e.span,
+            },
+        },
+        ExprKind::Or(es) => {
+            let mut parts = es.clone();
+            let mut i = 0;
+            while i < parts.len() {
+                let mut others = FALSE;
+                for (j, p) in parts.iter().enumerate() {
+                    if j != i {
+                        let pn = space.condition(p)?;
+                        others = space.mdd.or(others, pn)?;
                     }
-                    None => numeric_text(&name, ty, domain, values),
                 }
+                let not_others = space.mdd.not(others)?;
+                let ctx = space.mdd.and(context, not_others)?;
+                let Some(p) = parts.get(i) else { break };
+                let p = simplify(space, p, ctx)?;
+                match p.kind {
+                    ExprKind::Const(false) => {
+                        parts.remove(i);
+                        continue;
+                    }
+                    ExprKind::Const(true) => return Ok(constant(true)),
+                    _ => {}
+                }
+                if let Some(slot) = parts.get_mut(i) {
+                    *slot = p;
+                }
+                i += 1;
             }
-            Var::Count(_, d) => numeric_text(&name, Some(Type::Int), d, values),
-        };
-        out.push(Condition { fact: name, text });
-    }
-    out
-}
-
-/// The domain of `-x`, when every bound of `x`'s is at most zero and one is below: the
-/// regions in reverse order, each bound negated.
-fn negated(d: &super::domain::NumericDomain) -> Option<super::domain::NumericDomain> {
-    let zero = crate::types::Num::from_int(0);
-    let bounds: Vec<crate::types::Num> = d
-        .regions
-        .iter()
-        .flat_map(|r| match r {
-            Region::Point(p) => vec![*p],
-            Region::Between(a, b) => a.iter().chain(b).copied().collect(),
-        })
-        .collect();
-    if !(bounds.iter().all(|x| *x <= zero) && bounds.iter().any(|x| *x < zero)) {
-        return None;
-    }
-    let neg = |x: crate::types::Num| zero.checked_sub(x);
-    let regions = d
-        .regions
-        .iter()
-        .rev()
-        .map(|r| {
-            Some(match r {
-                Region::Point(p) => Region::Point(neg(*p)?),
-                Region::Between(a, b) => Region::Between(
-                    match b {
-                        Some(x) => Some(neg(*x)?),
-                        None => None,
-                    },
-                    match a {
-                        Some(x) => Some(neg(*x)?),
-                        None => None,
-                    },
-                ),
-            })
-        })
-        .collect::<Option<Vec<_>>>()?;
-    let samples = d
-        .samples
-        .iter()
-        .rev()
-        .map(|x| neg(*x))
-        .collect::<Option<Vec<_>>>()?;
-    Some(super::domain::NumericDomain { regions, samples })
-}
-
-/// A set of regions as comparisons: contiguous runs become one interval each.
-fn numeric_text(
-    name: &str,
-    ty: Option<Type>,
-    d: &super::domain::NumericDomain,
-    values: &[u32],
-) -> String {
-    let mut runs: Vec<(u32, u32)> = Vec::new();
-    for &v in values {
-        match runs.last_mut() {
-            Some((_, end)) if *end + 1 == v => *end = v,
-            _ => runs.push((v, v)),
+            match parts.len() {
+                0 => constant(false),
+                1 => parts.remove(0),
+                _ => Expr {
+                    kind: ExprKind::Or(parts),
+                    span: e.span,
+                },
+            }
         }
-    }
-    let last = d.regions.len().saturating_sub(1) as u32;
-    let q = |n| quantity_text(n, ty);
-    let parts: Vec<String> = runs
-        .iter()
-        .map(|&(from, to)| {
-            let lower = match d.regions.get(from as usize) {
-                _ if from == 0 => None,
-                Some(Region::Point(v)) => Some(format!("{name} >= {}", q(*v))),
-                Some(Region::Between(Some(v), _)) => Some(format!("{name} > {}", q(*v))),
-                _ => None,
-            };
-            let upper = match d.regions.get(to as usize) {
-                _ if to == last => None,
-                Some(Region::Point(v)) => Some(format!("{name} <= {}", q(*v))),
-                Some(Region::Between(_, Some(v))) => Some(format!("{name} < {}", q(*v))),
-                _ => None,
-            };
-            match (lower, upper, d.regions.get(from as usize)) {
-                (_, _, Some(Region::Point(v))) if from == to => format!("{name} == {}", q(*v)),
-                (Some(l), Some(u), _) => format!("{l} and {u}"),
-                (Some(l), None, _) => l,
-                (None, Some(u), _) => u,
-                (None, None, _) => format!("any {name}"),
+        ExprKind::Not(inner) => {
+            let inner = simplify(space, inner, context)?;
+            match inner.kind {
+                ExprKind::Const(b) => constant(!b),
+                ExprKind::Not(x) => *x,
+                _ => not(inner),
             }
-        })
-        .collect();
-    parts.join(" or ")
+        }
+        _ => e.clone(),
+    })
 }
 
-/// A set of code classes: by the sets they make up, else by example codes.
-fn code_text(space: &Space<'_>, fact: FactId, name: &str, values: &[u32]) -> String {
-    let Some(cc) = space.codes.get(&fact) else {
-        return format!("any {name}");
+/// A condition as a policy would write it, with a negation put into the comparison it negates
+/// where the language can say so (`conservative_care < 6 weeks`, `diagnoses has none x`).
+pub fn text(program: &Program, e: &Expr) -> String {
+    match &e.kind {
+        ExprKind::Not(inner) => negated_text(program, inner),
+        ExprKind::And(es) => joined(program, es, " and "),
+        ExprKind::Or(es) => joined(program, es, " or "),
+        ExprKind::Relation(r) => relation_text(program, r),
+        _ => program.expr_text(e),
+    }
+}
+
+fn joined(program: &Program, es: &[Expr], word: &str) -> String {
+    es.iter()
+        .map(|x| match x.kind {
+            ExprKind::And(_) | ExprKind::Or(_) => format!("({})", text(program, x)),
+            _ => text(program, x),
+        })
+        .collect::<Vec<_>>()
+        .join(word)
+}
+
+fn negated_text(program: &Program, e: &Expr) -> String {
+    let flip = |op: CmpOp| match op {
+        CmpOp::Eq => CmpOp::Ne,
+        CmpOp::Ne => CmpOp::Eq,
+        CmpOp::Lt => CmpOp::Ge,
+        CmpOp::Le => CmpOp::Gt,
+        CmpOp::Gt => CmpOp::Le,
+        CmpOp::Ge => CmpOp::Lt,
     };
-    for (s, set) in cc.sets.iter().enumerate() {
-        let inside: Vec<u32> = (0..cc.classes.len() as u32)
-            .filter(|c| {
-                cc.classes
-                    .get(*c as usize)
-                    .and_then(|x| x.inside.get(s))
-                    .copied()
-                    .unwrap_or(false)
-            })
-            .collect();
-        let set_name = set_name(space, *set);
-        if inside.as_slice() == values {
-            return format!("{name} in {set_name}");
+    let kind = match &e.kind {
+        ExprKind::Not(inner) => return text(program, inner),
+        ExprKind::Fact(_) | ExprKind::Define(_) => {
+            return format!("not {}", program.expr_text(e));
         }
-        let outside: Vec<u32> = (0..cc.classes.len() as u32)
-            .filter(|c| !inside.contains(c))
-            .collect();
-        if outside.as_slice() == values {
-            return format!("{name} not in {set_name}");
-        }
-    }
-    let codes: Vec<String> = values
-        .iter()
-        .filter_map(|c| cc.classes.get(*c as usize))
-        .flat_map(|c| c.examples.iter().take(3).cloned())
-        .collect();
-    format!("{name} in {{ {} }}", codes.join(", "))
-}
-
-/// One class of a set-of-codes fact: whether the patient has none, some or all of its codes.
-fn class_text(
-    space: &Space<'_>,
-    fact: FactId,
-    name: &str,
-    class: usize,
-    states: u32,
-    values: &[u32],
-) -> String {
-    let what = space
-        .codes
-        .get(&fact)
-        .and_then(|cc| {
-            let c = cc.classes.get(class)?;
-            let sets: Vec<String> = cc
-                .sets
-                .iter()
-                .zip(&c.inside)
-                .filter(|(_, inside)| **inside)
-                .map(|(s, _)| set_name(space, *s))
-                .collect();
-            Some(if sets.is_empty() {
-                "codes outside its sets".to_string()
+        ExprKind::Compare { fact, op, value } => ExprKind::Compare {
+            fact: *fact,
+            op: flip(*op),
+            value: *value,
+        },
+        ExprKind::Relation(r) => ExprKind::Relation(Relation {
+            op: flip(r.op),
+            ..*r
+        }),
+        ExprKind::ListCount {
+            list,
+            filter,
+            op,
+            value,
+        } => ExprKind::ListCount {
+            list: *list,
+            filter: filter.clone(),
+            op: flip(*op),
+            value: *value,
+        },
+        ExprKind::Has {
+            fact,
+            quantifier: q @ (Quantifier::Any | Quantifier::None),
+            set,
+        } => ExprKind::Has {
+            fact: *fact,
+            quantifier: if *q == Quantifier::Any {
+                Quantifier::None
             } else {
-                sets.join(" and ")
-            })
-        })
-        .unwrap_or_default();
-    match (values, states) {
-        ([0], _) => format!("{name} has none of {what}"),
-        ([2], 3) => format!("{name} has all of {what}"),
-        ([1, 2], 3) | ([1], 2) => format!("{name} has any of {what}"),
-        ([1], 3) => format!("{name} has some but not all of {what}"),
-        ([0, 1], 3) => format!("{name} has not all of {what}"),
-        _ => format!("any {name}"),
-    }
-}
-
-fn set_name(space: &Space<'_>, set: CodeSetId) -> String {
-    match space.program.code_set(set) {
-        Some(CodeSet { name: Some(n), .. }) => format!("`{n}`"),
-        Some(s) => expr_text(space, &s.expr),
-        None => crate::ir::lost_name("a code set").to_string(),
-    }
-}
-
-/// A set written in place: `{ 22510, 22511 }`, `` `a` + `b` ``.
-fn expr_text(space: &Space<'_>, e: &SetExpr) -> String {
-    match e {
-        SetExpr::Items(items) => {
-            let shown: Vec<String> = items.iter().take(4).map(|i| i.item.to_string()).collect();
-            let more = if items.len() > 4 { ", ..." } else { "" };
-            format!("{{ {}{more} }}", shown.join(", "))
-        }
-        SetExpr::Ref(id) => set_name(space, *id),
-        SetExpr::Chain { first, rest } => {
-            let mut text = expr_text(space, first);
-            for (op, e) in rest {
-                let op = match op {
-                    crate::ast::SetOp::Union => "+",
-                    crate::ast::SetOp::Difference => "-",
-                };
-                text.push_str(&format!(" {op} {}", expr_text(space, e)));
+                Quantifier::Any
+            },
+            set: *set,
+        },
+        // The other values of an enum, when there are no more of them than of the named.
+        ExprKind::EnumIn { fact, values } => {
+            let all = match program.fact(*fact).map(|f| f.ty) {
+                Some(Type::Enum(en)) => program.enum_type(en).map_or(0, |t| t.values.len()),
+                _ => 0,
+            };
+            let rest: Vec<u32> = (0..all as u32).filter(|v| !values.contains(v)).collect();
+            if rest.is_empty() || rest.len() > values.len() {
+                return format!("not ({})", text(program, e));
             }
-            text
+            ExprKind::EnumIn {
+                fact: *fact,
+                values: rest,
+            }
         }
+        _ => return format!("not ({})", text(program, e)),
+    };
+    text(program, &Expr { kind, span: e.span })
+}
+
+/// A difference of two facts the way round it is written: the model keeps the fact declared
+/// first on the left, so one compared only with a value below zero reads the other way round
+/// (`service_date - onset >= 84 days`, not `onset - service_date <= -84 days`), and one
+/// compared with zero as the two facts (`a <= b`). Calendar months are counted from the right
+/// fact, so they keep their side.
+fn relation_text(program: &Program, r: &Relation) -> String {
+    let zero = crate::types::Num::from_int(0);
+    if r.calendar {
+        return program.expr_text(&Expr {
+            kind: ExprKind::Relation(*r),
+            span: crate::source::Span::default(),
+        });
+    }
+    let (l, rt) = (program.fact_name(r.left), program.fact_name(r.right));
+    if r.value == zero {
+        return format!("{l} {} {rt}", r.op.as_str());
+    }
+    match zero.checked_sub(r.value).filter(|_| r.value < zero) {
+        Some(flipped) => {
+            let ty = program
+                .fact(r.left)
+                .map(|x| crate::ir::difference_type(x.ty));
+            format!(
+                "{rt} - {l} {} {}",
+                r.op.flipped().as_str(),
+                crate::types::quantity_text(flipped, ty)
+            )
+        }
+        None => program.expr_text(&Expr {
+            kind: ExprKind::Relation(*r),
+            span: crate::source::Span::default(),
+        }),
     }
 }

@@ -277,7 +277,7 @@ impl Run<'_> {
         self.approximate(&space, first_finding);
         self.derived_values(first_finding);
         if self.options.describe {
-            self.summary = Some(describe::summarise(&mut space, d, &rules, allowed)?);
+            self.summary = Some(describe::summarise(&mut space, d, allowed)?);
         }
         self.free_lists(&free);
         Ok(())

@@ -106,7 +106,7 @@ pub fn run(args: Analyse) -> ExitCode {
 
 fn human(s: &Summary) -> String {
     let mut out = format!("decision {} ({})\n", s.decision, s.hit);
-    for o in s.outcomes.iter().chain(s.undecided.iter()) {
+    for o in s.outcomes.iter().chain(&s.undecided).chain(&s.conflicts) {
         out.push_str(&outcome(o));
     }
     out
