@@ -139,6 +139,25 @@ impl CodeSets {
         CodeSets { codes, members }
     }
 
+    /// These sets followed by the given sets of `other` (another program's, expanded against
+    /// its own releases), over the union of both universes: `medpol diff` reads two versions
+    /// of a policy as one program, each set with the codes of its own version.
+    pub fn joined(&self, other: &CodeSets, sets: &[CodeSetId]) -> CodeSets {
+        let mut codes = self.codes.clone();
+        for (system, theirs) in &other.codes {
+            let mine = codes.entry(*system).or_default();
+            if mine.as_slice() != theirs.as_slice() {
+                let mut all: Vec<String> = mine.iter().chain(theirs.iter()).cloned().collect();
+                all.sort();
+                all.dedup();
+                *mine = Arc::new(all);
+            }
+        }
+        let mut members = self.members.clone();
+        members.extend(sets.iter().map(|s| other.members(*s).to_vec()));
+        CodeSets { codes, members }
+    }
+
     /// The codes a code fact of the system can take, sorted.
     pub fn universe(&self, system: System) -> &[String] {
         self.codes.get(&system).map_or(&[], |c| c.as_slice())

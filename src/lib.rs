@@ -31,6 +31,7 @@ pub use medpol_artifact::codes;
 pub mod codeset;
 pub mod compile;
 pub mod diagnostic;
+pub mod diff;
 pub mod driver;
 pub mod evaluate;
 pub mod explain;

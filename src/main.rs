@@ -75,6 +75,8 @@ enum Command {
     /// Describe, for each outcome of a decision, which patients get it.
     #[command(alias = "analyze")]
     Analyse(cli::analyse::Analyse),
+    /// Show which patients change outcome between two versions of a policy.
+    Diff(cli::diff::Diff),
     /// Rewrite policy files in the canonical style.
     Fmt(cli::fmt::Fmt),
     /// Run the `test` blocks of the policies.
@@ -126,6 +128,7 @@ fn main() -> ExitCode {
         Command::Tables { command } => cli::tables::run(command),
         Command::Codes { command } => cli::codes::run(command),
         Command::Analyse(args) => cli::analyse::run(args),
+        Command::Diff(args) => cli::diff::run(args),
         Command::Fmt(args) => cli::fmt::run(args),
         Command::Test(args) => cli::test::run(args),
         Command::Build(args) => cli::build::run(args),

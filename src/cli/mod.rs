@@ -14,6 +14,7 @@ macro_rules! say {
 pub mod analyse;
 pub mod build;
 pub mod codes;
+pub mod diff;
 pub mod eval;
 pub mod fmt;
 pub mod paste;

@@ -1003,7 +1003,7 @@ fn example(
 
 /// The patient of a witness assignment: one value per fact tested on the way; `None` when no
 /// list has the counts it gives.
-fn witness(
+pub fn witness(
     space: &Space<'_>,
     code_sets: &CodeSets,
     values: &[Option<u32>],
