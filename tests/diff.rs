@@ -310,3 +310,36 @@ fn the_description_of_policy_484_decides_as_the_policy_does() {
     assert_eq!(coverage["regions"], serde_json::json!([]), "{coverage}");
     assert_eq!(coverage["hit"], "first → any");
 }
+
+#[test]
+fn a_code_added_to_a_set_is_listed_and_moves_its_patients() {
+    let repo = repository();
+    let file = repo.path().join("bcbsma-484.medpol");
+    let source = std::fs::read_to_string(&file).expect("the policy");
+    let changed = source.replacen("  D47.Z9 ", "  D47.Z9, C79.49 ", 1);
+    assert_ne!(source, changed);
+    std::fs::write(&file, changed).expect("written");
+    let (code, value) = diff_json(&["--from", "HEAD", "bcbsma-484.medpol"], repo.path());
+    assert_eq!(code, Some(0), "{value}");
+    let sets = &value["policies"][0]["code_sets"];
+    let malignancy = sets
+        .as_array()
+        .expect("code sets")
+        .iter()
+        .find(|s| s["set"] == "spinal_malignancy")
+        .expect("the changed set");
+    assert_eq!(malignancy["items_added"], serde_json::json!(["C79.49"]));
+    assert_eq!(malignancy["codes_added"], serde_json::json!(["C79.49"]));
+    assert_eq!(
+        regions(&value),
+        set(&[
+            ("coverage", "investigational", "medically_necessary"),
+            ("covered_diagnosis", "not_listed", "listed"),
+        ])
+    );
+    let coverage = &value["policies"][0]["decisions"][0]["regions"][0];
+    assert_eq!(
+        coverage["example"]["diagnoses"],
+        serde_json::json!(["C79.49"])
+    );
+}

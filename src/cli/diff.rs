@@ -409,15 +409,15 @@ fn policy_lines(p: &PolicyDiff) -> Vec<String> {
         };
         if s.codes_added_count > 0 {
             parts.push(format!(
-                "{} codes added ({})",
-                s.codes_added_count,
+                "{} added ({})",
+                codes_word(s.codes_added_count),
                 codes(&s.codes_added, s.codes_added_count)
             ));
         }
         if s.codes_removed_count > 0 {
             parts.push(format!(
-                "{} codes removed ({})",
-                s.codes_removed_count,
+                "{} removed ({})",
+                codes_word(s.codes_removed_count),
                 codes(&s.codes_removed, s.codes_removed_count)
             ));
         }
@@ -459,6 +459,13 @@ fn policy_lines(p: &PolicyDiff) -> Vec<String> {
         }
     }
     out
+}
+
+fn codes_word(n: usize) -> String {
+    match n {
+        1 => "1 code".to_string(),
+        n => format!("{n} codes"),
+    }
 }
 
 fn human(policies: &[PolicyDiff], old: &str, new: &str) -> String {
