@@ -343,3 +343,32 @@ fn a_code_added_to_a_set_is_listed_and_moves_its_patients() {
         serde_json::json!(["C79.49"])
     );
 }
+
+/// The same policy in force before and after the April 2026 update of ICD-10-CM: `E11.-`
+/// gains E11.A (FY2026), and the patients with it change outcome.
+#[test]
+fn a_new_release_adds_codes_to_a_family() {
+    let dir = root().join("tests/cases/diff/release");
+    let (code, value) = diff_json(&["fy2025.medpol", "april-2026.medpol"], &dir);
+    assert_eq!(code, Some(0), "{value}");
+    let policy = &value["policies"][0];
+    assert_eq!(policy["releases"][0]["old_release"], "icd10cm-2025");
+    assert_eq!(policy["releases"][0]["new_release"], "icd10cm-2026-04");
+    assert_eq!(
+        policy["releases"][0]["sets"],
+        serde_json::json!([{ "set": "type_2_diabetes", "added": ["E11.A"], "deleted": [], "split": [] }])
+    );
+    assert_eq!(policy["code_sets"][0]["items_added"], serde_json::json!([]));
+    assert_eq!(
+        policy["code_sets"][0]["codes_added"],
+        serde_json::json!(["E11.A"])
+    );
+    assert_eq!(
+        regions(&value),
+        set(&[("coverage", "not_covered", "covered")])
+    );
+    assert_eq!(
+        policy["decisions"][0]["regions"][0]["example"]["diagnoses"],
+        serde_json::json!(["E11.A"])
+    );
+}

@@ -1104,3 +1104,19 @@ fn inline(program: &Program, e: &Expr, defines: &BTreeSet<DefineId>) -> Expr {
     };
     Expr { kind, span: e.span }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::children;
+
+    #[test]
+    fn a_split_code_is_replaced_by_longer_codes_of_its_family() {
+        let added: Vec<String> = ["M80.081A", "M80.082A", "M80.081D", "D47.Z91", "D47.Z1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(children("M80.08XA", &added), vec!["M80.081A", "M80.082A"]);
+        assert_eq!(children("D47.Z9", &added), vec!["D47.Z91"]);
+        assert!(children("C41.2", &added).is_empty());
+    }
+}
