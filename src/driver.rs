@@ -269,6 +269,8 @@ pub struct CheckedProject {
     pub requested: std::collections::HashSet<crate::source::FileId>,
     pub tables: crate::tables::TableSet,
     pub root: PathBuf,
+    /// The outcomes `medpol.yaml` says approve.
+    pub approvals: Vec<String>,
     /// Each decision's patients by outcome, when the analysis was asked to describe them.
     pub summaries: Vec<(crate::ir::DecisionId, analyse::describe::Summary)>,
 }
@@ -315,6 +317,7 @@ pub fn check_and_keep(paths: &[PathBuf], options: &Options) -> Result<Checked, L
                 requested: project.requested,
                 tables: project.tables,
                 root: project.root,
+                approvals: project.approvals,
                 summaries,
             });
         }

@@ -38,6 +38,9 @@ struct RawConfig {
     lints: HashMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
     tables: Option<RawTables>,
+    /// The outcomes that approve, for `medpol diff`.
+    #[serde(default)]
+    approvals: Vec<String>,
 }
 
 /// The code tables a project checks its codes against.
@@ -69,6 +72,9 @@ pub struct Project {
     /// The code tables this project checks codes against: the releases `medpol.yaml` names,
     /// or every shipped one.
     pub tables: TableSet,
+    /// The outcomes that approve (`approvals:`): `medpol diff` calls a change into one of
+    /// them loosened, and out of one tightened.
+    pub approvals: Vec<String>,
 }
 
 impl Project {
@@ -249,7 +255,7 @@ impl Loader<'_> {
                 self.project.diagnostics.push(
                     Diagnostic::new(Code::InvalidProjectFile, format!("cannot read `{CONFIG_FILE}`: {message}"))
                         .primary(span, "here")
-                        .help("the project file has `files:` (a list of patterns), `lints:` (code: allow, warn or deny) and `tables:` (`releases` and `files`)"),
+                        .help("the project file has `files:` (a list of patterns), `lints:` (code: allow, warn or deny), `tables:` (`releases` and `files`) and `approvals:` (outcomes)"),
                 );
                 return Ok(None);
             }
@@ -308,6 +314,7 @@ impl Loader<'_> {
             };
             self.project.lint_levels.insert(code, level);
         }
+        self.project.approvals = raw.approvals;
         if let Some(tables) = raw.tables {
             self.tables(id, tables)?;
         }

@@ -176,13 +176,8 @@ fn four_weeks_of_conservative_care_in_policy_484_changes_exactly_those_patients(
     );
     assert_ne!(source, changed);
     std::fs::write(&file, changed).expect("written");
-    let args = [
-        "--from",
-        "HEAD",
-        "bcbsma-484.medpol",
-        "--approvals",
-        "medically_necessary",
-    ];
+    // The outcomes that approve come from the project's `medpol.yaml`.
+    let args = ["--from", "HEAD", "bcbsma-484.medpol"];
     let (code, value) = diff_json(
         &[&args[..], &["--fail-on", "tightened"]].concat(),
         repo.path(),
@@ -228,9 +223,22 @@ fn a_policy_compared_with_itself_has_no_change() {
 
 #[test]
 fn usage_problems_are_plain_errors() {
-    let out = medpol(&["diff", "policies", "--fail-on", "loosened"], &root());
+    let out = medpol(
+        &[
+            "diff",
+            "tests/cases/diff/release/fy2025.medpol",
+            "tests/cases/diff/release/april-2026.medpol",
+            "--fail-on",
+            "loosened",
+        ],
+        &root(),
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("need `--approvals`"));
+    assert!(
+        text(&out.stderr).contains("need the outcomes that approve"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = medpol(&["diff", "--from", "no-such-revision", "policies"], &root());
     assert_eq!(out.status.code(), Some(2));
     assert!(

@@ -52,11 +52,6 @@ pub enum FailOn {
 }
 
 pub fn run(args: Diff) -> ExitCode {
-    if args.approvals.is_empty() && args.fail_on.iter().any(|f| *f != FailOn::Any) {
-        return super::fail(
-            "`--fail-on loosened` and `tightened` need `--approvals`: the outcomes that approve",
-        );
-    }
     // With `--from`, the old version is the same path at the revision; it lives in a
     // temporary folder until the comparison is done.
     let mut _revision = None;
@@ -86,8 +81,18 @@ pub fn run(args: Diff) -> ExitCode {
     let Some(after) = load(&new, &new_label) else {
         return ExitCode::from(1);
     };
+    // The author's ranking: given on the command line, or the new version's `medpol.yaml`.
+    let approvals = match args.approvals.is_empty() {
+        true => after.approvals.clone(),
+        false => args.approvals.clone(),
+    };
+    if approvals.is_empty() && args.fail_on.iter().any(|f| *f != FailOn::Any) {
+        return super::fail(
+            "`--fail-on loosened` and `tightened` need the outcomes that approve: `--approvals`, or `approvals:` in `medpol.yaml`",
+        );
+    }
     let options = diff::Options {
-        approvals: args.approvals.clone(),
+        approvals,
         ..diff::Options::default()
     };
     let old_version = diff::Version {
