@@ -321,7 +321,11 @@ fn versions(p: &PolicyDiff) -> String {
         ),
         None => "none".to_string(),
     };
-    format!("{} → {}", side(&p.old), side(&p.new))
+    let (a, b) = (side(&p.old), side(&p.new));
+    match a == b {
+        true => a,
+        false => format!("{a} → {b}"),
+    }
 }
 
 fn direction_word(r: &Region) -> &'static str {
@@ -488,6 +492,10 @@ fn human(policies: &[PolicyDiff], old: &str, new: &str) -> String {
         for line in policy_lines(p) {
             out.push_str(&format!("  {line}\n"));
         }
+        // An unchanged policy is one line: its decisions are all unchanged.
+        if p.change == Change::Unchanged {
+            continue;
+        }
         for d in &p.decisions {
             let count = d.regions.len();
             let summary = match (d.change, count) {
@@ -523,7 +531,15 @@ fn human(policies: &[PolicyDiff], old: &str, new: &str) -> String {
 
 fn markdown(policies: &[PolicyDiff], old: &str, new: &str) -> String {
     let mut out = format!("# Policy changes\n\nFrom `{old}` to `{new}`.\n");
-    for p in policies {
+    let unchanged: Vec<String> = policies
+        .iter()
+        .filter(|p| p.change == Change::Unchanged)
+        .map(|p| p.policy.clone())
+        .collect();
+    if !unchanged.is_empty() {
+        out.push_str(&format!("\nUnchanged: {}.\n", list(&unchanged)));
+    }
+    for p in policies.iter().filter(|p| p.change != Change::Unchanged) {
         out.push_str(&format!(
             "\n## Policy `{}`: {}\n\n{}\n",
             p.policy,
