@@ -28,11 +28,12 @@ pub struct Diff {
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
     /// The outcomes that approve, comma-separated (`covered,medically_necessary`): a change
-    /// into one loosens the policy, a change out of one tightens it.
+    /// into one loosens the policy, a change out of one tightens it. By default those
+    /// `approvals:` in the new version's `medpol.yaml` names.
     #[arg(long, value_delimiter = ',', value_name = "OUTCOMES")]
     approvals: Vec<String>,
     /// Exit with status 1 when some patients' outcome changes this way: `loosened`,
-    /// `tightened` (both need `--approvals`) or `any`.
+    /// `tightened` (both need the outcomes that approve) or `any`.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "CHANGES")]
     fail_on: Vec<FailOn>,
 }
