@@ -1066,7 +1066,18 @@ fn run(seed: u64, count: usize) -> Result<usize, String> {
             })
             .collect();
         let want = expected(&g, &patients);
-        let found = analyse::analyse(&analysed, &options).diagnostics;
+        let analysis = analyse::analyse(&analysed, &options);
+        // A description that would not hold exactly its outcome's patients is not given, and
+        // leaves its decision incomplete: every decision must be complete.
+        if analysis.complete.len() != analysed.decisions.len() {
+            return Err(format!(
+                "policy {n} of seed {seed}: {} of {} decisions analysed and described\n{}",
+                analysis.complete.len(),
+                analysed.decisions.len(),
+                g.text
+            ));
+        }
+        let found = analysis.diagnostics;
         let got = reported(&found);
         if !g.months.is_empty() {
             sound(&g, &patients, &want, &got, &found)
