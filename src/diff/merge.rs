@@ -71,12 +71,20 @@ impl Merged {
     }
 
     /// The merged value of an old enum fact's value.
-    pub fn value(&self, old: FactId, v: u32) -> u32 {
+    fn value(&self, old: FactId, v: u32) -> u32 {
         self.values
             .get(&old)
             .and_then(|m| m.get(v as usize))
             .copied()
             .unwrap_or(v)
+    }
+
+    /// The old value of an old enum fact that a merged value stands for.
+    pub fn old_value(&self, old: FactId, merged: u32) -> Option<u32> {
+        match self.values.get(&old) {
+            Some(map) => map.iter().position(|v| *v == merged).map(|i| i as u32),
+            None => Some(merged),
+        }
     }
 
     /// The old definitions the old policy reads, by merged id, with the new definition of

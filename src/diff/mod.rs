@@ -1028,14 +1028,12 @@ fn example(
             continue;
         };
         let v = match v {
-            Value::Enum(e) => {
-                // Back to the old enum's index.
-                let back = (0..64u32).find(|i| merged.value(of, *i) == *e);
-                match back {
-                    Some(i) => Value::Enum(i),
-                    None => continue,
-                }
-            }
+            // Back to the old enum's index (a value only the new version has is no value of
+            // the old one: the old version is asked without it).
+            Value::Enum(e) => match merged.old_value(of, *e) {
+                Some(i) => Value::Enum(i),
+                None => continue,
+            },
             Value::List(items) => Value::List(
                 items
                     .iter()
