@@ -380,3 +380,40 @@ fn a_new_release_adds_codes_to_a_family() {
         serde_json::json!(["E11.A"])
     );
 }
+
+/// Under `unique`, a rule widened over another's patients makes a conflict: the region says
+/// where, its values of one enum joined (`product == hmo`).
+#[test]
+fn a_widened_rule_of_a_unique_decision_conflicts_where_it_overlaps() {
+    let repo = repository();
+    let file = repo.path().join("bcbsma-484.medpol");
+    let source = std::fs::read_to_string(&file).expect("the policy");
+    let changed = source.replacen(
+        "product in { ppo, indemnity, medicare_ppo }",
+        "product in { ppo, indemnity, medicare_ppo, hmo }",
+        1,
+    );
+    assert_ne!(source, changed);
+    std::fs::write(&file, changed).expect("written");
+    let (code, value) = diff_json(&["--from", "HEAD", "bcbsma-484.medpol"], repo.path());
+    assert_eq!(code, Some(0), "{value}");
+    assert_eq!(
+        regions(&value),
+        set(&[("prior_auth", "required", "conflict")])
+    );
+    let prior_auth = value["policies"][0]["decisions"]
+        .as_array()
+        .expect("decisions")
+        .iter()
+        .find(|d| d["decision"] == "prior_auth")
+        .expect("prior_auth")
+        .clone();
+    assert_eq!(
+        prior_auth["regions"][0]["groups"],
+        serde_json::json!([["product == hmo", "policy_service", "setting == outpatient"]])
+    );
+    assert_eq!(
+        prior_auth["rules_changed"],
+        serde_json::json!(["outpatient_open"])
+    );
+}

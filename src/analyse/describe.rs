@@ -397,6 +397,7 @@ pub fn simplify_all(
     if items.is_empty() && context == FALSE {
         return Ok(None);
     }
+    let (items, nodes) = join_enums(space, items, nodes)?;
     // Repeated parts (the same definition negated for two rules) are said once.
     let mut seen = std::collections::HashSet::new();
     let mut kept = Vec::with_capacity(items.len());
@@ -406,6 +407,67 @@ pub fn simplify_all(
         }
     }
     Ok(Some(kept))
+}
+
+/// Parts that each name values of one enum fact (`product in { hmo, ppo }`, `product !=
+/// pos`) become one: the values all of them allow, said once where the first stood.
+fn join_enums(
+    space: &mut Space<'_>,
+    items: Vec<Expr>,
+    nodes: Vec<Node>,
+) -> Result<(Vec<Expr>, Vec<Node>), Exhausted> {
+    let program = space.program;
+    let allowed = |e: &Expr| -> Option<(FactId, Vec<u32>)> {
+        let (inner, negated) = match &e.kind {
+            ExprKind::Not(x) => (x.as_ref(), true),
+            _ => (e, false),
+        };
+        let ExprKind::EnumIn { fact, values } = &inner.kind else {
+            return None;
+        };
+        if !negated {
+            return Some((*fact, values.clone()));
+        }
+        let all = match program.fact(*fact).map(|f| f.ty) {
+            Some(Type::Enum(en)) => program.enum_type(en)?.values.len() as u32,
+            _ => return None,
+        };
+        Some((*fact, (0..all).filter(|v| !values.contains(v)).collect()))
+    };
+    let mut joined: Vec<(FactId, Vec<u32>, usize)> = Vec::new();
+    for (i, e) in items.iter().enumerate() {
+        if let Some((fact, values)) = allowed(e) {
+            match joined.iter_mut().find(|(f, _, _)| *f == fact) {
+                Some((_, vs, _)) => vs.retain(|v| values.contains(v)),
+                None => joined.push((fact, values, i)),
+            }
+        }
+    }
+    let mut out_items = Vec::with_capacity(items.len());
+    let mut out_nodes = Vec::with_capacity(nodes.len());
+    for (i, (e, n)) in items.into_iter().zip(nodes).enumerate() {
+        let Some((fact, _)) = allowed(&e) else {
+            out_items.push(e);
+            out_nodes.push(n);
+            continue;
+        };
+        let Some((_, values, first)) = joined.iter().find(|(f, _, _)| *f == fact) else {
+            continue;
+        };
+        if *first != i {
+            continue;
+        }
+        let part = Expr {
+            kind: ExprKind::EnumIn {
+                fact,
+                values: values.clone(),
+            },
+            span: e.span,
+        };
+        out_nodes.push(space.condition(&part)?);
+        out_items.push(part);
+    }
+    Ok((out_items, out_nodes))
 }
 
 /// A condition with what `context` decides of it taken out: `true` where the context implies
