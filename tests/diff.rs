@@ -148,6 +148,14 @@ fn repository() -> tempfile::TempDir {
     dir
 }
 
+/// Replaces the first `from` in the repository's policy 484 with `to` (which must be there).
+fn edit(repo: &tempfile::TempDir, from: &str, to: &str) {
+    let file = repo.path().join("bcbsma-484.medpol");
+    let source = std::fs::read_to_string(&file).expect("the policy");
+    assert!(source.contains(from), "`{from}` is not in policy 484");
+    std::fs::write(&file, source.replacen(from, to, 1)).expect("written");
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -167,15 +175,11 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn four_weeks_of_conservative_care_in_policy_484_changes_exactly_those_patients() {
     let repo = repository();
-    let file = repo.path().join("bcbsma-484.medpol");
-    let source = std::fs::read_to_string(&file).expect("the policy");
-    let changed = source.replacen(
+    edit(
+        &repo,
         "and conservative_care >= 6 weeks",
         "and conservative_care >= 4 weeks",
-        1,
     );
-    assert_ne!(source, changed);
-    std::fs::write(&file, changed).expect("written");
     // The outcomes that approve come from the project's `medpol.yaml`.
     let args = ["--from", "HEAD", "bcbsma-484.medpol"];
     let (code, value) = diff_json(
@@ -322,11 +326,7 @@ fn the_description_of_policy_484_decides_as_the_policy_does() {
 #[test]
 fn a_code_added_to_a_set_is_listed_and_moves_its_patients() {
     let repo = repository();
-    let file = repo.path().join("bcbsma-484.medpol");
-    let source = std::fs::read_to_string(&file).expect("the policy");
-    let changed = source.replacen("  D47.Z9 ", "  D47.Z9, C79.49 ", 1);
-    assert_ne!(source, changed);
-    std::fs::write(&file, changed).expect("written");
+    edit(&repo, "  D47.Z9 ", "  D47.Z9, C79.49 ");
     let (code, value) = diff_json(&["--from", "HEAD", "bcbsma-484.medpol"], repo.path());
     assert_eq!(code, Some(0), "{value}");
     let sets = &value["policies"][0]["code_sets"];
@@ -386,15 +386,11 @@ fn a_new_release_adds_codes_to_a_family() {
 #[test]
 fn a_widened_rule_of_a_unique_decision_conflicts_where_it_overlaps() {
     let repo = repository();
-    let file = repo.path().join("bcbsma-484.medpol");
-    let source = std::fs::read_to_string(&file).expect("the policy");
-    let changed = source.replacen(
+    edit(
+        &repo,
         "product in { ppo, indemnity, medicare_ppo }",
         "product in { ppo, indemnity, medicare_ppo, hmo }",
-        1,
     );
-    assert_ne!(source, changed);
-    std::fs::write(&file, changed).expect("written");
     let (code, value) = diff_json(&["--from", "HEAD", "bcbsma-484.medpol"], repo.path());
     assert_eq!(code, Some(0), "{value}");
     assert_eq!(

@@ -268,12 +268,11 @@ fn at_revision(path: &Path, rev: &str) -> Result<(tempfile::TempDir, PathBuf), S
         .tempdir()
         .map_err(|e| format!("cannot make a temporary folder: {e}"))?;
     // Top-level path components only: git never lists `..`, and nothing else is written.
-    for file in listing.iter().filter(|f| {
-        f.ends_with(".medpol")
-            || f.ends_with("medpol.yaml")
-            || f.ends_with(".mpt")
-            || f.ends_with(".yaml")
-    }) {
+    // Policy files, `medpol.yaml` and the project's own tables (`.mpt`, local `.yaml`).
+    for file in listing
+        .iter()
+        .filter(|f| f.ends_with(".medpol") || f.ends_with(".yaml") || f.ends_with(".mpt"))
+    {
         let bytes = git(&["show", &format!("{rev}:{file}")])?;
         if bytes.len() as u64 > medpol::input::Kind::Source.limit() {
             return Err(format!(

@@ -276,14 +276,13 @@ pub fn merge(
     // Records: mapped by name where every old field has a new one of its kind.
     let mut records: HashMap<u32, RecordId> = HashMap::new();
     for (i, r) in old.records.iter().enumerate() {
-        let matched = new.records.iter().position(|n| {
-            n.name == r.name
-                && same_kind(
-                    old,
-                    Type::List(RecordId(i as u32)),
-                    new,
-                    Type::List(RecordId(new_index(new, &n.name))),
-                )
+        let matched = (0..new.records.len()).find(|&n| {
+            same_kind(
+                old,
+                Type::List(RecordId(i as u32)),
+                new,
+                Type::List(RecordId(n as u32)),
+            )
         });
         let id = match matched {
             Some(n) => RecordId(n as u32),
@@ -440,10 +439,6 @@ pub fn merge(
         m.program.constraints.push(copy);
     }
     m
-}
-
-fn new_index(new: &Program, name: &str) -> u32 {
-    new.records.iter().position(|r| r.name == name).unwrap_or(0) as u32
 }
 
 /// Maps an old fact onto the new one: an enum takes the old values the new one lacks (a

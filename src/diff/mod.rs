@@ -195,6 +195,21 @@ impl Results {
     }
 }
 
+/// One policy in both versions, with what every decision of it reads: each version's code
+/// sets (expanded once, against its own releases) and the merged program.
+struct Pair<'p> {
+    old: &'p Version<'p>,
+    new: &'p Version<'p>,
+    op: &'p Policy,
+    np: &'p Policy,
+    old_sets: CodeSets,
+    new_sets: CodeSets,
+    merged: merge::Merged,
+    /// The definitions both versions name with different meanings, in merged ids.
+    changed: BTreeSet<DefineId>,
+    options: &'p Options,
+}
+
 /// Compares every policy of the old program with the policy of the same id in the new one
 /// (a policy alone on each side is compared with the other whatever its id).
 pub fn diff(old: &Version<'_>, new: &Version<'_>, options: &Options) -> Vec<PolicyDiff> {
@@ -276,9 +291,10 @@ fn policy(
     let (oprog, nprog): (&Program, &Program) = (old.program, new.program);
     let old_sets = cache.code_sets(oprog, Some(old.tables), op.meta.effective);
     let new_sets = cache.code_sets(nprog, Some(new.tables), np.meta.effective);
+    let (old_read, new_read) = (sets_read(oprog, op), sets_read(nprog, np));
     out.facts = facts(oprog, op, nprog, np);
-    out.code_sets = sets(oprog, op, &old_sets, nprog, np, &new_sets);
-    out.releases = releases(old, op, new, np, &old_sets, cache);
+    out.code_sets = sets((oprog, &old_read, &old_sets), (nprog, &new_read, &new_sets));
+    out.releases = releases(old, op, &old_read, new, np, &old_sets, cache);
     let conditions = |p: &'_ Program, policy: &Policy| -> Vec<Expr> {
         let mut out: Vec<Expr> = policy
             .decisions
@@ -301,6 +317,17 @@ fn policy(
     let mut merged = merge::merge(oprog, &old_sets, nprog, &new_sets, (&old_scope, &new_scope));
     same_defines(&mut merged, &old_scope, &new_scope, nprog, options);
     let changed = merged.changed_defines(&old_scope, &new_scope, nprog);
+    let pair = Pair {
+        old,
+        new,
+        op,
+        np,
+        old_sets,
+        new_sets,
+        merged,
+        changed,
+        options,
+    };
     for &nd in &np.decisions {
         let Some(d) = nprog.decision(nd) else {
             continue;
@@ -310,18 +337,7 @@ fn policy(
             .iter()
             .copied()
             .find(|x| oprog.decision(*x).is_some_and(|o| o.name == d.name));
-        out.decisions.push(decision(
-            (&merged, &changed),
-            oprog,
-            od,
-            nprog,
-            nd,
-            op,
-            np,
-            old,
-            new,
-            options,
-        ));
+        out.decisions.push(decision(&pair, od, nd));
     }
     for &od in &op.decisions {
         let Some(d) = oprog.decision(od) else {
@@ -586,15 +602,11 @@ fn minus(a: &[String], b: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The named sets each side reads (see [`sets_read`]), item by item and code by code.
 fn sets(
-    old: &Program,
-    op: &Policy,
-    old_sets: &CodeSets,
-    new: &Program,
-    np: &Policy,
-    new_sets: &CodeSets,
+    (old, a, old_sets): (&Program, &BTreeMap<String, CodeSetId>, &CodeSets),
+    (new, b, new_sets): (&Program, &BTreeMap<String, CodeSetId>, &CodeSets),
 ) -> Vec<SetChange> {
-    let (a, b) = (sets_read(old, op), sets_read(new, np));
     let names: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     let mut out = Vec::new();
     for name in names {
@@ -664,13 +676,13 @@ fn children(code: &str, added: &[String]) -> Vec<String> {
 fn releases(
     old: &Version<'_>,
     op: &Policy,
+    read: &BTreeMap<String, CodeSetId>,
     new: &Version<'_>,
     np: &Policy,
     old_sets: &CodeSets,
     cache: &mut CodeCache,
 ) -> Vec<ReleaseChange> {
     let oprog: &Program = old.program;
-    let read = sets_read(oprog, op);
     let mut out = Vec::new();
     // The old sets as written, against the new releases.
     let universe = cache.universe(Some(new.tables), np.meta.effective);
@@ -687,7 +699,7 @@ fn releases(
         let (bu, au) = (old_sets.universe(system), moved.universe(system));
         let gained = minus(au, bu);
         let mut effects = Vec::new();
-        for (name, &id) in &read {
+        for (name, &id) in read {
             if oprog.code_set(id).map(|s| s.system) != Some(system) {
                 continue;
             }
@@ -722,19 +734,8 @@ fn releases(
     out
 }
 
-#[allow(clippy::too_many_arguments)]
-fn decision(
-    (merged, changed): (&merge::Merged, &BTreeSet<DefineId>),
-    old: &Program,
-    od: Option<DecisionId>,
-    new: &Program,
-    nd: DecisionId,
-    op: &Policy,
-    np: &Policy,
-    old_version: &Version<'_>,
-    new_version: &Version<'_>,
-    options: &Options,
-) -> DecisionDiff {
+fn decision(pair: &Pair<'_>, od: Option<DecisionId>, nd: DecisionId) -> DecisionDiff {
+    let (old, new): (&Program, &Program) = (pair.old.program, pair.new.program);
     let Some(n) = new.decision(nd) else {
         return empty_decision("");
     };
@@ -781,18 +782,7 @@ fn decision(
     let (or, nr) = (read(old, o), read(new, n));
     out.facts_needed = nr.difference(&or).cloned().collect();
     out.facts_no_longer_needed = or.difference(&nr).cloned().collect();
-    match regions(
-        (merged, changed),
-        od,
-        o,
-        nd,
-        n,
-        op,
-        np,
-        old_version,
-        new_version,
-        options,
-    ) {
+    match regions(pair, (od, o), (nd, n)) {
         Ok(r) => out.regions = r,
         Err(why) => out.incomplete = Some(why),
     }
@@ -828,21 +818,14 @@ fn view<'a>(d: &'a Decision, results: &Results) -> View<'a> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn regions(
-    (merged, changed): (&merge::Merged, &BTreeSet<DefineId>),
-    od: DecisionId,
-    o: &Decision,
-    nd: DecisionId,
-    n: &Decision,
-    op: &Policy,
-    np: &Policy,
-    old_version: &Version<'_>,
-    new_version: &Version<'_>,
-    options: &Options,
+    pair: &Pair<'_>,
+    (od, o): (DecisionId, &Decision),
+    (nd, n): (DecisionId, &Decision),
 ) -> Result<Vec<Region>, String> {
+    let (merged, changed) = (&pair.merged, &pair.changed);
     let program = &merged.program;
-    let new_count = new_version.program.decisions.len();
+    let new_count = pair.new.program.decisions.len();
     // The old decision as the merge added it (its rules in merged ids).
     let Some(mo) = program.decisions.get(new_count + od.index()) else {
         return Err("internal error: the old decision is not in the merged program".into());
@@ -855,14 +838,16 @@ fn regions(
     }
     let results = Results { names };
     let (ov, nv) = (view(mo, &results), view(n, &results));
-    let new_constraints: Vec<&Expr> = np
+    let new_constraints: Vec<&Expr> = pair
+        .np
         .constraints
         .iter()
         .filter_map(|c| program.constraints.get(c.index()))
         .map(|c| &c.condition)
         .collect();
-    let base = new_version.program.constraints.len();
-    let old_constraints: Vec<&Expr> = op
+    let base = pair.new.program.constraints.len();
+    let old_constraints: Vec<&Expr> = pair
+        .op
         .constraints
         .iter()
         .filter_map(|c| program.constraints.get(base + c.index()))
@@ -874,14 +859,19 @@ fn regions(
     let budget_words = |_: Exhausted| {
         "the two versions together are larger than the analysis's budget".to_string()
     };
-    let mut space = space::build(program, &conditions, &merged.code_sets, options.node_budget)
-        .map_err(|t| {
-            format!(
-                "the two versions together read {} facts and code classes (at most {} are analysed)",
-                t.0,
-                space::MAX_VARIABLES
-            )
-        })?;
+    let mut space = space::build(
+        program,
+        &conditions,
+        &merged.code_sets,
+        pair.options.node_budget,
+    )
+    .map_err(|t| {
+        format!(
+            "the two versions together read {} facts and code classes (at most {} are analysed)",
+            t.0,
+            space::MAX_VARIABLES
+        )
+    })?;
     let related = space.feasible().map_err(budget_words)?;
     let (lists, _) = lists::feasible(&mut space).map_err(budget_words)?;
     let mut allowed = space.mdd.and(related, lists).map_err(budget_words)?;
@@ -957,17 +947,9 @@ fn regions(
             }
             let more = groups.len().saturating_sub(MAX_GROUPS);
             groups.truncate(MAX_GROUPS);
-            let (example, example_checked) = example(
-                &mut space,
-                merged,
-                region,
-                (od, x, old_version),
-                (nd, y, new_version),
-                op,
-                np,
-                &results,
-            );
-            let approves = |k: usize| options.approvals.contains(&results.name(k));
+            let (example, example_checked) =
+                example(&mut space, pair, region, (od, x), (nd, y), &results);
+            let approves = |k: usize| pair.options.approvals.contains(&results.name(k));
             let direction = match (approves(x), approves(y)) {
                 (false, true) => Direction::Loosened,
                 (true, false) => Direction::Tightened,
@@ -988,17 +970,15 @@ fn regions(
 }
 
 /// A patient of the region, and whether both interpreters give it the region's results.
-#[allow(clippy::too_many_arguments)]
 fn example(
     space: &mut space::Space<'_>,
-    merged: &merge::Merged,
+    pair: &Pair<'_>,
     region: Node,
-    (od, x, old): (DecisionId, usize, &Version<'_>),
-    (nd, y, new): (DecisionId, usize, &Version<'_>),
-    op: &Policy,
-    np: &Policy,
+    (od, x): (DecisionId, usize),
+    (nd, y): (DecisionId, usize),
     results: &Results,
 ) -> (BTreeMap<String, serde_json::Value>, bool) {
+    let (merged, old, new) = (&pair.merged, pair.old, pair.new);
     let mut shown = BTreeMap::new();
     let Some(values) = space.mdd.witness(region) else {
         return (shown, false);
@@ -1048,9 +1028,6 @@ fn example(
         };
         old_facts.insert(of, v);
     }
-    let mut cache = CodeCache::default();
-    let old_sets = cache.code_sets(old.program, Some(old.tables), op.meta.effective);
-    let new_sets = cache.code_sets(new.program, Some(new.tables), np.meta.effective);
     let result = |program: &ValidProgram, d: DecisionId, e: Evaluation| -> Option<String> {
         let decision = program.decision(d)?;
         match e {
@@ -1063,12 +1040,12 @@ fn example(
     let before = result(
         old.program,
         od,
-        evaluate(old.program, &old_sets, od, &old_facts),
+        evaluate(old.program, &pair.old_sets, od, &old_facts),
     );
     let after = result(
         new.program,
         nd,
-        evaluate(new.program, &new_sets, nd, &new_facts),
+        evaluate(new.program, &pair.new_sets, nd, &new_facts),
     );
     let checked = before == Some(results.name(x)) && after == Some(results.name(y));
     (shown, checked)
