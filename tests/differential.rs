@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
+use medpol::artifact::machine::{Answer, Machine};
 use medpol::artifact::{Artifact, Facts, LeafDoc};
 use medpol::codeset::{CodeCache, CodeSets};
 use medpol::compile::{self, Compiled};
@@ -300,14 +301,56 @@ fn text(program: &Program, ty: Type, v: &Value) -> serde_json::Value {
     }
 }
 
+/// The decision's machine (what the SQL back end runs) gives the patient what the artifact's
+/// evaluator gives: the same leaf, or several leaves with one result, or pending on the same
+/// facts.
+fn machine_agrees(
+    d: &medpol::artifact::Decision,
+    machine: &Machine,
+    facts: &Facts,
+    e: &medpol::artifact::Evaluation,
+) {
+    let run = machine.run(d, facts).expect("the machine runs");
+    assert_eq!(
+        run.needed,
+        e.needed,
+        "decision `{}`: needed facts",
+        d.name()
+    );
+    let result = |leaf: u32| match d.leaf(leaf) {
+        Some(LeafDoc::Rule { outcome, .. } | LeafDoc::Otherwise { outcome }) => {
+            Some(outcome.clone())
+        }
+        _ => None,
+    };
+    match (run.answer, e.leaves.as_slice()) {
+        (Answer::Pending, _) => {
+            assert!(!e.is_decided(), "decision `{}`: machine pending", d.name())
+        }
+        (Answer::Leaf(l), [only]) => assert_eq!(l, *only, "decision `{}`", d.name()),
+        (Answer::Same(l), [first, _, ..]) => {
+            assert!(e.is_decided() && l <= *first, "decision `{}`", d.name());
+            assert_eq!(result(l), result(*first), "decision `{}`", d.name());
+            assert!(result(l).is_some() || d.leaf(l) == d.leaf(*first));
+        }
+        (answer, leaves) => panic!(
+            "decision `{}`: machine {answer:?}, evaluator {leaves:?} ({})",
+            d.name(),
+            if e.is_decided() { "decided" } else { "pending" }
+        ),
+    }
+}
+
 /// The artifact's result in the interpreter's terms.
 fn compiled_result(
     program: &Program,
     id: DecisionId,
     d: &medpol::artifact::Decision,
+    machine: &Machine,
     facts: &Facts,
 ) -> Evaluation {
     let e = d.evaluate(facts);
+    machine_agrees(d, machine, facts, &e);
     let decision = program.decision(id).unwrap();
     if !e.is_decided() {
         // Artifact fact indices, mapped to the program's by the caller.
@@ -388,6 +431,7 @@ fn agree(program: &ValidProgram, tables: &TableSet, compiled: &[Compiled], cases
         let artifact = &c.artifact;
         let by_index = fact_ids(program, c);
         for (d, &id) in artifact.decisions().iter().zip(&c.decisions) {
+            let machine = d.machine().unwrap();
             let decision = program.decision(id).unwrap();
             let facts: Vec<FactId> = decision
                 .rules
@@ -452,7 +496,7 @@ fn agree(program: &ValidProgram, tables: &TableSet, compiled: &[Compiled], cases
                             return Ok(());
                         }
                     };
-                    let mut theirs = compiled_result(program, id, d, &bound);
+                    let mut theirs = compiled_result(program, id, d, &machine, &bound);
                     if let Evaluation::Pending { needed } = &mut theirs {
                         for f in needed.iter_mut() {
                             *f = by_index[f.index()];
@@ -567,6 +611,7 @@ fn witnesses_agree(program: &ValidProgram, tables: &TableSet, compiled: &[Compil
     for c in compiled {
         let code_sets = code_sets(&mut codes, program, tables, c);
         for (i, (d, &id)) in c.artifact.decisions().iter().zip(&c.decisions).enumerate() {
+            let machine = d.machine().unwrap();
             for leaf in 0..d.document().leaves.len() as u32 {
                 // A leaf only an evaluation with related facts missing reaches, or only counts
                 // no list can have, has no witness.
@@ -582,7 +627,7 @@ fn witnesses_agree(program: &ValidProgram, tables: &TableSet, compiled: &[Compil
                     let bound =
                         Facts::from_value(&c.artifact, &serde_json::Value::Object(json)).unwrap();
                     assert_eq!(d.evaluate(&bound).leaves, vec![leaf]);
-                    compiled_result(program, id, d, &bound)
+                    compiled_result(program, id, d, &machine, &bound)
                 };
                 assert_eq!(
                     evaluate::evaluate(program, &code_sets, id, witness),

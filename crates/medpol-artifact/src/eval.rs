@@ -16,7 +16,7 @@ use crate::formula::Formula;
 use crate::num::{Num, NumberKind, Unit};
 
 /// A reference to a leaf has this bit set; otherwise it is a node index.
-const LEAF: u32 = 1 << 31;
+pub(crate) const LEAF: u32 = 1 << 31;
 
 /// Gives each loaded artifact its own id, so facts bound to one are told from another's.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -102,14 +102,14 @@ impl Diagram {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Node {
-    fact: u32,
+    pub(crate) fact: u32,
     test: Prepared,
-    then: u32,
-    otherwise: u32,
+    pub(crate) then: u32,
+    pub(crate) otherwise: u32,
     /// The variable the test reads (see [`Decision::vars`]).
-    var: u32,
+    pub(crate) var: u32,
     /// For each class of values of the variable, whether the test holds.
-    split: Vec<bool>,
+    pub(crate) split: Vec<bool>,
 }
 
 /// What a test reads: a fact, or one class of codes of a set-of-codes fact (the classes of
@@ -217,7 +217,7 @@ fn system_slot(system: System) -> usize {
 
 /// What counts as the same result when facts are missing: the same outcome, or no rule, or
 /// the same conflict.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Key {
     Outcome(String),
     NoRule,
@@ -1059,7 +1059,7 @@ fn class_index(
 impl Decision {
     /// Whether a node's test holds; `None` when its fact is missing.
     #[inline]
-    fn holds(&self, node: &Node, facts: &Facts) -> Option<bool> {
+    pub(crate) fn holds(&self, node: &Node, facts: &Facts) -> Option<bool> {
         let slot = facts.slots.get(node.fact as usize)?;
         Some(match (&node.test, slot) {
             (_, Slot::Missing) => return None,
@@ -1126,7 +1126,7 @@ impl Decision {
     /// Whether the facts were bound to this decision's artifact: facts of another artifact
     /// (even of an equal document loaded twice) count as entirely unknown, since their slots
     /// follow another schema.
-    fn owns(&self, facts: &Facts) -> bool {
+    pub(crate) fn owns(&self, facts: &Facts) -> bool {
         facts.inner.id == self.artifact
     }
 
@@ -1344,7 +1344,7 @@ impl Decision {
 
     /// Where the chain of tests of a node's variable leads for one class of its values: the
     /// first node of another variable, or a leaf.
-    fn chain_end(&self, node: &Node, class: usize) -> Option<u32> {
+    pub(crate) fn chain_end(&self, node: &Node, class: usize) -> Option<u32> {
         let mut at = node;
         loop {
             let next = if *at.split.get(class)? {

@@ -57,6 +57,7 @@ mod facts;
 pub mod formula;
 mod json;
 mod lists;
+pub mod machine;
 pub mod num;
 pub mod ucum;
 
