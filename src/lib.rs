@@ -44,6 +44,7 @@ pub mod paste;
 pub mod project;
 pub mod render;
 pub mod source;
+pub mod sql;
 pub mod syntax;
 pub mod tables;
 pub mod testing;

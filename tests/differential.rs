@@ -20,7 +20,7 @@ use medpol::driver::{self, CheckedProject};
 use medpol::evaluate::{self, Assignment, By, Evaluation};
 use medpol::ir::{DecisionId, ExprKind, FactId, OutcomeId, Program, RuleId, ValidProgram, Value};
 use medpol::tables::TableSet;
-use medpol::types::{Date, Num, Type, Unit};
+use medpol::types::{Num, Type, Unit};
 
 /// A project (or one file of it) checked and its policies compiled, those of the files asked
 /// about only; `None` when the check reports an error. The analysis is not run: conflicts it
@@ -267,37 +267,6 @@ fn candidates(program: &Program, artifact: &Artifact, fact: FactId) -> Vec<Value
             lists
         }
         Type::Error => vec![],
-    }
-}
-
-fn text(program: &Program, ty: Type, v: &Value) -> serde_json::Value {
-    match v {
-        Value::Bool(b) => serde_json::json!(b),
-        Value::Num(n) => match ty {
-            Type::Quantity(Unit::Percent) => serde_json::json!(format!("{n}%")),
-            Type::Quantity(u) => serde_json::json!(format!("{n} {}", u.name())),
-            Type::Date => serde_json::json!(Date::from_num(*n).unwrap().to_string()),
-            _ => serde_json::json!(n.to_string()),
-        },
-        Value::Enum(i) => match ty {
-            Type::Enum(e) => serde_json::json!(program.enum_value(e, *i)),
-            _ => serde_json::Value::Null,
-        },
-        Value::Code(c) => serde_json::json!(c),
-        Value::Codes(cs) => serde_json::json!(cs),
-        Value::List(items) => serde_json::Value::Array(
-            items
-                .iter()
-                .map(|item| {
-                    let mut fields = serde_json::Map::new();
-                    for (f, v) in item {
-                        let field = program.fact(*f).unwrap();
-                        fields.insert(field.name.clone(), text(program, field.ty, v));
-                    }
-                    serde_json::Value::Object(fields)
-                })
-                .collect(),
-        ),
     }
 }
 
@@ -677,12 +646,15 @@ fn the_interpreter_and_the_compiled_artifacts_agree_on_every_case() {
     assert_eq!((files, policies, decisions, leaves), (92, 90, 109, 358));
 }
 
+#[path = "support/ir_json.rs"]
+mod ir_json;
 /// Random programs: small decisions over every kind of fact, with code sets of exact codes,
 /// patterns and ranges, `has any`/`all`/`none`, counts, `not`, definitions, every hit
 /// policy, with and without `otherwise`. Each is built from a seed, so a failure names the
 /// seed and shows the program.
 #[path = "support/random.rs"]
 mod random;
+use ir_json::fact_json as text;
 
 mod generate {
     pub use crate::random::Rng;

@@ -8,6 +8,7 @@ use clap::Args;
 
 use medpol::driver::{self, Built, Options};
 use medpol::render;
+use medpol::sql::{self, Dialect};
 
 use super::{USAGE, fail};
 
@@ -18,6 +19,36 @@ pub struct Build {
     /// The folder to write the artifacts to (created if missing).
     #[arg(short = 'o', long = "out", value_name = "DIR")]
     out: PathBuf,
+    /// What to write: decision artifacts (JSON), or SQL that decides every row of a facts
+    /// table inside a database engine (docs/sql.md).
+    #[arg(long, value_enum, default_value = "artifact")]
+    target: Target,
+    /// The engine the SQL is for (with `--target sql`).
+    #[arg(long, value_enum, default_value = "duckdb", requires = "target")]
+    dialect: SqlDialect,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Target {
+    Artifact,
+    Sql,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SqlDialect {
+    Duckdb,
+    Postgres,
+    Spark,
+}
+
+impl SqlDialect {
+    fn dialect(self) -> Dialect {
+        match self {
+            SqlDialect::Duckdb => Dialect::DuckDb,
+            SqlDialect::Postgres => Dialect::Postgres,
+            SqlDialect::Spark => Dialect::Spark,
+        }
+    }
 }
 
 pub fn run(args: Build) -> ExitCode {
@@ -31,10 +62,23 @@ pub fn run(args: Build) -> ExitCode {
     }
     remove_stale_temporaries(&args.out);
     for c in &built.compiled {
-        let file = args
-            .out
-            .join(format!("{}.json", file_stem(c.artifact.policy_id())));
-        if let Err(e) = write_atomically(&file, c.artifact.to_json().as_bytes()) {
+        let stem = file_stem(c.artifact.policy_id());
+        let (file, bytes) = match args.target {
+            Target::Artifact => (
+                args.out.join(format!("{stem}.json")),
+                c.artifact.to_json().into_bytes(),
+            ),
+            Target::Sql => match sql::generate(&c.artifact, args.dialect.dialect()) {
+                Ok(s) => (args.out.join(format!("{stem}.sql")), s.text.into_bytes()),
+                Err(e) => {
+                    return fail(&format!(
+                        "policy `{}`: not written as SQL: {e}",
+                        c.artifact.policy_id()
+                    ));
+                }
+            },
+        };
+        if let Err(e) = write_atomically(&file, &bytes) {
             return fail(&format!("cannot write {}: {e}", file.display()));
         }
         eprintln!("wrote {}", file.display());

@@ -768,7 +768,7 @@ impl Decision {
 }
 
 /// Reads a threshold as the artifact writes it: a decimal (`78.5`) or a fraction (`1/30`).
-pub(crate) fn parse_num(text: &str) -> Option<Num> {
+pub fn parse_num(text: &str) -> Option<Num> {
     match num::split_at_byte(text, b'/') {
         Some((n, d)) => {
             let n = Num::parse(n).ok()?;
