@@ -69,6 +69,9 @@ impl std::fmt::Display for SqlError {
     }
 }
 
+/// How many variables each step of the query reads.
+const CHUNK: usize = 8;
+
 /// The key column of the facts table and of the decisions view.
 pub const KEY: &str = "id";
 
@@ -123,6 +126,13 @@ pub fn generate(artifact: &Artifact, dialect: Dialect) -> Result<Sql, SqlError> 
         one_line(&doc.policy.version),
         dialect.name()
     );
+    if dialect == Dialect::Spark {
+        // Whole-stage code generation puts every step of the decisions view into one Java
+        // method, which for a large policy exceeds the JVM's 64 KB: Spark logs the failure and
+        // falls back, after spending longer than the query. Without it each expression is
+        // still compiled.
+        out.push_str("SET spark.sql.codegen.wholeStage = false;\n");
+    }
     out.push_str(&g.facts_ddl(&facts_table));
     out.push_str(&g.codes_ddl(&codes_table));
 
@@ -185,28 +195,84 @@ pub fn generate(artifact: &Artifact, dialect: Dialect) -> Result<Sql, SqlError> 
         "v".to_string(),
         format!("SELECT\n    {}\n  FROM {from}", selects.join(",\n    ")),
     ));
-    let mut results = vec![format!("{}.*", q("v"))];
-    for (i, _, machine, _) in &decisions {
-        let state = g.levelled(&machine.result, *i);
-        results.push(format!("{state} AS {}", q(&format!("d{i}_r"))));
+    // The machines' lookups, a few variables per step of the query: an expression nests no
+    // deeper than that (Spark's code generator fails on a deep one), and each state is a
+    // column computed once per row. The results first; then, for a pending result only, each
+    // unknown variable's chain that says whether its facts are needed.
+    let mut last = "v".to_string();
+    let mut states: BTreeMap<(usize, usize), String> = BTreeMap::new();
+    let mut level = 0usize;
+    let mut stage = |ctes: &mut Vec<(String, String)>, last: &mut String, columns: Vec<String>| {
+        if columns.is_empty() {
+            return;
+        }
+        level += 1;
+        let name = format!("s{level}");
+        let mut select = vec![format!("{}.*", q(last))];
+        select.extend(columns);
+        ctes.push((
+            name.clone(),
+            format!("SELECT\n    {}\n  FROM {}", select.join(",\n    "), q(last)),
+        ));
+        *last = name;
+    };
+    let widest = decisions
+        .iter()
+        .map(|(_, _, m, _)| m.vars.len())
+        .max()
+        .unwrap_or(0);
+    for start in (0..widest).step_by(CHUNK) {
+        let mut columns = Vec::new();
+        for (i, _, machine, _) in &decisions {
+            let key = (*i, 0);
+            let from = states.get(&key).map_or("0".to_string(), |c| q(c));
+            if let Some(chain) = g.chain(&machine.result, start, &from, *i) {
+                let column = format!("d{i}_m0_{start}");
+                columns.push(format!("{chain} AS {}", q(&column)));
+                states.insert(key, column);
+            }
+        }
+        stage(&mut ctes, &mut last, columns);
     }
-    ctes.push((
-        "r".to_string(),
-        format!("SELECT\n    {}\n  FROM {}", results.join(",\n    "), q("v")),
-    ));
+    for start in (0..widest).step_by(CHUNK) {
+        let mut columns = Vec::new();
+        for (i, _, machine, _) in &decisions {
+            let pending = g.pending(*i, machine, &states);
+            for (j, (var, diagram)) in machine.vars.iter().zip(&machine.needed).enumerate() {
+                let key = (*i, j + 1);
+                let from = states.get(&key).map_or("0".to_string(), |c| q(c));
+                if let Some(chain) = g.chain(diagram, start, &from, *i) {
+                    let column = format!("d{i}_m{}_{start}", j + 1);
+                    let unknown = format!("{} = {}", q(&format!("d{i}_v{j}")), var.symbols.len());
+                    columns.push(format!(
+                        "CASE WHEN {pending} AND {unknown} THEN {chain} END AS {}",
+                        q(&column)
+                    ));
+                    states.insert(key, column);
+                }
+            }
+        }
+        stage(&mut ctes, &mut last, columns);
+    }
     let mut columns = vec![q(KEY)];
     for (i, doc_d, machine, _) in &decisions {
-        columns.extend(g.answers(*i, doc_d, machine)?);
+        columns.extend(g.answers(*i, doc_d, machine, &states)?);
     }
+    // PostgreSQL would inline each step into the next, copying every symbol's expression into
+    // each of its many uses; materialised, each is computed once per row.
+    let fence = match dialect {
+        Dialect::Postgres => " MATERIALIZED",
+        _ => "",
+    };
     let with: Vec<String> = ctes
         .iter()
-        .map(|(name, body)| format!("{} AS (\n  {body}\n)", q(name)))
+        .map(|(name, body)| format!("{} AS{fence} (\n  {body}\n)", q(name)))
         .collect();
     let query = format!(
         "WITH {}\nSELECT\n  {}\nFROM {}",
         with.join(",\n"),
         columns.join(",\n  "),
-        q("r")
+        q(&last)
     );
     out.push_str(&g.d.create_view(&view, &query));
     Ok(Sql {
@@ -242,12 +308,15 @@ fn one_line(text: &str) -> String {
         .collect()
 }
 
+/// A class of codes: the codes in every set of the first list and in none of the second.
+type ClassKey = (Vec<u32>, Vec<u32>);
+
 /// A set-of-codes fact's classes, counted per row.
 struct CodesAgg {
     name: String,
     column: String,
-    /// Each class: (in, not in) sets, its lookup id.
-    classes: Vec<((Vec<u32>, Vec<u32>), u32)>,
+    /// Each class, and its lookup id.
+    classes: Vec<(ClassKey, u32)>,
 }
 
 /// A list fact's counts, per row: for each condition, the items that meet it and the items
@@ -340,7 +409,12 @@ impl Gen<'_> {
     fn compare(&self, expr: &str, op: &str, value: Num) -> String {
         // An exact decimal is written as one; any other fraction is multiplied out.
         if value.to_string().contains('/') {
-            format!("{expr} * {} {op} {}", value.denom(), value.numer())
+            format!(
+                "{} * {} {op} {}",
+                self.d.widen(expr),
+                value.denom(),
+                value.numer()
+            )
         } else {
             format!("{expr} {op} {}", self.d.number(value))
         }
@@ -534,8 +608,10 @@ impl Gen<'_> {
                             return Err(SqlError("a difference overflows".into()));
                         };
                         format!(
-                            "{col} * {} - {other_col} * {} {op} {}",
+                            "{} * {} - {} * {} {op} {}",
+                            self.d.widen(&col),
                             self.d.number(a),
+                            self.d.widen(&other_col),
                             self.d.number(b),
                             self.d.number(v)
                         )
@@ -647,10 +723,20 @@ impl Gen<'_> {
         ))
     }
 
-    /// The lookups of one state machine, nested: the state after its last step.
-    fn levelled<T>(&self, machine: &Levelled<T>, decision: usize) -> String {
-        let mut state = "0".to_string();
-        for step in &machine.steps {
+    /// The lookups of one machine's steps that read variables `start..start + CHUNK`, from
+    /// the state `from`, nested; `None` when it has no such step.
+    fn chain<T>(
+        &self,
+        machine: &Levelled<T>,
+        start: usize,
+        from: &str,
+        decision: usize,
+    ) -> Option<String> {
+        let range = start as u32..(start + CHUNK) as u32;
+        let mut state = from.to_string();
+        let mut any = false;
+        for step in machine.steps.iter().filter(|s| range.contains(&s.var)) {
+            any = true;
             let width = step.symbols + 1;
             let symbol = self.q(&format!("d{decision}_v{}", step.var));
             let index = if state == "0" {
@@ -660,7 +746,35 @@ impl Gen<'_> {
             };
             state = self.d.lookup(&step.next, &index);
         }
-        state
+        any.then_some(state)
+    }
+
+    /// The state a machine ends in: its last column, or 0 when it reads nothing.
+    fn end_state(&self, states: &BTreeMap<(usize, usize), String>, key: (usize, usize)) -> String {
+        states.get(&key).map_or("0".to_string(), |c| self.q(c))
+    }
+
+    /// Whether a decision's result is pending, from its result machine's last state.
+    fn pending(
+        &self,
+        i: usize,
+        machine: &Machine,
+        states: &BTreeMap<(usize, usize), String>,
+    ) -> String {
+        let r = self.end_state(states, (i, 0));
+        let pending: Vec<String> = machine
+            .result
+            .answers
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| **a == Answer::Pending)
+            .map(|(j, _)| j.to_string())
+            .collect();
+        match (pending.len(), machine.result.answers.len()) {
+            (0, _) => "FALSE".to_string(),
+            (p, n) if p == n => "TRUE".to_string(),
+            _ => format!("{r} IN ({})", pending.join(", ")),
+        }
     }
 
     /// A decision's result columns: status, kind, outcome, rule, and the facts needed.
@@ -669,8 +783,9 @@ impl Gen<'_> {
         i: usize,
         d: &DecisionDoc,
         machine: &Machine,
+        states: &BTreeMap<(usize, usize), String>,
     ) -> Result<Vec<String>, SqlError> {
-        let r = self.q(&format!("d{i}_r"));
+        let r = self.end_state(states, (i, 0));
         let name = |what: &str| self.q(&format!("{}_{what}", d.name));
         let text = |s: Option<&str>| s.map_or("NULL".to_string(), |s| self.d.string(s));
         let mut status = Vec::new();
@@ -753,7 +868,7 @@ impl Gen<'_> {
                         None
                     }
                     answers => {
-                        let state = self.levelled(diagram, i);
+                        let state = self.end_state(states, (i, j + 1));
                         let ones: Vec<u32> = answers.iter().map(|a| u32::from(*a)).collect();
                         Some(format!(
                             "{} = 1",
@@ -801,9 +916,7 @@ impl Gen<'_> {
 
     /// A condition on missing facts; `None` for one that always holds.
     fn when(&self, w: &When) -> Result<Option<String>, SqlError> {
-        let col = |f: &u32| -> Result<String, SqlError> {
-            Ok(format!("{}.{}", self.q("r"), self.q(&self.fact(*f)?.name)))
-        };
+        let col = |f: &u32| -> Result<String, SqlError> { Ok(self.q(&self.fact(*f)?.name)) };
         Ok(match w {
             When::Always => None,
             When::Missing(f) => Some(format!("{} IS NULL", col(f)?)),
@@ -841,7 +954,12 @@ impl Gen<'_> {
     /// The facts table: the key, then one column per fact the patient gives.
     fn facts_ddl(&self, table: &str) -> String {
         let mut types = String::new();
-        let mut columns = vec![format!("{} {} NOT NULL", self.q(KEY), self.d.text_type())];
+        // The key is unique: a row's codes and items are counted by it.
+        let key = match self.d {
+            Dialect::Spark => "NOT NULL",
+            _ => "PRIMARY KEY",
+        };
+        let mut columns = vec![format!("{} {} {key}", self.q(KEY), self.d.text_type())];
         for f in &self.doc.facts {
             let ty = match f.ty {
                 FactType::List => {
@@ -861,18 +979,57 @@ impl Gen<'_> {
                 }
                 _ => self.scalar_type(f),
             };
-            columns.push(format!("{} {ty}", self.q(&f.name)));
+            let check = match self.d {
+                // Spark's tables take no CHECK constraints.
+                Dialect::Spark => None,
+                _ => self.check(f),
+            };
+            match check {
+                Some(c) => columns.push(format!("{} {ty} CHECK ({c})", self.q(&f.name))),
+                None => columns.push(format!("{} {ty}", self.q(&f.name))),
+            }
         }
         let mut out = types;
         let _ = writeln!(
             out,
-            "{} {} (\n  {}\n){};",
-            "CREATE TABLE IF NOT EXISTS",
+            "CREATE TABLE IF NOT EXISTS {} (\n  {}\n){};",
             self.q(table),
             columns.join(",\n  "),
             self.d.table_suffix()
         );
         out
+    }
+
+    /// What a value of the fact must be, as the facts reader checks it: one of an enum's
+    /// values, within a declared range, not negative (durations, percentages, measurements
+    /// other than angles), a percentage at most 100.
+    fn check(&self, f: &FactSchema) -> Option<String> {
+        let col = self.q(&f.name);
+        let mut parts = Vec::new();
+        if f.ty == FactType::Enum {
+            let values: Vec<String> = f.values.iter().map(|v| self.d.string(v)).collect();
+            parts.push(format!("{col} IN ({})", values.join(", ")));
+        }
+        let unit = f.unit.as_deref().and_then(Unit::parse);
+        let nonnegative = match f.ty {
+            FactType::Duration | FactType::Percent => true,
+            FactType::Quantity => unit.is_some_and(Unit::nonnegative),
+            _ => false,
+        };
+        if nonnegative {
+            parts.push(format!("{col} >= 0"));
+        }
+        if f.ty == FactType::Percent {
+            parts.push(format!("{col} <= 100"));
+        }
+        if let Some((lo, hi)) = f.range.as_ref().and_then(|r| r.bounds()) {
+            let factor = storage_factor(f);
+            if let (Some(lo), Some(hi)) = (lo.checked_mul(factor), hi.checked_mul(factor)) {
+                parts.push(self.compare(&col, ">=", lo));
+                parts.push(self.compare(&col, "<=", hi));
+            }
+        }
+        (!parts.is_empty()).then(|| parts.join(" AND "))
     }
 
     fn scalar_type(&self, f: &FactSchema) -> String {
@@ -891,6 +1048,9 @@ impl Gen<'_> {
 
     /// The code lookup table: for each lookup, its codes and their classes.
     fn codes_ddl(&self, table: &str) -> String {
+        if self.d == Dialect::Spark {
+            return self.codes_view(table);
+        }
         let mut out = self.d.drop_table(&self.q(table));
         let _ = writeln!(
             out,
@@ -923,6 +1083,39 @@ impl Gen<'_> {
             );
         }
         out
+    }
+
+    /// Spark's lookup table: a temporary view of constant rows. A table would be files in the
+    /// warehouse folder, which a session without a metastore cannot drop again, so running the
+    /// file a second time would fail.
+    fn codes_view(&self, table: &str) -> String {
+        let q = |s: &str| self.q(s);
+        let rows: Vec<String> = self
+            .lookups
+            .iter()
+            .map(|(l, c, k)| format!("({l}, {}, {k})", self.d.string(c)))
+            .collect();
+        let body = if rows.is_empty() {
+            format!(
+                "SELECT CAST(NULL AS INT) AS {}, CAST(NULL AS STRING) AS {}, CAST(NULL AS INT) AS {} WHERE FALSE",
+                q("lookup"),
+                q("code"),
+                q("class")
+            )
+        } else {
+            format!(
+                "SELECT * FROM VALUES\n  {}\n  AS {}({}, {}, {})",
+                rows.join(",\n  "),
+                q("t"),
+                q("lookup"),
+                q("code"),
+                q("class")
+            )
+        };
+        format!(
+            "CREATE OR REPLACE TEMPORARY VIEW {} AS\n{body};\n",
+            q(table)
+        )
     }
 
     /// Per row: for each class of a set-of-codes fact, how many of its codes the row has.
@@ -1137,6 +1330,15 @@ impl Dialect {
         n.to_string()
     }
 
+    /// A decimal column made wide enough to be multiplied: DuckDB keeps a product of
+    /// `DECIMAL(18, 6)` at 18 digits and fails when it overflows them.
+    fn widen(self, expr: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("CAST({expr} AS DECIMAL(38, 6))"),
+            _ => expr.to_string(),
+        }
+    }
+
     fn date(self, text: &str) -> String {
         format!("DATE '{}'", text.replace('\'', ""))
     }
@@ -1198,7 +1400,14 @@ impl Dialect {
                 "DROP VIEW IF EXISTS {v};\nCREATE VIEW {v} AS\n{query};\n",
                 v = self.ident(view)
             ),
-            _ => format!("CREATE OR REPLACE VIEW {} AS\n{query};\n", self.ident(view)),
+            // A temporary view, as the lookup table it reads is one.
+            Dialect::Spark => format!(
+                "CREATE OR REPLACE TEMPORARY VIEW {} AS\n{query};\n",
+                self.ident(view)
+            ),
+            Dialect::DuckDb => {
+                format!("CREATE OR REPLACE VIEW {} AS\n{query};\n", self.ident(view))
+            }
         }
     }
 
@@ -1209,7 +1418,9 @@ impl Dialect {
         match self {
             Dialect::DuckDb => format!("[{list}][{index}]"),
             Dialect::Postgres => format!("(ARRAY[{list}])[{index}]"),
-            Dialect::Spark => format!("element_at(array({list}), {index})"),
+            // `element_at` of Spark 4.3 gives a wrong element for a NULL index where
+            // `try_element_at` gives NULL; the index must be an INT.
+            Dialect::Spark => format!("try_element_at(array({list}), CAST({index} AS INT))"),
         }
     }
 
