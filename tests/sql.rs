@@ -420,11 +420,6 @@ fn compare(p: &Policy, out: &Path) -> Result<(), String> {
         let lines = p.expected.iter().flat_map(|e| e.lines());
         let decided = lines.clone().filter(|l| l.contains(": decided ")).count();
         let distinct: std::collections::BTreeSet<&str> = lines.collect();
-        if std::env::var("DEBUG_SQL").is_ok() {
-            for d in &distinct {
-                eprintln!("  {d}");
-            }
-        }
         eprintln!(
             "{}: {rows} patients, {} decisions each, alike: {decided} results decided, {} different results",
             p.stem,

@@ -126,7 +126,7 @@ fn python_candidates() -> Vec<PathBuf> {
 
 /// The first Python that has `module`; a venv with only some of the packages does not hide a
 /// later Python that has them all.
-fn python_with(module: &str) -> Result<PathBuf, Unavailable> {
+pub fn python_with(module: &str) -> Result<PathBuf, Unavailable> {
     // find_spec looks the module up without importing it (pyspark takes a second to import).
     let probe =
         "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(sys.argv[1]) else 3)";
