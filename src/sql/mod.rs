@@ -69,8 +69,13 @@ impl std::fmt::Display for SqlError {
     }
 }
 
-/// How many variables each step of the query reads.
-const CHUNK: usize = 8;
+/// How many variables each step of the query reads on Spark, whose code generator fails on a
+/// deeply nested expression; DuckDB and PostgreSQL take each machine in one step (every step
+/// costs a pass over the rows).
+const SPARK_CHUNK: usize = 8;
+
+/// The name an item of a list goes by in the conditions on it.
+const ITEM: &str = "medpol_item";
 
 /// The key column of the facts table and of the decisions view.
 pub const KEY: &str = "id";
@@ -80,14 +85,11 @@ pub const KEY: &str = "id";
 pub fn generate(artifact: &Artifact, dialect: Dialect) -> Result<Sql, SqlError> {
     let doc = artifact.document();
     let prefix = table_prefix(&doc.policy.id);
-    let mut g = Gen {
+    let g = Gen {
         d: dialect,
         doc,
         prefix: prefix.clone(),
-        lookups: Vec::new(),
-        codes_aggs: BTreeMap::new(),
-        list_aggs: BTreeMap::new(),
-        code_joins: Vec::new(),
+        counts: Default::default(),
     };
     if let Some(f) = doc.facts.iter().find(|f| f.name == KEY) {
         return Err(SqlError(format!(
@@ -115,12 +117,11 @@ pub fn generate(artifact: &Artifact, dialect: Dialect) -> Result<Sql, SqlError> 
     }
 
     let facts_table = format!("{prefix}_facts");
-    let codes_table = format!("{prefix}_codes");
     let view = format!("{prefix}_decisions");
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "-- {} ({}), version {}: written by medpol for {}.\n-- The facts table, one row per patient or claim (docs/sql.md), and the decisions view.",
+        "-- {} ({}), version {}: written by medpol for {}.\n-- The facts table, one row per patient or claim, and the decisions view (docs/sql.md).",
         one_line(&doc.policy.title),
         one_line(&doc.policy.id),
         one_line(&doc.policy.version),
@@ -134,7 +135,6 @@ pub fn generate(artifact: &Artifact, dialect: Dialect) -> Result<Sql, SqlError> 
         out.push_str("SET spark.sql.codegen.wholeStage = false;\n");
     }
     out.push_str(&g.facts_ddl(&facts_table));
-    out.push_str(&g.codes_ddl(&codes_table));
 
     // Each decision's symbols, then its result state, then the answers.
     let q = |s: &str| g.d.ident(s);
@@ -144,56 +144,32 @@ pub fn generate(artifact: &Artifact, dialect: Dialect) -> Result<Sql, SqlError> 
             selects.push(format!("{s} AS {}", q(&format!("d{i}_v{j}"))));
         }
     }
-    let mut from = format!("{} AS {}", q(&facts_table), q("f"));
-    for agg in g.codes_aggs.values() {
-        let _ = write!(
-            from,
-            "\n  LEFT JOIN {} ON {}.{} = {}.{}",
-            q(&agg.name),
-            q(&agg.name),
-            q(KEY),
-            q("f"),
-            q(KEY)
-        );
-    }
-    for agg in g.list_aggs.values() {
-        let _ = write!(
-            from,
-            "\n  LEFT JOIN {} ON {}.{} = {}.{}",
-            q(&agg.name),
-            q(&agg.name),
-            q(KEY),
-            q("f"),
-            q(KEY)
-        );
-    }
-    for (alias, lookup, column) in &g.code_joins {
-        let _ = write!(
-            from,
-            "\n  LEFT JOIN {} AS {} ON {}.{} = {lookup} AND {}.{} = {}.{}",
-            q(&codes_table),
-            q(alias),
-            q(alias),
-            q("lookup"),
-            q(alias),
-            q("code"),
-            q("f"),
-            q(column)
-        );
-    }
     let mut ctes = Vec::new();
-    for agg in g.codes_aggs.values() {
+    // The counts first, so that a symbol's tests read each one as a column.
+    let counts = g.counts.borrow().clone();
+    let source = if counts.is_empty() {
+        q(&facts_table)
+    } else {
+        let mut select = vec![format!("{}.*", q("f"))];
+        select.extend(counts.iter().map(|(e, c)| format!("{e} AS {}", q(c))));
         ctes.push((
-            agg.name.clone(),
-            g.codes_cte(agg, &facts_table, &codes_table),
+            "k".to_string(),
+            format!(
+                "SELECT\n    {}\n  FROM {} AS {}",
+                select.join(",\n    "),
+                q(&facts_table),
+                q("f")
+            ),
         ));
-    }
-    for agg in g.list_aggs.values() {
-        ctes.push((agg.name.clone(), g.list_cte(agg, &facts_table)?));
-    }
+        q("k")
+    };
     ctes.push((
         "v".to_string(),
-        format!("SELECT\n    {}\n  FROM {from}", selects.join(",\n    ")),
+        format!(
+            "SELECT\n    {}\n  FROM {source} AS {}",
+            selects.join(",\n    "),
+            q("f")
+        ),
     ));
     // The machines' lookups, a few variables per step of the query: an expression nests no
     // deeper than that (Spark's code generator fails on a deep one), and each state is a
@@ -221,12 +197,16 @@ pub fn generate(artifact: &Artifact, dialect: Dialect) -> Result<Sql, SqlError> 
         .map(|(_, _, m, _)| m.vars.len())
         .max()
         .unwrap_or(0);
-    for start in (0..widest).step_by(CHUNK) {
+    let chunk = match dialect {
+        Dialect::Spark => SPARK_CHUNK,
+        _ => widest.max(1),
+    };
+    for start in (0..widest).step_by(chunk) {
         let mut columns = Vec::new();
         for (i, _, machine, _) in &decisions {
             let key = (*i, 0);
             let from = states.get(&key).map_or("0".to_string(), |c| q(c));
-            if let Some(chain) = g.chain(&machine.result, start, &from, *i) {
+            if let Some(chain) = g.chain(&machine.result, start..start + chunk, &from, *i) {
                 let column = format!("d{i}_m0_{start}");
                 columns.push(format!("{chain} AS {}", q(&column)));
                 states.insert(key, column);
@@ -234,14 +214,14 @@ pub fn generate(artifact: &Artifact, dialect: Dialect) -> Result<Sql, SqlError> 
         }
         stage(&mut ctes, &mut last, columns);
     }
-    for start in (0..widest).step_by(CHUNK) {
+    for start in (0..widest).step_by(chunk) {
         let mut columns = Vec::new();
         for (i, _, machine, _) in &decisions {
             let pending = g.pending(*i, machine, &states);
             for (j, (var, diagram)) in machine.vars.iter().zip(&machine.needed).enumerate() {
                 let key = (*i, j + 1);
                 let from = states.get(&key).map_or("0".to_string(), |c| q(c));
-                if let Some(chain) = g.chain(diagram, start, &from, *i) {
+                if let Some(chain) = g.chain(diagram, start..start + chunk, &from, *i) {
                     let column = format!("d{i}_m{}_{start}", j + 1);
                     let unknown = format!("{} = {}", q(&format!("d{i}_v{j}")), var.symbols.len());
                     columns.push(format!(
@@ -308,38 +288,13 @@ fn one_line(text: &str) -> String {
         .collect()
 }
 
-/// A class of codes: the codes in every set of the first list and in none of the second.
-type ClassKey = (Vec<u32>, Vec<u32>);
-
-/// A set-of-codes fact's classes, counted per row.
-struct CodesAgg {
-    name: String,
-    column: String,
-    /// Each class, and its lookup id.
-    classes: Vec<(ClassKey, u32)>,
-}
-
-/// A list fact's counts, per row: for each condition, the items that meet it and the items
-/// it is unknown for.
-struct ListAgg {
-    name: String,
-    column: String,
-    record: u32,
-    terms: Vec<Option<Cond>>,
-    /// The facts of the patient the conditions read.
-    outer: Vec<u32>,
-}
-
 struct Gen<'a> {
     d: Dialect,
     doc: &'a Document,
     prefix: String,
-    /// Rows of the code lookup table: (lookup, code, class).
-    lookups: Vec<(u32, String, u32)>,
-    codes_aggs: BTreeMap<u32, CodesAgg>,
-    list_aggs: BTreeMap<u32, ListAgg>,
-    /// A join of the lookup table for a single-code fact: (alias, lookup, column).
-    code_joins: Vec<(String, u32, String)>,
+    /// Counts (of a set's codes, of a list's items) the symbols read, each computed once per
+    /// row in a step of its own: (expression, column).
+    counts: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 fn num(text: &str) -> Result<Num, SqlError> {
@@ -422,7 +377,7 @@ impl Gen<'_> {
 
     /// A variable's symbol for the row: its class of values, or one past the last when its
     /// value is unknown.
-    fn symbol(&mut self, d: &DecisionDoc, var: &Variable) -> Result<String, SqlError> {
+    fn symbol(&self, d: &DecisionDoc, var: &Variable) -> Result<String, SqlError> {
         let unknown = var.symbols.len();
         let node = |t: &u32| {
             d.nodes
@@ -466,8 +421,9 @@ impl Gen<'_> {
         Ok(out)
     }
 
-    /// A single-code fact's symbol: its memberships of the sets tested, from the lookup table.
-    fn code_symbol(&mut self, d: &DecisionDoc, var: &Variable) -> Result<String, SqlError> {
+    /// A single-code fact's symbol: its memberships of the sets tested, each symbol's codes
+    /// listed (an engine tests a long list of constants with a hash set).
+    fn code_symbol(&self, d: &DecisionDoc, var: &Variable) -> Result<String, SqlError> {
         let sets: Vec<u32> = var
             .tests
             .iter()
@@ -479,9 +435,6 @@ impl Gen<'_> {
                 ))),
             })
             .collect::<Result<_, _>>()?;
-        let none: Vec<bool> = vec![false; sets.len()];
-        let outside = var.symbols.iter().position(|s| *s == none);
-        let lookup = self.next_lookup();
         let mut codes: BTreeMap<&str, Vec<bool>> = BTreeMap::new();
         for (j, s) in sets.iter().enumerate() {
             let set = self
@@ -498,41 +451,37 @@ impl Gen<'_> {
                 }
             }
         }
+        let mut by_symbol: BTreeMap<usize, Vec<String>> = BTreeMap::new();
         for (code, signature) in codes {
             let symbol = var
                 .symbols
                 .iter()
                 .position(|s| *s == signature)
                 .ok_or_else(|| SqlError(format!("code `{code}` has no class")))?;
-            self.lookups.push((lookup, code.to_string(), symbol as u32));
+            by_symbol
+                .entry(symbol)
+                .or_default()
+                .push(self.d.string(code));
         }
-        let alias = format!("k{lookup}");
-        let column = self.fact(var.fact)?.name.clone();
-        let class = format!("{}.{}", self.q(&alias), self.q("class"));
-        self.code_joins.push((alias, lookup, column));
         let col = self.column(var.fact)?;
         let unknown = var.symbols.len();
-        Ok(match outside {
-            Some(o) => {
-                format!("CASE WHEN {col} IS NULL THEN {unknown} ELSE coalesce({class}, {o}) END")
+        // A code in none of the sets: the symbol of no membership (always among them).
+        let none = var.symbols.iter().position(|s| s.iter().all(|b| !b));
+        let mut out = format!("CASE WHEN {col} IS NULL THEN {unknown}");
+        for (symbol, list) in &by_symbol {
+            let _ = write!(out, " WHEN {col} IN ({}) THEN {symbol}", list.join(", "));
+        }
+        match none {
+            Some(n) => {
+                let _ = write!(out, " ELSE {n} END");
             }
-            None => format!("CASE WHEN {col} IS NULL THEN {unknown} ELSE {class} END"),
-        })
-    }
-
-    fn next_lookup(&self) -> u32 {
-        let used = self.lookups.iter().map(|l| l.0 + 1).max().unwrap_or(0);
-        let aggs = self
-            .codes_aggs
-            .values()
-            .flat_map(|a| a.classes.iter().map(|c| c.1 + 1))
-            .max()
-            .unwrap_or(0);
-        used.max(aggs)
+            None => out.push_str(" END"),
+        }
+        Ok(out)
     }
 
     /// A test of a fact as a SQL condition: NULL exactly when the variable is unknown.
-    fn predicate(&mut self, fact: u32, test: &Test) -> Result<String, SqlError> {
+    fn predicate(&self, fact: u32, test: &Test) -> Result<String, SqlError> {
         let f = self.fact(fact)?.clone();
         let col = self.column(fact)?;
         Ok(match test {
@@ -560,11 +509,13 @@ impl Gen<'_> {
                 inside,
                 not_in,
             } => {
-                let (n, size) = self.class_count(fact, inside, not_in)?;
-                let count = format!("CASE WHEN {col} IS NULL THEN NULL ELSE coalesce({n}, 0) END");
-                match quantifier {
-                    Quantifier::Any => format!("{count} > 0"),
-                    Quantifier::All => format!("{count} >= {size}"),
+                // `has any` needs only whether one code is in the class, which an engine finds
+                // without removing repeated codes first.
+                let all = *quantifier == Quantifier::All;
+                let (count, size) = self.class_count(&col, inside, not_in, all)?;
+                match all {
+                    false => format!("{count} > 0"),
+                    true => format!("{count} >= {size}"),
                 }
             }
             Test::Difference {
@@ -620,21 +571,23 @@ impl Gen<'_> {
             }
             Test::Count { op, value, filter } => {
                 let op = sql_op(op)?;
-                let (met, unknown) = self.count_columns(fact, filter.clone())?;
+                let (met, unknown) = self.count_items(fact, filter.as_ref())?;
                 format!(
-                    "CASE WHEN {col} IS NULL THEN NULL WHEN coalesce({unknown}, 0) > 0 THEN NULL ELSE coalesce({met}, 0) END {op} {}",
+                    "CASE WHEN {col} IS NULL THEN NULL WHEN {unknown} > 0 THEN NULL ELSE {met} END {op} {}",
                     self.d.number(num(value)?)
                 )
             }
         })
     }
 
-    /// The column counting a row's codes of a class, and the class's size.
+    /// How many of a row's codes lie in a class (an expression; repeated codes counted once
+    /// when `distinct`, else as often as given), and the class's size.
     fn class_count(
-        &mut self,
-        fact: u32,
+        &self,
+        col: &str,
         inside: &[u32],
         not_in: &[u32],
+        distinct: bool,
     ) -> Result<(String, usize), SqlError> {
         let member = |s: &u32, c: &String| {
             self.doc
@@ -650,92 +603,66 @@ impl Gen<'_> {
             .codes
             .iter()
             .filter(|c| inside.iter().all(|s| member(s, c)) && !not_in.iter().any(|s| member(s, c)))
-            .cloned()
+            .map(|c| self.d.string(c))
             .collect();
-        let key = (inside.to_vec(), not_in.to_vec());
-        let existing = self
-            .codes_aggs
-            .get(&fact)
-            .and_then(|a| a.classes.iter().find(|c| c.0 == key).map(|c| c.1));
-        let lookup = match existing {
-            Some(l) => l,
-            None => {
-                let l = self.next_lookup();
-                for c in &codes {
-                    self.lookups.push((l, c.clone(), 1));
-                }
-                let name = format!("c{fact}");
-                let column = self.fact(fact)?.name.clone();
-                self.codes_aggs
-                    .entry(fact)
-                    .or_insert_with(|| CodesAgg {
-                        name,
-                        column,
-                        classes: Vec::new(),
-                    })
-                    .classes
-                    .push((key, l));
-                l
-            }
+        let count = match codes.is_empty() {
+            true => format!("CASE WHEN {col} IS NULL THEN NULL ELSE 0 END"),
+            false => self.counted(format!(
+                "CASE WHEN {col} IS NULL THEN NULL ELSE {} END",
+                self.d.count_codes(col, &codes.join(", "), distinct)
+            )),
         };
-        Ok((
-            format!(
-                "{}.{}",
-                self.q(&format!("c{fact}")),
-                self.q(&format!("n{lookup}"))
-            ),
-            codes.len(),
-        ))
+        Ok((count, codes.len()))
     }
 
-    /// The columns counting a row's items that meet a condition and those it is unknown for.
-    fn count_columns(
-        &mut self,
-        fact: u32,
-        filter: Option<Cond>,
-    ) -> Result<(String, String), SqlError> {
+    /// How many of a row's items meet a condition, and how many it is unknown for (a field it
+    /// needs missing), as expressions; NULL when the list is.
+    fn count_items(&self, fact: u32, filter: Option<&Cond>) -> Result<(String, String), SqlError> {
         let f = self.fact(fact)?;
         let record = f
             .record
             .ok_or_else(|| SqlError(format!("list `{}` without its record", f.name)))?;
-        let column = f.name.clone();
-        let agg = self.list_aggs.entry(fact).or_insert_with(|| ListAgg {
-            name: format!("l{fact}"),
-            column,
-            record,
-            terms: Vec::new(),
-            outer: Vec::new(),
-        });
-        let term = match agg.terms.iter().position(|t| *t == filter) {
-            Some(t) => t,
-            None => {
-                if let Some(c) = &filter {
-                    outer_facts(c, &mut agg.outer);
-                }
-                agg.terms.push(filter);
-                agg.terms.len() - 1
-            }
+        let col = self.column(fact)?;
+        let cond = match filter {
+            Some(c) => self.cond(c, record, ITEM)?,
+            None => "TRUE".to_string(),
         };
-        let table = self.q(&format!("l{fact}"));
         Ok((
-            format!("{table}.{}", self.q(&format!("t{term}"))),
-            format!("{table}.{}", self.q(&format!("u{term}"))),
+            self.counted(self.d.count_items(&col, &cond)),
+            self.counted(self.d.count_items(&col, &format!("({cond}) IS NULL"))),
         ))
     }
 
-    /// The lookups of one machine's steps that read variables `start..start + CHUNK`, from
-    /// the state `from`, nested; `None` when it has no such step.
+    /// A count as the column that holds it.
+    fn counted(&self, expr: String) -> String {
+        let mut counts = self.counts.borrow_mut();
+        let name = match counts.iter().find(|(e, _)| *e == expr) {
+            Some((_, c)) => c.clone(),
+            None => {
+                let c = format!("n{}", counts.len());
+                counts.push((expr, c.clone()));
+                c
+            }
+        };
+        format!("{}.{}", self.q("f"), self.q(&name))
+    }
+
+    /// The lookups of one machine's steps that read the variables of `range`, from the state
+    /// `from`, nested; `None` when it has no such step.
     fn chain<T>(
         &self,
         machine: &Levelled<T>,
-        start: usize,
+        range: std::ops::Range<usize>,
         from: &str,
         decision: usize,
     ) -> Option<String> {
-        let range = start as u32..(start + CHUNK) as u32;
         let mut state = from.to_string();
         let mut any = false;
-        for step in machine.steps.iter().filter(|s| range.contains(&s.var)) {
+        for step in machine
+            .steps
+            .iter()
+            .filter(|s| range.contains(&(s.var as usize)))
+        {
             any = true;
             let width = step.symbols + 1;
             let symbol = self.q(&format!("d{decision}_v{}", step.var));
@@ -1046,153 +973,6 @@ impl Gen<'_> {
         }
     }
 
-    /// The code lookup table: for each lookup, its codes and their classes.
-    fn codes_ddl(&self, table: &str) -> String {
-        if self.d == Dialect::Spark {
-            return self.codes_view(table);
-        }
-        let mut out = self.d.drop_table(&self.q(table));
-        let _ = writeln!(
-            out,
-            "CREATE TABLE {} (\n  {} INTEGER NOT NULL,\n  {} {} NOT NULL,\n  {} INTEGER NOT NULL{}\n){};",
-            self.q(table),
-            self.q("lookup"),
-            self.q("code"),
-            self.d.text_type(),
-            self.q("class"),
-            match self.d {
-                Dialect::Spark => String::new(),
-                _ => format!(
-                    ",\n  PRIMARY KEY ({}, {})",
-                    self.q("lookup"),
-                    self.q("code")
-                ),
-            },
-            self.d.table_suffix()
-        );
-        for chunk in self.lookups.chunks(500) {
-            let rows: Vec<String> = chunk
-                .iter()
-                .map(|(l, c, k)| format!("({l}, {}, {k})", self.d.string(c)))
-                .collect();
-            let _ = writeln!(
-                out,
-                "INSERT INTO {} VALUES\n  {};",
-                self.q(table),
-                rows.join(",\n  ")
-            );
-        }
-        out
-    }
-
-    /// Spark's lookup table: a temporary view of constant rows. A table would be files in the
-    /// warehouse folder, which a session without a metastore cannot drop again, so running the
-    /// file a second time would fail.
-    fn codes_view(&self, table: &str) -> String {
-        let q = |s: &str| self.q(s);
-        let rows: Vec<String> = self
-            .lookups
-            .iter()
-            .map(|(l, c, k)| format!("({l}, {}, {k})", self.d.string(c)))
-            .collect();
-        let body = if rows.is_empty() {
-            format!(
-                "SELECT CAST(NULL AS INT) AS {}, CAST(NULL AS STRING) AS {}, CAST(NULL AS INT) AS {} WHERE FALSE",
-                q("lookup"),
-                q("code"),
-                q("class")
-            )
-        } else {
-            format!(
-                "SELECT * FROM VALUES\n  {}\n  AS {}({}, {}, {})",
-                rows.join(",\n  "),
-                q("t"),
-                q("lookup"),
-                q("code"),
-                q("class")
-            )
-        };
-        format!(
-            "CREATE OR REPLACE TEMPORARY VIEW {} AS\n{body};\n",
-            q(table)
-        )
-    }
-
-    /// Per row: for each class of a set-of-codes fact, how many of its codes the row has.
-    fn codes_cte(&self, agg: &CodesAgg, facts: &str, codes: &str) -> String {
-        let q = |s: &str| self.q(s);
-        let counts: Vec<String> = agg
-            .classes
-            .iter()
-            .map(|(_, l)| {
-                format!(
-                    "count(DISTINCT CASE WHEN {}.{} = {l} THEN {}.{} END) AS {}",
-                    q("k"),
-                    q("lookup"),
-                    q("x"),
-                    q("code"),
-                    q(&format!("n{l}"))
-                )
-            })
-            .collect();
-        let lookups: Vec<String> = agg.classes.iter().map(|(_, l)| l.to_string()).collect();
-        format!(
-            "SELECT {x}.{id},\n    {}\n  FROM ({}) AS {x}\n  JOIN {} AS {k} ON {k}.{code} = {x}.{code} AND {k}.{lookup} IN ({})\n  GROUP BY {x}.{id}",
-            counts.join(",\n    "),
-            self.d
-                .explode(&q(KEY), &q(&agg.column), &q("code"), &q(facts)),
-            q(codes),
-            lookups.join(", "),
-            x = q("x"),
-            k = q("k"),
-            id = q(KEY),
-            code = q("code"),
-            lookup = q("lookup"),
-        )
-    }
-
-    /// Per row: for each condition on a list's items, the items that meet it and those it is
-    /// unknown for.
-    fn list_cte(&self, agg: &ListAgg, facts: &str) -> Result<String, SqlError> {
-        let q = |s: &str| self.q(s);
-        let item = format!("{}.{}", q("x"), q("it"));
-        let mut columns = Vec::new();
-        for (t, term) in agg.terms.iter().enumerate() {
-            let cond = match term {
-                Some(c) => self.cond(c, agg.record, &item),
-                None => Ok("TRUE".to_string()),
-            }?;
-            columns.push(format!(
-                "count(CASE WHEN {cond} THEN 1 END) AS {}",
-                q(&format!("t{t}"))
-            ));
-            columns.push(format!(
-                "count(CASE WHEN ({cond}) IS NULL THEN 1 END) AS {}",
-                q(&format!("u{t}"))
-            ));
-        }
-        let outer: Vec<String> = agg
-            .outer
-            .iter()
-            .filter_map(|o| self.fact(*o).ok())
-            .map(|f| format!("{}.{}", q("f"), q(&f.name)))
-            .collect();
-        Ok(format!(
-            "SELECT {x}.{id},\n    {}\n  FROM ({}) AS {x}\n  GROUP BY {x}.{id}",
-            columns.join(",\n    "),
-            self.d.explode_items(
-                &q(KEY),
-                &outer,
-                &q(&agg.column),
-                &q("it"),
-                &q(facts),
-                &q("f")
-            ),
-            x = q("x"),
-            id = q(KEY),
-        ))
-    }
-
     /// A condition on one item, in SQL's three-valued logic, which is Kleene's as the
     /// evaluator's is; a test with a missing operand is unknown.
     fn cond(&self, c: &Cond, record: u32, item: &str) -> Result<String, SqlError> {
@@ -1208,9 +988,7 @@ impl Gen<'_> {
                 .ok_or_else(|| SqlError(format!("field {i} of none")))?;
             Ok((f, self.d.field(item, &self.q(&f.name))))
         };
-        let outer = |i: &u32| -> Result<String, SqlError> {
-            Ok(format!("{}.{}", self.q("x"), self.q(&self.fact(*i)?.name)))
-        };
+        let outer = |i: &u32| self.column(*i);
         Ok(match c {
             Cond::Const { value } => if *value { "TRUE" } else { "FALSE" }.to_string(),
             Cond::And { all } => {
@@ -1297,18 +1075,6 @@ impl Gen<'_> {
     }
 }
 
-/// The facts of the patient a condition reads.
-fn outer_facts(c: &Cond, out: &mut Vec<u32>) {
-    match c {
-        Cond::And { all: cs } | Cond::Or { any: cs } => cs.iter().for_each(|x| outer_facts(x, out)),
-        Cond::Not { not } => outer_facts(not, out),
-        Cond::Window { before: x, .. } | Cond::FieldIs { fact: x, .. } if !out.contains(x) => {
-            out.push(*x);
-        }
-        _ => {}
-    }
-}
-
 impl Dialect {
     fn ident(self, s: &str) -> String {
         match self {
@@ -1390,10 +1156,6 @@ impl Dialect {
         }
     }
 
-    fn drop_table(self, table: &str) -> String {
-        format!("DROP TABLE IF EXISTS {table};\n")
-    }
-
     fn create_view(self, view: &str, query: &str) -> String {
         match self {
             Dialect::Postgres => format!(
@@ -1442,33 +1204,37 @@ impl Dialect {
         }
     }
 
-    /// One row per code of a set-of-codes column, with the row's key.
-    fn explode(self, key: &str, column: &str, code: &str, table: &str) -> String {
-        match self {
-            Dialect::Spark => format!("SELECT {key}, explode({column}) AS {code} FROM {table}"),
-            _ => format!("SELECT {key}, unnest({column}) AS {code} FROM {table}"),
+    /// How many codes of a row's set of codes are among `codes` (a list of string literals),
+    /// each counted once when `distinct`.
+    fn count_codes(self, column: &str, codes: &str, distinct: bool) -> String {
+        match (self, distinct) {
+            (Dialect::DuckDb, true) => {
+                format!("len(list_distinct([c FOR c IN {column} IF c IN ({codes})]))")
+            }
+            (Dialect::DuckDb, false) => format!("len([c FOR c IN {column} IF c IN ({codes})])"),
+            (Dialect::Postgres, true) => format!(
+                "(SELECT count(DISTINCT c) FROM unnest({column}) AS c WHERE c IN ({codes}))"
+            ),
+            (Dialect::Postgres, false) => {
+                format!("(SELECT count(*) FROM unnest({column}) AS c WHERE c IN ({codes}))")
+            }
+            (Dialect::Spark, true) => {
+                format!("size(array_distinct(filter({column}, c -> c IN ({codes}))))")
+            }
+            (Dialect::Spark, false) => format!("size(filter({column}, c -> c IN ({codes})))"),
         }
     }
 
-    /// One row per item of a list column, with the row's key and the facts its conditions
-    /// read.
-    fn explode_items(
-        self,
-        key: &str,
-        outer: &[String],
-        column: &str,
-        item: &str,
-        table: &str,
-        alias: &str,
-    ) -> String {
-        let mut select = vec![format!("{alias}.{key}")];
-        select.extend(outer.iter().cloned());
-        let f = match self {
-            Dialect::Spark => "explode",
-            _ => "unnest",
-        };
-        select.push(format!("{f}({alias}.{column}) AS {item}"));
-        format!("SELECT {} FROM {table} AS {alias}", select.join(", "))
+    /// How many items of a list column meet `cond` (written over the item [`ITEM`]): a NULL
+    /// condition counts as not met.
+    fn count_items(self, column: &str, cond: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("len([1 FOR {ITEM} IN {column} IF {cond}])"),
+            Dialect::Postgres => {
+                format!("(SELECT count(*) FILTER (WHERE {cond}) FROM unnest({column}) AS {ITEM})")
+            }
+            Dialect::Spark => format!("size(filter({column}, {ITEM} -> {cond}))"),
+        }
     }
 
     /// A field of an item.
