@@ -214,10 +214,22 @@ pub fn generate(artifact: &Artifact, dialect: Dialect) -> Result<Sql, SqlError> 
         }
         stage(&mut ctes, &mut last, columns);
     }
+    // Whether each result is pending, once per row: the needed chains ask it each.
+    let pending_columns: Vec<String> = decisions
+        .iter()
+        .map(|(i, _, machine, _)| {
+            format!(
+                "{} AS {}",
+                g.pending(*i, machine, &states),
+                q(&format!("d{i}_pending"))
+            )
+        })
+        .collect();
+    stage(&mut ctes, &mut last, pending_columns);
     for start in (0..widest).step_by(chunk) {
         let mut columns = Vec::new();
         for (i, _, machine, _) in &decisions {
-            let pending = g.pending(*i, machine, &states);
+            let pending = q(&format!("d{i}_pending"));
             for (j, (var, diagram)) in machine.vars.iter().zip(&machine.needed).enumerate() {
                 let key = (*i, j + 1);
                 let from = states.get(&key).map_or("0".to_string(), |c| q(c));
