@@ -61,6 +61,8 @@ pub fn run(args: Build) -> ExitCode {
         return fail(&format!("cannot create {}: {e}", args.out.display()));
     }
     remove_stale_temporaries(&args.out);
+    // A policy that cannot be written as SQL is said and the others are still written.
+    let mut not_written = 0usize;
     for c in &built.compiled {
         let stem = file_stem(c.artifact.policy_id());
         let (file, bytes) = match args.target {
@@ -71,10 +73,12 @@ pub fn run(args: Build) -> ExitCode {
             Target::Sql => match sql::generate(&c.artifact, args.dialect.dialect()) {
                 Ok(s) => (args.out.join(format!("{stem}.sql")), s.text.into_bytes()),
                 Err(e) => {
-                    return fail(&format!(
-                        "policy `{}`: not written as SQL: {e}",
+                    eprintln!(
+                        "error: policy `{}`: not written as SQL: {e}",
                         c.artifact.policy_id()
-                    ));
+                    );
+                    not_written += 1;
+                    continue;
                 }
             },
         };
@@ -82,6 +86,9 @@ pub fn run(args: Build) -> ExitCode {
             return fail(&format!("cannot write {}: {e}", file.display()));
         }
         eprintln!("wrote {}", file.display());
+    }
+    if not_written > 0 {
+        return ExitCode::from(1);
     }
     ExitCode::SUCCESS
 }

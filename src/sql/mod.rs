@@ -899,7 +899,9 @@ impl Gen<'_> {
             _ => "PRIMARY KEY",
         };
         let mut columns = vec![format!("{} {} {key}", self.q(KEY), self.d.text_type())];
-        for f in &self.doc.facts {
+        // A fact no decision reads changes no result: it gets no column (a record's fields are
+        // listed among the facts so, and belong to their list's items).
+        for f in self.doc.facts.iter().filter(|f| f.read) {
             let ty = match f.ty {
                 FactType::List => {
                     let record = f.record.and_then(|r| self.doc.records.get(r as usize));

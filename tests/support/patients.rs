@@ -255,7 +255,7 @@ impl Generator {
             .facts
             .iter()
             .enumerate()
-            .filter(|(_, f)| f.formula.is_none())
+            .filter(|(_, f)| f.formula.is_none() && f.read)
             .map(|(i, f)| {
                 let i = i as u32;
                 let pool = match f.ty {
