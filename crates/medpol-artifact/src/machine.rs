@@ -704,3 +704,79 @@ impl When {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Answer, MAX_VARS};
+    use crate::{Artifact, Document, Facts, NodeDoc, Ref, Test};
+
+    /// The build case `tiny` with its decision replaced by a chain of `n` flags: the first flag
+    /// that is true decides, `covered` by a rule (leaf 0) for an even flag and `not_covered`
+    /// (the `otherwise` leaf 2) for an odd one; none true gives `otherwise`.
+    fn chain(n: usize) -> Artifact {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/cases/build/tiny.json"
+        );
+        let mut doc: Document = Artifact::from_json(&std::fs::read_to_string(path).unwrap())
+            .unwrap()
+            .document()
+            .clone();
+        let flag = doc.facts[1].clone();
+        doc.facts = (0..n)
+            .map(|i| {
+                let mut f = flag.clone();
+                f.name = format!("flag_{i}");
+                f
+            })
+            .collect();
+        let d = &mut doc.decisions[0];
+        let loc = d.source_map.nodes[1].clone();
+        d.nodes = (0..n as u32)
+            .map(|i| NodeDoc {
+                fact: i,
+                test: Test::IsTrue,
+                then: Ref::Leaf(if i % 2 == 0 { 0 } else { 2 }),
+                otherwise: if i + 1 < n as u32 {
+                    Ref::Node(i + 1)
+                } else {
+                    Ref::Leaf(2)
+                },
+            })
+            .collect();
+        d.source_map.nodes = vec![loc; n];
+        doc.hash.clear();
+        Artifact::new(doc).unwrap()
+    }
+
+    #[test]
+    fn a_chain_of_flags_waits_for_the_flags_before_the_first_true_one() {
+        let a = chain(MAX_VARS);
+        let d = a.decision("coverage").unwrap();
+        let m = d.machine().unwrap();
+        let mut facts = Facts::new(&a);
+        facts
+            .read_json(r#"{"flag_0": false, "flag_2": true}"#)
+            .unwrap();
+        let run = m.run(d, &facts).unwrap();
+        assert_eq!(run.answer, Answer::Pending);
+        assert_eq!(a.fact_names(&run.needed), ["flag_1"]);
+        assert_eq!(run.needed, d.evaluate(&facts).needed);
+        // With flag 1 false as well, flag 2 decides.
+        facts
+            .read_json(r#"{"flag_0": false, "flag_1": false, "flag_2": true}"#)
+            .unwrap();
+        assert_eq!(m.run(d, &facts).unwrap().answer, Answer::Leaf(0));
+    }
+
+    #[test]
+    fn a_decision_past_the_bound_of_variables_is_refused() {
+        let a = chain(MAX_VARS + 1);
+        let err = a.decision("coverage").unwrap().machine().unwrap_err();
+        assert_eq!(err.size, MAX_VARS + 1);
+        assert_eq!(
+            err.to_string(),
+            "the decision's answers for missing facts need more than 1025 variables or nodes"
+        );
+    }
+}
