@@ -65,13 +65,22 @@ pub fn run(args: Build) -> ExitCode {
     let mut not_written = 0usize;
     for c in &built.compiled {
         let stem = file_stem(c.artifact.policy_id());
-        let (file, bytes) = match args.target {
+        // What was written, and for SQL the names the file defines.
+        let (file, bytes, defines) = match args.target {
             Target::Artifact => (
                 args.out.join(format!("{stem}.json")),
                 c.artifact.to_json().into_bytes(),
+                String::new(),
             ),
             Target::Sql => match sql::generate(&c.artifact, args.dialect.dialect()) {
-                Ok(s) => (args.out.join(format!("{stem}.sql")), s.text.into_bytes()),
+                Ok(s) => (
+                    args.out.join(format!("{stem}.sql")),
+                    s.text.into_bytes(),
+                    format!(
+                        ": the facts table `{}` and the view `{}`",
+                        s.facts_table, s.decisions_view
+                    ),
+                ),
                 Err(e) => {
                     eprintln!(
                         "error: policy `{}`: not written as SQL: {e}",
@@ -85,7 +94,7 @@ pub fn run(args: Build) -> ExitCode {
         if let Err(e) = write_atomically(&file, &bytes) {
             return fail(&format!("cannot write {}: {e}", file.display()));
         }
-        eprintln!("wrote {}", file.display());
+        eprintln!("wrote {}{defines}", file.display());
     }
     if not_written > 0 {
         return ExitCode::from(1);

@@ -33,18 +33,12 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    pub const ALL: [Dialect; 3] = [Dialect::DuckDb, Dialect::Postgres, Dialect::Spark];
-
     pub fn name(self) -> &'static str {
         match self {
             Dialect::DuckDb => "duckdb",
             Dialect::Postgres => "postgres",
             Dialect::Spark => "spark",
         }
-    }
-
-    pub fn parse(text: &str) -> Option<Dialect> {
-        Dialect::ALL.into_iter().find(|d| d.name() == text)
     }
 }
 
