@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use medpol::artifact::Document;
+use medpol::artifact::{Artifact, Document};
+use medpol::sql::{self, Dialect};
 use medpol::{compile, driver};
 
 use engines::{Engine, Job};
@@ -178,11 +179,13 @@ fn prepare() -> Result<Prepared, String> {
             expected.push(from_eval(&v));
         }
         assert_eq!(expected.len(), count);
-        let prefix = sql_prefix(&doc.policy.id);
+        // The names the SQL gives the table and the view (the same in every dialect).
+        let artifact = Artifact::new(doc.clone()).map_err(|e| e.to_string())?;
+        let names = sql::generate(&artifact, Dialect::DuckDb).map_err(|e| e.to_string())?;
         policies.push(Policy {
             stem,
-            table: format!("{prefix}_facts"),
-            view: format!("{prefix}_decisions"),
+            table: names.facts_table,
+            view: names.decisions_view,
             data,
             decisions,
             expected,
@@ -252,26 +255,6 @@ fn fraction(v: &serde_json::Value) -> bool {
         serde_json::Value::Array(items) => items.iter().any(fraction),
         serde_json::Value::Object(fields) => fields.values().any(fraction),
         _ => false,
-    }
-}
-
-/// The tables' prefix as docs/sql.md gives it: the policy id in lowercase, other characters
-/// as `_`.
-fn sql_prefix(id: &str) -> String {
-    let p: String = id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if p.starts_with(|c: char| c.is_ascii_lowercase()) {
-        p
-    } else {
-        format!("p_{p}")
     }
 }
 

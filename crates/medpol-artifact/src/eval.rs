@@ -22,9 +22,10 @@ pub(crate) const LEAF: u32 = 1 << 31;
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A node of a diagram over the classes of the missing variables: a result (a leaf, or an
-/// index into the distinct results met) or a node of the diagram.
+/// index into the distinct results met) or a node of the diagram. The decision machines
+/// (`machine.rs`) build on the same diagrams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Ref2 {
+pub(crate) enum Ref2 {
     Result(u32),
     Node(u32),
 }
@@ -32,14 +33,14 @@ enum Ref2 {
 /// A reduced diagram over the classes of variables: no node has all its children equal, and
 /// no two nodes are the same. Nodes are made children first.
 #[derive(Default)]
-struct Diagram {
+pub(crate) struct Diagram {
     /// Each node's variable and its child for each class.
-    nodes: Vec<(u32, Vec<Ref2>)>,
+    pub(crate) nodes: Vec<(u32, Vec<Ref2>)>,
     made: HashMap<(u32, Vec<Ref2>), u32>,
 }
 
 impl Diagram {
-    fn make(&mut self, var: u32, children: Vec<Ref2>) -> Ref2 {
+    pub(crate) fn make(&mut self, var: u32, children: Vec<Ref2>) -> Ref2 {
         match children.first() {
             Some(first) if children.iter().all(|c| c == first) => *first,
             _ => {

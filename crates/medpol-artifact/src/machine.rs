@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use crate::eval::LEAF;
+use crate::eval::{Diagram, LEAF, Ref2};
 use crate::facts::Slot;
 use crate::{Decision, Facts};
 
@@ -116,43 +116,16 @@ const BUDGET: usize = 2_000_000;
 /// At most this many variables: the diagram operations recurse once per variable.
 const MAX_VARS: usize = 1024;
 
-/// A node of a diagram, or an end: a value of its own meaning (a leaf, a result, a bool).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum R {
-    End(u32),
-    Node(u32),
-}
+/// The evaluator's reduced diagrams, here over the steps (variables in reading order): an
+/// end (`Result`) is a value of its own meaning per diagram (a leaf, a result, a bool).
+type Store = Diagram;
+type R = Ref2;
 
-/// Reduced diagrams over the steps (variables in reading order): no node has all its children
-/// equal, no two nodes are the same.
-#[derive(Default)]
-struct Store {
-    /// Each node's step and its child for each symbol (and, in an extended diagram, last for
-    /// an unknown value).
-    nodes: Vec<(u32, Vec<R>)>,
-    made: HashMap<(u32, Vec<R>), u32>,
-}
-
-impl Store {
-    fn make(&mut self, step: u32, children: Vec<R>) -> R {
-        match children.first() {
-            Some(first) if children.iter().all(|c| c == first) => *first,
-            _ => {
-                if let Some(&i) = self.made.get(&(step, children.clone())) {
-                    return R::Node(i);
-                }
-                let i = self.nodes.len() as u32;
-                self.nodes.push((step, children.clone()));
-                self.made.insert((step, children), i);
-                R::Node(i)
-            }
-        }
-    }
-
+impl Diagram {
     fn node(&self, r: R) -> Option<(u32, &[R])> {
         match r {
             R::Node(i) => self.nodes.get(i as usize).map(|(s, c)| (*s, c.as_slice())),
-            R::End(_) => None,
+            R::Result(_) => None,
         }
     }
 
@@ -163,7 +136,7 @@ impl Store {
         }
         let r = match self.node(root) {
             None => match root {
-                R::End(t) => R::End(end(t)),
+                R::Result(t) => R::Result(end(t)),
                 n => n,
             },
             Some((step, children)) => {
@@ -212,8 +185,8 @@ impl Store {
         op: &dyn Fn(u32, u32) -> u32,
         memo: &mut HashMap<(R, R), R>,
     ) -> R {
-        if let (R::End(x), R::End(y)) = (a, b) {
-            return R::End(op(x, y));
+        if let (R::Result(x), R::Result(y)) = (a, b) {
+            return R::Result(op(x, y));
         }
         if let Some(r) = memo.get(&(a, b)) {
             return *r;
@@ -261,7 +234,7 @@ impl Store {
         }
         let r = match self.node(root) {
             None => match root {
-                R::End(t) => R::End(end(t)),
+                R::Result(t) => R::Result(end(t)),
                 n => n,
             },
             Some((step, children)) => {
@@ -270,7 +243,7 @@ impl Store {
                     .iter()
                     .map(|c| self.extend(*c, end, join, ext, memo, joined))
                     .collect();
-                let mut any = mapped.first().copied().unwrap_or(R::End(0));
+                let mut any = mapped.first().copied().unwrap_or(R::Result(0));
                 for c in mapped.iter().skip(1) {
                     any = ext.apply(any, *c, join, joined);
                 }
@@ -337,7 +310,7 @@ impl Store {
         let answers = alive
             .iter()
             .map(|r| match r {
-                R::End(t) => answer(*t),
+                R::Result(t) => answer(*t),
                 R::Node(_) => answer(u32::MAX),
             })
             .collect();
@@ -442,7 +415,7 @@ impl Decision {
             let cofactors: Vec<R> = (0..reps.len())
                 .map(|symbol| plain.restrict(keys, step, symbol, &mut HashMap::new()))
                 .collect();
-            let mut differs = R::End(0);
+            let mut differs = R::Result(0);
             let mut ne = HashMap::new();
             let mut or = HashMap::new();
             for (i, a) in cofactors.iter().enumerate() {
@@ -487,7 +460,7 @@ impl Decision {
         }
         let node = self.nodes.get(at as usize).filter(|_| at & LEAF == 0);
         let r = match node.and_then(|n| Some((n, *step_of.get(&n.var)?))) {
-            None => R::End(at & !LEAF),
+            None => R::Result(at & !LEAF),
             Some((node, step)) => {
                 let reps = representatives
                     .get(step as usize)
@@ -496,7 +469,7 @@ impl Decision {
                     .iter()
                     .map(|c| match self.chain_end(node, *c) {
                         Some(next) => self.over_steps(next, step_of, representatives, store, built),
-                        None => R::End(at & !LEAF),
+                        None => R::Result(at & !LEAF),
                     })
                     .collect();
                 store.make(step, children)
