@@ -165,6 +165,17 @@ codes! {
     WrongDimension = "E0141", "wrong-dimension", Error, "a measurement compared with or given in a unit of another dimension";
     InvalidRange = "E0142", "invalid-range", Error, "a declared range that is empty, on a fact that is not a number, or past the values its type can take";
     ValueOutOfRange = "E0143", "value-out-of-range", Error, "a test value outside its fact's declared range or its type's bounds";
+
+    // FHIR bindings and CRD mappings (`fhir.yaml`).
+    InvalidBinding = "E0501", "invalid-binding", Error, "a `fhir.yaml` that cannot be read, or a source written wrong";
+    UnknownBinding = "E0502", "unknown-binding", Error, "a binding for a fact or policy the project does not have";
+    BindingType = "E0503", "binding-type", Error, "a FHIR source that cannot give a value of its fact's type";
+    BindingUnit = "E0504", "binding-unit", Error, "an observation unit that does not convert exactly to its fact's unit";
+    BindingCodeSystem = "E0505", "binding-code-system", Error, "a code system URI that is not a FHIR URI medpol knows, or of another system";
+    BindingEnumValue = "E0506", "binding-enum-value", Error, "a mapped value the fact does not have, a code mapped twice, or an unknown status";
+    CrdMapping = "E0507", "crd-mapping", Error, "a CRD mapping with an unknown decision, outcome or code, or an outcome left out";
+    CoverageInformationInvalid = "E0508", "coverage-information-invalid", Error, "a result of a decision whose CRD answer breaks one of CRD's invariants";
+    UnboundFact = "W0509", "unbound-fact", Warning, "a fact a CRD policy reads that no FHIR source gives";
 }
 
 impl Code {

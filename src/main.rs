@@ -85,6 +85,15 @@ enum Command {
     Build(cli::build::Build),
     /// Evaluate a patient's facts with a policy or an artifact.
     Eval(cli::eval::Eval),
+    /// Run the Da Vinci CRD service (CDS Hooks) over the policies and their FHIR binding.
+    Serve(cli::serve::Serve),
+    /// Decide the calls of `medpol serve`'s audit log again and show what changed.
+    Replay(cli::serve::Replay),
+    /// Publish reports from the policies: the list of services that need prior authorization.
+    Report {
+        #[command(subcommand)]
+        command: cli::report::Command,
+    },
     /// Run the language server on standard input and output, for editors.
     Lsp,
 }
@@ -133,6 +142,9 @@ fn main() -> ExitCode {
         Command::Test(args) => cli::test::run(args),
         Command::Build(args) => cli::build::run(args),
         Command::Eval(args) => cli::eval::run(args),
+        Command::Serve(args) => cli::serve::serve(args),
+        Command::Replay(args) => cli::serve::replay(args),
+        Command::Report { command } => cli::report::run(command),
         Command::Lsp => match medpol::lsp::serve_stdio() {
             Ok(medpol::lsp::Ending::AfterShutdown) => ExitCode::SUCCESS,
             // The protocol's status for an `exit` (or the end of the input) without `shutdown`.

@@ -57,6 +57,18 @@ pub fn run(args: Build) -> ExitCode {
         Ok(b) => b,
         Err(code) => return code,
     };
+    // The project's FHIR binding is checked against what was built, as the policies are.
+    if let Some(file) = super::fhir::default_file(&path) {
+        let artifacts: Vec<_> = built.compiled.iter().map(|c| c.artifact.clone()).collect();
+        match super::fhir::check(&file, &artifacts, true) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                eprintln!("error: not built: the FHIR binding has errors");
+                return ExitCode::from(1);
+            }
+            Err(code) => return code,
+        }
+    }
     if let Err(e) = std::fs::create_dir_all(&args.out) {
         return fail(&format!("cannot create {}: {e}", args.out.display()));
     }

@@ -23,10 +23,25 @@ pub struct Eval {
     #[arg(
         long,
         value_name = "FILE",
-        required_unless_present = "batch",
+        required_unless_present_any = ["batch", "fhir", "response"],
         conflicts_with = "batch"
     )]
     facts: Option<PathBuf>,
+    /// A FHIR R4 Bundle of the patient (Patient, Coverage, Encounter, Conditions,
+    /// Observations, Procedures and the orders), read through the project's FHIR binding.
+    #[arg(long, value_name = "BUNDLE.json", conflicts_with = "batch")]
+    fhir: Option<PathBuf>,
+    /// A DTR QuestionnaireResponse whose answers are facts (they replace what the Bundle or
+    /// the facts file give for the same facts).
+    #[arg(long, value_name = "QR.json", conflicts_with = "batch")]
+    response: Option<PathBuf>,
+    /// Write the DTR Questionnaire asking for the facts the pending decisions need to this
+    /// file (nothing is written when every decision is decided).
+    #[arg(long, value_name = "FILE", conflicts_with = "batch")]
+    questionnaire: Option<PathBuf>,
+    /// The FHIR binding (default: the project's `fhir.yaml`).
+    #[arg(long, value_name = "FILE")]
+    binding: Option<PathBuf>,
     /// One JSON object of facts per line; prints one JSON result per line.
     #[arg(long, value_name = "FILE.jsonl")]
     batch: Option<PathBuf>,
@@ -93,22 +108,38 @@ pub fn run(args: Eval) -> ExitCode {
     if let Some(batch) = &args.batch {
         return run_batch(&artifact, &decisions, options, batch);
     }
-    let Some(file) = &args.facts else {
-        return fail("give the facts with `--facts FILE` or `--batch FILE.jsonl`");
-    };
-    let text = match medpol::input::read_text(file, medpol::input::Kind::Facts) {
-        Ok(t) => t,
-        Err(e) => return fail(&format!("cannot read `{}`: {e}", file.display())),
-    };
-    let yaml = matches!(
-        file.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml")
-    );
     let mut facts = Facts::with_options(&artifact, options);
-    let read = if yaml {
-        facts.read_yaml(&text)
+    let (file, read) = if args.fhir.is_some() || args.response.is_some() {
+        let value = match fhir_facts(&args, &artifact) {
+            Ok(v) => v,
+            Err(code) => return code,
+        };
+        let file = args
+            .response
+            .clone()
+            .or_else(|| args.fhir.clone())
+            .unwrap_or_default();
+        (file, facts.read_value(&value))
     } else {
-        facts.read_json(&text)
+        let Some(file) = &args.facts else {
+            return fail(
+                "give the facts with `--facts FILE`, `--fhir BUNDLE` or `--batch FILE.jsonl`",
+            );
+        };
+        let text = match medpol::input::read_text(file, medpol::input::Kind::Facts) {
+            Ok(t) => t,
+            Err(e) => return fail(&format!("cannot read `{}`: {e}", file.display())),
+        };
+        let yaml = matches!(
+            file.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        );
+        let read = if yaml {
+            facts.read_yaml(&text)
+        } else {
+            facts.read_json(&text)
+        };
+        (file.clone(), read)
     };
     if let Err(e) = read {
         if args.format == Format::Json {
@@ -126,6 +157,30 @@ pub fn run(args: Eval) -> ExitCode {
     }
     let results: Vec<(&Decision, Evaluation)> =
         decisions.iter().map(|d| (*d, d.evaluate(&facts))).collect();
+    if let Some(file) = &args.questionnaire {
+        let mut needed: Vec<u32> = results
+            .iter()
+            .flat_map(|(_, e)| e.needed.iter().copied())
+            .collect();
+        needed.sort_unstable();
+        needed.dedup();
+        if !needed.is_empty() {
+            let q = medpol_fhir::questionnaire::for_artifact(
+                &artifact,
+                &needed,
+                "http://localhost:8080",
+            );
+            let text = serde_json::to_string_pretty(&q).unwrap_or_default() + "\n";
+            if let Err(e) = std::fs::write(file, text) {
+                return fail(&format!("cannot write `{}`: {e}", file.display()));
+            }
+            eprintln!(
+                "wrote the questionnaire for {} needed facts to {}",
+                needed.len(),
+                file.display()
+            );
+        }
+    }
     let text = match args.format {
         Format::Json => {
             let out = Output {
@@ -151,6 +206,82 @@ pub fn run(args: Eval) -> ExitCode {
         }
         _ => ExitCode::SUCCESS,
     }
+}
+
+/// The facts of `--fhir` (read through the binding), `--facts` and `--response` (whose
+/// answers win), as one JSON object; notes on what the Bundle gave that could not be read go
+/// to standard error.
+fn fhir_facts(args: &Eval, artifact: &Artifact) -> Result<serde_json::Value, ExitCode> {
+    let read_json = |file: &Path| -> Result<serde_json::Value, ExitCode> {
+        let text = medpol::input::read_text(file, medpol::input::Kind::Facts)
+            .map_err(|e| fail(&format!("cannot read `{}`: {e}", file.display())))?;
+        serde_json::from_str(&text)
+            .map_err(|e| fail(&format!("{}: not valid JSON: {e}", file.display())))
+    };
+    let mut out = serde_json::Map::new();
+    if let Some(bundle_file) = &args.fhir {
+        let binding_file = match &args.binding {
+            Some(b) => b.clone(),
+            None => super::fhir::default_file(&args.target).ok_or_else(|| {
+                fail(&format!(
+                    "no `{}` in the project of `{}`; give one with `--binding FILE`",
+                    super::fhir::FILE,
+                    args.target.display()
+                ))
+            })?,
+        };
+        let binding = super::fhir::check(&binding_file, std::slice::from_ref(artifact), false)?
+            .ok_or_else(|| ExitCode::from(1))?;
+        let policy = binding
+            .policy(artifact.policy_id())
+            .ok_or_else(|| fail("the binding has no such policy"))?;
+        let bundle = read_json(bundle_file)?;
+        let record = medpol_fhir::record::Record::from_bundle(&bundle)
+            .map_err(|e| fail(&format!("{}: {e}", bundle_file.display())))?;
+        let orders = medpol_fhir::record::orders(&bundle)
+            .map_err(|e| fail(&format!("{}: {e}", bundle_file.display())))?;
+        let coverage = record
+            .get(medpol_fhir::binding::Query::Coverage)
+            .and_then(|c| c.first());
+        let subject = medpol_fhir::extract::Subject {
+            orders: &orders,
+            coverage,
+            today: super::today(),
+        };
+        let extracted = medpol_fhir::extract::facts(policy, &record, &subject);
+        for note in &extracted.notes {
+            eprintln!("note: {note}");
+        }
+        out.extend(extracted.facts);
+    }
+    if let Some(file) = &args.facts {
+        let text = medpol::input::read_text(file, medpol::input::Kind::Facts)
+            .map_err(|e| fail(&format!("cannot read `{}`: {e}", file.display())))?;
+        let value: serde_json::Value = if matches!(
+            file.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            serde_saphyr::from_str(&text).map_err(|e| {
+                fail(&format!(
+                    "{}: {}",
+                    file.display(),
+                    medpol::artifact::yaml_message(&e)
+                ))
+            })?
+        } else {
+            read_json(file)?
+        };
+        if let serde_json::Value::Object(m) = value {
+            out.extend(m);
+        }
+    }
+    if let Some(file) = &args.response {
+        let response = read_json(file)?;
+        let answers = medpol_fhir::questionnaire::facts_from_response(artifact, &response)
+            .map_err(|e| fail(&format!("{}: {e}", file.display())))?;
+        out.extend(answers);
+    }
+    Ok(serde_json::Value::Object(out))
 }
 
 /// The artifact to evaluate: read from a `.json` file, or compiled from a policy.

@@ -16,8 +16,11 @@ pub mod build;
 pub mod codes;
 pub mod diff;
 pub mod eval;
+pub mod fhir;
 pub mod fmt;
 pub mod paste;
+pub mod report;
+pub mod serve;
 pub mod tables;
 pub mod test;
 
@@ -88,6 +91,20 @@ pub fn emit(lines: &[String], code: ExitCode) -> ExitCode {
         }
         _ => code,
     }
+}
+
+/// Today's date (UTC): the date of an answer, and the date of service no order gives.
+pub fn today() -> medpol::artifact::date::Date {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    medpol::artifact::date::Date::from_days(i64::try_from(days).unwrap_or(0)).unwrap_or(
+        medpol::artifact::date::Date {
+            year: 1970,
+            month: 1,
+            day: 1,
+        },
+    )
 }
 
 /// Reports a usage or I/O problem.
