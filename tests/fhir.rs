@@ -639,3 +639,30 @@ fn generated_patients_through_fhir_and_crd() {
         );
     }
 }
+
+/// `expires-after` gives the answer an `expiry-date`: the answer's date plus the amount.
+#[test]
+fn an_answer_expires_as_the_binding_says() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/fhir.yaml");
+    let text = std::fs::read_to_string(path).unwrap().replace(
+        "      pa-needed:\n        decision: prior_auth\n",
+        "      expires-after: 90 days\n      pa-needed:\n        decision: prior_auth\n",
+    );
+    assert!(text.contains("expires-after"));
+    let mut sources = Sources::new();
+    let id = sources.add(SourceFile::new("fhir.yaml", None, text.clone()));
+    let (binding, diagnostics) = medpol::fhir::bind(id, &text, artifacts(), true);
+    let binding = binding.unwrap_or_else(|| panic!("{diagnostics:?}"));
+    let bundle = case("484-bundle.json");
+    let record = Record::from_bundle(&bundle).unwrap();
+    let order = record::orders(&bundle).unwrap()[0].clone();
+    let ctx = Context {
+        today: today(),
+        base_url: "http://x",
+        hook_instance: "h",
+    };
+    let answered = crd::answer(&binding, &record, &order, &ctx);
+    let ext = &answered.extensions[0];
+    assert!(crd::violations(ext).is_empty(), "{ext:#}");
+    assert_eq!(element(ext, "expiry-date")[0]["valueDate"], "2027-03-07");
+}
