@@ -217,4 +217,59 @@ fn main() {
         medpol.percentile(0.50) / trivial.percentile(0.50),
         server.peak_rss().map_or(0, |b| b >> 20)
     );
+    with_wrk(&url, &format!("http://{fixed}/"), &body, clients, seconds);
+}
+
+/// The same load from `wrk` (an event loop in C, one thread), when it is installed: a client
+/// that takes far less of the two cores than 50 client threads, so that the servers' own
+/// latency shows.
+fn with_wrk(medpol: &str, fixed: &str, body: &str, clients: usize, seconds: u64) {
+    let found = std::process::Command::new("wrk").arg("--version").output();
+    if found.is_err() {
+        println!("wrk: not installed (apt-get install wrk), skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let body_file = dir.path().join("body.json");
+    std::fs::write(&body_file, body).expect("the body is written");
+    let script = dir.path().join("post.lua");
+    std::fs::write(
+        &script,
+        format!(
+            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
+             local f = io.open(\"{}\", \"r\")\nwrk.body = f:read(\"*a\")\nf:close()\n",
+            body_file.display()
+        ),
+    )
+    .expect("the script is written");
+    for (name, url) in [("medpol serve", medpol), ("fixed answer (std::net)", fixed)] {
+        let out = std::process::Command::new("wrk")
+            .args([
+                "-t1",
+                &format!("-c{clients}"),
+                &format!("-d{seconds}s"),
+                "--latency",
+                "-s",
+            ])
+            .arg(&script)
+            .arg(url)
+            .output()
+            .expect("wrk runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let keep: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                let t = l.trim_start();
+                t.starts_with("50%")
+                    || t.starts_with("90%")
+                    || t.starts_with("99%")
+                    || t.starts_with("Requests/sec")
+                    || t.contains("requests in")
+                    || t.starts_with("Non-2xx")
+                    || t.starts_with("Socket errors")
+            })
+            .map(str::trim)
+            .collect();
+        println!("wrk -t1 -c{clients}, {name}: {}", keep.join("; "));
+    }
 }
