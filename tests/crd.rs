@@ -682,7 +682,6 @@ fn unknown_service(shared: &Shared) -> Result<(), Failed> {
 }
 
 fn missing_context(shared: &Shared) -> Result<(), Failed> {
-    let covered = request("order-sign-covered.json", None);
     let cases: [(&str, Change); 5] = [
         ("no patientId", |r| {
             r["context"].as_object_mut().unwrap().remove("patientId");
@@ -700,6 +699,13 @@ fn missing_context(shared: &Shared) -> Result<(), Failed> {
             r.as_object_mut().unwrap().remove("hookInstance");
         }),
     ];
+    each_is_400(shared, &cases)
+}
+
+/// The covered order-sign request, changed by each case: each is a 400 with an
+/// OperationOutcome.
+fn each_is_400(shared: &Shared, cases: &[(&str, Change)]) -> Result<(), Failed> {
+    let covered = request("order-sign-covered.json", None);
     for (what, change) in cases {
         let mut body = covered.clone();
         change(&mut body);
@@ -713,7 +719,6 @@ fn missing_context(shared: &Shared) -> Result<(), Failed> {
 /// CRD hook-13: a call whose Coverage cannot be read, or that has none or several active, is
 /// a 400 with an OperationOutcome.
 fn coverage_is_one_active(shared: &Shared) -> Result<(), Failed> {
-    let covered = request("order-sign-covered.json", None);
     let cases: [(&str, Change); 3] = [
         ("no coverage prefetch", |r| {
             r["prefetch"].as_object_mut().unwrap().remove("coverage");
@@ -728,14 +733,7 @@ fn coverage_is_one_active(shared: &Shared) -> Result<(), Failed> {
             r["prefetch"]["coverage"]["entry"] = json!([entry, second]);
         }),
     ];
-    for (what, change) in cases {
-        let mut body = covered.clone();
-        change(&mut body);
-        let reply = post(&shared.service_url("order-sign"), &body.to_string())?;
-        assert_eq!(reply.status, 400, "{what}: {}", reply.body);
-        operation_outcome(&reply, what)?;
-    }
-    Ok(())
+    each_is_400(shared, &cases)
 }
 
 /// Streams a body of 100 MB at the order-sign service (declared with Content-Length, or
