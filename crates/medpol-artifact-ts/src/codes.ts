@@ -3,7 +3,7 @@
 
 export type System = "icd10cm" | "icd10pcs" | "cpt" | "hcpcs";
 
-export const SYSTEMS: readonly System[] = ["icd10cm", "icd10pcs", "cpt", "hcpcs"];
+const SYSTEMS: readonly System[] = ["icd10cm", "icd10pcs", "cpt", "hcpcs"];
 
 const DISPLAY: Record<System, string> = {
   icd10cm: "ICD-10-CM",

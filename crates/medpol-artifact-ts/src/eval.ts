@@ -10,7 +10,6 @@ import { type Formula, formulaFacts, readFormula } from "./formula.js";
 import { type PCond, countItems, outerFacts, prepareCond } from "./lists.js";
 import { type Num, type NumberKind, ONE, classSamples, cmp, int, isInteger, mul, parseNum, sub } from "./num.js";
 import type { Slot } from "./slots.js";
-import { CODES } from "./slots.js";
 import { type Unit, PERCENT, exactFactor, parseUnit } from "./units.js";
 
 /** What a node asks of its fact, resolved. */
@@ -444,14 +443,14 @@ function keptIn(f: FactSchema): Unit {
   return unitOf(f) ?? (parseUnit("days") as Unit);
 }
 
-export function rangeOf(f: FactSchema): [Num, Num] | null {
+function rangeOf(f: FactSchema): [Num, Num] | null {
   if (f.range === undefined) return null;
   const min = parseNum(f.range.min);
   const max = parseNum(f.range.max);
   return min !== null && max !== null && cmp(min, max) <= 0 ? [min, max] : null;
 }
 
-export function factKind(f: FactSchema): FactKind {
+function factKind(f: FactSchema): FactKind {
   return { type: f.type, unit: keptIn(f), system: f.system === undefined ? null : parseSystem(f.system), range: rangeOf(f) };
 }
 
@@ -861,4 +860,3 @@ export function prepare(doc: Document): Inner {
   return inner;
 }
 
-export { CODES };

@@ -3,11 +3,10 @@
 // follow Kleene's tables).
 
 import type { CodeIndex } from "./codes_index.js";
-import { parseDate, dayNumber } from "./date.js";
+import { dayNumber, parseDate, windowStart } from "./date.js";
 import type { Cond, Document, RecordSchema } from "./document.js";
 import { type Num, cmp, parseNum } from "./num.js";
 import type { Slot } from "./slots.js";
-import { windowStart } from "./date.js";
 
 export type Op = "==" | "!=" | "<" | "<=" | ">" | ">=";
 

@@ -16,7 +16,7 @@ const I128_MAX = (1n << 127n) - 1n;
 const I128_MIN = -(1n << 127n);
 
 /** At most this many significant digits, and this many decimal places, in a literal. */
-export const MAX_DIGITS = 30;
+const MAX_DIGITS = 30;
 
 function fits(x: bigint): boolean {
   return x >= I128_MIN && x <= I128_MAX;
@@ -26,7 +26,7 @@ function abs(x: bigint): bigint {
   return x < 0n ? -x : x;
 }
 
-export function gcd(a: bigint, b: bigint): bigint {
+function gcd(a: bigint, b: bigint): bigint {
   a = abs(a);
   b = abs(b);
   while (b !== 0n) {

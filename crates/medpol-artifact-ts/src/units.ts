@@ -1,7 +1,7 @@
 // Units: the durations (days and weeks; months and years), `%`, and the measurements by their
 // UCUM codes, each with its dimension and exact factor to the dimension's base unit.
 
-import { type Num, ONE, cmp, div, int, ratio } from "./num.js";
+import { type Num, ONE, div, int, ratio } from "./num.js";
 
 /** Exponents of mass (g), length (m), plane angle (deg) and pressure (mm[Hg]). */
 type Dim = readonly [number, number, number, number];
@@ -183,9 +183,3 @@ export function unitHint(text: string): string {
 function asciiLower(s: string): string {
   return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
-
-export function isDurationUnit(u: Unit): boolean {
-  return !u.ucum && u !== PERCENT;
-}
-
-export { cmp };
