@@ -1,11 +1,11 @@
 """Times the Python bindings: reading and deciding every decision for every patient of a JSONL.
 
-    python bench/bench.py ARTIFACT PATIENTS.jsonl [--rounds 3]
+    python bench/bench.py ARTIFACT PATIENTS.jsonl [--rounds 3] [--threads N]
 
 Each line of the JSONL is one patient's facts (a JSON object). Two modes are timed, each the
 best of `--rounds` runs after a warm-up run: `per-call` (one `Artifact.decide` per patient, on
 the line's text) and `batch` (one `Artifact.decide_batch` over all lines, which evaluates
-without holding the GIL). Each run reads every result's outcome (or result kind) into counts,
+without holding the GIL); with `--threads N`, also `batch-N-threads`. Each run reads every result's outcome (or result kind) into counts,
 so no work is skipped; the counts must be the same in both modes. Prints one JSON object per
 mode on standard output:
 
@@ -49,9 +49,9 @@ def per_call(artifact: Artifact, lines: list[str]) -> Counts:
     return counts
 
 
-def batch(artifact: Artifact, lines: list[str]) -> Counts:
+def batch(artifact: Artifact, lines: list[str], threads: int = 1) -> Counts:
     counts: Counts = {name: Counter() for name in [*artifact.decisions, "error"]}
-    for row in artifact.decide_batch(lines):
+    for row in artifact.decide_batch(lines, threads=threads):
         _count(counts, row)
     return counts
 
@@ -72,11 +72,18 @@ def main() -> int:
     parser.add_argument("artifact", type=Path)
     parser.add_argument("patients", type=Path, help="JSONL, one object of facts per line")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="threads of the batch (default 1)")
     args = parser.parse_args()
     artifact = Artifact.load(args.artifact)
     lines = [line for line in args.patients.read_text(encoding="utf-8").splitlines() if line.strip()]
     seen = None
-    for mode, run in (("per-call", per_call), ("batch", batch)):
+    modes: list[tuple[str, Callable[[Artifact, list[str]], Counts]]] = [
+        ("per-call", per_call),
+        ("batch", batch),
+    ]
+    if args.threads > 1:
+        modes.append((f"batch-{args.threads}-threads", lambda a, ls: batch(a, ls, args.threads)))
+    for mode, run in modes:
         seconds, counts = _best(run, artifact, lines, args.rounds)
         outcomes = {name: dict(sorted(c.items())) for name, c in counts.items() if c}
         if seen is not None and outcomes != seen:

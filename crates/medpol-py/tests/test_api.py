@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import json
 import threading
 from decimal import Decimal
@@ -300,6 +301,30 @@ def test_batch_agrees_with_decide(tiny: Artifact) -> None:
     for row, got in zip(rows, batch):
         assert isinstance(got, list)
         assert [r.to_dict() for r in got] == [r.to_dict() for r in tiny.decide(row)]
+
+
+def test_batch_on_threads_agrees(tiny: Artifact) -> None:
+    rows: list[object] = [{"care": f"{d} days", "hospitalized": d % 5 == 0} for d in range(5000)]
+    rows[1234] = {"care": "12"}
+    one = [r if isinstance(r, RowError) else [x.to_dict() for x in r] for r in tiny.decide_batch(rows)]  # type: ignore[arg-type]
+    three = tiny.decide_batch(rows, threads=3)  # type: ignore[arg-type]
+    assert [r if isinstance(r, RowError) else [x.to_dict() for x in r] for r in three][:1234] == one[:1234]
+    assert isinstance(three[1234], RowError) and three[1234].index == 1234
+    assert [[x.to_dict() for x in r] for r in three[1235:] if isinstance(r, list)] == one[1235:]
+    with pytest.raises(ValueError, match="threads"):
+        tiny.decide_batch(rows, threads=0)  # type: ignore[arg-type]
+
+
+def test_batch_leaves_the_garbage_collector_as_it_found_it(tiny: Artifact) -> None:
+    assert gc.isenabled()
+    tiny.decide_batch([{}] * 10)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        tiny.decide_batch([{}] * 10)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_threads_share_an_artifact(tiny: Artifact) -> None:

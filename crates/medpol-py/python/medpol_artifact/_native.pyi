@@ -182,10 +182,16 @@ class Artifact:
         decision: None = None,
         *,
         unknown_facts: UnknownFacts = "reject",
+        threads: int = 1,
     ) -> list[list[DecisionResult] | RowError]: ...
     @overload
     def decide_batch(
-        self, rows: Iterable[FactsInput], decision: str, *, unknown_facts: UnknownFacts = "reject"
+        self,
+        rows: Iterable[FactsInput],
+        decision: str,
+        *,
+        unknown_facts: UnknownFacts = "reject",
+        threads: int = 1,
     ) -> list[DecisionResult | RowError]: ...
     def explain(
         self,
