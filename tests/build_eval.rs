@@ -201,7 +201,7 @@ fn an_artifact_of_the_first_format_is_still_read_and_decides_alike() {
         let doc: medpol_artifact::Document = serde_json::from_value(doc).unwrap();
         let err = Artifact::from_json(&doc.to_json()).unwrap_err();
         assert!(
-            err.0.contains(&format!(
+            err.message.contains(&format!(
                 "{expected}, which a `medpol.decision/1` artifact cannot hold"
             )),
             "{err}"
@@ -261,10 +261,12 @@ fn a_changed_artifact_fails_its_hash() {
         1,
     );
     let err = Artifact::from_json(&json).unwrap_err();
-    assert!(err.0.contains("content hash does not match"), "{err}");
+    assert_eq!(err.kind, medpol_artifact::LoadErrorKind::Hash);
+    assert!(err.message.contains("content hash does not match"), "{err}");
     let err = Artifact::from_json("{\"format\": \"other/2\"}").unwrap_err();
+    assert_eq!(err.kind, medpol_artifact::LoadErrorKind::Format);
     assert!(
-        err.0.contains("not a `medpol.decision/2` artifact"),
+        err.message.contains("not a `medpol.decision/2` artifact"),
         "{err}"
     );
 }

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use medpol::artifact::{
-    Artifact, Decision, Evaluation, FactError, Facts, LeafDoc, Options, Unknown,
+    Artifact, Decision, Evaluation, FactError, FactErrorKind, Facts, LeafDoc, Options, Unknown,
 };
 use medpol::tables::TableSet;
 
@@ -392,7 +392,7 @@ fn result<'a>(
     explain: bool,
 ) -> DecisionResult<'a> {
     let mut out = summary(artifact, d, &e.leaves, &e.needed);
-    out.documentation = documentation(artifact, e);
+    out.documentation = artifact.documentation(e);
     if explain {
         out.path = Some(
             e.path
@@ -414,18 +414,6 @@ fn result<'a>(
         );
     }
     out
-}
-
-/// The facts an evaluation rests on (tested on its path, tested on the paths a missing fact
-/// leaves open, or still needed) that must be supported by clinical documentation.
-fn documentation<'a>(artifact: &'a Artifact, e: &Evaluation) -> Vec<&'a str> {
-    artifact.documentation_needed(
-        e.path
-            .iter()
-            .map(|s| s.fact)
-            .chain(e.tested.iter().copied())
-            .chain(e.needed.iter().copied()),
-    )
 }
 
 /// A decision's result from the leaves the facts reach and the missing facts it needs.
@@ -787,6 +775,7 @@ fn batch_line(
     let read = match std::str::from_utf8(bytes) {
         Ok(text) => facts.read_json(text),
         Err(e) => Err(FactError {
+            kind: FactErrorKind::Syntax,
             fact: None,
             message: format!(
                 "the line is not valid UTF-8 (a bad byte at column {})",
@@ -808,7 +797,7 @@ fn batch_line(
                         _ => {
                             let e = d.evaluate(facts);
                             let mut s = summary(artifact, d, &e.leaves, &e.needed);
-                            s.documentation = documentation(artifact, &e);
+                            s.documentation = artifact.documentation(&e);
                             s
                         }
                     })
@@ -844,6 +833,7 @@ fn bad_line(line: usize, e: &FactError, out: &mut Vec<u8>) {
 /// The error of a line past [`LINE`].
 fn too_long() -> FactError {
     FactError {
+        kind: FactErrorKind::TooLarge,
         fact: None,
         message: format!(
             "the line is longer than {} MiB, the limit for the facts of one patient",

@@ -265,7 +265,7 @@ fn leaf_key(doc: &DecisionDoc, leaf: u32, l: &LeafDoc) -> Result<Key, LoadError>
         if doc.outcomes.contains(o) {
             Ok(Key::Outcome(o.clone()))
         } else {
-            Err(LoadError(format!(
+            Err(LoadError::invalid(format!(
                 "decision `{}`: leaf {leaf} gives `{o}`, which is not one of its outcomes",
                 doc.name
             )))
@@ -286,7 +286,7 @@ fn leaf_key(doc: &DecisionDoc, leaf: u32, l: &LeafDoc) -> Result<Key, LoadError>
 /// Checks every index and value of a document and prepares it for evaluation.
 pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
     if doc.format != super::FORMAT && doc.format != super::FORMAT_1 {
-        return Err(LoadError(format!(
+        return Err(LoadError::invalid(format!(
             "not a `{}` artifact (format `{}`)",
             super::FORMAT,
             doc.format.escape_debug()
@@ -326,7 +326,7 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
             _ => complete(f),
         };
         if !ok {
-            return Err(LoadError(format!(
+            return Err(LoadError::invalid(format!(
                 "fact `{}`: its type lacks its unit, values or code system",
                 f.name
             )));
@@ -343,7 +343,7 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
             .as_ref()
             .is_some_and(|r| !numeric || r.bounds().is_none())
         {
-            return Err(LoadError(format!(
+            return Err(LoadError::invalid(format!(
                 "fact `{}`: its range is not two numbers in order, or it is not a number",
                 f.name
             )));
@@ -353,7 +353,10 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
     let mut systems = Vec::with_capacity(doc.code_sets.len());
     for s in &mut doc.code_sets {
         let Some(system) = System::parse(&s.system) else {
-            return Err(LoadError(format!("unknown code system `{}`", s.system)));
+            return Err(LoadError::invalid(format!(
+                "unknown code system `{}`",
+                s.system
+            )));
         };
         // A patient's code is found in the index as written when it is in normal form, so
         // every code of a set must be one.
@@ -362,7 +365,7 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
             .iter()
             .find(|c| !matches!(parse_code(system, c), Ok(CodeForm::Exact(n)) if n == **c))
         {
-            return Err(LoadError(format!(
+            return Err(LoadError::invalid(format!(
                 "code set `{}`: `{}` is not in the normal form of {} codes",
                 s.name.as_deref().unwrap_or(&s.source.text),
                 bad.escape_debug(),
@@ -383,7 +386,7 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
     for (index, d) in doc.decisions.iter().enumerate() {
         let node_count = d.nodes.len() as u32;
         let leaf_count = d.leaves.len() as u32;
-        let err = |what: String| LoadError(format!("decision `{}`: {what}", d.name));
+        let err = |what: String| LoadError::invalid(format!("decision `{}`: {what}", d.name));
         let reference = |r: Ref, from: Option<u32>| -> Result<u32, LoadError> {
             match r {
                 Ref::Leaf(l) if l < leaf_count => Ok(l | LEAF),
@@ -586,7 +589,7 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
         .map(|(i, f)| (f.name.as_str().into(), i as u32))
         .collect();
     if by_name.len() != doc.facts.len() {
-        return Err(LoadError(
+        return Err(LoadError::invalid(
             "two facts of the input schema have one name".into(),
         ));
     }
@@ -610,7 +613,7 @@ pub(super) fn prepare(mut doc: Document) -> Result<Inner, LoadError> {
 /// count. A first-format artifact with one of them was not written by a compiler of that format.
 fn format_1_holds(doc: &Document) -> Result<(), LoadError> {
     let refuse = |what: String| {
-        Err(LoadError(format!(
+        Err(LoadError::invalid(format!(
             "{what}, which a `{}` artifact cannot hold",
             super::FORMAT_1
         )))
@@ -657,7 +660,7 @@ fn derived_values(doc: &Document) -> Result<(Vec<(u32, Formula<u32>)>, Vec<Vec<u
         let Some(formula) = &f.formula else {
             continue;
         };
-        let err = |what: &str| LoadError(format!("fact `{}`: its formula {what}", f.name));
+        let err = |what: &str| LoadError::invalid(format!("fact `{}`: its formula {what}", f.name));
         let formula = formula.formula().map_err(|n| {
             err(&format!(
                 "has `{}`, which is not a number",
@@ -1473,7 +1476,7 @@ mod tests {
         let err = Artifact::new(doc).unwrap_err();
         assert_eq!(
             err,
-            LoadError(
+            LoadError::invalid(
                 "code set `lower`: `m80.08xa` is not in the normal form of ICD-10-CM codes".into()
             )
         );

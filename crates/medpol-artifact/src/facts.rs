@@ -22,7 +22,7 @@ use super::{Artifact, CodeStatus, FactSchema, FactType, Inner, Releases};
 use crate::codes::{CodeForm, System, parse_code};
 use crate::date::Date;
 use crate::json;
-use crate::num::{Num, Unit};
+use crate::num::{MAX_DIGITS, Num, NumError, Unit};
 
 /// What reading facts does with a key that is not a fact of the artifact (and not one of
 /// [`Options::carry`]).
@@ -134,10 +134,76 @@ pub(crate) enum Slot {
 /// Facts that do not fit the schema: nothing is evaluated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FactError {
+    /// What is wrong, for programs: stable across releases, unlike the message.
+    pub kind: FactErrorKind,
     /// The fact at fault (none for input that is not an object at all).
     pub fact: Option<String>,
     pub message: String,
 }
+
+/// What makes facts bad, as `tests/conformance/README.md` names the kinds: the same in every
+/// implementation of the format, where messages are each implementation's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FactErrorKind {
+    /// Not JSON (or YAML), or not UTF-8.
+    Syntax,
+    /// Not an object of fact names and values.
+    NotObject,
+    /// A key given twice.
+    DuplicateKey,
+    /// A key that is not a fact of the policy.
+    UnknownFact,
+    /// A value of the wrong kind for its fact.
+    WrongType,
+    /// A duration or measurement without its unit.
+    MissingUnit,
+    /// A unit the unit table does not have.
+    UnknownUnit,
+    /// A unit of another dimension, or one that does not convert exactly.
+    WrongUnit,
+    /// Outside the declared range, negative, a percentage over 100, or too large to hold.
+    OutOfRange,
+    /// A date not written `YYYY-MM-DD` or not on the calendar.
+    BadDate,
+    /// A value an enum fact does not have.
+    UnknownValue,
+    /// A code malformed for its system, or a pattern.
+    BadCode,
+    /// A code the artifact's table release says is not billable (needs the release).
+    NotBillable,
+    /// A key of a list's item that is not a field of its record.
+    UnknownField,
+    /// A derived value's formula divides by zero or overflows for these facts.
+    Derived,
+    /// Input past its size limit.
+    TooLarge,
+}
+
+impl FactErrorKind {
+    /// The kind's stable name: `wrong_unit`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FactErrorKind::Syntax => "syntax",
+            FactErrorKind::NotObject => "not_object",
+            FactErrorKind::DuplicateKey => "duplicate_key",
+            FactErrorKind::UnknownFact => "unknown_fact",
+            FactErrorKind::WrongType => "wrong_type",
+            FactErrorKind::MissingUnit => "missing_unit",
+            FactErrorKind::UnknownUnit => "unknown_unit",
+            FactErrorKind::WrongUnit => "wrong_unit",
+            FactErrorKind::OutOfRange => "out_of_range",
+            FactErrorKind::BadDate => "bad_date",
+            FactErrorKind::UnknownValue => "unknown_value",
+            FactErrorKind::BadCode => "bad_code",
+            FactErrorKind::NotBillable => "not_billable",
+            FactErrorKind::UnknownField => "unknown_field",
+            FactErrorKind::Derived => "derived",
+            FactErrorKind::TooLarge => "too_large",
+        }
+    }
+}
+
+use FactErrorKind as Kind;
 
 impl std::fmt::Display for FactError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -147,8 +213,9 @@ impl std::fmt::Display for FactError {
 
 impl std::error::Error for FactError {}
 
-fn bad(fact: &str, message: String) -> FactError {
+fn bad(kind: Kind, fact: &str, message: String) -> FactError {
     FactError {
+        kind,
         fact: Some(fact.to_string()),
         message,
     }
@@ -257,6 +324,7 @@ impl Facts {
                 .map(|l| format!(" at line {}, column {}", l.line(), l.column()))
                 .unwrap_or_default();
             FactError {
+                kind: Kind::Syntax,
                 fact: None,
                 message: format!("the facts are not valid YAML: {}{place}", yaml_message(&e)),
             }
@@ -277,6 +345,7 @@ impl Facts {
         let n = value.into();
         match schema.ty {
             FactType::Int if !n.is_integer() => Err(bad(
+                Kind::WrongType,
                 name,
                 format!("fact `{name}` is a whole number, not `{n}`"),
             )),
@@ -429,6 +498,7 @@ impl Facts {
             .map(|(_, s)| format!("; did you mean `{s}`?"))
             .unwrap_or_default();
         bad(
+            Kind::UnknownFact,
             name,
             format!(
                 "unknown fact `{}`: policy `{}` has no such fact{hint}",
@@ -453,7 +523,11 @@ impl Facts {
             FactType::List => "a list of items",
             FactType::Date => "a date",
         };
-        bad(name, format!("fact `{name}` is {kind}, not {given}"))
+        bad(
+            Kind::WrongType,
+            name,
+            format!("fact `{name}` is {kind}, not {given}"),
+        )
     }
 
     /// Puts a value in a fact's slot; a set of codes is put by [`Facts::count_classes`].
@@ -508,6 +582,7 @@ impl Facts {
             .get(index as usize)
             .map_or("", |f| f.name.as_str());
         Err(FactError {
+            kind: Kind::Derived,
             fact: Some(name.to_string()),
             message: format!(
                 "the derived value `{name}` {} for these facts",
@@ -619,7 +694,20 @@ impl Facts {
                 .map(Slot::Bool)
                 .ok_or_else(|| wrong("`true` or `false`"))?,
             FactType::Int | FactType::Decimal => {
-                let n = plain_number(v).ok_or_else(|| wrong("a number"))?;
+                let n = match number_of(v) {
+                    Some(Ok(n)) => n,
+                    Some(Err(_)) => {
+                        return Err(bad(
+                            Kind::OutOfRange,
+                            name,
+                            format!(
+                                "fact `{name}`: `{}` has more than {MAX_DIGITS} digits, more than a number of facts can hold",
+                                shorten(&v.to_string())
+                            ),
+                        ));
+                    }
+                    None => return Err(wrong("a number")),
+                };
                 if schema.ty == FactType::Int && !n.is_integer() {
                     return Err(wrong("a whole number"));
                 }
@@ -658,7 +746,11 @@ impl Facts {
             .record
             .and_then(|r| inner.doc.records.get(r as usize))
         else {
-            return Err(bad(name, format!("fact `{name}` has no record")));
+            return Err(bad(
+                Kind::WrongType,
+                name,
+                format!("fact `{name}` has no record"),
+            ));
         };
         let items = v
             .as_array()
@@ -668,6 +760,7 @@ impl Facts {
             let at = position + 1;
             let Value::Object(map) = item else {
                 return Err(bad(
+                    Kind::WrongType,
                     name,
                     format!(
                         "fact `{name}`: item {at} is `{}`, not an object of the fields of `{}`",
@@ -685,6 +778,7 @@ impl Facts {
                         .map(|f| format!("`{}`", f.name))
                         .collect();
                     return Err(bad(
+                        Kind::UnknownField,
                         name,
                         format!(
                             "fact `{name}`: item {at} has `{}`, which is not a field of `{}`; its fields are {}",
@@ -706,7 +800,12 @@ impl Facts {
                         &format!("field `{}`", field.name),
                         1,
                     );
-                    bad(name, format!("fact `{name}`, item {at}: {of_field}"))
+                    // The field's error, of its kind, placed in the list.
+                    bad(
+                        e.kind,
+                        name,
+                        format!("fact `{name}`, item {at}: {of_field}"),
+                    )
                 })?;
             }
             out.push(slots);
@@ -731,6 +830,7 @@ impl Facts {
             _ => String::new(),
         };
         Err(bad(
+            Kind::OutOfRange,
             name,
             format!("fact `{name}` is declared from {low}{unit} to {high}{unit}, not {n}{unit}"),
         ))
@@ -758,7 +858,11 @@ impl Facts {
         text: &str,
     ) -> Result<Option<u32>, FactError> {
         let Some(system) = system else {
-            return Err(bad(name, format!("fact `{name}` has no code system")));
+            return Err(bad(
+                Kind::WrongType,
+                name,
+                format!("fact `{name}` has no code system"),
+            ));
         };
         // The codes of the sets are in normal form (checked when the artifact was loaded):
         // a code written that way needs no other check; nor does one accepted before.
@@ -773,6 +877,7 @@ impl Facts {
             Ok(CodeForm::Exact(c)) => c,
             Ok(CodeForm::Prefix(_)) => {
                 return Err(bad(
+                    Kind::BadCode,
                     name,
                     format!(
                         "fact `{name}`: `{}` is a pattern; a patient has whole codes",
@@ -782,6 +887,7 @@ impl Facts {
             }
             Err(e) => {
                 return Err(bad(
+                    Kind::BadCode,
                     name,
                     format!(
                         "fact `{name}`: `{}` is not a valid {} code: {}",
@@ -841,10 +947,12 @@ impl Facts {
                 Ok(())
             }
             Some(CodeStatus::Heading) => Err(bad(
+                Kind::NotBillable,
                 name,
                 format!("fact `{name}`: `{code}` is a heading in `{release}`, not a billable code"),
             )),
             Some(CodeStatus::Absent) => Err(bad(
+                Kind::NotBillable,
                 name,
                 format!("fact `{name}`: `{code}` is not a code of `{release}`"),
             )),
@@ -855,6 +963,7 @@ impl Facts {
 /// A value of the wrong kind for a fact.
 fn wrong_value(name: &str, expected: &str, v: &Value) -> FactError {
     bad(
+        Kind::WrongType,
         name,
         format!(
             "fact `{name}` is {expected}, not `{}`",
@@ -866,6 +975,7 @@ fn wrong_value(name: &str, expected: &str, v: &Value) -> FactError {
 /// An item of a list of codes that is not a string.
 fn not_a_code(name: &str, position: usize, item: &Value) -> FactError {
     bad(
+        Kind::WrongType,
         name,
         format!(
             "fact `{name}` is a list of codes; its item {position} is `{}`, not a code",
@@ -876,6 +986,7 @@ fn not_a_code(name: &str, position: usize, item: &Value) -> FactError {
 
 fn not_an_object() -> FactError {
     FactError {
+        kind: Kind::NotObject,
         fact: None,
         message: "the facts must be an object of fact names and values".to_string(),
     }
@@ -905,6 +1016,7 @@ fn enum_value(schema: &FactSchema, text: &str) -> Result<u32, FactError> {
     {
         Some(i) => Ok(i as u32),
         None => Err(bad(
+            Kind::UnknownValue,
             name,
             format!(
                 "`{}` is not a value of fact `{name}`; its values are {}",
@@ -1091,6 +1203,7 @@ impl Facts {
         let v: Value = serde_json::from_str(raw).map_err(|_| {
             let name = self.name(index);
             bad(
+                Kind::OutOfRange,
                 name,
                 format!(
                     "fact `{name}`: the number `{}` is out of range",
@@ -1257,6 +1370,7 @@ fn not_json(text: &str, e: json::JsonError) -> FactError {
         )
     };
     FactError {
+        kind: Kind::Syntax,
         fact: None,
         message,
     }
@@ -1264,6 +1378,7 @@ fn not_json(text: &str, e: json::JsonError) -> FactError {
 
 fn given_twice(text: &str, name: &str, first: usize, second: usize) -> FactError {
     FactError {
+        kind: Kind::DuplicateKey,
         fact: Some(name.to_string()),
         message: format!(
             "`{}` is given twice, at {} and at {}",
@@ -1334,6 +1449,7 @@ fn shorten_to(text: &str, most: usize) -> String {
 fn date_value(name: &str, text: &str) -> Result<Num, FactError> {
     Date::parse(text).map(Date::num).ok_or_else(|| {
         bad(
+            Kind::BadDate,
             name,
             format!(
                 "fact `{name}` is a date such as `2009-02-12`, not `{}`",
@@ -1344,11 +1460,60 @@ fn date_value(name: &str, text: &str) -> Result<Num, FactError> {
 }
 
 fn plain_number(v: &Value) -> Option<Num> {
+    number_of(v).and_then(Result::ok)
+}
+
+/// The number a JSON value holds: none for a value that is no number; an error for one
+/// past what a number of facts can hold. A JSON number that is not a whole number of 64 bits
+/// is the 64-bit float nearest to it, whose shortest form may be written with an exponent
+/// (`1e-7`, `1.2345678901234568e41`): that is expanded into plain digits first.
+fn number_of(v: &Value) -> Option<Result<Num, NumError>> {
     match v {
-        Value::Number(n) => Num::parse(&n.to_string()).ok(),
-        Value::String(s) => Num::parse(s.trim()).ok(),
+        Value::Number(n) => {
+            let text = n.to_string();
+            Some(match expand_exponent(&text) {
+                Some(plain) => Num::parse(&plain),
+                None => Num::parse(&text),
+            })
+        }
+        Value::String(s) => Num::parse(s.trim()).ok().map(Ok),
         _ => None,
     }
+}
+
+/// `1.5e-3` as `0.0015` and `12e2` as `1200`; none for text without an exponent, or one so
+/// large that no number of facts could have it (the caller then refuses the number as too
+/// large).
+fn expand_exponent(text: &str) -> Option<String> {
+    let (mantissa, exp) = text.split_once(['e', 'E'])?;
+    let exp: i64 = exp.trim_start_matches('+').parse().ok()?;
+    if exp.unsigned_abs() > 400 {
+        // Past any 64-bit float: Num::parse refuses the digits as too large.
+        return Some("9".repeat(400));
+    }
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{int}{frac}");
+    // The position of the decimal point in `digits` after the shift.
+    let point = int.len() as i64 + exp;
+    let mut out = String::from(if negative { "-" } else { "" });
+    if point <= 0 {
+        out.push_str("0.");
+        out.push_str(&"0".repeat(point.unsigned_abs() as usize));
+        out.push_str(&digits);
+    } else if point as usize >= digits.len() {
+        out.push_str(&digits);
+        out.push_str(&"0".repeat(point as usize - digits.len()));
+    } else {
+        let (whole, part) = digits.split_at(point as usize);
+        out.push_str(whole);
+        out.push('.');
+        out.push_str(part);
+    }
+    Some(out)
 }
 
 fn example(to: Unit) -> String {
@@ -1369,6 +1534,7 @@ fn quantity(name: &str, v: &Value, to: Unit) -> Result<Num, FactError> {
             match amount {
                 Some(a) => quantity_parts(name, &a, unit, to),
                 None => Err(bad(
+                    Kind::WrongType,
                     name,
                     format!(
                         "fact `{name}` needs a number in `value`, such as `{{\"value\": 6, \"unit\": \"{}\"}}`",
@@ -1379,6 +1545,7 @@ fn quantity(name: &str, v: &Value, to: Unit) -> Result<Num, FactError> {
         }
         Value::Number(n) => quantity_parts(name, &n.to_string(), "", to),
         _ => Err(bad(
+            Kind::WrongType,
             name,
             format!(
                 "fact `{name}` is a quantity with its unit, such as {}",
@@ -1415,6 +1582,7 @@ fn quantity_text(name: &str, s: &str, to: Unit) -> Result<Num, FactError> {
 fn quantity_parts(name: &str, amount: &str, unit: &str, to: Unit) -> Result<Num, FactError> {
     if unit.is_empty() {
         return Err(bad(
+            Kind::MissingUnit,
             name,
             format!(
                 "fact `{name}` needs a unit: write {}, not `{}`",
@@ -1425,6 +1593,7 @@ fn quantity_parts(name: &str, amount: &str, unit: &str, to: Unit) -> Result<Num,
     }
     let amount = crate::parse_num(amount).ok_or_else(|| {
         bad(
+            Kind::WrongType,
             name,
             format!(
                 "fact `{name}`: `{}` is not a number",
@@ -1441,7 +1610,7 @@ fn quantity_parts(name: &str, amount: &str, unit: &str, to: Unit) -> Result<Num,
             (None, Some(code)) => format!("; write the UCUM code `{code}`"),
             (None, None) => String::new(),
         };
-        bad(
+        bad(Kind::UnknownUnit,
             name,
             format!(
                 "fact `{name}`: `{}` is not a unit (days, weeks, months, years, % or a UCUM code such as kg){hint}",
@@ -1461,10 +1630,15 @@ fn convert(name: &str, amount: Num, from: Unit, to: Unit) -> Result<Num, FactErr
         scale(name, amount, from, to)?
     };
     if value.is_negative() && to.nonnegative() {
-        return Err(bad(name, format!("fact `{name}` cannot be negative")));
+        return Err(bad(
+            Kind::OutOfRange,
+            name,
+            format!("fact `{name}` cannot be negative"),
+        ));
     }
     if to == Unit::Percent && value > Num::from_int(100) {
         return Err(bad(
+            Kind::OutOfRange,
             name,
             format!("fact `{name}` is a percentage, at most 100%"),
         ));
@@ -1490,9 +1664,13 @@ fn scale(name: &str, amount: Num, from: Unit, to: Unit) -> Result<Num, FactError
                 from.name()
             )
         };
-        bad(name, message)
+        bad(Kind::WrongUnit, name, message)
     })?;
-    amount
-        .checked_mul(factor)
-        .ok_or_else(|| bad(name, format!("fact `{name}`: the value is too large")))
+    amount.checked_mul(factor).ok_or_else(|| {
+        bad(
+            Kind::OutOfRange,
+            name,
+            format!("fact `{name}`: the value is too large"),
+        )
+    })
 }

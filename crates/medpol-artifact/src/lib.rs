@@ -69,7 +69,7 @@ use sha2::{Digest, Sha256};
 pub use eval::{Evaluation, Step};
 #[cfg(feature = "yaml")]
 pub use facts::yaml_message;
-pub use facts::{FactError, Facts, Options, Unknown};
+pub use facts::{FactError, FactErrorKind, Facts, Options, Unknown};
 pub use lists::window_start;
 
 use codes::System;
@@ -449,11 +449,59 @@ pub struct SourceMap {
 
 /// Why an artifact cannot be loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadError(pub String);
+pub struct LoadError {
+    /// What is wrong, for programs: stable across releases, unlike the message.
+    pub kind: LoadErrorKind,
+    pub message: String,
+}
+
+/// What makes an artifact unloadable, as `tests/conformance/README.md` names the kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LoadErrorKind {
+    /// Not JSON.
+    Syntax,
+    /// A format id other than [`FORMAT`] and [`FORMAT_1`].
+    Format,
+    /// A field missing, unknown or of the wrong JSON kind.
+    Schema,
+    /// The content hash does not match.
+    Hash,
+    /// Any other broken rule of the format: an index out of range, a child before its node,
+    /// tests out of the order evaluation needs, a first-format artifact using the second's
+    /// features.
+    Invalid,
+}
+
+impl LoadErrorKind {
+    /// The kind's stable name: `hash`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadErrorKind::Syntax => "syntax",
+            LoadErrorKind::Format => "format",
+            LoadErrorKind::Schema => "schema",
+            LoadErrorKind::Hash => "hash",
+            LoadErrorKind::Invalid => "invalid",
+        }
+    }
+}
+
+impl LoadError {
+    /// An artifact that breaks a rule of the format ([`LoadErrorKind::Invalid`]).
+    pub fn invalid(message: String) -> LoadError {
+        LoadError {
+            kind: LoadErrorKind::Invalid,
+            message,
+        }
+    }
+
+    fn of(kind: LoadErrorKind, message: String) -> LoadError {
+        LoadError { kind, message }
+    }
+}
 
 impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -609,23 +657,33 @@ impl Artifact {
     /// Reads an artifact's JSON, checks its format, its content hash and that every index in
     /// it is in range, and prepares its decisions for evaluation.
     pub fn from_json(text: &str) -> Result<Artifact, LoadError> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| LoadError(format!("not valid JSON: {e}")))?;
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| LoadError::of(LoadErrorKind::Syntax, format!("not valid JSON: {e}")))?;
         let format = value.get("format").and_then(|f| f.as_str()).unwrap_or("");
         if format != FORMAT && format != FORMAT_1 {
-            return Err(LoadError(format!(
-                "not a `{FORMAT}` artifact (format `{}`)",
-                format.escape_debug()
-            )));
+            return Err(LoadError::of(
+                LoadErrorKind::Format,
+                format!(
+                    "not a `{FORMAT}` artifact (format `{}`)",
+                    format.escape_debug()
+                ),
+            ));
         }
-        let doc: Document = serde_json::from_value(value)
-            .map_err(|e| LoadError(format!("not a valid `{FORMAT}` artifact: {e}")))?;
+        let doc: Document = serde_json::from_value(value).map_err(|e| {
+            LoadError::of(
+                LoadErrorKind::Schema,
+                format!("not a valid `{FORMAT}` artifact: {e}"),
+            )
+        })?;
         let expected = doc.content_hash();
         if doc.hash != expected {
-            return Err(LoadError(format!(
-                "the content hash does not match: the file says `{}`, its content gives `{expected}`",
-                doc.hash.escape_debug()
-            )));
+            return Err(LoadError::of(
+                LoadErrorKind::Hash,
+                format!(
+                    "the content hash does not match: the file says `{}`, its content gives `{expected}`",
+                    doc.hash.escape_debug()
+                ),
+            ));
         }
         Artifact::new(doc)
     }
@@ -679,6 +737,19 @@ impl Artifact {
         indices.sort_unstable();
         indices.dedup();
         self.fact_names(&indices)
+    }
+
+    /// The facts an evaluation rests on (tested on its path, tested on every path a missing
+    /// fact leaves open, or still needed) that must be supported by clinical documentation,
+    /// by name in the order of the input schema.
+    pub fn documentation(&self, e: &Evaluation) -> Vec<&str> {
+        self.documentation_needed(
+            e.path
+                .iter()
+                .map(|s| s.fact)
+                .chain(e.tested.iter().copied())
+                .chain(e.needed.iter().copied()),
+        )
     }
 
     /// The names of facts given by index (as in [`Evaluation::needed`]).
