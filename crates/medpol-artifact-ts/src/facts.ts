@@ -8,7 +8,7 @@ import { type FactSchema, shorten } from "./document.js";
 import type { Bound, FactKind, Inner } from "./eval.js";
 import { formulaValue } from "./formula.js";
 import { JNumber, JObject, type JValue, JsonError, Reader, type SerdeNumber, place, serdeNumber, serdeNumberValue } from "./json.js";
-import { type Num, cmp, int, isInteger, mul, parseDecimal, parseNum, show } from "./num.js";
+import { MAX_DIGITS, type Num, cmp, int, isInteger, mul, parseDecimal, parseNum, show } from "./num.js";
 import { CODES, type Slot } from "./slots.js";
 import { type Unit, PERCENT, describeUnit, exactFactor, parseUnit, unitHint } from "./units.js";
 
@@ -126,6 +126,15 @@ function bad(kind: FactErrorKind, fact: string, message: string): FactError {
 
 /** A number given as a JSON number or a string holding one; `null` when it is neither. */
 function plainNumber(v: SValue): Num | null {
+  const n = numberOf(v);
+  return n === "too-large" ? null : n;
+}
+
+/**
+ * As `plainNumber`, telling a JSON number with more digits than a number of facts holds
+ * (`"too-large"`, out of range for an `int` or `decimal` fact) from a value that is no number.
+ */
+function numberOf(v: SValue): Num | "too-large" | null {
   if (v instanceof SNum) return serdeNumberValue(v.n);
   if (typeof v === "string") return parseDecimal(trim(v));
   return null;
@@ -436,8 +445,11 @@ export class Facts implements Bound {
         return v;
       case "int":
       case "decimal": {
-        const n = plainNumber(v);
+        const n = numberOf(v);
         if (n === null) throw wrongValue(name, "a number", v);
+        if (n === "too-large") {
+          throw bad("out_of_range", name, `fact \`${name}\`: \`${shorten(render(v))}\` has more than ${MAX_DIGITS} digits, more than a number of facts can hold`);
+        }
         if (schema.type === "int" && !isInteger(n)) throw wrongValue(name, "a whole number", v);
         return n;
       }

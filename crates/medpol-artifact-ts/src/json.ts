@@ -277,114 +277,44 @@ export function place(text: string, at: number): string {
 // ------------------------------------------------------------------ numbers
 
 /**
- * A JSON number as medpol reads a fact's number (with serde_json): a whole number that fits
- * 64 bits exactly; any other as a 64-bit float, computed as serde_json computes it (the first
- * digits that fit an unsigned 64-bit significand, scaled by a power of ten). `null` when the
- * float is out of range.
+ * A JSON number as medpol reads a fact's number: a whole number that fits 64 bits exactly;
+ * any other as the 64-bit float nearest to it (correctly rounded, as `Number` reads it).
+ * `null` when the float is out of range.
  */
 export type SerdeNumber = { whole: bigint } | { float: number };
 
+const I64_MIN = -(1n << 63n);
 const U64_MAX = (1n << 64n) - 1n;
-const POW10: number[] = Array.from({ length: 309 }, (_, k) => Number(`1e${k}`));
 
 export function serdeNumber(text: string): SerdeNumber | null {
-  // The usual case, a short whole number other than -0, needs no scaling.
-  if (text.length <= 15 && /^(0|-?[1-9][0-9]*)$/.test(text)) return { whole: BigInt(text) };
-  let i = 0;
-  const positive = text.charCodeAt(0) !== 0x2d;
-  if (!positive) i++;
-  let significand = 0n;
-  let exponent = 0;
-  const digit = (k: number) => BigInt(text.charCodeAt(k) - 0x30);
-  const fits = (d: bigint) => significand * 10n + d <= U64_MAX;
-  // The integer part: once the significand would pass 64 bits, further digits only scale it.
-  let float = false;
-  while (i < text.length && isDigit(text.charCodeAt(i))) {
-    if (!float && fits(digit(i))) significand = significand * 10n + digit(i);
-    else {
-      float = true;
-      exponent++;
-    }
-    i++;
+  if (/^-?(0|[1-9][0-9]*)$/.test(text) && text !== "-0") {
+    const w = BigInt(text);
+    if (w >= I64_MIN && w <= U64_MAX) return { whole: w };
   }
-  if (text.charAt(i) === ".") {
-    float = true;
-    i++;
-    // Fraction digits count until one would pass 64 bits; the rest are dropped.
-    let dropped = false;
-    while (i < text.length && isDigit(text.charCodeAt(i))) {
-      if (!dropped && fits(digit(i))) {
-        significand = significand * 10n + digit(i);
-        exponent--;
-      } else {
-        dropped = true;
-      }
-      i++;
-    }
-  }
-  if (i < text.length) {
-    float = true;
-    i++;
-    let positiveExp = true;
-    if (text.charAt(i) === "+") i++;
-    else if (text.charAt(i) === "-") {
-      positiveExp = false;
-      i++;
-    }
-    let exp = 0;
-    for (; i < text.length; i++) {
-      exp = exp * 10 + (text.charCodeAt(i) - 0x30);
-      if (exp > 2147483647) {
-        // An exponent past 32 bits: zero, or out of range upwards.
-        if (significand !== 0n && positiveExp) return null;
-        return { float: positive ? 0 : -0 };
-      }
-    }
-    exponent = positiveExp ? Math.min(exponent + exp, 2147483647) : Math.max(exponent - exp, -2147483648);
-  }
-  if (!float) {
-    if (positive) return { whole: significand };
-    // A negative whole number below -2^63 (or -0) is a float.
-    const wrapped = BigInt.asIntN(64, -significand);
-    return wrapped >= 0n ? { float: -Number(significand) } : { whole: wrapped };
-  }
-  let f = Number(significand);
-  for (;;) {
-    const pow = POW10[Math.abs(exponent)];
-    if (pow !== undefined) {
-      if (exponent >= 0) {
-        f *= pow;
-        if (!Number.isFinite(f)) return null;
-      } else {
-        f /= pow;
-      }
-      break;
-    }
-    if (f === 0) break;
-    if (exponent >= 0) return null;
-    f /= 1e308;
-    exponent += 308;
-  }
-  return { float: positive ? f : -f };
+  const f = Number(text);
+  return Number.isFinite(f) ? { float: f } : null;
 }
 
 /**
  * The exact number a fact takes from a JSON number: the whole number; or the float at its
- * shortest decimal form when that form has no exponent (from 1e-5 up to below 1e16); `null`
- * for a float whose shortest form has one, as medpol's number syntax has no exponent.
+ * shortest decimal form (the fewest digits that read back as the same float), with any
+ * exponent written out in plain digits. `"too-large"` when those digits are more than a
+ * number of facts holds.
  */
-export function serdeNumberValue(n: SerdeNumber): Num | null {
-  if ("whole" in n) return parseDecimal(n.whole.toString());
-  const f = n.float;
-  if (f === 0) return parseDecimal("0");
+export function serdeNumberValue(n: SerdeNumber): Num | "too-large" {
+  const text = "whole" in n ? n.whole.toString() : plainDigits(n.float);
+  return parseDecimal(text) ?? "too-large";
+}
+
+/** A float's shortest decimal form in plain digits: `1e-7` as `0.0000001`. */
+function plainDigits(f: number): string {
+  if (f === 0) return "0";
   const [mantissa, exp] = Math.abs(f).toExponential().split("e");
-  const e = Number(exp);
-  if (e < -5 || e > 15) return null;
   const digits = mantissa.replace(".", "");
-  const point = e + 1;
+  const point = Number(exp) + 1;
   let text: string;
   if (point <= 0) text = `0.${"0".repeat(-point)}${digits}`;
   else if (point >= digits.length) text = digits + "0".repeat(point - digits.length);
   else text = `${digits.slice(0, point)}.${digits.slice(point)}`;
-  return parseDecimal((f < 0 ? "-" : "") + text);
+  return (f < 0 ? "-" : "") + text;
 }

@@ -16,7 +16,7 @@ const I128_MAX = (1n << 127n) - 1n;
 const I128_MIN = -(1n << 127n);
 
 /** At most this many significant digits, and this many decimal places, in a literal. */
-const MAX_DIGITS = 30;
+export const MAX_DIGITS = 30;
 
 function fits(x: bigint): boolean {
   return x >= I128_MIN && x <= I128_MAX;
