@@ -653,17 +653,6 @@ impl DecisionResult {
         Ok(self.decision_ref()?.decided(&self.eval))
     }
 
-    fn documentation_names(&self) -> Vec<&str> {
-        let e = &self.eval;
-        self.artifact.documentation_needed(
-            e.path
-                .iter()
-                .map(|s| s.fact)
-                .chain(e.tested.iter().copied())
-                .chain(e.needed.iter().copied()),
-        )
-    }
-
     fn steps(&self) -> PyResult<Vec<Step>> {
         let d = self.decision_ref()?;
         let doc = self.artifact.document();
@@ -808,7 +797,7 @@ impl DecisionResult {
     /// The facts declared `documentation: true` the result rests on, in the artifact's order.
     #[getter]
     fn documentation(&self) -> Vec<&str> {
-        self.documentation_names()
+        self.artifact.documentation(&self.eval)
     }
 
     /// The result as a dict in the shape of the conformance vectors' results: `decision`,
@@ -841,7 +830,7 @@ impl DecisionResult {
             path.append(step)?;
         }
         out.set_item("path", path)?;
-        out.set_item("documentation", self.documentation_names())?;
+        out.set_item("documentation", self.artifact.documentation(&self.eval))?;
         Ok(out)
     }
 
@@ -877,7 +866,7 @@ impl DecisionResult {
                 ),
             });
         }
-        let documentation = self.documentation_names();
+        let documentation = self.artifact.documentation(&self.eval);
         if !documentation.is_empty() {
             out.push_str(&format!(
                 "  documentation needed: {}\n",

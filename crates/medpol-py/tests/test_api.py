@@ -153,7 +153,7 @@ def test_explain(tiny: Artifact) -> None:
 )
 def test_fact_errors(tiny: Artifact, facts: object, kind: str, fact: str | None) -> None:
     with pytest.raises(FactError) as e:
-        tiny.decide(facts)  # type: ignore[arg-type]
+        tiny.decide(facts)  # type: ignore[call-overload]
     assert (e.value.kind, e.value.fact) == (kind, fact)
     assert isinstance(e.value, ValueError) and str(e.value)
 
@@ -164,7 +164,7 @@ def test_unknown_facts_can_be_ignored(tiny: Artifact) -> None:
         tiny.decide(line)
     assert tiny.decide(line, "coverage", unknown_facts="ignore").outcome == "covered"
     with pytest.raises(ValueError, match="unknown_facts"):
-        tiny.decide(line, unknown_facts="maybe")  # type: ignore[arg-type]
+        tiny.decide(line, unknown_facts="maybe")
 
 
 # Facts as a dict: written as exact JSON text
@@ -216,7 +216,7 @@ def test_decimals_and_ints_keep_every_digit(exact: Artifact) -> None:
 def test_numbers_that_are_not_finite(exact: Artifact, value: object, kind: str) -> None:
     # A NaN is no number; an infinity is a number too large, as `1e400` written as JSON is.
     with pytest.raises(FactError) as e:
-        exact.decide({"ratio": value})  # type: ignore[dict-item]
+        exact.decide({"ratio": value})
     assert (e.value.kind, e.value.fact) == (kind, "ratio")
 
 
@@ -261,7 +261,7 @@ def test_a_list_that_holds_itself_is_refused(tiny: Artifact) -> None:
     loop: list[object] = []
     loop.append(loop)
     with pytest.raises(FactError) as e:
-        tiny.decide({"hospitalized": loop})  # type: ignore[dict-item]
+        tiny.decide({"hospitalized": loop})
     assert (e.value.kind, e.value.fact) == ("wrong_type", "hospitalized")
 
 

@@ -34,7 +34,7 @@ def test_there_are_vectors() -> None:
 
 
 def _suite(path: Path) -> dict[str, Any]:
-    suite = json.loads(path.read_text(encoding="utf-8"))
+    suite: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     assert suite["cases"], f"{path.name} has no cases"
     return suite
 
@@ -52,7 +52,7 @@ class _Artifacts:
 
 
 def _unknown(case: dict[str, Any]) -> str:
-    return case.get("options", {}).get("unknown_facts", "reject")
+    return str(case.get("options", {}).get("unknown_facts", "reject"))
 
 
 def _compare_results(
@@ -124,7 +124,7 @@ def _report(path: Path, failures: list[str]) -> None:
 def test_vectors_one_call_per_case(path: Path) -> None:
     suite = _suite(path)
     artifacts = _Artifacts()
-    failures = []
+    failures: list[str] = []
     for case in suite["cases"]:
         name = f"{suite['suite']}/{case['name']}"
         if "load_error" in case["expect"]:
@@ -154,7 +154,7 @@ def test_vectors_in_batches(path: Path) -> None:
     for case in suite["cases"]:
         if "load_error" not in case["expect"]:
             groups.setdefault((case["artifact"], _unknown(case)), []).append(case)
-    failures = []
+    failures: list[str] = []
     for (artifact_path, unknown), cases in groups.items():
         artifact = artifacts.get(artifact_path)
         rows = artifact.decide_batch([c["facts"] for c in cases], unknown_facts=unknown)
@@ -198,7 +198,7 @@ def _as_dict(text: str) -> dict[str, Any] | None:
 def test_vectors_as_dicts(path: Path) -> None:
     suite = _suite(path)
     artifacts = _Artifacts()
-    failures = []
+    failures: list[str] = []
     for case in suite["cases"]:
         if "load_error" in case["expect"]:
             continue

@@ -53,7 +53,7 @@ def decide_columns(artifact: Artifact, patients: pd.DataFrame) -> pd.DataFrame:
     """Decides every decision for a table with a column per fact (other columns are kept and
     not read as facts)."""
     facts = [f.name for f in artifact.facts if f.name in patients.columns]
-    rows = [{k: v for k, v in record.items() if _known(v)} for record in patients[facts].to_dict("records")]
+    rows = [{str(k): v for k, v in record.items() if _known(v)} for record in patients[facts].to_dict("records")]
     return _add_results(patients, artifact.decide_batch(rows), artifact.decisions)
 
 

@@ -1,30 +1,18 @@
 """Type stubs of the native module (src/lib.rs); `medpol_artifact` re-exports every name."""
 
-import datetime
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal
+from collections.abc import Iterable, Mapping
 from typing import Literal, TypeAlias, final, overload
 
-#: A fact's value in a dict of facts: written as JSON text before it is read (an int or a
-#: Decimal with all its digits, a float as `repr` prints it, a date as `YYYY-MM-DD`).
-FactValue: TypeAlias = (
-    str
-    | bool
-    | int
-    | float
-    | Decimal
-    | datetime.date
-    | None
-    | Sequence["FactValue"]
-    | frozenset[str]
-    | set[str]
-    | Mapping[str, "FactValue"]
-)
-#: One patient's facts: JSON text (read exactly as `medpol eval` reads it) or a mapping.
-FactsInput: TypeAlias = str | bytes | bytearray | Mapping[str, FactValue]
-UnknownFacts: TypeAlias = Literal["reject", "ignore"]
-ResultKind: TypeAlias = Literal["rule", "outcome", "otherwise", "no_rule", "conflict", "pending"]
+__all__ = ["Artifact", "DecisionResult", "Fact", "FactError", "LoadError", "RowError", "Step"]
+
+#: One patient's facts: JSON text (read exactly as `medpol eval` reads it), or a mapping of
+#: fact names to values (str, bool, int, float, Decimal, datetime.date, None, lists, tuples,
+#: sets and dicts of these), written as JSON text first; another value is a FactError.
+_FactsInput: TypeAlias = str | bytes | bytearray | Mapping[str, object]
+#: "reject" (a key that is not a fact makes the facts bad) or "ignore" (it is skipped).
+_UnknownFacts: TypeAlias = str
+_ResultKind: TypeAlias = Literal["rule", "outcome", "otherwise", "no_rule", "conflict", "pending"]
 
 class LoadError(ValueError):
     """The artifact cannot be loaded."""
@@ -108,7 +96,7 @@ class DecisionResult:
     @property
     def decision(self) -> str: ...
     @property
-    def result(self) -> ResultKind: ...
+    def result(self) -> _ResultKind: ...
     @property
     def is_decided(self) -> bool: ...
     @property
@@ -169,34 +157,47 @@ class Artifact:
     def facts(self) -> list[Fact]: ...
     @overload
     def decide(
-        self, facts: FactsInput, decision: None = None, *, unknown_facts: UnknownFacts = "reject"
+        self, facts: _FactsInput, decision: None = None, *, unknown_facts: _UnknownFacts = "reject"
     ) -> list[DecisionResult]: ...
     @overload
     def decide(
-        self, facts: FactsInput, decision: str, *, unknown_facts: UnknownFacts = "reject"
+        self, facts: _FactsInput, decision: str, *, unknown_facts: _UnknownFacts = "reject"
     ) -> DecisionResult: ...
+    @overload
+    def decide(
+        self, facts: _FactsInput, decision: str | None, *, unknown_facts: _UnknownFacts = "reject"
+    ) -> list[DecisionResult] | DecisionResult: ...
     @overload
     def decide_batch(
         self,
-        rows: Iterable[FactsInput],
+        rows: Iterable[_FactsInput],
         decision: None = None,
         *,
-        unknown_facts: UnknownFacts = "reject",
+        unknown_facts: _UnknownFacts = "reject",
         threads: int = 1,
     ) -> list[list[DecisionResult] | RowError]: ...
     @overload
     def decide_batch(
         self,
-        rows: Iterable[FactsInput],
+        rows: Iterable[_FactsInput],
         decision: str,
         *,
-        unknown_facts: UnknownFacts = "reject",
+        unknown_facts: _UnknownFacts = "reject",
         threads: int = 1,
     ) -> list[DecisionResult | RowError]: ...
+    @overload
+    def decide_batch(
+        self,
+        rows: Iterable[_FactsInput],
+        decision: str | None,
+        *,
+        unknown_facts: _UnknownFacts = "reject",
+        threads: int = 1,
+    ) -> list[list[DecisionResult] | DecisionResult | RowError]: ...
     def explain(
         self,
-        facts: FactsInput,
+        facts: _FactsInput,
         decision: str | None = None,
         *,
-        unknown_facts: UnknownFacts = "reject",
+        unknown_facts: _UnknownFacts = "reject",
     ) -> str: ...
