@@ -6,6 +6,7 @@ import datetime
 import gc
 import json
 import threading
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -325,6 +326,14 @@ def test_batch_leaves_the_garbage_collector_as_it_found_it(tiny: Artifact) -> No
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+    def failing() -> Iterator[str]:
+        yield "{}"
+        raise RuntimeError("the rows ran out")
+
+    with pytest.raises(RuntimeError, match="ran out"):
+        tiny.decide_batch(failing())
+    assert gc.isenabled()
 
 
 def test_threads_share_an_artifact(tiny: Artifact) -> None:
