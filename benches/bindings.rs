@@ -136,9 +136,11 @@ fn counts_of(record: &Value) -> Counts {
             let (decision, what) = key.split_once(": ").expect("decision: result");
             // `error: KIND`, or `KIND` and the outcome when there is one.
             let what = what.split_once(' ').map_or(what, |(_, outcome)| outcome);
-            out.entry(decision.to_string())
+            // `rule covered` and `outcome covered` are both counted as `covered`.
+            *out.entry(decision.to_string())
                 .or_default()
-                .insert(what.to_string(), n.as_u64().expect("a count"));
+                .entry(what.to_string())
+                .or_default() += n.as_u64().expect("a count");
         }
     } else if let Some(outcomes) = record["outcomes"].as_object() {
         for (decision, counts) in outcomes {
