@@ -4,10 +4,11 @@
 //!
 //! A row's facts are read into one symbol per variable of each decision (the class of values
 //! its tests tell apart, or unknown), and each decision's [`Machine`] is run on them: a chain
-//! of lookups in constant arrays, one per variable, for the result, and for a pending result
-//! one chain per unknown variable to say whether the result depends on it. The machine does at
-//! build time what the evaluator does for a missing fact at run time, so SQL never has to
-//! follow both branches of a test.
+//! of lookups in constant arrays, one per group of variables, for the result, and for a
+//! pending result a few chains that run the needed diagrams of several variables together and
+//! say, a bit per variable, which unknown ones the result depends on. The machine does at build
+//! time what the evaluator does for a missing fact at run time, so SQL never has to follow both
+//! branches of a test.
 //!
 //! Numbers are compared exactly: thresholds are exact decimals, or fractions compared by
 //! multiplying out; durations are stored in days (days and weeks) or months (months and
@@ -17,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use medpol_artifact::machine::{Answer, Levelled, Machine, Variable, When};
+use medpol_artifact::machine::{Answer, Levelled, Machine, Transitions, Variable, When};
 use medpol_artifact::num::{Num, Unit};
 use medpol_artifact::{
     Artifact, Cond, DecisionDoc, Document, FactSchema, FactType, LeafDoc, Quantifier, Test,
@@ -68,6 +69,288 @@ impl std::fmt::Display for SqlError {
 /// costs a pass over the rows).
 const SPARK_CHUNK: usize = 8;
 
+/// How many combinations of symbols (unknown included) one lookup of a machine reads at most:
+/// consecutive variables are read together, their symbols as one key, so that a chain has a
+/// lookup per group rather than per variable (each lookup costs a few passes of arithmetic
+/// over the rows). Spark reads one variable per lookup (see [`SPARK_CHUNK`]).
+fn key_limit(dialect: Dialect) -> u32 {
+    match dialect {
+        Dialect::Spark => 1,
+        _ => KEY_LIMIT,
+    }
+}
+
+const KEY_LIMIT: u32 = 27;
+
+/// A decision's machine as lookups over groups of its variables.
+struct Plan {
+    machine: Machine,
+    groups: Vec<Group>,
+    result: Lookups,
+    /// The needed diagrams of the variables a pending result can need, run a few together.
+    needs: Vec<Needs>,
+}
+
+/// Consecutive variables read by one lookup, the first the most significant in the key.
+struct Group {
+    vars: std::ops::Range<usize>,
+    /// Each variable's symbols, unknown included.
+    radices: Vec<u32>,
+    /// How many keys: the product of the radices.
+    size: u32,
+}
+
+/// A chain of lookups: per group it reads, in order, a table indexed by the state and the
+/// group's key. An entry is what the next lookup adds to its key (the next state times the
+/// next group's size, plus one); the last table's entries are the answers.
+struct Lookups {
+    tables: Vec<(usize, Vec<u32>)>,
+}
+
+/// Several variables' needed diagrams run as one machine, whose answer has bit `b` set when
+/// `vars[b]` is unknown and the result depends on it.
+struct Needs {
+    vars: Vec<usize>,
+    lookups: Lookups,
+}
+
+/// The most states a machine run from several diagrams may have before one group (each state
+/// a row of its table): past it, the diagrams are run in more machines.
+const PRODUCT_STATES: usize = 24;
+
+/// The most diagrams one machine of needed facts runs: its answer's bits stay within a 32-bit
+/// integer.
+const PRODUCT_BITS: usize = 30;
+
+impl Plan {
+    fn new(machine: Machine, limit: u32) -> Result<Plan, SqlError> {
+        let mut groups: Vec<Group> = Vec::new();
+        for (j, var) in machine.vars.iter().enumerate() {
+            let radix = var.symbols.len() as u32 + 1;
+            match groups.last_mut() {
+                Some(g) if g.size.saturating_mul(radix) <= limit => {
+                    g.vars.end = j + 1;
+                    g.radices.push(radix);
+                    g.size *= radix;
+                }
+                _ => groups.push(Group {
+                    vars: j..j + 1,
+                    radices: vec![radix],
+                    size: radix,
+                }),
+            }
+        }
+        let result =
+            Lookups::product(&[(&machine.result.steps, None)], &groups, usize::MAX, |s| {
+                s.first().map_or(0, |(state, _)| *state)
+            })?
+            .ok_or_else(|| SqlError("a machine too large for its lookups".into()))?;
+        // The variables whose facts a pending result can need, in order; as many in one
+        // machine as keep its tables small.
+        let wanted: Vec<usize> = machine
+            .needed
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.answers.contains(&true))
+            .map(|(j, _)| j)
+            .collect();
+        let mut needs: Vec<Needs> = Vec::new();
+        let mut rest = wanted.as_slice();
+        while let Some(first) = rest.first() {
+            let mut best = Needs::new(&machine, &groups, &[*first], usize::MAX)?
+                .ok_or_else(|| SqlError("a machine too large for its lookups".into()))?;
+            let mut taken = 1;
+            while let Some(more) = rest.get(..=taken).filter(|m| m.len() <= PRODUCT_BITS) {
+                match Needs::new(&machine, &groups, more, PRODUCT_STATES)? {
+                    Some(n) => {
+                        best = n;
+                        taken += 1;
+                    }
+                    None => break,
+                }
+            }
+            needs.push(best);
+            rest = rest.get(taken..).unwrap_or_default();
+        }
+        Ok(Plan {
+            machine,
+            groups,
+            result,
+            needs,
+        })
+    }
+}
+
+impl Needs {
+    fn new(
+        machine: &Machine,
+        groups: &[Group],
+        vars: &[usize],
+        states: usize,
+    ) -> Result<Option<Needs>, SqlError> {
+        let diagrams: Vec<&Levelled<bool>> = vars
+            .iter()
+            .map(|j| {
+                machine
+                    .needed
+                    .get(*j)
+                    .ok_or_else(|| SqlError("a needed diagram of none".into()))
+            })
+            .collect::<Result<_, _>>()?;
+        let parts: Vec<(&[Transitions], Option<usize>)> = diagrams
+            .iter()
+            .zip(vars)
+            .map(|(d, j)| (d.steps.as_slice(), Some(*j)))
+            .collect();
+        let lookups = Lookups::product(&parts, groups, states, |ends| {
+            ends.iter()
+                .zip(&diagrams)
+                .enumerate()
+                .filter(|(_, ((state, unknown), d))| {
+                    *unknown && d.answers.get(*state as usize) == Some(&true)
+                })
+                .fold(0, |mask, (b, _)| mask | 1 << b)
+        })?;
+        Ok(lookups.map(|lookups| Needs {
+            vars: vars.to_vec(),
+            lookups,
+        }))
+    }
+}
+
+impl Lookups {
+    /// Diagrams (their steps) run side by side over the groups, each with the variable whose
+    /// unknown value it notes (if any), as one chain whose answers `answer` gives from each
+    /// diagram's last state and whether its variable was unknown. The states before each group
+    /// are only those that give different answers; `None` when there are more than `limit`.
+    fn product(
+        parts: &[(&[Transitions], Option<usize>)],
+        groups: &[Group],
+        limit: usize,
+        answer: impl Fn(&[(u32, bool)]) -> u32,
+    ) -> Result<Option<Lookups>, SqlError> {
+        let broken = || SqlError("a machine's step reads past its table".into());
+        let group_of = |var: usize| {
+            groups
+                .iter()
+                .position(|g| g.vars.contains(&var))
+                .ok_or_else(broken)
+        };
+        // The groups read, in order: those of the diagrams' steps and of the noted variables.
+        let mut read = Vec::new();
+        for (steps, var) in parts {
+            for step in steps.iter() {
+                read.push(group_of(step.var as usize)?);
+            }
+            if let Some(v) = var {
+                read.push(group_of(*v)?);
+            }
+        }
+        read.sort_unstable();
+        read.dedup();
+        // Forwards: the tuples of states (with the unknowns noted) before each group, and each
+        // group's table of which tuple follows.
+        type Tuple = Vec<(u32, bool)>;
+        let start: Tuple = vec![(0, false); parts.len()];
+        let mut before: Vec<Tuple> = vec![start];
+        let mut tables: Vec<Vec<usize>> = Vec::with_capacity(read.len());
+        for g in &read {
+            let group = groups.get(*g).ok_or_else(broken)?;
+            let mut after: Vec<Tuple> = Vec::new();
+            let mut index: std::collections::HashMap<Tuple, usize> = Default::default();
+            let mut table = Vec::with_capacity(before.len() * group.size as usize);
+            for tuple in &before {
+                for key in 0..group.size {
+                    // The key's symbols, the first variable the most significant.
+                    let mut symbols = vec![0u32; group.radices.len()];
+                    let mut rest = key;
+                    for (s, radix) in symbols.iter_mut().zip(&group.radices).rev() {
+                        *s = rest % radix;
+                        rest /= radix;
+                    }
+                    let symbol = |var: usize| {
+                        symbols
+                            .get(var - group.vars.start)
+                            .copied()
+                            .ok_or_else(broken)
+                    };
+                    let mut next = tuple.clone();
+                    for ((steps, var), (state, unknown)) in parts.iter().zip(next.iter_mut()) {
+                        for step in steps
+                            .iter()
+                            .filter(|s| group.vars.contains(&(s.var as usize)))
+                        {
+                            *state = *step
+                                .next
+                                .get(
+                                    (*state * (step.symbols + 1) + symbol(step.var as usize)?)
+                                        as usize,
+                                )
+                                .ok_or_else(broken)?;
+                        }
+                        if let Some(v) = var.filter(|v| group.vars.contains(v)) {
+                            let radix =
+                                group.radices.get(v - group.vars.start).ok_or_else(broken)?;
+                            *unknown = symbol(v)? == radix - 1;
+                        }
+                    }
+                    let n = index.len();
+                    let i = *index.entry(next.clone()).or_insert_with(|| {
+                        after.push(next);
+                        n
+                    });
+                    table.push(i);
+                }
+            }
+            // Before merging, tuples that answer alike are still apart; far more of them than
+            // the limit will not merge down to it, and would only cost time.
+            if after.len() > limit.saturating_mul(64) {
+                return Ok(None);
+            }
+            tables.push(table);
+            before = after;
+        }
+        // Backwards: each tuple as its answer, then each table's rows merged where equal.
+        let mut class: Vec<u32> = before.iter().map(|t| answer(t)).collect();
+        let mut out: Vec<(usize, Vec<u32>)> = Vec::with_capacity(read.len());
+        let mut next_size: Option<u32> = None;
+        for (g, table) in read.iter().zip(&tables).rev() {
+            let size = groups.get(*g).ok_or_else(broken)?.size as usize;
+            let mut rows: Vec<Vec<u32>> = Vec::new();
+            let mut row_class: std::collections::HashMap<Vec<u32>, u32> = Default::default();
+            let mut classes = Vec::with_capacity(table.len() / size.max(1));
+            for row in table.chunks(size.max(1)) {
+                let row: Vec<u32> = row
+                    .iter()
+                    .map(|i| class.get(*i).copied().ok_or_else(broken))
+                    .collect::<Result<_, _>>()?;
+                let n = row_class.len() as u32;
+                let c = *row_class.entry(row.clone()).or_insert_with(|| {
+                    rows.push(row);
+                    n
+                });
+                classes.push(c);
+            }
+            if rows.len() > limit {
+                return Ok(None);
+            }
+            let entries = rows
+                .iter()
+                .flatten()
+                .map(|c| match next_size {
+                    Some(s) => c * s + 1,
+                    None => *c,
+                })
+                .collect();
+            out.push((*g, entries));
+            next_size = Some(size as u32);
+            class = classes;
+        }
+        out.reverse();
+        Ok(Some(Lookups { tables: out }))
+    }
+}
+
 /// The name an item of a list goes by in the conditions on it.
 const ITEM: &str = "medpol_item";
 
@@ -84,6 +367,7 @@ pub fn generate(artifact: &Artifact, dialect: Dialect) -> Result<Sql, SqlError> 
         doc,
         prefix: prefix.clone(),
         counts: Default::default(),
+        masks: Default::default(),
     };
     if let Some(f) = doc.facts.iter().find(|f| f.name == KEY) {
         return Err(SqlError(format!(
@@ -107,7 +391,8 @@ pub fn generate(artifact: &Artifact, dialect: Dialect) -> Result<Sql, SqlError> 
             .iter()
             .map(|v| g.symbol(d.document(), v))
             .collect::<Result<Vec<_>, _>>()?;
-        decisions.push((i, d.document(), machine, symbols));
+        let plan = Plan::new(machine, key_limit(dialect))?;
+        decisions.push((i, d.document(), plan, symbols));
     }
 
     let facts_table = format!("{prefix}_facts");
@@ -141,11 +426,28 @@ pub fn generate(artifact: &Artifact, dialect: Dialect) -> Result<Sql, SqlError> 
     let mut ctes = Vec::new();
     // The counts first, so that a symbol's tests read each one as a column.
     let counts = g.counts.borrow().clone();
-    let source = if counts.is_empty() {
+    let masks = g.masks.borrow();
+    let source = if counts.is_empty() && masks.is_empty() {
         q(&facts_table)
     } else {
         let mut select = vec![format!("{}.*", q("f"))];
         select.extend(counts.iter().map(|(e, c)| format!("{e} AS {}", q(c))));
+        for (k, mask) in masks.iter().enumerate() {
+            // Each code with the bits of the classes it is in.
+            let mut bits: BTreeMap<&str, u32> = BTreeMap::new();
+            for (b, class) in mask.classes.iter().enumerate() {
+                for code in class {
+                    *bits.entry(code.as_str()).or_default() |= 1 << b;
+                }
+            }
+            let entries: Vec<(String, u32)> =
+                bits.iter().map(|(c, b)| (g.d.string(c), *b)).collect();
+            select.push(format!(
+                "{} AS {}",
+                g.d.class_mask(&mask.column, &entries),
+                q(&format!("b{k}"))
+            ));
+        }
         ctes.push((
             "k".to_string(),
             format!(
@@ -165,9 +467,9 @@ pub fn generate(artifact: &Artifact, dialect: Dialect) -> Result<Sql, SqlError> 
             q("f")
         ),
     ));
-    // The machines' lookups, a few variables per step of the query: an expression nests no
-    // deeper than that (Spark's code generator fails on a deep one), and each state is a
-    // column computed once per row. The results first; then, for a pending result only, each
+    // The machines' lookups, a few groups of variables per step of the query: an expression
+    // nests no deeper than that (Spark's code generator fails on a deep one), and each state is
+    // a column computed once per row. The results first; then, for a pending result only, each
     // unknown variable's chain that says whether its facts are needed.
     let mut last = "v".to_string();
     let mut states: BTreeMap<(usize, usize), String> = BTreeMap::new();
@@ -186,9 +488,45 @@ pub fn generate(artifact: &Artifact, dialect: Dialect) -> Result<Sql, SqlError> 
         ));
         *last = name;
     };
+    // Each group's key, one column per group of several variables.
+    let mut keys_columns = Vec::new();
+    let mut keys: Vec<Vec<String>> = Vec::new();
+    for (i, _, plan, _) in &decisions {
+        let mut mine = Vec::new();
+        for (k, group) in plan.groups.iter().enumerate() {
+            let symbol = |j: usize| q(&format!("d{i}_v{j}"));
+            if group.vars.len() == 1 {
+                mine.push(symbol(group.vars.start));
+                continue;
+            }
+            let mut weight = 1u32;
+            let mut parts = Vec::new();
+            for (j, radix) in group.vars.clone().zip(&group.radices).rev() {
+                parts.push(match weight {
+                    1 => symbol(j),
+                    w => format!("{} * {w}", symbol(j)),
+                });
+                weight *= radix;
+            }
+            parts.reverse();
+            let column = format!("d{i}_g{k}");
+            keys_columns.push(format!("{} AS {}", parts.join(" + "), q(&column)));
+            mine.push(q(&column));
+        }
+        keys.push(mine);
+    }
+    if !keys_columns.is_empty() {
+        let mut select = vec![format!("{}.*", q("v"))];
+        select.extend(keys_columns);
+        ctes.push((
+            "g".to_string(),
+            format!("SELECT\n    {}\n  FROM {}", select.join(",\n    "), q("v")),
+        ));
+        last = "g".to_string();
+    }
     let widest = decisions
         .iter()
-        .map(|(_, _, m, _)| m.vars.len())
+        .map(|(_, _, p, _)| p.groups.len())
         .max()
         .unwrap_or(0);
     let chunk = match dialect {
@@ -197,10 +535,10 @@ pub fn generate(artifact: &Artifact, dialect: Dialect) -> Result<Sql, SqlError> 
     };
     for start in (0..widest).step_by(chunk) {
         let mut columns = Vec::new();
-        for (i, _, machine, _) in &decisions {
+        for ((i, _, plan, _), keys) in decisions.iter().zip(&keys) {
             let key = (*i, 0);
-            let from = states.get(&key).map_or("0".to_string(), |c| q(c));
-            if let Some(chain) = g.chain(&machine.result, start..start + chunk, &from, *i) {
+            let from = states.get(&key).map(|c| q(c));
+            if let Some(chain) = g.chain(&plan.result, start..start + chunk, from, keys) {
                 let column = format!("d{i}_m0_{start}");
                 columns.push(format!("{chain} AS {}", q(&column)));
                 states.insert(key, column);
@@ -211,10 +549,10 @@ pub fn generate(artifact: &Artifact, dialect: Dialect) -> Result<Sql, SqlError> 
     // Whether each result is pending, once per row: the needed chains ask it each.
     let pending_columns: Vec<String> = decisions
         .iter()
-        .map(|(i, _, machine, _)| {
+        .map(|(i, _, plan, _)| {
             format!(
                 "{} AS {}",
-                g.pending(*i, machine, &states),
+                g.pending(*i, &plan.machine, &states),
                 q(&format!("d{i}_pending"))
             )
         })
@@ -222,16 +560,15 @@ pub fn generate(artifact: &Artifact, dialect: Dialect) -> Result<Sql, SqlError> 
     stage(&mut ctes, &mut last, pending_columns);
     for start in (0..widest).step_by(chunk) {
         let mut columns = Vec::new();
-        for (i, _, machine, _) in &decisions {
+        for ((i, _, plan, _), keys) in decisions.iter().zip(&keys) {
             let pending = q(&format!("d{i}_pending"));
-            for (j, (var, diagram)) in machine.vars.iter().zip(&machine.needed).enumerate() {
-                let key = (*i, j + 1);
-                let from = states.get(&key).map_or("0".to_string(), |c| q(c));
-                if let Some(chain) = g.chain(diagram, start..start + chunk, &from, *i) {
-                    let column = format!("d{i}_m{}_{start}", j + 1);
-                    let unknown = format!("{} = {}", q(&format!("d{i}_v{j}")), var.symbols.len());
+            for (k, needs) in plan.needs.iter().enumerate() {
+                let key = (*i, k + 1);
+                let from = states.get(&key).map(|c| q(c));
+                if let Some(chain) = g.chain(&needs.lookups, start..start + chunk, from, keys) {
+                    let column = format!("d{i}_n{k}_{start}");
                     columns.push(format!(
-                        "CASE WHEN {pending} AND {unknown} THEN {chain} END AS {}",
+                        "CASE WHEN {pending} THEN {chain} END AS {}",
                         q(&column)
                     ));
                     states.insert(key, column);
@@ -241,8 +578,8 @@ pub fn generate(artifact: &Artifact, dialect: Dialect) -> Result<Sql, SqlError> 
         stage(&mut ctes, &mut last, columns);
     }
     let mut columns = vec![q(KEY)];
-    for (i, doc_d, machine, _) in &decisions {
-        columns.extend(g.answers(*i, doc_d, machine, &states)?);
+    for (i, doc_d, plan, _) in &decisions {
+        columns.extend(g.answers(*i, doc_d, plan, &states)?);
     }
     // PostgreSQL would inline each step into the next, copying every symbol's expression into
     // each of its many uses; materialised, each is computed once per row.
@@ -301,7 +638,20 @@ struct Gen<'a> {
     /// Counts (of a set's codes, of a list's items) the symbols read, each computed once per
     /// row in a step of its own: (expression, column).
     counts: std::cell::RefCell<Vec<(String, String)>>,
+    /// The classes of codes `has any` tests, as bits of a mask per set-of-codes column, each
+    /// mask computed once per row in the step of the counts (DuckDB only).
+    masks: std::cell::RefCell<Vec<Mask>>,
 }
+
+/// Up to [`MASK_BITS`] classes of one set-of-codes column: each row's mask has the bit of
+/// every class one of its codes is in.
+struct Mask {
+    column: String,
+    classes: Vec<Vec<String>>,
+}
+
+/// The classes of one mask: its values stay within a 32-bit integer.
+const MASK_BITS: usize = 30;
 
 fn num(text: &str) -> Result<Num, SqlError> {
     parse_num(text).ok_or_else(|| SqlError(format!("`{}` is not an exact number", one_line(text))))
@@ -518,6 +868,9 @@ impl Gen<'_> {
                 // `has any` needs only whether one code is in the class, which an engine finds
                 // without removing repeated codes first.
                 let all = *quantifier == Quantifier::All;
+                if !all && self.d == Dialect::DuckDb {
+                    return self.class_bit(&col, inside, not_in);
+                }
                 let (count, size) = self.class_count(&col, inside, not_in, all)?;
                 match all {
                     false => format!("{count} > 0"),
@@ -586,15 +939,8 @@ impl Gen<'_> {
         })
     }
 
-    /// How many of a row's codes lie in a class (an expression; repeated codes counted once
-    /// when `distinct`, else as often as given), and the class's size.
-    fn class_count(
-        &self,
-        col: &str,
-        inside: &[u32],
-        not_in: &[u32],
-        distinct: bool,
-    ) -> Result<(String, usize), SqlError> {
+    /// The codes of a class: in every set of `inside`, in none of `not_in`.
+    fn class_codes(&self, inside: &[u32], not_in: &[u32]) -> Result<Vec<String>, SqlError> {
         let member = |s: &u32, c: &String| {
             self.doc
                 .code_sets
@@ -605,10 +951,66 @@ impl Gen<'_> {
             .first()
             .and_then(|s| self.doc.code_sets.get(*s as usize))
             .ok_or_else(|| SqlError("a class of codes without its sets".into()))?;
-        let codes: Vec<String> = first
+        Ok(first
             .codes
             .iter()
             .filter(|c| inside.iter().all(|s| member(s, c)) && !not_in.iter().any(|s| member(s, c)))
+            .cloned()
+            .collect())
+    }
+
+    /// Whether one of a row's codes lies in a class, as a test of the class's bit in the
+    /// column's mask: NULL when the column is.
+    fn class_bit(&self, col: &str, inside: &[u32], not_in: &[u32]) -> Result<String, SqlError> {
+        let codes = self.class_codes(inside, not_in)?;
+        let mut masks = self.masks.borrow_mut();
+        let found = masks.iter().enumerate().find_map(|(k, m)| {
+            let b = m.classes.iter().position(|c| *c == codes);
+            (m.column == col).then_some((k, b?))
+        });
+        let (k, b) = match found {
+            Some(kb) => kb,
+            None => {
+                let k = match masks
+                    .iter()
+                    .position(|m| m.column == col && m.classes.len() < MASK_BITS)
+                {
+                    Some(k) => k,
+                    None => {
+                        masks.push(Mask {
+                            column: col.to_string(),
+                            classes: Vec::new(),
+                        });
+                        masks.len() - 1
+                    }
+                };
+                let mask = masks
+                    .get_mut(k)
+                    .ok_or_else(|| SqlError("a mask of none".into()))?;
+                mask.classes.push(codes);
+                (k, mask.classes.len() - 1)
+            }
+        };
+        Ok(format!(
+            "({}.{} & {}) <> 0",
+            self.q("f"),
+            self.q(&format!("b{k}")),
+            1u32 << b
+        ))
+    }
+
+    /// How many of a row's codes lie in a class (an expression; repeated codes counted once
+    /// when `distinct`, else as often as given), and the class's size.
+    fn class_count(
+        &self,
+        col: &str,
+        inside: &[u32],
+        not_in: &[u32],
+        distinct: bool,
+    ) -> Result<(String, usize), SqlError> {
+        let codes: Vec<String> = self
+            .class_codes(inside, not_in)?
+            .iter()
             .map(|c| self.d.string(c))
             .collect();
         let count = match codes.is_empty() {
@@ -653,33 +1055,27 @@ impl Gen<'_> {
         format!("{}.{}", self.q("f"), self.q(&name))
     }
 
-    /// The lookups of one machine's steps that read the variables of `range`, from the state
-    /// `from`, nested; `None` when it has no such step.
-    fn chain<T>(
+    /// The lookups of one diagram in the groups of `range`, from the state `from` (none: the
+    /// start), nested; `None` when it reads no group there.
+    fn chain(
         &self,
-        machine: &Levelled<T>,
+        lookups: &Lookups,
         range: std::ops::Range<usize>,
-        from: &str,
-        decision: usize,
+        from: Option<String>,
+        keys: &[String],
     ) -> Option<String> {
-        let mut state = from.to_string();
+        let mut state = from;
         let mut any = false;
-        for step in machine
-            .steps
-            .iter()
-            .filter(|s| range.contains(&(s.var as usize)))
-        {
+        for (group, table) in lookups.tables.iter().filter(|(g, _)| range.contains(g)) {
             any = true;
-            let width = step.symbols + 1;
-            let symbol = self.q(&format!("d{decision}_v{}", step.var));
-            let index = if state == "0" {
-                format!("{symbol} + 1")
-            } else {
-                format!("{state} * {width} + {symbol} + 1")
+            let key = keys.get(*group)?;
+            let index = match &state {
+                None => format!("{key} + 1"),
+                Some(s) => format!("{s} + {key}"),
             };
-            state = self.d.lookup(&step.next, &index);
+            state = Some(self.d.lookup(table, &index));
         }
-        any.then_some(state)
+        any.then_some(state).flatten()
     }
 
     /// The state a machine ends in: its last column, or 0 when it reads nothing.
@@ -715,9 +1111,10 @@ impl Gen<'_> {
         &self,
         i: usize,
         d: &DecisionDoc,
-        machine: &Machine,
+        plan: &Plan,
         states: &BTreeMap<(usize, usize), String>,
     ) -> Result<Vec<String>, SqlError> {
+        let machine = &plan.machine;
         let r = self.end_state(states, (i, 0));
         let name = |what: &str| self.q(&format!("{}_{what}", d.name));
         let text = |s: Option<&str>| s.map_or("NULL".to_string(), |s| self.d.string(s));
@@ -768,58 +1165,31 @@ impl Gen<'_> {
                 }
             }
         };
-        let pending: Vec<usize> = machine
-            .result
-            .answers
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| **a == Answer::Pending)
-            .map(|(j, _)| j)
-            .collect();
-        let needed = if pending.is_empty() {
+        let needed = if !machine.result.answers.contains(&Answer::Pending) {
             self.d.empty_text_array()
         } else {
-            let is_pending = match machine.result.answers.len() {
-                1 => "TRUE".to_string(),
-                _ => format!(
-                    "{r} IN ({})",
-                    pending
-                        .iter()
-                        .map(|p| p.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            };
+            let is_pending = self.q(&format!("d{i}_pending"));
             // For each fact (in the artifact's order), when a pending result needs it.
             let mut when_fact: BTreeMap<u32, Vec<String>> = BTreeMap::new();
-            for (j, (var, diagram)) in machine.vars.iter().zip(&machine.needed).enumerate() {
-                let depends = match diagram.answers.as_slice() {
-                    [only] if diagram.steps.is_empty() => {
-                        if !only {
-                            continue;
+            for (k, needs) in plan.needs.iter().enumerate() {
+                let mask = self.end_state(states, (i, k + 1));
+                for (b, j) in needs.vars.iter().enumerate() {
+                    let var = machine
+                        .vars
+                        .get(*j)
+                        .ok_or_else(|| SqlError("a variable of none".into()))?;
+                    // The bit is set when the variable is unknown and the result depends on it.
+                    let depends = format!("({mask} & {}) <> 0", 1u32 << b);
+                    for (fact, when) in &var.needs {
+                        let mut parts = vec![depends.clone()];
+                        if let Some(w) = self.when(when)? {
+                            parts.push(w);
                         }
-                        None
+                        when_fact
+                            .entry(*fact)
+                            .or_default()
+                            .push(format!("({})", parts.join(" AND ")));
                     }
-                    answers => {
-                        let state = self.end_state(states, (i, j + 1));
-                        let ones: Vec<u32> = answers.iter().map(|a| u32::from(*a)).collect();
-                        Some(format!(
-                            "{} = 1",
-                            self.d.lookup(&ones, &format!("{state} + 1"))
-                        ))
-                    }
-                };
-                let unknown = format!("{} = {}", self.q(&format!("d{i}_v{j}")), var.symbols.len());
-                for (fact, when) in &var.needs {
-                    let mut parts = vec![unknown.clone()];
-                    parts.extend(depends.clone());
-                    if let Some(w) = self.when(when)? {
-                        parts.push(w);
-                    }
-                    when_fact
-                        .entry(*fact)
-                        .or_default()
-                        .push(format!("({})", parts.join(" AND ")));
                 }
             }
             let items: Vec<String> = when_fact
@@ -1231,6 +1601,21 @@ impl Dialect {
             }
             (Dialect::Spark, false) => format!("size(filter({column}, c -> c IN ({codes})))"),
         }
+    }
+
+    /// A row's mask of classes of codes: the bits of every class one of the column's codes is
+    /// in (a map from each code to its bits, looked up per code), 0 for none, NULL when the
+    /// column is. DuckDB only: one lookup per code for all the column's classes, where an `IN`
+    /// list per class is a comparison per constant, each a pass over all the rows' codes.
+    fn class_mask(self, column: &str, entries: &[(String, u32)]) -> String {
+        if entries.is_empty() {
+            return format!("CASE WHEN {column} IS NULL THEN NULL ELSE 0 END");
+        }
+        let map: Vec<String> = entries.iter().map(|(c, b)| format!("{c}: {b}")).collect();
+        format!(
+            "CASE WHEN {column} IS NULL THEN NULL ELSE coalesce(list_bit_or([MAP {{{}}}[c] FOR c IN {column}]), 0) END",
+            map.join(", ")
+        )
     }
 
     /// How many items of a list column meet `cond` (written over the item [`ITEM`]): a NULL
