@@ -12,6 +12,8 @@
 //!
 //! `MEDPOL_CONFORMANCE=write cargo test --test conformance` rewrites the generated files.
 
+#[path = "support/compiled.rs"]
+mod compiled;
 #[path = "support/ir_json.rs"]
 mod ir_json;
 #[path = "support/patients.rs"]
@@ -23,10 +25,11 @@ use std::path::{Path, PathBuf};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{Value, json};
 
+use compiled::{medpol_files, try_load};
 use medpol::artifact::num::Num;
 use medpol::artifact::{Artifact, Decided, Decision, Document, FactType, Facts, Options, Unknown};
-use medpol::compile::{self, Compiled};
-use medpol::driver::{self, CheckedProject};
+use medpol::compile::Compiled;
+use medpol::driver::CheckedProject;
 use patients::{Generator, Rng};
 
 /// Generated patients per artifact: shipped policies, and the smaller cases and edge policies.
@@ -263,54 +266,6 @@ fn remove_stale(files: &BTreeMap<String, String>) {
             std::fs::remove_file(dir().join(&path)).unwrap();
         }
     }
-}
-
-/// A project (or one file of it) checked and its policies compiled, those of the files asked
-/// about only; `None` when the check reports an error. Without the analysis, as
-/// `tests/differential.rs` does: a conflict it would report is a result to agree on too.
-fn try_load(path: &Path) -> Option<(CheckedProject, Vec<Compiled>)> {
-    let options = driver::Options { analysis: None };
-    let mut checked = driver::check_and_keep(&[path.to_path_buf()], &options).ok()?;
-    if checked.projects.is_empty() {
-        return None;
-    }
-    let project = checked.projects.remove(0);
-    let options = compile::Options {
-        root: project.root.clone(),
-        ..compile::Options::default()
-    };
-    let compiled = compile::compile(
-        &project.program,
-        &project.tables,
-        &checked.report.sources,
-        &options,
-    )
-    .ok()?
-    .into_iter()
-    .filter(|c| {
-        let file = project.program.policies[c.policy.index()].file;
-        project.requested.contains(&file)
-    })
-    .collect();
-    Some((project, compiled))
-}
-
-/// Every `.medpol` file under `dir`, sorted.
-fn medpol_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "medpol") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// One artifact to write and the vectors to make for it.

@@ -16,41 +16,15 @@ use medpol::artifact::machine::{Answer, Machine};
 use medpol::artifact::{Artifact, Facts, LeafDoc};
 use medpol::codeset::{CodeCache, CodeSets};
 use medpol::compile::{self, Compiled};
-use medpol::driver::{self, CheckedProject};
+use medpol::driver::CheckedProject;
 use medpol::evaluate::{self, Assignment, By, Evaluation};
 use medpol::ir::{DecisionId, ExprKind, FactId, OutcomeId, Program, RuleId, ValidProgram, Value};
 use medpol::tables::TableSet;
 use medpol::types::{Num, Type, Unit};
 
-/// A project (or one file of it) checked and its policies compiled, those of the files asked
-/// about only; `None` when the check reports an error. The analysis is not run: conflicts it
-/// would report are results the two evaluators must agree on too.
-fn try_load(path: &std::path::Path) -> Option<(CheckedProject, Vec<Compiled>)> {
-    let options = driver::Options { analysis: None };
-    let mut checked = driver::check_and_keep(&[path.to_path_buf()], &options).ok()?;
-    if checked.projects.is_empty() {
-        return None;
-    }
-    let project = checked.projects.remove(0);
-    let options = compile::Options {
-        root: project.root.clone(),
-        ..compile::Options::default()
-    };
-    let compiled = compile::compile(
-        &project.program,
-        &project.tables,
-        &checked.report.sources,
-        &options,
-    )
-    .unwrap()
-    .into_iter()
-    .filter(|c| {
-        let file = project.program.policies[c.policy.index()].file;
-        project.requested.contains(&file)
-    })
-    .collect();
-    Some((project, compiled))
-}
+#[path = "support/compiled.rs"]
+mod compiled;
+use compiled::{medpol_files, try_load};
 
 fn load(path: &str) -> (CheckedProject, Vec<Compiled>) {
     try_load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
@@ -613,20 +587,7 @@ fn witnesses_agree(program: &ValidProgram, tables: &TableSet, compiled: &[Compil
 
 /// Every `.medpol` file under `tests/cases`, sorted.
 fn case_files() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut dirs = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cases")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "medpol") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
+    medpol_files(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cases"))
 }
 
 /// Every case that checks without errors (in its project, when it has a `medpol.yaml`):
