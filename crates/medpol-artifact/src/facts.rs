@@ -1481,15 +1481,13 @@ fn number_of(v: &Value) -> Option<Result<Num, NumError>> {
     }
 }
 
-/// `1.5e-3` as `0.0015` and `12e2` as `1200`; none for text without an exponent, or one so
-/// large that no number of facts could have it (the caller then refuses the number as too
-/// large).
+/// `1.5e-3` as `0.0015` and `12e2` as `1200`; none for text without an exponent. The text is
+/// a 64-bit float's, so its exponent lies within ±324 and the digits written out stay short.
 fn expand_exponent(text: &str) -> Option<String> {
     let (mantissa, exp) = text.split_once(['e', 'E'])?;
     let exp: i64 = exp.trim_start_matches('+').parse().ok()?;
     if exp.unsigned_abs() > 400 {
-        // Past any 64-bit float: Num::parse refuses the digits as too large.
-        return Some("9".repeat(400));
+        return None;
     }
     let (negative, mantissa) = match mantissa.strip_prefix('-') {
         Some(m) => (true, m),
